@@ -1,0 +1,23 @@
+"""Command line: the GUI, the sandbox server and its tools."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to the GUI or to a sub-command; return the process exit code."""
+    multiprocessing.freeze_support()
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "sandbox":
+        from console.sandbox.cli import main as sandbox_main
+
+        return sandbox_main(args[1:])
+    from console.app import main as gui_main
+
+    return gui_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The HTTP transport every resource module uses: one httpx.AsyncClient per profile.
+
+Auth header (or query auth when a profile asks for it), timeouts, typed errors,
+bounded retry of 429 honouring Retry-After, and the rate-limit headroom read from
+every response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from console.api.errors import ApiError
+from console.redaction import redact_secrets
+
+log = logging.getLogger(__name__)
+
+AuthMode = Literal["header", "query"]
+USER_AGENT = "integration-console/0.1"
+
+
+@dataclass
+class RateLimitState:
+    """The rate-limit headroom the server last reported."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None
+
+    def update(self, headers: Mapping[str, str]) -> None:
+        """Read `X-RateLimit-*` headers; absent or malformed ones leave the old value."""
+        self.limit = _int_header(headers, "x-ratelimit-limit", self.limit)
+        self.remaining = _int_header(headers, "x-ratelimit-remaining", self.remaining)
+        reset = _int_header(headers, "x-ratelimit-reset", None)
+        if reset is not None:
+            self.reset_at = float(reset)
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    """What observers learn after each HTTP exchange (or failure to have one)."""
+
+    method: str
+    path: str
+    status: int  # 0: no response (network error)
+    latency_ms: float
+    correlation_id: str | None
+    rate_limit: RateLimitState
+    error: ApiError | None = None
+
+
+@dataclass(frozen=True)
+class RetryWait:
+    """Observers learn this before the client sleeps out a 429."""
+
+    seconds: float
+    attempt: int
+    correlation_id: str | None
+
+
+Observer = Callable[[RequestOutcome | RetryWait], None]
+
+
+class ApiClient:
+    """An authenticated async client of one platform deployment."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        auth_mode: AuthMode = "header",
+        timeout: float = 15.0,
+        max_retries: int = 3,
+        max_retry_wait: float = 120.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.auth_mode: AuthMode = auth_mode
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self.rate_limit = RateLimitState()
+        self.last_latency_ms: float | None = None
+        self._api_key = api_key
+        self._observers: list[Observer] = []
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @property
+    def key_last4(self) -> str:
+        """The last four characters of the key in use (safe to show)."""
+        return self._api_key[-4:]
+
+    @property
+    def key_prefix(self) -> str:
+        """The kind prefix of the key in use (`fdk_` or `ik_live_`)."""
+        return "ik_live_" if self._api_key.startswith("ik_live_") else self._api_key[:4]
+
+    def set_api_key(self, api_key: str) -> None:
+        """Switch to another key (after rotating our own) without a new connection."""
+        self._api_key = api_key
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call `observer` after every exchange and before every retry wait."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        """Stop calling `observer`."""
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | str | None = None,
+    ) -> httpx.Response:
+        """Send a request; return the 2xx response or raise ApiError.
+
+        A 429 is retried up to `max_retries` times after sleeping its Retry-After
+        (the server did not act on it, so retrying a POST is safe too).
+        """
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        while True:
+            response = await self._send_once(method, path, json, query, headers, content)
+            if response.status_code != 429 or attempt >= self.max_retries:
+                break
+            wait = _retry_after_seconds(response.headers.get("retry-after"))
+            if wait > self.max_retry_wait:
+                break
+            attempt += 1
+            self._notify(RetryWait(wait, attempt, response.headers.get("x-correlation-id")))
+            log.info("rate limited on %s %s: retry %d in %.0f s", method, path, attempt, wait)
+            await asyncio.sleep(wait)
+        if response.is_success:
+            return response
+        raise self._error_from(response)
+
+    async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET and decode a JSON body."""
+        return (await self.request("GET", path, params=params)).json()
+
+    async def post_json(self, path: str, body: Any) -> Any:
+        """POST a JSON body and decode the JSON answer."""
+        return (await self.request("POST", path, json=body)).json()
+
+    async def delete_json(self, path: str) -> Any:
+        """DELETE and decode the JSON answer."""
+        return (await self.request("DELETE", path)).json()
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        query: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        content: bytes | str | None,
+    ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if self.auth_mode == "header":
+            all_headers["Authorization"] = f"Bearer {self._api_key}"
+        else:
+            query = {**query, "apiKey": self._api_key}
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method, path, json=json, params=query, headers=all_headers, content=content
+            )
+        except httpx.TimeoutException as exc:
+            error = ApiError(0, "TIMEOUT", f"{self.base_url} did not answer in time ({exc})")
+            self._record(method, path, 0, started, None, error)
+            raise error from None
+        except httpx.HTTPError as exc:
+            detail = redact_secrets(str(exc)) or type(exc).__name__
+            error = ApiError(0, "NETWORK_ERROR", f"could not reach {self.base_url}: {detail}")
+            self._record(method, path, 0, started, None, error)
+            raise error from None
+        self.rate_limit.update(response.headers)
+        correlation_id = response.headers.get("x-correlation-id")
+        failure = None if response.is_success else self._error_from(response)
+        self._record(method, path, response.status_code, started, correlation_id, failure)
+        return response
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        started: float,
+        correlation_id: str | None,
+        error: ApiError | None,
+    ) -> None:
+        latency_ms = (time.perf_counter() - started) * 1000
+        self.last_latency_ms = latency_ms
+        log.debug(
+            "%s %s -> %s in %.1f ms [%s]", method, path, status or "-", latency_ms, correlation_id
+        )
+        self._notify(
+            RequestOutcome(method, path, status, latency_ms, correlation_id, self.rate_limit, error)
+        )
+
+    def _notify(self, event: RequestOutcome | RetryWait) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(event)
+            except Exception:
+                log.exception("request observer failed")
+
+    @staticmethod
+    def _error_from(response: httpx.Response) -> ApiError:
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = {"error": {"message": response.text[:500] or response.reason_phrase}}
+        error = ApiError.from_response(
+            response.status_code, body, response.headers.get("x-correlation-id")
+        )
+        if response.status_code == 429:
+            error.retry_after = _retry_after_seconds(response.headers.get("retry-after"))
+        return error
+
+
+def _int_header(headers: Mapping[str, str], name: str, default: int | None) -> int | None:
+    try:
+        return int(headers[name])
+    except (KeyError, ValueError):
+        return default
+
+
+def _retry_after_seconds(value: str | None) -> float:
+    """Seconds to wait: the header's whole seconds, at least 1 (HTTP dates not used here)."""
+    try:
+        return max(1.0, float(math.ceil(float(value or "1"))))
+    except ValueError:
+        return 1.0

@@ -1,0 +1,175 @@
+"""Build the QApplication, the qasync loop, the services and the window, then run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+API_KEY_ENV = "INTEGRATION_CONSOLE_API_KEY"
+BENCH_T0_ENV = "INTEGRATION_CONSOLE_BENCH_T0"
+SCREENSHOT_SIZE = (1280, 800)
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The GUI's command line (sub-commands such as `sandbox` are dispatched earlier)."""
+    parser = argparse.ArgumentParser(
+        prog="integration-console",
+        description="Desktop admin console for the data-integration platform.",
+        epilog=(
+            "Sub-commands: `integration-console sandbox serve|mint-key ...` "
+            "(see `integration-console sandbox --help`)."
+        ),
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="start the embedded sandbox server (demo data on first run) and connect to it",
+    )
+    parser.add_argument("--data", type=Path, help="sandbox data directory (with --sandbox)")
+    parser.add_argument("--profile", help="connect to this saved connection profile")
+    parser.add_argument(
+        "--url",
+        help=f"connect to this API base URL with the key in ${API_KEY_ENV} (never saved)",
+    )
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        metavar="DIR",
+        help="save a 1280x800 PNG of each tab into DIR and exit (with --sandbox or --url)",
+    )
+    parser.add_argument(
+        "--exit-after",
+        choices=("first-paint", "keys-loaded"),
+        help=argparse.SUPPRESS,  # start-up benchmark: print timings and exit
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run the GUI; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.data and not args.sandbox:
+        parser.error("--data goes with --sandbox")
+    if args.screenshots and not (args.sandbox or args.url):
+        parser.error("--screenshots needs --sandbox or --url")
+    api_key = os.environ.get(API_KEY_ENV, "")
+    if args.url and not api_key:
+        parser.error(f"--url needs the admin key in the environment variable {API_KEY_ENV}")
+
+    # PySide6 before qasync, so qasync binds to it (STACK_NOTES 2).
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from console.config.paths import AppPaths
+    from console.config.profiles import SettingsStore
+    from console.config.secrets import SecretStore
+    from console.logging_setup import configure_logging
+
+    paths = AppPaths.from_environment()
+    configure_logging(paths.log_file)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Integration Console")
+    app.setOrganizationName("integration-console")
+    # Closing the window must not stop the loop before shutdown has run (STACK_NOTES 2).
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    secrets = SecretStore()
+    settings_store = SettingsStore(paths.settings_file)
+    with loop:
+        return int(
+            loop.run_until_complete(run_console(args, app, secrets, settings_store, paths, api_key))
+        )
+
+
+async def run_console(
+    args: argparse.Namespace,
+    app: object,
+    secrets: object,
+    settings_store: object,
+    paths: object,
+    api_key: str,
+) -> int:
+    """Show the window, connect as asked, and wait until it closes."""
+    from PySide6.QtWidgets import QApplication
+
+    from console.config.paths import AppPaths
+    from console.config.profiles import SettingsStore
+    from console.config.secrets import SecretStore
+    from console.ui.main_window import MainWindow
+
+    assert isinstance(app, QApplication)
+    assert isinstance(secrets, SecretStore)
+    assert isinstance(settings_store, SettingsStore)
+    assert isinstance(paths, AppPaths)
+    window = MainWindow(secrets, settings_store)
+    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def window_closed() -> None:
+        if not closed.done():
+            closed.set_result(None)
+
+    app.lastWindowClosed.connect(window_closed)
+    exit_code = 0
+    if args.exit_after:
+        _report_startup(window, args.exit_after)
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    if args.sandbox:
+        window.use_sandbox((args.data or paths.default_sandbox_dir).expanduser())
+    elif args.url:
+        window.connect_url(args.url, api_key)
+    elif args.profile:
+        profile = window.settings.profile(args.profile)
+        if profile is None:
+            window.show_error(RuntimeError(f"No connection profile called {args.profile!r}."))
+        else:
+            window.connect_profile(profile)
+    elif window.settings.active_profile and (
+        profile := window.settings.profile(window.settings.active_profile)
+    ):
+        window.connect_profile(profile)
+    else:
+        window.open_profiles_dialog()
+    if args.screenshots:
+        from console.ui.screenshots import save_tab_screenshots
+
+        try:
+            await save_tab_screenshots(window, args.screenshots)
+        except Exception as exc:
+            log.exception("screenshots failed")
+            print(f"screenshots failed: {exc}", file=sys.stderr)
+            exit_code = 1
+        window.close()
+    await closed
+    await window.shutdown()
+    return exit_code
+
+
+def _report_startup(window: object, stop_after: str) -> None:
+    """Print milliseconds since the benchmark's t0 at first paint and at first data."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from console.ui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    t0 = float(os.environ.get(BENCH_T0_ENV) or time.time())
+
+    def mark(name: str) -> None:
+        print(f"{name} {(time.time() - t0) * 1000:.1f}", flush=True)
+        if name == stop_after:
+            QTimer.singleShot(0, QApplication.closeAllWindows)
+
+    window.first_painted.connect(lambda: mark("first-paint"))
+    window.keys_tab.keys_loaded.connect(lambda _count: mark("keys-loaded"))

@@ -1,0 +1,114 @@
+"""`console sandbox serve` and `console sandbox mint-key`."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+
+from console.sandbox.settings import RateLimit
+
+LOOPBACK_NAMES = {"localhost"}
+
+
+def _rate_limit(text: str) -> RateLimit:
+    try:
+        return RateLimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine (127.0.0.0/8, ::1 or localhost)."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `sandbox` command line."""
+    parser = argparse.ArgumentParser(
+        prog="integration-console sandbox",
+        description="The embedded sandbox of the integration platform.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the sandbox server in the foreground")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=0, help="port, 0 for a free one (default)")
+    serve.add_argument("--data", type=Path, required=True, help="data directory")
+    serve.add_argument("--demo", action="store_true", help="seed the demo account")
+    serve.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=RateLimit(1000, 300),
+        metavar="N/SECONDS",
+        help="per-IP limit (default 1000/300)",
+    )
+    serve.add_argument(
+        "--ingest-burst",
+        type=_rate_limit,
+        default=RateLimit(20, 1),
+        metavar="N/SECONDS",
+        help="per-key limit on ingest routes (default 20/1)",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (the sandbox holds demo data and test keys)",
+    )
+
+    mint = commands.add_parser("mint-key", help="create an API key and print its secret")
+    mint.add_argument("--data", type=Path, required=True, help="data directory")
+    mint.add_argument("--account", required=True, help="account name (created if new)")
+    mint.add_argument("--kind", choices=("admin", "ingest"), default="admin")
+    mint.add_argument("--feed", help="the ingest key's feed (created if new)")
+    mint.add_argument("--name", help="the key's display name")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run a sandbox sub-command; return the process exit code (2 for bad arguments)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a usage message on bad arguments
+    if args.command == "serve":
+        if not is_loopback(args.host) and not args.allow_remote:
+            parser.error(
+                f"--host {args.host} is not a loopback address; the sandbox holds demo data "
+                "and test keys, so pass --allow-remote to expose it deliberately"
+            )
+        # Imported here so that mint-key never pays for (or needs) the web stack.
+        from console.sandbox.server import serve
+        from console.sandbox.settings import SandboxSettings
+
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+        settings = SandboxSettings(
+            rate_limit=args.rate_limit, ingest_burst=args.ingest_burst, demo=args.demo
+        )
+        return serve(args.host, args.port, args.data, settings)
+
+    if args.kind == "ingest" and not args.feed:
+        parser.error("--kind ingest needs --feed FEED (the feed the key may write to)")
+    if args.kind == "admin" and args.feed:
+        parser.error("--feed only applies to --kind ingest")
+    from console.sandbox.store import mint_key
+
+    try:
+        secret = mint_key(
+            args.data, account=args.account, kind=args.kind, feed=args.feed, name=args.name
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(secret, flush=True)
+    return 0

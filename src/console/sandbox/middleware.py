@@ -1,0 +1,84 @@
+"""The outermost layer of every request: correlation id, per-IP rate limit, last-resort 500.
+
+A pure ASGI middleware, so even 404/405 from routing, 429 and 500 carry the contract's
+headers and error body.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from console.sandbox.errors import ApiError
+from console.sandbox.ratelimit import FixedWindowLimiter
+from console.sandbox.responses import error_response
+from console.sandbox.store import random_alphanumeric
+
+logger = logging.getLogger("console.sandbox")
+
+# A client's own correlation id is kept when it is short and safe to echo in headers and logs.
+_CLIENT_CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+def new_correlation_id() -> str:
+    """A fresh correlation id: corr_ + 26 characters."""
+    return "corr_" + random_alphanumeric(26)
+
+
+class ContractMiddleware:
+    """Adds X-Correlation-Id and X-RateLimit-* to every response; answers 429 and 500."""
+
+    def __init__(self, app: ASGIApp, limiter: FixedWindowLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection scope."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = Headers(scope=scope).get("x-correlation-id", "")
+        correlation_id = sent if _CLIENT_CORRELATION_ID.match(sent) else new_correlation_id()
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+
+        # Counted before authentication, so unauthenticated floods are limited too. The
+        # client address is the socket peer: the sandbox trusts no forwarding headers.
+        client = scope.get("client")
+        decision = self.limiter.hit(client[0] if client else "unknown", time.time())
+        extra_headers = {"X-Correlation-Id": correlation_id, **decision.headers()}
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in extra_headers.items():
+                    headers[name] = value
+            await send(message)
+
+        if not decision.allowed:
+            error = ApiError.single(
+                429,
+                "RATE_LIMITED",
+                f"Too many requests: the limit is {decision.limit} per "
+                f"{self.limiter.limit.seconds} s; retry after {decision.retry_after} s.",
+            )
+            await error_response(error, correlation_id)(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logger.exception("unhandled error (correlation id %s)", correlation_id)
+            if response_started:
+                raise  # too late for an error body: let the server drop the connection
+            error = ApiError.single(
+                500,
+                "INTERNAL",
+                f"An internal error occurred; quote correlation id {correlation_id}.",
+            )
+            await error_response(error, correlation_id)(scope, receive, send_with_headers)

@@ -1,0 +1,147 @@
+"""Run the sandbox server as a child process and learn its URL.
+
+Stdlib only, so the GUI can start a sandbox without importing Starlette or uvicorn.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from pathlib import Path
+
+_LISTENING = re.compile(r"^listening on (http://\S+)$")
+
+
+class SandboxStartError(RuntimeError):
+    """The sandbox child exited or stayed silent before it accepted connections."""
+
+
+def sandbox_command() -> list[str]:
+    """Return the argv prefix that runs this installation's console entry point."""
+    if getattr(sys, "frozen", False):
+        # A PyInstaller build: the executable is the console itself.
+        return [sys.executable]
+    return [sys.executable, "-m", "console"]
+
+
+class SandboxProcess:
+    """A `sandbox serve` child on a free loopback port."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        demo: bool = True,
+        rate_limit: str | None = None,
+        host: str = "127.0.0.1",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.demo = demo
+        self.rate_limit = rate_limit
+        self.host = host
+        self.extra_env = extra_env or {}
+        self.base_url: str | None = None
+        self._process: subprocess.Popen[str] | None = None
+        self._stderr_tail: deque[str] = deque(maxlen=40)
+        self._readers: list[threading.Thread] = []
+
+    def start(self, timeout: float = 20.0) -> str:
+        """Start the child, wait for its `listening on` line and return the base URL."""
+        argv = [
+            *sandbox_command(),
+            "sandbox",
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            "0",
+            "--data",
+            str(self.data_dir),
+        ]
+        if self.demo:
+            argv.append("--demo")
+        if self.rate_limit:
+            argv += ["--rate-limit", self.rate_limit]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
+        self._process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        found: list[str] = []
+        ready = threading.Event()
+        stdout = self._process.stdout
+        stderr = self._process.stderr
+        assert stdout is not None
+        assert stderr is not None
+
+        def read_stdout() -> None:
+            for line in stdout:
+                match = _LISTENING.match(line.strip())
+                if match and not found:
+                    found.append(match.group(1))
+                    ready.set()
+            ready.set()  # EOF: the child exited
+
+        def read_stderr() -> None:
+            for line in stderr:
+                self._stderr_tail.append(line.rstrip())
+
+        self._readers = [
+            threading.Thread(target=read_stdout, name="sandbox-stdout", daemon=True),
+            threading.Thread(target=read_stderr, name="sandbox-stderr", daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+        ready.wait(timeout)
+        if not found:
+            self.stop()
+            tail = "\n".join(self._stderr_tail)
+            raise SandboxStartError(
+                f"the sandbox server did not start within {timeout:.0f} s"
+                + (f"; its last output:\n{tail}" if tail else "")
+            )
+        self.base_url = found[0]
+        return self.base_url
+
+    @property
+    def running(self) -> bool:
+        """Whether the child is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the child cleanly (SIGTERM, then kill after `timeout`); return its exit code."""
+        process = self._process
+        if process is None:
+            return None
+        if process.poll() is None:
+            if sys.platform == "win32":
+                process.terminate()
+            else:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        # The readers hit EOF once the child is gone; close the pipes after them, or the
+        # garbage collector reports them as leaked (a ResourceWarning, an error in tests).
+        for reader in self._readers:
+            reader.join(timeout)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+        return process.returncode
+
+    def stderr_tail(self) -> str:
+        """The last lines the child wrote to stderr, for error messages."""
+        return "\n".join(self._stderr_tail)

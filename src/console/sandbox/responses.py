@@ -1,0 +1,79 @@
+"""HTTP rendering of the contract: JSON responses, error bodies and exception handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from console.sandbox.errors import ApiError, Problem
+
+# Codes for statuses Starlette itself may raise; the contract names these.
+_STATUS_CODES = {
+    400: "INVALID_PAYLOAD",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "UNPROCESSABLE",
+    429: "RATE_LIMITED",
+}
+
+
+class ContractJSONResponse(JSONResponse):
+    """JSON with the contract's explicit charset."""
+
+    media_type = "application/json; charset=utf-8"
+
+
+def json_response(content: Any, status: int = 200) -> Response:
+    """A success response with a JSON body."""
+    return ContractJSONResponse(content, status_code=status)
+
+
+def correlation_id_of(request: Request) -> str:
+    """The request's correlation id (set by the contract middleware)."""
+    return str(request.scope.get("state", {}).get("correlation_id", ""))
+
+
+def error_body(error: ApiError, correlation_id: str) -> dict[str, Any]:
+    """The contract's error body: the first problem, all problems and the correlation id."""
+    return {
+        "success": False,
+        "error": error.problems[0].as_json(),
+        "errors": [problem.as_json() for problem in error.problems],
+        "correlation_id": correlation_id,
+    }
+
+
+def error_response(error: ApiError, correlation_id: str) -> Response:
+    """An error response carrying the contract body and the error's own headers."""
+    return ContractJSONResponse(
+        error_body(error, correlation_id), status_code=error.status, headers=error.headers
+    )
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    """Render an `ApiError` raised by a route."""
+    assert isinstance(exc, ApiError)
+    return error_response(exc, correlation_id_of(request))
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    """Render Starlette's own 404 (no route) and 405 (wrong method) as contract errors."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status == 404:
+        message = f"No route matches {request.method} {request.url.path}."
+    elif status == 405:
+        message = f"{request.method} is not allowed on {request.url.path}."
+    else:
+        message = str(exc.detail)
+    code = _STATUS_CODES.get(status, "INTERNAL" if status >= 500 else "INVALID_PAYLOAD")
+    error = ApiError(status, [Problem(code, message)], headers=dict(exc.headers or {}))
+    return error_response(error, correlation_id_of(request))

@@ -1,0 +1,70 @@
+"""What every authenticated route does: authenticate and work in one database hop."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from console.sandbox.auth import Principal, authenticate, credentials_of, require_admin
+from console.sandbox.database import Database
+from console.sandbox.errors import ApiError
+from console.sandbox.store import now
+
+T = TypeVar("T")
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class _Refused:
+    error: ApiError
+
+
+def database_of(request: Request) -> Database:
+    """The app's database."""
+    database: Database = request.app.state.database
+    return database
+
+
+async def as_admin(request: Request, work: Callable[[sqlite3.Connection, Principal], T]) -> T:
+    """Authenticate an admin key and run `work` for its account, all in one DB hop.
+
+    The key's last use is stamped even when `work` refuses the request (404, 409, ...):
+    the request was authenticated. A savepoint undoes only `work`'s own writes then.
+    """
+    credentials = credentials_of(request)
+
+    def hop(conn: sqlite3.Connection) -> T | _Refused:
+        principal = authenticate(conn, credentials, now())
+        conn.execute("SAVEPOINT route_work")
+        try:
+            require_admin(principal)
+            result = work(conn, principal)
+        except ApiError as error:
+            conn.execute("ROLLBACK TO route_work")
+            conn.execute("RELEASE route_work")
+            return _Refused(error)
+        conn.execute("RELEASE route_work")
+        return result
+
+    outcome = await database_of(request).run(hop)
+    if isinstance(outcome, _Refused):
+        raise outcome.error
+    return outcome
+
+
+def resource(path: str, handlers: dict[str, Endpoint]) -> Route:
+    """One route per path with a handler per method, so a 405 lists every allowed method."""
+
+    async def dispatch(request: Request) -> Response:
+        # HEAD is answered like GET (Starlette drops the body).
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    dispatch.__name__ = "_".join(handler.__name__ for handler in handlers.values())
+    return Route(path, dispatch, methods=list(handlers))

@@ -1,0 +1,126 @@
+"""/api/public/v1/keys: list, create, read, rotate and revoke API keys (admin keys only)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from console.sandbox import keys
+from console.sandbox.auth import Principal
+from console.sandbox.errors import Problem, invalid, validation_failed
+from console.sandbox.pagination import parse_page
+from console.sandbox.payload import FieldSpec, read_payload
+from console.sandbox.responses import json_response
+from console.sandbox.routes.common import as_admin, resource
+from console.sandbox.store import KEY_KINDS, feed_exists, now
+
+PREFIX = "/api/public/v1/keys"
+MAX_NAME_LENGTH = 100
+
+CREATE_FIELDS = (
+    FieldSpec("name", "string", required=True),
+    FieldSpec("kind", "string", required=True),
+    FieldSpec("feed", "string"),
+    FieldSpec("expires_at", "number"),
+)
+ROTATE_FIELDS = (FieldSpec("grace_seconds", "integer"),)
+
+
+async def list_keys(request: Request) -> Response:
+    """GET /keys: one page of the account's keys, newest first."""
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        page = parse_page(request.query_params)
+        return keys.list_keys(conn, principal.account_id, page, now())
+
+    return json_response(await as_admin(request, work))
+
+
+def _checked_create(
+    conn: sqlite3.Connection, account_id: int, values: dict[str, Any], at: float
+) -> dict[str, Any]:
+    """Apply the create rules (400 VALIDATION_FAILED, every problem) and create the key."""
+    problems: list[Problem] = []
+    name = values["name"].strip()
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        problems.append(invalid("name", f"name must be 1 to {MAX_NAME_LENGTH} characters."))
+    kind: str = values["kind"]
+    feed: str | None = values.get("feed")
+    if kind not in KEY_KINDS:
+        problems.append(invalid("kind", "kind must be 'admin' or 'ingest'."))
+    elif kind == "admin" and feed is not None:
+        problems.append(invalid("feed", "Admin keys belong to no feed; leave feed out."))
+    elif kind == "ingest" and feed is None:
+        problems.append(invalid("feed", "Ingest keys need the feed they may write to."))
+    elif feed is not None and not feed_exists(conn, account_id, feed):
+        problems.append(invalid("feed", f"No feed {feed!r} exists in this account."))
+    expires_at = values.get("expires_at")
+    if expires_at is not None and expires_at <= at:
+        problems.append(invalid("expires_at", "expires_at must be in the future."))
+    if problems:
+        raise validation_failed(problems)
+    return keys.create_key(
+        conn,
+        account_id,
+        name=name,
+        kind=kind,
+        feed=feed,
+        expires_at=None if expires_at is None else round(float(expires_at), 3),
+        at=at,
+    )
+
+
+async def create_key(request: Request) -> Response:
+    """POST /keys: a new key; the response is the only place its secret ever appears."""
+    payload = await read_payload(request, CREATE_FIELDS)
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        return _checked_create(conn, principal.account_id, payload.values(), now())
+
+    return json_response(await as_admin(request, work), status=201)
+
+
+async def get_key(request: Request) -> Response:
+    """GET /keys/{key_id}: one key's metadata."""
+    key_id = request.path_params["key_id"]
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        return keys.key_metadata(keys.find_key(conn, principal.account_id, key_id), now())
+
+    return json_response(await as_admin(request, work))
+
+
+async def rotate_key(request: Request) -> Response:
+    """POST /keys/{key_id}/rotate: a successor key; the old one lives on for the grace."""
+    key_id = request.path_params["key_id"]
+    payload = await read_payload(request, ROTATE_FIELDS)
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        grace = payload.values().get("grace_seconds", 0)
+        if not 0 <= grace <= keys.MAX_GRACE_SECONDS:
+            raise validation_failed(
+                [invalid("grace_seconds", "grace_seconds must be from 0 to 604800 (7 days).")]
+            )
+        return keys.rotate_key(conn, principal.account_id, key_id, grace_seconds=grace, at=now())
+
+    return json_response(await as_admin(request, work), status=201)
+
+
+async def revoke_key(request: Request) -> Response:
+    """DELETE /keys/{key_id}: revoke at once; a second revoke is a no-op."""
+    key_id = request.path_params["key_id"]
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        return keys.revoke_key(conn, principal.account_id, key_id, now())
+
+    return json_response(await as_admin(request, work))
+
+
+routes = [
+    resource(PREFIX, {"GET": list_keys, "POST": create_key}),
+    resource(PREFIX + "/{key_id}", {"GET": get_key, "DELETE": revoke_key}),
+    resource(PREFIX + "/{key_id}/rotate", {"POST": rotate_key}),
+]

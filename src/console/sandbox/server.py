@@ -1,0 +1,129 @@
+"""The sandbox's ASGI app and the uvicorn server that runs it in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route
+
+from console.sandbox.database import Database
+from console.sandbox.demo import seed_demo
+from console.sandbox.errors import ApiError
+from console.sandbox.middleware import ContractMiddleware
+from console.sandbox.openapi import openapi_document
+from console.sandbox.ratelimit import FixedWindowLimiter
+from console.sandbox.responses import api_error_handler, http_exception_handler
+from console.sandbox.routes import catalogue, feeds, keys
+from console.sandbox.settings import SandboxSettings
+
+
+def api_routes() -> list[BaseRoute]:
+    """Every route of the app, for the app itself and for the OpenAPI check."""
+    return [
+        *keys.routes,
+        *feeds.routes,
+        *catalogue.routes,
+        Route("/openapi.json", openapi_document, methods=["GET"]),
+    ]
+
+
+def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starlette:
+    """The sandbox platform API on `data_dir` (migrated, and demo-seeded if asked, at start)."""
+    settings = settings or SandboxSettings()
+    database = Database(data_dir)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await database.open()
+        if settings.demo:
+            await database.run(seed_demo)
+        try:
+            yield
+        finally:
+            await database.close()
+
+    app = Starlette(
+        routes=api_routes(),
+        middleware=[Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit))],
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_exception_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.database = database
+    app.state.settings = settings
+    return app
+
+
+class SandboxServer(uvicorn.Server):
+    """uvicorn, announcing its real address and exiting 0 on SIGTERM and SIGINT.
+
+    Stock uvicorn re-raises a caught SIGTERM after shutdown, so the process would exit
+    -15 (STACK_NOTES 6); the console treats a clean stop as success.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.url: str | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start listening, then print `listening on http://HOST:PORT` for the parent."""
+        await super().startup(sockets=sockets)
+        if self.should_exit or not self.servers:
+            return
+        host, port = self.servers[0].sockets[0].getsockname()[:2]
+        # An IPv6 literal needs brackets in a URL.
+        self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        print(f"listening on {self.url}", flush=True)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Turn SIGINT/SIGTERM into a graceful stop (a second SIGINT forces it)."""
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            if self.should_exit and signum == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+
+        handled = [signal.SIGINT, signal.SIGTERM]
+        if hasattr(signal, "SIGBREAK"):  # Windows Ctrl-Break
+            handled.append(signal.SIGBREAK)
+        previous = {signum: signal.signal(signum, stop) for signum in handled}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def serve(host: str, port: int, data_dir: Path, settings: SandboxSettings) -> int:
+    """Run the sandbox in the foreground until SIGTERM/SIGINT; return the exit code."""
+    app = create_app(data_dir, settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = SandboxServer(config)
+    try:
+        asyncio.run(server.serve())
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot bind or start up
+        print(f"sandbox: the server could not start on {host}:{port}", file=sys.stderr)
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0

@@ -1,0 +1,284 @@
+"""SQLite storage of the sandbox: schema, accounts, key secrets and `mint_key`.
+
+Stdlib only: the GUI imports this module to mint its own key without loading the web
+stack. WAL with synchronous=NORMAL keeps every committed row across a killed process
+(STACK_NOTES 7) and lets `mint_key` write while a server runs on the same data dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import sqlite3
+import string
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from console.sandbox.catalogue import STANDARD_CONNECTIONS, STANDARD_HOOKS
+
+DATABASE_NAME = "sandbox.sqlite3"
+BUSY_TIMEOUT_MS = 10_000
+
+ALPHANUMERIC = string.ascii_letters + string.digits
+ADMIN_PREFIX = "fdk_"
+INGEST_PREFIX = "ik_live_"
+# 40 and 32 characters of a 62-letter alphabet: ~238 and ~190 random bits.
+SECRET_LENGTH = {"admin": 40, "ingest": 32}
+KEY_PREFIX = {"admin": ADMIN_PREFIX, "ingest": INGEST_PREFIX}
+KEY_KINDS = ("admin", "ingest")
+FEED_METHODS = ("ingest", "trigger", "polling")
+FEED_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+# Each entry migrates the schema from version N to N+1; append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE feeds (
+            seq INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            slug TEXT NOT NULL,
+            name TEXT NOT NULL,
+            method TEXT NOT NULL CHECK (method IN ('ingest', 'trigger', 'polling')),
+            id_field TEXT NOT NULL DEFAULT 'id',
+            created_at REAL NOT NULL,
+            UNIQUE (account_id, slug)
+        )""",
+        """CREATE TABLE api_keys (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('admin', 'ingest')),
+            feed TEXT,
+            prefix TEXT NOT NULL,
+            last4 TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            last_used_at REAL,
+            revoked_at REAL,
+            rotated_from TEXT,
+            CHECK ((kind = 'ingest') = (feed IS NOT NULL)),
+            FOREIGN KEY (account_id, feed) REFERENCES feeds(account_id, slug)
+        )""",
+        "CREATE INDEX api_keys_by_account ON api_keys(account_id, seq)",
+        """CREATE TABLE connections (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('source', 'destination')),
+            type TEXT NOT NULL
+        )""",
+        "CREATE INDEX connections_by_account ON connections(account_id, id)",
+        """CREATE TABLE hooks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            name TEXT NOT NULL,
+            type TEXT NOT NULL
+        )""",
+        "CREATE INDEX hooks_by_account ON hooks(account_id, id)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now() -> float:
+    """The current Unix time in seconds, rounded to the contract's millisecond precision."""
+    return round(time.time(), 3)
+
+
+def database_path(data_dir: Path) -> Path:
+    """Where the sandbox database of `data_dir` lives."""
+    return Path(data_dir) / DATABASE_NAME
+
+
+def connect(data_dir: Path) -> sqlite3.Connection:
+    """Open (creating and migrating if needed) the database of `data_dir`."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    # Autocommit mode: `transaction()` issues BEGIN IMMEDIATE itself, so a writer takes the
+    # write lock up front and waits on busy_timeout instead of failing on lock upgrade.
+    conn = sqlite3.connect(
+        database_path(data_dir), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    migrate(conn)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: committed on success, rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to SCHEMA_VERSION (PRAGMA user_version counts applied migrations)."""
+    with transaction(conn):
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the sandbox database has schema version {version}, newer than this "
+                f"console understands ({SCHEMA_VERSION})"
+            )
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                conn.execute(statement)
+        # PRAGMA takes no parameters; SCHEMA_VERSION is a trusted int.
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def ensure_account(conn: sqlite3.Connection, name: str) -> int:
+    """Return the id of account `name`, creating it with the standard catalogue if new."""
+    row = conn.execute("SELECT id FROM accounts WHERE name = ?", (name,)).fetchone()
+    if row is not None:
+        return int(row["id"])
+    cursor = conn.execute("INSERT INTO accounts (name, created_at) VALUES (?, ?)", (name, now()))
+    account_id = int(cursor.lastrowid or 0)
+    conn.executemany(
+        "INSERT INTO connections (account_id, name, role, type) VALUES (?, ?, ?, ?)",
+        [(account_id, *connection) for connection in STANDARD_CONNECTIONS],
+    )
+    conn.executemany(
+        "INSERT INTO hooks (account_id, name, type) VALUES (?, ?, ?)",
+        [(account_id, *hook) for hook in STANDARD_HOOKS],
+    )
+    return account_id
+
+
+def feed_exists(conn: sqlite3.Connection, account_id: int, slug: str) -> bool:
+    """Whether the account has a feed with this id."""
+    row = conn.execute(
+        "SELECT 1 FROM feeds WHERE account_id = ? AND slug = ?", (account_id, slug)
+    ).fetchone()
+    return row is not None
+
+
+def insert_feed(
+    conn: sqlite3.Connection,
+    account_id: int,
+    *,
+    slug: str,
+    name: str,
+    method: str,
+    id_field: str = "id",
+    created_at: float | None = None,
+) -> None:
+    """Create a feed of the account (the caller checked that the slug is free)."""
+    conn.execute(
+        "INSERT INTO feeds (account_id, slug, name, method, id_field, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (account_id, slug, name, method, id_field, now() if created_at is None else created_at),
+    )
+
+
+def random_alphanumeric(length: int) -> str:
+    """`length` characters of [A-Za-z0-9] from the OS's CSPRNG."""
+    return "".join(secrets.choice(ALPHANUMERIC) for _ in range(length))
+
+
+def new_secret(kind: str) -> str:
+    """A fresh key secret of `kind` (admin: fdk_ + 40, ingest: ik_live_ + 32 characters)."""
+    return KEY_PREFIX[kind] + random_alphanumeric(SECRET_LENGTH[kind])
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a key: sha256 hex of the full secret (it is random, not a password)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_key_id() -> str:
+    """A fresh public key id: key_ + 24 characters."""
+    return "key_" + random_alphanumeric(24)
+
+
+def insert_key(
+    conn: sqlite3.Connection,
+    account_id: int,
+    *,
+    name: str,
+    kind: str,
+    feed: str | None,
+    created_at: float,
+    expires_at: float | None = None,
+    rotated_from: str | None = None,
+    revoked_at: float | None = None,
+    last_used_at: float | None = None,
+) -> tuple[str, str]:
+    """Store a new key (hash, prefix and last four only); return (key id, secret)."""
+    secret = new_secret(kind)
+    key_id = new_key_id()
+    conn.execute(
+        "INSERT INTO api_keys (id, account_id, name, kind, feed, prefix, last4, key_hash,"
+        " created_at, expires_at, last_used_at, revoked_at, rotated_from)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            key_id,
+            account_id,
+            name,
+            kind,
+            feed,
+            KEY_PREFIX[kind],
+            secret[-4:],
+            hash_secret(secret),
+            created_at,
+            expires_at,
+            last_used_at,
+            revoked_at,
+            rotated_from,
+        ),
+    )
+    return key_id, secret
+
+
+def mint_key(
+    data_dir: Path,
+    *,
+    account: str,
+    kind: str = "admin",
+    feed: str | None = None,
+    name: str | None = None,
+) -> str:
+    """Create a key on `data_dir` (and its account, and for ingest its feed); return the secret."""
+    if kind not in KEY_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KEY_KINDS)}, not {kind!r}")
+    if kind == "ingest" and feed is None:
+        raise ValueError("an ingest key needs a feed")
+    if kind == "admin" and feed is not None:
+        raise ValueError("an admin key belongs to no feed")
+    if feed is not None and not FEED_SLUG.match(feed):
+        raise ValueError(f"feed id {feed!r} is not a slug matching {FEED_SLUG.pattern}")
+    if not account.strip():
+        raise ValueError("the account name must not be empty")
+    key_name = (name or "").strip() or (
+        "Minted admin key" if feed is None else f"Minted ingest key ({feed})"
+    )
+    conn = connect(data_dir)
+    try:
+        with transaction(conn):
+            account_id = ensure_account(conn, account)
+            if feed is not None and not feed_exists(conn, account_id, feed):
+                insert_feed(conn, account_id, slug=feed, name=feed, method="ingest")
+            _, secret = insert_key(
+                conn, account_id, name=key_name[:100], kind=kind, feed=feed, created_at=now()
+            )
+    finally:
+        conn.close()
+    return secret

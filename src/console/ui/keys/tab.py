@@ -1,0 +1,367 @@
+"""The API Keys tab: list, filter, add, rotate and revoke keys."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.api.errors import ApiError
+from console.api.keys import ApiKey, CreatedKey
+from console.config.secrets import SecretStore, saved_key_account
+from console.ui.keys.dialogs import (
+    AddKeyDialog,
+    NewKeyRequest,
+    RotateDialog,
+    SecretDialog,
+    revoke_confirmation,
+)
+from console.ui.keys.model import KEY_ROLE, STATUS_COLUMN, KeysFilterModel, KeysTableModel
+from console.ui.session import ConsoleSession
+from console.ui.tasks import TaskRunner
+from console.ui.widgets.error_banner import describe_error
+from console.ui.widgets.status_badge import StatusBadgeDelegate
+
+STATUS_FILTERS = (
+    ("All statuses", None),
+    ("Active", "active"),
+    ("Expiring", "expiring"),
+    ("Expired", "expired"),
+    ("Revoked", "revoked"),
+)
+
+
+class KeysTab(QWidget):
+    """Admin keys and ingest keys of the connected account."""
+
+    keys_loaded = Signal(int)  # number of keys listed
+    key_created = Signal(object)  # ApiKey
+    key_rotated = Signal(object)  # the new ApiKey
+    key_revoked = Signal(object)  # ApiKey
+    secret_shown = Signal(object)  # the SecretDialog, for whoever needs to watch it
+
+    def __init__(
+        self,
+        session: ConsoleSession,
+        runner: TaskRunner,
+        secrets: SecretStore,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.runner = runner
+        self.secrets = secrets
+        self.model = KeysTableModel()
+        self.proxy = KeysFilterModel()
+        self.proxy.setSourceModel(self.model)
+
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Filter by name, key, feed or id")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.textChanged.connect(self._filter_changed)
+        self.status_combo = QComboBox()
+        for title, status in STATUS_FILTERS:
+            self.status_combo.addItem(title, status)
+        self.status_combo.currentIndexChanged.connect(self._filter_changed)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setShortcut("F5")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.add_button = QPushButton("Add key…")
+        self.add_button.setObjectName("primaryButton")
+        self.add_button.clicked.connect(self.add_key)
+        self.rotate_button = QPushButton("Rotate…")
+        self.rotate_button.clicked.connect(self.rotate_selected)
+        self.revoke_button = QPushButton("Revoke…")
+        self.revoke_button.clicked.connect(self.revoke_selected)
+
+        toolbar = QHBoxLayout()
+        toolbar.addWidget(self.search_edit, 2)
+        toolbar.addWidget(self.status_combo)
+        toolbar.addStretch(1)
+        toolbar.addWidget(self.refresh_button)
+        toolbar.addWidget(self.rotate_button)
+        toolbar.addWidget(self.revoke_button)
+        toolbar.addWidget(self.add_button)
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)  # newest first
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(30)
+        self.table.setShowGrid(False)
+        self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusBadgeDelegate(self.table))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((210, 70, 150, 110, 130, 130, 130)):
+            self.table.setColumnWidth(column, width)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.selectionModel().selectionChanged.connect(self._sync_buttons)
+        self.table.doubleClicked.connect(self._copy_id_of)
+
+        self.empty_label = QLabel()
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setStyleSheet("color: #5c5f66; font-size: 14px;")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty_label)
+
+        self.summary_label = QLabel("Not loaded")
+        self.summary_label.setStyleSheet("color: #5c5f66;")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.summary_label)
+        self._loading = False
+        self._sync_buttons()
+
+    # -- loading -----------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Reload the keys; a newer refresh supersedes a running one."""
+        if self.session.client is None:
+            return
+        self.runner.start(self._load(), name="keys.refresh")
+
+    def clear(self) -> None:
+        """Forget the listed keys (the connection changed)."""
+        self.runner.cancel("keys.refresh")
+        self.model.set_keys([])
+        self.summary_label.setText("Not connected")
+        self._sync_buttons()
+
+    async def _load(self) -> None:
+        self._loading = True
+        self.summary_label.setText("Loading keys…")
+        self.refresh_button.setEnabled(False)
+        selected = self.selected_key()
+        try:
+            keys = await self.session.keys.list_all()
+        except BaseException:
+            self.summary_label.setText("Could not load keys: see the message above.")
+            raise
+        finally:
+            self._loading = False
+            self.refresh_button.setEnabled(True)
+        self.model.set_keys(keys)
+        if selected is not None:
+            self.select_key(selected.id)
+        self._update_summary()
+        self._sync_buttons()
+        self.keys_loaded.emit(len(keys))
+
+    def _update_summary(self) -> None:
+        total = self.model.rowCount()
+        shown = self.proxy.rowCount()
+        revoked = sum(1 for k in self.model.all_keys() if k.is_revoked)
+        text = f"{total} key{'s' if total != 1 else ''} ({revoked} revoked)"
+        if shown != total:
+            text += f" · {shown} shown"
+        self.summary_label.setText(text)
+        if total == 0:
+            self.empty_label.setText(
+                "No API keys yet.\n"
+                "Add one so a service or a colleague's tool can call the platform."
+            )
+            self.stack.setCurrentWidget(self.empty_label)
+        elif shown == 0:
+            self.empty_label.setText("No key matches the filter.")
+            self.stack.setCurrentWidget(self.empty_label)
+        else:
+            self.stack.setCurrentWidget(self.table)
+
+    def _filter_changed(self) -> None:
+        self.proxy.set_text(self.search_edit.text())
+        self.proxy.set_status(self.status_combo.currentData())
+        self._update_summary()
+
+    # -- selection ---------------------------------------------------------------
+
+    def selected_key(self) -> ApiKey | None:
+        """The key of the selected row, if any."""
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        key = rows[0].data(KEY_ROLE)
+        return key if isinstance(key, ApiKey) else None
+
+    def select_key(self, key_id: str) -> bool:
+        """Select the row of `key_id`; False when it is not shown."""
+        row = self.model.row_of(key_id)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        self.table.selectRow(index.row())
+        self.table.scrollTo(index)
+        return True
+
+    def _sync_buttons(self) -> None:
+        key = self.selected_key()
+        connected = self.session.client is not None
+        self.add_button.setEnabled(connected)
+        self.refresh_button.setEnabled(connected and not self._loading)
+        usable = key is not None and not key.is_revoked
+        self.revoke_button.setEnabled(connected and usable)
+        self.rotate_button.setEnabled(
+            connected and usable and key is not None and key.status != "expired"
+        )
+        if key is not None and key.is_revoked:
+            self.revoke_button.setToolTip("Revoked keys cannot be reactivated or rotated.")
+        else:
+            self.revoke_button.setToolTip("")
+
+    def _context_menu(self, position: QPoint) -> None:
+        index = self.table.indexAt(position)
+        if not index.isValid():
+            return
+        self.table.selectRow(index.row())
+        menu = QMenu(self)
+        copy = QAction("Copy key ID", menu)
+        copy.triggered.connect(lambda: self._copy_id_of(index))
+        menu.addAction(copy)
+        for button in (self.rotate_button, self.revoke_button):
+            action = QAction(button.text(), menu)
+            action.setEnabled(button.isEnabled())
+            action.triggered.connect(button.click)
+            menu.addAction(action)
+        menu.popup(self.table.viewport().mapToGlobal(position))
+
+    def _copy_id_of(self, index: QModelIndex) -> None:
+        key = index.data(KEY_ROLE)
+        if isinstance(key, ApiKey):
+            QGuiApplication.clipboard().setText(key.id)
+
+    def is_own_key(self, key: ApiKey) -> bool:
+        """Whether the console itself authenticates with `key`."""
+        return not key.is_revoked and self.session.uses_key(key.prefix, key.last4)
+
+    # -- add ---------------------------------------------------------------------
+
+    def add_key(self) -> None:
+        """Open the Add dialog (after fetching the feeds ingest keys can use)."""
+        self.runner.start(self._open_add_dialog(), name="keys.add")
+
+    async def _open_add_dialog(self) -> None:
+        feeds = await self.session.feeds.list_all()
+        dialog = AddKeyDialog(feeds, self)
+        dialog.submitted.connect(
+            lambda request: self.runner.start(self._create(dialog, request), name="keys.create")
+        )
+        dialog.finished.connect(dialog.deleteLater)
+        self.add_dialog = dialog
+        dialog.open()
+
+    async def _create(self, dialog: AddKeyDialog, request: NewKeyRequest) -> None:
+        try:
+            created = await self.session.keys.create(
+                request.name,
+                "ingest" if request.kind == "ingest" else "admin",
+                feed=request.feed,
+                expires_at=request.expires_at,
+            )
+        except ApiError as error:
+            dialog.show_error(_dialog_error_text(error))
+            return
+        dialog.accept()
+        self.key_created.emit(created.key)
+        self._show_secret(created, "Your new API key")
+        await self._load()
+        self.select_key(created.key.id)
+
+    # -- rotate ------------------------------------------------------------------
+
+    def rotate_selected(self) -> None:
+        """Ask for a grace period, then rotate the selected key."""
+        key = self.selected_key()
+        if key is None or key.is_revoked:
+            return
+        dialog = RotateDialog(key, is_own_key=self.is_own_key(key), parent=self)
+        dialog.accepted.connect(
+            lambda: self.runner.start(self._rotate(key, dialog.grace_seconds), name="keys.rotate")
+        )
+        dialog.finished.connect(dialog.deleteLater)
+        self.rotate_dialog = dialog
+        dialog.open()
+
+    async def _rotate(self, key: ApiKey, grace_seconds: int) -> None:
+        own = self.is_own_key(key)
+        created = await self.session.keys.rotate(key.id, grace_seconds=grace_seconds)
+        if own:
+            self.session.adopt_rotated_key(created.secret)
+        self.key_rotated.emit(created.key)
+        self._show_secret(created, "Your rotated API key")
+        await self._load()
+        self.select_key(created.key.id)
+
+    # -- revoke ------------------------------------------------------------------
+
+    def revoke_selected(self) -> None:
+        """Confirm, naming the key, then revoke it."""
+        key = self.selected_key()
+        if key is None or key.is_revoked:
+            return
+        box = revoke_confirmation(key, is_own_key=self.is_own_key(key), parent=self)
+
+        def chosen(button: QAbstractButton) -> None:
+            if button is box.revoke_button:  # type: ignore[attr-defined]
+                self.runner.start(self._revoke(key), name="keys.revoke")
+
+        box.buttonClicked.connect(chosen)
+        box.finished.connect(box.deleteLater)
+        self.revoke_box = box
+        box.open()
+
+    async def _revoke(self, key: ApiKey) -> None:
+        revoked = await self.session.keys.revoke(key.id)
+        self.key_revoked.emit(revoked)
+        await self._load()
+
+    # -- secrets -----------------------------------------------------------------
+
+    def _show_secret(self, created: CreatedKey, heading: str) -> None:
+        dialog = SecretDialog(
+            created,
+            keychain_reason=self.secrets.unavailable_reason,
+            save_to_keychain=self._save_to_keychain,
+            heading=heading,
+            parent=self,
+        )
+        dialog.finished.connect(dialog.deleteLater)
+        self.secret_dialog = dialog
+        dialog.open()
+        self.secret_shown.emit(dialog)
+
+    def _save_to_keychain(self, created: CreatedKey) -> bool:
+        return self.secrets.set(saved_key_account(created.key.id, created.key.name), created.secret)
+
+
+def _dialog_error_text(error: ApiError) -> str:
+    headline, details, correlation_id = describe_error(error)
+    lines = [headline, *details]
+    if correlation_id:
+        lines.append(f"Correlation ID: {correlation_id}")
+    return "\n".join(lines)

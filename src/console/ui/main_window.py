@@ -1,0 +1,274 @@
+"""The main window: connection picker, error banner, four tabs, status bar."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.api.errors import ApiError
+from console.config.profiles import ConnectionProfile, Settings, SettingsStore
+from console.config.secrets import SecretStore, profile_account
+from console.launcher import SandboxConnection, SandboxLauncher
+from console.ui.keys.tab import KeysTab
+from console.ui.not_in_build import NotInThisBuild
+from console.ui.profiles_dialog import ProfilesDialog
+from console.ui.session import ConsoleSession
+from console.ui.status_bar import ConsoleStatusBar
+from console.ui.tasks import TaskRunner
+from console.ui.widgets.error_banner import ErrorBanner
+
+log = logging.getLogger(__name__)
+
+SANDBOX_PROFILE = "Sandbox"
+TAB_TITLES = ("API Keys", "Pipelines", "Records", "Ingest Logs")
+
+
+class MainWindow(QMainWindow):
+    """Integration Console's one window."""
+
+    connection_ready = Signal(object)  # ConnectionProfile, after the server answered
+    first_painted = Signal()
+
+    def __init__(self, secrets: SecretStore, settings_store: SettingsStore) -> None:
+        super().__init__()
+        self.setWindowTitle("Integration Console")
+        self.secrets = secrets
+        self.settings_store = settings_store
+        self.settings: Settings = settings_store.load()
+        self.runner = TaskRunner(self)
+        self.session = ConsoleSession(self)
+        self.launchers: dict[str, SandboxLauncher] = {}
+        self._painted = False
+
+        self.profile_combo = QComboBox()
+        self.profile_combo.setMinimumWidth(220)
+        self.profile_combo.activated.connect(self._profile_chosen)
+        self.manage_button = QPushButton("Connections…")
+        self.manage_button.clicked.connect(self.open_profiles_dialog)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Connection:"))
+        top.addWidget(self.profile_combo)
+        top.addWidget(self.manage_button)
+        top.addStretch(1)
+
+        self.banner = ErrorBanner()
+        self.keys_tab = KeysTab(self.session, self.runner, secrets)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.keys_tab, TAB_TITLES[0])
+        self.tabs.addTab(
+            NotInThisBuild(
+                "Pipelines",
+                "Here you will list, start, stop and archive pipelines and edit their "
+                "definitions with live validation.",
+            ),
+            TAB_TITLES[1],
+        )
+        self.tabs.addTab(
+            NotInThisBuild("Records", "Here you will browse and search the records of each feed."),
+            TAB_TITLES[2],
+        )
+        self.tabs.addTab(
+            NotInThisBuild(
+                "Ingest logs",
+                "Here you will read connector logs, tail them live and follow a "
+                "correlation ID to the records it touched.",
+            ),
+            TAB_TITLES[3],
+        )
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(10, 8, 10, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.status = ConsoleStatusBar(self)
+        self.setStatusBar(self.status)
+
+        self.runner.failed.connect(self.show_error)
+        self.session.request_finished.connect(self.status.request_finished)
+        self.session.retry_waiting.connect(self.status.retry_waiting)
+        self.session.connected.connect(lambda _profile: self.keys_tab.clear())
+        self.session.own_key_rotated.connect(
+            lambda last4: self.status.showMessage(
+                f"This console now uses its rotated key (…{last4}).", 8000
+            )
+        )
+        self.tabs.installEventFilter(self)
+        self._fill_profile_combo()
+
+    # -- painting ----------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Notice the first paint (start-up benchmark and screenshots wait for it)."""
+        if not self._painted and event.type() == QEvent.Type.Paint:
+            self._painted = True
+            self.first_painted.emit()
+        return super().eventFilter(watched, event)
+
+    # -- errors ------------------------------------------------------------------
+
+    def show_error(self, error: BaseException) -> None:
+        """Show a failure in the banner (and the connection state for network errors)."""
+        self.banner.show_error(error)
+        if isinstance(error, ApiError) and error.is_network_error:
+            self.status.set_connection_state("offline", f"Offline: {error.message}")
+
+    # -- profiles ----------------------------------------------------------------
+
+    def _fill_profile_combo(self) -> None:
+        self.profile_combo.blockSignals(True)
+        self.profile_combo.clear()
+        for profile in self.settings.profiles:
+            self.profile_combo.addItem(profile.name, profile.name)
+        active = self.settings.active_profile
+        if active is not None:
+            self.profile_combo.setCurrentIndex(max(0, self.profile_combo.findData(active)))
+        self.profile_combo.blockSignals(False)
+
+    def _profile_chosen(self, index: int) -> None:
+        name = self.profile_combo.itemData(index)
+        profile = self.settings.profile(str(name))
+        if profile is not None and profile is not self.session.profile:
+            self.connect_profile(profile)
+
+    def open_profiles_dialog(self) -> ProfilesDialog:
+        """Open the connection-profile manager."""
+        dialog = ProfilesDialog(self.settings, self.secrets, self)
+        dialog.saved.connect(self._profiles_saved)
+        dialog.connect_requested.connect(self._connect_named)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        self.profiles_dialog = dialog
+        return dialog
+
+    def _profiles_saved(self) -> None:
+        self.settings_store.save(self.settings)
+        self._fill_profile_combo()
+
+    def _connect_named(self, name: str) -> None:
+        profile = self.settings.profile(name)
+        if profile is not None:
+            self.connect_profile(profile)
+
+    def use_sandbox(self, data_dir: Path) -> None:
+        """Add (or update) the Sandbox profile for `data_dir` and connect to it."""
+        profile = ConnectionProfile(
+            SANDBOX_PROFILE, base_url="", sandbox_data_dir=str(data_dir.resolve())
+        )
+        existing = self.settings.profile(SANDBOX_PROFILE)
+        self.settings.upsert(profile, old_name=SANDBOX_PROFILE if existing else None)
+        self.settings_store.save(self.settings)
+        self._fill_profile_combo()
+        self.connect_profile(profile)
+
+    def connect_profile(self, profile: ConnectionProfile) -> None:
+        """Connect to `profile` in the background; errors go to the banner."""
+        self.runner.start(self._connect(profile), name="connect")
+
+    def connect_url(self, base_url: str, api_key: str) -> None:
+        """Connect to a server given on the command line (the key is never saved)."""
+        profile = ConnectionProfile("Command line", base_url=base_url)
+        self.runner.start(self._connect(profile, api_key=api_key), name="connect")
+
+    async def _connect(self, profile: ConnectionProfile, api_key: str | None = None) -> None:
+        self.banner.dismiss()
+        self.status.clear()
+        self.status.set_connection_state("connecting", f"Connecting to {profile.name}…")
+        launcher: SandboxLauncher | None = None
+        if profile.is_sandbox:
+            launcher = self._launcher_for(profile)
+            if launcher.process is None or not launcher.process.running:
+                self.status.set_connection_state("connecting", "Starting the sandbox server…")
+            loop = asyncio.get_running_loop()
+            connection = await loop.run_in_executor(None, self._start_launcher, launcher)
+            base_url, key = connection.base_url, connection.api_key
+            persist: Callable[[str], object] = launcher.keep_key
+        else:
+            base_url = profile.base_url
+            account = profile_account(profile.name)
+            stored = api_key or self.secrets.get(account)
+            if stored is None:
+                self.status.set_connection_state("offline", f"{profile.name}: no key")
+                self.open_profiles_dialog().ask_for_key(profile.name)
+                return
+            key = stored
+            # A key given on the command line is never saved, not even after rotation.
+            persist = (lambda _secret: None) if api_key else partial(self.secrets.set, account)
+
+        self.session.connect_profile(profile, base_url, key, persist_key=persist)
+        try:
+            await self.session.require_client().get_json("/api/public/v1/keys", {"limit": 1})
+        except ApiError as error:
+            if error.status == 401 and launcher is not None:
+                # The console's own sandbox key was revoked or expired: mint another.
+                loop = asyncio.get_running_loop()
+                key = await loop.run_in_executor(None, launcher.mint_new_key)
+                self.session.require_client().set_api_key(key)
+            else:
+                self.status.set_connection_state("offline", f"{profile.name}: {error.message}")
+                raise
+        if not profile.base_url and profile.is_sandbox:
+            where = f"Sandbox at {base_url}"
+        else:
+            where = f"{profile.name} ({base_url})"
+        self.status.set_connection_state("connected", f"Connected to {where}")
+        self.settings.active_profile = (
+            profile.name if profile.name != "Command line" else (self.settings.active_profile)
+        )
+        self._fill_profile_combo()
+        self.connection_ready.emit(profile)
+        self.keys_tab.refresh()
+
+    def _launcher_for(self, profile: ConnectionProfile) -> SandboxLauncher:
+        assert profile.sandbox_data_dir is not None
+        launcher = self.launchers.get(profile.sandbox_data_dir)
+        if launcher is None:
+            launcher = SandboxLauncher(Path(profile.sandbox_data_dir), self.secrets)
+            self.launchers[profile.sandbox_data_dir] = launcher
+        return launcher
+
+    @staticmethod
+    def _start_launcher(launcher: SandboxLauncher) -> SandboxConnection:
+        if launcher.process is not None and launcher.process.running:
+            assert launcher.process.base_url is not None
+            key = launcher.saved_key() or launcher.mint_new_key()
+            return SandboxConnection(launcher.process.base_url, key)
+        return launcher.start()
+
+    # -- closing -----------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Cancel work, close connections and stop sandbox children."""
+        await self.runner.shutdown()
+        await self.session.aclose()
+        loop = asyncio.get_running_loop()
+        for launcher in self.launchers.values():
+            await loop.run_in_executor(None, launcher.stop)
+        self.launchers.clear()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Persist the active profile on the way out."""
+        try:
+            self.settings_store.save(self.settings)
+        except OSError:
+            log.exception("could not save settings")
+        super().closeEvent(event)

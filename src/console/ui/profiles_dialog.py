@@ -1,0 +1,267 @@
+"""Connection-profile manager: name, base URL, auth mode, and the key in the keychain."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.api.errors import ApiError
+from console.api.transport import ApiClient
+from console.config.profiles import ConnectionProfile, ProfileError, Settings
+from console.config.secrets import SecretStore, profile_account
+from console.redaction import looks_like_key
+
+NEW_PROFILE = "(new profile)"
+
+
+class ProfilesDialog(QDialog):
+    """Add, edit, test and delete connection profiles."""
+
+    saved = Signal()
+    connect_requested = Signal(str)  # profile name
+    tested = Signal(bool, str)  # ok, message
+
+    def __init__(self, settings: Settings, secrets: SecretStore, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Connection profiles")
+        self.setMinimumSize(720, 380)
+        self.settings = settings
+        self.secrets = secrets
+        self._editing: str | None = None
+        self._test_task: asyncio.Task[None] | None = None
+
+        self.list = QListWidget()
+        self.list.currentTextChanged.connect(self._load_profile)
+        new = QPushButton("New")
+        new.clicked.connect(self.new_profile)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.clicked.connect(self.delete_profile)
+        left = QVBoxLayout()
+        left.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        row.addWidget(new)
+        row.addWidget(self.delete_button)
+        left.addLayout(row)
+
+        self.name_edit = QLineEdit()
+        self.url_edit = QLineEdit()
+        self.url_edit.setPlaceholderText("https://api.example.com")
+        self.auth_combo = QComboBox()
+        self.auth_combo.addItem("Authorization header (recommended)", "header")
+        self.auth_combo.addItem("apiKey query parameter", "query")
+        self.key_edit = QLineEdit()
+        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_note = QLabel()
+        self.key_note.setWordWrap(True)
+        self.key_note.setStyleSheet("color: #5c5f66;")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Name", self.name_edit)
+        form.addRow("Base URL", self.url_edit)
+        form.addRow("Authentication", self.auth_combo)
+        form.addRow("Admin key", self.key_edit)
+        form.addRow("", self.key_note)
+        self.save_button = QPushButton("Save")
+        self.save_button.clicked.connect(self.save_profile)
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.connect_button = QPushButton("Connect")
+        self.connect_button.clicked.connect(self._connect)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.test_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.connect_button)
+        buttons.addWidget(close)
+        right = QVBoxLayout()
+        right.addLayout(form)
+        right.addWidget(self.message)
+        right.addStretch(1)
+        right.addLayout(buttons)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 1)
+        layout.addLayout(right, 2)
+        self._refresh_list()
+        self.finished.connect(self._cancel_test)
+
+    def _refresh_list(self, select: str | None = None) -> None:
+        self.list.blockSignals(True)
+        self.list.clear()
+        for profile in self.settings.profiles:
+            self.list.addItem(profile.name)
+        self.list.blockSignals(False)
+        target = select or self.settings.active_profile
+        matches = self.list.findItems(target, Qt.MatchFlag.MatchExactly) if target else []
+        if matches:
+            self.list.setCurrentItem(matches[0])
+        elif self.list.count():
+            self.list.setCurrentRow(0)
+        else:
+            self.new_profile()
+
+    def _load_profile(self, name: str) -> None:
+        profile = self.settings.profile(name)
+        self.message.clear()
+        if profile is None:
+            return
+        self._editing = profile.name
+        self.name_edit.setText(profile.name)
+        self.url_edit.setText(
+            profile.base_url if not profile.is_sandbox else "(started by the console)"
+        )
+        self.auth_combo.setCurrentIndex(max(0, self.auth_combo.findData(profile.auth_mode)))
+        for widget in (self.name_edit, self.url_edit, self.auth_combo, self.key_edit):
+            widget.setEnabled(not profile.is_sandbox)
+        self.key_edit.clear()
+        self._describe_key_storage(profile)
+
+    def _describe_key_storage(self, profile: ConnectionProfile | None) -> None:
+        if profile is not None and profile.is_sandbox:
+            self.key_note.setText(
+                "The console mints and keeps the sandbox's key itself "
+                f"(data in {profile.sandbox_data_dir})."
+            )
+            return
+        has_key = profile is not None and self.secrets.get(profile_account(profile.name))
+        if self.secrets.persistent:
+            note = "Stored in this computer's keychain, never in the settings file."
+            if has_key:
+                note = "A key is stored in the keychain; leave empty to keep it. " + note
+        else:
+            note = (
+                f"Kept in memory until you quit: {self.secrets.unavailable_reason}. "
+                "The console never writes keys to a plain file."
+            )
+        self.key_edit.setPlaceholderText(
+            "fdk_…" if not has_key else "(stored; leave empty to keep)"
+        )
+        self.key_note.setText(note)
+
+    def new_profile(self) -> None:
+        """Start a blank profile."""
+        self._editing = None
+        self.list.clearSelection()
+        self.name_edit.setText("")
+        self.url_edit.setText("")
+        self.auth_combo.setCurrentIndex(0)
+        self.key_edit.clear()
+        for widget in (self.name_edit, self.url_edit, self.auth_combo, self.key_edit):
+            widget.setEnabled(True)
+        self._describe_key_storage(None)
+        self.name_edit.setFocus()
+
+    def ask_for_key(self, name: str) -> None:
+        """Select `name` and say that its key is needed."""
+        self._refresh_list(select=name)
+        self.key_edit.setFocus()
+        self._say(False, f"Enter the admin key of “{name}” to connect.")
+
+    def _form_profile(self) -> ConnectionProfile:
+        profile = ConnectionProfile(
+            name=self.name_edit.text().strip(),
+            base_url=self.url_edit.text().strip().rstrip("/"),
+            auth_mode=str(self.auth_combo.currentData()),
+        )
+        existing = self.settings.profile(self._editing) if self._editing else None
+        if existing is not None and existing.is_sandbox:
+            return existing
+        profile.validate()
+        key = self.key_edit.text().strip()
+        if key and not looks_like_key(key):
+            raise ProfileError("Admin key: paste a whole key (fdk_ followed by 40 characters).")
+        return profile
+
+    def save_profile(self) -> bool:
+        """Validate and save; the message says what to fix."""
+        try:
+            profile = self._form_profile()
+            self.settings.upsert(profile, old_name=self._editing)
+        except ProfileError as exc:
+            self._say(False, str(exc))
+            return False
+        key = self.key_edit.text().strip()
+        if key:
+            if self._editing and self._editing != profile.name:
+                self.secrets.delete(profile_account(self._editing))
+            kept = self.secrets.set(profile_account(profile.name), key)
+            self.key_edit.clear()
+            where = "in the keychain" if kept else "in memory for this session"
+            self._say(True, f"Saved “{profile.name}”; its key is kept {where}.")
+        else:
+            self._say(True, f"Saved “{profile.name}”.")
+        self._editing = profile.name
+        self.saved.emit()
+        self._refresh_list(select=profile.name)
+        return True
+
+    def delete_profile(self) -> None:
+        """Forget the selected profile and its key."""
+        if self._editing is None:
+            return
+        self.secrets.delete(profile_account(self._editing))
+        self.settings.remove(self._editing)
+        self.saved.emit()
+        self._editing = None
+        self._refresh_list()
+
+    def _connect(self) -> None:
+        if self.save_profile() and self._editing:
+            self.connect_requested.emit(self._editing)
+            self.accept()
+
+    def test_connection(self) -> None:
+        """Call the server with the form's URL and key; report latency or the error."""
+        try:
+            profile = self._form_profile()
+        except ProfileError as exc:
+            self._say(False, str(exc))
+            return
+        if profile.is_sandbox:
+            self._say(True, "The sandbox profile is tested each time the console connects.")
+            return
+        key = self.key_edit.text().strip() or self.secrets.get(profile_account(profile.name))
+        if not key:
+            self._say(False, "Admin key: enter the key to test with.")
+            return
+        self._say(True, "Testing…")
+        self._cancel_test()
+        self._test_task = asyncio.ensure_future(self._test(profile, key))
+
+    async def _test(self, profile: ConnectionProfile, key: str) -> None:
+        client = ApiClient(profile.base_url, key, auth_mode=profile.auth_mode, max_retries=0)  # type: ignore[arg-type]
+        try:
+            body = await client.get_json("/api/public/v1/keys", {"limit": 1})
+            count = len(body.get("data", []))
+            latency = client.last_latency_ms or 0
+            self._say(True, f"Connected in {latency:.0f} ms; the key can list keys ({count}+).")
+        except ApiError as error:
+            detail = f" Correlation ID: {error.correlation_id}" if error.correlation_id else ""
+            self._say(False, f"{error.message} (HTTP {error.status or '—'}).{detail}")
+        finally:
+            await client.aclose()
+
+    def _cancel_test(self) -> None:
+        if self._test_task is not None and not self._test_task.done():
+            self._test_task.cancel()
+
+    def _say(self, ok: bool, text: str) -> None:
+        self.message.setStyleSheet("color: #11643a;" if ok else "color: #a61b0f;")
+        self.message.setText(text)
+        if text != "Testing…":
+            self.tested.emit(ok, text)

@@ -1,0 +1,105 @@
+"""The UI's live connection: one ApiClient per active profile, observed through Qt signals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from console.api.catalog import CatalogApi
+from console.api.feeds import FeedsApi
+from console.api.keys import KeysApi
+from console.api.transport import ApiClient, AuthMode, RequestOutcome, RetryWait
+from console.config.profiles import ConnectionProfile
+
+
+class ConsoleSession(QObject):
+    """Holds the active connection and tells the window what happens on the wire."""
+
+    connected = Signal(object)  # ConnectionProfile
+    disconnected = Signal()
+    request_finished = Signal(object)  # RequestOutcome
+    retry_waiting = Signal(object)  # RetryWait
+    own_key_rotated = Signal(str)  # the new key's last four characters
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.profile: ConnectionProfile | None = None
+        self.client: ApiClient | None = None
+        self._persist_key: Callable[[str], object] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def connect_profile(
+        self,
+        profile: ConnectionProfile,
+        base_url: str,
+        api_key: str,
+        *,
+        persist_key: Callable[[str], object],
+    ) -> None:
+        """Switch to `profile`; `persist_key` stores a rotated key where the old one was."""
+        self.disconnect_profile()
+        auth_mode: AuthMode = "query" if profile.auth_mode == "query" else "header"
+        self.client = ApiClient(base_url, api_key, auth_mode=auth_mode)
+        self.client.add_observer(self._observe)
+        self.profile = profile
+        self._persist_key = persist_key
+        self.connected.emit(profile)
+
+    def disconnect_profile(self) -> None:
+        """Drop the current connection (its pool closes in the background)."""
+        if self.client is not None:
+            client, self.client = self.client, None
+            client.remove_observer(self._observe)
+            task = asyncio.ensure_future(client.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+            self.profile = None
+            self.disconnected.emit()
+
+    async def aclose(self) -> None:
+        """Close the connection and wait for every pool to close."""
+        self.disconnect_profile()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+    def require_client(self) -> ApiClient:
+        """The active client; raises when no profile is connected."""
+        if self.client is None:
+            raise RuntimeError("No connection: choose a connection profile first.")
+        return self.client
+
+    @property
+    def keys(self) -> KeysApi:
+        """The keys resource of the active connection."""
+        return KeysApi(self.require_client())
+
+    @property
+    def feeds(self) -> FeedsApi:
+        """The feeds resource of the active connection."""
+        return FeedsApi(self.require_client())
+
+    @property
+    def catalog(self) -> CatalogApi:
+        """Connections and hooks of the active connection."""
+        return CatalogApi(self.require_client())
+
+    def uses_key(self, prefix: str, last4: str) -> bool:
+        """Whether the console itself authenticates with the key shown as prefix…last4."""
+        client = self.client
+        return client is not None and client.key_prefix == prefix and client.key_last4 == last4
+
+    def adopt_rotated_key(self, secret: str) -> None:
+        """Our own key was rotated: use the new one now and keep it where the old one was."""
+        client = self.require_client()
+        client.set_api_key(secret)
+        if self._persist_key is not None:
+            self._persist_key(secret)
+        self.own_key_rotated.emit(secret[-4:])
+
+    def _observe(self, event: RequestOutcome | RetryWait) -> None:
+        if isinstance(event, RetryWait):
+            self.retry_waiting.emit(event)
+        else:
+            self.request_finished.emit(event)

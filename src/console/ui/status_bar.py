@@ -1,0 +1,81 @@
+"""Status bar: connection state, last request latency, rate-limit headroom."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from console.api.transport import RateLimitState, RequestOutcome, RetryWait
+from console.ui.formatting import format_duration
+
+STATE_COLOURS = {"connected": "#11643a", "connecting": "#1d4f9c", "offline": "#8f1d12"}
+
+
+class ConsoleStatusBar(QStatusBar):
+    """Shows what the connection is doing, refreshed after every request."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.connection_label = QLabel("Not connected")
+        self.latency_label = QLabel("")
+        self.rate_label = QLabel("")
+        self.addWidget(self.connection_label, 1)
+        self.addPermanentWidget(self.latency_label)
+        self.addPermanentWidget(self.rate_label)
+        self._rate: RateLimitState | None = None
+        self._waiting_until: float | None = None
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._render_rate)
+
+    def set_connection_state(self, state: str, text: str) -> None:
+        """`state` is connected, connecting or offline; `text` says where."""
+        colour = STATE_COLOURS.get(state, "#3b3c40")
+        self.connection_label.setText(f"<span style='color:{colour}'>●</span> {text}")
+
+    def request_finished(self, outcome: RequestOutcome) -> None:
+        """Update latency and headroom after an exchange."""
+        self._waiting_until = None
+        if outcome.status:
+            self.latency_label.setText(f"Last request {outcome.latency_ms:.0f} ms")
+        self._rate = outcome.rate_limit
+        self._render_rate()
+
+    def retry_waiting(self, wait: RetryWait) -> None:
+        """The server asked us to slow down: count the wait down."""
+        self._waiting_until = time.time() + wait.seconds
+        self._render_rate()
+
+    def clear(self) -> None:
+        """Forget the last connection's figures."""
+        self.latency_label.setText("")
+        self.rate_label.setText("")
+        self._rate = None
+        self._waiting_until = None
+        self._tick.stop()
+
+    def _render_rate(self) -> None:
+        now = time.time()
+        if self._waiting_until is not None and self._waiting_until > now:
+            self.rate_label.setText(
+                f"Rate limited: retrying in {format_duration(self._waiting_until - now)}"
+            )
+            self.rate_label.setStyleSheet("color: #7a5200; font-weight: 600;")
+            self._tick.start()
+            return
+        rate = self._rate
+        if rate is None or rate.limit is None or rate.remaining is None:
+            self.rate_label.setText("")
+            self._tick.stop()
+            return
+        text = f"Rate limit {rate.remaining}/{rate.limit}"
+        if rate.reset_at is not None and rate.reset_at > now:
+            text += f", resets in {format_duration(rate.reset_at - now)}"
+            self._tick.start()
+        else:
+            self._tick.stop()
+        low = rate.remaining <= max(1, rate.limit // 10)
+        self.rate_label.setStyleSheet("color: #8f1d12; font-weight: 600;" if low else "")
+        self.rate_label.setText(text)

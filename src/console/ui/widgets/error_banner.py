@@ -1,0 +1,111 @@
+"""The error banner: what failed, which field to fix, and a copyable correlation ID."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.api.errors import ApiError
+from console.redaction import redact_secrets
+
+
+def describe_error(error: BaseException) -> tuple[str, list[str], str | None]:
+    """Headline, detail lines (every problem) and correlation ID of any failure."""
+    if isinstance(error, ApiError):
+        if error.status == 0:
+            headline = f"Cannot reach the server: {error.message}"
+        else:
+            headline = f"{error.message} (HTTP {error.status} {error.code})"
+        details = [
+            f"{p.field}: {p.message}" if p.field else p.message for p in error.problems if p.message
+        ]
+        if error.field and len(details) <= 1:
+            details = [f"Field to fix: {error.field}"]
+        return redact_secrets(headline), [redact_secrets(d) for d in details], error.correlation_id
+    text = str(error) or type(error).__name__
+    return redact_secrets(f"Unexpected error: {text}"), [], None
+
+
+class ErrorBanner(QFrame):
+    """A dismissible banner above the tabs."""
+
+    dismissed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("errorBanner")
+        self.setStyleSheet(
+            "#errorBanner { background: #fdecea; border: 1px solid #f5b7b1; border-radius: 6px; }"
+            " #errorBanner QLabel { color: #611a15; }"
+        )
+        self.headline = QLabel()
+        self.headline.setWordWrap(True)
+        self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.headline.font()
+        font.setBold(True)
+        self.headline.setFont(font)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.correlation_label = QLabel()
+        self.correlation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.copy_button = QPushButton("Copy ID")
+        self.copy_button.setToolTip(
+            "Copy the correlation ID, to quote to support or find in the logs"
+        )
+        self.copy_button.clicked.connect(self.copy_correlation_id)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.dismiss)
+        self.close_button = close
+
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addWidget(self.headline)
+        text.addWidget(self.details)
+        corr_row = QHBoxLayout()
+        corr_row.addWidget(self.correlation_label)
+        corr_row.addWidget(self.copy_button)
+        corr_row.addStretch(1)
+        text.addLayout(corr_row)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 8, 8)
+        layout.addLayout(text, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.correlation_id: str | None = None
+        self.hide()
+
+    def show_error(self, error: BaseException) -> None:
+        """Show `error` (replacing any earlier one)."""
+        headline, details, correlation_id = describe_error(error)
+        self.headline.setText(headline)
+        self.details.setText("\n".join(f"• {line}" for line in details))
+        self.details.setVisible(bool(details))
+        self.correlation_id = correlation_id
+        self.correlation_label.setText(
+            f"Correlation ID: {correlation_id}" if correlation_id else ""
+        )
+        self.correlation_label.setVisible(bool(correlation_id))
+        self.copy_button.setVisible(bool(correlation_id))
+        self.show()
+
+    def copy_correlation_id(self) -> None:
+        """Put the correlation ID on the clipboard."""
+        if self.correlation_id:
+            QGuiApplication.clipboard().setText(self.correlation_id)
+
+    def dismiss(self) -> None:
+        """Hide the banner."""
+        self.hide()
+        self.dismissed.emit()

@@ -1,0 +1,176 @@
+"""The transport: auth modes, typed errors, 429 retry with Retry-After, headroom."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from console.api.errors import ApiError
+from console.api.transport import ApiClient, RequestOutcome, RetryWait
+from console.sandbox.process import SandboxProcess
+from tests.conftest import run
+
+KEYS = "/api/public/v1/keys"
+
+
+def test_header_and_query_auth_both_work(sandbox_url: str, admin_key: str) -> None:
+    async def scenario() -> None:
+        for mode in ("header", "query"):
+            client = ApiClient(sandbox_url, admin_key, auth_mode=mode)  # type: ignore[arg-type]
+            try:
+                body = await client.get_json(KEYS)
+            finally:
+                await client.aclose()
+            assert "data" in body
+
+    run(scenario())
+
+
+def test_rate_limit_headroom_and_latency_are_observed(sandbox_url: str, admin_key: str) -> None:
+    seen: list[RequestOutcome | RetryWait] = []
+
+    async def scenario() -> None:
+        client = ApiClient(sandbox_url, admin_key)
+        client.add_observer(seen.append)
+        try:
+            await client.get_json(KEYS)
+            first = client.rate_limit.remaining
+            await client.get_json(KEYS)
+        finally:
+            await client.aclose()
+        assert client.rate_limit.limit == 1000000
+        assert first is not None
+        assert client.rate_limit.remaining == first - 1
+        assert client.rate_limit.reset_at
+        assert client.rate_limit.reset_at > time.time()
+
+    run(scenario())
+    outcomes = [e for e in seen if isinstance(e, RequestOutcome)]
+    assert len(outcomes) == 2
+    assert all(o.status == 200 for o in outcomes)
+    assert all(o.correlation_id and o.correlation_id.startswith("corr_") for o in outcomes)
+    assert all(o.latency_ms > 0 for o in outcomes)
+
+
+def test_unreachable_server_is_a_typed_network_error() -> None:
+    async def scenario() -> ApiError:
+        client = ApiClient("http://127.0.0.1:9", "fdk_" + "a" * 40, timeout=2)
+        try:
+            with pytest.raises(ApiError) as caught:
+                await client.get_json(KEYS)
+        finally:
+            await client.aclose()
+        return caught.value
+
+    error = run(scenario())
+    assert error.is_network_error
+    assert error.code == "NETWORK_ERROR"
+    assert "a" * 40 not in str(error)
+
+
+def test_unknown_key_gives_unauthorized_with_correlation_id(sandbox_url: str) -> None:
+    async def scenario() -> ApiError:
+        client = ApiClient(sandbox_url, "fdk_" + "Z" * 40)
+        try:
+            with pytest.raises(ApiError) as caught:
+                await client.get_json(KEYS)
+        finally:
+            await client.aclose()
+        return caught.value
+
+    error = run(scenario())
+    assert error.status == 401
+    assert error.code == "UNAUTHORIZED"
+    assert error.correlation_id
+    assert error.correlation_id.startswith("corr_")
+    assert "Z" * 40 not in error.message
+
+
+@pytest.mark.slow
+def test_429_is_retried_after_retry_after_and_succeeds(
+    make_sandbox: Callable[..., SandboxProcess],
+) -> None:
+    """With 5 requests per 2 s, the sixth waits out Retry-After and then succeeds."""
+    server = make_sandbox(demo=False, rate_limit="5/2")
+    from console.sandbox.store import mint_key
+
+    key = mint_key(server.data_dir, account="limited", kind="admin")
+    waits: list[RetryWait] = []
+
+    async def scenario() -> float:
+        assert server.base_url
+        client = ApiClient(server.base_url, key)
+        client.add_observer(lambda e: isinstance(e, RetryWait) and waits.append(e))
+        try:
+            for _ in range(5):
+                await client.get_json(KEYS)
+            started = time.monotonic()
+            body = await client.get_json(KEYS)
+            assert "data" in body
+            return time.monotonic() - started
+        finally:
+            await client.aclose()
+
+    elapsed = run(scenario())
+    assert waits
+    assert waits[0].seconds >= 1
+    assert elapsed >= waits[0].seconds * 0.9
+
+
+def test_429_beyond_the_retry_budget_raises_rate_limited(
+    make_sandbox: Callable[..., SandboxProcess],
+) -> None:
+    server = make_sandbox(demo=False, rate_limit="5/60")
+    from console.sandbox.store import mint_key
+
+    key = mint_key(server.data_dir, account="limited", kind="admin")
+
+    async def scenario() -> ApiError:
+        assert server.base_url
+        client = ApiClient(server.base_url, key, max_retries=0)
+        try:
+            for _ in range(5):
+                await client.get_json(KEYS)
+            with pytest.raises(ApiError) as caught:
+                await client.get_json(KEYS)
+            return caught.value
+        finally:
+            await client.aclose()
+
+    error = run(scenario())
+    assert error.status == 429
+    assert error.code == "RATE_LIMITED"
+    assert error.retry_after is not None
+    assert error.retry_after >= 1
+
+
+def test_a_task_waiting_out_a_429_cancels_at_once(
+    make_sandbox: Callable[..., SandboxProcess],
+) -> None:
+    """Closing a view cancels a request that sleeps out a long Retry-After."""
+    server = make_sandbox(demo=False, rate_limit="1/60")
+    from console.sandbox.store import mint_key
+
+    key = mint_key(server.data_dir, account="limited", kind="admin")
+
+    async def scenario() -> float:
+        assert server.base_url
+        client = ApiClient(server.base_url, key)
+        waiting = asyncio.Event()
+        client.add_observer(lambda e: isinstance(e, RetryWait) and waiting.set())
+        try:
+            await client.get_json(KEYS)
+            task = asyncio.ensure_future(client.get_json(KEYS))
+            await asyncio.wait_for(waiting.wait(), 10)
+            started = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            return time.monotonic() - started
+        finally:
+            await client.aclose()
+
+    assert run(scenario()) < 1.0

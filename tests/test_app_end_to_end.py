@@ -1,0 +1,107 @@
+"""The console as a user starts it: `--sandbox --screenshots DIR` in a child process."""
+
+from __future__ import annotations
+
+import os
+import stat
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.config.secrets import SANDBOX_KEY_FILE
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", header[16:24])
+    return width, height
+
+
+@pytest.mark.slow
+def test_sandbox_screenshots_run_exits_0_and_leaves_no_secret_behind(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    data = tmp_path / "sandbox-data"
+    shots = tmp_path / "shots"
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "INTEGRATION_CONSOLE_HOME": str(home),
+        # A bare Linux box: no keychain at all, so the sandbox key uses its 0600 file.
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "--sandbox",
+            "--data",
+            str(data),
+            "--screenshots",
+            str(shots),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    pngs = sorted(shots.glob("*.png"))
+    assert [p.name for p in pngs] == [
+        "01-api-keys.png",
+        "02-pipelines.png",
+        "03-records.png",
+        "04-ingest-logs.png",
+    ]
+    assert all(_png_size(p) == (1280, 800) for p in pngs)
+
+    key_file = data / SANDBOX_KEY_FILE
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    secret = key_file.read_text().strip()
+    assert secret.startswith("fdk_")
+    assert len(secret) == 44
+    settings = home / "config" / "settings.json"
+    log_file = home / "state" / "logs" / "console.log"
+    assert settings.exists()
+    assert log_file.exists()
+    for path in (settings, log_file, *pngs):
+        assert secret.encode() not in path.read_bytes(), path
+        assert secret[4:-4].encode() not in path.read_bytes(), path
+    assert secret not in result.stdout + result.stderr
+    assert '"Sandbox"' in settings.read_text()
+
+    # Second start reuses the key and the demo data instead of minting again.
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "--sandbox",
+            "--data",
+            str(data),
+            "--screenshots",
+            str(shots),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert key_file.read_text().strip() == secret
+
+
+def test_usage_errors_exit_2_with_a_message() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "console", "--screenshots", "x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 2
+    assert "--screenshots needs --sandbox or --url" in result.stderr
