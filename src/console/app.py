@@ -114,17 +114,20 @@ async def run_console(
     assert isinstance(paths, AppPaths)
     window = MainWindow(secrets, settings_store)
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def window_closed() -> None:
-        if not closed.done():
-            closed.set_result(None)
-
-    app.lastWindowClosed.connect(window_closed)
+    app.lastWindowClosed.connect(lambda: _resolve(closed))
     exit_code = 0
     if args.exit_after:
         _report_startup(window, args.exit_after)
     window.resize(*SCREENSHOT_SIZE)
+    painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    window.first_painted.connect(lambda: _resolve(painted))
     window.show()
+    # Connect only after the first paint: the window appears before httpx, keyring and
+    # the sandbox child are paid for.
+    try:
+        await asyncio.wait_for(asyncio.shield(painted), 2.0)
+    except TimeoutError:
+        log.warning("no paint event within 2 s of show(); connecting anyway")
     if args.sandbox:
         window.use_sandbox((args.data or paths.default_sandbox_dir).expanduser())
     elif args.url:
@@ -154,6 +157,11 @@ async def run_console(
     await closed
     await window.shutdown()
     return exit_code
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _report_startup(window: object, stop_after: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,30 +39,41 @@ def settings_store(tmp_path: Path) -> SettingsStore:
 
 
 @pytest.fixture
-def window(
+def make_window(
     qtbot: QtBot,
     qloop: asyncio.AbstractEventLoop,
     secrets: SecretStore,
     settings_store: SettingsStore,
-    sandbox_url: str,
-    admin_key: str,
-) -> Iterator[Any]:
-    """A MainWindow connected, through a saved profile, to a fresh account on the sandbox."""
+) -> Iterator[Callable[[str, str], Any]]:
+    """Open MainWindows connected, through a saved profile, to `base_url` with `key`."""
     from console.ui.main_window import MainWindow
 
-    settings = settings_store.load()
-    settings.upsert(ConnectionProfile(PROFILE, base_url=sandbox_url))
-    settings.active_profile = PROFILE
-    settings_store.save(settings)
-    secrets.set(profile_account(PROFILE), admin_key)
-    main = MainWindow(secrets, settings_store)
-    main.resize(1280, 800)
-    main.show()
-    with qtbot.waitSignal(main.keys_tab.keys_loaded, timeout=15000):
-        main.connect_profile(settings.profile(PROFILE))  # type: ignore[arg-type]
-    yield main
-    shutdown = asyncio.ensure_future(main.shutdown())
-    qtbot.waitUntil(shutdown.done, timeout=15000)
-    shutdown.result()
-    main.close()
-    main.deleteLater()
+    opened: list[MainWindow] = []
+
+    def make(base_url: str, key: str) -> MainWindow:
+        settings = settings_store.load()
+        settings.upsert(ConnectionProfile(PROFILE, base_url=base_url), old_name=PROFILE)
+        settings.active_profile = PROFILE
+        settings_store.save(settings)
+        secrets.set(profile_account(PROFILE), key)
+        main = MainWindow(secrets, settings_store)
+        opened.append(main)
+        main.resize(1280, 800)
+        main.show()
+        with qtbot.waitSignal(main.keys_tab.keys_loaded, timeout=15000):
+            main.connect_profile(settings.profile(PROFILE))  # type: ignore[arg-type]
+        return main
+
+    yield make
+    for main in opened:
+        shutdown = asyncio.ensure_future(main.shutdown())
+        qtbot.waitUntil(shutdown.done, timeout=15000)
+        shutdown.result()
+        main.close()
+        main.deleteLater()
+
+
+@pytest.fixture
+def window(make_window: Callable[[str, str], Any], sandbox_url: str, admin_key: str) -> Any:
+    """A MainWindow connected to a fresh account on the shared sandbox."""
+    return make_window(sandbox_url, admin_key)

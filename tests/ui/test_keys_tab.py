@@ -188,6 +188,10 @@ def test_rotate_own_key_switches_the_console_to_the_new_key(
     assert not window.banner.isVisible()
     new_row = _row_of(window, own.name)
     assert new_row is not None
+    # The row of the key the console now uses is the one marked as ours.
+    name_cell = tab.proxy.index(new_row, 0)
+    assert name_cell.data(Qt.ItemDataRole.FontRole).bold()
+    assert tab.proxy.index(new_row, COLUMNS.index("Key")).data().endswith(new_secret[-4:])
 
 
 def test_revoke_asks_naming_the_key_then_greys_it_out(qtbot: QtBot, window: Any) -> None:

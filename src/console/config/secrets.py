@@ -23,7 +23,25 @@ class SecretStore:
 
     def __init__(self, backend: Any | None = None) -> None:
         self._memory: dict[str, str] = {}
-        self._backend, self.unavailable_reason = _choose_backend(backend)
+        self._explicit = backend
+        self._resolved = False
+        self._chosen: Any | None = None
+        self._reason: str | None = None
+
+    @property
+    def _backend(self) -> Any | None:
+        # Discovery loads every keyring backend (~60 ms): do it on first use, after
+        # the window has painted, not at start-up.
+        if not self._resolved:
+            self._chosen, self._reason = _choose_backend(self._explicit)
+            self._resolved = True
+        return self._chosen
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """Why keys cannot be kept in a keychain here (None when they can)."""
+        _ = self._backend
+        return self._reason
 
     @property
     def persistent(self) -> bool:

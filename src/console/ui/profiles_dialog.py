@@ -196,18 +196,17 @@ class ProfilesDialog(QDialog):
             self._say(False, str(exc))
             return False
         key = self.key_edit.text().strip()
+        confirmation = f"Saved “{profile.name}”."
         if key:
             if self._editing and self._editing != profile.name:
                 self.secrets.delete(profile_account(self._editing))
             kept = self.secrets.set(profile_account(profile.name), key)
-            self.key_edit.clear()
             where = "in the keychain" if kept else "in memory for this session"
-            self._say(True, f"Saved “{profile.name}”; its key is kept {where}.")
-        else:
-            self._say(True, f"Saved “{profile.name}”.")
+            confirmation = f"Saved “{profile.name}”; its key is kept {where}."
         self._editing = profile.name
         self.saved.emit()
-        self._refresh_list(select=profile.name)
+        self._refresh_list(select=profile.name)  # reloads the form, clearing the key field
+        self._say(True, confirmation)
         return True
 
     def delete_profile(self) -> None:

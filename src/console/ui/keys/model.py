@@ -31,6 +31,17 @@ class KeysTableModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self._keys: list[ApiKey] = []
+        self._own: tuple[str, str] | None = None  # (prefix, last4) of the console's key
+
+    def set_own_key(self, prefix: str | None, last4: str | None) -> None:
+        """Mark the key the console itself signs in with."""
+        self._own = (prefix, last4) if prefix and last4 else None
+        if self._keys:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._keys) - 1, 0))
+
+    def is_own(self, key: ApiKey) -> bool:
+        """Whether `key` is the one this console uses."""
+        return not key.is_revoked and self._own == (key.prefix, key.last4)
 
     def set_keys(self, keys: list[ApiKey]) -> None:
         """Replace every row."""
@@ -79,7 +90,15 @@ class KeysTableModel(QAbstractTableModel):
         if role == KEY_ROLE:
             return key
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column == "Name" and self.is_own(key):
+                return "This console signs in with this key."
             return _tooltip(key, column)
+        if role == Qt.ItemDataRole.FontRole and column == "Name" and self.is_own(key):
+            from PySide6.QtGui import QFont
+
+            font = QFont()
+            font.setBold(True)
+            return font
         if role == Qt.ItemDataRole.ForegroundRole and key.is_revoked:
             return REVOKED_TEXT
         if role == Qt.ItemDataRole.FontRole and column == "Key":

@@ -108,11 +108,13 @@ class KeysTab(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(30)
         self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusBadgeDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((210, 70, 150, 110, 130, 130, 130)):
+        for column, width in enumerate((250, 70, 150, 110, 130, 130, 130)):
             self.table.setColumnWidth(column, width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
@@ -166,6 +168,9 @@ class KeysTab(QWidget):
             self._loading = False
             self.refresh_button.setEnabled(True)
         self.model.set_keys(keys)
+        client = self.session.client
+        if client is not None:
+            self.model.set_own_key(client.key_prefix, client.key_last4)
         if selected is not None:
             self.select_key(selected.id)
         self._update_summary()

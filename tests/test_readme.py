@@ -1,0 +1,35 @@
+"""README opens with the two commands, and CI runs the second one verbatim."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```bash\n(.+?)\n```", text)
+
+
+def test_readme_opens_with_launch_and_test_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = text.index("```bash")
+    assert text[:first_block].strip() == "# Integration Console"
+    launch, test, *_ = _commands()
+    assert "pip install" in launch
+    assert launch.endswith("integration-console --sandbox")
+    assert "[test]" in test
+    assert test.endswith("pytest")
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert _commands()[1] in ci.splitlines()
+    assert "-eq 5" in ci  # pytest's "no tests collected" must fail CI
+
+
+def test_bench_figures_are_in_the_readme() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.search(r"cold start to first painted main window .*\| \d+ ms \|", text)

@@ -1,0 +1,114 @@
+"""The connection-profile manager: keys go to the keychain, bad input says what to fix."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.backends.fail
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from console.config.profiles import ConnectionProfile, Settings, SettingsStore
+from console.config.secrets import SecretStore, profile_account
+from console.ui.profiles_dialog import ProfilesDialog
+
+
+@pytest.fixture
+def dialog(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, secrets: SecretStore
+) -> ProfilesDialog:
+    box = ProfilesDialog(Settings(), secrets)
+    qtbot.addWidget(box)
+    box.show()
+    return box
+
+
+def _fill(qtbot: QtBot, dialog: ProfilesDialog, name: str, url: str, key: str) -> None:
+    dialog.new_profile()
+    qtbot.keyClicks(dialog.name_edit, name)
+    qtbot.keyClicks(dialog.url_edit, url)
+    qtbot.keyClicks(dialog.key_edit, key)
+
+
+def test_saved_profile_keeps_its_key_in_the_keychain_only(
+    qtbot: QtBot, dialog: ProfilesDialog, secrets: SecretStore, admin_key: str, tmp_path: Path
+) -> None:
+    _fill(qtbot, dialog, "Staging", "http://127.0.0.1:8080", admin_key)
+    with qtbot.waitSignal(dialog.saved):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert "kept in the keychain" in dialog.message.text()
+    assert secrets.get(profile_account("Staging")) == admin_key
+    assert dialog.key_edit.text() == ""
+    store = SettingsStore(tmp_path / "settings.json")
+    store.save(dialog.settings)
+    assert admin_key not in (tmp_path / "settings.json").read_text()
+    assert store.load().profile("Staging") == ConnectionProfile("Staging", "http://127.0.0.1:8080")
+
+
+def test_bad_input_says_what_to_fix_and_keeps_the_form(
+    qtbot: QtBot, dialog: ProfilesDialog
+) -> None:
+    _fill(qtbot, dialog, "Prod", "api.example.com", "fdk_short")
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert dialog.message.text().startswith("Base URL: enter a full URL")
+    dialog.url_edit.setText("https://api.example.com")
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert dialog.message.text().startswith("Admin key: paste a whole key")
+    assert dialog.name_edit.text() == "Prod" and dialog.key_edit.text() == "fdk_short"
+    assert dialog.settings.profiles == []
+
+
+def test_test_connection_reports_success_and_failure(
+    qtbot: QtBot, dialog: ProfilesDialog, sandbox_url: str, admin_key: str
+) -> None:
+    _fill(qtbot, dialog, "Local", sandbox_url, admin_key)
+    with qtbot.waitSignal(dialog.tested, timeout=10000) as result:
+        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    assert result.args[0] is True and "Connected in" in result.args[1]
+    dialog.key_edit.setText("fdk_" + "Q" * 40)
+    with qtbot.waitSignal(dialog.tested, timeout=10000) as result:
+        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    assert result.args[0] is False
+    assert "401" in result.args[1] and "Correlation ID: corr_" in result.args[1]
+
+
+def test_without_a_keychain_the_dialog_says_keys_stay_in_memory(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, admin_key: str
+) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        secrets = SecretStore()
+        box = ProfilesDialog(Settings(), secrets)
+        qtbot.addWidget(box)
+        assert "Kept in memory until you quit" in box.key_note.text()
+        assert "no usable keychain" in box.key_note.text()
+        _fill(qtbot, box, "Prod", "https://api.example.com", admin_key)
+        qtbot.mouseClick(box.save_button, Qt.MouseButton.LeftButton)
+        assert "in memory for this session" in box.message.text()
+        assert secrets.get(profile_account("Prod")) == admin_key
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_connecting_a_profile_without_a_key_asks_for_it(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, secrets: SecretStore, tmp_path: Path
+) -> None:
+    from console.ui.main_window import MainWindow
+
+    store = SettingsStore(tmp_path / "settings.json")
+    settings = store.load()
+    settings.upsert(ConnectionProfile("Keyless", "https://api.example.com"))
+    store.save(settings)
+    window: Any = MainWindow(secrets, store)
+    qtbot.addWidget(window)
+    window.connect_profile(window.settings.profile("Keyless"))
+    qtbot.waitUntil(lambda: getattr(window, "profiles_dialog", None) is not None, timeout=5000)
+    dialog = window.profiles_dialog
+    assert "Enter the admin key of “Keyless”" in dialog.message.text()
+    assert "no key" in window.status.connection_label.text()
+    dialog.reject()
