@@ -18,9 +18,7 @@ from console.ui.profiles_dialog import ProfilesDialog
 
 
 @pytest.fixture
-def dialog(
-    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, secrets: SecretStore
-) -> ProfilesDialog:
+def dialog(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, secrets: SecretStore) -> ProfilesDialog:
     box = ProfilesDialog(Settings(), secrets)
     qtbot.addWidget(box)
     box.show()
@@ -58,7 +56,8 @@ def test_bad_input_says_what_to_fix_and_keeps_the_form(
     dialog.url_edit.setText("https://api.example.com")
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.message.text().startswith("Admin key: paste a whole key")
-    assert dialog.name_edit.text() == "Prod" and dialog.key_edit.text() == "fdk_short"
+    assert dialog.name_edit.text() == "Prod"
+    assert dialog.key_edit.text() == "fdk_short"
     assert dialog.settings.profiles == []
 
 
@@ -68,12 +67,14 @@ def test_test_connection_reports_success_and_failure(
     _fill(qtbot, dialog, "Local", sandbox_url, admin_key)
     with qtbot.waitSignal(dialog.tested, timeout=10000) as result:
         qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
-    assert result.args[0] is True and "Connected in" in result.args[1]
+    assert result.args[0] is True
+    assert "Connected in" in result.args[1]
     dialog.key_edit.setText("fdk_" + "Q" * 40)
     with qtbot.waitSignal(dialog.tested, timeout=10000) as result:
         qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
     assert result.args[0] is False
-    assert "401" in result.args[1] and "Correlation ID: corr_" in result.args[1]
+    assert "401" in result.args[1]
+    assert "Correlation ID: corr_" in result.args[1]
 
 
 def test_without_a_keychain_the_dialog_says_keys_stay_in_memory(

@@ -35,7 +35,8 @@ def test_rate_limited_refresh_waits_and_succeeds_while_ui_stays_responsive(
     with qtbot.waitSignal(window.session.retry_waiting, timeout=10000) as waiting:
         tab.refresh()  # the fifth request in the window: 429
     wait = waiting.args[0]
-    assert isinstance(wait, RetryWait) and wait.seconds >= 1
+    assert isinstance(wait, RetryWait)
+    assert wait.seconds >= 1
     assert "Rate limited: retrying in" in window.status.rate_label.text()
 
     # While the client sleeps out Retry-After, the window handles input and timers.
