@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,56 @@ def test_usage_errors_exit_2_with_a_message() -> None:
     )
     assert result.returncode == 2
     assert "--screenshots needs --sandbox or --url" in result.stderr
+
+
+def _pids_with(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline and "sandbox serve" in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_the_sandbox_child_never_outlives_the_console(tmp_path: Path, how: signal.Signals) -> None:
+    """However the console ends, its sandbox server goes with it."""
+    data = tmp_path / "sandbox-data"
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "INTEGRATION_CONSOLE_HOME": str(tmp_path / "home"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    console = subprocess.Popen(
+        [sys.executable, "-m", "console", "--sandbox", "--data", str(data)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ((data / SANDBOX_KEY_FILE).exists() and _pids_with(str(data))):
+            assert console.poll() is None, console.stderr.read() if console.stderr else ""
+            assert time.monotonic() < deadline, "the sandbox never started"
+            time.sleep(0.05)  # polling another process's state, not our own code
+        console.send_signal(how)
+        code = console.wait(timeout=30)
+        if how == signal.SIGTERM:
+            assert code == 0, "SIGTERM closes the window cleanly"
+        deadline = time.monotonic() + 15
+        while _pids_with(str(data)):
+            assert time.monotonic() < deadline, "the sandbox child was orphaned"
+            time.sleep(0.05)
+    finally:
+        if console.poll() is None:
+            console.kill()
+        console.wait(timeout=10)
+        if console.stderr:
+            console.stderr.close()

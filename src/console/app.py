@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -113,6 +114,7 @@ async def run_console(
     assert isinstance(settings_store, SettingsStore)
     assert isinstance(paths, AppPaths)
     window = MainWindow(secrets, settings_store)
+    _close_on_termination_signals(window)
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     app.lastWindowClosed.connect(lambda: _resolve(closed))
     exit_code = 0
@@ -157,6 +159,26 @@ async def run_console(
     await closed
     await window.shutdown()
     return exit_code
+
+
+def _close_on_termination_signals(window: object) -> None:
+    """SIGTERM and Ctrl-C close the window, so shutdown stops the sandbox child too."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QWidget
+
+    assert isinstance(window, QWidget)
+
+    def request_close(signum: int, frame: object) -> None:
+        QTimer.singleShot(0, window.close)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_close)
+    # Python runs signal handlers only when it gets control; while Qt idles in C++ it
+    # would not, so a cheap timer hands control back four times a second.
+    heartbeat = QTimer(window)
+    heartbeat.setInterval(250)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

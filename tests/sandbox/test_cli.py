@@ -118,3 +118,34 @@ def test_bad_arguments_exit_2_with_a_message(
     assert message in captured.err
     assert captured.out == ""
     assert not list(tmp_path.iterdir())  # nothing was created
+
+
+def test_stop_on_stdin_eof_shuts_down_cleanly_when_the_parent_goes(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        console("serve", "--port", "0", "--data", str(tmp_path), "--stop-on-stdin-eof"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdin is not None
+        assert LISTENING.match(process.stdout.readline().strip())
+        process.stdin.close()  # what the OS does when the parent dies, even by SIGKILL
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_sandbox_process_stop_is_graceful(tmp_path: Path) -> None:
+    server = SandboxProcess(tmp_path, demo=False)
+    server.start()
+    assert server.running
+    assert server.stop(timeout=10) == 0
+    assert not server.running

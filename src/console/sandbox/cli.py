@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-key limit on ingest routes (default 20/1)",
     )
     serve.add_argument(
+        "--stop-on-stdin-eof",
+        action="store_true",
+        help="stop cleanly when standard input closes (a parent that dies, even by "
+        "SIGKILL, never leaves its server behind; also the shutdown path on Windows)",
+    )
+    serve.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a non-loopback --host (the sandbox holds demo data and test keys)",
@@ -96,7 +102,9 @@ def main(argv: list[str]) -> int:
         settings = SandboxSettings(
             rate_limit=args.rate_limit, ingest_burst=args.ingest_burst, demo=args.demo
         )
-        return serve(args.host, args.port, args.data, settings)
+        return serve(
+            args.host, args.port, args.data, settings, stop_on_stdin_eof=args.stop_on_stdin_eof
+        )
 
     if args.kind == "ingest" and not args.feed:
         parser.error("--kind ingest needs --feed FEED (the feed the key may write to)")

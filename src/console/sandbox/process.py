@@ -5,6 +5,7 @@ Stdlib only, so the GUI can start a sandbox without importing Starlette or uvico
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -63,15 +64,18 @@ class SandboxProcess:
             "0",
             "--data",
             str(self.data_dir),
+            "--stop-on-stdin-eof",
         ]
         if self.demo:
             argv.append("--demo")
         if self.rate_limit:
             argv += ["--rate-limit", self.rate_limit]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
+        # We hold the child's stdin: if this process dies in any way, the pipe closes
+        # and the child shuts down instead of living on as an orphan.
         self._process = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -119,20 +123,30 @@ class SandboxProcess:
         return self._process is not None and self._process.poll() is None
 
     def stop(self, timeout: float = 10.0) -> int | None:
-        """Stop the child cleanly (SIGTERM, then kill after `timeout`); return its exit code."""
+        """Stop the child cleanly; return its exit code.
+
+        Closing its stdin is the graceful path on every OS; SIGTERM follows if it is
+        still running after `timeout`, and a kill after that.
+        """
         process = self._process
         if process is None:
             return None
+        if process.stdin is not None and not process.stdin.closed:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
         if process.poll() is None:
-            if sys.platform == "win32":
-                process.terminate()
-            else:
-                process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                if sys.platform == "win32":
+                    process.terminate()
+                else:
+                    process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
         # The readers hit EOF once the child is gone; close the pipes after them, or the
         # garbage collector reports them as leaked (a ResourceWarning, an error in tests).
         for reader in self._readers:

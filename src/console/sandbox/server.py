@@ -7,6 +7,7 @@ import contextlib
 import signal
 import socket
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import FrameType
@@ -108,8 +109,29 @@ class SandboxServer(uvicorn.Server):
                 signal.signal(signum, handler)
 
 
-def serve(host: str, port: int, data_dir: Path, settings: SandboxSettings) -> int:
-    """Run the sandbox in the foreground until SIGTERM/SIGINT; return the exit code."""
+def _stop_when_stdin_closes(server: SandboxServer) -> None:
+    """Block on stdin in a daemon thread; at EOF ask uvicorn to shut down."""
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        server.should_exit = True  # uvicorn's main loop polls this every 0.1 s
+
+    threading.Thread(target=watch, name="stdin-eof", daemon=True).start()
+
+
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    settings: SandboxSettings,
+    *,
+    stop_on_stdin_eof: bool = False,
+) -> int:
+    """Run the sandbox in the foreground until SIGTERM/SIGINT (or stdin EOF if asked)."""
     app = create_app(data_dir, settings)
     config = uvicorn.Config(
         app,
@@ -121,6 +143,8 @@ def serve(host: str, port: int, data_dir: Path, settings: SandboxSettings) -> in
         timeout_graceful_shutdown=5,
     )
     server = SandboxServer(config)
+    if stop_on_stdin_eof:
+        _stop_when_stdin_closes(server)
     try:
         asyncio.run(server.serve())
     except SystemExit as exc:  # uvicorn exits 3 when it cannot bind or start up
