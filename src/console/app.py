@@ -113,7 +113,11 @@ async def run_console(
     assert isinstance(secrets, SecretStore)
     assert isinstance(settings_store, SettingsStore)
     assert isinstance(paths, AppPaths)
-    window = MainWindow(secrets, settings_store)
+    from console.launcher import SandboxLauncher
+
+    window = MainWindow(
+        secrets, settings_store, sandbox_factory=lambda data_dir: SandboxLauncher(data_dir, secrets)
+    )
     _close_on_termination_signals(window)
     closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     app.lastWindowClosed.connect(lambda: _resolve(closed))

@@ -7,7 +7,8 @@ admin key in the sandbox database (the store module is stdlib only).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.config.secrets import (
@@ -28,7 +29,7 @@ class SandboxConnection:
     """Where the running sandbox listens and the key the console uses on it."""
 
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)
 
 
 def sandbox_keychain_account(data_dir: Path) -> str:
@@ -43,17 +44,21 @@ class SandboxLauncher:
         self.data_dir = data_dir
         self.secrets = secrets
         self.process: SandboxProcess | None = None
+        self._lock = threading.Lock()
 
-    def start(self) -> SandboxConnection:
-        """Start the child (demo data on first run) and mint or reuse the console's key.
+    def ensure_started(self) -> SandboxConnection:
+        """Start the child unless it runs (demo data on first run); mint or reuse the key.
 
-        Blocking: run it in an executor from the UI.
+        Blocking: run it in a worker thread from the UI.
         """
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = SandboxProcess(self.data_dir, demo=True)
-        base_url = self.process.start()
-        key = self.saved_key() or self.mint_new_key()
-        return SandboxConnection(base_url, key)
+        with self._lock:
+            if self.process is None or not self.process.running:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self.process = SandboxProcess(self.data_dir, demo=True)
+                self.process.start()
+            assert self.process.base_url is not None
+            key = self.saved_key() or self.mint_new_key()
+            return SandboxConnection(self.process.base_url, key)
 
     def saved_key(self) -> str | None:
         """The console's key for this sandbox, from the keychain or the 0600 file."""
@@ -79,6 +84,7 @@ class SandboxLauncher:
 
     def stop(self) -> None:
         """Stop the child, if running."""
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
+        with self._lock:
+            if self.process is not None:
+                self.process.stop()
+                self.process = None

@@ -14,7 +14,10 @@ from console.config.profiles import ConnectionProfile, ProfileError, Settings, S
     [
         ("api.example.com", "Base URL: enter a full URL"),
         ("http://api.example.com", "use https://"),
-        ("https://api.example.com/?apiKey=fdk_x", "remove the key from the URL"),
+        ("https://api.example.com/?apiKey=fdk_x", "remove the key or credentials"),
+        ("https://api.example.com/?access_token=abc", "remove the key or credentials"),
+        ("https://api.example.com/x/" + "fdk_" + "k" * 40, "remove the key or credentials"),
+        ("https://user:pw@api.example.com", "remove the key or credentials"),
     ],
 )
 def test_bad_base_urls_say_what_to_fix(url: str, message: str) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +116,51 @@ def test_connecting_a_profile_without_a_key_asks_for_it(
     assert "Enter the admin key of “Keyless”" in dialog.message.text()
     assert "no key" in window.status.connection_label.text()
     dialog.reject()
+
+
+def test_renaming_a_profile_keeps_its_key(
+    qtbot: QtBot, dialog: ProfilesDialog, secrets: SecretStore, admin_key: str
+) -> None:
+    _fill(qtbot, dialog, "Staging", "https://staging.example.com", admin_key)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    dialog.name_edit.setText("Staging EU")
+    assert dialog.key_edit.text() == ""  # "leave empty to keep"
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert [p.name for p in dialog.settings.profiles] == ["Staging EU"]
+    assert secrets.get(profile_account("Staging EU")) == admin_key
+    assert secrets.get(profile_account("Staging")) is None
+
+
+@pytest.fixture
+def web_page_server() -> Iterator[str]:
+    """A real loopback HTTP server that answers every GET with an HTML page."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body>Welcome to our product</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_url_that_is_not_the_api_is_reported(
+    qtbot: QtBot, dialog: ProfilesDialog, web_page_server: str, admin_key: str
+) -> None:
+    _fill(qtbot, dialog, "Marketing site", web_page_server, admin_key)
+    with qtbot.waitSignal(dialog.tested, timeout=10000) as result:
+        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    assert result.args[0] is False
+    assert "not with the platform API's JSON" in result.args[1]

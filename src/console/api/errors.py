@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from console.contract import error_code_for
 from console.redaction import redact_secrets
 
 
@@ -50,7 +51,7 @@ class ApiError(Exception):
     def from_response(cls, status: int, body: Any, correlation_id: str | None) -> ApiError:
         """Build from an error response; tolerates servers that stray from the contract."""
         problems: list[Problem] = []
-        code, message, field_name = _default_code(status), f"HTTP {status}", None
+        code, message, field_name = error_code_for(status, "HTTP_ERROR"), f"HTTP {status}", None
         if isinstance(body, dict):
             error = body.get("error")
             if isinstance(error, dict):
@@ -79,19 +80,3 @@ class ApiError(Exception):
             correlation_id=correlation_id,
             problems=problems,
         )
-
-
-def _default_code(status: int) -> str:
-    return {
-        400: "INVALID_PAYLOAD",
-        401: "UNAUTHORIZED",
-        403: "FORBIDDEN",
-        404: "NOT_FOUND",
-        405: "METHOD_NOT_ALLOWED",
-        409: "CONFLICT",
-        412: "PRECONDITION_FAILED",
-        413: "PAYLOAD_TOO_LARGE",
-        415: "UNSUPPORTED_MEDIA_TYPE",
-        422: "UNPROCESSABLE",
-        429: "RATE_LIMITED",
-    }.get(status, "INTERNAL" if status >= 500 else "HTTP_ERROR")

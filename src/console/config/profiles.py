@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from console.redaction import looks_like_key
+from console.redaction import redact_secrets
 
 AUTH_MODES = ("header", "query")
 
@@ -48,8 +48,17 @@ class ConnectionProfile:
                 "Base URL: enter a full URL such as https://api.example.com "
                 f"(got {self.base_url!r})."
             )
-        if looks_like_key(self.base_url) or "apiKey=" in self.base_url:
-            raise ProfileError("Base URL: remove the key from the URL; enter it as the key.")
+        query_names = {part.split("=", 1)[0].lower() for part in parts.query.split("&") if part}
+        if (
+            redact_secrets(self.base_url) != self.base_url
+            or query_names & {"apikey", "access_token"}
+            or parts.username
+            or parts.password
+        ):
+            raise ProfileError(
+                "Base URL: remove the key or credentials from the URL; enter the key in the "
+                "key field, where it goes to the keychain."
+            )
         if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise ProfileError(
                 "Base URL: use https:// for a remote server; keys must not cross the "

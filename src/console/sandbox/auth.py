@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -15,7 +15,7 @@ from console.sandbox.store import hash_secret
 class Credentials:
     """A presented key secret and how it came (`header` or `query`)."""
 
-    secret: str
+    secret: str = field(repr=False)
     via: str
 
 

@@ -8,23 +8,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from console.contract import error_code_for
 from console.sandbox.errors import ApiError, Problem
 
+
 # Codes for statuses Starlette itself may raise; the contract names these.
-_STATUS_CODES = {
-    400: "INVALID_PAYLOAD",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "UNPROCESSABLE",
-    429: "RATE_LIMITED",
-}
-
-
 class ContractJSONResponse(JSONResponse):
     """JSON with the contract's explicit charset."""
 
@@ -74,6 +62,6 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
         message = f"{request.method} is not allowed on {request.url.path}."
     else:
         message = str(exc.detail)
-    code = _STATUS_CODES.get(status, "INTERNAL" if status >= 500 else "INVALID_PAYLOAD")
+    code = error_code_for(status)
     error = ApiError(status, [Problem(code, message)], headers=dict(exc.headers or {}))
     return error_response(error, correlation_id_of(request))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QCloseEvent
@@ -24,16 +26,17 @@ from PySide6.QtWidgets import (
 from console.api.errors import ApiError
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
-from console.launcher import SandboxConnection, SandboxLauncher
 from console.ui.keys.tab import KeysTab
 from console.ui.not_in_build import NotInThisBuild
 from console.ui.profiles_dialog import ProfilesDialog
+from console.ui.sandbox_port import SandboxFactory, SandboxRunner
 from console.ui.session import ConsoleSession
 from console.ui.status_bar import ConsoleStatusBar
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import ErrorBanner
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SANDBOX_PROFILE = "Sandbox"
 TAB_TITLES = ("API Keys", "Pipelines", "Records", "Ingest Logs")
@@ -45,7 +48,12 @@ class MainWindow(QMainWindow):
     connection_ready = Signal(object)  # ConnectionProfile, after the server answered
     first_painted = Signal()
 
-    def __init__(self, secrets: SecretStore, settings_store: SettingsStore) -> None:
+    def __init__(
+        self,
+        secrets: SecretStore,
+        settings_store: SettingsStore,
+        sandbox_factory: SandboxFactory | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Integration Console")
         self.secrets = secrets
@@ -53,7 +61,10 @@ class MainWindow(QMainWindow):
         self.settings: Settings = settings_store.load()
         self.runner = TaskRunner(self)
         self.session = ConsoleSession(self)
-        self.launchers: dict[str, SandboxLauncher] = {}
+        self.sandbox_factory = sandbox_factory
+        self.sandboxes: dict[str, SandboxRunner] = {}
+        # One worker: a stop queued at shutdown runs after any start still under way.
+        self._sandbox_worker = ThreadPoolExecutor(1, thread_name_prefix="sandbox")
         self._painted = False
 
         self.profile_combo = QComboBox()
@@ -193,15 +204,13 @@ class MainWindow(QMainWindow):
         self.banner.dismiss()
         self.status.clear()
         self.status.set_connection_state("connecting", f"Connecting to {profile.name}…")
-        launcher: SandboxLauncher | None = None
+        sandbox: SandboxRunner | None = None
         if profile.is_sandbox:
-            launcher = self._launcher_for(profile)
-            if launcher.process is None or not launcher.process.running:
-                self.status.set_connection_state("connecting", "Starting the sandbox server…")
-            loop = asyncio.get_running_loop()
-            connection = await loop.run_in_executor(None, self._start_launcher, launcher)
-            base_url, key = connection.base_url, connection.api_key
-            persist: Callable[[str], object] = launcher.keep_key
+            sandbox = self._sandbox_for(profile)
+            self.status.set_connection_state("connecting", "Starting the sandbox server…")
+            endpoint = await self._in_sandbox_worker(sandbox.ensure_started)
+            base_url, key = endpoint.base_url, endpoint.api_key
+            persist: Callable[[str], object] = sandbox.keep_key
         else:
             base_url = profile.base_url
             account = profile_account(profile.name)
@@ -218,10 +227,9 @@ class MainWindow(QMainWindow):
         try:
             await self.session.require_client().get_json("/api/public/v1/keys", {"limit": 1})
         except ApiError as error:
-            if error.status == 401 and launcher is not None:
+            if error.status == 401 and sandbox is not None:
                 # The console's own sandbox key was revoked or expired: mint another.
-                loop = asyncio.get_running_loop()
-                key = await loop.run_in_executor(None, launcher.mint_new_key)
+                key = await self._in_sandbox_worker(sandbox.mint_new_key)
                 self.session.require_client().set_api_key(key)
             else:
                 self.status.set_connection_state("offline", f"{profile.name}: {error.message}")
@@ -238,21 +246,18 @@ class MainWindow(QMainWindow):
         self.connection_ready.emit(profile)
         self.keys_tab.refresh()
 
-    def _launcher_for(self, profile: ConnectionProfile) -> SandboxLauncher:
+    def _sandbox_for(self, profile: ConnectionProfile) -> SandboxRunner:
         assert profile.sandbox_data_dir is not None
-        launcher = self.launchers.get(profile.sandbox_data_dir)
-        if launcher is None:
-            launcher = SandboxLauncher(Path(profile.sandbox_data_dir), self.secrets)
-            self.launchers[profile.sandbox_data_dir] = launcher
-        return launcher
+        sandbox = self.sandboxes.get(profile.sandbox_data_dir)
+        if sandbox is None:
+            if self.sandbox_factory is None:
+                raise RuntimeError("This window was built without the embedded sandbox.")
+            sandbox = self.sandbox_factory(Path(profile.sandbox_data_dir))
+            self.sandboxes[profile.sandbox_data_dir] = sandbox
+        return sandbox
 
-    @staticmethod
-    def _start_launcher(launcher: SandboxLauncher) -> SandboxConnection:
-        if launcher.process is not None and launcher.process.running:
-            assert launcher.process.base_url is not None
-            key = launcher.saved_key() or launcher.mint_new_key()
-            return SandboxConnection(launcher.process.base_url, key)
-        return launcher.start()
+    async def _in_sandbox_worker(self, work: Callable[[], T]) -> T:
+        return await asyncio.wrap_future(self._sandbox_worker.submit(work))
 
     # -- closing -----------------------------------------------------------------
 
@@ -260,10 +265,10 @@ class MainWindow(QMainWindow):
         """Cancel work, close connections and stop sandbox children."""
         await self.runner.shutdown()
         await self.session.aclose()
-        loop = asyncio.get_running_loop()
-        for launcher in self.launchers.values():
-            await loop.run_in_executor(None, launcher.stop)
-        self.launchers.clear()
+        for sandbox in self.sandboxes.values():
+            await self._in_sandbox_worker(sandbox.stop)
+        self.sandboxes.clear()
+        self._sandbox_worker.shutdown(wait=False)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Persist the active profile on the way out."""

@@ -197,9 +197,13 @@ class ProfilesDialog(QDialog):
             return False
         key = self.key_edit.text().strip()
         confirmation = f"Saved “{profile.name}”."
+        renamed_from = self._editing if self._editing not in (None, profile.name) else None
+        if renamed_from is not None:
+            # The key follows the profile to its new name (unless a new key was typed).
+            old_account = profile_account(renamed_from)
+            key = key or self.secrets.get(old_account) or ""
+            self.secrets.delete(old_account)
         if key:
-            if self._editing and self._editing != profile.name:
-                self.secrets.delete(profile_account(self._editing))
             kept = self.secrets.set(profile_account(profile.name), key)
             where = "in the keychain" if kept else "in memory for this session"
             confirmation = f"Saved “{profile.name}”; its key is kept {where}."
@@ -252,6 +256,14 @@ class ProfilesDialog(QDialog):
         except ApiError as error:
             detail = f" Correlation ID: {error.correlation_id}" if error.correlation_id else ""
             self._say(False, f"{error.message} (HTTP {error.status or '—'}).{detail}")
+        except ValueError:
+            self._say(
+                False,
+                "The server answered, but not with the platform API's JSON: check the base "
+                "URL (it should be the API root, not a web page).",
+            )
+        except Exception as error:
+            self._say(False, f"The test failed: {type(error).__name__}: {error}")
         finally:
             await client.aclose()
 

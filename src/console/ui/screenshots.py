@@ -6,7 +6,46 @@ import asyncio
 import re
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QWidget
+
+from console.redaction import redact_secrets
 from console.ui.main_window import MainWindow
+
+
+class SecretOnScreenError(RuntimeError):
+    """A screenshot would have shown a full key; nothing was saved."""
+
+
+def visible_texts(root: QWidget) -> list[str]:
+    """Every text a grab of `root` can show: labels, fields, buttons, visible table cells."""
+    texts: list[str] = [root.windowTitle()]
+    for widget in [root, *root.findChildren(QWidget)]:
+        if not widget.isVisibleTo(root) or (widget is not root and widget.isWindow()):
+            continue
+        for name in ("text", "placeholderText", "currentText", "toolTip"):
+            getter = getattr(widget, name, None)
+            if callable(getter):
+                try:
+                    texts.append(str(getter()))
+                except TypeError:
+                    continue
+        if isinstance(widget, QAbstractItemView) and widget.model() is not None:
+            model = widget.model()
+            for row in range(model.rowCount()):
+                for column in range(model.columnCount()):
+                    texts.append(str(model.index(row, column).data(Qt.ItemDataRole.DisplayRole)))
+    return texts
+
+
+def assert_no_secret_on_screen(root: QWidget) -> None:
+    """Raise SecretOnScreenError if any visible text holds an unmasked key."""
+    for text in visible_texts(root):
+        if redact_secrets(text) != text:
+            shown = redact_secrets(text)
+            raise SecretOnScreenError(
+                f"refusing to save a screenshot: the window shows a full key ({shown})"
+            )
 
 
 async def save_tab_screenshots(
@@ -35,6 +74,7 @@ async def save_tab_screenshots(
         await asyncio.sleep(0.05)
         slug = re.sub(r"[^a-z0-9]+", "-", window.tabs.tabText(index).lower()).strip("-")
         path = directory / f"{index + 1:02d}-{slug}.png"
+        assert_no_secret_on_screen(window)
         if not window.grab().save(str(path), "PNG"):
             raise OSError(f"could not write {path}")
         saved.append(path)

@@ -94,9 +94,16 @@ class ConsoleSession(QObject):
         """Our own key was rotated: use the new one now and keep it where the old one was."""
         client = self.require_client()
         client.set_api_key(secret)
-        if self._persist_key is not None:
-            self._persist_key(secret)
         self.own_key_rotated.emit(secret[-4:])
+        if self._persist_key is not None:
+            try:
+                self._persist_key(secret)
+            except Exception as exc:
+                raise RuntimeError(
+                    "The console now uses the rotated key, but could not store it for next "
+                    f"time ({type(exc).__name__}: {exc}). Copy it from the dialog and enter it "
+                    "under Connections."
+                ) from exc
 
     def _observe(self, event: RequestOutcome | RetryWait) -> None:
         if isinstance(event, RetryWait):

@@ -235,11 +235,25 @@ class SecretDialog(QDialog):
         # Parented to the application, the timer outlives the dialog.
         QTimer.singleShot(self._clipboard_clear_ms, _clipboard_clearer(self._secret))
 
-    def accept(self) -> None:
-        """Save to the keychain when asked, then close."""
-        if self._created is not None and self.keychain_box.isChecked() and self._save_to_keychain:
-            self.saved_to_keychain = self._save_to_keychain(self._created)
-        super().accept()
+    def done(self, result: int) -> None:
+        """Close (however it was asked), saving to the keychain first when ticked.
+
+        A failed save keeps the dialog open, so the secret is not lost.
+        """
+        created = self._created
+        wants_save = self.keychain_box.isChecked() and self._save_to_keychain is not None
+        if created is not None and wants_save and not self.saved_to_keychain:
+            assert self._save_to_keychain is not None
+            self.saved_to_keychain = self._save_to_keychain(created)
+            if not self.saved_to_keychain:
+                self.copy_status.setText(
+                    "Could not save it in the keychain. Copy it somewhere safe, or untick "
+                    "the keychain option, then close."
+                )
+                self.copy_status.setStyleSheet("color: #a61b0f; font-weight: 600;")
+                self.keychain_box.setChecked(False)
+                return
+        super().done(result)
 
     def reject(self) -> None:
         """Escape and the close box do nothing until the user confirms storing the key."""

@@ -137,20 +137,24 @@ class KeysTab(QWidget):
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.summary_label)
         self._loading = False
+        self._select_after_load: str | None = None
         self._sync_buttons()
 
     # -- loading -----------------------------------------------------------------
 
-    def refresh(self) -> None:
-        """Reload the keys; a newer refresh supersedes a running one."""
+    def refresh(self, *, select: str | None = None) -> None:
+        """Reload the keys (then select `select`); a newer refresh supersedes a running one."""
         if self.session.client is None:
             return
+        if select is not None:
+            self._select_after_load = select
         self.runner.start(self._load(), name="keys.refresh")
 
     def clear(self) -> None:
         """Forget the listed keys (the connection changed)."""
         self.runner.cancel("keys.refresh")
         self.model.set_keys([])
+        self._select_after_load = None
         self.summary_label.setText("Not connected")
         self._sync_buttons()
 
@@ -171,8 +175,10 @@ class KeysTab(QWidget):
         client = self.session.client
         if client is not None:
             self.model.set_own_key(client.key_prefix, client.key_last4)
-        if selected is not None:
-            self.select_key(selected.id)
+        target = self._select_after_load or (selected.id if selected is not None else None)
+        self._select_after_load = None
+        if target is not None:
+            self.select_key(target)
         self._update_summary()
         self._sync_buttons()
         self.keys_loaded.emit(len(keys))
@@ -273,9 +279,9 @@ class KeysTab(QWidget):
     async def _open_add_dialog(self) -> None:
         feeds = await self.session.feeds.list_all()
         dialog = AddKeyDialog(feeds, self)
-        dialog.submitted.connect(
-            lambda request: self.runner.start(self._create(dialog, request), name="keys.create")
-        )
+        # Mutations are never pre-empted: cancelling one after the server acted would
+        # drop the only copy of a new secret.
+        dialog.submitted.connect(lambda request: self.runner.start(self._create(dialog, request)))
         dialog.finished.connect(dialog.deleteLater)
         self.add_dialog = dialog
         dialog.open()
@@ -291,11 +297,13 @@ class KeysTab(QWidget):
         except ApiError as error:
             dialog.show_error(_dialog_error_text(error))
             return
+        except BaseException as error:
+            dialog.show_error(f"Could not create the key: {error or type(error).__name__}")
+            raise
         dialog.accept()
         self.key_created.emit(created.key)
         self._show_secret(created, "Your new API key")
-        await self._load()
-        self.select_key(created.key.id)
+        self.refresh(select=created.key.id)
 
     # -- rotate ------------------------------------------------------------------
 
@@ -305,9 +313,7 @@ class KeysTab(QWidget):
         if key is None or key.is_revoked:
             return
         dialog = RotateDialog(key, is_own_key=self.is_own_key(key), parent=self)
-        dialog.accepted.connect(
-            lambda: self.runner.start(self._rotate(key, dialog.grace_seconds), name="keys.rotate")
-        )
+        dialog.accepted.connect(lambda: self.runner.start(self._rotate(key, dialog.grace_seconds)))
         dialog.finished.connect(dialog.deleteLater)
         self.rotate_dialog = dialog
         dialog.open()
@@ -315,12 +321,14 @@ class KeysTab(QWidget):
     async def _rotate(self, key: ApiKey, grace_seconds: int) -> None:
         own = self.is_own_key(key)
         created = await self.session.keys.rotate(key.id, grace_seconds=grace_seconds)
-        if own:
-            self.session.adopt_rotated_key(created.secret)
-        self.key_rotated.emit(created.key)
+        # The secret is on screen before anything else can fail.
         self._show_secret(created, "Your rotated API key")
-        await self._load()
-        self.select_key(created.key.id)
+        self.key_rotated.emit(created.key)
+        try:
+            if own:
+                self.session.adopt_rotated_key(created.secret)
+        finally:
+            self.refresh(select=created.key.id)
 
     # -- revoke ------------------------------------------------------------------
 
@@ -333,7 +341,7 @@ class KeysTab(QWidget):
 
         def chosen(button: QAbstractButton) -> None:
             if button is box.revoke_button:  # type: ignore[attr-defined]
-                self.runner.start(self._revoke(key), name="keys.revoke")
+                self.runner.start(self._revoke(key))
 
         box.buttonClicked.connect(chosen)
         box.finished.connect(box.deleteLater)
@@ -343,7 +351,7 @@ class KeysTab(QWidget):
     async def _revoke(self, key: ApiKey) -> None:
         revoked = await self.session.keys.revoke(key.id)
         self.key_revoked.emit(revoked)
-        await self._load()
+        self.refresh()
 
     # -- secrets -----------------------------------------------------------------
 

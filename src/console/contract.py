@@ -1,0 +1,28 @@
+"""Facts of the platform contract that both the client and the sandbox server use.
+
+Stdlib only, no I/O: `console.api` and `console.sandbox` may both import it.
+"""
+
+from __future__ import annotations
+
+# The error code that goes with each HTTP status (PLATFORM_API.md, Conventions).
+ERROR_CODE_BY_STATUS: dict[int, str] = {
+    400: "INVALID_PAYLOAD",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    412: "PRECONDITION_FAILED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "UNPROCESSABLE",
+    429: "RATE_LIMITED",
+}
+
+
+def error_code_for(status: int, default: str = "INVALID_PAYLOAD") -> str:
+    """The contract's code for `status`: INTERNAL for 5xx, `default` when unlisted."""
+    if status >= 500:
+        return "INTERNAL"
+    return ERROR_CODE_BY_STATUS.get(status, default)
