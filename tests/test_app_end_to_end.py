@@ -35,22 +35,18 @@ def test_sandbox_screenshots_run_exits_0_and_leaves_no_secret_behind(tmp_path: P
         # A bare Linux box: no keychain at all, so the sandbox key uses its 0600 file.
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "--sandbox",
-            "--data",
-            str(data),
-            "--screenshots",
-            str(shots),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=env,
-    )
+    argv = [sys.executable, "-m", "console", "--sandbox", "--data", str(data)]
+
+    def screenshots_run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*argv, "--screenshots", str(shots)],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            env=env,
+        )
+
+    result = screenshots_run()
     assert result.returncode == 0, result.stderr[-3000:]
     pngs = sorted(shots.glob("*.png"))
     assert [p.name for p in pngs] == [
@@ -79,22 +75,7 @@ def test_sandbox_screenshots_run_exits_0_and_leaves_no_secret_behind(tmp_path: P
     assert '"Sandbox"' in settings.read_text()
 
     # Second start reuses the key and the demo data instead of minting again.
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "--sandbox",
-            "--data",
-            str(data),
-            "--screenshots",
-            str(shots),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=env,
-    )
+    again = screenshots_run()
     assert again.returncode == 0, again.stderr[-3000:]
     assert key_file.read_text().strip() == secret
 

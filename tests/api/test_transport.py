@@ -89,15 +89,22 @@ def test_unknown_key_gives_unauthorized_with_correlation_id(sandbox_url: str) ->
     assert "Z" * 40 not in error.message
 
 
+def _limited_server(
+    make_sandbox: Callable[..., SandboxProcess], rate_limit: str
+) -> tuple[SandboxProcess, str]:
+    """A server of its own with `rate_limit` per IP, and an admin key on it."""
+    from console.sandbox.store import mint_key
+
+    server = make_sandbox(demo=False, rate_limit=rate_limit)
+    return server, mint_key(server.data_dir, account="limited", kind="admin")
+
+
 @pytest.mark.slow
 def test_429_is_retried_after_retry_after_and_succeeds(
     make_sandbox: Callable[..., SandboxProcess],
 ) -> None:
     """With 5 requests per 2 s, the sixth waits out Retry-After and then succeeds."""
-    server = make_sandbox(demo=False, rate_limit="5/2")
-    from console.sandbox.store import mint_key
-
-    key = mint_key(server.data_dir, account="limited", kind="admin")
+    server, key = _limited_server(make_sandbox, "5/2")
     waits: list[RetryWait] = []
 
     async def scenario() -> float:
@@ -123,10 +130,7 @@ def test_429_is_retried_after_retry_after_and_succeeds(
 def test_429_beyond_the_retry_budget_raises_rate_limited(
     make_sandbox: Callable[..., SandboxProcess],
 ) -> None:
-    server = make_sandbox(demo=False, rate_limit="5/60")
-    from console.sandbox.store import mint_key
-
-    key = mint_key(server.data_dir, account="limited", kind="admin")
+    server, key = _limited_server(make_sandbox, "5/60")
 
     async def scenario() -> ApiError:
         assert server.base_url
@@ -151,10 +155,7 @@ def test_a_task_waiting_out_a_429_cancels_at_once(
     make_sandbox: Callable[..., SandboxProcess],
 ) -> None:
     """Closing a view cancels a request that sleeps out a long Retry-After."""
-    server = make_sandbox(demo=False, rate_limit="1/60")
-    from console.sandbox.store import mint_key
-
-    key = mint_key(server.data_dir, account="limited", kind="admin")
+    server, key = _limited_server(make_sandbox, "1/60")
 
     async def scenario() -> float:
         assert server.base_url
