@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from PySide6.QtCore import QDate, QDateTime, QTime, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -190,18 +190,25 @@ class SecretDialog(QDialog):
         self.secret_edit = QLineEdit(created.secret)
         self.secret_edit.setReadOnly(True)
         self.secret_edit.setObjectName("secretField")
+        self.secret_edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.secret_edit.selectAll()
         self.copy_button = QPushButton("Copy")
         self.copy_button.clicked.connect(self.copy_secret)
         self.copy_status = QLabel()
+        self.copy_status.setWordWrap(True)
+        self.copy_status.hide()
         row = QHBoxLayout()
         row.addWidget(self.secret_edit, 1)
         row.addWidget(self.copy_button)
         self.keychain_box = QCheckBox("Also save it in this computer's keychain")
+        self.keychain_note = QLabel()
+        self.keychain_note.setWordWrap(True)
+        self.keychain_note.setStyleSheet("color: #5c5f66; margin-left: 22px;")
+        self.keychain_note.hide()
         if keychain_reason:
             self.keychain_box.setEnabled(False)
-            self.keychain_box.setToolTip(f"Not available: {keychain_reason}.")
-            self.keychain_box.setText(f"Keychain not available: {keychain_reason}")
+            self.keychain_note.setText(f"Not available: {keychain_reason}.")
+            self.keychain_note.show()
         self.stored_box = QCheckBox("I have stored this key somewhere safe")
         self.close_button = QPushButton("Close")
         self.close_button.setEnabled(False)
@@ -213,6 +220,7 @@ class SecretDialog(QDialog):
         layout.addLayout(row)
         layout.addWidget(self.copy_status)
         layout.addWidget(self.keychain_box)
+        layout.addWidget(self.keychain_note)
         layout.addWidget(self.stored_box)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -232,6 +240,7 @@ class SecretDialog(QDialog):
         QGuiApplication.clipboard().setText(self._secret)
         seconds = self._clipboard_clear_ms // 1000
         self.copy_status.setText(f"Copied. The clipboard is cleared in {seconds} s.")
+        self.copy_status.show()
         # Parented to the application, the timer outlives the dialog.
         QTimer.singleShot(self._clipboard_clear_ms, _clipboard_clearer(self._secret))
 
@@ -251,6 +260,7 @@ class SecretDialog(QDialog):
                     "the keychain option, then close."
                 )
                 self.copy_status.setStyleSheet("color: #a61b0f; font-weight: 600;")
+                self.copy_status.show()
                 self.keychain_box.setChecked(False)
                 return
         super().done(result)
