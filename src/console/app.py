@@ -65,6 +65,13 @@ def main(argv: list[str]) -> int:
     if args.url and not api_key:
         parser.error(f"--url needs the admin key in the environment variable {API_KEY_ENV}")
 
+    from console.platform_check import xcb_problem
+
+    problem = xcb_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+
     # PySide6 before qasync, so qasync binds to it (STACK_NOTES 2).
     os.environ.setdefault("QT_API", "pyside6")
     import qasync
