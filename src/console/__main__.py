@@ -14,6 +14,10 @@ def main(argv: list[str] | None = None) -> int:
         from console.sandbox.cli import main as sandbox_main
 
         return sandbox_main(args[1:])
+    if args and args[0] == "validate":
+        from console.validate_command import main as validate_main
+
+        return validate_main(args[1:])
     from console.app import main as gui_main
 
     return gui_main(args)
