@@ -104,6 +104,9 @@ def test_mint_ingest_key_creates_its_feed(
         (["serve", "--data", "DIR", "--host", "0.0.0.0"], "--allow-remote"),
         (["serve", "--data", "DIR", "--rate-limit", "fast"], "N/SECONDS"),
         (["serve", "--data", "DIR", "--port", "70000"], "port"),
+        (["serve", "--data", "DIR", "--sync-seconds", "-1"], "seconds >= 0"),
+        (["serve", "--data", "DIR", "--deploy-seconds", "soon"], "seconds >= 0"),
+        (["serve", "--data", "DIR", "--pipeline-minute-seconds", "0"], "seconds > 0"),
         (["serve"], "--data"),
     ],
 )

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from console.sandbox.settings import RateLimit
+from console.sandbox.settings import PipelineTiming, RateLimit
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -18,6 +18,23 @@ def _rate_limit(text: str) -> RateLimit:
         return RateLimit.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
 
 
 def _port(text: str) -> int:
@@ -63,6 +80,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N/SECONDS",
         help="per-key limit on ingest routes (default 20/1)",
     )
+    timing = PipelineTiming()
+    serve.add_argument(
+        "--pipeline-minute-seconds",
+        type=_positive_seconds,
+        default=timing.minute_seconds,
+        metavar="SECONDS",
+        help="real seconds one minute of a pipeline's sync schedule lasts "
+        f"(default {timing.minute_seconds:g}: time runs 60x faster)",
+    )
+    serve.add_argument(
+        "--sync-seconds",
+        type=_seconds,
+        default=timing.sync_seconds,
+        metavar="SECONDS",
+        help=f"how long one simulated sync runs (default {timing.sync_seconds:g})",
+    )
+    serve.add_argument(
+        "--deploy-seconds",
+        type=_seconds,
+        default=timing.deploy_seconds,
+        metavar="SECONDS",
+        help="how long a simulated deploy, and a graceful teardown, take "
+        f"(default {timing.deploy_seconds:g})",
+    )
     serve.add_argument(
         "--stop-on-stdin-eof",
         action="store_true",
@@ -100,7 +141,14 @@ def main(argv: list[str]) -> int:
 
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
         settings = SandboxSettings(
-            rate_limit=args.rate_limit, ingest_burst=args.ingest_burst, demo=args.demo
+            rate_limit=args.rate_limit,
+            ingest_burst=args.ingest_burst,
+            demo=args.demo,
+            pipelines=PipelineTiming(
+                minute_seconds=args.pipeline_minute_seconds,
+                sync_seconds=args.sync_seconds,
+                deploy_seconds=args.deploy_seconds,
+            ),
         )
         return serve(
             args.host, args.port, args.data, settings, stop_on_stdin_eof=args.stop_on_stdin_eof

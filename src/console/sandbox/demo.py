@@ -1,4 +1,4 @@
-"""Demo data for `sandbox serve --demo`: an account whose API Keys tab is not empty.
+"""Demo data for `sandbox serve --demo`: an account whose tabs are not empty.
 
 The demo keys' secrets are generated like any other and then dropped: only their hashes
 are stored, so nobody (not even the console) can use them. The console mints its own key.
@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import sqlite3
 
+from console.sandbox.demo_pipelines import seed_demo_pipelines
 from console.sandbox.store import ensure_account, feed_exists, insert_feed, insert_key, now
 
 DEMO_ACCOUNT = "demo"
 _SEEDED_MARK = "demo_seeded"
+# A separate mark, so data dirs seeded before pipelines existed get them too.
+_PIPELINES_SEEDED_MARK = "demo_pipelines_seeded"
 DAY = 24 * 3600.0
 
 # (id, name, method, id_field)
@@ -23,10 +26,28 @@ DEMO_FEEDS = (
 )
 
 
+def _marked(conn: sqlite3.Connection, mark: str) -> bool:
+    return conn.execute("SELECT 1 FROM meta WHERE key = ?", (mark,)).fetchone() is not None
+
+
 def seed_demo(conn: sqlite3.Connection) -> bool:
     """Seed the demo account once (inside the caller's transaction); False if already done."""
-    if conn.execute("SELECT 1 FROM meta WHERE key = ?", (_SEEDED_MARK,)).fetchone():
-        return False
+    seeded = False
+    if not _marked(conn, _SEEDED_MARK):
+        _seed_feeds_and_keys(conn)
+        seeded = True
+    if not _marked(conn, _PIPELINES_SEEDED_MARK):
+        at = now()
+        seed_demo_pipelines(conn, ensure_account(conn, DEMO_ACCOUNT), at)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)", (_PIPELINES_SEEDED_MARK, str(at))
+        )
+        seeded = True
+    return seeded
+
+
+def _seed_feeds_and_keys(conn: sqlite3.Connection) -> None:
+    """The demo account's feeds and keys."""
     at = now()
     account_id = ensure_account(conn, DEMO_ACCOUNT)
     for index, (slug, name, method, id_field) in enumerate(DEMO_FEEDS):
@@ -88,4 +109,3 @@ def seed_demo(conn: sqlite3.Connection) -> bool:
         rotated_from=original,
     )
     conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (_SEEDED_MARK, str(at)))
-    return True

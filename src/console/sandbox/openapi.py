@@ -11,38 +11,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from console.sandbox.openapi_common import (
+    NULLABLE_TIMESTAMP,
+    TIMESTAMP,
+    V1,
+    body,
+    errors,
+    json_content,
+    ref,
+)
+from console.sandbox.openapi_pipelines import PIPELINE_PATHS, PIPELINE_SCHEMAS
 from console.sandbox.responses import json_response
-
-V1 = "/api/public/v1"
-_TIMESTAMP = {"type": "number", "description": "Unix seconds, UTC, millisecond precision"}
-_NULLABLE_TIMESTAMP = {**_TIMESTAMP, "type": ["number", "null"]}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    # Every authenticated route can answer 401 and 429.
-    descriptions = {
-        400: "INVALID_PAYLOAD or VALIDATION_FAILED",
-        401: "UNAUTHORIZED: missing, unknown, revoked or expired key",
-        403: "FORBIDDEN: an ingest key",
-        404: "NOT_FOUND: unknown id or another account's id",
-        409: "CONFLICT",
-        415: "UNSUPPORTED_MEDIA_TYPE",
-        422: "UNPROCESSABLE: unknown keys, missing keys or wrong types",
-        429: "RATE_LIMITED (with Retry-After)",
-    }
-    return {
-        str(status): _json(_ref("Error"), descriptions[status])
-        for status in sorted({401, 403, 429, *statuses})
-    }
-
 
 _PAGE_PARAMETERS = [
     {
@@ -61,7 +40,7 @@ def _page_of(item: str) -> dict[str, Any]:
         "type": "object",
         "required": ["data", "pagination"],
         "properties": {
-            "data": {"type": "array", "items": _ref(item)},
+            "data": {"type": "array", "items": ref(item)},
             "pagination": {
                 "type": "object",
                 "properties": {"next_cursor": {"type": ["string", "null"]}},
@@ -71,11 +50,7 @@ def _page_of(item: str) -> dict[str, Any]:
 
 
 def _list_of(item: str) -> dict[str, Any]:
-    return {"type": "object", "properties": {"data": {"type": "array", "items": _ref(item)}}}
-
-
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
+    return {"type": "object", "properties": {"data": {"type": "array", "items": ref(item)}}}
 
 
 SCHEMAS: dict[str, Any] = {
@@ -93,8 +68,8 @@ SCHEMAS: dict[str, Any] = {
         "required": ["success", "error", "errors", "correlation_id"],
         "properties": {
             "success": {"const": False},
-            "error": _ref("Problem"),
-            "errors": {"type": "array", "items": _ref("Problem")},
+            "error": ref("Problem"),
+            "errors": {"type": "array", "items": ref("Problem")},
             "correlation_id": {"type": "string"},
         },
     },
@@ -107,10 +82,10 @@ SCHEMAS: dict[str, Any] = {
             "prefix": {"enum": ["fdk_", "ik_live_"]},
             "last4": {"type": "string"},
             "feed": {"type": ["string", "null"]},
-            "created_at": _TIMESTAMP,
-            "expires_at": _NULLABLE_TIMESTAMP,
-            "last_used_at": _NULLABLE_TIMESTAMP,
-            "revoked_at": _NULLABLE_TIMESTAMP,
+            "created_at": TIMESTAMP,
+            "expires_at": NULLABLE_TIMESTAMP,
+            "last_used_at": NULLABLE_TIMESTAMP,
+            "revoked_at": NULLABLE_TIMESTAMP,
             "rotated_from": {"type": ["string", "null"]},
             "status": {
                 "enum": ["active", "expiring", "expired", "revoked"],
@@ -120,7 +95,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "KeyWithSecret": {
         "allOf": [
-            _ref("Key"),
+            ref("Key"),
             {
                 "type": "object",
                 "properties": {
@@ -140,7 +115,7 @@ SCHEMAS: dict[str, Any] = {
             "name": {"type": "string", "minLength": 1, "maxLength": 100},
             "kind": {"enum": ["admin", "ingest"]},
             "feed": {"type": ["string", "null"], "description": "Required for ingest keys."},
-            "expires_at": {**_NULLABLE_TIMESTAMP, "description": "In the future."},
+            "expires_at": {**NULLABLE_TIMESTAMP, "description": "In the future."},
         },
     },
     "RotateKey": {
@@ -158,7 +133,7 @@ SCHEMAS: dict[str, Any] = {
             "method": {"enum": ["ingest", "trigger", "polling"]},
             "id_field": {"type": "string"},
             "record_count": {"type": "integer"},
-            "created_at": _TIMESTAMP,
+            "created_at": TIMESTAMP,
         },
     },
     "CreateFeed": {
@@ -192,14 +167,14 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "List the account's API keys, newest first, revoked ones included",
             "parameters": _PAGE_PARAMETERS,
-            "responses": {"200": _json(_page_of("Key"), "A page of keys"), **_errors(400)},
+            "responses": {"200": json_content(_page_of("Key"), "A page of keys"), **errors(400)},
         },
         "post": {
             "summary": "Create an API key",
-            "requestBody": _body(_ref("CreateKey")),
+            "requestBody": body(ref("CreateKey")),
             "responses": {
-                "201": _json(_ref("KeyWithSecret"), "The key and its secret"),
-                **_errors(400, 415, 422),
+                "201": json_content(ref("KeyWithSecret"), "The key and its secret"),
+                **errors(400, 415, 422),
             },
         },
     },
@@ -207,22 +182,22 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Read one key's metadata",
             "parameters": [_KEY_ID],
-            "responses": {"200": _json(_ref("Key"), "The key"), **_errors(404)},
+            "responses": {"200": json_content(ref("Key"), "The key"), **errors(404)},
         },
         "delete": {
             "summary": "Revoke a key at once (revoking twice is a no-op)",
             "parameters": [_KEY_ID],
-            "responses": {"200": _json(_ref("Key"), "The revoked key"), **_errors(404)},
+            "responses": {"200": json_content(ref("Key"), "The revoked key"), **errors(404)},
         },
     },
     f"{V1}/keys/{{key_id}}/rotate": {
         "post": {
             "summary": "Replace a key; the old one expires after grace_seconds",
             "parameters": [_KEY_ID],
-            "requestBody": _body(_ref("RotateKey"), required=False),
+            "requestBody": body(ref("RotateKey"), required=False),
             "responses": {
-                "201": _json(_ref("KeyWithSecret"), "The successor key and its secret"),
-                **_errors(400, 404, 409, 415, 422),
+                "201": json_content(ref("KeyWithSecret"), "The successor key and its secret"),
+                **errors(400, 404, 409, 415, 422),
             },
         },
     },
@@ -230,27 +205,27 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "List the account's feeds, newest first",
             "parameters": _PAGE_PARAMETERS,
-            "responses": {"200": _json(_page_of("Feed"), "A page of feeds"), **_errors(400)},
+            "responses": {"200": json_content(_page_of("Feed"), "A page of feeds"), **errors(400)},
         },
         "post": {
             "summary": "Create a feed",
-            "requestBody": _body(_ref("CreateFeed")),
+            "requestBody": body(ref("CreateFeed")),
             "responses": {
-                "201": _json(_ref("Feed"), "The feed"),
-                **_errors(400, 409, 415, 422),
+                "201": json_content(ref("Feed"), "The feed"),
+                **errors(400, 409, 415, 422),
             },
         },
     },
     f"{V1}/connections": {
         "get": {
             "summary": "List the account's connections (read-only)",
-            "responses": {"200": _json(_list_of("Connection"), "Connections"), **_errors()},
+            "responses": {"200": json_content(_list_of("Connection"), "Connections"), **errors()},
         },
     },
     f"{V1}/hooks": {
         "get": {
             "summary": "List the account's hooks (read-only)",
-            "responses": {"200": _json(_list_of("Hook"), "Hooks"), **_errors()},
+            "responses": {"200": json_content(_list_of("Hook"), "Hooks"), **errors()},
         },
     },
     "/openapi.json": {
@@ -274,7 +249,7 @@ DOCUMENT: dict[str, Any] = {
         ),
     },
     "components": {
-        "schemas": SCHEMAS,
+        "schemas": {**SCHEMAS, **PIPELINE_SCHEMAS},
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in": "query", "name": "apiKey"},
@@ -282,7 +257,7 @@ DOCUMENT: dict[str, Any] = {
         },
     },
     "security": [{"bearer": []}, {"apiKey": []}, {"access_token": []}],
-    "paths": PATHS,
+    "paths": {**PATHS, **PIPELINE_PATHS},
 }
 
 

@@ -1,4 +1,4 @@
-"""Cursor pagination (`?limit=&cursor=`) over rows ordered by their sequence number."""
+"""Pagination: cursors (`?limit=&cursor=`) and page numbers (`?page=&page_size=`)."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ def parse_page(query: Mapping[str, str]) -> PageRequest:
     limit = DEFAULT_LIMIT
     raw_limit = query.get("limit")
     if raw_limit is not None:
-        if raw_limit.strip().isdigit() and int(raw_limit) >= 1:
-            limit = min(int(raw_limit), MAX_LIMIT)
+        parsed = _positive_int(raw_limit)
+        if parsed is not None:
+            limit = min(parsed, MAX_LIMIT)
         else:
             problems.append(invalid("limit", "limit must be an integer from 1 to 1000."))
     before = None
@@ -76,3 +77,47 @@ def page_rows(
         return rows, None
     rows = rows[: page.limit]
     return rows, encode_cursor(int(rows[-1]["seq"]))
+
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class NumberedPage:
+    """Page-number pagination (`?page=&page_size=`), as the pipelines list uses."""
+
+    page: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        """How many rows come before this page (capped to fit SQLite's integers)."""
+        return min((self.page - 1) * self.page_size, 2**62)
+
+    def as_json(self) -> dict[str, int]:
+        """The contract's `pagination` block: the page and the page size actually used."""
+        return {"page": self.page, "page_size": self.page_size}
+
+
+def _positive_int(text: str) -> int | None:
+    text = text.strip()
+    # ASCII digits only (int() refuses some Unicode digits that isdigit() accepts), and at
+    # most 18 of them, so the value fits SQLite's 64-bit integers.
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None
+    return int(text) if int(text) >= 1 else None
+
+
+def parse_numbered_page(query: Mapping[str, str]) -> NumberedPage:
+    """Read `page` (default 1) and `page_size` (default 50, above 100 capped, not refused)."""
+    problems = []
+    page = _positive_int(query.get("page", "1"))
+    if page is None:
+        problems.append(invalid("page", "page must be an integer of at least 1."))
+    page_size = _positive_int(query.get("page_size", str(DEFAULT_PAGE_SIZE)))
+    if page_size is None:
+        problems.append(invalid("page_size", "page_size must be an integer of at least 1."))
+    if page is None or page_size is None:
+        raise validation_failed(problems)
+    return NumberedPage(page, min(page_size, MAX_PAGE_SIZE))

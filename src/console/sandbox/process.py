@@ -41,12 +41,14 @@ class SandboxProcess:
         rate_limit: str | None = None,
         host: str = "127.0.0.1",
         extra_env: dict[str, str] | None = None,
+        extra_args: list[str] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.demo = demo
         self.rate_limit = rate_limit
         self.host = host
         self.extra_env = extra_env or {}
+        self.extra_args = list(extra_args or [])
         self.base_url: str | None = None
         self._process: subprocess.Popen[str] | None = None
         self._stderr_tail: deque[str] = deque(maxlen=40)
@@ -70,6 +72,7 @@ class SandboxProcess:
             argv.append("--demo")
         if self.rate_limit:
             argv += ["--rate-limit", self.rate_limit]
+        argv += self.extra_args
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         # We hold the child's stdin: if this process dies in any way, the pipe closes
         # and the child shuts down instead of living on as an orphan.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -25,7 +26,8 @@ from console.sandbox.middleware import ContractMiddleware
 from console.sandbox.openapi import openapi_document
 from console.sandbox.ratelimit import FixedWindowLimiter
 from console.sandbox.responses import api_error_handler, http_exception_handler
-from console.sandbox.routes import catalogue, feeds, keys
+from console.sandbox.routes import catalogue, feeds, keys, pipelines
+from console.sandbox.scheduler import PipelineScheduler
 from console.sandbox.settings import SandboxSettings
 
 
@@ -35,6 +37,7 @@ def api_routes() -> list[BaseRoute]:
         *keys.routes,
         *feeds.routes,
         *catalogue.routes,
+        *pipelines.routes,
         Route("/openapi.json", openapi_document, methods=["GET"]),
     ]
 
@@ -43,15 +46,18 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     """The sandbox platform API on `data_dir` (migrated, and demo-seeded if asked, at start)."""
     settings = settings or SandboxSettings()
     database = Database(data_dir)
+    scheduler = PipelineScheduler(database, settings.pipelines)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await database.open()
         if settings.demo:
             await database.run(seed_demo)
+        scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             await database.close()
 
     app = Starlette(
@@ -65,6 +71,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     )
     app.state.database = database
     app.state.settings = settings
+    app.state.scheduler = scheduler
     return app
 
 
@@ -113,8 +120,12 @@ def _stop_when_stdin_closes(server: SandboxServer) -> None:
     """Block on stdin in a daemon thread; at EOF ask uvicorn to shut down."""
 
     def watch() -> None:
+        # os.read on the descriptor, not sys.stdin.buffer: a daemon thread blocked inside
+        # the buffered reader holds its lock, and an interpreter shutting down on SIGTERM
+        # then aborts ("could not acquire lock for <stdin> at interpreter shutdown").
         try:
-            while sys.stdin.buffer.read(4096):
+            descriptor = sys.stdin.fileno()
+            while os.read(descriptor, 4096):
                 pass
         except (OSError, ValueError):
             pass

@@ -1,4 +1,4 @@
-"""Settings of one sandbox server: rate limits and demo data."""
+"""Settings of one sandbox server: rate limits, demo data and pipeline time compression."""
 
 from __future__ import annotations
 
@@ -32,6 +32,25 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class PipelineTiming:
+    """How fast simulated pipelines run (the sandbox compresses time)."""
+
+    # Real seconds one schedule minute lasts (a `frequency: 60` pipeline syncs every
+    # 60 * minute_seconds seconds).
+    minute_seconds: float = 1.0
+    # Real seconds one simulated sync runs.
+    sync_seconds: float = 2.0
+    # Real seconds a simulated deploy, and a graceful teardown, take.
+    deploy_seconds: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.minute_seconds > 0:
+            raise ValueError("a schedule minute must last more than 0 seconds")
+        if self.sync_seconds < 0 or self.deploy_seconds < 0:
+            raise ValueError("sync and deploy durations must not be negative")
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
     """What a sandbox server is configured with (the contract's defaults unless overridden)."""
 
@@ -41,3 +60,5 @@ class SandboxSettings:
     ingest_burst: RateLimit = field(default_factory=lambda: RateLimit(20, 1))
     # Seed the "demo" account on start-up (idempotent).
     demo: bool = False
+    # Time compression of the simulated pipeline runs.
+    pipelines: PipelineTiming = field(default_factory=PipelineTiming)

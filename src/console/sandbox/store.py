@@ -86,6 +86,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX hooks_by_account ON hooks(account_id, id)",
     ),
+    (
+        # due_at: when the simulation's next step for the pipeline happens (deploy done,
+        # sync start, sync end, teardown done); NULL when nothing is scheduled.
+        """CREATE TABLE pipelines (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            name TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('draft', 'deploying', 'running',
+                'stopping', 'stopped', 'failed', 'archived')),
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            definition_json TEXT NOT NULL,
+            definition_text TEXT NOT NULL,
+            definition_format TEXT NOT NULL CHECK (definition_format IN ('yaml', 'json')),
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            last_sync_started_at REAL,
+            last_sync_finished_at REAL,
+            last_error TEXT,
+            sync_in_progress INTEGER NOT NULL DEFAULT 0 CHECK (sync_in_progress IN (0, 1)),
+            due_at REAL
+        )""",
+        "CREATE INDEX pipelines_by_account ON pipelines(account_id, status, id)",
+        "CREATE INDEX pipelines_due ON pipelines(due_at) WHERE due_at IS NOT NULL",
+        """CREATE TABLE pipeline_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
+            timestamp REAL NOT NULL,
+            event TEXT NOT NULL CHECK (event IN ('pipeline_started', 'pipeline_stopped',
+                'pipeline_failed', 'sync_started', 'sync_succeeded', 'sync_failed',
+                'archived')),
+            detail TEXT
+        )""",
+        "CREATE INDEX pipeline_events_by_pipeline ON pipeline_events(pipeline_id, id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

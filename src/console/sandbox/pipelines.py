@@ -1,0 +1,185 @@
+"""Pipelines of an account: definitions, revisions and metadata (run on the DB thread).
+
+The definition is checked by `console.definition` (the validator the editor and the
+`validate` command share) against the account's own connections and hooks, and stored
+twice: as canonical JSON, which decides whether a replace changes anything, and as the
+text and format it was sent in, which GET returns verbatim when asked for that format.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from console.definition import canonical_json, validate_text
+from console.definition.model import Catalog, ProblemKind, ValidationResult
+from console.sandbox.errors import ApiError, Problem, conflict, not_found
+from console.sandbox.pagination import NumberedPage
+
+DefinitionFormat = Literal["yaml", "json"]
+# Problems of the class that decides the status lead the error body (PLATFORM_API order).
+_KIND_ORDER = {ProblemKind.PARSE: 0, ProblemKind.SHAPE: 1, ProblemKind.SEMANTICS: 2}
+
+METADATA_COLUMNS = (
+    "id, name, status, revision, created_at, updated_at, last_sync_started_at,"
+    " last_sync_finished_at, last_error"
+)
+
+
+@dataclass(frozen=True)
+class SubmittedDefinition:
+    """A definition as a client sent it: its text and its format (yaml or json)."""
+
+    text: str
+    format: DefinitionFormat
+
+
+@dataclass(frozen=True)
+class AcceptedDefinition:
+    """A definition that passed validation, ready to store."""
+
+    name: str
+    canonical: str
+    text: str
+    format: DefinitionFormat
+
+
+def catalog_of(conn: sqlite3.Connection, account_id: int) -> Catalog:
+    """The account's connection ids by role and its hook ids, for the validator."""
+    connections = conn.execute(
+        "SELECT id, role FROM connections WHERE account_id = ?", (account_id,)
+    ).fetchall()
+    hooks = conn.execute("SELECT id FROM hooks WHERE account_id = ?", (account_id,)).fetchall()
+    return Catalog(
+        source_connection_ids=frozenset(
+            int(row["id"]) for row in connections if row["role"] == "source"
+        ),
+        destination_connection_ids=frozenset(
+            int(row["id"]) for row in connections if row["role"] == "destination"
+        ),
+        hook_ids=frozenset(int(row["id"]) for row in hooks),
+    )
+
+
+def validation_error(result: ValidationResult) -> ApiError:
+    """The error response of an invalid definition: every error, the deciding class first."""
+    status = result.http_status
+    assert status is not None, "only an invalid result has an error response"
+    ordered = sorted(result.errors, key=lambda problem: _KIND_ORDER[problem.kind])
+    return ApiError(
+        status,
+        [Problem(problem.kind.code, problem.message, problem.path or None) for problem in ordered],
+    )
+
+
+def check_definition(submitted: SubmittedDefinition, catalog: Catalog) -> AcceptedDefinition:
+    """Validate a definition like create and replace do; raise its 400 or 422."""
+    result = validate_text(submitted.text, format=submitted.format, catalog=catalog)
+    if not result.valid or result.document is None:
+        raise validation_error(result)
+    document = result.document
+    return AcceptedDefinition(
+        name=str(document["name"]),
+        canonical=canonical_json(document),
+        text=submitted.text,
+        format=submitted.format,
+    )
+
+
+def pipeline_metadata(row: sqlite3.Row) -> dict[str, Any]:
+    """The contract's pipeline metadata."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "status": row["status"],
+        "revision": row["revision"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "last_sync_started_at": row["last_sync_started_at"],
+        "last_sync_finished_at": row["last_sync_finished_at"],
+        "last_error": row["last_error"],
+    }
+
+
+def find_pipeline(conn: sqlite3.Connection, account_id: int, pipeline_id: int) -> sqlite3.Row:
+    """The account's pipeline (every column); 404 for unknown ids and other accounts' ids."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM pipelines WHERE id = ? AND account_id = ?", (pipeline_id, account_id)
+    ).fetchone()
+    if row is None:
+        raise not_found("Pipeline")
+    return row
+
+
+def list_pipelines(
+    conn: sqlite3.Connection, account_id: int, page: NumberedPage, *, include_archived: bool
+) -> dict[str, Any]:
+    """One page of the account's pipelines, newest (most recently created) first."""
+    archived = "" if include_archived else " AND status != 'archived'"
+    rows = conn.execute(
+        f"SELECT {METADATA_COLUMNS} FROM pipelines WHERE account_id = ?{archived}"
+        " ORDER BY id DESC LIMIT ? OFFSET ?",
+        (account_id, page.page_size, page.offset),
+    ).fetchall()
+    return {"data": [pipeline_metadata(row) for row in rows], "pagination": page.as_json()}
+
+
+def insert_pipeline(
+    conn: sqlite3.Connection,
+    account_id: int,
+    definition: AcceptedDefinition,
+    *,
+    at: float,
+    status: str = "draft",
+) -> int:
+    """Store a new pipeline (revision 1) and return its id."""
+    cursor = conn.execute(
+        "INSERT INTO pipelines (account_id, name, status, revision, definition_json,"
+        " definition_text, definition_format, created_at, updated_at)"
+        " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
+        (
+            account_id,
+            definition.name,
+            status,
+            definition.canonical,
+            definition.text,
+            definition.format,
+            at,
+            at,
+        ),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def replace_definition(
+    conn: sqlite3.Connection, row: sqlite3.Row, definition: AcceptedDefinition, *, at: float
+) -> bool:
+    """Apply a new definition (revision + 1); False, changing nothing, when it is the same."""
+    if row["status"] == "archived":
+        raise conflict("The pipeline is archived; its definition can no longer change.")
+    if definition.canonical == row["definition_json"]:
+        return False
+    conn.execute(
+        "UPDATE pipelines SET name = ?, revision = revision + 1, definition_json = ?,"
+        " definition_text = ?, definition_format = ?, updated_at = ? WHERE id = ?",
+        (
+            definition.name,
+            definition.canonical,
+            definition.text,
+            definition.format,
+            at,
+            row["id"],
+        ),
+    )
+    return True
+
+
+def record_event(
+    conn: sqlite3.Connection, pipeline_id: int, at: float, event: str, detail: str | None = None
+) -> None:
+    """Write one pipeline event (the connector logs read them)."""
+    conn.execute(
+        "INSERT INTO pipeline_events (pipeline_id, timestamp, event, detail) VALUES (?, ?, ?, ?)",
+        (pipeline_id, round(at, 3), event, detail),
+    )
