@@ -166,7 +166,7 @@ async def run_console(
             log.exception("screenshots failed")
             print(f"screenshots failed: {exc}", file=sys.stderr)
             exit_code = 1
-        window.close()
+        window.close_keeping_drafts()
     await closed
     await window.shutdown()
     return exit_code
@@ -175,12 +175,14 @@ async def run_console(
 def _close_on_termination_signals(window: object) -> None:
     """SIGTERM and Ctrl-C close the window, so shutdown stops the sandbox child too."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QWidget
 
-    assert isinstance(window, QWidget)
+    from console.ui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
 
     def request_close(signum: int, frame: object) -> None:
-        QTimer.singleShot(0, window.close)
+        # No question to answer on the way out: edits are kept as drafts.
+        QTimer.singleShot(0, window.close_keeping_drafts)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_close)

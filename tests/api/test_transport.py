@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from console.api.errors import ApiError
@@ -175,3 +176,48 @@ def test_a_task_waiting_out_a_429_cancels_at_once(
             await client.aclose()
 
     assert run(scenario()) < 1.0
+
+
+def test_a_request_in_flight_during_a_key_rotation_is_resent_with_the_new_key(
+    sandbox_url: str, admin_key: str
+) -> None:
+    """Rotating the console's own key (grace 0) must not fail requests already sent."""
+    from console.api.keys import KeysApi
+
+    async def scenario() -> int:
+        client = ApiClient(sandbox_url, admin_key)
+        sent_with_old_key = asyncio.Event()
+        release = asyncio.Event()
+
+        class HoldFirstRequest(httpx.AsyncBaseTransport):
+            """A real transport that parks the first request after it has its headers."""
+
+            def __init__(self) -> None:
+                self.inner = httpx.AsyncHTTPTransport()
+                self.held = False
+
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                if not self.held and request.url.path.endswith("/hooks"):
+                    self.held = True
+                    sent_with_old_key.set()
+                    await release.wait()
+                return await self.inner.handle_async_request(request)
+
+            async def aclose(self) -> None:
+                await self.inner.aclose()
+
+        held = ApiClient(sandbox_url, admin_key, transport=HoldFirstRequest())
+        try:
+            in_flight = asyncio.ensure_future(held.get_json("/api/public/v1/hooks"))
+            await sent_with_old_key.wait()
+            own = next(k for k in await KeysApi(client).list_all() if k.last4 == admin_key[-4:])
+            rotated = await KeysApi(client).rotate(own.id, grace_seconds=0)
+            held.set_api_key(rotated.secret)  # what the console does on rotating its key
+            release.set()
+            body = await in_flight
+            return len(body["data"])
+        finally:
+            await held.aclose()
+            await client.aclose()
+
+    assert run(scenario()) >= 1

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
+from console.config.drafts import DraftStore
 from console.config.profiles import ConnectionProfile, SettingsStore
 from console.config.secrets import SecretStore, profile_account
 
@@ -44,6 +45,7 @@ def make_window(
     qloop: asyncio.AbstractEventLoop,
     secrets: SecretStore,
     settings_store: SettingsStore,
+    tmp_path: Path,
 ) -> Iterator[Callable[[str, str], Any]]:
     """Open MainWindows connected, through a saved profile, to `base_url` with `key`."""
     from console.ui.main_window import MainWindow
@@ -56,7 +58,7 @@ def make_window(
         settings.active_profile = PROFILE
         settings_store.save(settings)
         secrets.set(profile_account(PROFILE), key)
-        main = MainWindow(secrets, settings_store)
+        main = MainWindow(secrets, settings_store, drafts=DraftStore(tmp_path / "drafts"))
         opened.append(main)
         main.resize(1280, 800)
         main.show()
@@ -69,7 +71,7 @@ def make_window(
         shutdown = asyncio.ensure_future(main.shutdown())
         qtbot.waitUntil(shutdown.done, timeout=15000)
         shutdown.result()
-        main.close()
+        main.close_keeping_drafts()
         main.deleteLater()
 
 

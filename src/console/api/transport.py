@@ -148,7 +148,12 @@ class ApiClient:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         attempt = 0
         while True:
+            key_used = self._api_key
             response = await self._send_once(method, path, json, query, headers, content)
+            if response.status_code == 401 and self._api_key != key_used:
+                # Our own key was rotated while this request was in flight: the answer
+                # is about the old key, so ask again with the new one (once per change).
+                continue
             if response.status_code != 429 or attempt >= self.max_retries:
                 break
             wait = _retry_after_seconds(response.headers.get("retry-after"))

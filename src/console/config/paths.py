@@ -29,6 +29,11 @@ class AppPaths:
         return self.state_dir / "logs" / "console.log"
 
     @property
+    def drafts_dir(self) -> Path:
+        """Unsaved pipeline definition edits, kept until applied or discarded."""
+        return self.state_dir / "drafts"
+
+    @property
     def default_sandbox_dir(self) -> Path:
         """Data dir of the embedded sandbox when `--data` is not given."""
         return self.state_dir / "sandbox"

@@ -10,9 +10,10 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -24,10 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from console.api.errors import ApiError
+from console.config.drafts import DraftStore
+from console.config.paths import AppPaths
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
 from console.ui.keys.tab import KeysTab
 from console.ui.not_in_build import NotInThisBuild
+from console.ui.pipelines.dialogs import unsaved_edits_box
+from console.ui.pipelines.tab import PipelinesTab
 from console.ui.profiles_dialog import ProfilesDialog
 from console.ui.sandbox_port import SandboxFactory, SandboxRunner
 from console.ui.session import ConsoleSession
@@ -53,6 +58,7 @@ class MainWindow(QMainWindow):
         secrets: SecretStore,
         settings_store: SettingsStore,
         sandbox_factory: SandboxFactory | None = None,
+        drafts: DraftStore | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Integration Console")
@@ -66,6 +72,7 @@ class MainWindow(QMainWindow):
         # One worker: a stop queued at shutdown runs after any start still under way.
         self._sandbox_worker = ThreadPoolExecutor(1, thread_name_prefix="sandbox")
         self._painted = False
+        self._close_confirmed = False
 
         self.profile_combo = QComboBox()
         self.profile_combo.setMinimumWidth(220)
@@ -83,14 +90,10 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.keys_tab, TAB_TITLES[0])
-        self.tabs.addTab(
-            NotInThisBuild(
-                "Pipelines",
-                "Here you will list, start, stop and archive pipelines and edit their "
-                "definitions with live validation.",
-            ),
-            TAB_TITLES[1],
+        self.pipelines_tab = PipelinesTab(
+            self.session, self.runner, drafts or DraftStore(AppPaths.from_environment().drafts_dir)
         )
+        self.tabs.addTab(self.pipelines_tab, TAB_TITLES[1])
         self.tabs.addTab(
             NotInThisBuild("Records", "Here you will browse and search the records of each feed."),
             TAB_TITLES[2],
@@ -118,6 +121,7 @@ class MainWindow(QMainWindow):
         self.session.request_finished.connect(self.status.request_finished)
         self.session.retry_waiting.connect(self.status.retry_waiting)
         self.session.connected.connect(lambda _profile: self.keys_tab.clear())
+        self.session.connected.connect(lambda _profile: self.pipelines_tab.clear())
         self.session.own_key_rotated.connect(
             lambda last4: self.status.showMessage(
                 f"This console now uses its rotated key (…{last4}).", 8000
@@ -245,6 +249,7 @@ class MainWindow(QMainWindow):
         self._fill_profile_combo()
         self.connection_ready.emit(profile)
         self.keys_tab.refresh()
+        self.pipelines_tab.connected()
 
     def _sandbox_for(self, profile: ConnectionProfile) -> SandboxRunner:
         assert profile.sandbox_data_dir is not None
@@ -261,6 +266,32 @@ class MainWindow(QMainWindow):
 
     # -- closing -----------------------------------------------------------------
 
+    def close_keeping_drafts(self) -> None:
+        """Close without asking: unapplied edits stay in their drafts (SIGTERM, tests)."""
+        self.pipelines_tab.panel.save_draft()
+        self._close_confirmed = True
+        self.close()
+
+    def _ask_before_closing(self) -> None:
+        panel = self.pipelines_tab.panel
+        name = panel.pipeline.name if panel.pipeline is not None else "The new pipeline"
+        box = unsaved_edits_box(self, name)
+
+        def chosen(button: QAbstractButton) -> None:
+            if button is box.keep_button:  # type: ignore[attr-defined]
+                panel.save_draft()
+            elif button is box.discard_button:  # type: ignore[attr-defined]
+                panel.discard_edits()
+            else:
+                return  # cancel: stay open
+            self._close_confirmed = True
+            QTimer.singleShot(0, self.close)
+
+        box.buttonClicked.connect(chosen)
+        box.finished.connect(box.deleteLater)
+        self.unsaved_box = box
+        box.open()
+
     async def shutdown(self) -> None:
         """Cancel work, close connections and stop sandbox children."""
         await self.runner.shutdown()
@@ -271,7 +302,13 @@ class MainWindow(QMainWindow):
         self._sandbox_worker.shutdown(wait=False)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Persist the active profile on the way out."""
+        """Ask about unapplied definition edits, then persist the active profile."""
+        panel = self.pipelines_tab.panel
+        if panel.is_dirty and not self._close_confirmed:
+            event.ignore()
+            self._ask_before_closing()
+            return
+        panel.shutdown()
         try:
             self.settings_store.save(self.settings)
         except OSError:

@@ -6,7 +6,7 @@ import asyncio
 import re
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtWidgets import QAbstractItemView, QWidget
 
 from console.redaction import redact_secrets
@@ -66,6 +66,12 @@ async def save_tab_screenshots(
     finally:
         window.keys_tab.keys_loaded.disconnect(done)
         window.runner.failed.disconnect(done)
+    pipelines = window.pipelines_tab
+    if not pipelines.has_loaded:
+        await _wait_for_signal(pipelines.pipelines_loaded, load_wait)
+    if pipelines.model.rowCount() and pipelines.panel.pipeline is None:
+        # The first pipeline is being opened in the editor: show it, not an empty pane.
+        await _wait_for_signal(pipelines.panel.loaded, load_wait)
     saved = []
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
@@ -80,3 +86,21 @@ async def save_tab_screenshots(
         saved.append(path)
     window.tabs.setCurrentIndex(0)
     return saved
+
+
+async def _wait_for_signal(signal: SignalInstance, seconds: float) -> bool:
+    """Wait for one emission of `signal`; False when it did not come in time."""
+    fired: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def done(*_args: object) -> None:
+        if not fired.done():
+            fired.set_result(None)
+
+    signal.connect(done)
+    try:
+        await asyncio.wait_for(fired, seconds)
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        signal.disconnect(done)

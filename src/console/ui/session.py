@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from console.api.catalog import CatalogApi
 from console.api.feeds import FeedsApi
 from console.api.keys import KeysApi
+from console.api.pipelines import PipelinesApi
 from console.api.transport import ApiClient, AuthMode, RequestOutcome, RetryWait
 from console.config.profiles import ConnectionProfile
 
@@ -79,6 +80,11 @@ class ConsoleSession(QObject):
     def feeds(self) -> FeedsApi:
         """The feeds resource of the active connection."""
         return FeedsApi(self.require_client())
+
+    @property
+    def pipelines(self) -> PipelinesApi:
+        """The pipelines resource of the active connection."""
+        return PipelinesApi(self.require_client())
 
     @property
     def catalog(self) -> CatalogApi:

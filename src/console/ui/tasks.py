@@ -46,6 +46,11 @@ class TaskRunner(QObject):
         return task
 
     @property
+    def names(self) -> set[str]:
+        """Names of the named tasks still running."""
+        return set(self._named)
+
+    @property
     def running(self) -> int:
         """How many tasks are still running."""
         return len(self._tasks)

@@ -1,0 +1,540 @@
+"""The definition editor of the Pipelines tab: local and server validation, drafts, apply.
+
+Local problems come from the shared validator on every keystroke (in a worker thread);
+the server's dry-run runs about 0.5 s after typing stops and before every apply, and its
+problems are listed apart. Edits are written to a draft on disk as they are typed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.api.errors import ApiError
+from console.api.pipelines import DefinitionFormat, Pipeline
+from console.config.drafts import NEW_PIPELINE, DraftStore
+from console.definition import (
+    MINIMAL_EXAMPLE_YAML,
+    Catalog,
+    Problem,
+    ProblemKind,
+    ValidationResult,
+    dump_json,
+    dump_yaml,
+    minimal_example,
+    validate_text,
+)
+from console.ui.formatting import format_timestamp
+from console.ui.pipelines.dialogs import (
+    ConflictChoice,
+    ConflictDialog,
+    DiffDialog,
+    unified_diff,
+)
+from console.ui.session import ConsoleSession
+from console.ui.tasks import TaskRunner
+from console.ui.widgets.definition_editor import DefinitionEditor
+from console.ui.widgets.live_validation import LiveValidator, attach_live_validation
+from console.ui.widgets.problems_list import ProblemsList
+
+SERVER_CHECK_DEBOUNCE_MS = 500
+DRAFT_SAVE_DEBOUNCE_MS = 400
+
+
+class DefinitionPanel(QWidget):
+    """Edit one pipeline's definition (or a new one) and apply it safely."""
+
+    loaded = Signal()  # a definition (or draft) is in the editor
+    server_checked = Signal(object)  # list[Problem]; empty when the server accepts it
+    applied = Signal(object)  # Pipeline
+    created = Signal(object)  # Pipeline
+    conflict_shown = Signal(object)  # ConflictDialog
+
+    def __init__(
+        self,
+        session: ConsoleSession,
+        runner: TaskRunner,
+        drafts: DraftStore,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.runner = runner
+        self.drafts = drafts
+        self.catalog: Catalog | None = None
+        self.pipeline: Pipeline | None = None  # None: a new pipeline
+        self.server_text = ""  # what the server has (or the starting text of a new one)
+        self.base_revision: int | None = None
+        self.format: DefinitionFormat = "yaml"
+        self._loading = False
+        self._local_result: ValidationResult | None = None
+
+        self.title = QLabel("No pipeline selected")
+        self.title.setStyleSheet("font-weight: 600;")
+        self.format_combo = QComboBox()
+        self.format_combo.addItem("YAML", "yaml")
+        self.format_combo.addItem("JSON", "json")
+        self.format_combo.setToolTip("Show the definition as YAML or JSON (the same document)")
+        self.format_combo.activated.connect(self._format_chosen)
+        self.open_button = QPushButton("Open…")
+        self.open_button.clicked.connect(self._choose_file_to_open)
+        self.save_button = QPushButton("Save as…")
+        self.save_button.clicked.connect(self._choose_file_to_save)
+        self.diff_button = QPushButton("Diff")
+        self.diff_button.setToolTip("Compare your edits with the server's current definition")
+        self.diff_button.clicked.connect(self.show_diff)
+        self.discard_button = QPushButton("Discard edits")
+        self.discard_button.clicked.connect(self.discard_edits)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setObjectName("primaryButton")
+        self.apply_button.clicked.connect(self.apply)
+        toolbar = QHBoxLayout()
+        toolbar.addWidget(self.title, 1)
+        for widget in (
+            self.format_combo,
+            self.open_button,
+            self.save_button,
+            self.diff_button,
+            self.discard_button,
+            self.apply_button,
+        ):
+            toolbar.addWidget(widget)
+
+        self.editor = DefinitionEditor()
+        self.problems = ProblemsList()
+        self.state_label = QLabel("")
+        self.state_label.setStyleSheet("color: #5c5f66;")
+        self.server_label = QLabel("")
+        self.server_label.setWordWrap(True)
+        status = QHBoxLayout()
+        status.addWidget(self.state_label, 1)
+        status.addWidget(self.server_label, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.editor)
+        splitter.addWidget(self.problems)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(toolbar)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(status)
+
+        self.validator = LiveValidator(self._validate_locally, cancellable=True)
+        self.validator.validated.connect(self._local_result_ready)
+        attach_live_validation(self.editor, self.validator, self.problems)
+        self._server_timer = QTimer(self)
+        self._server_timer.setSingleShot(True)
+        self._server_timer.setInterval(SERVER_CHECK_DEBOUNCE_MS)
+        self._server_timer.timeout.connect(self.check_on_server)
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setSingleShot(True)
+        self._draft_timer.setInterval(DRAFT_SAVE_DEBOUNCE_MS)
+        self._draft_timer.timeout.connect(self.save_draft)
+        self.editor.textChanged.connect(self._edited)
+        self._sync_buttons()
+
+    # -- state -------------------------------------------------------------------
+
+    @property
+    def profile_key(self) -> str:
+        """Drafts are kept per connection profile."""
+        profile = self.session.profile
+        return profile.name if profile is not None else "(none)"
+
+    @property
+    def draft_key(self) -> int | str:
+        """The draft slot of what is being edited."""
+        return self.pipeline.id if self.pipeline is not None else NEW_PIPELINE
+
+    @property
+    def is_dirty(self) -> bool:
+        """Whether the editor holds edits that are not on the server."""
+        return self.editor.toPlainText() != self.server_text
+
+    @property
+    def is_new(self) -> bool:
+        """Editing a pipeline that does not exist yet."""
+        return self.pipeline is None
+
+    def _validate_locally(self, text: str, should_stop: Callable[[], bool]) -> ValidationResult:
+        # Runs in the validator's worker thread; the catalogue object is immutable.
+        return validate_text(text, catalog=self.catalog, should_stop=should_stop)
+
+    def _local_result_ready(self, result: object, _generation: int) -> None:
+        if isinstance(result, ValidationResult):
+            self._local_result = result
+
+    def _sync_buttons(self) -> None:
+        connected = self.session.client is not None
+        has_subject = self.is_new or self.pipeline is not None
+        dirty = self.is_dirty
+        self.apply_button.setText("Create" if self.is_new else "Apply")
+        archived = self.pipeline is not None and self.pipeline.is_archived
+        self.apply_button.setEnabled(
+            connected and has_subject and not archived and (dirty or self.is_new)
+        )
+        self.diff_button.setEnabled(not self.is_new and self.pipeline is not None)
+        self.discard_button.setEnabled(dirty)
+        self.editor.setReadOnly(archived)
+
+    # -- loading -----------------------------------------------------------------
+
+    async def load_pipeline(self, pipeline: Pipeline) -> None:
+        """Show `pipeline`'s definition, or the draft kept for it."""
+        definition = await self.session.pipelines.get_definition(pipeline.id, format=self.format)
+        self.pipeline = pipeline
+        self.base_revision = definition.revision or pipeline.revision
+        self.server_text = definition.text
+        draft = self.drafts.load(self.profile_key, pipeline.id)
+        self.title.setText(f"{pipeline.name}: revision {self.base_revision}")
+        if draft is not None and draft.text != definition.text:
+            self._set_text(draft.text, draft.format)
+            note = f"Restored your unapplied draft from {format_timestamp(draft.saved_at)}"
+            if draft.base_revision is not None and draft.base_revision != self.base_revision:
+                note += (
+                    f"; it was based on revision {draft.base_revision}, the server is now at "
+                    f"{self.base_revision}"
+                )
+            self.state_label.setText(note + ".")
+        else:
+            self._set_text(definition.text, self.format)
+            self.state_label.setText("Matches the server.")
+        self.server_label.setText("")
+        self.problems.set_problems("server", [])
+        self._sync_buttons()
+        self.loaded.emit()
+
+    def example_text(self) -> str:
+        """The documented minimal example, with this account's first connections."""
+        catalog = self.catalog
+        if catalog is None or not (
+            catalog.source_connection_ids and catalog.destination_connection_ids
+        ):
+            return MINIMAL_EXAMPLE_YAML
+        return minimal_example(
+            min(catalog.source_connection_ids), min(catalog.destination_connection_ids)
+        )
+
+    def new_from_example(self) -> None:
+        """Start a new pipeline from the documented minimal example (or its draft)."""
+        example = self.example_text()
+        self.pipeline = None
+        self.base_revision = None
+        self.server_text = example
+        self.title.setText("New pipeline")
+        draft = self.drafts.load(self.profile_key, NEW_PIPELINE)
+        if draft is not None and draft.text != example:
+            self._set_text(draft.text, draft.format)
+            self.state_label.setText(
+                f"Restored your new-pipeline draft from {format_timestamp(draft.saved_at)}."
+            )
+        else:
+            self.format = "yaml"
+            self._set_text(example, "yaml")
+            self.state_label.setText("Started from the documented minimal example.")
+        self.server_label.setText("")
+        self.problems.set_problems("server", [])
+        self._sync_buttons()
+        self.loaded.emit()
+
+    def clear(self) -> None:
+        """Nothing selected (the connection changed)."""
+        self.pipeline = None
+        self.server_text = ""
+        self.base_revision = None
+        self._set_text("", self.format)
+        self.title.setText("No pipeline selected")
+        self.state_label.setText("")
+        self.server_label.setText("")
+        self.problems.set_problems("server", [])
+        self._sync_buttons()
+
+    def _set_text(self, text: str, fmt: str) -> None:
+        self._loading = True
+        try:
+            self.format = "json" if fmt == "json" else "yaml"
+            self.format_combo.setCurrentIndex(self.format_combo.findData(self.format))
+            self.editor.set_format(self.format)
+            self.editor.setPlainText(text)
+        finally:
+            self._loading = False
+        self.validator.schedule(text)
+
+    # -- editing -----------------------------------------------------------------
+
+    def _edited(self) -> None:
+        self._sync_buttons()
+        if self._loading:
+            return
+        self.state_label.setText("Unapplied edits (kept as a draft)." if self.is_dirty else "")
+        self._draft_timer.start()
+        if self.session.client is not None:
+            self._server_timer.start()
+
+    def save_draft(self) -> None:
+        """Write the editor to its draft now (or drop the draft when nothing is edited)."""
+        self._draft_timer.stop()
+        if self.is_dirty:
+            self.drafts.save(
+                self.profile_key,
+                self.draft_key,
+                self.editor.toPlainText(),
+                self.format,
+                self.base_revision,
+            )
+        else:
+            self.drafts.discard(self.profile_key, self.draft_key)
+
+    def discard_edits(self) -> None:
+        """Throw the edits away: back to the server's text, draft deleted."""
+        self.drafts.discard(self.profile_key, self.draft_key)
+        self._set_text(self.server_text, self.format)
+        self.state_label.setText("Edits discarded.")
+        self._sync_buttons()
+
+    def _format_chosen(self, index: int) -> None:
+        target = str(self.format_combo.itemData(index))
+        if target != self.format:
+            self.convert_to(target)
+
+    def convert_to(self, target: str) -> bool:
+        """Show the same document as YAML or JSON; refuses while it does not parse."""
+        result = validate_text(self.editor.toPlainText(), catalog=None)
+        if result.document is None:
+            self.format_combo.setCurrentIndex(self.format_combo.findData(self.format))
+            self.state_label.setText(
+                "Fix the syntax errors first: a document that does not parse cannot be converted."
+            )
+            return False
+        dump = dump_json if target == "json" else dump_yaml
+        was_dirty = self.is_dirty
+        converted = dump(result.document)
+        if not was_dirty:
+            # Converting is not an edit: the server's text follows the format too.
+            self.server_text = converted
+        self._set_text(converted, target)
+        self._sync_buttons()
+        return True
+
+    # -- files -------------------------------------------------------------------
+
+    def _choose_file_to_open(self) -> None:
+        dialog = QFileDialog(self, "Open a pipeline definition")
+        dialog.setNameFilters(["Definitions (*.yaml *.yml *.json)", "All files (*)"])
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(lambda path: self.open_file(Path(path)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def open_file(self, path: Path) -> bool:
+        """Load a file into the editor (an edit, applied only on Apply or Create)."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.state_label.setText(f"Could not open {path.name}: {exc}")
+            return False
+        is_json = path.suffix.lower() == ".json" or text.lstrip().startswith("{")
+        fmt: DefinitionFormat = "json" if is_json else "yaml"
+        self.format = fmt
+        self.format_combo.setCurrentIndex(self.format_combo.findData(fmt))
+        self.editor.set_format(fmt)
+        self.editor.setPlainText(text)
+        self.state_label.setText(f"Opened {path.name}: not applied yet.")
+        return True
+
+    def _choose_file_to_save(self) -> None:
+        dialog = QFileDialog(self, "Save the definition")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("yaml" if self.format == "yaml" else "json")
+        dialog.fileSelected.connect(lambda path: self.save_file(Path(path)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def save_file(self, path: Path) -> bool:
+        """Write the editor's text to `path`; a failure keeps the text and says why."""
+        try:
+            path.write_text(self.editor.toPlainText(), encoding="utf-8")
+        except OSError as exc:
+            self.state_label.setText(f"Could not save to {path}: {exc}. Your text is unchanged.")
+            return False
+        self.state_label.setText(f"Saved to {path.name}.")
+        return True
+
+    # -- diff --------------------------------------------------------------------
+
+    def show_diff(self) -> DiffDialog | None:
+        """The edits against the server's current definition."""
+        if self.pipeline is None:
+            return None
+        diff = unified_diff(
+            self.server_text,
+            self.editor.toPlainText(),
+            server_label=f"server, revision {self.base_revision}",
+        )
+        dialog = DiffDialog(diff, self)
+        dialog.finished.connect(dialog.deleteLater)
+        self.diff_dialog = dialog
+        dialog.open()
+        return dialog
+
+    # -- server checks -----------------------------------------------------------
+
+    def check_on_server(self) -> None:
+        """Dry-run the text on the server (a newer check supersedes an older one)."""
+        self._server_timer.stop()
+        if self.session.client is None or not self.editor.toPlainText().strip():
+            return
+        self.runner.start(self._server_check(), name="pipelines.dry-run")
+
+    async def _server_check(self) -> list[Problem] | None:
+        text = self.editor.toPlainText()
+        pipeline_id = self.pipeline.id if self.pipeline is not None else None
+        try:
+            await self.session.pipelines.validate(text, format=self.format, pipeline_id=pipeline_id)
+            problems: list[Problem] = []
+        except ApiError as error:
+            if (
+                error.is_network_error
+                or error.status in (401, 403, 404, 429)
+                or error.status >= 500
+            ):
+                self.server_label.setText(f"Server check unavailable: {error.message}")
+                self.server_label.setStyleSheet("color: #7a5200;")
+                return None
+            problems = self._problems_from_server(error)
+        if text != self.editor.toPlainText():
+            return None  # typed meanwhile: a newer check is on its way
+        self.problems.set_problems("server", problems)
+        if problems:
+            self.server_label.setText(f"Server: {len(problems)} problem(s); nothing applied.")
+            self.server_label.setStyleSheet("color: #a61b0f;")
+        else:
+            self.server_label.setText("Server: the definition is valid.")
+            self.server_label.setStyleSheet("color: #11643a;")
+        self.server_checked.emit(problems)
+        return problems
+
+    def _problems_from_server(self, error: ApiError) -> list[Problem]:
+        """Server problems at the positions of the local problems with the same path."""
+        local = {p.path: p for p in (self._local_result.problems if self._local_result else ())}
+        kind = {
+            "INVALID_PAYLOAD": ProblemKind.PARSE,
+            "UNPROCESSABLE": ProblemKind.SHAPE,
+        }.get(error.code, ProblemKind.SEMANTICS)
+        problems = []
+        for item in error.problems:
+            path = item.field or ""
+            twin = local.get(path)
+            line, column = (twin.line, twin.column) if twin is not None else (1, 1)
+            problems.append(Problem(path, item.message, line, column, kind))
+        return problems
+
+    # -- apply / create ----------------------------------------------------------
+
+    def apply(self) -> None:
+        """Create or apply, after a server dry-run."""
+        self.runner.start(self._create() if self.is_new else self._apply())
+
+    async def _dry_run_passes(self) -> bool:
+        self.runner.cancel("pipelines.dry-run")
+        problems = await self._server_check()
+        return problems == []
+
+    async def _apply(self, *, if_match: int | None = None) -> None:
+        pipeline = self.pipeline
+        if pipeline is None or not await self._dry_run_passes():
+            return
+        text = self.editor.toPlainText()
+        try:
+            updated = await self.session.pipelines.replace_definition(
+                pipeline.id,
+                text,
+                format=self.format,
+                if_match=if_match if if_match is not None else self.base_revision,
+            )
+        except ApiError as error:
+            if error.status == 412:
+                await self._resolve_conflict(pipeline, text)
+                return
+            raise
+        self._applied(updated, text)
+        self.applied.emit(updated)
+
+    def _applied(self, pipeline: Pipeline, text: str) -> None:
+        self.pipeline = pipeline
+        self.base_revision = pipeline.revision
+        self.server_text = text
+        self.drafts.discard(self.profile_key, pipeline.id)
+        self.title.setText(f"{pipeline.name}: revision {pipeline.revision}")
+        self.state_label.setText(
+            f"Applied: revision {pipeline.revision} at {time.strftime('%H:%M:%S')}."
+        )
+        self._sync_buttons()
+
+    async def _resolve_conflict(self, pipeline: Pipeline, mine: str) -> None:
+        self.save_draft()  # whatever happens next, the edits survive
+        theirs = await self.session.pipelines.get_definition(pipeline.id, format=self.format)
+        dialog = ConflictDialog(
+            mine,
+            theirs.text,
+            their_revision=theirs.revision,
+            base_revision=self.base_revision,
+            parent=self,
+        )
+        decided: asyncio.Future[ConflictChoice] = asyncio.get_running_loop().create_future()
+
+        def decide(_result: int) -> None:
+            if not decided.done():
+                decided.set_result(dialog.choice)
+
+        dialog.finished.connect(decide)
+        dialog.finished.connect(dialog.deleteLater)
+        self.conflict_dialog = dialog
+        dialog.open()
+        self.conflict_shown.emit(dialog)
+        choice = await decided
+        if choice is ConflictChoice.KEEP_MINE:
+            await self._apply(if_match=theirs.revision)
+        elif choice is ConflictChoice.TAKE_THEIRS:
+            self.server_text = theirs.text
+            self.base_revision = theirs.revision
+            self.drafts.discard(self.profile_key, pipeline.id)
+            self._set_text(theirs.text, self.format)
+            self.title.setText(f"{pipeline.name}: revision {theirs.revision}")
+            self.state_label.setText(f"Took the server's revision {theirs.revision}.")
+            self._sync_buttons()
+        else:
+            self.state_label.setText(
+                "Not applied: the server has a newer revision. Your edits are kept as a draft."
+            )
+
+    async def _create(self) -> None:
+        if not await self._dry_run_passes():
+            return
+        text = self.editor.toPlainText()
+        created = await self.session.pipelines.create(text, format=self.format)
+        self.drafts.discard(self.profile_key, NEW_PIPELINE)
+        self._applied(created, text)
+        self.created.emit(created)
+
+    def shutdown(self) -> None:
+        """Flush the draft and stop background validation."""
+        if self._draft_timer.isActive():
+            self.save_draft()
+        self._server_timer.stop()
+        self.validator.shutdown()
