@@ -52,7 +52,7 @@ def _open_pipeline(qtbot: QtBot, window: Any, pipeline: Pipeline) -> Any:
 
 def _revision_in_list(tab: Any, pipeline_id: int) -> str:
     row = tab.model.row_of(pipeline_id)
-    return str(tab.model.index(row, COLUMNS.index("Revision")).data())
+    return str(tab.model.index(row, COLUMNS.index("Rev")).data())
 
 
 def test_apply_sends_the_edit_and_the_list_shows_the_new_revision(
@@ -225,3 +225,57 @@ def test_yaml_json_toggle_keeps_the_document(
     assert not panel.convert_to("json")
     assert "Fix the syntax errors first" in panel.state_label.text()
     assert panel.editor.toPlainText() == "name: [unclosed\n"
+
+
+def test_graceful_stop_after_the_sync_moves_the_badge_to_stopped(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    pipeline = _create_on_server(sandbox_url, admin_key)
+    tab = _open_pipeline(qtbot, window, pipeline)
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.status_badge.text() == "running", timeout=15000)
+
+    def first_sync_done() -> bool:
+        tab.refresh()  # the sync's end is not a status change, so ask the server
+        shown = tab._shown
+        return shown is not None and shown.last_sync_finished_at is not None
+
+    qtbot.waitUntil(first_sync_done, timeout=20000)
+    qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.status_badge.text() == "stopped", timeout=15000)
+    assert not window.banner.isVisible()
+    assert tab.start_button.isEnabled()
+
+
+def test_diff_shows_the_edit_against_the_server(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    pipeline = _create_on_server(sandbox_url, admin_key)
+    panel = _open_pipeline(qtbot, window, pipeline).panel
+    panel.editor.setPlainText(panel.editor.toPlainText().replace(pipeline.name, "Renamed"))
+    qtbot.mouseClick(panel.diff_button, Qt.MouseButton.LeftButton)
+    text = panel.diff_dialog.view.toPlainText()
+    assert f"-name: {pipeline.name}" in text
+    assert "+name: Renamed" in text
+    assert "revision 1" in text
+    panel.diff_dialog.reject()
+
+
+def test_open_and_save_files_never_lose_the_text(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Any
+) -> None:
+    pipeline = _create_on_server(sandbox_url, admin_key)
+    panel = _open_pipeline(qtbot, window, pipeline).panel
+    saved = tmp_path / "pipeline.yaml"
+    assert panel.save_file(saved)
+    assert saved.read_text() == panel.editor.toPlainText()
+    edited = panel.editor.toPlainText() + "# reviewed\n"
+    panel.editor.setPlainText(edited)
+    assert not panel.save_file(tmp_path / "missing-dir" / "x.yaml")
+    assert "Your text is unchanged" in panel.state_label.text()
+    assert panel.editor.toPlainText() == edited
+    assert panel.open_file(saved)
+    assert panel.editor.toPlainText() == saved.read_text()
+    assert panel.is_dirty is False  # the file holds exactly the server's text
+    assert not panel.open_file(tmp_path / "nope.yaml")
+    assert "Could not open nope.yaml" in panel.state_label.text()

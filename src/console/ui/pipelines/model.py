@@ -15,7 +15,7 @@ from PySide6.QtCore import (
 from console.api.pipelines import Pipeline
 from console.ui.formatting import format_relative, format_timestamp
 
-COLUMNS = ("Name", "Status", "Last sync", "Updated", "Revision")
+COLUMNS = ("Name", "Status", "Last sync", "Updated", "Rev")
 STATUS_COLUMN = COLUMNS.index("Status")
 PIPELINE_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -92,10 +92,16 @@ class PipelinesTableModel(QAbstractTableModel):
         if role == PIPELINE_ROLE:
             return pipeline
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column == "Name":
+                return f"{pipeline.name} (id {pipeline.id})"
             if column == "Status" and pipeline.last_error:
                 return f"Last error: {pipeline.last_error}"
             if column == "Last sync":
-                return format_relative(pipeline.last_sync_finished_at, empty="Never synced")
+                return format_timestamp(pipeline.last_sync_finished_at, empty="Never synced")
+            if column == "Updated":
+                return format_timestamp(pipeline.updated_at)
+            if column == "Rev":
+                return f"Revision {pipeline.revision}"
         return None
 
 
@@ -106,9 +112,9 @@ def _display(pipeline: Pipeline, column: str) -> str:
         case "Status":
             return pipeline.status
         case "Last sync":
-            return format_timestamp(pipeline.last_sync_finished_at, empty="never")
+            return format_relative(pipeline.last_sync_finished_at, empty="never")
         case "Updated":
-            return format_timestamp(pipeline.updated_at)
+            return format_relative(pipeline.updated_at)
         case _:
             return str(pipeline.revision)
 
@@ -119,7 +125,7 @@ def _sort_value(pipeline: Pipeline, column: str) -> Any:
             return pipeline.last_sync_finished_at or 0.0
         case "Updated":
             return pipeline.updated_at
-        case "Revision":
+        case "Rev":
             return pipeline.revision
         case _:
             return _display(pipeline, column).lower()

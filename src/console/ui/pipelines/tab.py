@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -102,9 +103,12 @@ class PipelinesTab(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(30)
         self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusBadgeDelegate(self.table))
         header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
+        # The server's order (newest first) until the user clicks a header.
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in enumerate((190, 100, 125, 125)):
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((1, 92), (2, 96), (3, 96), (4, 40)):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.summary_label = QLabel("Not loaded")
@@ -118,6 +122,7 @@ class PipelinesTab(QWidget):
         left_layout.addWidget(self.summary_label)
 
         self.status_badge = QLabel("")
+        self.status_badge.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.meta_labels: dict[str, QLabel] = {}
         meta = QFormLayout()
         meta.addRow("Status", self.status_badge)
@@ -156,9 +161,9 @@ class PipelinesTab(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left_splitter)
         splitter.addWidget(self.panel)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([520, 740])
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 6)
+        splitter.setSizes([580, 680])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
