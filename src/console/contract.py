@@ -5,6 +5,26 @@ Stdlib only, no I/O: `console.api` and `console.sandbox` may both import it.
 
 from __future__ import annotations
 
+# Events a hook can subscribe to (Connections and hooks).
+HOOK_EVENTS: tuple[str, ...] = (
+    "pipeline_started",
+    "pipeline_stopped",
+    "pipeline_failed",
+    "sync_succeeded",
+    "sync_failed",
+)
+
+# Every status a pipeline can be in (Pipelines).
+PIPELINE_STATUSES: tuple[str, ...] = (
+    "draft",
+    "deploying",
+    "running",
+    "stopping",
+    "stopped",
+    "failed",
+    "archived",
+)
+
 # The error code that goes with each HTTP status (PLATFORM_API.md, Conventions).
 ERROR_CODE_BY_STATUS: dict[int, str] = {
     400: "INVALID_PAYLOAD",

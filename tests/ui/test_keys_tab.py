@@ -160,7 +160,7 @@ def test_rotate_own_key_switches_the_console_to_the_new_key(
     qtbot: QtBot, window: Any, secrets: SecretStore, admin_key: str, sandbox_url: str
 ) -> None:
     tab = window.keys_tab
-    own = next(k for k in tab.model.all_keys() if k.last4 == admin_key[-4:])
+    own = next(k for k in tab.model.all_rows() if k.last4 == admin_key[-4:])
     _select(qtbot, window, own.name)
     qtbot.mouseClick(tab.rotate_button, Qt.MouseButton.LeftButton)
     dialog = tab.rotate_dialog
@@ -221,7 +221,7 @@ def test_revoke_asks_naming_the_key_then_greys_it_out(qtbot: QtBot, window: Any)
 
 def test_cancelling_the_revoke_confirmation_keeps_the_key(qtbot: QtBot, window: Any) -> None:
     tab = window.keys_tab
-    name = tab.model.all_keys()[0].name
+    name = tab.model.all_rows()[0].name
     _select(qtbot, window, name)
     qtbot.mouseClick(tab.revoke_button, Qt.MouseButton.LeftButton)
     box = tab.revoke_box
@@ -229,13 +229,13 @@ def test_cancelling_the_revoke_confirmation_keeps_the_key(qtbot: QtBot, window: 
         box.reject()
     with qtbot.waitSignal(tab.keys_loaded, timeout=10000):
         tab.refresh()  # the server's word, not the table's memory
-    assert next(k for k in tab.model.all_keys() if k.name == name).status == "active"
+    assert next(k for k in tab.model.all_rows() if k.name == name).status == "active"
 
 
 def test_api_error_shows_banner_with_copyable_correlation_id(
     qtbot: QtBot, window: Any, admin_key: str, sandbox_url: str
 ) -> None:
-    own = next(k for k in window.keys_tab.model.all_keys() if k.last4 == admin_key[-4:])
+    own = next(k for k in window.keys_tab.model.all_rows() if k.last4 == admin_key[-4:])
     # Someone revokes the console's key from elsewhere.
     response = httpx.delete(
         f"{sandbox_url}{KEYS}/{own.id}", headers={"Authorization": f"Bearer {admin_key}"}

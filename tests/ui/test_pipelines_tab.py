@@ -71,7 +71,7 @@ def test_apply_sends_the_edit_and_the_list_shows_the_new_revision(
         qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
     assert applied.args[0].revision == 2
     qtbot.waitUntil(lambda: _revision_in_list(tab, pipeline.id) == "2", timeout=10000)
-    assert tab.model.pipeline_at(tab.model.row_of(pipeline.id)).name == "Orders to the lake"
+    assert tab.model.row_at(tab.model.row_of(pipeline.id)).name == "Orders to the lake"
     assert not panel.is_dirty
 
 

@@ -7,14 +7,6 @@ from typing import Any
 
 from console.api.transport import ApiClient
 
-HOOK_EVENTS = (
-    "pipeline_started",
-    "pipeline_stopped",
-    "pipeline_failed",
-    "sync_succeeded",
-    "sync_failed",
-)
-
 
 @dataclass(frozen=True)
 class Connection:

@@ -12,15 +12,6 @@ PIPELINES_PATH = "/api/public/v1/pipelines"
 MAX_PAGE_SIZE = 100
 DefinitionFormat = Literal["yaml", "json"]
 MEDIA_TYPES: dict[str, str] = {"yaml": "application/yaml", "json": "application/json"}
-PIPELINE_STATUSES = (
-    "draft",
-    "deploying",
-    "running",
-    "stopping",
-    "stopped",
-    "failed",
-    "archived",
-)
 _ETAG = re.compile(r'^(?:W/)?"?(\d+)"?$')
 
 

@@ -5,6 +5,7 @@ No Qt here: the editor, the sandbox server and the `validate` command all use it
 
 from __future__ import annotations
 
+from console.contract import HOOK_EVENTS
 from console.definition.cancellable import ValidationCancelled
 from console.definition.dumping import canonical_json, dump_json, dump_yaml
 from console.definition.model import Catalog, Problem, ProblemKind, Severity, ValidationResult
@@ -17,7 +18,6 @@ from console.definition.parsing import (
 )
 from console.definition.schema import (
     DEFINITION_VERSION,
-    HOOK_EVENTS,
     MINIMAL_EXAMPLE_YAML,
     TRANSFORMATION_TYPES,
     definition_json_schema,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from console.contract import HOOK_EVENTS
+
 DEFINITION_VERSION = 1
 TRANSFORMATION_TYPES = (
     "exclude_fields",
@@ -17,13 +19,6 @@ TRANSFORMATION_TYPES = (
     "find_and_replace",
     "replace_in_field_name",
     "history_mode",
-)
-HOOK_EVENTS = (
-    "pipeline_started",
-    "pipeline_stopped",
-    "pipeline_failed",
-    "sync_succeeded",
-    "sync_failed",
 )
 
 _MINIMAL_EXAMPLE_TEMPLATE = """\

@@ -23,11 +23,3 @@ STANDARD_HOOKS: tuple[tuple[str, str], ...] = (
     ("PagerDuty data on-call", "pagerduty"),
     ("Ops webhook", "webhook"),
 )
-
-HOOK_EVENTS: tuple[str, ...] = (
-    "pipeline_started",
-    "pipeline_stopped",
-    "pipeline_failed",
-    "sync_succeeded",
-    "sync_failed",
-)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from console.contract import PIPELINE_STATUSES
 from console.sandbox.openapi_common import (
     NULLABLE_TIMESTAMP,
     TIMESTAMP,
@@ -62,17 +63,7 @@ PIPELINE_SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"},
             "name": {"type": "string", "description": "The definition's name"},
-            "status": {
-                "enum": [
-                    "draft",
-                    "deploying",
-                    "running",
-                    "stopping",
-                    "stopped",
-                    "failed",
-                    "archived",
-                ]
-            },
+            "status": {"enum": list(PIPELINE_STATUSES)},
             "revision": {"type": "integer", "minimum": 1},
             "created_at": TIMESTAMP,
             "updated_at": {**TIMESTAMP, "description": "When the definition last changed"},

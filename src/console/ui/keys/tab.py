@@ -30,10 +30,11 @@ from console.ui.keys.dialogs import (
     SecretDialog,
     revoke_confirmation,
 )
-from console.ui.keys.model import KEY_ROLE, STATUS_COLUMN, KeysFilterModel, KeysTableModel
+from console.ui.keys.model import STATUS_COLUMN, KeysTableModel, keys_filter
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import describe_error
+from console.ui.widgets.row_table import ROW_ROLE, select_row, selected_row
 from console.ui.widgets.status_badge import StatusBadgeDelegate
 
 STATUS_FILTERS = (
@@ -66,7 +67,7 @@ class KeysTab(QWidget):
         self.runner = runner
         self.secrets = secrets
         self.model = KeysTableModel()
-        self.proxy = KeysFilterModel()
+        self.proxy = keys_filter()
         self.proxy.setSourceModel(self.model)
 
         self.search_edit = QLineEdit()
@@ -153,7 +154,7 @@ class KeysTab(QWidget):
     def clear(self) -> None:
         """Forget the listed keys (the connection changed)."""
         self.runner.cancel("keys.refresh")
-        self.model.set_keys([])
+        self.model.set_rows([])
         self._select_after_load = None
         self.summary_label.setText("Not connected")
         self._sync_buttons()
@@ -171,7 +172,7 @@ class KeysTab(QWidget):
         finally:
             self._loading = False
             self.refresh_button.setEnabled(True)
-        self.model.set_keys(keys)
+        self.model.set_rows(keys)
         client = self.session.client
         if client is not None:
             self.model.set_own_key(client.key_prefix, client.key_last4)
@@ -186,7 +187,7 @@ class KeysTab(QWidget):
     def _update_summary(self) -> None:
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
-        revoked = sum(1 for k in self.model.all_keys() if k.is_revoked)
+        revoked = sum(1 for k in self.model.all_rows() if k.is_revoked)
         text = f"{total} key{'s' if total != 1 else ''} ({revoked} revoked)"
         if shown != total:
             text += f" · {shown} shown"
@@ -212,23 +213,12 @@ class KeysTab(QWidget):
 
     def selected_key(self) -> ApiKey | None:
         """The key of the selected row, if any."""
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        key = rows[0].data(KEY_ROLE)
+        key = selected_row(self.table)
         return key if isinstance(key, ApiKey) else None
 
     def select_key(self, key_id: str) -> bool:
         """Select the row of `key_id`; False when it is not shown."""
-        row = self.model.row_of(key_id)
-        if row is None:
-            return False
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
-        if not index.isValid():
-            return False
-        self.table.selectRow(index.row())
-        self.table.scrollTo(index)
-        return True
+        return select_row(self.table, key_id)
 
     def _sync_buttons(self) -> None:
         key = self.selected_key()
@@ -262,7 +252,7 @@ class KeysTab(QWidget):
         menu.popup(self.table.viewport().mapToGlobal(position))
 
     def _copy_id_of(self, index: QModelIndex) -> None:
-        key = index.data(KEY_ROLE)
+        key = index.data(ROW_ROLE)
         if isinstance(key, ApiKey):
             QGuiApplication.clipboard().setText(key.id)
 

@@ -22,20 +22,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.api.pipelines import PIPELINE_STATUSES, Pipeline
+from console.api.pipelines import Pipeline
 from console.config.drafts import DraftStore
+from console.contract import PIPELINE_STATUSES
 from console.definition import HOOK_EVENTS, TRANSFORMATION_TYPES, Catalog
 from console.ui.formatting import format_relative, format_timestamp
 from console.ui.pipelines.definition_panel import DefinitionPanel
 from console.ui.pipelines.dialogs import archive_box, force_stop_box, unsaved_edits_box
-from console.ui.pipelines.model import (
-    PIPELINE_ROLE,
-    STATUS_COLUMN,
-    PipelinesFilterModel,
-    PipelinesTableModel,
-)
+from console.ui.pipelines.model import STATUS_COLUMN, PipelinesTableModel, pipelines_filter
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
+from console.ui.widgets.row_table import select_row, selected_row
 from console.ui.widgets.status_badge import StatusBadgeDelegate, badge_label_style
 
 LIVE_POLL_MS = 1000
@@ -58,7 +55,7 @@ class PipelinesTab(QWidget):
         self.session = session
         self.runner = runner
         self.model = PipelinesTableModel()
-        self.proxy = PipelinesFilterModel()
+        self.proxy = pipelines_filter()
         self.proxy.setSourceModel(self.model)
         self._shown: Pipeline | None = None
         self._first_load = True
@@ -190,7 +187,7 @@ class PipelinesTab(QWidget):
         """Forget everything of the previous connection."""
         self.runner.cancel("pipelines.refresh")
         self._poll.stop()
-        self.model.set_pipelines([])
+        self.model.set_rows([])
         self.has_loaded = False
         self._shown = None
         self._show_metadata(None)
@@ -202,7 +199,7 @@ class PipelinesTab(QWidget):
         pipelines = await self.session.pipelines.list_all(
             include_archived=self.archived_box.isChecked()
         )
-        self.model.set_pipelines(pipelines)
+        self.model.set_rows(pipelines)
         self._update_summary()
         shown = self._shown
         if shown is not None:
@@ -236,7 +233,7 @@ class PipelinesTab(QWidget):
         self.panel.validator.schedule(self.panel.editor.toPlainText())
 
     def _update_summary(self) -> None:
-        pipelines = self.model.all_pipelines()
+        pipelines = self.model.all_rows()
         running = sum(1 for p in pipelines if p.status == "running")
         failed = sum(1 for p in pipelines if p.status == "failed")
         text = f"{len(pipelines)} pipelines · {running} running"
@@ -246,7 +243,7 @@ class PipelinesTab(QWidget):
 
     def _watch_transitions(self) -> None:
         """Poll while anything deploys or stops, so badges move without a click."""
-        if any(p.is_transitioning for p in self.model.all_pipelines()):
+        if any(p.is_transitioning for p in self.model.all_rows()):
             if not self._poll.isActive():
                 self._poll.start()
         else:
@@ -260,22 +257,12 @@ class PipelinesTab(QWidget):
 
     def selected_pipeline(self) -> Pipeline | None:
         """The pipeline of the selected row."""
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
-            return None
-        pipeline = rows[0].data(PIPELINE_ROLE)
+        pipeline = selected_row(self.table)
         return pipeline if isinstance(pipeline, Pipeline) else None
 
     def select_pipeline(self, pipeline_id: int) -> bool:
         """Select the row of `pipeline_id` (asking first about unapplied edits)."""
-        row = self.model.row_of(pipeline_id)
-        if row is None:
-            return False
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
-        if not index.isValid():
-            return False
-        self.table.selectRow(index.row())
-        return True
+        return select_row(self.table, pipeline_id)
 
     def _reselect(self, pipeline: Pipeline) -> None:
         row = self.model.row_of(pipeline.id)
@@ -409,7 +396,7 @@ class PipelinesTab(QWidget):
     async def _act(self, action: object) -> None:
         pipeline = await action  # type: ignore[misc]
         assert isinstance(pipeline, Pipeline)
-        self.model.update_pipeline(pipeline)
+        self.model.update_row(pipeline)
         if self._shown is not None and self._shown.id == pipeline.id:
             self._shown = pipeline
             self._show_metadata(pipeline)
@@ -418,7 +405,7 @@ class PipelinesTab(QWidget):
 
     def _after_apply(self, pipeline: Pipeline) -> None:
         self._shown = pipeline
-        self.model.update_pipeline(pipeline)
+        self.model.update_row(pipeline)
         self._show_metadata(pipeline)
         self.refresh()
 
