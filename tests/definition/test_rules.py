@@ -258,3 +258,13 @@ def test_minimal_example_names_exactly_the_given_connections(source: int, destin
     assert document is not None
     assert document["source"]["connection"]["id"] == source
     assert document["destination"]["connection"]["id"] == destination
+
+
+def test_a_json_lone_surrogate_is_a_parse_problem_not_a_valid_string() -> None:
+    broken = '{"definition_version": 1, "name": "bad \\ud83d"}'
+    result = validate_text(broken, format="json")
+    assert result.http_status == 400
+    assert result.http_code == "INVALID_PAYLOAD"
+    assert "surrogate" in result.problems[0].message
+    paired = validate_text('{"name": "rocket \\ud83d\\ude80"}', format="json")
+    assert all(p.kind is not ProblemKind.PARSE for p in paired.problems)

@@ -300,3 +300,19 @@ def test_oversized_and_non_utf8_bodies_and_archived_replace_are_refused(
     assert api.delete(f"{PIPELINES}/{pipeline_id}").json()["status"] == "archived"
     replaced = api.put(f"{PIPELINES}/{pipeline_id}/definition", **yaml_body(text + "# x\n"))
     assert (replaced.status_code, replaced.json()["error"]["code"]) == (409, "CONFLICT")
+    # An invalid body changes nothing: archived is the answer that matters.
+    broken = api.put(f"{PIPELINES}/{pipeline_id}/definition", **yaml_body(text + "colour: x\n"))
+    assert (broken.status_code, broken.json()["error"]["code"]) == (409, "CONFLICT")
+
+
+def test_a_comment_only_edit_is_kept_without_a_new_revision(api: httpx.Client) -> None:
+    text = definition(catalog_of(api))
+    created = create_pipeline(api, text)
+    path = f"{PIPELINES}/{created['id']}/definition"
+    commented = "# owned by the data platform team\n" + text
+    response = api.put(path, **yaml_body(commented))
+    assert response.status_code == 200
+    assert response.json()["revision"] == 1
+    assert response.json()["updated_at"] == created["updated_at"]
+    served = api.get(path, headers={"Accept": "application/yaml"}).text
+    assert served.startswith("# owned by the data platform team\n")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import yaml
 
-from console.definition import MINIMAL_EXAMPLE_YAML, Catalog
+from console.definition import Catalog, minimal_example
 from tests.sandbox.pipeline_support import (
     PIPELINES,
     catalog_of,
@@ -49,8 +49,9 @@ def assert_refused(
 
 def test_the_documented_minimal_example_is_valid(api: httpx.Client) -> None:
     catalog = catalog_of(api)
-    text = MINIMAL_EXAMPLE_YAML.replace("id: 1", f"id: {min(catalog.source_connection_ids)}")
-    text = text.replace("id: 5", f"id: {min(catalog.destination_connection_ids)}")
+    text = minimal_example(
+        min(catalog.source_connection_ids), min(catalog.destination_connection_ids)
+    )
     assert api.post(f"{PIPELINES}/validate", **yaml_body(text)).json() == {"valid": True}
     assert create_pipeline(api, text)["name"] == "Orders to warehouse"
 
@@ -207,3 +208,13 @@ def test_replace_applies_the_same_rules(api: httpx.Client) -> None:
         )
         assert_refused(response, 400, "VALIDATION_FAILED", {"tables[2].name"})
     assert api.get(f"{PIPELINES}/{created['id']}").json() == created
+
+
+def test_a_json_lone_surrogate_is_400_not_a_server_error(api: httpx.Client) -> None:
+    text = json.dumps(base(catalog_of(api)), ensure_ascii=True).replace(
+        '"name": "Orders to warehouse"', '"name": "bad \\ud83d"'
+    )
+    assert "\\ud83d" in text
+    response = api.post(PIPELINES, content=text, headers={"Content-Type": "application/json"})
+    assert_refused(response, 400, "INVALID_PAYLOAD", {None})
+    assert "surrogate" in response.json()["error"]["message"]

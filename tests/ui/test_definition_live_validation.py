@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from console.definition import Problem, ProblemKind, ValidationResult
+from console.definition import Problem, ProblemKind, ValidationCancelled, ValidationResult
 from console.ui.widgets.live_validation import THREAD_NAME_PREFIX, LiveValidator
 
 pytestmark = pytest.mark.gui
@@ -130,3 +131,51 @@ def test_validating_in_a_child_process(qtbot: QtBot, validators: list[LiveValida
     assert [p.path for p in shown.args[0].problems] == ["colour"]
     validator.shutdown()
     assert not multiprocessing.active_children()
+
+
+def test_a_stale_run_is_stopped_by_a_key_press(
+    qtbot: QtBot, validators: list[LiveValidator]
+) -> None:
+    """The worker gives the GIL back as soon as the text it checks is out of date."""
+    stopped = threading.Event()
+
+    def validate(text: str, should_stop: Callable[[], bool]) -> ValidationResult:
+        if text == "slow":
+            while not should_stop():
+                time.sleep(0.001)  # a long validation, polling its stop flag as compose does
+            stopped.set()
+            raise ValidationCancelled
+        return _result_for(text)
+
+    validator = LiveValidator(validate, debounce_ms=10, cancellable=True)
+    validators.append(validator)
+    with qtbot.waitSignal(validator.started, timeout=5000):
+        validator.schedule("slow")
+    with qtbot.waitSignal(validator.validated, timeout=5000) as got:
+        validator.schedule("fast")  # the edit: the slow run is abandoned at once
+    assert stopped.wait(5)
+    assert got.args[1] == validator.generation
+
+
+def test_a_run_stopped_by_a_non_editing_key_is_run_again(
+    qtbot: QtBot, validators: list[LiveValidator]
+) -> None:
+    """An arrow key interrupts the run, but the unchanged text still gets its result."""
+    calls: list[str] = []
+
+    def validate(text: str, should_stop: Callable[[], bool]) -> ValidationResult:
+        calls.append(text)
+        if len(calls) == 1:
+            while not should_stop():
+                time.sleep(0.001)
+            raise ValidationCancelled
+        return _result_for(text)
+
+    validator = LiveValidator(validate, debounce_ms=10, cancellable=True)
+    validators.append(validator)
+    with qtbot.waitSignal(validator.started, timeout=5000):
+        validator.schedule("a: 1")
+    with qtbot.waitSignal(validator.validated, timeout=5000):
+        validator.interrupt()  # what the editor's key filter does on an arrow key
+    assert calls == ["a: 1", "a: 1"]
+    assert not validator.pending

@@ -279,3 +279,54 @@ def test_open_and_save_files_never_lose_the_text(
     assert panel.is_dirty is False  # the file holds exactly the server's text
     assert not panel.open_file(tmp_path / "nope.yaml")
     assert "Could not open nope.yaml" in panel.state_label.text()
+
+
+def test_a_restored_draft_based_on_an_old_revision_meets_a_conflict_not_an_overwrite(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    pipeline = _create_on_server(sandbox_url, admin_key)
+    tab = _open_pipeline(qtbot, window, pipeline)
+    mine = tab.panel.editor.toPlainText().replace(pipeline.name, "My draft")
+    tab.panel.editor.setPlainText(mine)
+    tab.panel.save_draft()  # kept, as when the window closed
+    theirs = tab.panel.server_text.replace(pipeline.name, "Colleague's")
+    _replace_on_server(sandbox_url, admin_key, pipeline.id, theirs)  # revision 2
+    with qtbot.waitSignal(tab.panel.loaded, timeout=10000):
+        tab._open(pipeline)  # reopened later
+    assert tab.panel.editor.toPlainText() == mine
+    assert "based on revision 1, the server is now at 2" in tab.panel.state_label.text()
+    with qtbot.waitSignal(tab.panel.conflict_shown, timeout=15000) as shown:
+        qtbot.mouseClick(tab.panel.apply_button, Qt.MouseButton.LeftButton)
+    dialog = shown.args[0]
+    assert "Colleague's" in dialog.theirs_view.toPlainText()
+    dialog.reject()
+
+
+def test_create_cannot_be_sent_twice(qtbot: QtBot, window: Any) -> None:
+    tab = window.pipelines_tab
+    qtbot.waitUntil(lambda: tab.panel.catalog is not None, timeout=10000)
+    qtbot.mouseClick(tab.new_button, Qt.MouseButton.LeftButton)
+    panel = tab.panel
+    created: list[Pipeline] = []
+    panel.created.connect(created.append)
+    panel.apply()
+    assert not panel.apply_button.isEnabled()
+    panel.apply()  # a double click
+    qtbot.waitUntil(lambda: len(created) == 1, timeout=15000)
+    qtbot.waitUntil(lambda: tab.has_loaded and tab.model.rowCount() == 1, timeout=10000)
+    with qtbot.waitSignal(tab.pipelines_loaded, timeout=10000):
+        tab.refresh()
+    assert tab.model.rowCount() == 1
+
+
+def test_the_format_toggle_is_undoable_and_says_comments_go(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    pipeline = _create_on_server(sandbox_url, admin_key)
+    panel = _open_pipeline(qtbot, window, pipeline).panel
+    commented = "# keep me\n" + panel.editor.toPlainText()
+    panel.editor.setPlainText(commented)
+    assert panel.convert_to("json")
+    assert "Comments are not carried over" in panel.state_label.text()
+    panel.editor.undo()
+    assert panel.editor.toPlainText() == commented

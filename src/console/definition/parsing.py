@@ -37,6 +37,7 @@ _NON_PRINTABLE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 )
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class DefinitionSyntaxError(ValueError):
@@ -206,6 +207,10 @@ class _JsonParser:
             value, end = _scanstring(self.text, offset + 1, True)
         except json.JSONDecodeError as exc:
             self._fail(exc.msg.lower(), exc.pos)
+        if _LONE_SURROGATE.search(value):
+            # `\ud83d` without its pair is no character: YAML refuses it too, and it
+            # cannot be stored or sent on as UTF-8.
+            self._fail("a \\u escape names half of a surrogate pair", offset)
         return value, end
 
     def _value(self, offset: int) -> tuple[Node, int]:

@@ -155,10 +155,19 @@ def insert_pipeline(
 def replace_definition(
     conn: sqlite3.Connection, row: sqlite3.Row, definition: AcceptedDefinition, *, at: float
 ) -> bool:
-    """Apply a new definition (revision + 1); False, changing nothing, when it is the same."""
+    """Apply a new definition (revision + 1); False when it is the same document.
+
+    The same document is a no-op for the pipeline (revision and updated_at stay), but its
+    text is kept as sent: comments and layout are the author's, and losing them on a
+    "successful" apply would be losing an edit.
+    """
     if row["status"] == "archived":
         raise conflict("The pipeline is archived; its definition can no longer change.")
     if definition.canonical == row["definition_json"]:
+        conn.execute(
+            "UPDATE pipelines SET definition_text = ?, definition_format = ? WHERE id = ?",
+            (definition.text, definition.format, row["id"]),
+        )
         return False
     conn.execute(
         "UPDATE pipelines SET name = ?, revision = revision + 1, definition_json = ?,"

@@ -227,6 +227,8 @@ class MainWindow(QMainWindow):
             # A key given on the command line is never saved, not even after rotation.
             persist = (lambda _secret: None) if api_key else partial(self.secrets.set, account)
 
+        # Edits of the previous connection stay in its drafts before the tab is cleared.
+        self.pipelines_tab.panel.save_draft()
         self.session.connect_profile(profile, base_url, key, persist_key=persist)
         try:
             await self.session.require_client().get_json("/api/public/v1/keys", {"limit": 1})

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from console.definition import dump_json, dump_yaml, validate_text
 from console.sandbox import pipeline_runs, pipelines
 from console.sandbox.auth import Principal
-from console.sandbox.errors import ApiError, invalid, not_found, validation_failed
+from console.sandbox.errors import ApiError, conflict, invalid, not_found, validation_failed
 from console.sandbox.pagination import parse_numbered_page
 from console.sandbox.pipelines import DefinitionFormat, SubmittedDefinition
 from console.sandbox.responses import json_response
@@ -312,6 +312,9 @@ async def replace_definition(request: Request) -> Response:
                 f"The pipeline is at revision {revision}, not the one If-Match names "
                 f"({if_match}); fetch the current definition and apply your change to it.",
             )
+        if row["status"] == "archived":
+            # Whatever the body says, nothing can be applied: say that first.
+            raise conflict("The pipeline is archived; its definition can no longer change.")
         accepted = pipelines.check_definition(
             submitted, pipelines.catalog_of(conn, principal.account_id)
         )

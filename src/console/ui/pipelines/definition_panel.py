@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -81,6 +82,7 @@ class DefinitionPanel(QWidget):
         self.base_revision: int | None = None
         self.format: DefinitionFormat = "yaml"
         self._loading = False
+        self._applying = False
         self._local_result: ValidationResult | None = None
 
         self.title = QLabel("No pipeline selected")
@@ -186,7 +188,11 @@ class DefinitionPanel(QWidget):
         self.apply_button.setText("Create" if self.is_new else "Apply")
         archived = self.pipeline is not None and self.pipeline.is_archived
         self.apply_button.setEnabled(
-            connected and has_subject and not archived and (dirty or self.is_new)
+            connected
+            and has_subject
+            and not archived
+            and not self._applying
+            and (dirty or self.is_new)
         )
         self.diff_button.setEnabled(not self.is_new and self.pipeline is not None)
         self.discard_button.setEnabled(dirty)
@@ -196,19 +202,30 @@ class DefinitionPanel(QWidget):
 
     async def load_pipeline(self, pipeline: Pipeline) -> None:
         """Show `pipeline`'s definition, or the draft kept for it."""
-        definition = await self.session.pipelines.get_definition(pipeline.id, format=self.format)
+        # Keys typed while the definition is on its way would be overwritten by it.
+        self.editor.setReadOnly(True)
+        self.state_label.setText(f"Loading {pipeline.name}…")
+        try:
+            definition = await self.session.pipelines.get_definition(
+                pipeline.id, format=self.format
+            )
+        finally:
+            self.editor.setReadOnly(False)
         self.pipeline = pipeline
-        self.base_revision = definition.revision or pipeline.revision
+        server_revision = definition.revision or pipeline.revision
+        self.base_revision = server_revision
         self.server_text = definition.text
         draft = self.drafts.load(self.profile_key, pipeline.id)
-        self.title.setText(f"{pipeline.name}: revision {self.base_revision}")
+        self.title.setText(f"{pipeline.name}: revision {server_revision}")
         if draft is not None and draft.text != definition.text:
             self._set_text(draft.text, draft.format)
             note = f"Restored your unapplied draft from {format_timestamp(draft.saved_at)}"
-            if draft.base_revision is not None and draft.base_revision != self.base_revision:
+            if draft.base_revision is not None and draft.base_revision != server_revision:
+                # Apply must meet the newer revision as a conflict (412), not overwrite it.
+                self.base_revision = draft.base_revision
                 note += (
                     f"; it was based on revision {draft.base_revision}, the server is now at "
-                    f"{self.base_revision}"
+                    f"{server_revision}: Apply will show both to choose from"
                 )
             self.state_label.setText(note + ".")
         else:
@@ -254,6 +271,9 @@ class DefinitionPanel(QWidget):
 
     def clear(self) -> None:
         """Nothing selected (the connection changed)."""
+        self._draft_timer.stop()
+        self._server_timer.stop()
+        self.catalog = None
         self.pipeline = None
         self.server_text = ""
         self.base_revision = None
@@ -322,12 +342,30 @@ class DefinitionPanel(QWidget):
             )
             return False
         dump = dump_json if target == "json" else dump_yaml
+        original = self.editor.toPlainText()
         was_dirty = self.is_dirty
         converted = dump(result.document)
         if not was_dirty:
             # Converting is not an edit: the server's text follows the format too.
             self.server_text = converted
-        self._set_text(converted, target)
+        # Replace through the cursor, not setPlainText: Ctrl+Z brings the old text back.
+        self._loading = True
+        try:
+            self.format = "json" if target == "json" else "yaml"
+            self.format_combo.setCurrentIndex(self.format_combo.findData(self.format))
+            self.editor.set_format(self.format)
+            cursor = self.editor.textCursor()
+            cursor.beginEditBlock()
+            cursor.select(QTextCursor.SelectionType.Document)
+            cursor.insertText(converted)
+            cursor.endEditBlock()
+        finally:
+            self._loading = False
+        self.validator.schedule(converted)
+        note = f"Shown as {self.format.upper()}."
+        if _has_comments(original, result.extra.get("format")):
+            note += " Comments are not carried over by a conversion: Ctrl+Z restores them."
+        self.state_label.setText(note)
         self._sync_buttons()
         return True
 
@@ -447,18 +485,35 @@ class DefinitionPanel(QWidget):
     # -- apply / create ----------------------------------------------------------
 
     def apply(self) -> None:
-        """Create or apply, after a server dry-run."""
-        self.runner.start(self._create() if self.is_new else self._apply())
+        """Create or apply, after a server dry-run (one at a time: no double create)."""
+        if self._applying:
+            return
+        self._applying = True
+        self._sync_buttons()
+        task = self.runner.start(self._create() if self.is_new else self._apply())
+        task.add_done_callback(self._apply_finished)
+
+    def _apply_finished(self, _task: object) -> None:
+        self._applying = False
+        self._sync_buttons()
 
     async def _dry_run_passes(self) -> bool:
         self.runner.cancel("pipelines.dry-run")
         problems = await self._server_check()
+        if problems is None:
+            reason = self.server_label.text() or "the text changed during the check"
+            self.state_label.setText(f"Not applied: {reason}. Try again.")
+        elif problems:
+            self.state_label.setText("Not applied: fix the server's problems listed below.")
         return problems == []
 
     async def _apply(self, *, if_match: int | None = None) -> None:
         pipeline = self.pipeline
+        profile_key = self.profile_key  # the connection may change while we wait
         if pipeline is None or not await self._dry_run_passes():
             return
+        if not self._showing(pipeline):
+            return  # another pipeline was opened during the check: nothing is sent
         text = self.editor.toPlainText()
         try:
             updated = await self.session.pipelines.replace_definition(
@@ -469,21 +524,40 @@ class DefinitionPanel(QWidget):
             )
         except ApiError as error:
             if error.status == 412:
-                await self._resolve_conflict(pipeline, text)
+                if self._showing(pipeline):
+                    await self._resolve_conflict(pipeline, text)
                 return
             raise
-        self._applied(updated, text)
+        self.drafts.discard(profile_key, pipeline.id)
+        if self._showing(pipeline):  # still the one on screen
+            self._applied(updated, text, unchanged=updated.revision == pipeline.revision)
         self.applied.emit(updated)
 
-    def _applied(self, pipeline: Pipeline, text: str) -> None:
+    def _showing(self, pipeline: Pipeline) -> bool:
+        """Whether `pipeline` is still the one in the editor (refreshes replace the object)."""
+        return self.pipeline is not None and self.pipeline.id == pipeline.id
+
+    def pipeline_updated(self, pipeline: Pipeline) -> None:
+        """Fresh metadata of the pipeline on screen (status changes, archiving)."""
+        if self._showing(pipeline):
+            self.pipeline = pipeline
+            self._sync_buttons()
+
+    def _applied(self, pipeline: Pipeline, text: str, *, unchanged: bool = False) -> None:
         self.pipeline = pipeline
         self.base_revision = pipeline.revision
         self.server_text = text
         self.drafts.discard(self.profile_key, pipeline.id)
         self.title.setText(f"{pipeline.name}: revision {pipeline.revision}")
-        self.state_label.setText(
-            f"Applied: revision {pipeline.revision} at {time.strftime('%H:%M:%S')}."
-        )
+        if unchanged:
+            self.state_label.setText(
+                f"Nothing to apply: the document is the same as revision {pipeline.revision} "
+                "(comments and layout are kept)."
+            )
+        else:
+            self.state_label.setText(
+                f"Applied: revision {pipeline.revision} at {time.strftime('%H:%M:%S')}."
+            )
         self._sync_buttons()
 
     async def _resolve_conflict(self, pipeline: Pipeline, mine: str) -> None:
@@ -524,12 +598,14 @@ class DefinitionPanel(QWidget):
             )
 
     async def _create(self) -> None:
-        if not await self._dry_run_passes():
+        profile_key = self.profile_key
+        if not await self._dry_run_passes() or not self.is_new:
             return
         text = self.editor.toPlainText()
         created = await self.session.pipelines.create(text, format=self.format)
-        self.drafts.discard(self.profile_key, NEW_PIPELINE)
-        self._applied(created, text)
+        self.drafts.discard(profile_key, NEW_PIPELINE)
+        if self.is_new:
+            self._applied(created, text)
         self.created.emit(created)
 
     def shutdown(self) -> None:
@@ -538,3 +614,10 @@ class DefinitionPanel(QWidget):
             self.save_draft()
         self._server_timer.stop()
         self.validator.shutdown()
+
+
+def _has_comments(text: str, fmt: object) -> bool:
+    """Whether YAML text holds a comment (a `#` at a line start or after a space)."""
+    if fmt == "json":
+        return False
+    return any(line.lstrip().startswith("#") or " #" in line for line in text.splitlines())

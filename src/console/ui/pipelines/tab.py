@@ -184,8 +184,9 @@ class PipelinesTab(QWidget):
         self.runner.start(self._load_catalog(), name="pipelines.catalog")
 
     def clear(self) -> None:
-        """Forget everything of the previous connection."""
-        self.runner.cancel("pipelines.refresh")
+        """Forget everything of the previous connection (its answers must not land here)."""
+        for name in ("refresh", "open", "dry-run", "catalog"):
+            self.runner.cancel(f"pipelines.{name}")
         self._poll.stop()
         self.model.set_rows([])
         self.has_loaded = False
@@ -279,6 +280,7 @@ class PipelinesTab(QWidget):
         else:
             self._shown = pipeline
             self._show_metadata(pipeline)
+            self.panel.pipeline_updated(pipeline)
 
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         pipeline = self.selected_pipeline()
@@ -400,13 +402,15 @@ class PipelinesTab(QWidget):
         if self._shown is not None and self._shown.id == pipeline.id:
             self._shown = pipeline
             self._show_metadata(pipeline)
+        self.panel.pipeline_updated(pipeline)
         self.pipeline_changed.emit(pipeline)
         self.refresh()
 
     def _after_apply(self, pipeline: Pipeline) -> None:
-        self._shown = pipeline
         self.model.update_row(pipeline)
-        self._show_metadata(pipeline)
+        if self._shown is not None and self._shown.id == pipeline.id:
+            self._shown = pipeline
+            self._show_metadata(pipeline)
         self.refresh()
 
     def _after_create(self, pipeline: Pipeline) -> None:

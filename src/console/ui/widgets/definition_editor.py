@@ -366,7 +366,9 @@ class DefinitionEditor(QPlainTextEdit):
             self.show_completions()  # narrow (or close) as the partial word changes
         elif event.text() == " " and self._catalog.options:
             cursor = self.textCursor()
-            before = cursor.block().text()[: cursor.positionInBlock()]
+            line = cursor.block().text()
+            # positionInBlock counts UTF-16 units; the string is indexed by code points.
+            before = line[: code_point_index(line, cursor.positionInBlock())]
             if _AUTO_TRIGGER.search(before):
                 self.show_completions()
 

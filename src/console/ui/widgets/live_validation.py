@@ -172,7 +172,11 @@ class LiveValidator(QObject):
             return  # the text changed since: a newer generation is coming
         self._notify_pending()
         if isinstance(error, ValidationCancelled):
-            return  # abandoned because the text changed; the newer result follows
+            # Stopped by a key press that did not change the text (an arrow, Shift):
+            # this text still needs its result, so run it again after the debounce.
+            self._timer.start()
+            self._notify_pending()
+            return
         if error is not None:
             log.error("definition validation failed", exc_info=error)
             self.failed.emit(error, generation)
