@@ -330,3 +330,40 @@ def test_the_format_toggle_is_undoable_and_says_comments_go(
     assert "Comments are not carried over" in panel.state_label.text()
     panel.editor.undo()
     assert panel.editor.toPlainText() == commented
+
+
+def test_a_graceful_stop_during_a_sync_explains_and_force_stop_works(
+    qtbot: QtBot,
+    make_window: Any,
+    make_sandbox: Any,
+) -> None:
+    from console.sandbox.store import mint_key
+
+    # Syncs that last long enough to be caught running.
+    server = make_sandbox(demo=False, extra_args=["--sync-seconds", "30"])
+    key = mint_key(server.data_dir, account="syncing", kind="admin")
+    window = make_window(server.base_url, key)
+    pipeline = _create_on_server(server.base_url, key)
+    tab = _open_pipeline(qtbot, window, pipeline)
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+
+    def syncing() -> bool:
+        tab.refresh()
+        shown = tab._shown
+        return (
+            shown is not None
+            and shown.status == "running"
+            and (shown.last_sync_started_at is not None and shown.last_sync_finished_at is None)
+        )
+
+    qtbot.waitUntil(syncing, timeout=20000)
+    with qtbot.waitSignal(window.runner.failed, timeout=10000):
+        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    banner = window.banner.headline.text()
+    assert "A sync is running" in banner
+    assert "Force stop" in banner
+    assert "409" in banner
+    assert tab.status_badge.text() == "running"
+    qtbot.mouseClick(tab.force_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(tab.confirm_box.action_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.status_badge.text() == "stopped", timeout=15000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.api.errors import ApiError
 from console.api.pipelines import Pipeline
 from console.config.drafts import DraftStore
 from console.contract import PIPELINE_STATUSES
@@ -396,7 +399,17 @@ class PipelinesTab(QWidget):
         box.open()
 
     async def _act(self, action: object) -> None:
-        pipeline = await action  # type: ignore[misc]
+        try:
+            pipeline = await action  # type: ignore[misc]
+        except ApiError as error:
+            if error.code == "SYNC_IN_PROGRESS":
+                # The server speaks of ?force=true; say it in the console's own terms.
+                raise dataclasses.replace(
+                    error,
+                    message="A sync is running, so the pipeline was not stopped. Stop again "
+                    "once the sync finishes, or use Force stop… to abandon it now",
+                ) from None
+            raise
         assert isinstance(pipeline, Pipeline)
         self.model.update_row(pipeline)
         if self._shown is not None and self._shown.id == pipeline.id:
