@@ -206,7 +206,7 @@ def test_revoke_asks_naming_the_key_then_greys_it_out(qtbot: QtBot, window: Any)
     assert "Old CI job" in box.text()
     assert "fdk_…" in box.text()
     with qtbot.waitSignal(tab.key_revoked, timeout=10000):
-        qtbot.mouseClick(box.revoke_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(box.action_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: tab.proxy.index(_row_of(window, "Old CI job"), STATUS_COLUMN).data() == "revoked",
         timeout=10000,

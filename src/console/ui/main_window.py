@@ -13,7 +13,6 @@ from typing import TypeVar
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -31,7 +30,7 @@ from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
 from console.ui.keys.tab import KeysTab
 from console.ui.not_in_build import NotInThisBuild
-from console.ui.pipelines.dialogs import unsaved_edits_box
+from console.ui.pipelines.dialogs import UnsavedEditsBox
 from console.ui.pipelines.tab import PipelinesTab
 from console.ui.profiles_dialog import ProfilesDialog
 from console.ui.sandbox_port import SandboxFactory, SandboxRunner
@@ -277,22 +276,13 @@ class MainWindow(QMainWindow):
     def _ask_before_closing(self) -> None:
         panel = self.pipelines_tab.panel
         name = panel.pipeline.name if panel.pipeline is not None else "The new pipeline"
-        box = unsaved_edits_box(self, name)
 
-        def chosen(button: QAbstractButton) -> None:
-            if button is box.keep_button:  # type: ignore[attr-defined]
-                panel.save_draft()
-            elif button is box.discard_button:  # type: ignore[attr-defined]
-                panel.discard_edits()
-            else:
-                return  # cancel: stay open
+        def close_now() -> None:
             self._close_confirmed = True
             QTimer.singleShot(0, self.close)
 
-        box.buttonClicked.connect(chosen)
-        box.finished.connect(box.deleteLater)
-        self.unsaved_box = box
-        box.open()
+        self.unsaved_box = UnsavedEditsBox(self, name)
+        self.unsaved_box.ask(panel, close_now)  # Cancel: stay open
 
     async def shutdown(self) -> None:
         """Cancel work, close connections and stop sandbox children."""

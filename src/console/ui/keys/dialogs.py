@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from console.api.feeds import Feed
 from console.api.keys import ApiKey, CreatedKey
+from console.ui.widgets.confirm import Confirmation
 
 CLIPBOARD_CLEAR_MS = 60_000
 EXPIRY_CHOICES = (("Never", None), ("30 days", 30), ("90 days", 90), ("On a date…", -1))
@@ -331,21 +331,14 @@ class RotateDialog(QDialog):
         return int(self.grace_combo.currentData())
 
 
-def revoke_confirmation(key: ApiKey, *, is_own_key: bool, parent: QWidget) -> QMessageBox:
+def revoke_confirmation(key: ApiKey, *, is_own_key: bool, parent: QWidget) -> Confirmation:
     """A confirmation that names the key; its Revoke button is the destructive one."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Revoke API key")
-    box.setText(f"Revoke “{key.name}” ({key.masked})?")
     info = (
         "Every request with this key gets 401 from now on. A revoked key cannot be "
         "reactivated; create a new one if you need access again."
     )
     if is_own_key:
         info += "\n\nThis console uses this key: it will lose access to the account."
-    box.setInformativeText(info)
-    box.revoke_button = box.addButton("Revoke", QMessageBox.ButtonRole.DestructiveRole)  # type: ignore[attr-defined]
-    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(cancel)
-    box.setEscapeButton(cancel)
-    return box
+    return Confirmation(
+        parent, "Revoke API key", f"Revoke “{key.name}” ({key.masked})?", info, "Revoke"
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
@@ -327,16 +326,8 @@ class KeysTab(QWidget):
         key = self.selected_key()
         if key is None or key.is_revoked:
             return
-        box = revoke_confirmation(key, is_own_key=self.is_own_key(key), parent=self)
-
-        def chosen(button: QAbstractButton) -> None:
-            if button is box.revoke_button:  # type: ignore[attr-defined]
-                self.runner.start(self._revoke(key))
-
-        box.buttonClicked.connect(chosen)
-        box.finished.connect(box.deleteLater)
-        self.revoke_box = box
-        box.open()
+        self.revoke_box = revoke_confirmation(key, is_own_key=self.is_own_key(key), parent=self)
+        self.revoke_box.ask(lambda: self.runner.start(self._revoke(key)))
 
     async def _revoke(self, key: ApiKey) -> None:
         revoked = await self.session.keys.revoke(key.id)

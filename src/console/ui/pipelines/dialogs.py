@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from enum import Enum
+from typing import Protocol
 
 from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -19,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.api.pipelines import Pipeline
+from console.ui.widgets.confirm import Confirmation
 
 
 def _monospace_view(text: str) -> QPlainTextEdit:
@@ -138,23 +142,9 @@ class ConflictDialog(QDialog):
         self.accept()
 
 
-def confirm_box(parent: QWidget, title: str, text: str, info: str, action: str) -> QMessageBox:
-    """A warning box whose destructive button is named `action`; Cancel is the default."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle(title)
-    box.setText(text)
-    box.setInformativeText(info)
-    box.action_button = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)  # type: ignore[attr-defined]
-    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(cancel)
-    box.setEscapeButton(cancel)
-    return box
-
-
-def force_stop_box(parent: QWidget, pipeline: Pipeline) -> QMessageBox:
+def force_stop_box(parent: QWidget, pipeline: Pipeline) -> Confirmation:
     """Force stop abandons a running sync: say so."""
-    return confirm_box(
+    return Confirmation(
         parent,
         "Force stop pipeline",
         f"Force stop “{pipeline.name}”?",
@@ -164,28 +154,66 @@ def force_stop_box(parent: QWidget, pipeline: Pipeline) -> QMessageBox:
     )
 
 
-def archive_box(parent: QWidget, pipeline: Pipeline) -> QMessageBox:
+def archive_box(parent: QWidget, pipeline: Pipeline) -> Confirmation:
     """Archiving stops a deployed pipeline and cannot be undone."""
     deployed = pipeline.status in ("running", "deploying", "stopping", "failed")
     info = "Archived pipelines are hidden from the list and cannot be started again."
     if deployed:
         info = "It is stopped and torn down first. " + info
-    return confirm_box(parent, "Archive pipeline", f"Archive “{pipeline.name}”?", info, "Archive")
+    return Confirmation(parent, "Archive pipeline", f"Archive “{pipeline.name}”?", info, "Archive")
 
 
-def unsaved_edits_box(parent: QWidget, name: str) -> QMessageBox:
-    """Switching away from edits: they are kept as a draft unless discarded."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Unapplied edits")
-    box.setText(f"“{name}” has edits that are not applied.")
-    box.setInformativeText(
-        "Keep them as a draft on this computer (they come back when you open the "
-        "pipeline again), or discard them."
-    )
-    box.keep_button = box.addButton("Keep draft", QMessageBox.ButtonRole.AcceptRole)  # type: ignore[attr-defined]
-    box.discard_button = box.addButton("Discard edits", QMessageBox.ButtonRole.DestructiveRole)  # type: ignore[attr-defined]
-    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(box.keep_button)  # type: ignore[attr-defined]
-    box.setEscapeButton(cancel)
-    return box
+class EditsOwner(Protocol):
+    """What holds unapplied edits: it can keep them as a draft or throw them away."""
+
+    def save_draft(self) -> None:
+        """Keep the edits on disk."""
+        ...
+
+    def discard_edits(self) -> None:
+        """Throw the edits away."""
+        ...
+
+
+class UnsavedEditsBox(QMessageBox):
+    """Leaving unapplied edits: keep them as a draft (default), discard them, or stay."""
+
+    def __init__(self, parent: QWidget, name: str) -> None:
+        super().__init__(parent)
+        self.setIcon(QMessageBox.Icon.Question)
+        self.setWindowTitle("Unapplied edits")
+        self.setText(f"“{name}” has edits that are not applied.")
+        self.setInformativeText(
+            "Keep them as a draft on this computer (they come back when you open the "
+            "pipeline again), or discard them."
+        )
+        self.keep_button = self.addButton("Keep draft", QMessageBox.ButtonRole.AcceptRole)
+        self.discard_button = self.addButton(
+            "Discard edits", QMessageBox.ButtonRole.DestructiveRole
+        )
+        cancel = self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(self.keep_button)
+        self.setEscapeButton(cancel)
+
+    def ask(
+        self,
+        edits: EditsOwner,
+        proceed: Callable[[], object],
+        on_cancel: Callable[[], object] | None = None,
+    ) -> None:
+        """Open; keep or discard `edits` as chosen, then `proceed`; Cancel runs `on_cancel`."""
+
+        def chosen(button: QAbstractButton) -> None:
+            if button is self.keep_button:
+                edits.save_draft()
+            elif button is self.discard_button:
+                edits.discard_edits()
+            else:
+                if on_cancel is not None:
+                    on_cancel()
+                return
+            proceed()
+
+        self.buttonClicked.connect(chosen)
+        self.finished.connect(self.deleteLater)
+        self.open()

@@ -6,7 +6,6 @@ import dataclasses
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractButton,
     QAbstractItemView,
     QCheckBox,
     QComboBox,
@@ -31,7 +30,7 @@ from console.contract import PIPELINE_STATUSES
 from console.definition import HOOK_EVENTS, TRANSFORMATION_TYPES, Catalog
 from console.ui.formatting import format_relative, format_timestamp
 from console.ui.pipelines.definition_panel import DefinitionPanel
-from console.ui.pipelines.dialogs import archive_box, force_stop_box, unsaved_edits_box
+from console.ui.pipelines.dialogs import UnsavedEditsBox, archive_box, force_stop_box
 from console.ui.pipelines.model import STATUS_COLUMN, PipelinesTableModel, pipelines_filter
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
@@ -296,22 +295,14 @@ class PipelinesTab(QWidget):
 
     def _ask_before_switching(self, target: Pipeline) -> None:
         name = self._shown.name if self._shown is not None else "The new pipeline"
-        box = unsaved_edits_box(self, name)
+        shown = self._shown
 
-        def chosen(button: QAbstractButton) -> None:
-            if button is box.keep_button:  # type: ignore[attr-defined]
-                self.panel.save_draft()
-                self._open(target)
-            elif button is box.discard_button:  # type: ignore[attr-defined]
-                self.panel.discard_edits()
-                self._open(target)
-            elif self._shown is not None:  # cancel: back to the pipeline being edited
-                self._reselect(self._shown)
+        def back_to_the_edited_one() -> None:
+            if shown is not None:
+                self._reselect(shown)
 
-        box.buttonClicked.connect(chosen)
-        box.finished.connect(box.deleteLater)
-        self.unsaved_box = box
-        box.open()
+        self.unsaved_box = UnsavedEditsBox(self, name)
+        self.unsaved_box.ask(self.panel, lambda: self._open(target), back_to_the_edited_one)
 
     def _open(self, pipeline: Pipeline) -> None:
         self._shown = pipeline
@@ -371,32 +362,18 @@ class PipelinesTab(QWidget):
         """Confirm, then force stop."""
         if self._shown is None:
             return
-        box = force_stop_box(self, self._shown)
-
-        def chosen(button: QAbstractButton) -> None:
-            if button is box.action_button:  # type: ignore[attr-defined]
-                self.stop_selected(force=True)
-
-        box.buttonClicked.connect(chosen)
-        box.finished.connect(box.deleteLater)
-        self.confirm_box = box
-        box.open()
+        self.confirm_box = force_stop_box(self, self._shown)
+        self.confirm_box.ask(lambda: self.stop_selected(force=True))
 
     def archive_selected(self) -> None:
         """Confirm, naming the pipeline, then archive it."""
         if self._shown is None:
             return
         pipeline_id = self._shown.id
-        box = archive_box(self, self._shown)
-
-        def chosen(button: QAbstractButton) -> None:
-            if button is box.action_button:  # type: ignore[attr-defined]
-                self.runner.start(self._act(self.session.pipelines.archive(pipeline_id)))
-
-        box.buttonClicked.connect(chosen)
-        box.finished.connect(box.deleteLater)
-        self.confirm_box = box
-        box.open()
+        self.confirm_box = archive_box(self, self._shown)
+        self.confirm_box.ask(
+            lambda: self.runner.start(self._act(self.session.pipelines.archive(pipeline_id)))
+        )
 
     async def _act(self, action: object) -> None:
         try:
