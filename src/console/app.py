@@ -115,6 +115,7 @@ async def run_console(
     from console.config.profiles import SettingsStore
     from console.config.secrets import SecretStore
     from console.ui.main_window import MainWindow
+    from console.ui.tasks import signal_future
 
     assert isinstance(app, QApplication)
     assert isinstance(secrets, SecretStore)
@@ -126,19 +127,17 @@ async def run_console(
         secrets, settings_store, sandbox_factory=lambda data_dir: SandboxLauncher(data_dir, secrets)
     )
     _close_on_termination_signals(window)
-    closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    app.lastWindowClosed.connect(lambda: _resolve(closed))
+    closed = signal_future(app.lastWindowClosed)
     exit_code = 0
     if args.exit_after:
         _report_startup(window, args.exit_after)
     window.resize(*SCREENSHOT_SIZE)
-    painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    window.first_painted.connect(lambda: _resolve(painted))
+    painted = signal_future(window.first_painted)
     window.show()
     # Connect only after the first paint: the window appears before httpx, keyring and
     # the sandbox child are paid for.
     try:
-        await asyncio.wait_for(asyncio.shield(painted), 2.0)
+        await asyncio.wait_for(painted, 2.0)
     except TimeoutError:
         log.warning("no paint event within 2 s of show(); connecting anyway")
     if args.sandbox:
@@ -192,11 +191,6 @@ def _close_on_termination_signals(window: object) -> None:
     heartbeat.setInterval(250)
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start()
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _report_startup(window: object, stop_after: str) -> None:

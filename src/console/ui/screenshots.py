@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from pathlib import Path
 
-from PySide6.QtCore import Qt, SignalInstance
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QWidget
 
 from console.redaction import redact_secrets
 from console.ui.main_window import MainWindow
+from console.ui.tasks import signal_future
 
 
 class SecretOnScreenError(RuntimeError):
@@ -53,25 +55,17 @@ async def save_tab_screenshots(
 ) -> list[Path]:
     """Wait for the keys to load, then grab every tab at the window's size."""
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, microseconds)
-    loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def done(*_args: object) -> None:
-        if not loaded.done():
-            loaded.set_result(None)
-
-    window.keys_tab.keys_loaded.connect(done)
-    window.runner.failed.connect(done)  # an error banner is worth a screenshot too
-    try:
-        await asyncio.wait_for(loaded, load_wait)
-    finally:
-        window.keys_tab.keys_loaded.disconnect(done)
-        window.runner.failed.disconnect(done)
+    # An error banner is worth a screenshot too: a failure ends the wait like data does.
+    await asyncio.wait_for(
+        signal_future(window.keys_tab.keys_loaded, window.runner.failed), load_wait
+    )
     pipelines = window.pipelines_tab
-    if not pipelines.has_loaded:
-        await _wait_for_signal(pipelines.pipelines_loaded, load_wait)
-    if pipelines.model.rowCount() and pipelines.panel.pipeline is None:
-        # The first pipeline is being opened in the editor: show it, not an empty pane.
-        await _wait_for_signal(pipelines.panel.loaded, load_wait)
+    with contextlib.suppress(TimeoutError):  # a slow list is shown as it stands
+        if not pipelines.has_loaded:
+            await asyncio.wait_for(signal_future(pipelines.pipelines_loaded), load_wait)
+        if pipelines.model.rowCount() and pipelines.panel.pipeline is None:
+            # The first pipeline is being opened in the editor: show it, not an empty pane.
+            await asyncio.wait_for(signal_future(pipelines.panel.loaded), load_wait)
     saved = []
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
@@ -86,21 +80,3 @@ async def save_tab_screenshots(
         saved.append(path)
     window.tabs.setCurrentIndex(0)
     return saved
-
-
-async def _wait_for_signal(signal: SignalInstance, seconds: float) -> bool:
-    """Wait for one emission of `signal`; False when it did not come in time."""
-    fired: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def done(*_args: object) -> None:
-        if not fired.done():
-            fired.set_result(None)
-
-    signal.connect(done)
-    try:
-        await asyncio.wait_for(fired, seconds)
-        return True
-    except TimeoutError:
-        return False
-    finally:
-        signal.disconnect(done)

@@ -8,12 +8,13 @@ the window instead of a silent traceback, and cancels everything on close.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, SignalInstance
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +87,27 @@ class TaskRunner(QObject):
         if error is not None:
             log.error("task %s failed: %s", name or task.get_name(), error, exc_info=error)
             self.failed.emit(error)
+
+
+def signal_future(*signals: SignalInstance) -> asyncio.Future[None]:
+    """A future done at the first emission of any of `signals`.
+
+    It connects at once, so an emission between now and the `await` is not missed, and
+    disconnects when done (or cancelled).
+    """
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def fired(*_args: object) -> None:
+        if not future.done():
+            future.set_result(None)
+
+    for signal in signals:
+        signal.connect(fired)
+
+    def disconnect(_done: asyncio.Future[None]) -> None:
+        for signal in signals:
+            with contextlib.suppress(RuntimeError):  # the sender may be gone already
+                signal.disconnect(fired)
+
+    future.add_done_callback(disconnect)
+    return future
