@@ -231,9 +231,7 @@ class DefinitionPanel(QWidget):
         else:
             self._set_text(definition.text, self.format)
             self.state_label.setText("Matches the server.")
-        self.server_label.setText("")
-        self.problems.set_problems("server", [])
-        self._sync_buttons()
+        self._shown_fresh()
         self.loaded.emit()
 
     def example_text(self) -> str:
@@ -261,12 +259,9 @@ class DefinitionPanel(QWidget):
                 f"Restored your new-pipeline draft from {format_timestamp(draft.saved_at)}."
             )
         else:
-            self.format = "yaml"
             self._set_text(example, "yaml")
             self.state_label.setText("Started from the documented minimal example.")
-        self.server_label.setText("")
-        self.problems.set_problems("server", [])
-        self._sync_buttons()
+        self._shown_fresh()
         self.loaded.emit()
 
     def clear(self) -> None:
@@ -280,16 +275,24 @@ class DefinitionPanel(QWidget):
         self._set_text("", self.format)
         self.title.setText("No pipeline selected")
         self.state_label.setText("")
+        self._shown_fresh()
+
+    def _shown_fresh(self) -> None:
+        """Another document is in the editor: the last server check spoke of the old one."""
         self.server_label.setText("")
         self.problems.set_problems("server", [])
         self._sync_buttons()
 
+    def _show_format(self, fmt: str) -> None:
+        """Make `fmt` the format of the text: the field, the combo, the highlighting."""
+        self.format = "json" if fmt == "json" else "yaml"
+        self.format_combo.setCurrentIndex(self.format_combo.findData(self.format))
+        self.editor.set_format(self.format)
+
     def _set_text(self, text: str, fmt: str) -> None:
         self._loading = True
         try:
-            self.format = "json" if fmt == "json" else "yaml"
-            self.format_combo.setCurrentIndex(self.format_combo.findData(self.format))
-            self.editor.set_format(self.format)
+            self._show_format(fmt)
             self.editor.setPlainText(text)
         finally:
             self._loading = False
@@ -351,9 +354,7 @@ class DefinitionPanel(QWidget):
         # Replace through the cursor, not setPlainText: Ctrl+Z brings the old text back.
         self._loading = True
         try:
-            self.format = "json" if target == "json" else "yaml"
-            self.format_combo.setCurrentIndex(self.format_combo.findData(self.format))
-            self.editor.set_format(self.format)
+            self._show_format(target)
             cursor = self.editor.textCursor()
             cursor.beginEditBlock()
             cursor.select(QTextCursor.SelectionType.Document)
@@ -387,10 +388,7 @@ class DefinitionPanel(QWidget):
             self.state_label.setText(f"Could not open {path.name}: {exc}")
             return False
         is_json = path.suffix.lower() == ".json" or text.lstrip().startswith("{")
-        fmt: DefinitionFormat = "json" if is_json else "yaml"
-        self.format = fmt
-        self.format_combo.setCurrentIndex(self.format_combo.findData(fmt))
-        self.editor.set_format(fmt)
+        self._show_format("json" if is_json else "yaml")
         self.editor.setPlainText(text)
         self.state_label.setText(f"Opened {path.name}: not applied yet.")
         return True
