@@ -136,8 +136,4 @@ async def _download_catalog(base_url: str, key: str, auth_mode: str) -> Catalog:
         hooks = await api.hooks()
     finally:
         await client.aclose()
-    return Catalog(
-        source_connection_ids=frozenset(c.id for c in connections if c.role == "source"),
-        destination_connection_ids=frozenset(c.id for c in connections if c.role == "destination"),
-        hook_ids=frozenset(h.id for h in hooks),
-    )
+    return Catalog.of(((c.id, c.role) for c in connections), (h.id for h in hooks))

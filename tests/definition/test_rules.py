@@ -268,3 +268,12 @@ def test_a_json_lone_surrogate_is_a_parse_problem_not_a_valid_string() -> None:
     assert "surrogate" in result.problems[0].message
     paired = validate_text('{"name": "rocket \\ud83d\\ude80"}', format="json")
     assert all(p.kind is not ProblemKind.PARSE for p in paired.problems)
+
+
+def test_catalog_of_sorts_connections_by_role() -> None:
+    from console.definition import Catalog
+
+    catalog = Catalog.of([(1, "source"), (5, "destination"), (2, "source")], [3, 4])
+    assert catalog.source_connection_ids == {1, 2}
+    assert catalog.destination_connection_ids == {5}
+    assert catalog.hook_ids == {3, 4}

@@ -29,13 +29,7 @@ def catalog_of(api: httpx.Client) -> Catalog:
     """The caller's account's connection and hook ids, as the server's validator sees them."""
     connections = api.get("/api/public/v1/connections").json()["data"]
     hooks = api.get("/api/public/v1/hooks").json()["data"]
-    return Catalog(
-        source_connection_ids=frozenset(c["id"] for c in connections if c["role"] == "source"),
-        destination_connection_ids=frozenset(
-            c["id"] for c in connections if c["role"] == "destination"
-        ),
-        hook_ids=frozenset(h["id"] for h in hooks),
-    )
+    return Catalog.of(((c["id"], c["role"]) for c in connections), (h["id"] for h in hooks))
 
 
 def definition(catalog: Catalog, name: str = "Orders to warehouse", frequency: int = 60) -> str:

@@ -5,6 +5,7 @@ The editor, the sandbox server and the `validate` command all speak it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -72,6 +73,16 @@ class Catalog:
     source_connection_ids: frozenset[int] = frozenset()
     destination_connection_ids: frozenset[int] = frozenset()
     hook_ids: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, connections: Iterable[tuple[int, str]], hook_ids: Iterable[int]) -> Catalog:
+        """From the account's connections as (id, role) pairs and its hook ids."""
+        pairs = list(connections)
+        return cls(
+            source_connection_ids=frozenset(i for i, role in pairs if role == "source"),
+            destination_connection_ids=frozenset(i for i, role in pairs if role == "destination"),
+            hook_ids=frozenset(hook_ids),
+        )
 
 
 @dataclass(frozen=True)

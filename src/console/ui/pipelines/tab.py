@@ -220,12 +220,8 @@ class PipelinesTab(QWidget):
         catalog = self.session.catalog
         connections = await catalog.connections()
         hooks = await catalog.hooks()
-        self.panel.catalog = Catalog(
-            source_connection_ids=frozenset(c.id for c in connections if c.role == "source"),
-            destination_connection_ids=frozenset(
-                c.id for c in connections if c.role == "destination"
-            ),
-            hook_ids=frozenset(h.id for h in hooks),
+        self.panel.catalog = Catalog.of(
+            ((c.id, c.role) for c in connections), (h.id for h in hooks)
         )
         self.panel.editor.set_completion_catalog(
             [(c.id, c.name, c.role) for c in connections],
@@ -268,15 +264,13 @@ class PipelinesTab(QWidget):
         return select_row(self.table, pipeline_id)
 
     def _reselect(self, pipeline: Pipeline) -> None:
-        row = self.model.row_of(pipeline.id)
-        if row is None:
+        if self.model.row_of(pipeline.id) is None:
             return
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
-        if index.isValid():
-            self.table.selectionModel().blockSignals(True)
-            self.table.selectRow(index.row())
-            self.table.selectionModel().blockSignals(False)
-            self.table.viewport().update()
+        # Selecting for the user's benefit is not the user choosing: no switch question.
+        self.table.selectionModel().blockSignals(True)
+        select_row(self.table, pipeline.id)
+        self.table.selectionModel().blockSignals(False)
+        self.table.viewport().update()
         if self._shown is None or self._shown.id != pipeline.id:
             self._open(pipeline)
         else:
@@ -310,7 +304,7 @@ class PipelinesTab(QWidget):
         self.runner.start(self.panel.load_pipeline(pipeline), name="pipelines.open")
 
     def new_pipeline(self) -> None:
-        """Start a new pipeline in the editor (asking first about unapplied edits)."""
+        """Start a new pipeline in the editor; unapplied edits are kept as their draft."""
         if self.panel.is_dirty and self._shown is not None:
             self.panel.save_draft()  # the draft keeps them; "New" never destroys edits
         self._shown = None
