@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from console.api.fields import optional_float
 from console.api.pagination import Page, fetch_page, iterate_pages
 from console.api.transport import ApiClient
 from console.redaction import mask_key
@@ -53,9 +54,9 @@ class ApiKey:
             last4=str(body.get("last4") or ""),
             feed=body.get("feed"),
             created_at=float(body.get("created_at") or 0),
-            expires_at=_optional_float(body.get("expires_at")),
-            last_used_at=_optional_float(body.get("last_used_at")),
-            revoked_at=_optional_float(body.get("revoked_at")),
+            expires_at=optional_float(body.get("expires_at")),
+            last_used_at=optional_float(body.get("last_used_at")),
+            revoked_at=optional_float(body.get("revoked_at")),
             rotated_from=body.get("rotated_from"),
             status=str(body.get("status") or "active"),
         )
@@ -123,7 +124,3 @@ class KeysApi:
 def _created(body: dict[str, Any]) -> CreatedKey:
     secret = str(body.pop("secret"))
     return CreatedKey(ApiKey.from_json(body), secret)
-
-
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)

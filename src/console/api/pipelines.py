@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from console.api.fields import optional_float
 from console.api.transport import ApiClient
 
 PIPELINES_PATH = "/api/public/v1/pipelines"
@@ -49,8 +50,8 @@ class Pipeline:
             revision=int(body.get("revision") or 0),
             created_at=float(body.get("created_at") or 0),
             updated_at=float(body.get("updated_at") or 0),
-            last_sync_started_at=_optional_float(body.get("last_sync_started_at")),
-            last_sync_finished_at=_optional_float(body.get("last_sync_finished_at")),
+            last_sync_started_at=optional_float(body.get("last_sync_started_at")),
+            last_sync_finished_at=optional_float(body.get("last_sync_finished_at")),
             last_error=body.get("last_error") or None,
         )
 
@@ -197,7 +198,3 @@ def parse_etag(value: str | None) -> int | None:
 
 def _content_type(format: DefinitionFormat) -> dict[str, str]:
     return {"Content-Type": MEDIA_TYPES[format]}
-
-
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)

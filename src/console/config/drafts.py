@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from console.config.files import write_json_atomically
 
 NEW_PIPELINE = "new"
 
@@ -54,8 +54,6 @@ class DraftStore:
         self, profile: str, pipeline: int | str, text: str, fmt: str, base_revision: int | None
     ) -> Draft:
         """Write atomically, so a crash mid-write keeps the previous draft whole."""
-        path = self._path(profile, pipeline)
-        path.parent.mkdir(parents=True, exist_ok=True)
         draft = Draft(text, fmt, base_revision, time.time())
         payload = {
             "text": draft.text,
@@ -63,10 +61,7 @@ class DraftStore:
             "base_revision": draft.base_revision,
             "saved_at": draft.saved_at,
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".draft-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-        os.replace(tmp, path)
+        write_json_atomically(self._path(profile, pipeline), payload)
         return draft
 
     def discard(self, profile: str, pipeline: int | str) -> None:

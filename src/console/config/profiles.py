@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from console.config.files import write_json_atomically
 from console.redaction import redact_secrets
 
 AUTH_MODES = ("header", "query")
@@ -126,12 +125,8 @@ class SettingsStore:
 
     def save(self, settings: Settings) -> None:
         """Write atomically so a crash never leaves half a file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "profiles": [asdict(p) for p in settings.profiles],
             "active_profile": settings.active_profile,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2)
-        os.replace(tmp, self.path)
+        write_json_atomically(self.path, payload, indent=2)
