@@ -23,6 +23,7 @@ from console.api.transport import ApiClient
 from console.config.profiles import ConnectionProfile, ProfileError, Settings
 from console.config.secrets import SecretStore, profile_account
 from console.redaction import looks_like_key
+from console.ui.widgets.error_banner import error_text
 
 NEW_PROFILE = "(new profile)"
 
@@ -254,8 +255,7 @@ class ProfilesDialog(QDialog):
             latency = client.last_latency_ms or 0
             self._say(True, f"Connected in {latency:.0f} ms; the key can list keys ({count}+).")
         except ApiError as error:
-            detail = f" Correlation ID: {error.correlation_id}" if error.correlation_id else ""
-            self._say(False, f"{error.message} (HTTP {error.status or '—'}).{detail}")
+            self._say(False, error_text(error))
         except ValueError:
             self._say(
                 False,

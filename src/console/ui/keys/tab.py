@@ -32,7 +32,7 @@ from console.ui.keys.dialogs import (
 from console.ui.keys.model import STATUS_COLUMN, KeysTableModel, keys_filter
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
-from console.ui.widgets.error_banner import describe_error
+from console.ui.widgets.error_banner import error_text
 from console.ui.widgets.row_table import ROW_ROLE, select_row, selected_row
 from console.ui.widgets.status_badge import StatusBadgeDelegate
 
@@ -284,7 +284,7 @@ class KeysTab(QWidget):
                 expires_at=request.expires_at,
             )
         except ApiError as error:
-            dialog.show_error(_dialog_error_text(error))
+            dialog.show_error(error_text(error))
             return
         except BaseException as error:
             dialog.show_error(f"Could not create the key: {error or type(error).__name__}")
@@ -351,11 +351,3 @@ class KeysTab(QWidget):
 
     def _save_to_keychain(self, created: CreatedKey) -> bool:
         return self.secrets.set(saved_key_account(created.key.id, created.key.name), created.secret)
-
-
-def _dialog_error_text(error: ApiError) -> str:
-    headline, details, correlation_id = describe_error(error)
-    lines = [headline, *details]
-    if correlation_id:
-        lines.append(f"Correlation ID: {correlation_id}")
-    return "\n".join(lines)

@@ -35,6 +35,15 @@ def describe_error(error: BaseException) -> tuple[str, list[str], str | None]:
     return redact_secrets(f"Unexpected error: {text}"), [], None
 
 
+def error_text(error: BaseException) -> str:
+    """The banner's content as plain lines, for a dialog that shows its own errors."""
+    headline, details, correlation_id = describe_error(error)
+    lines = [headline, *details]
+    if correlation_id:
+        lines.append(f"Correlation ID: {correlation_id}")
+    return "\n".join(lines)
+
+
 class ErrorBanner(QFrame):
     """A dismissible banner above the tabs."""
 
