@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from console.sandbox.process import SandboxProcess
-from console.sandbox.store import mint_key
+from console.sandbox.storage.sqlite import mint_key
 
 HERE = Path(__file__).resolve().parent
 TARGET_FIRST_PAINT_MS = 1000.0

@@ -51,7 +51,7 @@ def account() -> str:
 @pytest.fixture
 def mint_key(sandbox: SandboxProcess) -> Callable[..., str]:
     """Mint a key on the shared server's data dir (creating account and feed as needed)."""
-    from console.sandbox.store import mint_key as store_mint_key
+    from console.sandbox.storage.sqlite import mint_key as store_mint_key
 
     def mint(account: str, kind: str = "admin", feed: str | None = None) -> str:
         return store_mint_key(sandbox.data_dir, account=account, kind=kind, feed=feed)

@@ -15,10 +15,10 @@ def test_model_layers_import_without_qt() -> None:
         for package in (console.api, console.definition, console.sandbox, console.config):
             for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
                 importlib.import_module(module.name)
-        import console.redaction, console.launcher, console.logging_setup
+        import console.common.redaction, console.app.launcher, console.app.logging_setup
         qt = ("PySide6", "qasync", "shiboken6")
         leaked = sorted(m for m in sys.modules if m.split(".")[0] in qt)
-        ui = sorted(m for m in sys.modules if m.startswith("console.ui") or m == "console.app")
+        ui = sorted(m for m in sys.modules if m.startswith("console.ui") or m == "console.app.main")
         assert not leaked and not ui, (leaked, ui)
         print("ok")
         """
@@ -35,7 +35,7 @@ def test_gui_process_does_not_import_the_server_stack_to_start() -> None:
         """
         import os, sys
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        import console.app, console.ui.main_window, console.launcher
+        import console.app.main, console.ui.main_window, console.app.launcher
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("starlette", "uvicorn"))
         assert not heavy, heavy
         print("ok")

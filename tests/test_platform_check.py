@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.platform_check import XCB_LIBRARIES, missing_libraries, uses_xcb, xcb_problem
+from console.app.platform_check import XCB_LIBRARIES, missing_libraries, uses_xcb, xcb_problem
 
 
 def test_xcb_is_detected_from_the_environment() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from console.logging_setup import configure_logging
-from console.redaction import mask_secret, redact_secrets
+from console.app.logging_setup import configure_logging
+from console.common.redaction import mask_secret, redact_secrets
 
 ADMIN = "fdk_" + "A1b2" * 10
 INGEST = "ik_live_" + "Zz09" * 8

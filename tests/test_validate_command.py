@@ -13,10 +13,10 @@ import pytest
 
 from console.api.catalog import CatalogApi
 from console.api.transport import ApiClient
+from console.commands.validate import main
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
 from console.definition import MINIMAL_EXAMPLE_YAML, minimal_example
-from console.validate_command import main
 from tests.conftest import run
 from tests.definition.test_positions import YAML_WITH_UNKNOWN_KEY_ON_LINE_14
 

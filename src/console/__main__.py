@@ -15,10 +15,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return sandbox_main(args[1:])
     if args and args[0] == "validate":
-        from console.validate_command import main as validate_main
+        from console.commands.validate import main as validate_main
 
         return validate_main(args[1:])
-    from console.app import main as gui_main
+    from console.app.main import main as gui_main
 
     return gui_main(args)
 

@@ -94,7 +94,7 @@ def _limited_server(
     make_sandbox: Callable[..., SandboxProcess], rate_limit: str
 ) -> tuple[SandboxProcess, str]:
     """A server of its own with `rate_limit` per IP, and an admin key on it."""
-    from console.sandbox.store import mint_key
+    from console.sandbox.storage.sqlite import mint_key
 
     server = make_sandbox(demo=False, rate_limit=rate_limit)
     return server, mint_key(server.data_dir, account="limited", kind="admin")

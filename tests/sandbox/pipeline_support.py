@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from console.definition import Catalog
-from console.sandbox.store import database_path
+from console.sandbox.storage.sqlite import database_path
 
 PIPELINES = "/api/public/v1/pipelines"
 METADATA_FIELDS = {

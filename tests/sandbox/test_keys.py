@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from console.sandbox.process import SandboxProcess
-from console.sandbox.store import mint_key
+from console.sandbox.storage.sqlite import mint_key
 
 KEYS = "/api/public/v1/keys"
 FEEDS = "/api/public/v1/feeds"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from console.sandbox.process import SandboxProcess
-from console.sandbox.store import mint_key
+from console.sandbox.storage.sqlite import mint_key
 from tests.sandbox.pipeline_support import (
     PIPELINES,
     catalog_of,

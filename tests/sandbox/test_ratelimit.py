@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import httpx
 
+from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.process import SandboxProcess
-from console.sandbox.ratelimit import FixedWindowLimiter
 from console.sandbox.settings import RateLimit
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from console.sandbox import store
 from console.sandbox.demo import seed_demo
-from console.sandbox.keys import key_status
+from console.sandbox.keys.rules import key_status
+from console.sandbox.storage import sqlite as store
 
 
 def test_schema_is_versioned_and_in_wal_mode(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_mint_key_refuses_bad_arguments(tmp_path: Path) -> None:
 
 def test_store_does_not_import_the_web_stack() -> None:
     code = (
-        "import sys, console.sandbox.store; "
+        "import sys, console.sandbox.storage.sqlite; "
         "print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -337,7 +337,7 @@ def test_a_graceful_stop_during_a_sync_explains_and_force_stop_works(
     make_window: Any,
     make_sandbox: Any,
 ) -> None:
-    from console.sandbox.store import mint_key
+    from console.sandbox.storage.sqlite import mint_key
 
     # Syncs that last long enough to be caught running.
     server = make_sandbox(demo=False, extra_args=["--sync-seconds", "30"])

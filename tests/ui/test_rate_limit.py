@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from console.api.transport import RetryWait
 from console.sandbox.process import SandboxProcess
-from console.sandbox.store import mint_key
+from console.sandbox.storage.sqlite import mint_key
 
 
 def test_rate_limited_refresh_waits_and_succeeds_while_ui_stays_responsive(

@@ -6,8 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from console.contract import error_code_for
-from console.redaction import redact_secrets
+from console.common.contract import error_code_for
+from console.common.redaction import redact_secrets
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from console.api.fields import optional_float
 from console.api.pagination import Page, fetch_page, iterate_pages
 from console.api.transport import ApiClient
-from console.redaction import mask_key
+from console.common.redaction import mask_key
 
 KEYS_PATH = "/api/public/v1/keys"
 KeyKind = Literal["admin", "ingest"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from console.api.errors import ApiError
-from console.redaction import redact_secrets
+from console.common.redaction import redact_secrets
 
 if TYPE_CHECKING:
     import httpx

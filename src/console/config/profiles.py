@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from console.common.redaction import redact_secrets
 from console.config.files import write_json_atomically
-from console.redaction import redact_secrets
 
 AUTH_MODES = ("header", "query")
 

@@ -5,7 +5,7 @@ No Qt here: the editor, the sandbox server and the `validate` command all use it
 
 from __future__ import annotations
 
-from console.contract import HOOK_EVENTS
+from console.common.contract import HOOK_EVENTS
 from console.definition.cancellable import ValidationCancelled
 from console.definition.dumping import canonical_json, dump_json, dump_yaml
 from console.definition.model import Catalog, Problem, ProblemKind, Severity, ValidationResult

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from console.contract import HOOK_EVENTS
+from console.common.contract import HOOK_EVENTS
 
 DEFINITION_VERSION = 1
 TRANSFORMATION_TYPES = (

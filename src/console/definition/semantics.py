@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from console.contract import HOOK_EVENTS
+from console.common.contract import HOOK_EVENTS
 from console.definition.model import Catalog, ProblemKind, Severity
 from console.definition.schema import (
     DEFINITION_VERSION,

@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
         parser.error("--kind ingest needs --feed FEED (the feed the key may write to)")
     if args.kind == "admin" and args.feed:
         parser.error("--feed only applies to --kind ingest")
-    from console.sandbox.store import mint_key
+    from console.sandbox.storage.sqlite import mint_key
 
     try:
         secret = mint_key(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from console.sandbox.demo_pipelines import seed_demo_pipelines
-from console.sandbox.store import ensure_account, feed_exists, insert_feed, insert_key, now
+from console.sandbox.pipelines.demo import seed_demo_pipelines
+from console.sandbox.storage.sqlite import ensure_account, feed_exists, insert_feed, insert_key, now
 
 DEMO_ACCOUNT = "demo"
 _SEEDED_MARK = "demo_seeded"

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.sandbox.openapi_common import (
+from console.sandbox.http.openapi_schemas import (
     NULLABLE_TIMESTAMP,
     TIMESTAMP,
     V1,
@@ -20,8 +20,8 @@ from console.sandbox.openapi_common import (
     json_content,
     ref,
 )
-from console.sandbox.openapi_pipelines import PIPELINE_PATHS, PIPELINE_SCHEMAS
-from console.sandbox.responses import json_response
+from console.sandbox.http.responses import json_response
+from console.sandbox.pipelines.openapi import PIPELINE_PATHS, PIPELINE_SCHEMAS
 
 _PAGE_PARAMETERS = [
     {

@@ -19,16 +19,19 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
-from console.sandbox.database import Database
+from console.sandbox.catalogue import routes as catalogue
 from console.sandbox.demo import seed_demo
-from console.sandbox.errors import ApiError
-from console.sandbox.middleware import ContractMiddleware
+from console.sandbox.feeds import routes as feeds
+from console.sandbox.http.errors import ApiError
+from console.sandbox.http.middleware import ContractMiddleware
+from console.sandbox.http.ratelimit import FixedWindowLimiter
+from console.sandbox.http.responses import api_error_handler, http_exception_handler
+from console.sandbox.keys import routes as keys
 from console.sandbox.openapi import openapi_document
-from console.sandbox.ratelimit import FixedWindowLimiter
-from console.sandbox.responses import api_error_handler, http_exception_handler
-from console.sandbox.routes import catalogue, feeds, keys, pipelines
-from console.sandbox.scheduler import PipelineScheduler
+from console.sandbox.pipelines import routes as pipelines
+from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.settings import SandboxSettings
+from console.sandbox.storage.database import Database
 
 
 def api_routes() -> list[BaseRoute]:

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
 
 from console.api.errors import ApiError
 from console.api.transport import ApiClient
+from console.common.redaction import looks_like_key
 from console.config.profiles import ConnectionProfile, ProfileError, Settings
 from console.config.secrets import SecretStore, profile_account
-from console.redaction import looks_like_key
 from console.ui.widgets.error_banner import error_text
 
 NEW_PROFILE = "(new profile)"

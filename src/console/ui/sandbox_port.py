@@ -1,6 +1,6 @@
 """What the window needs from an embedded sandbox, without importing the server side.
 
-`app.py` (the composition root) injects the real implementation, `console.launcher`;
+`app.py` (the composition root) injects the real implementation, `console.app.launcher`;
 the UI reaches the server only over HTTP.
 """
 

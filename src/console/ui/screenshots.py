@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QWidget
 
-from console.redaction import redact_secrets
+from console.common.redaction import redact_secrets
 from console.ui.main_window import MainWindow
 from console.ui.tasks import signal_future
 

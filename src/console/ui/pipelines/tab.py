@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 
 from console.api.errors import ApiError
 from console.api.pipelines import Pipeline
+from console.common.contract import PIPELINE_STATUSES
 from console.config.drafts import DraftStore
-from console.contract import PIPELINE_STATUSES
 from console.definition import HOOK_EVENTS, TRANSFORMATION_TYPES, Catalog
 from console.ui.formatting import format_relative, format_timestamp
 from console.ui.pipelines.definition_panel import DefinitionPanel

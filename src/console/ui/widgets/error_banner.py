@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.api.errors import ApiError
-from console.redaction import redact_secrets
+from console.common.redaction import redact_secrets
 
 
 def describe_error(error: BaseException) -> tuple[str, list[str], str | None]:

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from console.definition import canonical_json, validate_text
 from console.definition.model import Catalog, ProblemKind, ValidationResult
-from console.sandbox.errors import ApiError, Problem, conflict, not_found
-from console.sandbox.pagination import NumberedPage
+from console.sandbox.http.errors import ApiError, Problem, conflict, not_found
+from console.sandbox.http.pagination import NumberedPage
 
 DefinitionFormat = Literal["yaml", "json"]
 # Problems of the class that decides the status lead the error body (PLATFORM_API order).

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from console.sandbox.errors import conflict, not_found
-from console.sandbox.pagination import PageRequest, page_rows
-from console.sandbox.store import insert_key
+from console.sandbox.http.errors import conflict, not_found
+from console.sandbox.http.pagination import PageRequest, page_rows
+from console.sandbox.storage.sqlite import insert_key
 
 # A key within this many seconds of its expiry reports status "expiring".
 EXPIRING_WINDOW = 7 * 24 * 3600

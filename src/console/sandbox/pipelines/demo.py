@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from console.sandbox.pipelines import (
+from console.sandbox.pipelines.store import (
     SubmittedDefinition,
     catalog_of,
     check_definition,

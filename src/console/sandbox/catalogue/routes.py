@@ -8,9 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.sandbox.auth import Principal
-from console.sandbox.responses import json_response
-from console.sandbox.routes.common import as_admin, resource
+from console.sandbox.http.auth import Principal
+from console.sandbox.http.responses import json_response
+from console.sandbox.http.routing import as_admin, resource
 
 
 async def list_connections(request: Request) -> Response:

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from console.sandbox.errors import invalid, validation_failed
+from console.sandbox.http.errors import invalid, validation_failed
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

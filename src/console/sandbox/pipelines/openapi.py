@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.contract import PIPELINE_STATUSES
-from console.sandbox.openapi_common import (
+from console.common.contract import PIPELINE_STATUSES
+from console.sandbox.http.openapi_schemas import (
     NULLABLE_TIMESTAMP,
     TIMESTAMP,
     V1,

@@ -18,16 +18,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from console.definition import dump_json, dump_yaml, validate_text
-from console.sandbox import pipeline_runs, pipelines
-from console.sandbox.auth import Principal
-from console.sandbox.errors import ApiError, conflict, invalid, not_found, validation_failed
-from console.sandbox.pagination import parse_numbered_page
-from console.sandbox.pipelines import DefinitionFormat, SubmittedDefinition
-from console.sandbox.responses import json_response
-from console.sandbox.routes.common import as_admin, resource
-from console.sandbox.scheduler import PipelineScheduler
+from console.sandbox.http.auth import Principal
+from console.sandbox.http.errors import ApiError, conflict, invalid, not_found, validation_failed
+from console.sandbox.http.pagination import parse_numbered_page
+from console.sandbox.http.responses import json_response
+from console.sandbox.http.routing import as_admin, resource
+from console.sandbox.pipelines import runs as pipeline_runs
+from console.sandbox.pipelines import store as pipelines
+from console.sandbox.pipelines.scheduler import PipelineScheduler
+from console.sandbox.pipelines.store import DefinitionFormat, SubmittedDefinition
 from console.sandbox.settings import PipelineTiming
-from console.sandbox.store import now
+from console.sandbox.storage.sqlite import now
 
 PREFIX = "/api/public/v1/pipelines"
 MAX_DEFINITION_BYTES = 1024 * 1024

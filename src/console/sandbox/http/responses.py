@@ -8,8 +8,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from console.contract import error_code_for
-from console.sandbox.errors import ApiError, Problem
+from console.common.contract import error_code_for
+from console.sandbox.http.errors import ApiError, Problem
 
 
 # Codes for statuses Starlette itself may raise; the contract names these.

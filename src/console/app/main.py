@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     if args.url and not api_key:
         parser.error(f"--url needs the admin key in the environment variable {API_KEY_ENV}")
 
-    from console.platform_check import xcb_problem
+    from console.app.platform_check import xcb_problem
 
     problem = xcb_problem()
     if problem:
@@ -77,10 +77,10 @@ def main(argv: list[str]) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    from console.app.logging_setup import configure_logging
     from console.config.paths import AppPaths
     from console.config.profiles import SettingsStore
     from console.config.secrets import SecretStore
-    from console.logging_setup import configure_logging
 
     paths = AppPaths.from_environment()
     configure_logging(paths.log_file)
@@ -121,7 +121,7 @@ async def run_console(
     assert isinstance(secrets, SecretStore)
     assert isinstance(settings_store, SettingsStore)
     assert isinstance(paths, AppPaths)
-    from console.launcher import SandboxLauncher
+    from console.app.launcher import SandboxLauncher
 
     window = MainWindow(
         secrets, settings_store, sandbox_factory=lambda data_dir: SandboxLauncher(data_dir, secrets)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from console.sandbox import store
+from console.sandbox.storage import sqlite as store
 
 T = TypeVar("T")
 

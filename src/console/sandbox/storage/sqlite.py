@@ -1,4 +1,4 @@
-"""SQLite storage of the sandbox: schema, accounts, key secrets and `mint_key`.
+"""SQLite storage of the sandbox: schema and migrations, accounts, feed and key rows, `mint_key`.
 
 Stdlib only: the GUI imports this module to mint its own key without loading the web
 stack. WAL with synchronous=NORMAL keeps every committed row across a killed process
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from console.sandbox.catalogue import STANDARD_CONNECTIONS, STANDARD_HOOKS
+from console.sandbox.catalogue.data import STANDARD_CONNECTIONS, STANDARD_HOOKS
 
 DATABASE_NAME = "sandbox.sqlite3"
 BUSY_TIMEOUT_MS = 10_000

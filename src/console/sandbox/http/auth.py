@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
-from console.sandbox.errors import forbidden, unauthorized
-from console.sandbox.store import hash_secret
+from console.sandbox.http.errors import forbidden, unauthorized
+from console.sandbox.storage.sqlite import hash_secret
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from console.sandbox.errors import conflict
-from console.sandbox.pagination import PageRequest, page_rows
-from console.sandbox.store import feed_exists, insert_feed
+from console.sandbox.http.errors import conflict
+from console.sandbox.http.pagination import PageRequest, page_rows
+from console.sandbox.storage.sqlite import feed_exists, insert_feed
 
 _COLUMNS = "seq, slug, name, method, id_field, created_at"
 

@@ -6,7 +6,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from console.redaction import redact_secrets
+from console.common.redaction import redact_secrets
 
 
 class RedactingFormatter(logging.Formatter):

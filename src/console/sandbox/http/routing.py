@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from console.sandbox.auth import Principal, authenticate, credentials_of, require_admin
-from console.sandbox.database import Database
-from console.sandbox.errors import ApiError
-from console.sandbox.store import now
+from console.sandbox.http.auth import Principal, authenticate, credentials_of, require_admin
+from console.sandbox.http.errors import ApiError
+from console.sandbox.storage.database import Database
+from console.sandbox.storage.sqlite import now
 
 T = TypeVar("T")
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from console.sandbox.errors import conflict
-from console.sandbox.pipelines import record_event
+from console.sandbox.http.errors import conflict
+from console.sandbox.pipelines.store import record_event
 from console.sandbox.settings import PipelineTiming
 
 # A sync fails when the pipeline's name contains this (any case): the documented way to

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from console.sandbox.errors import ApiError, Problem
+from console.sandbox.http.errors import ApiError, Problem
 
 _TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number"}
 

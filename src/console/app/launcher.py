@@ -68,7 +68,7 @@ class SandboxLauncher:
 
     def mint_new_key(self) -> str:
         """Mint a fresh admin key for the sandbox account and keep it."""
-        from console.sandbox.store import mint_key
+        from console.sandbox.storage.sqlite import mint_key
 
         key = mint_key(self.data_dir, account=SANDBOX_ACCOUNT, kind="admin", name=CONSOLE_KEY_NAME)
         self.keep_key(key)

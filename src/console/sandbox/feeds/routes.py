@@ -8,14 +8,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.sandbox import feeds
-from console.sandbox.auth import Principal
-from console.sandbox.errors import Problem, invalid, validation_failed
-from console.sandbox.pagination import parse_page
-from console.sandbox.payload import FieldSpec, read_payload
-from console.sandbox.responses import json_response
-from console.sandbox.routes.common import as_admin, resource
-from console.sandbox.store import FEED_METHODS, FEED_SLUG, now
+from console.sandbox.feeds import rules as feeds
+from console.sandbox.http.auth import Principal
+from console.sandbox.http.errors import Problem, invalid, validation_failed
+from console.sandbox.http.pagination import parse_page
+from console.sandbox.http.payload import FieldSpec, read_payload
+from console.sandbox.http.responses import json_response
+from console.sandbox.http.routing import as_admin, resource
+from console.sandbox.storage.sqlite import FEED_METHODS, FEED_SLUG, now
 
 PREFIX = "/api/public/v1/feeds"
 MAX_TEXT_LENGTH = 100

@@ -11,10 +11,10 @@ import contextlib
 import logging
 import sqlite3
 
-from console.sandbox import pipeline_runs
-from console.sandbox.database import Database
+from console.sandbox.pipelines import runs as pipeline_runs
 from console.sandbox.settings import PipelineTiming
-from console.sandbox.store import now
+from console.sandbox.storage.database import Database
+from console.sandbox.storage.sqlite import now
 
 logger = logging.getLogger("console.sandbox")
 

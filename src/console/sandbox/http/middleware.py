@@ -13,10 +13,10 @@ import time
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from console.sandbox.errors import ApiError
-from console.sandbox.ratelimit import FixedWindowLimiter
-from console.sandbox.responses import error_response
-from console.sandbox.store import random_alphanumeric
+from console.sandbox.http.errors import ApiError
+from console.sandbox.http.ratelimit import FixedWindowLimiter
+from console.sandbox.http.responses import error_response
+from console.sandbox.storage.sqlite import random_alphanumeric
 
 logger = logging.getLogger("console.sandbox")
 

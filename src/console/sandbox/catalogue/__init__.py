@@ -1,0 +1,1 @@
+"""Connections and hooks, the read-only catalogue every account is seeded with."""

@@ -1,0 +1,1 @@
+"""Feeds (and, later, their records): rules, SQL and routes."""

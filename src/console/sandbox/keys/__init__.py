@@ -1,0 +1,1 @@
+"""API keys: their rules, SQL and routes."""

@@ -1,0 +1,1 @@
+"""Pipelines: definitions and revisions, the simulated runs, the scheduler, routes, OpenAPI."""

@@ -1,0 +1,1 @@
+"""Storage of the sandbox: the SQLite database, its schema and migrations, the database thread."""
