@@ -10,8 +10,8 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.api.errors import ApiError
+from console.api.transport import ApiClient
 from console.config.drafts import DraftStore
 from console.config.paths import AppPaths
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
@@ -43,13 +44,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SANDBOX_PROFILE = "Sandbox"
+COMMAND_LINE_PROFILE = "Command line"
 TAB_TITLES = ("API Keys", "Pipelines", "Records", "Ingest Logs")
+KEYS_PATH = "/api/public/v1/keys"
+# Switch tabs from anywhere, the definition editor and the tables included.
+NEXT_TAB_KEYS = ("Ctrl+Tab", "Ctrl+PgDown")
+PREVIOUS_TAB_KEYS = ("Ctrl+Shift+Tab", "Ctrl+Shift+Backtab", "Ctrl+PgUp")
 
 
 class MainWindow(QMainWindow):
     """Integration Console's one window."""
 
     connection_ready = Signal(object)  # ConnectionProfile, after the server answered
+    connection_failed = Signal(str, object)  # profile name, the error; the previous stays
     first_painted = Signal()
 
     def __init__(
@@ -72,14 +79,24 @@ class MainWindow(QMainWindow):
         self._sandbox_worker = ThreadPoolExecutor(1, thread_name_prefix="sandbox")
         self._painted = False
         self._close_confirmed = False
+        self._connecting: str | None = None  # the profile a running connect is trying
+        self._connected_text = "Not connected"
 
         self.profile_combo = QComboBox()
-        self.profile_combo.setMinimumWidth(220)
+        # Sized by a few characters, not by the longest profile name (which would widen
+        # the window); the full name is the tooltip.
+        self.profile_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.profile_combo.setMinimumContentsLength(24)
+        self.profile_combo.setPlaceholderText("Not connected")
         self.profile_combo.activated.connect(self._profile_chosen)
-        self.manage_button = QPushButton("Connections…")
+        self.manage_button = QPushButton("Connect&ions…")
         self.manage_button.clicked.connect(self.open_profiles_dialog)
+        picker_label = QLabel("&Connection:")
+        picker_label.setBuddy(self.profile_combo)
         top = QHBoxLayout()
-        top.addWidget(QLabel("Connection:"))
+        top.addWidget(picker_label)
         top.addWidget(self.profile_combo)
         top.addWidget(self.manage_button)
         top.addStretch(1)
@@ -121,6 +138,8 @@ class MainWindow(QMainWindow):
         self.session.retry_waiting.connect(self.status.retry_waiting)
         self.session.connected.connect(lambda _profile: self.keys_tab.clear())
         self.session.connected.connect(lambda _profile: self.pipelines_tab.clear())
+        self.session.disconnected.connect(self.keys_tab.clear)
+        self.session.disconnected.connect(self.pipelines_tab.clear)
         self.session.own_key_rotated.connect(
             lambda last4: self.status.showMessage(
                 f"This console now uses its rotated key (…{last4}).", 8000
@@ -128,6 +147,49 @@ class MainWindow(QMainWindow):
         )
         self.tabs.installEventFilter(self)
         self._fill_profile_combo()
+        self._add_shortcuts()
+
+    # -- keyboard ----------------------------------------------------------------
+
+    def _add_shortcuts(self) -> None:
+        """Window-wide keys: they work whichever widget has the focus."""
+        bindings: list[tuple[tuple[str, ...] | QKeySequence.StandardKey, Callable[[], object]]] = [
+            (NEXT_TAB_KEYS, lambda: self._step_tab(1)),
+            (PREVIOUS_TAB_KEYS, lambda: self._step_tab(-1)),
+            (QKeySequence.StandardKey.Find, self.focus_filter),
+            (QKeySequence.StandardKey.Save, self.apply_definition),
+        ]
+        self.shortcuts: list[QShortcut] = []
+        for keys, slot in bindings:
+            sequences = (
+                QKeySequence.keyBindings(keys)
+                if isinstance(keys, QKeySequence.StandardKey)
+                else [QKeySequence(key) for key in keys]
+            )
+            for sequence in sequences:
+                shortcut = QShortcut(sequence, self)
+                shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+                shortcut.activated.connect(slot)
+                self.shortcuts.append(shortcut)
+
+    def _step_tab(self, step: int) -> None:
+        count = self.tabs.count()
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % count)
+
+    def focus_filter(self) -> bool:
+        """Put the cursor in the current tab's filter (Ctrl+F); False when it has none."""
+        page = self.tabs.currentWidget()
+        if not isinstance(page, KeysTab | PipelinesTab):
+            return False
+        page.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        page.search_edit.selectAll()
+        return True
+
+    def apply_definition(self) -> bool:
+        """Ctrl+S: apply the edited definition shown on the Pipelines tab, else nothing."""
+        if self.tabs.currentWidget() is not self.pipelines_tab:
+            return False
+        return self.pipelines_tab.apply_edits()
 
     # -- painting ----------------------------------------------------------------
 
@@ -149,24 +211,39 @@ class MainWindow(QMainWindow):
     # -- profiles ----------------------------------------------------------------
 
     def _fill_profile_combo(self) -> None:
+        """List the profiles; the one shown is the connected one, never just the chosen one."""
+        connected = self.session.profile
         self.profile_combo.blockSignals(True)
         self.profile_combo.clear()
         for profile in self.settings.profiles:
             self.profile_combo.addItem(profile.name, profile.name)
-        active = self.settings.active_profile
-        if active is not None:
-            self.profile_combo.setCurrentIndex(max(0, self.profile_combo.findData(active)))
+        if connected is not None and self.profile_combo.findData(connected.name) < 0:
+            # --url, or a profile renamed or deleted meanwhile: still what the tabs show.
+            self.profile_combo.addItem(connected.name, connected.name)
+        index = self.profile_combo.findData(connected.name) if connected is not None else -1
+        self.profile_combo.setCurrentIndex(index)
+        self.profile_combo.setToolTip(
+            f"Connected to {connected.name}" if connected is not None else "Not connected"
+        )
         self.profile_combo.blockSignals(False)
 
     def _profile_chosen(self, index: int) -> None:
         name = self.profile_combo.itemData(index)
         profile = self.settings.profile(str(name))
+        # Until the new server answers, the tabs still show the connected profile's data.
+        self._fill_profile_combo()
         if profile is not None and profile is not self.session.profile:
             self.connect_profile(profile)
 
     def open_profiles_dialog(self) -> ProfilesDialog:
         """Open the connection-profile manager."""
-        dialog = ProfilesDialog(self.settings, self.secrets, self)
+        dialog = ProfilesDialog(
+            self.settings,
+            self.secrets,
+            self,
+            connected=lambda: self.session.profile.name if self.session.profile else None,
+        )
+        dialog.deleted.connect(self._profile_deleted)
         dialog.saved.connect(self._profiles_saved)
         dialog.connect_requested.connect(self._connect_named)
         dialog.finished.connect(dialog.deleteLater)
@@ -176,6 +253,25 @@ class MainWindow(QMainWindow):
 
     def _profiles_saved(self) -> None:
         self.settings_store.save(self.settings)
+        self._fill_profile_combo()
+
+    def _profile_deleted(self, name: str) -> None:
+        """The profile manager deleted `name` (after asking): disconnect if it is in use."""
+        if self._connecting == name:
+            self.runner.cancel("connect")
+        if self.session.profile is not None and self.session.profile.name == name:
+            self.drop_connection()
+        self._fill_profile_combo()
+
+    def drop_connection(self) -> None:
+        """Drop the connection: the tabs clear and the picker names no profile."""
+        self.runner.cancel("connect")
+        self.pipelines_tab.panel.save_draft()  # edits of that connection stay in its drafts
+        self.session.disconnect_profile()
+        self.settings.active_profile = None
+        self._connected_text = "Not connected"
+        self.status.set_disconnected()
+        self.banner.dismiss()
         self._fill_profile_combo()
 
     def _connect_named(self, name: str) -> None:
@@ -200,57 +296,93 @@ class MainWindow(QMainWindow):
 
     def connect_url(self, base_url: str, api_key: str) -> None:
         """Connect to a server given on the command line (the key is never saved)."""
-        profile = ConnectionProfile("Command line", base_url=base_url)
+        profile = ConnectionProfile(COMMAND_LINE_PROFILE, base_url=base_url)
         self.runner.start(self._connect(profile, api_key=api_key), name="connect")
 
     async def _connect(self, profile: ConnectionProfile, api_key: str | None = None) -> None:
+        """Try `profile` with a client of its own; only once it answers does it replace
+        the connection, so a failure leaves the previous connection and its tabs as they were.
+        """
+        self._connecting = profile.name
         self.banner.dismiss()
-        self.status.clear()
         self.status.set_connection_state("connecting", f"Connecting to {profile.name}…")
-        sandbox: SandboxRunner | None = None
-        if profile.is_sandbox:
-            sandbox = self._sandbox_for(profile)
-            self.status.set_connection_state("connecting", "Starting the sandbox server…")
-            endpoint = await self._in_sandbox_worker(sandbox.ensure_started)
-            base_url, key = endpoint.base_url, endpoint.api_key
-            persist: Callable[[str], object] = sandbox.keep_key
-        else:
-            base_url = profile.base_url
-            account = profile_account(profile.name)
-            stored = api_key or self.secrets.get(account)
-            if stored is None:
-                self.status.set_connection_state("offline", f"{profile.name}: no key")
-                self.open_profiles_dialog().ask_for_key(profile.name)
-                return
-            key = stored
-            # A key given on the command line is never saved, not even after rotation.
-            persist = (lambda _secret: None) if api_key else partial(self.secrets.set, account)
+        client: ApiClient | None = None
+        try:
+            sandbox: SandboxRunner | None = None
+            if profile.is_sandbox:
+                sandbox = self._sandbox_for(profile)
+                self.status.set_connection_state("connecting", "Starting the sandbox server…")
+                endpoint = await self._in_sandbox_worker(sandbox.ensure_started)
+                base_url, key = endpoint.base_url, endpoint.api_key
+                persist: Callable[[str], object] = sandbox.keep_key
+            else:
+                base_url = profile.base_url
+                account = profile_account(profile.name)
+                stored = api_key or self.secrets.get(account)
+                if stored is None:
+                    self._restore_connection_state(f"{profile.name}: no key")
+                    self.open_profiles_dialog().ask_for_key(profile.name)
+                    return
+                key = stored
+                # A key given on the command line is never saved, not even after rotation.
+                persist = (lambda _secret: None) if api_key else partial(self.secrets.set, account)
+            client = self.session.new_client(profile, base_url, key)
+            try:
+                await client.get_json(KEYS_PATH, {"limit": 1})
+            except ApiError as error:
+                if error.status != 401 or sandbox is None:
+                    raise
+                # The console's own sandbox key was revoked or expired: mint another.
+                client.set_api_key(await self._in_sandbox_worker(sandbox.mint_new_key))
+        except asyncio.CancelledError:
+            # A newer connect (or deleting this profile) took over: it owns the status.
+            if client is not None:
+                self.session.close_later(client)
+            raise
+        except Exception as error:
+            if client is not None:
+                self.session.close_later(client)
+            self._connect_failed(profile, error)
+            return
+        finally:
+            if self._connecting == profile.name:
+                self._connecting = None
 
         # Edits of the previous connection stay in its drafts before the tab is cleared.
         self.pipelines_tab.panel.save_draft()
-        self.session.connect_profile(profile, base_url, key, persist_key=persist)
-        try:
-            await self.session.require_client().get_json("/api/public/v1/keys", {"limit": 1})
-        except ApiError as error:
-            if error.status == 401 and sandbox is not None:
-                # The console's own sandbox key was revoked or expired: mint another.
-                key = await self._in_sandbox_worker(sandbox.mint_new_key)
-                self.session.require_client().set_api_key(key)
-            else:
-                self.status.set_connection_state("offline", f"{profile.name}: {error.message}")
-                raise
+        self.session.connect_profile(profile, client, persist_key=persist)
         if not profile.base_url and profile.is_sandbox:
             where = f"Sandbox at {base_url}"
         else:
             where = f"{profile.name} ({base_url})"
-        self.status.set_connection_state("connected", f"Connected to {where}")
-        self.settings.active_profile = (
-            profile.name if profile.name != "Command line" else (self.settings.active_profile)
-        )
+        self._connected_text = f"Connected to {where}"
+        self.status.clear()
+        self.status.set_connection_state("connected", self._connected_text)
+        if profile.name != COMMAND_LINE_PROFILE:
+            self.settings.active_profile = profile.name
         self._fill_profile_combo()
         self.connection_ready.emit(profile)
         self.keys_tab.refresh()
         self.pipelines_tab.connected()
+
+    def _restore_connection_state(self, failure: str) -> None:
+        """After a failed attempt the status speaks of the connection still in use."""
+        if self.session.profile is not None:
+            self.status.set_connection_state("connected", self._connected_text)
+        else:
+            self.status.set_connection_state("offline", failure)
+        self._fill_profile_combo()
+
+    def _connect_failed(self, profile: ConnectionProfile, error: Exception) -> None:
+        log.warning("could not connect to %s: %s", profile.name, error)
+        kept = self.session.profile
+        context = f"Could not connect to “{profile.name}”"
+        if kept is not None:
+            context += f" (still connected to “{kept.name}”)"
+        message = error.message if isinstance(error, ApiError) else str(error)
+        self._restore_connection_state(f"{profile.name}: {message}")
+        self.banner.show_error(error, context=context)
+        self.connection_failed.emit(profile.name, error)
 
     def _sandbox_for(self, profile: ConnectionProfile) -> SandboxRunner:
         assert profile.sandbox_data_dir is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -23,6 +24,7 @@ from console.api.transport import ApiClient
 from console.common.redaction import looks_like_key
 from console.config.profiles import ConnectionProfile, ProfileError, Settings
 from console.config.secrets import SecretStore, profile_account
+from console.ui.widgets.confirm import Confirmation
 from console.ui.widgets.error_banner import error_text
 
 NEW_PROFILE = "(new profile)"
@@ -32,15 +34,24 @@ class ProfilesDialog(QDialog):
     """Add, edit, test and delete connection profiles."""
 
     saved = Signal()
+    deleted = Signal(str)  # profile name, after the user confirmed
     connect_requested = Signal(str)  # profile name
     tested = Signal(bool, str)  # ok, message
 
-    def __init__(self, settings: Settings, secrets: SecretStore, parent: QWidget | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretStore,
+        parent: QWidget | None = None,
+        *,
+        connected: Callable[[], str | None] = lambda: None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Connection profiles")
         self.setMinimumSize(720, 380)
         self.settings = settings
         self.secrets = secrets
+        self._connected = connected  # the name of the profile the console is connected to
         self._editing: str | None = None
         self._test_task: asyncio.Task[None] | None = None
 
@@ -215,14 +226,30 @@ class ProfilesDialog(QDialog):
         return True
 
     def delete_profile(self) -> None:
-        """Forget the selected profile and its key."""
-        if self._editing is None:
+        """Ask, then forget the selected profile and its key (disconnecting if in use)."""
+        name = self._editing
+        if name is None:
             return
-        self.secrets.delete(profile_account(self._editing))
-        self.settings.remove(self._editing)
+        in_use = self._connected() == name
+        info = "Its saved key is removed from this computer too."
+        if in_use:
+            info = (
+                "The console is connected to it now: it disconnects and the tabs are "
+                "cleared (unapplied pipeline edits stay in their drafts). " + info
+            )
+        self.delete_box = Confirmation(
+            self, "Delete connection profile", f"Delete “{name}”?", info, "Delete"
+        )
+        self.delete_box.ask(lambda: self._delete(name))
+
+    def _delete(self, name: str) -> None:
+        self.secrets.delete(profile_account(name))
+        self.settings.remove(name)
+        self.deleted.emit(name)
         self.saved.emit()
         self._editing = None
         self._refresh_list()
+        self._say(True, f"Deleted “{name}”.")
 
     def _connect(self) -> None:
         if self.save_profile() and self._editing:

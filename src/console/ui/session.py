@@ -31,18 +31,22 @@ class ConsoleSession(QObject):
         self._persist_key: Callable[[str], object] | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
+    @staticmethod
+    def new_client(profile: ConnectionProfile, base_url: str, api_key: str) -> ApiClient:
+        """A client for `profile` that is not in use yet (the window tries it first)."""
+        auth_mode: AuthMode = "query" if profile.auth_mode == "query" else "header"
+        return ApiClient(base_url, api_key, auth_mode=auth_mode)
+
     def connect_profile(
         self,
         profile: ConnectionProfile,
-        base_url: str,
-        api_key: str,
+        client: ApiClient,
         *,
         persist_key: Callable[[str], object],
     ) -> None:
-        """Switch to `profile`; `persist_key` stores a rotated key where the old one was."""
+        """Switch to `profile` through `client`; `persist_key` keeps a rotated key."""
         self.disconnect_profile()
-        auth_mode: AuthMode = "query" if profile.auth_mode == "query" else "header"
-        self.client = ApiClient(base_url, api_key, auth_mode=auth_mode)
+        self.client = client
         self.client.add_observer(self._observe)
         self.profile = profile
         self._persist_key = persist_key
@@ -53,11 +57,16 @@ class ConsoleSession(QObject):
         if self.client is not None:
             client, self.client = self.client, None
             client.remove_observer(self._observe)
-            task = asyncio.ensure_future(client.aclose())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self.close_later(client)
             self.profile = None
+            self._persist_key = None
             self.disconnected.emit()
+
+    def close_later(self, client: ApiClient) -> None:
+        """Close `client`'s pool in the background; `aclose` waits for it."""
+        task = asyncio.ensure_future(client.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
         """Close the connection and wait for every pool to close."""

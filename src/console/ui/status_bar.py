@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from console.api.transport import RateLimitState, RequestOutcome, RetryWait
 from console.ui.formatting import format_duration
+from console.ui.widgets.elided_label import ElidedLabel
 
 STATE_COLOURS = {"connected": "#11643a", "connecting": "#1d4f9c", "offline": "#8f1d12"}
 
@@ -18,9 +19,12 @@ class ConsoleStatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.connection_label = QLabel("Not connected")
+        self.state_dot = QLabel("")
+        # Elided: a long profile name or URL must not widen the window.
+        self.connection_label = ElidedLabel("Not connected")
         self.latency_label = QLabel("")
         self.rate_label = QLabel("")
+        self.addWidget(self.state_dot)
         self.addWidget(self.connection_label, 1)
         self.addPermanentWidget(self.latency_label)
         self.addPermanentWidget(self.rate_label)
@@ -33,7 +37,14 @@ class ConsoleStatusBar(QStatusBar):
     def set_connection_state(self, state: str, text: str) -> None:
         """`state` is connected, connecting or offline; `text` says where."""
         colour = STATE_COLOURS.get(state, "#3b3c40")
-        self.connection_label.setText(f"<span style='color:{colour}'>●</span> {text}")
+        self.state_dot.setText(f"<span style='color:{colour}'>●</span>")
+        self.connection_label.setText(text)
+
+    def set_disconnected(self) -> None:
+        """No connection: no state colour, no figures."""
+        self.state_dot.setText("")
+        self.connection_label.setText("Not connected")
+        self.clear()
 
     def request_finished(self, outcome: RequestOutcome) -> None:
         """Update latency and headroom after an exchange."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+import itertools
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -77,15 +79,17 @@ class KeysTab(QWidget):
         for title, status in STATUS_FILTERS:
             self.status_combo.addItem(title, status)
         self.status_combo.currentIndexChanged.connect(self._filter_changed)
-        self.refresh_button = QPushButton("Refresh")
+        # F5 refreshes too; mnemonics (Alt+letter) are unique within the tab and the
+        # window's connection row (tests/ui/test_keyboard.py checks).
+        self.refresh_button = QPushButton("Re&fresh")
         self.refresh_button.setShortcut("F5")
         self.refresh_button.clicked.connect(self.refresh)
-        self.add_button = QPushButton("Add key…")
+        self.add_button = QPushButton("&Add key…")
         self.add_button.setObjectName("primaryButton")
         self.add_button.clicked.connect(self.add_key)
-        self.rotate_button = QPushButton("Rotate…")
+        self.rotate_button = QPushButton("&Rotate…")
         self.rotate_button.clicked.connect(self.rotate_selected)
-        self.revoke_button = QPushButton("Revoke…")
+        self.revoke_button = QPushButton("Re&voke…")
         self.revoke_button.clicked.connect(self.revoke_selected)
 
         toolbar = QHBoxLayout()
@@ -104,6 +108,8 @@ class KeysTab(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # Tab leaves the table for the next control instead of walking its cells.
+        self.table.setTabKeyNavigation(False)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(30)
@@ -136,6 +142,18 @@ class KeysTab(QWidget):
         layout.addLayout(toolbar)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.summary_label)
+        # Tab visits the toolbar in the order it is laid out, then the table.
+        chain = (
+            self.search_edit,
+            self.status_combo,
+            self.refresh_button,
+            self.rotate_button,
+            self.revoke_button,
+            self.add_button,
+            self.table,
+        )
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
         self._loading = False
         self._select_after_load: str | None = None
         self._sync_buttons()
@@ -177,8 +195,8 @@ class KeysTab(QWidget):
             self.model.set_own_key(client.key_prefix, client.key_last4)
         target = self._select_after_load or (selected.id if selected is not None else None)
         self._select_after_load = None
-        if target is not None:
-            self.select_key(target)
+        if target is not None and not self.select_key(target):
+            self.clear_selection()  # hidden by the filter: no other key takes its place
         self._update_summary()
         self._sync_buttons()
         self.keys_loaded.emit(len(keys))
@@ -204,9 +222,21 @@ class KeysTab(QWidget):
             self.stack.setCurrentWidget(self.table)
 
     def _filter_changed(self) -> None:
+        # A filter hides rows; it never chooses another key. Qt moves the selection to a
+        # neighbouring row when the selected one is filtered out, so decide it here.
+        selected = self.selected_key()
         self.proxy.set_text(self.search_edit.text())
         self.proxy.set_status(self.status_combo.currentData())
+        if selected is not None and not self.select_key(selected.id):
+            self.clear_selection()
         self._update_summary()
+        self._sync_buttons()
+
+    def clear_selection(self) -> None:
+        """Nothing selected, nothing current: Rotate and Revoke have no key to act on."""
+        selection = self.table.selectionModel()
+        selection.clearSelection()
+        selection.setCurrentIndex(QModelIndex(), QItemSelectionModel.SelectionFlag.NoUpdate)
 
     # -- selection ---------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,14 +35,21 @@ from console.ui.pipelines.dialogs import UnsavedEditsBox, archive_box, force_sto
 from console.ui.pipelines.model import STATUS_COLUMN, PipelinesTableModel, pipelines_filter
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
-from console.ui.widgets.row_table import select_row, selected_row
+from console.ui.widgets.elided_label import ElidedLabel
+from console.ui.widgets.row_table import selected_row
 from console.ui.widgets.status_badge import StatusBadgeDelegate, badge_label_style
 
 LIVE_POLL_MS = 1000
 
 
 class PipelinesTab(QWidget):
-    """Pipelines of the connected account."""
+    """Pipelines of the connected account.
+
+    One pipeline is current (`current_id`): the editor, the metadata, the actions and the
+    list's highlight are all derived from it. Filters only hide rows; choosing another row
+    is a request to change it, which asks first about unapplied edits (one question at a
+    time), and until it is granted the list keeps highlighting the current pipeline.
+    """
 
     pipelines_loaded = Signal(int)
     pipeline_changed = Signal(object)  # Pipeline, after an action answered
@@ -59,26 +67,34 @@ class PipelinesTab(QWidget):
         self.model = PipelinesTableModel()
         self.proxy = pipelines_filter()
         self.proxy.setSourceModel(self.model)
-        self._shown: Pipeline | None = None
+        self._shown: Pipeline | None = None  # the current pipeline (None: none, or a new one)
+        self._requested: Pipeline | None = None  # asked for while a question is open
+        self._question_open = False
+        self._syncing_list = False  # the list's highlight is being set from the current id
         self._first_load = True
         self.has_loaded = False  # the list has been fetched at least once
 
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Filter by name or id")
         self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.textChanged.connect(self.proxy.set_text)
+        self.search_edit.textChanged.connect(
+            lambda text: self._change_filter(lambda: self.proxy.set_text(text))
+        )
         self.status_combo = QComboBox()
         self.status_combo.addItem("All statuses", None)
         for status in PIPELINE_STATUSES:
             self.status_combo.addItem(status.capitalize(), status)
         self.status_combo.currentIndexChanged.connect(
-            lambda _i: self.proxy.set_status(self.status_combo.currentData())
+            lambda _i: self._change_filter(
+                lambda: self.proxy.set_status(self.status_combo.currentData())
+            )
         )
-        self.archived_box = QCheckBox("Show archived")
+        # Mnemonics are unique within the tab, its editor and the window's connection row.
+        self.archived_box = QCheckBox("Sho&w archived")
         self.archived_box.toggled.connect(lambda _on: self.refresh())
-        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button = QPushButton("Re&fresh")
         self.refresh_button.clicked.connect(self.refresh)
-        self.new_button = QPushButton("New pipeline")
+        self.new_button = QPushButton("&New pipeline")
         self.new_button.clicked.connect(self.new_pipeline)
         filters = QHBoxLayout()
         filters.addWidget(self.search_edit, 1)
@@ -95,6 +111,8 @@ class PipelinesTab(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # Tab leaves the table; with cell navigation it chose the next pipeline instead.
+        self.table.setTabKeyNavigation(False)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
@@ -122,8 +140,10 @@ class PipelinesTab(QWidget):
 
         self.status_badge = QLabel("")
         self.status_badge.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        self.name_label = ElidedLabel("—")  # a long name elides; the tooltip has it whole
         self.meta_labels: dict[str, QLabel] = {}
         meta = QFormLayout()
+        meta.addRow("Name", self.name_label)
         meta.addRow("Status", self.status_badge)
         for name in ("Id", "Revision", "Created", "Updated", "Last sync", "Last error"):
             label = QLabel("—")
@@ -131,19 +151,20 @@ class PipelinesTab(QWidget):
             label.setWordWrap(True)
             self.meta_labels[name] = label
             meta.addRow(name, label)
-        self.start_button = QPushButton("Start")
+        self.start_button = QPushButton("&Start")
         self.start_button.clicked.connect(self.start_selected)
-        self.stop_button = QPushButton("Stop")
+        self.stop_button = QPushButton("S&top")
         self.stop_button.clicked.connect(lambda: self.stop_selected(force=False))
-        self.force_button = QPushButton("Force stop…")
+        self.force_button = QPushButton("Force sto&p…")
         self.force_button.clicked.connect(self.force_stop_selected)
-        self.archive_button = QPushButton("Archive…")
+        self.archive_button = QPushButton("Arc&hive…")
         self.archive_button.clicked.connect(self.archive_selected)
         actions = QHBoxLayout()
         for button in (self.start_button, self.stop_button, self.force_button, self.archive_button):
             actions.addWidget(button)
         actions.addStretch(1)
         meta_box = QGroupBox("Pipeline")
+        self.meta_box = meta_box
         meta_layout = QVBoxLayout(meta_box)
         meta_layout.addLayout(meta)
         meta_layout.addLayout(actions)
@@ -163,6 +184,9 @@ class PipelinesTab(QWidget):
         splitter.setStretchFactor(0, 5)
         splitter.setStretchFactor(1, 6)
         splitter.setSizes([580, 680])
+        # Neither side can be dragged away (the editor's Apply would go with it).
+        splitter.setChildrenCollapsible(False)
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
@@ -192,8 +216,8 @@ class PipelinesTab(QWidget):
         self._poll.stop()
         self.model.set_rows([])
         self.has_loaded = False
-        self._shown = None
-        self._show_metadata(None)
+        self._requested = None
+        self._make_current(None)
         self.panel.clear()
         self.summary_label.setText("Not connected")
 
@@ -209,9 +233,10 @@ class PipelinesTab(QWidget):
             fresh = next((p for p in pipelines if p.id == shown.id), None)
             if fresh is not None:
                 self._reselect(fresh)
-        elif self._first_load and pipelines:
+        elif self._first_load and pipelines and not self.panel.is_dirty:
             self._reselect(pipelines[0])
         self._first_load = False
+        self._show_current_in_list()  # the rows were replaced: highlight the current again
         self._watch_transitions()
         self.has_loaded = True
         self.pipelines_loaded.emit(len(pipelines))
@@ -252,69 +277,151 @@ class PipelinesTab(QWidget):
         if "pipelines.refresh" not in self.runner.names:  # never pile refreshes up
             self.refresh()
 
-    # -- selection ---------------------------------------------------------------
+    # -- the current pipeline -------------------------------------------------------
+
+    @property
+    def current_id(self) -> int | None:
+        """Id of the current pipeline (None: nothing, or a new pipeline, is open)."""
+        return self._shown.id if self._shown is not None else None
 
     def selected_pipeline(self) -> Pipeline | None:
-        """The pipeline of the selected row."""
+        """The pipeline of the highlighted row."""
         pipeline = selected_row(self.table)
         return pipeline if isinstance(pipeline, Pipeline) else None
 
     def select_pipeline(self, pipeline_id: int) -> bool:
-        """Select the row of `pipeline_id` (asking first about unapplied edits)."""
-        return select_row(self.table, pipeline_id)
+        """Ask to open `pipeline_id` as the user would; False when the list does not show it."""
+        pipeline = self._listed(pipeline_id)
+        if pipeline is None:
+            return False
+        self._request(pipeline)
+        return True
 
-    def _reselect(self, pipeline: Pipeline) -> None:
-        if self.model.row_of(pipeline.id) is None:
-            return
-        # Selecting for the user's benefit is not the user choosing: no switch question.
-        self.table.selectionModel().blockSignals(True)
-        select_row(self.table, pipeline.id)
-        self.table.selectionModel().blockSignals(False)
-        self.table.viewport().update()
-        if self._shown is None or self._shown.id != pipeline.id:
-            self._open(pipeline)
-        else:
-            self._shown = pipeline
-            self._show_metadata(pipeline)
-            self.panel.pipeline_updated(pipeline)
+    def _listed(self, pipeline_id: int | None) -> Pipeline | None:
+        """The pipeline of `pipeline_id` if its row is shown (not filtered out)."""
+        row = self.model.row_of(pipeline_id) if pipeline_id is not None else None
+        if row is None or not self.proxy.mapFromSource(self.model.index(row, 0)).isValid():
+            return None
+        pipeline = self.model.row_at(row)
+        return pipeline if isinstance(pipeline, Pipeline) else None
 
-    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
-        pipeline = self.selected_pipeline()
-        if pipeline is None or (self._shown is not None and pipeline.id == self._shown.id):
-            return
-        if self.panel.is_dirty and (self._shown is not None or self.panel.is_new):
-            self._ask_before_switching(pipeline)
-        else:
-            self._open(pipeline)
-
-    def _ask_before_switching(self, target: Pipeline) -> None:
-        name = self._shown.name if self._shown is not None else "The new pipeline"
-        shown = self._shown
-
-        def back_to_the_edited_one() -> None:
-            if shown is not None:
-                self._reselect(shown)
-
-        self.unsaved_box = UnsavedEditsBox(self, name)
-        self.unsaved_box.ask(self.panel, lambda: self._open(target), back_to_the_edited_one)
-
-    def _open(self, pipeline: Pipeline) -> None:
+    def _make_current(self, pipeline: Pipeline | None) -> None:
         self._shown = pipeline
         self._show_metadata(pipeline)
-        self.runner.start(self.panel.load_pipeline(pipeline), name="pipelines.open")
+        self._show_current_in_list()
+
+    def _show_current_in_list(self) -> None:
+        """Highlight the current pipeline's row, or nothing when it is not shown."""
+        selection = self.table.selectionModel()
+        self._syncing_list = True
+        try:
+            listed = self._listed(self.current_id)
+            if listed is not None:
+                row = self.model.row_of(listed.id)
+                assert row is not None
+                index = self.proxy.mapFromSource(self.model.index(row, 0))
+                selected = self.selected_pipeline()
+                if selected is None or selected.id != listed.id:
+                    self.table.selectRow(index.row())
+                self.table.scrollTo(index)
+            else:
+                selection.clearSelection()
+                selection.setCurrentIndex(QModelIndex(), QItemSelectionModel.SelectionFlag.NoUpdate)
+        finally:
+            self._syncing_list = False
+        self._sync_actions()
+
+    def _change_filter(self, change: Callable[[], None]) -> None:
+        # Rows appear and vanish; what is current does not change, so no question is asked.
+        self._syncing_list = True
+        try:
+            change()
+        finally:
+            self._syncing_list = False
+        self._show_current_in_list()
+
+    def _reselect(self, pipeline: Pipeline) -> None:
+        """Fresh data of a listed pipeline: open it if nothing is, else update the current."""
+        if self.current_id != pipeline.id:
+            self._open(pipeline)
+            return
+        self._shown = pipeline
+        self._show_metadata(pipeline)
+        self.panel.pipeline_updated(pipeline)
+        self._show_current_in_list()
+
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        if self._syncing_list:
+            return
+        picked = self.selected_pipeline()
+        if picked is None or picked.id == self.current_id:
+            self._show_current_in_list()  # a deselection chooses nothing
+            return
+        self._request(picked)
+
+    def _request(self, pipeline: Pipeline) -> None:
+        """The user chose `pipeline`: open it, asking first about unapplied edits."""
+        if pipeline.id == self.current_id:
+            return
+        if not (self.panel.is_dirty and (self._shown is not None or self.panel.is_new)):
+            self._open(pipeline)
+            return
+        # The newest choice wins; the list keeps showing the current one until answered.
+        self._requested = pipeline
+        self._show_current_in_list()
+        if not self._question_open:
+            self._ask_before_switching()
+
+    def _ask_before_switching(self) -> None:
+        name = self._shown.name if self._shown is not None else "The new pipeline"
+
+        def proceed() -> None:
+            target, self._requested = self._requested, None
+            if target is not None:
+                self._open(target)
+
+        def answered(_result: int) -> None:
+            self._question_open = False
+            if self._requested is not None:  # cancelled (button, Escape or closed)
+                self._requested = None
+                self._show_current_in_list()
+
+        self._question_open = True
+        self.unsaved_box = UnsavedEditsBox(self, name)
+        self.unsaved_box.finished.connect(answered)
+        self.unsaved_box.ask(self.panel, proceed)
+
+    def _open(self, pipeline: Pipeline) -> None:
+        self._make_current(pipeline)
+        self.runner.start(self._load_into_editor(pipeline), name="pipelines.open")
+
+    async def _load_into_editor(self, pipeline: Pipeline) -> None:
+        try:
+            await self.panel.load_pipeline(pipeline)
+        except Exception:
+            if self.current_id == pipeline.id:
+                # The editor still shows what it showed: so do the list and the metadata.
+                self._make_current(self.panel.pipeline)
+            raise
 
     def new_pipeline(self) -> None:
         """Start a new pipeline in the editor; unapplied edits are kept as their draft."""
         if self.panel.is_dirty and self._shown is not None:
             self.panel.save_draft()  # the draft keeps them; "New" never destroys edits
-        self._shown = None
-        self.table.clearSelection()
-        self._show_metadata(None)
+        self._make_current(None)
         self.panel.new_from_example()
+
+    def apply_edits(self) -> bool:
+        """Apply (or create) the edited definition (Ctrl+S); False when nothing is edited."""
+        if not (self.panel.is_dirty and self.panel.apply_button.isEnabled()):
+            return False
+        self.panel.apply()
+        return True
 
     def _show_metadata(self, pipeline: Pipeline | None) -> None:
         for label in self.meta_labels.values():
             label.setText("—")
+        self.name_label.setText(pipeline.name if pipeline is not None else "—")
         if pipeline is None:
             self.status_badge.setText("")
             self.status_badge.setStyleSheet("")
@@ -331,8 +438,15 @@ class PipelinesTab(QWidget):
             }
             for name, value in values.items():
                 self.meta_labels[name].setText(value)
+        self._sync_actions()
+
+    def _sync_actions(self) -> None:
+        """Lifecycle actions act on the current pipeline, and only while the list shows it."""
+        pipeline = self._shown
         status = pipeline.status if pipeline is not None else None
-        connected = self.session.client is not None and pipeline is not None
+        hidden = pipeline is not None and self._listed(pipeline.id) is None
+        connected = self.session.client is not None and pipeline is not None and not hidden
+        self.meta_box.setTitle("Pipeline (not in the list)" if hidden else "Pipeline")
         self.start_button.setEnabled(connected and status in ("draft", "stopped", "failed"))
         self.stop_button.setEnabled(connected and status in ("running", "deploying"))
         self.force_button.setEnabled(connected and status in ("running", "deploying", "stopping"))
@@ -398,8 +512,7 @@ class PipelinesTab(QWidget):
         self.refresh()
 
     def _after_create(self, pipeline: Pipeline) -> None:
-        self._shown = pipeline
-        self._show_metadata(pipeline)
+        self._make_current(pipeline)
         self.refresh()
 
 

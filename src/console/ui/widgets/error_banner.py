@@ -67,7 +67,7 @@ class ErrorBanner(QFrame):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.correlation_label = QLabel()
         self.correlation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.copy_button = QPushButton("Copy ID")
+        self.copy_button = QPushButton("Cop&y ID")
         self.copy_button.setToolTip(
             "Copy the correlation ID, to quote to support or find in the logs"
         )
@@ -95,10 +95,10 @@ class ErrorBanner(QFrame):
         self.correlation_id: str | None = None
         self.hide()
 
-    def show_error(self, error: BaseException) -> None:
-        """Show `error` (replacing any earlier one)."""
+    def show_error(self, error: BaseException, *, context: str = "") -> None:
+        """Show `error` (replacing any earlier one), after `context` when given."""
         headline, details, correlation_id = describe_error(error)
-        self.headline.setText(headline)
+        self.headline.setText(f"{context}: {headline}" if context else headline)
         self.details.setText("\n".join(f"• {line}" for line in details))
         self.details.setVisible(bool(details))
         self.correlation_id = correlation_id
