@@ -69,14 +69,24 @@ def test_the_keys_filter_clears_a_hidden_selection_and_never_moves_it(
     assert not tab.revoke_button.isEnabled()
 
 
-def _pipelines_tab(qtbot: QtBot, window: Any, names: list[str], url: str, key: str) -> Any:
-    created = create_pipelines(url, key, names)
+def show_pipelines(qtbot: QtBot, window: Any, created: list[Pipeline]) -> Any:
+    """The Pipelines tab listing `created`, with the first of them open in the editor."""
     tab = window.pipelines_tab
     window.tabs.setCurrentWidget(tab)
     with qtbot.waitSignal(tab.pipelines_loaded, timeout=10000):
         tab.refresh()
+    # The first list of a connection opens its newest pipeline by itself, unless that list
+    # was still empty: open the wanted one either way.
+    if tab.current_id != created[0].id:
+        with qtbot.waitSignal(tab.panel.loaded, timeout=10000):
+            assert tab.select_pipeline(created[0].id)
     qtbot.waitUntil(lambda: tab.panel.pipeline is not None, timeout=10000)
-    return tab, {p.name: p for p in created}
+    return tab
+
+
+def _pipelines_tab(qtbot: QtBot, window: Any, names: list[str], url: str, key: str) -> Any:
+    created = create_pipelines(url, key, names)
+    return show_pipelines(qtbot, window, created), {p.name: p for p in created}
 
 
 def _choose(qtbot: QtBot, tab: Any, name: str) -> None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -49,6 +50,7 @@ from console.ui.pipelines.dialogs import (
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.definition_editor import DefinitionEditor
+from console.ui.widgets.elided_label import ElidedLabel
 from console.ui.widgets.live_validation import LiveValidator, attach_live_validation
 from console.ui.widgets.problems_list import ProblemsList
 
@@ -85,23 +87,25 @@ class DefinitionPanel(QWidget):
         self._applying = False
         self._local_result: ValidationResult | None = None
 
-        self.title = QLabel("No pipeline selected")
+        # Elided: a long pipeline name must not widen the window (the tooltip has it all).
+        self.title = ElidedLabel("No pipeline selected")
         self.title.setStyleSheet("font-weight: 600;")
         self.format_combo = QComboBox()
         self.format_combo.addItem("YAML", "yaml")
         self.format_combo.addItem("JSON", "json")
         self.format_combo.setToolTip("Show the definition as YAML or JSON (the same document)")
         self.format_combo.activated.connect(self._format_chosen)
-        self.open_button = QPushButton("Open…")
+        # Mnemonics: unique with the Pipelines tab's own (tests/ui/test_keyboard.py).
+        self.open_button = QPushButton("&Open…")
         self.open_button.clicked.connect(self._choose_file_to_open)
-        self.save_button = QPushButton("Save as…")
+        self.save_button = QPushButton("Sa&ve as…")
         self.save_button.clicked.connect(self._choose_file_to_save)
-        self.diff_button = QPushButton("Diff")
+        self.diff_button = QPushButton("&Diff")
         self.diff_button.setToolTip("Compare your edits with the server's current definition")
         self.diff_button.clicked.connect(self.show_diff)
-        self.discard_button = QPushButton("Discard edits")
+        self.discard_button = QPushButton("Discard &edits")
         self.discard_button.clicked.connect(self.discard_edits)
-        self.apply_button = QPushButton("Apply")
+        self.apply_button = QPushButton("&Apply")
         self.apply_button.setObjectName("primaryButton")
         self.apply_button.clicked.connect(self.apply)
         toolbar = QHBoxLayout()
@@ -120,6 +124,10 @@ class DefinitionPanel(QWidget):
         self.problems = ProblemsList()
         self.state_label = QLabel("")
         self.state_label.setStyleSheet("color: #5c5f66;")
+        # Wrapped, and never wider than it is given: "Loading <a long name>…" must not
+        # widen the window.
+        self.state_label.setWordWrap(True)
+        self.state_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.server_label = QLabel("")
         self.server_label.setWordWrap(True)
         status = QHBoxLayout()
@@ -186,7 +194,7 @@ class DefinitionPanel(QWidget):
         has_subject = self.is_new or self.pipeline is not None
         if dirty is None:
             dirty = self.is_dirty
-        self.apply_button.setText("Create" if self.is_new else "Apply")
+        self.apply_button.setText("Cre&ate" if self.is_new else "&Apply")
         archived = self.pipeline is not None and self.pipeline.is_archived
         self.apply_button.setEnabled(
             connected
