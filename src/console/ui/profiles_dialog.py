@@ -231,7 +231,14 @@ class ProfilesDialog(QDialog):
         if name is None:
             return
         in_use = self._connected() == name
-        info = "Its saved key is removed from this computer too."
+        profile = self.settings.profile(name)
+        if profile is not None and profile.is_sandbox:
+            info = (
+                f"The sandbox's data and key stay in {profile.sandbox_data_dir}; "
+                "starting with --sandbox adds the profile again."
+            )
+        else:
+            info = "Its saved key is removed from this computer too."
         if in_use:
             info = (
                 "The console is connected to it now: it disconnects and the tabs are "

@@ -87,8 +87,9 @@ class DefinitionPanel(QWidget):
         self._applying = False
         self._local_result: ValidationResult | None = None
 
-        # Elided: a long pipeline name must not widen the window (the tooltip has it all).
-        self.title = ElidedLabel("No pipeline selected")
+        # Elided in the middle, keeping the revision in view: a long pipeline name must not
+        # widen the window (the tooltip has it all).
+        self.title = ElidedLabel("No pipeline selected", elide=Qt.TextElideMode.ElideMiddle)
         self.title.setStyleSheet("font-weight: 600;")
         self.format_combo = QComboBox()
         self.format_combo.addItem("YAML", "yaml")

@@ -183,7 +183,7 @@ class PipelinesTab(QWidget):
         splitter.addWidget(self.panel)
         splitter.setStretchFactor(0, 5)
         splitter.setStretchFactor(1, 6)
-        splitter.setSizes([580, 680])
+        splitter.setSizes([470, 790])  # the editor title and toolbar fit at 1280 px
         # Neither side can be dragged away (the editor's Apply would go with it).
         splitter.setChildrenCollapsible(False)
         self.splitter = splitter

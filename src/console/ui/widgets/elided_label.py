@@ -14,10 +14,17 @@ MIN_CHARACTERS = 4
 
 
 class ElidedLabel(QLabel):
-    """Plain text on one line, elided at the right; `text()` is always the full text."""
+    """Plain text on one line, elided (at the right unless told); `text()` stays whole."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        text: str = "",
+        parent: QWidget | None = None,
+        *,
+        elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+    ) -> None:
         super().__init__(parent)
+        self._elide = elide
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setText(text)
@@ -30,7 +37,7 @@ class ElidedLabel(QLabel):
     def shown_text(self) -> str:
         """What is painted at the current width."""
         return self.fontMetrics().elidedText(
-            self.text(), Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width())
+            self.text(), self._elide, max(0, self.contentsRect().width())
         )
 
     def minimumSizeHint(self) -> QSize:
