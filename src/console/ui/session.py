@@ -31,11 +31,16 @@ class ConsoleSession(QObject):
         self._persist_key: Callable[[str], object] | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
-    @staticmethod
-    def new_client(profile: ConnectionProfile, base_url: str, api_key: str) -> ApiClient:
-        """A client for `profile` that is not in use yet (the window tries it first)."""
+    def new_client(self, profile: ConnectionProfile, base_url: str, api_key: str) -> ApiClient:
+        """A client for `profile` that is not in use yet (the window tries it first).
+
+        Until it is connected, only its retry waits are reported (the countdown is worth
+        seeing); its latency and rate-limit figures belong to no connection yet.
+        """
         auth_mode: AuthMode = "query" if profile.auth_mode == "query" else "header"
-        return ApiClient(base_url, api_key, auth_mode=auth_mode)
+        client = ApiClient(base_url, api_key, auth_mode=auth_mode)
+        client.add_observer(self._observe_trial)
+        return client
 
     def connect_profile(
         self,
@@ -47,7 +52,8 @@ class ConsoleSession(QObject):
         """Switch to `profile` through `client`; `persist_key` keeps a rotated key."""
         self.disconnect_profile()
         self.client = client
-        self.client.add_observer(self._observe)
+        client.remove_observer(self._observe_trial)
+        client.add_observer(self._observe)
         self.profile = profile
         self._persist_key = persist_key
         self.connected.emit(profile)
@@ -119,6 +125,10 @@ class ConsoleSession(QObject):
                     f"time ({type(exc).__name__}: {exc}). Copy it from the dialog and enter it "
                     "under Connections."
                 ) from exc
+
+    def _observe_trial(self, event: RequestOutcome | RetryWait) -> None:
+        if isinstance(event, RetryWait):
+            self.retry_waiting.emit(event)
 
     def _observe(self, event: RequestOutcome | RetryWait) -> None:
         if isinstance(event, RetryWait):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -310,7 +313,7 @@ class PipelinesTab(QWidget):
         self._show_metadata(pipeline)
         self._show_current_in_list()
 
-    def _show_current_in_list(self) -> None:
+    def _show_current_in_list(self, *, scroll: bool = False) -> None:
         """Highlight the current pipeline's row, or nothing when it is not shown."""
         selection = self.table.selectionModel()
         self._syncing_list = True
@@ -323,7 +326,9 @@ class PipelinesTab(QWidget):
                 selected = self.selected_pipeline()
                 if selected is None or selected.id != listed.id:
                     self.table.selectRow(index.row())
-                self.table.scrollTo(index)
+                    scroll = True
+                if scroll:  # a live refresh every second must not pull the list back
+                    self.table.scrollTo(index)
             else:
                 selection.clearSelection()
                 selection.setCurrentIndex(QModelIndex(), QItemSelectionModel.SelectionFlag.NoUpdate)
@@ -338,7 +343,7 @@ class PipelinesTab(QWidget):
             change()
         finally:
             self._syncing_list = False
-        self._show_current_in_list()
+        self._show_current_in_list(scroll=True)
 
     def _reselect(self, pipeline: Pipeline) -> None:
         """Fresh data of a listed pipeline: open it if nothing is, else update the current."""
@@ -393,16 +398,16 @@ class PipelinesTab(QWidget):
 
     def _open(self, pipeline: Pipeline) -> None:
         self._make_current(pipeline)
-        self.runner.start(self._load_into_editor(pipeline), name="pipelines.open")
+        task = self.runner.start(self.panel.load_pipeline(pipeline), name="pipelines.open")
+        task.add_done_callback(lambda done: self._open_finished(done, pipeline))
 
-    async def _load_into_editor(self, pipeline: Pipeline) -> None:
-        try:
-            await self.panel.load_pipeline(pipeline)
-        except Exception:
-            if self.current_id == pipeline.id:
-                # The editor still shows what it showed: so do the list and the metadata.
-                self._make_current(self.panel.pipeline)
-            raise
+    def _open_finished(self, task: asyncio.Task[Any], pipeline: Pipeline) -> None:
+        if not shiboken6.isValid(self) or task.cancelled() or task.exception() is None:
+            return
+        if self.current_id == pipeline.id and self.panel.pipeline is not pipeline:
+            # The load failed (the banner says why) and the editor kept what it showed:
+            # the list, the metadata and the actions follow it back.
+            self._make_current(self.panel.pipeline)
 
     def new_pipeline(self) -> None:
         """Start a new pipeline in the editor; unapplied edits are kept as their draft."""
