@@ -8,6 +8,7 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QSize
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
+from console.api.errors import ApiError
 from console.config.profiles import ConnectionProfile
 from tests.ui.server_setup import create_pipelines
 from tests.ui.test_selection_and_filters import _click_row, show_pipelines
@@ -73,6 +74,12 @@ def test_every_tab_fits_a_1024_by_640_window(
     window.settings.upsert(ConnectionProfile(long_profile, base_url="https://api.example.com"))
     window._profiles_saved()
     window.status.set_connection_state("connected", f"Connected to {long_profile}")
+    # Nor does a message quoting a long URL or name in the error banner.
+    far_away = "https://" + "x" * 250 + ".example.com"  # no place to break a line
+    window.banner.show_error(
+        ApiError(0, "NETWORK_ERROR", f"could not reach {far_away}"),
+        context=f"Could not connect to “{long_profile}”",
+    )
 
     window.resize(SMALL_SCREEN)
     for index in range(window.tabs.count()):

@@ -152,6 +152,8 @@ class PipelinesTab(QWidget):
             label = QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
+            # A last error quoting a long URL wraps or is clipped; it never widens the window.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.meta_labels[name] = label
             meta.addRow(name, label)
         self.start_button = QPushButton("&Start")

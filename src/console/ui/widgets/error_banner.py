@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -65,6 +66,10 @@ class ErrorBanner(QFrame):
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for label in (self.headline, self.details):
+            # Wrapped within the window's width: a long URL or name in a message must not
+            # widen the window (what does not fit is clipped; the text stays selectable).
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.correlation_label = QLabel()
         self.correlation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy_button = QPushButton("Cop&y ID")
@@ -99,6 +104,7 @@ class ErrorBanner(QFrame):
         """Show `error` (replacing any earlier one), after `context` when given."""
         headline, details, correlation_id = describe_error(error)
         self.headline.setText(f"{context}: {headline}" if context else headline)
+        self.headline.setToolTip(self.headline.text())
         self.details.setText("\n".join(f"• {line}" for line in details))
         self.details.setVisible(bool(details))
         self.correlation_id = correlation_id
