@@ -109,3 +109,20 @@ def test_deleting_another_profile_asks_and_keeps_the_connection(
     assert window.profile_combo.currentText() == PROFILE
     assert window.keys_tab.model.rowCount() > 0
     dialog.reject()
+
+
+def test_renaming_the_connected_profile_reconnects_under_its_new_name(
+    qtbot: QtBot, window: Any
+) -> None:
+    dialog = window.open_profiles_dialog()
+    dialog._refresh_list(select=PROFILE)
+    dialog.name_edit.setText("Renamed sandbox")
+    with qtbot.waitSignal(window.connection_ready, timeout=10000):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    combo = window.profile_combo
+    names = [combo.itemText(i) for i in range(combo.count())]
+    assert names == ["Renamed sandbox"]
+    assert combo.currentText() == "Renamed sandbox"
+    assert window.session.profile.name == "Renamed sandbox"
+    qtbot.waitUntil(lambda: window.keys_tab.model.rowCount() > 0, timeout=10000)
+    dialog.reject()

@@ -244,6 +244,7 @@ class MainWindow(QMainWindow):
             connected=lambda: self.session.profile.name if self.session.profile else None,
         )
         dialog.deleted.connect(self._profile_deleted)
+        dialog.edited.connect(self._profile_edited)
         dialog.saved.connect(self._profiles_saved)
         dialog.connect_requested.connect(self._connect_named)
         dialog.finished.connect(dialog.deleteLater)
@@ -254,6 +255,17 @@ class MainWindow(QMainWindow):
     def _profiles_saved(self) -> None:
         self.settings_store.save(self.settings)
         self._fill_profile_combo()
+
+    def _profile_edited(self, old_name: str, new_name: str, _new_key: bool) -> None:
+        """The connected profile was renamed or changed: connect again with what was saved.
+
+        Until that answers, the picker keeps naming the connection in use (under its old
+        name if it was renamed); if it fails, that connection stays, as for any connect.
+        """
+        profile = self.settings.profile(new_name)
+        connected = self.session.profile
+        if profile is not None and connected is not None and connected.name == old_name:
+            self.connect_profile(profile)
 
     def _profile_deleted(self, name: str) -> None:
         """The profile manager deleted `name` (after asking): disconnect if it is in use."""

@@ -35,6 +35,7 @@ class ProfilesDialog(QDialog):
 
     saved = Signal()
     deleted = Signal(str)  # profile name, after the user confirmed
+    edited = Signal(str, str, bool)  # old name, new name, whether a new key was typed
     connect_requested = Signal(str)  # profile name
     tested = Signal(bool, str)  # ok, message
 
@@ -201,6 +202,7 @@ class ProfilesDialog(QDialog):
 
     def save_profile(self) -> bool:
         """Validate and save; the message says what to fix."""
+        before = self.settings.profile(self._editing) if self._editing else None
         try:
             profile = self._form_profile()
             self.settings.upsert(profile, old_name=self._editing)
@@ -208,6 +210,8 @@ class ProfilesDialog(QDialog):
             self._say(False, str(exc))
             return False
         key = self.key_edit.text().strip()
+        edited_from = self._editing if before is not None else None
+        new_key = bool(key)
         confirmation = f"Saved “{profile.name}”."
         renamed_from = self._editing if self._editing not in (None, profile.name) else None
         if renamed_from is not None:
@@ -221,6 +225,8 @@ class ProfilesDialog(QDialog):
             confirmation = f"Saved “{profile.name}”; its key is kept {where}."
         self._editing = profile.name
         self.saved.emit()
+        if edited_from is not None and (before != profile or new_key):
+            self.edited.emit(edited_from, profile.name, new_key)
         self._refresh_list(select=profile.name)  # reloads the form, clearing the key field
         self._say(True, confirmation)
         return True
