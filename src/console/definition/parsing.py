@@ -249,6 +249,9 @@ class _JsonParser:
         for literal, tag in _LITERALS:
             if text.startswith(literal, offset):
                 return _JScalar(tag, literal, offset), offset + len(literal)
+        for constant in ("NaN", "Infinity", "-Infinity"):
+            if text.startswith(constant, offset):
+                self._fail(f"{constant} is not a JSON number; numbers must be finite", offset)
         self._fail("expecting a value" if char else "unexpected end of the document", offset)
 
     def _object(self, start: int, depth: int) -> tuple[Node, int]:
