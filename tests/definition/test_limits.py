@@ -72,6 +72,25 @@ def test_the_cancellable_composer_gets_the_same_verdicts() -> None:
         ], case.id
 
 
+def test_without_libyaml_the_python_loader_gets_the_same_verdicts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PyYAML's own composer recurses per level: the fallback composes iteratively."""
+    import console.definition.parsing as parsing
+
+    expected = {case.id: validate_text(case.text()).http_status for case in BAD_CASES}
+    monkeypatch.setattr(parsing, "_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(parsing, "_HAS_LIBYAML", False)
+    for case in BAD_CASES + GOOD_CASES:
+        if case.format == "yaml" and "past-libyaml" not in case.id:
+            result = validate_text(case.text())
+            assert (result.http_status or 200) == case.status, case.id
+            assert result.http_status == expected.get(case.id), case.id
+    # Past libyaml's limit the Python parser goes on; the depth limit still answers.
+    (problem,) = validate_text("[" * 5000 + "]" * 5000).problems
+    assert "more than 64 levels" in problem.message
+
+
 def test_an_18_6_kb_text_that_expands_to_1_79_mb_is_refused() -> None:
     text = YAML_TEMPLATE.replace("@SOURCE@", "1").replace("@DESTINATION@", "5")
     text = text.replace("@FREQUENCY@", "60").replace("@X@", LAUGHS_YAML)

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 from console.definition import Catalog, validate_text
 from console.sandbox.process import SandboxProcess
@@ -109,6 +111,37 @@ def test_what_the_linter_accepts_the_server_accepts_and_what_it_refuses_the_serv
             linted.http_status,
             linted.http_code,
         )
+
+
+_NUMBER_LITERALS = st.one_of(
+    st.integers(-(10**25), 10**25).map(str),
+    st.integers(0, 10**6).map(lambda n: str(n * 525_600 // 10**6)),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(0, 5000).map(lambda n: "0x" + "f" * n),
+    st.integers(0, 300).map(lambda n: "0" * n + "60"),
+    st.integers(1, 200).map(lambda n: "1:" * n + "1"),
+    st.sampled_from([".inf", "-.inf", ".nan", "NaN", "Infinity", "1e400", "-1e400", "1.0e+400"]),
+)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    fmt=st.sampled_from(["yaml", "json"]),
+    where=st.sampled_from(["frequency", "x"]),
+    literal=_NUMBER_LITERALS,
+)
+def test_property_whatever_the_linter_accepts_the_server_accepts(
+    account_with_a_pipeline: Account, fmt: str, where: str, literal: str
+) -> None:
+    case = Case("drawn", fmt, **{where: literal})  # type: ignore[arg-type]
+    text = _case_text(case, account_with_a_pipeline.catalog)
+    linted = validate_text(text, format=case.format)
+    response = _send(account_with_a_pipeline.api, "validate", 0, case, text)
+    event(f"{fmt} {where} {response.status_code}")
+    assert response.status_code != 500
+    assert (response.status_code == 200) == linted.valid, text[:300]
+    if not linted.valid:
+        assert response.status_code == linted.http_status
 
 
 @pytest.mark.parametrize("case", GOOD_CASES, ids=lambda case: case.id)
