@@ -267,3 +267,28 @@ def test_the_largest_page_and_page_size_are_served(api: httpx.Client) -> None:
     response = api.get(PIPELINES, params={"page": "1000000", "page_size": "1000000"})
     assert response.status_code == 200, response.text
     assert response.json() == {"data": [], "pagination": {"page": 1_000_000, "page_size": 100}}
+
+
+def test_the_openapi_document_states_every_range(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+
+    def parameter(path: str, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = next(
+            p["schema"] for p in paths[path]["get"]["parameters"] if p["name"] == name
+        )
+        return found
+
+    for path, name in ((KEYS, "limit"), (FEEDS, "limit"), (PIPELINES, "page")):
+        assert (parameter(path, name)["minimum"], parameter(path, name)["maximum"]) == (
+            1,
+            1_000_000,
+        )
+    assert parameter(PIPELINES, "page_size")["maximum"] == 1_000_000
+    assert schemas["CreateKey"]["properties"]["expires_at"]["exclusiveMaximum"] == YEAR_10000
+    grace = schemas["RotateKey"]["properties"]["grace_seconds"]
+    assert (grace["minimum"], grace["maximum"]) == (0, 604_800)
+    body = paths[PIPELINES]["post"]["requestBody"]["content"]["application/yaml"]["schema"]
+    for key in ("frequency", "source_frequency", "destination_frequency"):
+        frequency = body["properties"]["sync"]["properties"][key]
+        assert (frequency["minimum"], frequency["maximum"]) == (1, 525_600)
