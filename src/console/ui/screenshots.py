@@ -118,9 +118,11 @@ async def save_tab_screenshots(
     """
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, microseconds)
     # An error banner is worth a screenshot too: a failure ends the wait like data does.
-    keys = signal_future(window.keys_tab.keys_loaded, window.runner.failed)
-    await _within(keys, load_wait, "the keys did not load")
-    await wait_for_pipelines(window.pipelines_tab, load_wait)
+    if window.keys_tab.model.rowCount() == 0:  # the console's own key is always listed
+        keys = signal_future(window.keys_tab.keys_loaded, window.runner.failed)
+        await _within(keys, load_wait, "the keys did not load")
+    if not window.banner.isVisible():  # after a failure, no more data is coming
+        await wait_for_pipelines(window.pipelines_tab, load_wait)
     saved = []
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
@@ -129,7 +131,7 @@ async def save_tab_screenshots(
         # Layout and paint run through the loop; processEvents() here would re-enter
         # other tasks from inside this one.
         await wait_for_paint(page, load_wait)
-        if page is window.pipelines_tab:
+        if page is window.pipelines_tab and not window.banner.isVisible():
             await wait_until_settled(window.pipelines_tab.panel, load_wait)
         slug = re.sub(r"[^a-z0-9]+", "-", window.tabs.tabText(index).lower()).strip("-")
         path = directory / f"{index + 1:02d}-{slug}.png"

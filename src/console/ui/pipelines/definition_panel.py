@@ -213,6 +213,12 @@ class DefinitionPanel(QWidget):
             and not self._server_checking
         )
 
+    def revalidate(self) -> None:
+        """Check the text shown again (the catalogue changed); nothing shown, nothing checked."""
+        if self.subject in ("pipeline", "new"):
+            self.validator.schedule(self.editor.toPlainText())
+            self._sync_buttons()
+
     def _maybe_settled(self) -> None:
         if self.is_settled:
             self.settled.emit()
@@ -395,14 +401,15 @@ class DefinitionPanel(QWidget):
         """Put another document in the editor: none of the old one's results stay."""
         self.document_id += 1
         self._draft_timer.stop()  # callers have kept or dropped the old edits already
+        # Cleared before the text changes, so no moment shows old marks on the new text.
+        self._clear_server_results()
+        self.live.document_replaced()
         self._loading = True
         try:
             self._show_format(fmt)
             self.editor.setPlainText(text)
         finally:
             self._loading = False
-        self._clear_server_results()
-        self.live.document_replaced()
         if self.subject in ("pipeline", "new"):
             self.validator.schedule(text)
         else:
@@ -452,10 +459,10 @@ class DefinitionPanel(QWidget):
         Ctrl+Z in the editor brings the edits back (and with them, their draft).
         """
         self.drafts.discard(self.profile_key, self.draft_key)
+        self._clear_server_results()
+        self.live.document_replaced()  # the edits' problems go with them
         self._replace_text_undoably(self.server_text)
         self._draft_timer.stop()
-        self._clear_server_results()
-        self.live.document_replaced()  # the edits' problems went with them
         self.state_label.setText("Edits discarded: Ctrl+Z in the editor brings them back.")
         self._sync_buttons()
         self._maybe_settled()
@@ -494,6 +501,9 @@ class DefinitionPanel(QWidget):
             # Converting is not an edit: the server's text follows the format too.
             self.server_text = converted
         self._show_format(target)
+        # Positions of the old text mean nothing in the converted one.
+        self._clear_server_results()
+        self.live.document_replaced()
         self._replace_text_undoably(converted)
         self.validator.schedule(converted)
         note = f"Shown as {self.format.upper()}."
@@ -522,9 +532,9 @@ class DefinitionPanel(QWidget):
             return False
         is_json = path.suffix.lower() == ".json" or text.lstrip().startswith("{")
         self._show_format("json" if is_json else "yaml")
+        self.live.document_replaced()  # the old text's marks do not fit the file's
         self._replace_text_undoably(text)
         self._edited()  # an edit like any other: draft, server check, buttons
-        self.live.document_replaced()  # the old text's marks do not fit the file's
         self.state_label.setText(f"Opened {path.name}: not applied yet.")
         return True
 

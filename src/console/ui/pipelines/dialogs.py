@@ -7,7 +7,6 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Protocol
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -113,17 +112,6 @@ def _write_marked_lines(view: QPlainTextEdit, text: str, marked: set[int], backg
     view.moveCursor(QTextCursor.MoveOperation.Start)
 
 
-def line_is_marked(view: QPlainTextEdit, line: int) -> bool:
-    """Whether 0-based `line` of `view` is shown on a changed-line background."""
-    block = view.document().findBlockByNumber(line)
-    fragment = block.begin().fragment() if block.isValid() else None
-    return (
-        fragment is not None
-        and fragment.isValid()
-        and (fragment.charFormat().background().style() != Qt.BrushStyle.NoBrush)
-    )
-
-
 class ConflictChoice(Enum):
     """What to do when someone else applied first (412)."""
 
@@ -171,7 +159,7 @@ class ConflictDialog(QDialog):
             panes.addLayout(column)
         self.keep_mine_button = QPushButton("Apply mine over theirs")
         self.take_theirs_button = QPushButton("Discard mine, take theirs")
-        cancel = QPushButton("Decide later")
+        self.later_button = cancel = QPushButton("Decide later")
         self.keep_mine_button.clicked.connect(lambda: self._choose(ConflictChoice.KEEP_MINE))
         self.take_theirs_button.clicked.connect(lambda: self._choose(ConflictChoice.TAKE_THEIRS))
         cancel.clicked.connect(self.reject)

@@ -237,7 +237,7 @@ class PipelinesTab(QWidget):
             HOOK_EVENTS,
             TRANSFORMATION_TYPES,
         )
-        self.panel.validator.schedule(self.panel.editor.toPlainText())
+        self.panel.revalidate()
 
     def _update_summary(self) -> None:
         pipelines = self.model.all_rows()
