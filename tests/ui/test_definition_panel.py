@@ -229,7 +229,7 @@ def test_decide_later_shows_the_servers_revision_and_the_conflict_marks_changes(
     qtbot.waitUntil(lambda: tab.model.index(row, COLUMNS.index("Rev")).data() == "2", timeout=10000)
     assert tab.meta_labels["Revision"].text() == "2"
     assert tab.model.row_at(row).name == "Theirs"
-    assert "the server has revision 2" in panel.title.text()
+    assert "revision 2 · your edits are of 1" in panel.title.text()
     assert panel.editor.toPlainText() == mine  # the edits stay, based on revision 1
     assert panel.base_revision == 1
     assert "kept as a draft" in panel.state_label.text()

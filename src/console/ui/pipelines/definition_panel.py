@@ -281,6 +281,7 @@ class DefinitionPanel(QWidget):
         self.base_revision = None
         self.title.setText(f"{pipeline.name}: loading…")
         self.title.setToolTip(pipeline.name)
+        self.editor.setPlaceholderText(f"Loading {pipeline.name}…")
         self._set_text("", self.format)
         self.problems.set_checking("local", True)
         self.state_label.setText(f"Loading {pipeline.name}…")
@@ -295,6 +296,7 @@ class DefinitionPanel(QWidget):
             if self.document_id == document_id:
                 self.problems.set_checking("local", False)
                 self.state_label.setText(f"Could not load {pipeline.name}.")
+                self.editor.setPlaceholderText(f"Could not load {pipeline.name}.")
             raise
         if self.document_id != document_id:
             return  # another document was opened meanwhile
@@ -381,6 +383,7 @@ class DefinitionPanel(QWidget):
         self._set_text("", self.format)
         self.title.setText("No pipeline selected")
         self.title.setToolTip("")
+        self.editor.setPlaceholderText(NOTHING_SELECTED)
         self.state_label.setText("")
         self._maybe_settled()
 
@@ -728,8 +731,7 @@ class DefinitionPanel(QWidget):
         if self._showing(fresh):
             self.pipeline = fresh
             self.title.setText(
-                f"{fresh.name}: your edits of revision {self.base_revision}; "
-                f"the server has revision {fresh.revision}"
+                f"{fresh.name}: revision {fresh.revision} · your edits are of {self.base_revision}"
             )
         self.server_moved.emit(fresh)
         dialog = ConflictDialog(
