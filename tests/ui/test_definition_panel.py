@@ -71,7 +71,7 @@ class ForeignProblems:
             panel.editor.textChanged,
             panel.editor.problems_changed,
             panel.problems.summary_changed,
-            panel.problems.itemChanged,
+            panel.problems.problems_set,
             panel.loaded,
         ):
             signal.connect(self.check)
@@ -139,6 +139,22 @@ def test_the_first_selection_never_shows_the_empty_documents_error(
     qtbot.waitUntil(lambda: panel.is_settled, timeout=10000)
     assert panel.problems.count() == 0
     assert foreign.seen == []
+
+
+def test_a_draft_survives_being_kept_while_its_pipeline_is_still_loading(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Any
+) -> None:
+    tab = _first_list_loaded(qtbot, window)
+    pipeline = _create_on_server(sandbox_url, admin_key)
+    drafts = DraftStore(tmp_path / "drafts")
+    edited = _definition_on_server(sandbox_url, admin_key, pipeline.id) + "# mine\n"
+    drafts.save(PROFILE, pipeline.id, edited, "yaml", 1)
+    _loaded_list(qtbot, window)
+    with qtbot.waitSignal(tab.panel.loaded, timeout=10000):
+        assert tab.select_pipeline(pipeline.id)
+        tab.panel.save_draft()  # e.g. the connection changes while the text is on its way
+    assert tab.panel.editor.toPlainText() == edited
+    assert drafts.load(PROFILE, pipeline.id) is not None
 
 
 # -- B2: discard asks, names what goes, can be undone -------------------------------

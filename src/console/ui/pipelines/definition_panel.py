@@ -436,6 +436,8 @@ class DefinitionPanel(QWidget):
     def save_draft(self) -> None:
         """Write the editor to its draft now (or drop the draft when nothing is edited)."""
         self._draft_timer.stop()
+        if self.subject not in ("pipeline", "new"):
+            return  # an empty or loading editor says nothing about any draft
         if self.is_dirty:
             self.drafts.save(
                 self.profile_key,
