@@ -415,6 +415,7 @@ class DefinitionPanel(QWidget):
             self._loading = False
         if self.subject in ("pipeline", "new"):
             self.validator.schedule(text)
+            self.validator.flush()  # a document just opened: no keystrokes to wait out
         else:
             self.validator.cancel()
         self._sync_buttons()
@@ -467,6 +468,7 @@ class DefinitionPanel(QWidget):
         self._clear_server_results()
         self.live.document_replaced()  # the edits' problems go with them
         self._replace_text_undoably(self.server_text)
+        self.validator.flush()
         self._draft_timer.stop()
         self.state_label.setText("Edits discarded: Ctrl+Z in the editor brings them back.")
         self._sync_buttons()
