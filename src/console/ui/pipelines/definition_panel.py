@@ -664,7 +664,10 @@ class DefinitionPanel(QWidget):
 
     async def _dry_run_passes(self) -> bool:
         self.runner.cancel("pipelines.dry-run")
+        document_id = self.document_id
         problems = await self._server_check()
+        if document_id != self.document_id:
+            return False  # another document is shown now: nothing is sent, nothing said
         if problems is None:
             reason = self.server_label.text() or "the text changed during the check"
             self.state_label.setText(f"Not applied: {reason}. Try again.")
