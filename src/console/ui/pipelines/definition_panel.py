@@ -88,6 +88,8 @@ class DefinitionPanel(QWidget):
         self.runner = runner
         self.drafts = drafts
         self.catalog: Catalog | None = None
+        # The names a new pipeline must not take (the tab tells which pipelines it lists).
+        self.taken_names: Callable[[], Iterable[str]] = tuple
         self.pipeline: Pipeline | None = None  # the pipeline shown (or being loaded)
         self.subject: Subject = "none"
         # Bumped whenever another document replaces the text: an answer asked for an
@@ -118,9 +120,9 @@ class DefinitionPanel(QWidget):
         self.diff_button = QPushButton("Diff")
         self.diff_button.setToolTip("Compare your edits with the server's current definition")
         self.diff_button.clicked.connect(self.show_diff)
-        self.discard_button = QPushButton("Discard edits")
+        self.discard_button = QPushButton("Discard &edits")
         self.discard_button.clicked.connect(self.ask_to_discard)
-        self.apply_button = QPushButton("Apply")
+        self.apply_button = QPushButton("&Apply")
         self.apply_button.setObjectName("primaryButton")
         self.apply_button.clicked.connect(self.apply)
         toolbar = QHBoxLayout()
@@ -256,7 +258,7 @@ class DefinitionPanel(QWidget):
         if dirty is None:
             dirty = self.is_dirty
         has_document = self.subject in ("pipeline", "new")
-        self.apply_button.setText("Create" if self.is_new else "Apply")
+        self.apply_button.setText("Cre&ate" if self.is_new else "&Apply")
         self.apply_button.setEnabled(self._can_apply(dirty))
         self.diff_button.setEnabled(self.subject == "pipeline")
         self.discard_button.setEnabled(has_document and dirty)
@@ -322,11 +324,11 @@ class DefinitionPanel(QWidget):
             self.state_label.setText("Matches the server.")
         self.loaded.emit()
 
-    def example_text(self, taken_names: Iterable[str] = ()) -> str:
+    def example_text(self) -> str:
         """The documented minimal example, with this account's first connections.
 
-        Its name is one no pipeline in `taken_names` has ("New pipeline", then
-        "New pipeline 2", ...), so creating it twice never makes two of the same name.
+        Its name is one no listed pipeline has ("New pipeline", then "New pipeline 2",
+        ...), so creating it twice never makes two pipelines of the same name.
         """
         catalog = self.catalog
         if catalog is None or not (
@@ -338,14 +340,14 @@ class DefinitionPanel(QWidget):
                 min(catalog.source_connection_ids), min(catalog.destination_connection_ids)
             )
         return text.replace(
-            f"\nname: {_EXAMPLE_NAME}\n", f"\nname: {unused_name(taken_names)}\n", 1
+            f"\nname: {_EXAMPLE_NAME}\n", f"\nname: {unused_name(self.taken_names())}\n", 1
         )
 
-    def new_from_example(self, taken_names: Iterable[str] = ()) -> None:
+    def new_from_example(self) -> None:
         """Start a new pipeline from the documented minimal example (or its draft)."""
         if self._draft_timer.isActive():
             self.save_draft()
-        example = self.example_text(taken_names)
+        example = self.example_text()
         self.subject = "new"
         self.pipeline = None
         self.base_revision = None

@@ -165,6 +165,7 @@ class PipelinesTab(QWidget):
         self.panel.applied.connect(self._after_apply)
         self.panel.created.connect(self._after_create)
         self.panel.server_moved.connect(self._after_apply)
+        self.panel.taken_names = lambda: (p.name for p in self.model.all_rows())
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left_splitter)
         splitter.addWidget(self.panel)
@@ -320,7 +321,7 @@ class PipelinesTab(QWidget):
         self._shown = None
         self.table.clearSelection()
         self._show_metadata(None)
-        self.panel.new_from_example(p.name for p in self.model.all_rows())
+        self.panel.new_from_example()
 
     def _show_metadata(self, pipeline: Pipeline | None) -> None:
         for label in self.meta_labels.values():
