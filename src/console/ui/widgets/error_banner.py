@@ -25,8 +25,11 @@ def describe_error(error: BaseException) -> tuple[str, list[str], str | None]:
             headline = f"Cannot reach the server: {error.message}"
         else:
             headline = f"{error.message} (HTTP {error.status} {error.code})"
+        # The body repeats its one error in `errors`: the headline says it once already.
         details = [
-            f"{p.field}: {p.message}" if p.field else p.message for p in error.problems if p.message
+            f"{p.field}: {p.message}" if p.field else p.message
+            for p in error.problems
+            if p.message and (p.field or p.message != error.message)
         ]
         if error.field and len(details) <= 1:
             details = [f"Field to fix: {error.field}"]
