@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,15 +52,22 @@ def body_cap_of(route: BaseRoute, default: int = MAX_BODY_BYTES) -> int:
     return cap if isinstance(cap, int) else default
 
 
-def _declared_length(headers: Headers) -> int | None:
-    """The request's Content-Length; None when it has none (a chunked body or no body)."""
-    value = headers.get("content-length")
-    if value is None:
-        return None
-    try:
-        return max(int(value), 0)
-    except ValueError:  # uvicorn refuses such requests before they get here
-        return None
+def _body_framing(scope: Scope) -> tuple[int | None, bool]:
+    """The request's Content-Length (None without one) and whether its body is chunked.
+
+    Read from the raw header list (ASGI lowercases names): this runs on every request.
+    """
+    declared: int | None = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = max(int(value), 0)
+            except ValueError:  # uvicorn refuses such requests before they get here
+                declared = None
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+    return declared, chunked
 
 
 def _refusal(cap: int, declared: int | None) -> ApiError:
@@ -197,9 +204,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        declared = _declared_length(headers)
-        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        declared, chunked = _body_framing(scope)
         if not chunked and not declared:
             await self.app(scope, receive, send)  # no body at all
             return
