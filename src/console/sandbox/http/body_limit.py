@@ -14,9 +14,11 @@ A pure ASGI middleware that wraps `receive` and counts bytes (STACK_NOTES 11): S
 A response sent before its request body has fully arrived (every 413, and a streaming route
 that answers early) says `Connection: close`, and the connection lingers, reading and
 dropping what the client still sends, until the body ends, the client goes quiet or a time
-limit passes. Closing at once would make the kernel reset the connection while the client
-is still writing, and most clients (httpx among them) would then lose the 413 they were
-about to read.
+limit passes (nginx's lingering close, with its default times). Closing at once would reset
+the connection while the client is still writing. Linux keeps the answer readable after a
+reset (measured here: httpx then reports the 413), but a TCP stack may discard unread data
+on a reset (the reason web servers linger), and its client would see a broken connection
+instead of the 413.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from console.sandbox.http.responses import error_response
 # The contract's one cap for every route (PLATFORM_API, "Limits that hold on every route").
 MAX_BODY_BYTES = 1_048_576
 # How long a refused request may keep sending (in all, and without a byte) before the
-# connection is closed under it.
+# connection is closed under it: nginx's lingering_time and lingering_timeout.
 LINGER_SECONDS = 30.0
 LINGER_IDLE_SECONDS = 5.0
 
