@@ -350,6 +350,17 @@ def test_a_lone_surrogate_is_400_naming_the_field(
     assert "surrogate" in problem["message"]
 
 
+@pytest.mark.parametrize("route", PAYLOAD_ROUTES)
+def test_a_lone_surrogate_names_its_field_on_every_json_route(
+    http: httpx.Client, owner: Owner, route: str
+) -> None:
+    field = FIELD_OF[route]
+    in_value = send(http, owner, BODY_ROUTES[route], b'{"%s": "\\ud800"}' % field.encode())
+    assert assert_error(in_value, 400, "INVALID_PAYLOAD")["error"]["field"] == field
+    in_key = send(http, owner, BODY_ROUTES[route], b'{"%s\\udc01": 1}' % field.encode())
+    assert assert_error(in_key, 400, "INVALID_PAYLOAD")["error"]["field"] == field + "\\udc01"
+
+
 def test_a_valid_surrogate_pair_is_text(http: httpx.Client, owner: Owner) -> None:
     response = send(
         http, owner, BODY_ROUTES["create-key"], b'{"name": "\\ud83d\\ude00", "kind": "admin"}'
