@@ -98,8 +98,8 @@ def _nesting_exceeds(brackets: bytes, limit: int) -> bool:
 
     Each pass drops every empty pair, which lowers the deepest point by exactly one level
     where the brackets balance and by at most one where they do not; what the passes leave
-    is measured by a running sum. So the answer is exact for well-formed JSON, and for
-    malformed JSON it never lets through a text that a parser would recurse into deeper.
+    is measured by a run of openers or a running sum. So the answer is exact for well-formed
+    JSON, and malformed JSON never passes if a parser could recurse into it deeper.
     """
     passes = 0
     while brackets and passes <= limit:
@@ -110,13 +110,17 @@ def _nesting_exceeds(brackets: bytes, limit: int) -> bool:
         passes += 1
     if not brackets:
         return passes > limit
-    deepest = max(0, *accumulate(array("b", brackets.translate(_AS_STEPS))))
-    return deepest + passes > limit
+    allowed = limit - passes
+    if b"[" * (allowed + 1) in brackets:
+        return True  # a run of openers alone goes too deep: the usual attack, found in C
+    deepest = max(accumulate(array("b", brackets.translate(_AS_STEPS))))
+    return deepest > allowed
 
 
 def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
     """Raise 400 INVALID_PAYLOAD when a JSON text nests arrays and objects deeper than
-    `limit`; an iterative byte scan (about 20 ms for the worst 1 MiB), never a recursion."""
+    `limit`: byte operations and one running sum, never a recursion (the worst 1 MiB costs
+    about what json.loads of a real 1 MiB body does)."""
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return
     if b"\\" in raw:
