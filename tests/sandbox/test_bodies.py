@@ -254,6 +254,33 @@ def test_a_chunked_body_is_refused_while_the_client_is_still_sending(
     assert http.get(KEYS, headers={"Authorization": f"Bearer {owner.secret}"}).status_code == 200
 
 
+def test_a_connection_whose_refused_body_was_complete_stays_usable(owner: Owner) -> None:
+    conn = h11.Connection(h11.CLIENT)
+    auth = ("Authorization", f"Bearer {owner.secret}")
+    headers = [
+        ("Host", "sandbox"),
+        ("Content-Type", "application/json"),
+        ("Transfer-Encoding", "chunked"),
+        auth,
+    ]
+    with _connect(owner.base_url) as sock:
+        request = h11.Request(method="POST", target=KEYS, headers=headers)
+        sock.sendall(conn.send(request) + conn.send(h11.Data(data=padded(CAP))))
+        # The byte over the cap and the body's end in one segment: the server sees both
+        # at once, so the body is complete when it is refused.
+        sock.sendall(conn.send(h11.Data(data=b" ")) + conn.send(h11.EndOfMessage()))
+        response, response_headers, _ = _response_of(sock, conn)
+        assert response.status_code == 413
+        # Nothing of the body is left on the wire, so the connection is kept for the next.
+        assert response_headers.get("connection") != "close"
+        conn.start_next_cycle()
+        listing = h11.Request(method="GET", target=KEYS, headers=[("Host", "sandbox"), auth])
+        sock.sendall(conn.send(listing) + conn.send(h11.EndOfMessage()))
+        response, _, data = _response_of(sock, conn)
+        assert response.status_code == 200
+        assert strict_json(data)["data"]
+
+
 def _peak_and_current_rss(pid: int) -> tuple[int, int]:
     """VmHWM and VmRSS of a process, in bytes."""
     fields = {}
