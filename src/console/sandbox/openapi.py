@@ -69,7 +69,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "success": {"const": False},
             "error": ref("Problem"),
-            "errors": {"type": "array", "items": ref("Problem")},
+            "errors": {"type": "array", "items": ref("Problem"), "maxItems": 100},
+            "errors_omitted": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Problems found beyond the 100 listed (absent when none)",
+            },
             "correlation_id": {"type": "string"},
         },
     },
