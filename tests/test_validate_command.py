@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ from console.commands.validate import main
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
 from console.definition import MINIMAL_EXAMPLE_YAML, minimal_example
+from console.definition.limits import MAX_DOCUMENT_BYTES
 from tests.conftest import run
+from tests.definition.limit_cases import BAD_CASES, GOOD_CASES, POSITIONS, Case
 from tests.definition.test_positions import YAML_WITH_UNKNOWN_KEY_ON_LINE_14
 
 
@@ -218,3 +221,118 @@ def test_an_unreachable_server_exits_2(
     path = _write(tmp_path, "pipeline.yaml", MINIMAL_EXAMPLE_YAML)
     assert _main_in_thread(["--profile", "Down", path], secrets=secrets) == 2
     assert "cannot fetch the catalogue" in capsys.readouterr().err
+
+
+# The server's limits (tests/definition/limit_cases.py): every bad input is a lint line,
+# never a traceback; an internal error is exit 3 and one line.
+
+_LINT_LINE = r"^{path}:(\d+):(\d+): (error|warning): (.+)$"
+
+
+def _run_validate(*paths: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "console", "validate", *paths],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=lambda case: case.id)
+def test_each_limit_exits_1_with_file_line_col(
+    tmp_path: Path, case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, f"pipeline.{case.format}", case.text())
+    assert main([path]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    lines = captured.out.splitlines()
+    assert lines
+    pattern = re.compile(_LINT_LINE.format(path=re.escape(path)))
+    assert all(pattern.match(line) for line in lines), lines
+    if case.field is not None:
+        line, column = POSITIONS[(case.format, case.field)]
+        assert any(
+            text.startswith(f"{path}:{line}:{column}: error: ") and text.endswith(f"[{case.field}]")
+            for text in lines
+        ), lines
+    else:
+        position = pattern.match(lines[0])
+        assert position is not None
+        assert position.group(4).startswith(
+            f"line {position.group(1)}, column {position.group(2)}: "
+        )
+
+
+def test_every_limit_in_one_real_process_exits_1_without_a_traceback(tmp_path: Path) -> None:
+    paths = [
+        _write(tmp_path, f"{i}-{case.id}.{case.format}", case.text())
+        for i, case in enumerate(BAD_CASES)
+    ]
+    result = _run_validate(*paths)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == ""
+    assert "Traceback" not in result.stdout
+    for path in paths:
+        pattern = re.compile(_LINT_LINE.format(path=re.escape(path)), re.MULTILINE)
+        assert pattern.search(result.stdout), path
+
+
+def test_definitions_at_the_limits_pass_silently(tmp_path: Path) -> None:
+    paths = [_write(tmp_path, f"{case.id}.{case.format}", case.text()) for case in GOOD_CASES]
+    result = _run_validate(*paths)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_a_file_over_1_mib_is_a_problem_counted_in_bytes_as_the_server_counts(
+    tmp_path: Path,
+) -> None:
+    # CRLF line ends: read as text they would shrink below the limit; the server counts
+    # the bytes it receives.
+    prefix = MINIMAL_EXAMPLE_YAML.replace("\n", "\r\n")
+    comment = "#" + "x" * 98 + "\r\n"  # 101 bytes, 100 once read as text
+    body = prefix + comment * ((MAX_DOCUMENT_BYTES + 100 - len(prefix)) // 101 + 1)
+    path = tmp_path / "big.yaml"
+    path.write_bytes(body.encode())
+    assert MAX_DOCUMENT_BYTES < path.stat().st_size < MAX_DOCUMENT_BYTES + 200
+    assert len(body.replace("\r\n", "\n").encode()) < MAX_DOCUMENT_BYTES
+    result = _run_validate(str(path))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith(f"{path}:1:1: error: the document is larger than 1 MiB")
+    path.write_bytes(body.encode()[: MAX_DOCUMENT_BYTES - 200])  # under it: linted
+    assert "larger than 1 MiB" not in _run_validate(str(path)).stdout
+
+
+def test_an_internal_error_exits_3_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import console.commands.validate as command
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the validator broke\n  with a second line")
+
+    monkeypatch.setattr(command, "validate_text", broken)
+    path = _write(tmp_path, "ok.yaml", MINIMAL_EXAMPLE_YAML)
+    assert main([path]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "integration-console validate: internal error: RuntimeError: "
+        "the validator broke with a second line\n"
+    )
+
+
+def test_an_internal_error_in_a_real_process_exits_3_without_a_traceback(tmp_path: Path) -> None:
+    path = _write(tmp_path, "ok.yaml", MINIMAL_EXAMPLE_YAML)
+    script = (
+        "import sys, console.commands.validate as v\n"
+        "def broken(*a, **k): raise MemoryError()\n"
+        "v.validate_text = broken\n"
+        "sys.exit(v.main(sys.argv[1:]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, path], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 3
+    assert result.stderr == "integration-console validate: internal error: MemoryError\n"
+    assert "Traceback" not in result.stdout + result.stderr

@@ -187,6 +187,7 @@ def test_new_pipeline_from_the_example_is_created(qtbot: QtBot, window: Any) -> 
     assert panel.editor.toPlainText() == panel.example_text()
     assert "id: 1\n" not in panel.example_text()  # this account's own connections
     assert panel.apply_button.text().replace("&", "") == "Create"
+    qtbot.waitUntil(panel.apply_button.isEnabled, timeout=10000)  # once checked valid
     with qtbot.waitSignal(panel.created, timeout=15000) as created:
         qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: tab.model.row_of(created.args[0].id) is not None, timeout=10000)
@@ -309,6 +310,7 @@ def test_create_cannot_be_sent_twice(qtbot: QtBot, window: Any) -> None:
     panel = tab.panel
     created: list[Pipeline] = []
     panel.created.connect(created.append)
+    qtbot.waitUntil(panel.apply_button.isEnabled, timeout=10000)
     panel.apply()
     assert not panel.apply_button.isEnabled()
     panel.apply()  # a double click

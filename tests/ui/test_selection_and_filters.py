@@ -80,7 +80,15 @@ def show_pipelines(qtbot: QtBot, window: Any, created: list[Pipeline]) -> Any:
     if tab.current_id != created[0].id:
         with qtbot.waitSignal(tab.panel.loaded, timeout=10000):
             assert tab.select_pipeline(created[0].id)
-    qtbot.waitUntil(lambda: tab.panel.pipeline is not None, timeout=10000)
+    wanted = created[0].id
+    qtbot.waitUntil(
+        lambda: (
+            tab.panel.pipeline is not None
+            and tab.panel.pipeline.id == wanted
+            and tab.panel.subject == "pipeline"
+        ),  # its text has arrived
+        timeout=10000,
+    )
     return tab
 
 

@@ -1,7 +1,11 @@
 """`integration-console validate FILE...`: lint pipeline definitions for pre-commit and CI.
 
 Offline by default (no connection or hook checks); with `--profile NAME` the ids are
-checked against that server's catalogue. Exit 0 clean, 1 problems, 2 usage errors.
+checked against that server's catalogue. Exit 0 clean, 1 problems, 2 usage errors,
+3 an internal error (one line on stderr, never a traceback).
+
+The checks are the server's own (`console.definition`), limits included: a file this
+command passes is never refused by the server for anything the file itself shows.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.definition import Catalog, Format, Problem, validate_text
+from console.definition.limits import MAX_DOCUMENT_BYTES
+from console.definition.validator import too_large_problem
 
 if TYPE_CHECKING:
     from console.config.secrets import SecretStore
 
 API_KEY_ENV = "INTEGRATION_CONSOLE_API_KEY"
-EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_CLEAN, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 _EXTENSIONS: dict[str, Format] = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 
 
@@ -30,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="integration-console validate",
         description="Lint pipeline definition files (YAML or JSON). Exit status: 0 clean, "
-        "1 problems found, 2 usage error.",
+        "1 problems found, 2 usage error, 3 internal error.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="definition files; - for stdin")
     parser.add_argument(
@@ -49,6 +55,19 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, secrets: SecretStore | None = None) -> int:
     """Lint the files named in `argv`; return the exit status. `secrets` is for tests."""
     try:
+        return _lint(argv, secrets)
+    except Exception as exc:  # a bug of ours: one line to act on, not a traceback
+        detail = " ".join(str(exc).split())[:300]
+        print(
+            f"integration-console validate: internal error: {type(exc).__name__}"
+            + (f": {detail}" if detail else ""),
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _lint(argv: list[str] | None, secrets: SecretStore | None) -> int:
+    try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage message
         return EXIT_CLEAN if exc.code == 0 else EXIT_USAGE
@@ -61,7 +80,11 @@ def main(argv: list[str] | None = None, *, secrets: SecretStore | None = None) -
     found = False
     for name, text in texts:
         fmt = args.format or _EXTENSIONS.get(Path(name).suffix.lower())
-        problems = validate_text(text, format=fmt, catalog=catalog).problems
+        problems = (
+            (too_large_problem(),)
+            if text is None
+            else validate_text(text, format=fmt, catalog=catalog).problems
+        )
         found = found or bool(problems)
         for problem in sorted(problems, key=_line_order):
             print(problem.format_for_lint(name))
@@ -72,11 +95,22 @@ def _line_order(problem: Problem) -> tuple[int, int]:
     return problem.line, problem.column
 
 
-def _read(name: str) -> str:
-    if name == "-":
-        return sys.stdin.read()
+def _read(name: str) -> str | None:
+    """The file's text as the server would decode the same bytes; None when over 1 MiB.
+
+    Bytes, not text mode: newline translation would shrink a CRLF file below the cap the
+    server counts in bytes. Reading stops one byte past the cap, so a huge file costs
+    nothing.
+    """
     try:
-        return Path(name).read_text(encoding="utf-8")
+        if name == "-":
+            raw = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
+        else:
+            with Path(name).open("rb") as file:
+                raw = file.read(MAX_DOCUMENT_BYTES + 1)
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            return None
+        return raw.decode("utf-8-sig")  # the server drops a byte-order mark too
     except FileNotFoundError:
         raise UsageError(f"{name}: no such file") from None
     except UnicodeDecodeError:

@@ -31,9 +31,15 @@ def dump_yaml(document: dict[str, Any]) -> str:
 
 def dump_json(document: dict[str, Any]) -> str:
     """JSON indented by 2 in the document's key order (the editor's YAML→JSON toggle)."""
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def canonical_json(document: dict[str, Any]) -> str:
-    """Sorted keys, no spaces: equal documents give equal text (idempotent replace)."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Sorted keys, no spaces: equal documents give equal text (idempotent replace).
+
+    Strict JSON: a non-finite number raises ValueError rather than being written as the
+    `NaN`/`Infinity` no JSON parser accepts (the validator never lets one through).
+    """
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )

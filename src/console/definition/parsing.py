@@ -18,10 +18,15 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from console.definition.cancellable import compose_cancellable
+from console.definition.graph import GraphProblem, check_depth, check_graph
+from console.definition.limits import MAX_DEPTH
 
 Format = Literal["yaml", "json"]
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml composes in C under its own nesting limit; PyYAML's Python composer recurses
+# once per level, so without libyaml every text goes through the iterative composer.
+_HAS_LIBYAML = _LOADER is not yaml.SafeLoader
 
 STR_TAG = "tag:yaml.org,2002:str"
 INT_TAG = "tag:yaml.org,2002:int"
@@ -104,21 +109,34 @@ def parse_text(
 ) -> ParsedDocument:
     """Compose `text` into nodes with positions; raises DefinitionSyntaxError.
 
-    With `should_stop`, YAML is composed event by event and ValidationCancelled is raised
-    as soon as it returns True (the editor's worker, when the text changed meanwhile).
+    Recursive aliases, nesting deeper than MAX_DEPTH and aliases that expand the text
+    beyond the 1 MiB size limit are syntax errors too, at the node they concern: nothing
+    downstream ever walks an unbounded graph. With `should_stop`, YAML is composed event
+    by event and ValidationCancelled is raised as soon as it returns True (the editor's
+    worker, when the text changed meanwhile).
     """
     fmt = format or sniff_format(text)
     if fmt == "json":
         return ParsedDocument("json", text, _JsonParser(text).parse())
-    return ParsedDocument("yaml", text, _compose_yaml(text, should_stop))
+    parsed = ParsedDocument("yaml", text, _compose_yaml(text, should_stop))
+    if parsed.root is not None:
+        try:
+            if "*" in text:  # an alias is written `*name`: only then can nodes be shared
+                check_graph(parsed.root, len(text))
+            else:
+                check_depth(parsed.root)
+        except GraphProblem as problem:
+            line, column = parsed.position(problem.node)
+            raise DefinitionSyntaxError(problem.message, line, column) from None
+    return parsed
 
 
 def _compose_yaml(text: str, should_stop: Callable[[], bool] | None = None) -> Node | None:
     try:
         root: Node | None = (
             yaml.compose(text, Loader=_LOADER)
-            if should_stop is None
-            else compose_cancellable(text, _LOADER, should_stop)
+            if should_stop is None and _HAS_LIBYAML
+            else compose_cancellable(text, _LOADER, should_stop or _never)
         )
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -134,9 +152,11 @@ def _compose_yaml(text: str, should_stop: Callable[[], bool] | None = None) -> N
         raise DefinitionSyntaxError(
             f"special character {exc.character!r} is not allowed", line, column
         ) from None
-    except RecursionError:
-        raise DefinitionSyntaxError("the document is nested too deeply", 1, 1) from None
     return root
+
+
+def _never() -> bool:
+    return False
 
 
 class _JScalar(ScalarNode):
@@ -189,10 +209,7 @@ class _JsonParser:
     def parse(self) -> Node:
         text = self.text
         start = 1 if text.startswith("\ufeff") else 0
-        try:
-            node, end = self._value(_WS(text, start).end())
-        except RecursionError:
-            self._fail("the document is nested too deeply", start)
+        node, end = self._value(_WS(text, start).end(), 1)
         end = _WS(text, end).end()
         if end != len(text):
             self._fail("extra data after the document", end)
@@ -213,13 +230,15 @@ class _JsonParser:
             self._fail("a \\u escape names half of a surrogate pair", offset)
         return value, end
 
-    def _value(self, offset: int) -> tuple[Node, int]:
+    def _value(self, offset: int, depth: int) -> tuple[Node, int]:
+        """The value at `offset`; `depth` counts the objects and arrays it would open."""
         text = self.text
         char = text[offset : offset + 1]
-        if char == "{":
-            return self._object(offset)
-        if char == "[":
-            return self._array(offset)
+        if char == "{" or char == "[":
+            # Checked before descending: the recursion below is never deeper than this.
+            if depth > MAX_DEPTH:
+                self._fail(f"the document is nested more than {MAX_DEPTH} levels deep", offset)
+            return self._object(offset, depth) if char == "{" else self._array(offset, depth)
         if char == '"':
             value, end = self._string(offset)
             return _JScalar(STR_TAG, value, offset), end
@@ -230,9 +249,12 @@ class _JsonParser:
         for literal, tag in _LITERALS:
             if text.startswith(literal, offset):
                 return _JScalar(tag, literal, offset), offset + len(literal)
+        for constant in ("NaN", "Infinity", "-Infinity"):
+            if text.startswith(constant, offset):
+                self._fail(f"{constant} is not a JSON number; numbers must be finite", offset)
         self._fail("expecting a value" if char else "unexpected end of the document", offset)
 
-    def _object(self, start: int) -> tuple[Node, int]:
+    def _object(self, start: int, depth: int) -> tuple[Node, int]:
         text = self.text
         pairs: list[tuple[Node, Node]] = []
         offset = _WS(text, start + 1).end()
@@ -247,7 +269,7 @@ class _JsonParser:
             offset = _WS(text, offset).end()
             if not text.startswith(":", offset):
                 self._fail("expecting ':' after the property name", offset)
-            value, offset = self._value(_WS(text, offset + 1).end())
+            value, offset = self._value(_WS(text, offset + 1).end(), depth + 1)
             pairs.append((key_node, value))
             offset = _WS(text, offset).end()
             if text.startswith(",", offset):
@@ -257,14 +279,14 @@ class _JsonParser:
                 return _JMapping(pairs, start), offset + 1
             self._fail("expecting ',' or '}'", offset)
 
-    def _array(self, start: int) -> tuple[Node, int]:
+    def _array(self, start: int, depth: int) -> tuple[Node, int]:
         text = self.text
         items: list[Node] = []
         offset = _WS(text, start + 1).end()
         if text.startswith("]", offset):
             return _JSequence(items, start), offset + 1
         while True:
-            value, offset = self._value(offset)
+            value, offset = self._value(offset, depth + 1)
             items.append(value)
             offset = _WS(text, offset).end()
             if text.startswith(",", offset):

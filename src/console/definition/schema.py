@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.common.contract import HOOK_EVENTS
+from console.definition.limits import (
+    MAX_DEPTH,
+    MAX_DOCUMENT_BYTES,
+    MAX_FREQUENCY,
+    MAX_NUMBER_CHARS,
+    MIN_FREQUENCY,
+)
 
 DEFINITION_VERSION = 1
 TRANSFORMATION_TYPES = (
@@ -127,7 +134,10 @@ def definition_json_schema() -> dict[str, Any]:
     props["name"]["minLength"] = 1
     sync = props["sync"]
     for key in FREQUENCY_KEYS:
-        sync["properties"][key].update(minimum=1, description="minutes")
+        sync["properties"][key].update(
+            minimum=MIN_FREQUENCY, maximum=MAX_FREQUENCY, description="minutes (at most a year)"
+        )
+
     either = {
         "anyOf": [{"required": ["source_frequency"]}, {"required": ["destination_frequency"]}]
     }
@@ -151,6 +161,13 @@ def definition_json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://integration-console.example/schemas/pipeline-definition-v1.json",
         "title": "Pipeline definition",
-        "description": "A pipeline definition document (PLATFORM_API.md, Pipelines).",
+        "description": (
+            "A pipeline definition document (PLATFORM_API.md, Pipelines). Beyond what this "
+            f"schema states: at most {MAX_DOCUMENT_BYTES:,} bytes as UTF-8 (aliases count "
+            f"as expanded), at most {MAX_DEPTH} nested mappings and lists, no recursive "
+            "aliases, and every number anywhere (transformation config too) finite, written "
+            f"in at most {MAX_NUMBER_CHARS} characters, and, when an integer, within "
+            "-2**63 to 2**63-1."
+        ),
         **schema,
     }

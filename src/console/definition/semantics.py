@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from console.common.contract import HOOK_EVENTS
+from console.definition.limits import MAX_FREQUENCY, MIN_FREQUENCY
 from console.definition.model import Catalog, ProblemKind, Severity
 from console.definition.schema import (
     DEFINITION_VERSION,
@@ -138,8 +139,12 @@ class _Rules:
             )
         for key in present:
             value = sync[key]
-            if _is_int(value) and value <= 0:
-                self.fail(("sync", key), f"{key} must be a positive number of minutes, got {value}")
+            if _is_int(value) and not MIN_FREQUENCY <= value <= MAX_FREQUENCY:
+                self.fail(
+                    ("sync", key),
+                    f"{key} must be from {MIN_FREQUENCY} to {MAX_FREQUENCY:,} minutes "
+                    f"(one year), got {value}",
+                )
 
     def tables(self, document: dict[str, Any]) -> set[str] | None:
         tables = document.get("tables")

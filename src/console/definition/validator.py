@@ -8,12 +8,20 @@ top of parsing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from console.definition.limits import (
+    MAX_DOCUMENT_BYTES,
+    MAX_INTEGER,
+    MAX_NUMBER_CHARS,
+    MIN_INTEGER,
+    utf8_length_exceeds,
+)
 from console.definition.model import Catalog, Problem, ProblemKind, Severity, ValidationResult
 from console.definition.parsing import (
     BOOL_TAG,
@@ -56,6 +64,8 @@ _TAG_NAMES = {
 _EXPECTED = {STR: "a string", INT: "an integer", BOOL: "true or false", OBJECT: "a mapping"}
 _PLAIN_BOOLS = {"true": True, "false": False}
 _SCALAR_TAGS = {STR: STR_TAG, INT: INT_TAG, BOOL: BOOL_TAG}
+# Plain decimal digits shorter than this are below 10**18: int() is cheap and in range.
+_SHORT_INT = 19
 
 
 class _TooLarge(Exception):
@@ -74,12 +84,20 @@ def validate_text(
     `should_stop` makes it abandon stale work (raising ValidationCancelled) when it turns
     True: the live editor passes one so a keystroke never waits for a useless validation.
     """
+    if utf8_length_exceeds(text, MAX_DOCUMENT_BYTES):
+        return ValidationResult((too_large_problem(),))
     try:
         parsed = parse_text(text, format, should_stop=should_stop)
     except DefinitionSyntaxError as exc:
         problem = Problem("", str(exc), exc.line, exc.column, ProblemKind.PARSE)
         return ValidationResult((problem,))
     return validate_parsed(parsed, catalog=catalog)
+
+
+def too_large_problem() -> Problem:
+    """The problem of a document over the server's 1 MiB body limit (413 there)."""
+    message = f"the document is larger than 1 MiB ({MAX_DOCUMENT_BYTES:,} bytes as UTF-8)"
+    return Problem("", message, 1, 1, ProblemKind.PARSE)
 
 
 def validate_parsed(parsed: ParsedDocument, *, catalog: Catalog | None = None) -> ValidationResult:
@@ -197,7 +215,13 @@ class _Checker:
                 if tag == STR_TAG:
                     out[key] = value
                     continue
-                if tag == INT_TAG and value.isascii() and value.isdigit() and value[0] != "0":
+                if (
+                    tag == INT_TAG
+                    and len(value) < _SHORT_INT
+                    and value.isascii()
+                    and value.isdigit()
+                    and value[0] != "0"
+                ):
                     out[key] = int(value)
                     continue
                 if tag == BOOL_TAG and value in _PLAIN_BOOLS:
@@ -254,15 +278,19 @@ class _Checker:
         value: str = node.value
         if tag == STR_TAG:
             return value
-        if tag == INT_TAG and value.isascii() and value.isdigit() and value[:1] != "0":
+        if (
+            tag == INT_TAG
+            and len(value) < _SHORT_INT
+            and value.isascii()
+            and value.isdigit()
+            and value[:1] != "0"
+        ):
             return int(value)  # the common case, without PyYAML's slower parsing
         if tag == BOOL_TAG and value in _PLAIN_BOOLS:
             return _PLAIN_BOOLS[value]
+        if tag in (INT_TAG, FLOAT_TAG):
+            return self.number(node, path)
         try:
-            if tag == INT_TAG:
-                return _SAFE.construct_yaml_int(node)
-            if tag == FLOAT_TAG:
-                return _SAFE.construct_yaml_float(node)
             if tag == BOOL_TAG:
                 return _SAFE.construct_yaml_bool(node)
         except (ValueError, KeyError):
@@ -274,6 +302,37 @@ class _Checker:
             # Dates stay text so YAML and JSON give the same document.
             self.add(ProblemKind.SHAPE, path, f"unsupported tag {tag}", node)
         return value
+
+    def number(self, node: ScalarNode, path: str) -> int | float | None:
+        """A number's value, or None with a 400 problem when it is too long, beyond 64-bit
+        integers or not finite: nothing stored or served may hold such a number."""
+        value: str = node.value
+        if len(value) > MAX_NUMBER_CHARS:
+            # Refused before conversion: int() of 100,000 digits is slow or raises.
+            message = (
+                f"a number of {len(value):,} characters is too long; "
+                f"numbers may have at most {MAX_NUMBER_CHARS}"
+            )
+            self.add(ProblemKind.SEMANTICS, path, message, node)
+            return None
+        try:
+            number: int | float = (
+                _SAFE.construct_yaml_int(node)
+                if node.tag == INT_TAG
+                else _SAFE.construct_yaml_float(node)
+            )
+        except (ValueError, KeyError):
+            self.add(ProblemKind.SHAPE, path, f"{value!r} is not {_TAG_NAMES[node.tag]}", node)
+            return None
+        if isinstance(number, float) and not math.isfinite(number):
+            message = f"{value} is not a finite number; use a number such as 1.5"
+            self.add(ProblemKind.SEMANTICS, path, message, node)
+            return None
+        if isinstance(number, int) and not MIN_INTEGER <= number <= MAX_INTEGER:
+            message = f"{value} does not fit in a 64-bit integer (-2**63 to 2**63-1)"
+            self.add(ProblemKind.SEMANTICS, path, message, node)
+            return None
+        return number
 
     def _wrong_type(self, node: Node, expected: str, path: str) -> Any:
         self.add(ProblemKind.SHAPE, path, f"expected {expected}, got {describe(node)}", node)

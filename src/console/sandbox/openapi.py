@@ -27,7 +27,7 @@ _PAGE_PARAMETERS = [
     {
         "name": "limit",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "default": 100},
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 100},
         "description": "Page size; values above 1000 are capped at 1000.",
     },
     {"name": "cursor", "in": "query", "schema": {"type": "string"}},
@@ -69,7 +69,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "success": {"const": False},
             "error": ref("Problem"),
-            "errors": {"type": "array", "items": ref("Problem")},
+            "errors": {"type": "array", "items": ref("Problem"), "maxItems": 100},
+            "errors_omitted": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Problems found beyond the 100 listed (absent when none)",
+            },
             "correlation_id": {"type": "string"},
         },
     },
@@ -115,7 +120,11 @@ SCHEMAS: dict[str, Any] = {
             "name": {"type": "string", "minLength": 1, "maxLength": 100},
             "kind": {"enum": ["admin", "ingest"]},
             "feed": {"type": ["string", "null"], "description": "Required for ingest keys."},
-            "expires_at": {**NULLABLE_TIMESTAMP, "description": "In the future."},
+            "expires_at": {
+                **NULLABLE_TIMESTAMP,
+                "exclusiveMaximum": 253_402_300_800,
+                "description": "In the future, and before the year 10000.",
+            },
         },
     },
     "RotateKey": {

@@ -121,6 +121,11 @@ class SandboxProcess:
         return self.base_url
 
     @property
+    def pid(self) -> int | None:
+        """The child's process id (None before start)."""
+        return None if self._process is None else self._process.pid
+
+    @property
     def running(self) -> bool:
         """Whether the child is alive."""
         return self._process is not None and self._process.poll() is None

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from console.sandbox.catalogue import routes as catalogue
 from console.sandbox.demo import seed_demo
 from console.sandbox.feeds import routes as feeds
+from console.sandbox.http.body_limit import BodyLimitMiddleware
 from console.sandbox.http.errors import ApiError
 from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
@@ -65,7 +66,12 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
 
     app = Starlette(
         routes=api_routes(),
-        middleware=[Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit))],
+        middleware=[
+            Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit)),
+            # Inside the contract middleware, so a 413 carries its headers; before
+            # routing, auth and parsing, so an oversized body costs nothing to refuse.
+            Middleware(BodyLimitMiddleware),
+        ],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_exception_handler,

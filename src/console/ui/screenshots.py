@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
+from collections.abc import Awaitable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractItemView, QWidget
 
 from console.common.redaction import redact_secrets
 from console.ui.main_window import MainWindow
+from console.ui.pipelines.definition_panel import DefinitionPanel
+from console.ui.pipelines.tab import PipelinesTab
 from console.ui.tasks import signal_future
 
 
@@ -50,28 +52,87 @@ def assert_no_secret_on_screen(root: QWidget) -> None:
             )
 
 
+class ScreenshotTimeoutError(TimeoutError):
+    """What a screenshot waited for did not happen in time; nothing more was saved."""
+
+
+async def _within(waiting: Awaitable[object], seconds: float, what: str) -> None:
+    try:
+        await asyncio.wait_for(waiting, seconds)
+    except TimeoutError:
+        raise ScreenshotTimeoutError(f"{what} within {seconds:g} s") from None
+
+
+class _PaintWatcher(QObject):
+    """Resolves a future at the next paint of one widget."""
+
+    def __init__(self, widget: QWidget, painted: asyncio.Future[None]) -> None:
+        super().__init__(widget)
+        self.painted = painted
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Note the paint; never consume it."""
+        if event.type() == QEvent.Type.Paint and not self.painted.done():
+            self.painted.set_result(None)
+        return False
+
+
+async def wait_for_paint(widget: QWidget, seconds: float = 10.0) -> None:
+    """Ask `widget` to repaint and return once it has (the loop keeps running meanwhile)."""
+    painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    watcher = _PaintWatcher(widget, painted)
+    widget.installEventFilter(watcher)
+    try:
+        widget.update()
+        await _within(painted, seconds, f"{widget.objectName() or 'the tab'} did not paint")
+    finally:
+        widget.removeEventFilter(watcher)
+        watcher.deleteLater()
+
+
+async def wait_until_settled(panel: DefinitionPanel, seconds: float = 10.0) -> None:
+    """Return once the definition panel's checks have answered for the text it shows."""
+
+    async def settled() -> None:
+        while not panel.is_settled:
+            await signal_future(panel.settled)
+
+    await _within(settled(), seconds, "the definition's validation did not settle")
+
+
+async def wait_for_pipelines(tab: PipelinesTab, seconds: float) -> None:
+    """The list loaded, the selected pipeline's definition shown and validated."""
+    if not tab.has_loaded:
+        loaded = signal_future(tab.pipelines_loaded)
+        await _within(loaded, seconds, "the pipelines list did not load")
+    await wait_until_settled(tab.panel, seconds)
+
+
 async def save_tab_screenshots(
     window: MainWindow, directory: Path, load_wait: float = 30.0
 ) -> list[Path]:
-    """Wait for the keys to load, then grab every tab at the window's size."""
+    """Wait for each tab's data and paint, then grab it at the window's size.
+
+    Every wait is bounded and a timeout fails with what was missing, so a screenshot
+    never shows a half-loaded tab.
+    """
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, microseconds)
     # An error banner is worth a screenshot too: a failure ends the wait like data does.
-    await asyncio.wait_for(
-        signal_future(window.keys_tab.keys_loaded, window.runner.failed), load_wait
-    )
-    pipelines = window.pipelines_tab
-    with contextlib.suppress(TimeoutError):  # a slow list is shown as it stands
-        if not pipelines.has_loaded:
-            await asyncio.wait_for(signal_future(pipelines.pipelines_loaded), load_wait)
-        if pipelines.model.rowCount() and pipelines.panel.pipeline is None:
-            # The first pipeline is being opened in the editor: show it, not an empty pane.
-            await asyncio.wait_for(signal_future(pipelines.panel.loaded), load_wait)
+    if window.keys_tab.model.rowCount() == 0:  # the console's own key is always listed
+        keys = signal_future(window.keys_tab.keys_loaded, window.runner.failed)
+        await _within(keys, load_wait, "the keys did not load")
+    if not window.banner.isVisible():  # after a failure, no more data is coming
+        await wait_for_pipelines(window.pipelines_tab, load_wait)
     saved = []
     for index in range(window.tabs.count()):
         window.tabs.setCurrentIndex(index)
-        # Let layout and paint events run through the loop; processEvents() here would
-        # re-enter other tasks from inside this one.
-        await asyncio.sleep(0.05)
+        page = window.tabs.currentWidget()
+        assert page is not None
+        # Layout and paint run through the loop; processEvents() here would re-enter
+        # other tasks from inside this one.
+        await wait_for_paint(page, load_wait)
+        if page is window.pipelines_tab and not window.banner.isVisible():
+            await wait_until_settled(window.pipelines_tab.panel, load_wait)
         slug = re.sub(r"[^a-z0-9]+", "-", window.tabs.tabText(index).lower()).strip("-")
         path = directory / f"{index + 1:02d}-{slug}.png"
         assert_no_secret_on_screen(window)

@@ -1,1 +1,1 @@
-"""Connections and hooks, the read-only catalogue every account is seeded with."""
+"""Connections and hooks: the read-only catalogue routes (the seed data lives in storage)."""

@@ -15,7 +15,7 @@ _ERROR_DESCRIPTIONS = {
     404: "NOT_FOUND: unknown id or another account's id",
     409: "CONFLICT",
     412: "PRECONDITION_FAILED: If-Match names another revision",
-    413: "PAYLOAD_TOO_LARGE",
+    413: "PAYLOAD_TOO_LARGE: a body over 1,048,576 bytes (every route)",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "UNPROCESSABLE: unknown keys, missing keys or wrong types",
     429: "RATE_LIMITED (with Retry-After)",
@@ -33,7 +33,7 @@ def json_content(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def errors(*statuses: int, **descriptions: str) -> dict[str, Any]:
-    """Error responses: `statuses` plus the 401, 403 and 429 every authenticated route has.
+    """Error responses: `statuses` plus the 401, 403, 413 and 429 every authenticated route has.
 
     A keyword `s409="..."` overrides the description of that status.
     """
@@ -41,7 +41,7 @@ def errors(*statuses: int, **descriptions: str) -> dict[str, Any]:
         str(status): json_content(
             ref("Error"), descriptions.get(f"s{status}", _ERROR_DESCRIPTIONS[status])
         )
-        for status in sorted({401, 403, 429, *statuses})
+        for status in sorted({401, 403, 413, 429, *statuses})
     }
 
 

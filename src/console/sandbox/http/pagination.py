@@ -12,6 +12,10 @@ from console.sandbox.http.errors import invalid, validation_failed
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# The largest `limit`, `page` and `page_size` a request may name (docs/api.md,
+# Pagination). A limit or page size between the cap and this is served at the cap, as
+# the contract says; beyond it the number is refused like any out-of-range number.
+MAX_PAGE_NUMBER = 1_000_000
 _CURSOR_TAG = "v1:"
 
 
@@ -49,7 +53,13 @@ def parse_page(query: Mapping[str, str]) -> PageRequest:
         if parsed is not None:
             limit = min(parsed, MAX_LIMIT)
         else:
-            problems.append(invalid("limit", "limit must be an integer from 1 to 1000."))
+            problems.append(
+                invalid(
+                    "limit",
+                    f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
+                    f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
+                )
+            )
     before = None
     raw_cursor = query.get("cursor")
     if raw_cursor:
@@ -101,23 +111,32 @@ class NumberedPage:
 
 
 def _positive_int(text: str) -> int | None:
+    """An integer from 1 to MAX_PAGE_NUMBER, else None."""
     text = text.strip()
-    # ASCII digits only (int() refuses some Unicode digits that isdigit() accepts), and at
-    # most 18 of them, so the value fits SQLite's 64-bit integers.
+    # ASCII digits only (int() refuses some Unicode digits that isdigit() accepts), and
+    # few of them: leading zeros aside, the value is at most MAX_PAGE_NUMBER.
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
         return None
-    return int(text) if int(text) >= 1 else None
+    value = int(text)
+    return value if 1 <= value <= MAX_PAGE_NUMBER else None
 
 
 def parse_numbered_page(query: Mapping[str, str]) -> NumberedPage:
-    """Read `page` (default 1) and `page_size` (default 50, above 100 capped, not refused)."""
+    """Read `page` (default 1) and `page_size` (default 50, above 100 capped, not refused);
+    each at most MAX_PAGE_NUMBER."""
     problems = []
     page = _positive_int(query.get("page", "1"))
     if page is None:
-        problems.append(invalid("page", "page must be an integer of at least 1."))
+        problems.append(invalid("page", f"page must be an integer from 1 to {MAX_PAGE_NUMBER:,}."))
     page_size = _positive_int(query.get("page_size", str(DEFAULT_PAGE_SIZE)))
     if page_size is None:
-        problems.append(invalid("page_size", "page_size must be an integer of at least 1."))
+        problems.append(
+            invalid(
+                "page_size",
+                f"page_size must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
+                f"(above {MAX_PAGE_SIZE}, {MAX_PAGE_SIZE} are returned).",
+            )
+        )
     if page is None or page_size is None:
         raise validation_failed(problems)
     return NumberedPage(page, min(page_size, MAX_PAGE_SIZE))

@@ -1,22 +1,48 @@
 """Request bodies: content type (415), JSON syntax (400) and shape (422) checks.
 
 Problems are kept, not raised, until the route has authenticated the caller: an
-unauthenticated request learns only that it needs a key (401).
+unauthenticated request learns only that it needs a key (401). The one exception is a body
+nested deeper than `MAX_JSON_DEPTH`: like an oversized body (413, `body_limit.py`) it is a
+limit on the request rather than a question about its content, and it is refused before any
+parser recurses into it.
+
+Strict JSON: no `NaN`/`Infinity`, no integer over `MAX_INT_DIGITS` digits, no lone UTF-16
+surrogate in a key or a string (it has no UTF-8 form, so nothing could store or echo it),
+and no number too large to be finite where a number is expected.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import sys
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from starlette.requests import Request
 
 from console.sandbox.http.errors import ApiError, Problem
 
-_TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number"}
+_TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a finite number"}
+
+# Arrays and objects may nest this deep (the root is level 1). Real bodies use a handful.
+MAX_JSON_DEPTH = 64
+# Python's own limit for int() of a decimal string (sys.get_int_max_str_digits()).
+MAX_INT_DIGITS = 4300
+# A field name or key echoed in an error is cut to this many characters.
+MAX_SHOWN_KEY = 100
+_LARGEST_FLOAT = int(sys.float_info.max)
+
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+_AS_STEPS = bytes.maketrans(b"[]", b"\x01\xff")  # +1 and -1 as signed bytes
+# A \u escape of a UTF-16 surrogate: the only way a JSON text can carry a lone one.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -57,24 +83,160 @@ def _has_type(value: Any, type_name: str) -> bool:
         return isinstance(value, str)
     if type_name == "integer":
         return isinstance(value, int)
-    # 1e400 parses to inf, which no JSON response could carry back.
-    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    # 1e400 parses to inf and 10**400 has no float: neither could be stored or served.
+    if isinstance(value, int):
+        return abs(value) <= _LARGEST_FLOAT
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _nesting_exceeds(brackets: bytes, limit: int) -> bool:
+    """Whether a text of `[` and `]` nests deeper than `limit`, without recursion.
+
+    Each pass drops every empty pair, which lowers the deepest point by exactly one level
+    where the brackets balance and by at most one where they do not; what the passes leave
+    is measured by a run of openers or a running sum. So the answer is exact for well-formed
+    JSON, and malformed JSON never passes if a parser could recurse into it deeper.
+    """
+    passes = 0
+    while brackets and passes <= limit:
+        shorter = brackets.replace(b"[]", b"")
+        if len(shorter) * 2 > len(brackets):
+            break  # mostly long chains: the running sum below is cheaper than more passes
+        brackets = shorter
+        passes += 1
+    if not brackets:
+        return passes > limit
+    allowed = limit - passes
+    if b"[" * (allowed + 1) in brackets:
+        return True  # a run of openers alone goes too deep: the usual attack, found in C
+    deepest = max(accumulate(array("b", brackets.translate(_AS_STEPS))))
+    return deepest > allowed
+
+
+def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise 400 INVALID_PAYLOAD when a JSON text nests arrays and objects deeper than
+    `limit`: byte operations and one running sum, never a recursion (the worst 1 MiB costs
+    about what json.loads of a real 1 MiB body does)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return
+    if b"\\" in raw:
+        # Drop escaped backslashes, then escaped quotes: every quote left opens or closes
+        # a string (outside strings a backslash is a syntax error the parser reports).
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Even pieces lie outside strings (an unterminated last string swallows the rest).
+    outside = b"".join(raw.split(b'"')[0::2])
+    brackets = outside.translate(_AS_SQUARE, _NOT_BRACKETS)
+    if len(brackets) > limit and _nesting_exceeds(brackets, limit):
+        raise ApiError.single(
+            400,
+            "INVALID_PAYLOAD",
+            f"The body nests arrays and objects more than {limit} levels deep.",
+        )
+
+
+class _OversizedInt:
+    """Stands in, while parsing, for an integer literal with too many digits."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def shown_key(key: str) -> str:
+    """A key as an error may echo it: lone surrogates as \\u escapes, at most 100 characters."""
+    if len(key) > MAX_SHOWN_KEY:
+        key = key[:MAX_SHOWN_KEY] + "…"
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _join(path: str, key: str) -> str:
+    shown = shown_key(key)
+    return f"{path}.{shown}" if path else shown
+
+
+def _text_problems(document: Any) -> list[Problem]:
+    """400 problems for lone surrogates and oversized integers, each naming its field.
+
+    Walks the parsed document with a stack (its depth is already bounded, but no
+    recursion on user data all the same), front to back.
+    """
+    problems: list[Problem] = []
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            children = []
+            for key, item in value.items():
+                child = _join(path, key)
+                if _LONE_SURROGATE.search(key):
+                    problems.append(
+                        Problem(
+                            "INVALID_PAYLOAD",
+                            f"The key {child} holds a lone UTF-16 surrogate, which is not text.",
+                            child,
+                        )
+                    )
+                children.append((child, item))
+            stack.extend(reversed(children))
+        elif isinstance(value, list):
+            items = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+            stack.extend(reversed(items))
+        elif isinstance(value, str) and _LONE_SURROGATE.search(value):
+            problems.append(
+                Problem(
+                    "INVALID_PAYLOAD",
+                    f"{path or 'The body'} holds a lone UTF-16 surrogate, which is not text; "
+                    "send the character itself or a complete \\u surrogate pair.",
+                    path or None,
+                )
+            )
+        elif isinstance(value, _OversizedInt):
+            problems.append(
+                Problem(
+                    "INVALID_PAYLOAD",
+                    f"{path or 'The body'} is an integer of {value.digits:,} digits; "
+                    f"at most {MAX_INT_DIGITS:,} are accepted.",
+                    path or None,
+                )
+            )
+    return problems
+
+
 def parse_json(raw: bytes) -> Any:
-    """Parse a body strictly (no NaN/Infinity); raise 400 INVALID_PAYLOAD with the position."""
+    """Parse a body strictly; raise 400 INVALID_PAYLOAD with the position or the field.
+
+    The caller has checked the depth (`check_json_depth`): json's parser recurses.
+    """
+    oversized: list[int] = []
+
+    def parse_int(text: str) -> int | _OversizedInt:
+        digits = len(text) - text.startswith("-")
+        if digits <= MAX_INT_DIGITS:
+            return int(text)
+        oversized.append(digits)
+        return _OversizedInt(digits)
+
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        document = json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_constant, parse_int=parse_int
+        )
     except UnicodeDecodeError as exc:
         message = f"The body is not UTF-8 (byte {exc.start})."
     except json.JSONDecodeError as exc:
         message = f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
     except ValueError as exc:
         message = f"The body is not valid JSON: {exc}."
+    else:
+        # Only a \\u escape can make a lone surrogate (strict UTF-8 decoding refuses the
+        # bytes), so a clean text skips the walk.
+        if oversized or _SURROGATE_ESCAPE.search(raw):
+            problems = _text_problems(document)
+            if problems:
+                raise ApiError(400, problems)
+        return document
     raise ApiError.single(400, "INVALID_PAYLOAD", message)
 
 
@@ -85,7 +247,9 @@ def check_shape(body: Any, spec: Sequence[FieldSpec]) -> dict[str, Any]:
         raise ApiError.single(422, "UNPROCESSABLE", "The body must be a JSON object.")
     known = {field.name: field for field in spec}
     problems = [
-        Problem("UNPROCESSABLE", f"Unknown key {key!r}.", key) for key in body if key not in known
+        Problem("UNPROCESSABLE", f"Unknown key {shown_key(key)!r}.", shown_key(key))
+        for key in body
+        if key not in known
     ]
     values: dict[str, Any] = {}
     for field in spec:
@@ -110,9 +274,14 @@ def check_shape(body: Any, spec: Sequence[FieldSpec]) -> dict[str, Any]:
 
 
 async def read_payload(request: Request, spec: Sequence[FieldSpec]) -> Payload:
-    """Read and check a JSON object body; an empty body counts as `{}`."""
+    """Read and check a JSON object body; an empty body counts as `{}`.
+
+    A JSON body nested too deeply raises its 400 at once, before authentication.
+    """
     raw = await request.body()
     content_type = request.headers.get("content-type")
+    if content_type is not None and _is_json_media_type(content_type):
+        check_json_depth(raw)
     try:
         if content_type is not None and not _is_json_media_type(content_type):
             raise ApiError.single(

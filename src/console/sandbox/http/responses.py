@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -11,12 +12,25 @@ from starlette.responses import JSONResponse, Response
 from console.common.contract import error_code_for
 from console.sandbox.http.errors import ApiError, Problem
 
+# An error body lists this many problems at most (PLATFORM_API, "Limits that hold on every
+# route"): 100,000 unknown keys must not become a 7.5 MB answer.
+MAX_LISTED_PROBLEMS = 100
 
-# Codes for statuses Starlette itself may raise; the contract names these.
+
 class ContractJSONResponse(JSONResponse):
-    """JSON with the contract's explicit charset."""
+    """Strict JSON with the contract's explicit charset."""
 
     media_type = "application/json; charset=utf-8"
+
+    def render(self, content: Any) -> bytes:
+        """Serialise strictly: a non-finite number raises (a 500), never `NaN` on the wire."""
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate has no UTF-8 form; input checks keep them out, and should
+            # one slip through, its \u escape is still valid JSON rather than a 500.
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def json_response(content: Any, status: int = 200) -> Response:
@@ -30,13 +44,18 @@ def correlation_id_of(request: Request) -> str:
 
 
 def error_body(error: ApiError, correlation_id: str) -> dict[str, Any]:
-    """The contract's error body: the first problem, all problems and the correlation id."""
-    return {
+    """The contract's error body: the first problem, the problems (at most
+    `MAX_LISTED_PROBLEMS`, then `errors_omitted` says how many more) and the correlation id."""
+    listed = error.problems[:MAX_LISTED_PROBLEMS]
+    body: dict[str, Any] = {
         "success": False,
         "error": error.problems[0].as_json(),
-        "errors": [problem.as_json() for problem in error.problems],
+        "errors": [problem.as_json() for problem in listed],
         "correlation_id": correlation_id,
     }
+    if len(error.problems) > len(listed):
+        body["errors_omitted"] = len(error.problems) - len(listed)
+    return body
 
 
 def error_response(error: ApiError, correlation_id: str) -> Response:

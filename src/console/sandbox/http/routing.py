@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from console.sandbox.http.auth import Principal, authenticate, credentials_of, require_admin
+from console.sandbox.http.body_limit import MAX_BODY_BYTES
 from console.sandbox.http.errors import ApiError
 from console.sandbox.storage.database import Database
 from console.sandbox.storage.sqlite import now
@@ -58,8 +59,25 @@ async def as_admin(request: Request, work: Callable[[sqlite3.Connection, Princip
     return outcome
 
 
-def resource(path: str, handlers: dict[str, Endpoint]) -> Route:
-    """One route per path with a handler per method, so a 405 lists every allowed method."""
+class Resource(Route):
+    """A path's route that also declares the most request body bytes it accepts."""
+
+    def __init__(
+        self, path: str, endpoint: Endpoint, *, methods: list[str], max_body_bytes: int
+    ) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self.max_body_bytes = max_body_bytes
+
+
+def resource(
+    path: str, handlers: dict[str, Endpoint], *, max_body_bytes: int = MAX_BODY_BYTES
+) -> Route:
+    """One route per path with a handler per method, so a 405 lists every allowed method.
+
+    `max_body_bytes` over the contract's 1 MiB makes the body a stream (`request.stream()`)
+    counted against that cap as it is read, for routes that write files to disk; the
+    body-limit middleware answers 413 once it is passed.
+    """
 
     async def dispatch(request: Request) -> Response:
         # HEAD is answered like GET (Starlette drops the body).
@@ -67,4 +85,4 @@ def resource(path: str, handlers: dict[str, Endpoint]) -> Route:
         return await handlers[method](request)
 
     dispatch.__name__ = "_".join(handler.__name__ for handler in handlers.values())
-    return Route(path, dispatch, methods=list(handlers))
+    return Resource(path, dispatch, methods=list(handlers), max_body_bytes=max_body_bytes)

@@ -58,8 +58,19 @@ def _checked_create(
     elif feed is not None and not feed_exists(conn, account_id, feed):
         problems.append(invalid("feed", f"No feed {feed!r} exists in this account."))
     expires_at = values.get("expires_at")
-    if expires_at is not None and expires_at <= at:
-        problems.append(invalid("expires_at", "expires_at must be in the future."))
+    if expires_at is not None:
+        # Compared as sent (int or float): 10**400 must not become an OverflowError, and
+        # NaN or infinity, had the body parser let one through, fails this test too.
+        if not expires_at < keys.EXPIRES_BEFORE:
+            problems.append(
+                invalid(
+                    "expires_at",
+                    "expires_at must be a Unix time before the year 10000 "
+                    f"(below {keys.EXPIRES_BEFORE}).",
+                )
+            )
+        elif expires_at <= at:
+            problems.append(invalid("expires_at", "expires_at must be in the future."))
     if problems:
         raise validation_failed(problems)
     return keys.create_key(

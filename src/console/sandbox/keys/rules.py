@@ -12,6 +12,8 @@ from console.sandbox.storage.sqlite import insert_key
 # A key within this many seconds of its expiry reports status "expiring".
 EXPIRING_WINDOW = 7 * 24 * 3600
 MAX_GRACE_SECONDS = 7 * 24 * 3600
+# 10000-01-01T00:00:00Z: every expiry is a time ISO 8601 and every client can write.
+EXPIRES_BEFORE = 253_402_300_800
 
 _COLUMNS = (
     "seq, id, name, kind, feed, prefix, last4, created_at, expires_at, last_used_at,"
@@ -113,6 +115,8 @@ def rotate_key(
     if old_expiry is not None:
         # Keep the key's lifetime policy: a 90-day key is replaced by a 90-day key.
         new_expiry = round(at + (old_expiry - old["created_at"]), 3)
+        # A key expiring late in 9999 still gets a successor within the range.
+        new_expiry = min(new_expiry, EXPIRES_BEFORE - 0.001)
     grace_end = round(at + grace_seconds, 3)
     conn.execute(
         "UPDATE api_keys SET expires_at = ? WHERE id = ?",

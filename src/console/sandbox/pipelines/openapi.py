@@ -27,6 +27,15 @@ _DEFINITION_SCHEMA = {
         "A pipeline definition document (PLATFORM_API.md, Pipelines); the console's "
         "`definition_json_schema()` exports its full JSON Schema."
     ),
+    "properties": {
+        "sync": {
+            "type": "object",
+            "properties": {
+                key: {"type": "integer", "minimum": 1, "maximum": 525_600}
+                for key in ("frequency", "source_frequency", "destination_frequency")
+            },
+        }
+    },
 }
 _DEFINITION_BODY = {
     "required": True,
@@ -94,11 +103,20 @@ PIPELINE_PATHS: dict[str, Any] = {
         "get": {
             "summary": "List the account's pipelines, newest first (page until a short page)",
             "parameters": [
-                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {
+                    "name": "page",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                },
                 {
                     "name": "page_size",
                     "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "default": 50},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 1_000_000,
+                        "default": 50,
+                    },
                     "description": "Values above 100 are capped at 100.",
                 },
                 {

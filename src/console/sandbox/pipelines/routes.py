@@ -1,9 +1,10 @@
 """/api/public/v1/pipelines: definitions (YAML or JSON), revisions, and the run controls.
 
-Order of checks on every route: 401/403 (the key), 404 (the pipeline, before anything
-about the body), 415/413 and undecodable bodies, 412 (If-Match), then the definition's
-own 400/422. A route first applies the simulation steps already due for its pipeline, so
-it always answers with the state the pipeline has at this instant.
+Order of checks on every route: 413 (the body cap, `http/body_limit.py`) and a JSON body
+nested too deeply (400), before anything else; then 401/403 (the key), 404 (the pipeline,
+before anything else about the body), 415 and undecodable bodies, 412 (If-Match), then the
+definition's own 400/422. A route first applies the simulation steps already due for its
+pipeline, so it always answers with the state the pipeline has at this instant.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from console.definition import dump_json, dump_yaml, validate_text
 from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import ApiError, conflict, invalid, not_found, validation_failed
 from console.sandbox.http.pagination import parse_numbered_page
+from console.sandbox.http.payload import check_json_depth
 from console.sandbox.http.responses import json_response
 from console.sandbox.http.routing import as_admin, resource
 from console.sandbox.pipelines import runs as pipeline_runs
@@ -31,7 +33,6 @@ from console.sandbox.settings import PipelineTiming
 from console.sandbox.storage.sqlite import now
 
 PREFIX = "/api/public/v1/pipelines"
-MAX_DEFINITION_BYTES = 1024 * 1024
 YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 MEDIA_TYPE_OF: dict[DefinitionFormat, str] = {
     "yaml": "application/yaml; charset=utf-8",
@@ -120,7 +121,7 @@ class DefinitionBody:
     error: ApiError | None = None
 
     def definition(self) -> SubmittedDefinition:
-        """The submitted definition; raise its 415, 413 or 400."""
+        """The submitted definition; raise its 415 or 400."""
         if self.submitted is None:
             assert self.error is not None, "a body is either a definition or an error"
             raise self.error
@@ -128,7 +129,11 @@ class DefinitionBody:
 
 
 async def read_definition(request: Request) -> DefinitionBody:
-    """Read a definition body: YAML or JSON by Content-Type (415 otherwise), UTF-8 text."""
+    """Read a definition body: YAML or JSON by Content-Type (415 otherwise), UTF-8 text.
+
+    The body cap (1 MiB) is the body-limit middleware's; a JSON body nested too deeply
+    raises its 400 at once, before authentication, and before any parser recurses.
+    """
     raw = await request.body()
     content_type = request.headers.get("content-type")
     definition_format = format_of_content_type(content_type)
@@ -143,13 +148,8 @@ async def read_definition(request: Request) -> DefinitionBody:
                 "or application/json.",
             ),
         )
-    if len(raw) > MAX_DEFINITION_BYTES:
-        return DefinitionBody(
-            None,
-            ApiError.single(
-                413, "PAYLOAD_TOO_LARGE", "A definition may be at most 1 MiB (1,048,576 bytes)."
-            ),
-        )
+    if definition_format == "json":
+        check_json_depth(raw)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

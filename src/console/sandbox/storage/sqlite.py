@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from console.sandbox.catalogue.data import STANDARD_CONNECTIONS, STANDARD_HOOKS
+from console.sandbox.storage.standard_catalogue import STANDARD_CONNECTIONS, STANDARD_HOOKS
 
 DATABASE_NAME = "sandbox.sqlite3"
 BUSY_TIMEOUT_MS = 10_000

@@ -8,9 +8,11 @@ problems are listed apart. Edits are written to a draft on disk as they are type
 from __future__ import annotations
 
 import asyncio
+import difflib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
+from typing import Any, Literal
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QTextCursor
@@ -34,6 +36,7 @@ from console.definition import (
     Catalog,
     Problem,
     ProblemKind,
+    Severity,
     ValidationResult,
     dump_json,
     dump_yaml,
@@ -45,6 +48,7 @@ from console.ui.pipelines.dialogs import (
     ConflictChoice,
     ConflictDialog,
     DiffDialog,
+    discard_box,
     unified_diff,
 )
 from console.ui.session import ConsoleSession
@@ -56,6 +60,11 @@ from console.ui.widgets.problems_list import ProblemsList
 
 SERVER_CHECK_DEBOUNCE_MS = 500
 DRAFT_SAVE_DEBOUNCE_MS = 400
+NEW_PIPELINE_NAME = "New pipeline"
+NOTHING_SELECTED = "Select a pipeline, or click New pipeline to start one."
+
+# What the editor holds: nothing, a pipeline on its way, a pipeline, or a new one.
+Subject = Literal["none", "loading", "pipeline", "new"]
 
 
 class DefinitionPanel(QWidget):
@@ -66,6 +75,8 @@ class DefinitionPanel(QWidget):
     applied = Signal(object)  # Pipeline
     created = Signal(object)  # Pipeline
     conflict_shown = Signal(object)  # ConflictDialog
+    server_moved = Signal(object)  # Pipeline: the server's newer revision met in a conflict
+    settled = Signal()  # the text shown has its local (and any due server) result
 
     def __init__(
         self,
@@ -79,7 +90,17 @@ class DefinitionPanel(QWidget):
         self.runner = runner
         self.drafts = drafts
         self.catalog: Catalog | None = None
-        self.pipeline: Pipeline | None = None  # None: a new pipeline
+        # The names a new pipeline must not take (the tab tells which pipelines it lists).
+        self.taken_names: Callable[[], Iterable[str]] = tuple
+        self.pipeline: Pipeline | None = None  # the pipeline shown (or being loaded)
+        self.subject: Subject = "none"
+        # Bumped whenever another document replaces the text: an answer asked for an
+        # older document is dropped, even when both texts happen to be equal.
+        self.document_id = 0
+        self._shown_generation = -1  # the validator generation whose result is shown
+        self._local_valid = False
+        self._local_result_generation = -1
+        self._server_checking = False
         self.server_text = ""  # what the server has (or the starting text of a new one)
         self.base_revision: int | None = None
         self.format: DefinitionFormat = "yaml"
@@ -105,7 +126,7 @@ class DefinitionPanel(QWidget):
         self.diff_button.setToolTip("Compare your edits with the server's current definition")
         self.diff_button.clicked.connect(self.show_diff)
         self.discard_button = QPushButton("Discard &edits")
-        self.discard_button.clicked.connect(self.discard_edits)
+        self.discard_button.clicked.connect(self.ask_to_discard)
         self.apply_button = QPushButton("&Apply")
         self.apply_button.setObjectName("primaryButton")
         self.apply_button.clicked.connect(self.apply)
@@ -122,6 +143,7 @@ class DefinitionPanel(QWidget):
             toolbar.addWidget(widget)
 
         self.editor = DefinitionEditor()
+        self.editor.setPlaceholderText(NOTHING_SELECTED)
         self.problems = ProblemsList()
         self.state_label = QLabel("")
         self.state_label.setStyleSheet("color: #5c5f66;")
@@ -147,7 +169,8 @@ class DefinitionPanel(QWidget):
 
         self.validator = LiveValidator(self._validate_locally, cancellable=True)
         self.validator.validated.connect(self._local_result_ready)
-        attach_live_validation(self.editor, self.validator, self.problems)
+        self.live = attach_live_validation(self.editor, self.validator, self.problems)
+        self.live.result_shown.connect(self._local_result_shown)
         self._server_timer = QTimer(self)
         self._server_timer.setSingleShot(True)
         self._server_timer.setInterval(SERVER_CHECK_DEBOUNCE_MS)
@@ -158,6 +181,7 @@ class DefinitionPanel(QWidget):
         self._draft_timer.timeout.connect(self.save_draft)
         self.editor.textChanged.connect(self._edited)
         self._sync_buttons()
+        self._show_nothing()
 
     # -- state -------------------------------------------------------------------
 
@@ -180,48 +204,114 @@ class DefinitionPanel(QWidget):
     @property
     def is_new(self) -> bool:
         """Editing a pipeline that does not exist yet."""
-        return self.pipeline is None
+        return self.subject == "new"
+
+    @property
+    def is_valid_locally(self) -> bool:
+        """The text shown has been checked here and has no errors."""
+        return self._shown_generation == self.validator.generation and self._local_valid
+
+    @property
+    def is_settled(self) -> bool:
+        """Every check due for the text shown has answered (screenshots wait for this)."""
+        if self.subject == "none":
+            return True
+        return (
+            self.subject != "loading"
+            and self._shown_generation == self.validator.generation
+            and not self.validator.pending
+            and not self._server_timer.isActive()
+            and not self._server_checking
+        )
+
+    def revalidate(self) -> None:
+        """Check the text shown again (the catalogue changed); nothing shown, nothing checked."""
+        if self.subject in ("pipeline", "new"):
+            self.validator.schedule(self.editor.toPlainText())
+            self._sync_buttons()
+
+    def _maybe_settled(self) -> None:
+        if self.is_settled:
+            self.settled.emit()
 
     def _validate_locally(self, text: str, should_stop: Callable[[], bool]) -> ValidationResult:
         # Runs in the validator's worker thread; the catalogue object is immutable.
         return validate_text(text, catalog=self.catalog, should_stop=should_stop)
 
-    def _local_result_ready(self, result: object, _generation: int) -> None:
+    def _local_result_ready(self, result: object, generation: int) -> None:
         if isinstance(result, ValidationResult):
             self._local_result = result
+            self._local_result_generation = generation
+
+    def _local_result_shown(self, generation: int) -> None:
+        # A failure skips _local_result_ready: then nothing says the text is valid.
+        result = self._local_result
+        self._local_valid = (
+            result is not None
+            and self._local_result_generation == generation
+            and not any(p.severity is Severity.ERROR for p in result.problems)
+        )
+        self._shown_generation = generation
+        self._sync_buttons()
+        self._maybe_settled()
+
+    def _can_apply(self, dirty: bool) -> bool:
+        if self.session.client is None or self._applying:
+            return False
+        if self.subject == "new":
+            return self.is_valid_locally  # Create waits until the document is valid
+        archived = self.pipeline is not None and self.pipeline.is_archived
+        return self.subject == "pipeline" and not archived and dirty
 
     def _sync_buttons(self, dirty: bool | None = None) -> None:
-        connected = self.session.client is not None
-        has_subject = self.is_new or self.pipeline is not None
         if dirty is None:
             dirty = self.is_dirty
+        has_document = self.subject in ("pipeline", "new")
         self.apply_button.setText("Cre&ate" if self.is_new else "&Apply")
+        self.apply_button.setEnabled(self._can_apply(dirty))
+        self.diff_button.setEnabled(self.subject == "pipeline")
+        self.discard_button.setEnabled(has_document and dirty)
+        for widget in (self.format_combo, self.open_button, self.save_button):
+            widget.setEnabled(has_document)
         archived = self.pipeline is not None and self.pipeline.is_archived
-        self.apply_button.setEnabled(
-            connected
-            and has_subject
-            and not archived
-            and not self._applying
-            and (dirty or self.is_new)
-        )
-        self.diff_button.setEnabled(not self.is_new and self.pipeline is not None)
-        self.discard_button.setEnabled(dirty)
-        self.editor.setReadOnly(archived)
+        self.editor.setReadOnly(not has_document or (self.subject == "pipeline" and archived))
 
     # -- loading -----------------------------------------------------------------
 
-    async def load_pipeline(self, pipeline: Pipeline) -> None:
-        """Show `pipeline`'s definition, or the draft kept for it."""
-        # Keys typed while the definition is on its way would be overwritten by it.
-        self.editor.setReadOnly(True)
+    def load_pipeline(self, pipeline: Pipeline) -> Coroutine[Any, Any, None]:
+        """Show `pipeline` at once as loading; the returned coroutine fetches its text.
+
+        The switch happens before the coroutine first runs, so nothing of the previous
+        document (text, problems, squiggles, buttons) is left beside the new selection.
+        """
+        if self._draft_timer.isActive():
+            self.save_draft()  # the previous document's last keystrokes
+        self.subject = "loading"
+        self.pipeline = pipeline
+        self.server_text = ""
+        self.base_revision = None
+        self.title.setText(f"{pipeline.name}: loading…")
+        self.title.setToolTip(pipeline.name)
+        self.editor.setPlaceholderText(f"Loading {pipeline.name}…")
+        self._set_text("", self.format)
+        self.problems.set_checking("local", True)
         self.state_label.setText(f"Loading {pipeline.name}…")
+        return self._load_pipeline(pipeline, self.document_id)
+
+    async def _load_pipeline(self, pipeline: Pipeline, document_id: int) -> None:
         try:
             definition = await self.session.pipelines.get_definition(
                 pipeline.id, format=self.format
             )
-        finally:
-            self.editor.setReadOnly(False)
-        self.pipeline = pipeline
+        except ApiError:
+            if self.document_id == document_id:
+                self.problems.set_checking("local", False)
+                self.state_label.setText(f"Could not load {pipeline.name}.")
+                self.editor.setPlaceholderText(f"Could not load {pipeline.name}.")
+            raise
+        if self.document_id != document_id:
+            return  # another document was opened meanwhile
+        self.subject = "pipeline"
         server_revision = definition.revision or pipeline.revision
         self.base_revision = server_revision
         self.server_text = definition.text
@@ -241,27 +331,38 @@ class DefinitionPanel(QWidget):
         else:
             self._set_text(definition.text, self.format)
             self.state_label.setText("Matches the server.")
-        self._shown_fresh()
         self.loaded.emit()
 
     def example_text(self) -> str:
-        """The documented minimal example, with this account's first connections."""
+        """The documented minimal example, with this account's first connections.
+
+        Its name is one no listed pipeline has ("New pipeline", then "New pipeline 2",
+        ...), so creating it twice never makes two pipelines of the same name.
+        """
         catalog = self.catalog
         if catalog is None or not (
             catalog.source_connection_ids and catalog.destination_connection_ids
         ):
-            return MINIMAL_EXAMPLE_YAML
-        return minimal_example(
-            min(catalog.source_connection_ids), min(catalog.destination_connection_ids)
+            text = MINIMAL_EXAMPLE_YAML
+        else:
+            text = minimal_example(
+                min(catalog.source_connection_ids), min(catalog.destination_connection_ids)
+            )
+        return text.replace(
+            f"\nname: {_EXAMPLE_NAME}\n", f"\nname: {unused_name(self.taken_names())}\n", 1
         )
 
     def new_from_example(self) -> None:
         """Start a new pipeline from the documented minimal example (or its draft)."""
+        if self._draft_timer.isActive():
+            self.save_draft()
         example = self.example_text()
+        self.subject = "new"
         self.pipeline = None
         self.base_revision = None
         self.server_text = example
         self.title.setText("New pipeline")
+        self.title.setToolTip("")
         draft = self.drafts.load(self.profile_key, NEW_PIPELINE)
         if draft is not None and draft.text != example:
             self._set_text(draft.text, draft.format)
@@ -271,27 +372,38 @@ class DefinitionPanel(QWidget):
         else:
             self._set_text(example, "yaml")
             self.state_label.setText("Started from the documented minimal example.")
-        self._shown_fresh()
         self.loaded.emit()
 
     def clear(self) -> None:
         """Nothing selected (the connection changed)."""
         self._draft_timer.stop()
-        self._server_timer.stop()
         self.catalog = None
+        self.show_nothing()
+
+    def show_nothing(self) -> None:
+        """No pipeline selected: an empty, read-only editor with no problems."""
+        if self._draft_timer.isActive():
+            self.save_draft()
+        self._show_nothing()
+
+    def _show_nothing(self) -> None:
+        self.subject = "none"
         self.pipeline = None
         self.server_text = ""
         self.base_revision = None
         self._set_text("", self.format)
         self.title.setText("No pipeline selected")
+        self.title.setToolTip("")
+        self.editor.setPlaceholderText(NOTHING_SELECTED)
         self.state_label.setText("")
-        self._shown_fresh()
+        self._maybe_settled()
 
-    def _shown_fresh(self) -> None:
-        """Another document is in the editor: the last server check spoke of the old one."""
+    def _clear_server_results(self) -> None:
+        """The last server check spoke of another text: forget it and stop asking."""
+        self._server_timer.stop()
+        self.runner.cancel("pipelines.dry-run")
         self.server_label.setText("")
         self.problems.set_problems("server", [])
-        self._sync_buttons()
 
     def _show_format(self, fmt: str) -> None:
         """Make `fmt` the format of the text: the field, the combo, the highlighting."""
@@ -300,13 +412,24 @@ class DefinitionPanel(QWidget):
         self.editor.set_format(self.format)
 
     def _set_text(self, text: str, fmt: str) -> None:
+        """Put another document in the editor: none of the old one's results stay."""
+        self.document_id += 1
+        self._draft_timer.stop()  # callers have kept or dropped the old edits already
+        # Cleared before the text changes, so no moment shows old marks on the new text.
+        self._clear_server_results()
+        self.live.document_replaced()
         self._loading = True
         try:
             self._show_format(fmt)
             self.editor.setPlainText(text)
         finally:
             self._loading = False
-        self.validator.schedule(text)
+        if self.subject in ("pipeline", "new"):
+            self.validator.schedule(text)
+            self.validator.flush()  # a document just opened: no keystrokes to wait out
+        else:
+            self.validator.cancel()
+        self._sync_buttons()
 
     # -- editing -----------------------------------------------------------------
 
@@ -325,6 +448,8 @@ class DefinitionPanel(QWidget):
     def save_draft(self) -> None:
         """Write the editor to its draft now (or drop the draft when nothing is edited)."""
         self._draft_timer.stop()
+        if self.subject not in ("pipeline", "new"):
+            return  # an empty or loading editor says nothing about any draft
         if self.is_dirty:
             self.drafts.save(
                 self.profile_key,
@@ -336,12 +461,41 @@ class DefinitionPanel(QWidget):
         else:
             self.drafts.discard(self.profile_key, self.draft_key)
 
+    def ask_to_discard(self) -> None:
+        """Ask first, naming the pipeline and how many lines would go; then discard."""
+        if not self.is_dirty or self.subject not in ("pipeline", "new"):
+            return
+        name = self.pipeline.name if self.pipeline is not None else "the new pipeline"
+        lines = changed_lines(self.server_text, self.editor.toPlainText())
+        self.discard_box = discard_box(self, name, lines)
+        self.discard_box.ask(self.discard_edits)
+
     def discard_edits(self) -> None:
-        """Throw the edits away: back to the server's text, draft deleted."""
+        """Back to the server's text as one undoable edit; draft and server results go.
+
+        Ctrl+Z in the editor brings the edits back (and with them, their draft).
+        """
         self.drafts.discard(self.profile_key, self.draft_key)
-        self._set_text(self.server_text, self.format)
-        self.state_label.setText("Edits discarded.")
+        self._clear_server_results()
+        self.live.document_replaced()  # the edits' problems go with them
+        self._replace_text_undoably(self.server_text)
+        self.validator.flush()
+        self._draft_timer.stop()
+        self.state_label.setText("Edits discarded: Ctrl+Z in the editor brings them back.")
         self._sync_buttons()
+        self._maybe_settled()
+
+    def _replace_text_undoably(self, text: str) -> None:
+        """Replace the whole text through the cursor, not setPlainText: Ctrl+Z undoes it."""
+        self._loading = True
+        try:
+            cursor = self.editor.textCursor()
+            cursor.beginEditBlock()
+            cursor.select(QTextCursor.SelectionType.Document)
+            cursor.insertText(text)
+            cursor.endEditBlock()
+        finally:
+            self._loading = False
 
     def _format_chosen(self, index: int) -> None:
         target = str(self.format_combo.itemData(index))
@@ -364,17 +518,11 @@ class DefinitionPanel(QWidget):
         if not was_dirty:
             # Converting is not an edit: the server's text follows the format too.
             self.server_text = converted
-        # Replace through the cursor, not setPlainText: Ctrl+Z brings the old text back.
-        self._loading = True
-        try:
-            self._show_format(target)
-            cursor = self.editor.textCursor()
-            cursor.beginEditBlock()
-            cursor.select(QTextCursor.SelectionType.Document)
-            cursor.insertText(converted)
-            cursor.endEditBlock()
-        finally:
-            self._loading = False
+        self._show_format(target)
+        # Positions of the old text mean nothing in the converted one.
+        self._clear_server_results()
+        self.live.document_replaced()
+        self._replace_text_undoably(converted)
         self.validator.schedule(converted)
         note = f"Shown as {self.format.upper()}."
         if _has_comments(original, result.extra.get("format")):
@@ -402,7 +550,9 @@ class DefinitionPanel(QWidget):
             return False
         is_json = path.suffix.lower() == ".json" or text.lstrip().startswith("{")
         self._show_format("json" if is_json else "yaml")
-        self.editor.setPlainText(text)
+        self.live.document_replaced()  # the old text's marks do not fit the file's
+        self._replace_text_undoably(text)
+        self._edited()  # an edit like any other: draft, server check, buttons
         self.state_label.setText(f"Opened {path.name}: not applied yet.")
         return True
 
@@ -446,12 +596,26 @@ class DefinitionPanel(QWidget):
     def check_on_server(self) -> None:
         """Dry-run the text on the server (a newer check supersedes an older one)."""
         self._server_timer.stop()
-        if self.session.client is None or not self.editor.toPlainText().strip():
+        if (
+            self.session.client is None
+            or self.subject not in ("pipeline", "new")
+            or not self.editor.toPlainText().strip()
+        ):
+            self._maybe_settled()
             return
         self.runner.start(self._server_check(), name="pipelines.dry-run")
 
     async def _server_check(self) -> list[Problem] | None:
+        self._server_checking = True
+        try:
+            return await self._ask_server()
+        finally:
+            self._server_checking = False
+            self._maybe_settled()
+
+    async def _ask_server(self) -> list[Problem] | None:
         text = self.editor.toPlainText()
+        document_id = self.document_id
         pipeline_id = self.pipeline.id if self.pipeline is not None else None
         try:
             await self.session.pipelines.validate(text, format=self.format, pipeline_id=pipeline_id)
@@ -462,12 +626,13 @@ class DefinitionPanel(QWidget):
                 or error.status in (401, 403, 404, 429)
                 or error.status >= 500
             ):
-                self.server_label.setText(f"Server check unavailable: {error.message}")
-                self.server_label.setStyleSheet("color: #7a5200;")
+                if document_id == self.document_id:
+                    self.server_label.setText(f"Server check unavailable: {error.message}")
+                    self.server_label.setStyleSheet("color: #7a5200;")
                 return None
             problems = self._problems_from_server(error)
-        if text != self.editor.toPlainText():
-            return None  # typed meanwhile: a newer check is on its way
+        if document_id != self.document_id or text != self.editor.toPlainText():
+            return None  # another document, or typed meanwhile: a newer check is due
         self.problems.set_problems("server", problems)
         if problems:
             self.server_label.setText(f"Server: {len(problems)} problem(s); nothing applied.")
@@ -497,7 +662,7 @@ class DefinitionPanel(QWidget):
 
     def apply(self) -> None:
         """Create or apply, after a server dry-run (one at a time: no double create)."""
-        if self._applying:
+        if not self._can_apply(self.is_dirty):
             return
         self._applying = True
         self._sync_buttons()
@@ -510,7 +675,10 @@ class DefinitionPanel(QWidget):
 
     async def _dry_run_passes(self) -> bool:
         self.runner.cancel("pipelines.dry-run")
+        document_id = self.document_id
         problems = await self._server_check()
+        if document_id != self.document_id:
+            return False  # another document is shown now: nothing is sent, nothing said
         if problems is None:
             reason = self.server_label.text() or "the text changed during the check"
             self.state_label.setText(f"Not applied: {reason}. Try again.")
@@ -555,6 +723,7 @@ class DefinitionPanel(QWidget):
             self._sync_buttons()
 
     def _applied(self, pipeline: Pipeline, text: str, *, unchanged: bool = False) -> None:
+        self.subject = "pipeline"
         self.pipeline = pipeline
         self.base_revision = pipeline.revision
         self.server_text = text
@@ -574,6 +743,15 @@ class DefinitionPanel(QWidget):
     async def _resolve_conflict(self, pipeline: Pipeline, mine: str) -> None:
         self.save_draft()  # whatever happens next, the edits survive
         theirs = await self.session.pipelines.get_definition(pipeline.id, format=self.format)
+        # The list and the metadata show the server's revision from now on, whatever
+        # is decided: the edits' base revision stays, so a later Apply meets it again.
+        fresh = await self.session.pipelines.get(pipeline.id)
+        if self._showing(fresh):
+            self.pipeline = fresh
+            self.title.setText(
+                f"{fresh.name}: revision {fresh.revision} · your edits are of {self.base_revision}"
+            )
+        self.server_moved.emit(fresh)
         dialog = ConflictDialog(
             mine,
             theirs.text,
@@ -593,6 +771,8 @@ class DefinitionPanel(QWidget):
         dialog.open()
         self.conflict_shown.emit(dialog)
         choice = await decided
+        if not self._showing(pipeline):
+            return  # another pipeline was opened meanwhile; the draft keeps the edits
         if choice is ConflictChoice.KEEP_MINE:
             await self._apply(if_match=theirs.revision)
         elif choice is ConflictChoice.TAKE_THEIRS:
@@ -625,6 +805,28 @@ class DefinitionPanel(QWidget):
             self.save_draft()
         self._server_timer.stop()
         self.validator.shutdown()
+
+
+_EXAMPLE_NAME = "Orders to warehouse"
+
+
+def unused_name(taken: Iterable[str]) -> str:
+    """ "New pipeline", or "New pipeline N" with the smallest N >= 2 no name in `taken` has."""
+    names = {name.casefold() for name in taken}
+    if NEW_PIPELINE_NAME.casefold() not in names:
+        return NEW_PIPELINE_NAME
+    number = 2
+    while f"{NEW_PIPELINE_NAME} {number}".casefold() in names:
+        number += 1
+    return f"{NEW_PIPELINE_NAME} {number}"
+
+
+def changed_lines(before: str, after: str) -> int:
+    """How many lines differ between two texts (a replaced line counts once)."""
+    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(), False)
+    return sum(
+        max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+    )
 
 
 def _has_comments(text: str, fmt: object) -> bool:

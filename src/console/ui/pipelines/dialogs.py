@@ -63,11 +63,21 @@ class DiffDialog(QDialog):
         layout.addWidget(buttons)
 
 
+ADDED_BACKGROUND = "#e6ffec"  # your edits' lines, as in a code review
+REMOVED_BACKGROUND = "#ffebe9"  # the server's lines that the edits replace
+
+
+def _line_format(background: str | None) -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    if background is not None:
+        fmt.setBackground(QColor(background))
+    return fmt
+
+
 def _write_coloured_diff(view: QPlainTextEdit, diff_text: str) -> None:
     cursor = view.textCursor()
-    added, removed, plain = QTextCharFormat(), QTextCharFormat(), QTextCharFormat()
-    added.setBackground(QColor("#e6ffec"))
-    removed.setBackground(QColor("#ffebe9"))
+    added, removed = _line_format(ADDED_BACKGROUND), _line_format(REMOVED_BACKGROUND)
+    plain = _line_format(None)
     for line in diff_text.splitlines(keepends=True):
         if line.startswith("+") and not line.startswith("+++"):
             fmt = added
@@ -76,6 +86,29 @@ def _write_coloured_diff(view: QPlainTextEdit, diff_text: str) -> None:
         else:
             fmt = plain
         cursor.insertText(line, fmt)
+    view.moveCursor(QTextCursor.MoveOperation.Start)
+
+
+def changed_line_numbers(mine: str, theirs: str) -> tuple[set[int], set[int]]:
+    """0-based numbers of the lines only in `mine`, and of those only in `theirs`."""
+    mine_lines, their_lines = mine.splitlines(), theirs.splitlines()
+    matcher = difflib.SequenceMatcher(None, their_lines, mine_lines, False)
+    only_mine: set[int] = set()
+    only_theirs: set[int] = set()
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            only_theirs.update(range(i1, i2))
+            only_mine.update(range(j1, j2))
+    return only_mine, only_theirs
+
+
+def _write_marked_lines(view: QPlainTextEdit, text: str, marked: set[int], background: str) -> None:
+    """`text` in `view`, the `marked` lines on `background` (the Diff view's colours)."""
+    view.clear()
+    cursor = view.textCursor()
+    mark, plain = _line_format(background), _line_format(None)
+    for number, line in enumerate(text.splitlines(keepends=True)):
+        cursor.insertText(line, mark if number in marked else plain)
     view.moveCursor(QTextCursor.MoveOperation.Start)
 
 
@@ -109,8 +142,11 @@ class ConflictDialog(QDialog):
             "edits stay in their draft until you decide."
         )
         intro.setWordWrap(True)
-        self.mine_view = _monospace_view(mine)
-        self.theirs_view = _monospace_view(theirs)
+        self.mine_view = _monospace_view("")
+        self.theirs_view = _monospace_view("")
+        only_mine, only_theirs = changed_line_numbers(mine, theirs)
+        _write_marked_lines(self.mine_view, mine, only_mine, ADDED_BACKGROUND)
+        _write_marked_lines(self.theirs_view, theirs, only_theirs, REMOVED_BACKGROUND)
         panes = QHBoxLayout()
         for title, view in (
             ("Your edits", self.mine_view),
@@ -123,7 +159,7 @@ class ConflictDialog(QDialog):
             panes.addLayout(column)
         self.keep_mine_button = QPushButton("Apply mine over theirs")
         self.take_theirs_button = QPushButton("Discard mine, take theirs")
-        cancel = QPushButton("Decide later")
+        self.later_button = cancel = QPushButton("Decide later")
         self.keep_mine_button.clicked.connect(lambda: self._choose(ConflictChoice.KEEP_MINE))
         self.take_theirs_button.clicked.connect(lambda: self._choose(ConflictChoice.TAKE_THEIRS))
         cancel.clicked.connect(self.reject)
@@ -140,6 +176,19 @@ class ConflictDialog(QDialog):
     def _choose(self, choice: ConflictChoice) -> None:
         self.choice = choice
         self.accept()
+
+
+def discard_box(parent: QWidget, name: str, changed_lines: int) -> Confirmation:
+    """Discarding names what goes and says how to get it back."""
+    lines = "1 changed line" if changed_lines == 1 else f"{changed_lines} changed lines"
+    return Confirmation(
+        parent,
+        "Discard edits",
+        f"Discard your edits to “{name}”: {lines}?",
+        "The editor goes back to the server's definition and the draft is deleted. "
+        "Ctrl+Z in the editor brings the edits back.",
+        "Discard edits",
+    )
 
 
 def force_stop_box(parent: QWidget, pipeline: Pipeline) -> Confirmation:

@@ -26,6 +26,9 @@ class PipelinesTableModel(RowTableModel):
             case "Status":
                 return pipeline.status
             case "Last sync":
+                # The same words as the metadata's "Last sync": a running sync says so.
+                if sync_running(pipeline):
+                    return "running"
                 return format_relative(pipeline.last_sync_finished_at, empty="never")
             case "Updated":
                 return format_relative(pipeline.updated_at)
@@ -53,6 +56,8 @@ class PipelinesTableModel(RowTableModel):
                 return f"{pipeline.name} (id {pipeline.id})"
             case "Status" if pipeline.last_error:
                 return f"Last error: {pipeline.last_error}"
+            case "Last sync" if sync_running(pipeline):
+                return f"Running since {format_timestamp(pipeline.last_sync_started_at)}"
             case "Last sync":
                 return format_timestamp(pipeline.last_sync_finished_at, empty="Never synced")
             case "Updated":
@@ -61,6 +66,12 @@ class PipelinesTableModel(RowTableModel):
                 return f"Revision {pipeline.revision}"
             case _:
                 return None
+
+
+def sync_running(pipeline: Pipeline) -> bool:
+    """Whether a sync has started and not finished (the list and metadata both say so)."""
+    started, finished = pipeline.last_sync_started_at, pipeline.last_sync_finished_at
+    return started is not None and (finished is None or started > finished)
 
 
 def pipelines_filter() -> RowFilterModel:

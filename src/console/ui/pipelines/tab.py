@@ -35,7 +35,12 @@ from console.definition import HOOK_EVENTS, TRANSFORMATION_TYPES, Catalog
 from console.ui.formatting import format_relative, format_timestamp
 from console.ui.pipelines.definition_panel import DefinitionPanel
 from console.ui.pipelines.dialogs import UnsavedEditsBox, archive_box, force_stop_box
-from console.ui.pipelines.model import STATUS_COLUMN, PipelinesTableModel, pipelines_filter
+from console.ui.pipelines.model import (
+    STATUS_COLUMN,
+    PipelinesTableModel,
+    pipelines_filter,
+    sync_running,
+)
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.elided_label import ElidedLabel
@@ -132,6 +137,8 @@ class PipelinesTab(QWidget):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.summary_label = QLabel("Not loaded")
+        for changed in (self.proxy.modelReset, self.proxy.rowsInserted, self.proxy.rowsRemoved):
+            changed.connect(lambda *_: self._update_summary() if self.has_loaded else None)
         self.summary_label.setStyleSheet("color: #5c5f66;")
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -183,6 +190,8 @@ class PipelinesTab(QWidget):
         self.panel = DefinitionPanel(session, runner, drafts)
         self.panel.applied.connect(self._after_apply)
         self.panel.created.connect(self._after_create)
+        self.panel.server_moved.connect(self._after_apply)
+        self.panel.taken_names = lambda: (p.name for p in self.model.all_rows())
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left_splitter)
         splitter.addWidget(self.panel)
@@ -259,20 +268,22 @@ class PipelinesTab(QWidget):
             HOOK_EVENTS,
             TRANSFORMATION_TYPES,
         )
-        self.panel.validator.schedule(self.panel.editor.toPlainText())
+        self.panel.revalidate()
 
     def _update_summary(self) -> None:
         pipelines = self.model.all_rows()
         running = sum(1 for p in pipelines if p.status == "running")
         failed = sum(1 for p in pipelines if p.status == "failed")
-        text = f"{len(pipelines)} pipelines · {running} running"
+        shown = self.proxy.rowCount()  # the counts follow the filter: "1 of 5 pipelines"
+        text = f"{len(pipelines)} pipelines" if shown == len(pipelines) else ""
+        text = (text or f"{shown} of {len(pipelines)} pipelines") + f" · {running} running"
         if failed:
             text += f" · {failed} failed"
         self.summary_label.setText(text)
 
     def _watch_transitions(self) -> None:
-        """Poll while anything deploys or stops, so badges move without a click."""
-        if any(p.is_transitioning for p in self.model.all_rows()):
+        """Poll while anything deploys, stops or syncs, so badges and times move by themselves."""
+        if any(p.is_transitioning or sync_running(p) for p in self.model.all_rows()):
             if not self._poll.isActive():
                 self._poll.start()
         else:
@@ -524,13 +535,10 @@ class PipelinesTab(QWidget):
 
 
 def _last_sync(pipeline: Pipeline) -> str:
-    if pipeline.last_sync_finished_at is None and pipeline.last_sync_started_at is None:
-        return "never"
-    if pipeline.last_sync_finished_at is None or (
-        pipeline.last_sync_started_at is not None
-        and pipeline.last_sync_started_at > pipeline.last_sync_finished_at
-    ):
+    if sync_running(pipeline):
         return f"running since {format_timestamp(pipeline.last_sync_started_at)}"
+    if pipeline.last_sync_finished_at is None:
+        return "never"
     return (
         f"{format_timestamp(pipeline.last_sync_finished_at)} "
         f"({format_relative(pipeline.last_sync_finished_at)})"

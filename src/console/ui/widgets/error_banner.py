@@ -26,8 +26,11 @@ def describe_error(error: BaseException) -> tuple[str, list[str], str | None]:
             headline = f"Cannot reach the server: {error.message}"
         else:
             headline = f"{error.message} (HTTP {error.status} {error.code})"
+        # The body repeats its one error in `errors`: the headline says it once already.
         details = [
-            f"{p.field}: {p.message}" if p.field else p.message for p in error.problems if p.message
+            f"{p.field}: {p.message}" if p.field else p.message
+            for p in error.problems
+            if p.message and (p.field or p.message != error.message)
         ]
         if error.field and len(details) <= 1:
             details = [f"Field to fix: {error.field}"]
@@ -68,7 +71,7 @@ class ErrorBanner(QFrame):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for label in (self.headline, self.details):
             # Wrapped within the window's width: a long URL or name in a message must not
-            # widen the window (what does not fit is clipped; the text stays selectable).
+            # widen the window (an unbreakable run is clipped; the text stays selectable).
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.correlation_label = QLabel()
         self.correlation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -104,7 +107,6 @@ class ErrorBanner(QFrame):
         """Show `error` (replacing any earlier one), after `context` when given."""
         headline, details, correlation_id = describe_error(error)
         self.headline.setText(f"{context}: {headline}" if context else headline)
-        self.headline.setToolTip(self.headline.text())
         self.details.setText("\n".join(f"• {line}" for line in details))
         self.details.setVisible(bool(details))
         self.correlation_id = correlation_id

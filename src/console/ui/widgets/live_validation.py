@@ -117,6 +117,13 @@ class LiveValidator(QObject):
         if stop is not None:
             stop.set()
 
+    def cancel(self) -> None:
+        """Forget the latest text: nothing scheduled or running is ever emitted."""
+        self._timer.stop()
+        self.interrupt()
+        self._generation += 1  # a result still on its way belongs to an older generation
+        self._notify_pending()
+
     def flush(self) -> None:
         """Start validating the latest text now, skipping the rest of the debounce."""
         if self._timer.isActive():
@@ -191,7 +198,13 @@ class LiveValidator(QObject):
 
 
 class LiveValidationLink(QObject):
-    """Connects an editor, its validator and a problems list; dies with the editor."""
+    """Connects an editor, its validator and a problems list; dies with the editor.
+
+    What is shown is always the result of the text in the editor: while a newer text is
+    being checked the list says so, and `document_replaced` drops the old marks at once.
+    """
+
+    result_shown = Signal(int)  # the generation whose result (or failure) is now shown
 
     def __init__(
         self,
@@ -209,6 +222,8 @@ class LiveValidationLink(QObject):
         # stop it before Qt calls into Python again for this keystroke.
         editor.installEventFilter(self)
         validator.validated.connect(self.show_result)
+        validator.failed.connect(self.show_failure)
+        validator.pending_changed.connect(self.show_checking)
         if problems_list is not None:
             problems_list.problem_activated.connect(self.jump_to_problem)
 
@@ -227,6 +242,23 @@ class LiveValidationLink(QObject):
         self.editor.set_problems(result.problems)
         if self.problems_list is not None:
             self.problems_list.set_problems("local", result.problems)
+        self.result_shown.emit(generation)
+
+    def show_failure(self, _error: BaseException, generation: int) -> None:
+        """A validator failure (logged by the validator) leaves no stale marks behind."""
+        self.document_replaced()
+        self.result_shown.emit(generation)
+
+    def show_checking(self, pending: bool) -> None:
+        """Say "Checking…" in the list while the latest text waits for its result."""
+        if self.problems_list is not None:
+            self.problems_list.set_checking("local", pending)
+
+    def document_replaced(self) -> None:
+        """Another document is in the editor: its predecessor's marks go at once."""
+        self.editor.set_problems([])
+        if self.problems_list is not None:
+            self.problems_list.set_problems("local", [])
 
     def jump_to_problem(self, problem: Problem) -> None:
         """Move the editor's cursor to an activated problem."""
@@ -237,6 +269,8 @@ class LiveValidationLink(QObject):
         self.editor.removeEventFilter(self)
         self.editor.textChanged.disconnect(self.text_changed)
         self.validator.validated.disconnect(self.show_result)
+        self.validator.failed.disconnect(self.show_failure)
+        self.validator.pending_changed.disconnect(self.show_checking)
         if self.problems_list is not None:
             self.problems_list.problem_activated.disconnect(self.jump_to_problem)
         self.setParent(None)

@@ -22,10 +22,18 @@ def count_text(count: int) -> str:
     return f"{count} problem" if count == 1 else f"{count} problems"
 
 
+CHECKING_TEXT = "Checking…"
+
+
 def problem_row_text(problem: Problem) -> str:
-    """One row: `line:col  severity  message  [path]`."""
+    """One row: `line:col  severity  message  [path]`, the position said once."""
     path = f"  [{problem.path}]" if problem.path else ""
-    return f"{problem.line}:{problem.column}  {problem.severity.value}  {problem.message}{path}"
+    message = problem.message
+    # Parse errors carry their position in the message too ("line 12, column 7: ...").
+    said_twice = f"line {problem.line}, column {problem.column}: "
+    if message.startswith(said_twice):
+        message = message[len(said_twice) :]
+    return f"{problem.line}:{problem.column}  {problem.severity.value}  {message}{path}"
 
 
 def _dot(colour: str) -> QIcon:
@@ -45,6 +53,7 @@ class ProblemsList(QTreeWidget):
 
     problem_activated = Signal(object)  # Problem, on click or Enter
     summary_changed = Signal(str)  # the header line
+    problems_set = Signal(str)  # the source whose problems were just replaced
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +66,7 @@ class ProblemsList(QTreeWidget):
         self._icons = {severity: _dot(colour) for severity, colour in SEVERITY_COLOURS.items()}
         self._groups: dict[str, QTreeWidgetItem] = {}
         self._problems: dict[str, list[Problem]] = {}
+        self._checking: set[str] = set()
         self.itemClicked.connect(self._item_chosen)
 
     def set_problems(self, source: str, problems: Sequence[Problem]) -> None:
@@ -75,12 +85,27 @@ class ProblemsList(QTreeWidget):
                 row.setData(0, PROBLEM_ROLE, problem)
                 rows.append(row)
             group.addChildren(rows)
-            group.setText(0, f"{SOURCE_TITLES.get(source, source)} — {count_text(len(ordered))}")
-            group.setHidden(not ordered)
             group.setExpanded(True)
         finally:
             self.setUpdatesEnabled(True)
+        self._update_group(source)
         self._update_summary()
+        self.problems_set.emit(source)
+
+    def set_checking(self, source: str, checking: bool) -> None:
+        """Say "Checking…" for `source` until its result is set (or checking stops)."""
+        if checking == (source in self._checking):
+            return
+        if checking:
+            self._checking.add(source)
+        else:
+            self._checking.discard(source)
+        self._update_group(source)
+        self._update_summary()
+
+    def is_checking(self, source: str | None = None) -> bool:
+        """Whether `source` (or any source) is being checked."""
+        return bool(self._checking) if source is None else source in self._checking
 
     def clear_problems(self, source: str | None = None) -> None:
         """Forget the problems of `source`, or of every source."""
@@ -100,7 +125,7 @@ class ProblemsList(QTreeWidget):
         return sum(len(listed) for listed in self._problems.values())
 
     def summary(self) -> str:
-        """The header line: 'No problems' or 'N problems'."""
+        """The header line: 'No problems', 'N problems' or 'Checking…'."""
         return self.headerItem().text(0)
 
     def row_item(self, source: str, index: int) -> QTreeWidgetItem | None:
@@ -132,8 +157,15 @@ class ProblemsList(QTreeWidget):
             self._groups[source] = group
         return group
 
+    def _update_group(self, source: str) -> None:
+        group = self._group(source)
+        listed = self._problems.get(source, [])
+        state = CHECKING_TEXT if source in self._checking else count_text(len(listed))
+        group.setText(0, f"{SOURCE_TITLES.get(source, source)} — {state}")
+        group.setHidden(not listed and source not in self._checking)
+
     def _update_summary(self) -> None:
-        text = count_text(self.count())
+        text = CHECKING_TEXT if self._checking else count_text(self.count())
         if text != self.summary():
             self.setHeaderLabels([text])
             self.summary_changed.emit(text)

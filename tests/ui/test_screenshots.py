@@ -1,0 +1,82 @@
+"""`--screenshots` waits for each tab's data, its paint and settled validation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from console.ui.screenshots import (
+    ScreenshotTimeoutError,
+    save_tab_screenshots,
+    wait_for_paint,
+    wait_until_settled,
+)
+from tests.ui.test_pipelines_tab import _create_on_server, _open_pipeline
+
+
+def _finish(qtbot: QtBot, coro: Any, timeout: int = 30000) -> Any:
+    task = asyncio.ensure_future(coro)
+    qtbot.waitUntil(task.done, timeout=timeout)
+    return task.result()
+
+
+def test_the_pipelines_screenshot_shows_the_checked_definition(
+    qtbot: QtBot, make_window: Any, sandbox_url: str, admin_key: str, tmp_path: Any
+) -> None:
+    pipeline = _create_on_server(sandbox_url, admin_key)
+    window = make_window(sandbox_url, admin_key)  # opens the pipeline by itself
+    panel = window.pipelines_tab.panel
+    qtbot.waitUntil(
+        lambda: panel.state_label.text() == "Matches the server." and not panel.validator.pending,
+        timeout=10000,
+    )
+    assert panel.pipeline.id == pipeline.id
+    grabbed: list[tuple[str, list[str], list[str], str]] = []
+    grab = window.grab
+
+    def grab_and_note(*args: Any) -> Any:
+        if window.tabs.currentWidget() is window.pipelines_tab:
+            grabbed.append(
+                (
+                    panel.editor.toPlainText(),
+                    [p.path for p in panel.problems.problems("local")],
+                    [p.path for p in panel.problems.problems("server")],
+                    panel.problems.summary(),
+                )
+            )
+        return grab(*args)
+
+    window.grab = grab_and_note
+    panel.editor.moveCursor(panel.editor.textCursor().MoveOperation.End)
+    qtbot.keyClicks(panel.editor, "colour: blue")  # both checks of this text are due
+    typed = panel.editor.toPlainText()
+    saved = _finish(qtbot, save_tab_screenshots(window, tmp_path / "shots"))
+    assert [path.name for path in saved][1] == "02-pipelines.png"
+    assert grabbed == [(typed, ["colour"], ["colour"], "2 problems")]
+
+
+def test_the_wait_returns_only_once_the_panel_has_settled(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    pipeline = _create_on_server(sandbox_url, admin_key)
+    panel = _open_pipeline(qtbot, window, pipeline).panel
+    panel.editor.moveCursor(panel.editor.textCursor().MoveOperation.End)
+    qtbot.keyClicks(panel.editor, "colour: blue")  # starts a local check and a dry-run
+    assert not panel.is_settled
+    checked: list[object] = []
+    panel.server_checked.connect(checked.append)
+    _finish(qtbot, wait_until_settled(panel, 20))
+    assert panel.is_settled
+    assert checked  # the server's dry-run answered before the wait ended
+    assert [p.path for p in panel.problems.problems("local")] == ["colour"]
+    assert [p.path for p in panel.problems.problems("server")] == ["colour"]
+
+
+def test_a_wait_that_never_ends_fails_loudly(qtbot: QtBot, window: Any) -> None:
+    page = window.tabs.widget(2)
+    assert not page.isVisible()  # a tab that is not current is never painted
+    with pytest.raises(ScreenshotTimeoutError, match=r"did not paint within 0\.2 s"):
+        _finish(qtbot, wait_for_paint(page, 0.2))
