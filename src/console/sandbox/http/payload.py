@@ -134,8 +134,37 @@ def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
         raise ApiError.single(
             400,
             "INVALID_PAYLOAD",
-            f"The body nests arrays and objects more than {limit} levels deep.",
+            f"{_position_past_depth(raw, limit)}The body nests arrays and objects more than "
+            f"{limit} levels deep.",
         )
+
+
+# A JSON string (escapes included) or one bracket: strings are skipped inside the regex engine.
+_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def _position_past_depth(raw: bytes, limit: int) -> str:
+    """`line L, column C: ` of the first bracket past `limit` levels, as the definition
+    parser says it, or "" when the scan finds none (malformed text).
+
+    Runs only on the refusal path, and stops at that bracket.
+    """
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                offset = match.start()
+                line = raw.count(b"\n", 0, offset) + 1
+                column = (
+                    len(raw[raw.rfind(b"\n", 0, offset) + 1 : offset].decode("utf-8", "replace"))
+                    + 1
+                )
+                return f"line {line}, column {column}: "
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return ""
 
 
 class _OversizedInt:
