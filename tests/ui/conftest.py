@@ -64,6 +64,10 @@ def make_window(
         main.show()
         with qtbot.waitSignal(main.keys_tab.keys_loaded, timeout=15000):
             main.connect_profile(settings.profile(PROFILE))  # type: ignore[arg-type]
+        # Connected means every load the connection started has answered (the pipelines
+        # list and the editor's catalogue too): a test then acts on a settled window, and
+        # e.g. rotating the console's own key cannot race a load still in flight.
+        qtbot.waitUntil(lambda: main.runner.running == 0, timeout=15000)
         return main
 
     yield make
