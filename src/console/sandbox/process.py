@@ -121,6 +121,11 @@ class SandboxProcess:
         return self.base_url
 
     @property
+    def pid(self) -> int | None:
+        """The child's process id, once started."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def running(self) -> bool:
         """Whether the child is alive."""
         return self._process is not None and self._process.poll() is None
