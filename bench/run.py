@@ -13,7 +13,9 @@ What runs, each as a whole new process, offscreen (QT_QPA_PLATFORM=offscreen):
 - floor: bench/floor_bare_window.py, a bare PySide6 window with four tabbed tables that
   saves four 1280x800 PNGs after its first paint and exits the ordinary way.
 The two alternate (console, floor, console, floor, ...) after one warm-up of each, so a
-machine that changes speed hits both alike. Every figure is a median over the runs.
+machine that changes speed hits both alike. Every figure is a median over the runs. Each
+console run starts once the previous run's sandbox child has stopped (it stops by itself
+after its console exits; the benchmark waits for its lock on the data dir, untimed).
 
 Each figure is counted from t0, taken in this process just before the spawn (and passed
 to the child in $INTEGRATION_CONSOLE_BENCH_T0), so it includes the interpreter's start
@@ -42,6 +44,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from console.sandbox.storage.lock import DataDirLock
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RUNS = 7
@@ -99,6 +103,10 @@ def bench_startup(runs: int, *, warm_up: bool = True) -> dict[str, object]:
         data = root / "sandbox-data"
 
         def console(run: str) -> dict[str, float]:
+            # The previous run's child stops by itself after its console has gone: wait
+            # for it (its lock on the data dir) so that no run waits for another's.
+            with DataDirLock(data) as idle:
+                idle.acquire(wait=60)
             argv = [sys.executable, "-m", "console", "--sandbox", "--data", str(data)]
             return _timed_process(
                 [*argv, "--screenshots", str(root / f"shots-{run}")], env, CONSOLE_MARKS
