@@ -74,7 +74,6 @@ def main(argv: list[str]) -> int:
         print(problem, file=sys.stderr)
         return 1
 
-    from console.api.transport import import_httpx
     from console.config.paths import AppPaths
     from console.config.secrets import SecretStore
 
@@ -88,7 +87,7 @@ def main(argv: list[str]) -> int:
         from console.app.launcher import SandboxLauncher
 
         launcher = SandboxLauncher((args.data or paths.default_sandbox_dir).expanduser(), secrets)
-        launcher.start(then=import_httpx)
+        launcher.start(then=_import_http_client)
     else:
         threading.Thread(target=_warm_up, args=(secrets,), name="start-up", daemon=True).start()
 
@@ -124,15 +123,21 @@ def main(argv: list[str]) -> int:
         _exit_now(exit_code)
 
 
+def _import_http_client() -> None:
+    """Import the API client's stack (asyncio, httpx), off the UI thread."""
+    from console.api.transport import import_httpx
+
+    import_httpx()
+
+
 def _warm_up(secrets: object) -> None:
     """Resolve the keychain backend and import httpx, off the UI thread."""
-    from console.api.transport import import_httpx
     from console.config.secrets import SecretStore
 
     assert isinstance(secrets, SecretStore)
     try:
         _ = secrets.persistent
-        import_httpx()
+        _import_http_client()
     except Exception:
         log.exception("start-up warm-up failed (the first use will retry)")
 
