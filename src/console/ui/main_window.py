@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -208,12 +208,16 @@ class MainWindow(QMainWindow):
         self.status.clear()
         self.status.set_connection_state("connecting", f"Connecting to {profile.name}…")
         sandbox: SandboxRunner | None = None
+        renew: Callable[[], Awaitable[str]] | None = None
         if profile.is_sandbox:
             sandbox = self._sandbox_for(profile)
             self.status.set_connection_state("connecting", "Starting the sandbox server…")
             endpoint = await self._in_sandbox_worker(sandbox.ensure_started)
             base_url, key = endpoint.base_url, endpoint.api_key
             persist: Callable[[str], object] = sandbox.keep_key
+            # The console's own sandbox key may have been revoked or expired: the client
+            # mints another at the first 401 (no probe request before the real ones).
+            renew = partial(self._in_sandbox_worker, sandbox.mint_new_key)
         else:
             base_url = profile.base_url
             account = profile_account(profile.name)
@@ -228,17 +232,17 @@ class MainWindow(QMainWindow):
 
         # Edits of the previous connection stay in its drafts before the tab is cleared.
         self.pipelines_tab.panel.save_draft()
-        self.session.connect_profile(profile, base_url, key, persist_key=persist)
-        try:
-            await self.session.require_client().get_json("/api/public/v1/keys", {"limit": 1})
-        except ApiError as error:
-            if error.status == 401 and sandbox is not None:
-                # The console's own sandbox key was revoked or expired: mint another.
-                key = await self._in_sandbox_worker(sandbox.mint_new_key)
-                self.session.require_client().set_api_key(key)
-            else:
-                self.status.set_connection_state("offline", f"{profile.name}: {error.message}")
-                raise
+        self.session.connect_profile(profile, base_url, key, persist_key=persist, renew_key=renew)
+        # The first real requests tell whether the server takes the key: no probe first.
+        keys_loading = self.keys_tab.refresh()
+        self.pipelines_tab.connected()
+        if keys_loading is not None:
+            await asyncio.wait({keys_loading})
+            if not keys_loading.cancelled() and (error := keys_loading.exception()):
+                # The keys tab has put the error in the banner.
+                reason = error.message if isinstance(error, ApiError) else str(error)
+                self.status.set_connection_state("offline", f"{profile.name}: {reason}")
+                return
         if not profile.base_url and profile.is_sandbox:
             where = f"Sandbox at {base_url}"
         else:
@@ -249,8 +253,6 @@ class MainWindow(QMainWindow):
         )
         self._fill_profile_combo()
         self.connection_ready.emit(profile)
-        self.keys_tab.refresh()
-        self.pipelines_tab.connected()
 
     def _sandbox_for(self, profile: ConnectionProfile) -> SandboxRunner:
         assert profile.sandbox_data_dir is not None
@@ -289,7 +291,8 @@ class MainWindow(QMainWindow):
         await self.runner.shutdown()
         await self.session.aclose()
         for sandbox in self.sandboxes.values():
-            await self._in_sandbox_worker(sandbox.stop)
+            # Returns at once: the child stops by itself when its stdin closes.
+            sandbox.stop()
         self.sandboxes.clear()
         self._sandbox_worker.shutdown(wait=False)
 

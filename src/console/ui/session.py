@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import QObject, Signal
 
@@ -38,11 +38,16 @@ class ConsoleSession(QObject):
         api_key: str,
         *,
         persist_key: Callable[[str], object],
+        renew_key: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
-        """Switch to `profile`; `persist_key` stores a rotated key where the old one was."""
+        """Switch to `profile`; `persist_key` stores a rotated key where the old one was.
+
+        `renew_key` (the embedded sandbox) gets a fresh key if the server refuses this
+        one before it has accepted it once; the first real request tells, no probe.
+        """
         self.disconnect_profile()
         auth_mode: AuthMode = "query" if profile.auth_mode == "query" else "header"
-        self.client = ApiClient(base_url, api_key, auth_mode=auth_mode)
+        self.client = ApiClient(base_url, api_key, auth_mode=auth_mode, renew_key=renew_key)
         self.client.add_observer(self._observe)
         self.profile = profile
         self._persist_key = persist_key
