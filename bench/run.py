@@ -1,9 +1,35 @@
-"""Benchmarks of Integration Console. Run: python bench/run.py [--runs 5].
+"""Start-up benchmark: the user's `--sandbox --screenshots` run against a bare Qt window.
 
-startup: cold start of the console process to its first painted main window, against a
-sandbox that is already running (its own start excluded), offscreen; also the time until
-the keys table holds the server's data. Floor: a bare PySide6 window with four tabbed
-tables, measured alternately in the same run.
+Run from the repo root: python bench/run.py [--runs 7] [--out DIR]   (--smoke: 1 run)
+
+What runs, each as a whole new process, offscreen (QT_QPA_PLATFORM=offscreen):
+- console: `python -m console --sandbox --data DATA --screenshots SHOTS`, exactly what a
+  user types, with a temp INTEGRATION_CONSOLE_HOME. DATA is one data dir for every run:
+  the unmeasured warm-up run creates it (migrations, demo data, the console's key), so the
+  measured runs are the everyday start, not the very first one. The keychain is whatever
+  the environment configures (on a box with no Secret Service: the key's 0600 file).
+  PYTHONDONTWRITEBYTECODE is dropped, so the warm-up writes the bytecode caches an
+  installed console has (compiling the console's modules on every start costs ~0.2 s).
+- floor: bench/floor_bare_window.py, a bare PySide6 window with four tabbed tables that
+  saves four 1280x800 PNGs after its first paint and exits the ordinary way.
+The two alternate (console, floor, console, floor, ...) after one warm-up of each, so a
+machine that changes speed hits both alike. Every figure is a median over the runs. Each
+console run starts once the previous run's sandbox child has stopped (it stops by itself
+after its console exits; the benchmark waits for its lock on the data dir, untimed).
+
+Each figure is counted from t0, taken in this process just before the spawn (and passed
+to the child in $INTEGRATION_CONSOLE_BENCH_T0), so it includes the interpreter's start
+and every import:
+- first paint: until the main window's first paint event.
+- keys shown: until the keys table holds the server's answer (console only: it includes
+  the sandbox child's start, the keychain lookup and the first requests).
+- screenshots written: until the fourth PNG is saved.
+- whole process: until this process sees the child exit (its teardown included).
+- sandbox child start, on its own: from the spawn of the `sandbox serve` child until the
+  console's reader thread sees its `listening on` line (part of every console figure
+  after first paint; the console overlaps it with its own imports and paint).
+Ratios divide the console's median by the floor's median of the same figure.
+Targets: whole process <= 3x the floor's, first paint <= 2x the floor's.
 """
 
 from __future__ import annotations
@@ -19,66 +45,114 @@ import tempfile
 import time
 from pathlib import Path
 
-from console.sandbox.process import SandboxProcess
-from console.sandbox.storage.sqlite import mint_key
+from console.sandbox.storage.lock import DataDirLock
 
 HERE = Path(__file__).resolve().parent
-TARGET_FIRST_PAINT_MS = 1000.0
+DEFAULT_RUNS = 7
+TARGET_WHOLE_RATIO = 3.0
+TARGET_FIRST_PAINT_RATIO = 2.0
+CONSOLE_MARKS = (
+    "first-paint",
+    "sandbox-spawned",
+    "sandbox-listening",
+    "keys-loaded",
+    "screenshots-saved",
+)
+FLOOR_MARKS = ("first-paint", "screenshots-saved")
 
 
-def _timed_child(argv: list[str], env: dict[str, str], wanted: str) -> dict[str, float]:
-    env = {**env, "INTEGRATION_CONSOLE_BENCH_T0": repr(time.time())}
-    result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
-    marks = {}
+def _timed_process(
+    argv: list[str], env: dict[str, str], wanted: tuple[str, ...]
+) -> dict[str, float]:
+    """Run `argv` once; return its printed marks (ms since t0) and its whole wall time."""
+    t0 = time.time()
+    result = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env={**env, "INTEGRATION_CONSOLE_BENCH_T0": repr(t0)},
+        timeout=120,
+    )
+    wall_ms = (time.time() - t0) * 1000
+    marks = {"wall": wall_ms}
     for line in result.stdout.splitlines():
         name, _, value = line.partition(" ")
-        if name in ("first-paint", "keys-loaded"):
+        if name in wanted:
             marks[name] = float(value)
-    if wanted not in marks:
-        raise RuntimeError(f"{argv} printed no {wanted}: {result.stderr[-2000:]}")
+    missing = [name for name in wanted if name not in marks]
+    if result.returncode != 0 or missing:
+        raise RuntimeError(
+            f"{argv} exited {result.returncode}, missing {missing}: {result.stderr[-2000:]}"
+        )
     return marks
 
 
 def bench_startup(runs: int, *, warm_up: bool = True) -> dict[str, object]:
-    """Median first paint and first data of the console, and of the bare-window floor."""
+    """Medians of the console's start-up figures and of the floor's, measured alternately."""
+    samples: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="ic-bench-") as tmp:
-        sandbox = SandboxProcess(Path(tmp) / "sandbox", demo=True, rate_limit="100000/300")
-        base_url = sandbox.start()
-        try:
-            key = mint_key(sandbox.data_dir, account="demo", kind="admin", name="bench")
-            env = {
-                **os.environ,
-                "QT_QPA_PLATFORM": "offscreen",
-                "INTEGRATION_CONSOLE_HOME": str(Path(tmp) / "home"),
-                "INTEGRATION_CONSOLE_API_KEY": key,
-                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-            }
-            console = [sys.executable, "-m", "console", "--url", base_url]
-            floor = [sys.executable, str(HERE / "floor_bare_window.py")]
-            if warm_up:  # one unmeasured round warms the OS file cache for both
-                _timed_child([*console, "--exit-after", "keys-loaded"], env, "keys-loaded")
-                _timed_child(floor, env, "first-paint")
-            paint, data, bare = [], [], []
-            for _ in range(runs):
-                marks = _timed_child([*console, "--exit-after", "keys-loaded"], env, "keys-loaded")
-                paint.append(marks["first-paint"])
-                data.append(marks["keys-loaded"])
-                bare.append(_timed_child(floor, env, "first-paint")["first-paint"])
-        finally:
-            sandbox.stop()
-    first_paint = statistics.median(paint)
-    floor_paint = statistics.median(bare)
+        root = Path(tmp)
+        env = {
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "INTEGRATION_CONSOLE_HOME": str(root / "home"),
+        }
+        # An installed console has its bytecode compiled; from a source tree the
+        # warm-up run writes it, unless the environment forbids it.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        data = root / "sandbox-data"
+
+        def console(run: str) -> dict[str, float]:
+            # The previous run's child stops by itself after its console has gone: wait
+            # for it (its lock on the data dir) so that no run waits for another's.
+            with DataDirLock(data) as idle:
+                idle.acquire(wait=60)
+            argv = [sys.executable, "-m", "console", "--sandbox", "--data", str(data)]
+            return _timed_process(
+                [*argv, "--screenshots", str(root / f"shots-{run}")], env, CONSOLE_MARKS
+            )
+
+        def floor(run: str) -> dict[str, float]:
+            argv = [sys.executable, str(HERE / "floor_bare_window.py"), str(root / f"floor-{run}")]
+            return _timed_process(argv, env, FLOOR_MARKS)
+
+        if warm_up:  # creates the data dir, and warms the OS file cache for both
+            console("warm-up")
+            floor("warm-up")
+        elif not data.exists():
+            console("first")  # --smoke: still measure an everyday start, not the first
+        for run in range(runs):
+            marks = console(str(run))
+            for name, value in marks.items():
+                samples.setdefault(f"console {name}", []).append(value)
+            samples.setdefault("console child start", []).append(
+                marks["sandbox-listening"] - marks["sandbox-spawned"]
+            )
+            for name, value in floor(str(run)).items():
+                samples.setdefault(f"floor {name}", []).append(value)
+
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    whole_ratio = median["console wall"] / median["floor wall"]
+    paint_ratio = median["console first-paint"] / median["floor first-paint"]
     return {
         "runs": runs,
-        "first_paint_ms": paint,
-        "keys_loaded_ms": data,
-        "floor_first_paint_ms": bare,
-        "median_first_paint_ms": first_paint,
-        "median_keys_loaded_ms": statistics.median(data),
-        "median_floor_first_paint_ms": floor_paint,
-        "ratio_to_floor": first_paint / floor_paint,
-        "target_ms": TARGET_FIRST_PAINT_MS,
-        "meets_target": first_paint <= TARGET_FIRST_PAINT_MS,
+        "samples_ms": samples,
+        "median_first_paint_ms": median["console first-paint"],
+        "median_keys_loaded_ms": median["console keys-loaded"],
+        "median_screenshots_ms": median["console screenshots-saved"],
+        "median_wall_ms": median["console wall"],
+        "median_child_start_ms": median["console child start"],
+        "median_floor_first_paint_ms": median["floor first-paint"],
+        "median_floor_screenshots_ms": median["floor screenshots-saved"],
+        "median_floor_wall_ms": median["floor wall"],
+        "ratio_first_paint": paint_ratio,
+        "ratio_screenshots": median["console screenshots-saved"]
+        / median["floor screenshots-saved"],
+        "ratio_wall": whole_ratio,
+        "target_ratio_wall": TARGET_WHOLE_RATIO,
+        "target_ratio_first_paint": TARGET_FIRST_PAINT_RATIO,
+        "meets_targets": whole_ratio <= TARGET_WHOLE_RATIO
+        and paint_ratio <= TARGET_FIRST_PAINT_RATIO,
     }
 
 
@@ -96,9 +170,11 @@ def machine() -> str:
 
 
 def main() -> int:
-    """Run the benchmarks, print a table, save JSON under bench/results/."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=5)
+    """Run the benchmark, print a table, save JSON under bench/results/."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
     parser.add_argument(
         "--smoke", action="store_true", help="one run, no warm-up, no target check (tests)"
     )
@@ -111,15 +187,28 @@ def main() -> int:
     (out / "latest.json").write_text(json.dumps(results, indent=2))
     s = results["startup"]
     assert isinstance(s, dict)
-    print(f"machine: {results['machine']}")
-    print("| benchmark | median | floor (bare Qt window) | ratio | target |")
-    print("|---|---|---|---|---|")
+    print(f"machine: {results['machine']}; {runs} runs of each, alternating; medians")
+    print("| `--sandbox --screenshots`, cold process | console | floor (bare Qt window) | ratio |")
+    print("|---|---|---|---|")
     print(
         f"| cold start to first paint | {s['median_first_paint_ms']:.0f} ms | "
-        f"{s['median_floor_first_paint_ms']:.0f} ms | {s['ratio_to_floor']:.2f}x | ≤ 1000 ms |"
+        f"{s['median_floor_first_paint_ms']:.0f} ms | {s['ratio_first_paint']:.2f}x "
+        f"(target ≤ {TARGET_FIRST_PAINT_RATIO:g}x) |"
     )
-    print(f"| cold start to keys listed | {s['median_keys_loaded_ms']:.0f} ms | — | — | — |")
-    return 0 if args.smoke or s["meets_target"] else 1
+    print(f"| cold start to keys shown | {s['median_keys_loaded_ms']:.0f} ms | — | — |")
+    print(
+        f"| cold start to four screenshots written | {s['median_screenshots_ms']:.0f} ms | "
+        f"{s['median_floor_screenshots_ms']:.0f} ms | {s['ratio_screenshots']:.2f}x |"
+    )
+    print(
+        f"| whole process | {s['median_wall_ms']:.0f} ms | {s['median_floor_wall_ms']:.0f} ms | "
+        f"{s['ratio_wall']:.2f}x (target ≤ {TARGET_WHOLE_RATIO:g}x) |"
+    )
+    print(
+        f"| sandbox child, spawn to `listening on` (on its own) | "
+        f"{s['median_child_start_ms']:.0f} ms | — | — |"
+    )
+    return 0 if args.smoke or s["meets_targets"] else 1
 
 
 if __name__ == "__main__":

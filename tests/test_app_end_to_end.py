@@ -143,3 +143,54 @@ def test_the_sandbox_child_never_outlives_the_console(tmp_path: Path, how: signa
         console.wait(timeout=10)
         if console.stderr:
             console.stderr.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_closing_does_not_wait_for_the_sandbox_child_which_then_stops_by_itself(
+    tmp_path: Path,
+) -> None:
+    """The window closes at once; the child stops on its own when its stdin closes.
+
+    The child is frozen (SIGSTOP) before the console is asked to close, so a console that
+    waited for it would hang until its timeouts ran out.
+    """
+    data = tmp_path / "sandbox-data"
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "INTEGRATION_CONSOLE_HOME": str(tmp_path / "home"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    console = subprocess.Popen(
+        [sys.executable, "-m", "console", "--sandbox", "--data", str(data)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    child: int | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while not ((data / SANDBOX_KEY_FILE).exists() and _pids_with(str(data))):
+            assert console.poll() is None, console.stderr.read() if console.stderr else ""
+            assert time.monotonic() < deadline, "the sandbox never started"
+            time.sleep(0.05)  # polling another process's state, not our own code
+        (child,) = _pids_with(str(data))
+        os.kill(child, signal.SIGSTOP)
+        console.send_signal(signal.SIGTERM)  # closes the window: the normal exit path
+        assert console.wait(timeout=8) == 0, "the console waited for its sandbox child"
+        assert child in _pids_with(str(data))  # still there, frozen
+        os.kill(child, signal.SIGCONT)
+        deadline = time.monotonic() + 15
+        while _pids_with(str(data)):
+            assert time.monotonic() < deadline, "the sandbox child did not stop at stdin EOF"
+            time.sleep(0.05)
+        child = None
+    finally:
+        if child is not None:
+            os.kill(child, signal.SIGCONT)
+        if console.poll() is None:
+            console.kill()
+        console.wait(timeout=10)
+        if console.stderr:
+            console.stderr.close()

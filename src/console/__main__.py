@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to the GUI or to a sub-command; return the process exit code."""
-    multiprocessing.freeze_support()
+    if getattr(sys, "frozen", False):
+        # Only a frozen build needs it (STACK_NOTES 6); importing multiprocessing
+        # costs every other start ~15 ms.
+        import multiprocessing
+
+        multiprocessing.freeze_support()
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "sandbox":
         from console.sandbox.cli import main as sandbox_main

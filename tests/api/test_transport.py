@@ -221,3 +221,52 @@ def test_a_request_in_flight_during_a_key_rotation_is_resent_with_the_new_key(
             await client.aclose()
 
     assert run(scenario()) >= 1
+
+
+def test_a_refused_first_key_is_renewed_once_for_concurrent_requests(
+    sandbox_url: str, admin_key: str
+) -> None:
+    """No probe before the first real request: a 401 there gets a fresh key and a retry."""
+    renewals: list[str] = []
+
+    async def renew() -> str:
+        renewals.append("minted")
+        await asyncio.sleep(0)  # others' 401s arrive while this one renews
+        return admin_key
+
+    async def scenario() -> list[object]:
+        client = ApiClient(sandbox_url, "fdk_" + "Z" * 40, renew_key=renew)
+        try:
+            return list(await asyncio.gather(*(client.get_json(KEYS) for _ in range(3))))
+        finally:
+            await client.aclose()
+
+    bodies = run(scenario())
+    assert renewals == ["minted"]
+    assert all("data" in body for body in bodies)  # type: ignore[operator]
+
+
+def test_once_the_key_was_accepted_a_401_is_not_renewed(
+    sandbox_url: str, admin_key: str, mint_key: Callable[..., str], account: str
+) -> None:
+    renewals: list[str] = []
+    own = mint_key(account)
+
+    async def renew() -> str:
+        renewals.append("minted")
+        return admin_key
+
+    async def scenario() -> ApiError:
+        client = ApiClient(sandbox_url, own, renew_key=renew)
+        try:
+            mine = [k for k in (await client.get_json(KEYS))["data"] if k["last4"] == own[-4:]]
+            await client.request("DELETE", f"{KEYS}/{mine[0]['id']}")  # the user revokes it
+            with pytest.raises(ApiError) as refused:
+                await client.get_json(KEYS)
+            return refused.value
+        finally:
+            await client.aclose()
+
+    error = run(scenario())
+    assert error.status == 401
+    assert renewals == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -49,6 +50,16 @@ def test_the_definition_benchmark_runs_and_prints_its_table(tmp_path: Path) -> N
         timeout=60,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "| validate_text (YAML) |" in result.stdout
-    assert "| floor: yaml.compose only |" in result.stdout
-    assert (tmp_path / "figures.json").exists()
+    for row in (
+        "| validate_text (YAML), plain compose |",
+        "| validate_text (YAML), editor's cancellable composer |",
+        "| validate_text (JSON) |",
+        "| floor: yaml.compose |",
+        "| floor: json.loads |",
+    ):
+        assert row in result.stdout
+    assert "3 runs" in result.stdout
+    cases = json.loads((tmp_path / "figures.json").read_text())["cases"]
+    # Each case against its own floor: JSON against json.loads, not the YAML compose.
+    assert cases["validate_text (JSON)"]["floor"] == "floor: json.loads"
+    assert cases["validate_text (YAML), plain compose"]["floor"] == "floor: yaml.compose"

@@ -152,3 +152,62 @@ def test_sandbox_process_stop_is_graceful(tmp_path: Path) -> None:
     assert server.running
     assert server.stop(timeout=10) == 0
     assert not server.running
+
+
+def test_one_server_per_data_dir_a_second_waits_then_refuses(tmp_path: Path) -> None:
+    first = SandboxProcess(tmp_path, demo=False)
+    first.start()
+    try:
+        second = subprocess.run(
+            console("serve", "--port", "0", "--data", str(tmp_path), "--wait-for-data", "0.3"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert second.returncode == 1
+        assert f"another sandbox server (pid {first.pid}) is using {tmp_path}" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert second.stdout == ""
+        # The lock keeps servers apart, not tools: mint-key works while one runs.
+        minted = subprocess.run(
+            console("mint-key", "--data", str(tmp_path), "--account", "a"),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert minted.returncode == 0, minted.stderr
+        assert ADMIN_SECRET.match(minted.stdout.strip())
+        assert first.running
+    finally:
+        first.stop()
+    again = SandboxProcess(tmp_path, demo=False)
+    again.start()
+    try:
+        assert again.running
+    finally:
+        again.stop()
+
+
+def test_a_second_server_waiting_for_the_data_dir_starts_once_the_first_stops(
+    tmp_path: Path,
+) -> None:
+    first = SandboxProcess(tmp_path, demo=False)
+    first.start()
+    waiting = subprocess.Popen(
+        console("serve", "--port", "0", "--data", str(tmp_path), "--wait-for-data", "60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert first.stop() == 0
+        assert waiting.stdout is not None
+        assert LISTENING.match(waiting.stdout.readline().strip())
+        waiting.send_signal(signal.SIGTERM)
+        assert waiting.wait(timeout=10) == 0
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+        waiting.communicate(timeout=10)

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.backends.fail
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -81,22 +79,23 @@ def test_test_connection_reports_success_and_failure(
 
 
 def test_without_a_keychain_the_dialog_says_keys_stay_in_memory(
-    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, admin_key: str
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    admin_key: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    try:
-        secrets = SecretStore()
-        box = ProfilesDialog(Settings(), secrets)
-        qtbot.addWidget(box)
-        assert "Kept in memory until you quit" in box.key_note.text()
-        assert "no usable keychain" in box.key_note.text()
-        _fill(qtbot, box, "Prod", "https://api.example.com", admin_key)
-        qtbot.mouseClick(box.save_button, Qt.MouseButton.LeftButton)
-        assert "in memory for this session" in box.message.text()
-        assert secrets.get(profile_account("Prod")) == admin_key
-    finally:
-        keyring.set_keyring(previous)
+    # What a bare Linux box has, configured the way a user would (the store never
+    # consults keyring's process-wide backend).
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    secrets = SecretStore()
+    box = ProfilesDialog(Settings(), secrets)
+    qtbot.addWidget(box)
+    assert "Kept in memory until you quit" in box.key_note.text()
+    assert "no usable keychain" in box.key_note.text()
+    _fill(qtbot, box, "Prod", "https://api.example.com", admin_key)
+    qtbot.mouseClick(box.save_button, Qt.MouseButton.LeftButton)
+    assert "in memory for this session" in box.message.text()
+    assert secrets.get(profile_account("Prod")) == admin_key
 
 
 def test_connecting_a_profile_without_a_key_asks_for_it(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,6 +26,18 @@ log = logging.getLogger(__name__)
 
 AuthMode = Literal["header", "query"]
 USER_AGENT = "integration-console/0.1"
+
+
+def import_httpx() -> None:
+    """Import httpx (~80 ms), e.g. in a start-up thread while the window paints.
+
+    httpx's package imports its command-line client when click, rich and pygments are
+    installed, which costs as much again; the console never uses it, so it is blocked
+    here (httpx falls back to a stub `main` on the ImportError).
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    import httpx  # noqa: F401
 
 
 @dataclass
@@ -82,6 +95,7 @@ class ApiClient:
         max_retries: int = 3,
         max_retry_wait: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        renew_key: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth_mode: AuthMode = auth_mode
@@ -91,8 +105,14 @@ class ApiClient:
         self.last_latency_ms: float | None = None
         self._api_key = api_key
         self._observers: list[Observer] = []
-        # Imported here, not at module level: httpx costs ~140 ms of start-up that the
-        # window's first paint does not need.
+        # Until the server has accepted the key once, a 401 may be answered by getting a
+        # fresh key (the console's own sandbox key) and asking again: so no probe request
+        # is needed before the first real one. Concurrent 401s share one renewal.
+        self._renew_key = renew_key
+        self._renewal: asyncio.Future[str] | None = None
+        # Imported here, not at module level: httpx costs start-up time that the
+        # window's first paint does not need (the console imports it in a thread).
+        import_httpx()
         import httpx
 
         self._http = httpx.AsyncClient(
@@ -150,10 +170,12 @@ class ApiClient:
         while True:
             key_used = self._api_key
             response = await self._send_once(method, path, json, query, headers, content)
-            if response.status_code == 401 and self._api_key != key_used:
-                # Our own key was rotated while this request was in flight: the answer
-                # is about the old key, so ask again with the new one (once per change).
+            if response.status_code == 401 and await self._newer_key_than(key_used):
+                # Our own key was rotated (or renewed) while this request was in flight:
+                # the answer is about the old key, so ask again with the new one.
                 continue
+            if response.is_success:
+                self._renew_key = None  # the key works: later 401s are the user's to see
             if response.status_code != 429 or attempt >= self.max_retries:
                 break
             wait = _retry_after_seconds(response.headers.get("retry-after"))
@@ -166,6 +188,22 @@ class ApiClient:
         if response.is_success:
             return response
         raise self._error_from(response)
+
+    async def _newer_key_than(self, key_used: str) -> bool:
+        """After a 401 for `key_used`: whether there is now another key to try."""
+        if self._api_key == key_used and self._renewal is None and self._renew_key is not None:
+            renew, self._renew_key = self._renew_key, None  # once per client
+            self._renewal = asyncio.ensure_future(renew())
+        renewal = self._renewal
+        if self._api_key == key_used and renewal is not None:
+            if renewal.done() and (renewal.cancelled() or renewal.exception() is not None):
+                return False  # it failed once (and said so): a later 401 is only a 401
+            # Shielded: one caller's cancellation must not cancel everyone's renewal.
+            fresh = await asyncio.shield(renewal)
+            if fresh != key_used and self._api_key == key_used:
+                log.info("the server refused the key …%s: using a fresh one", key_used[-4:])
+                self._api_key = fresh
+        return self._api_key != key_used
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET and decode a JSON body."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,20 +47,53 @@ class SandboxLauncher:
         self.secrets = secrets
         self.process: SandboxProcess | None = None
         self._lock = threading.Lock()
+        self._key_lookup: Future[str | None] | None = None
+
+    def start(self, then: Callable[[], object] | None = None) -> None:
+        """Spawn the child and look its key up in a thread; return at once.
+
+        The console calls this at process start, so the child's start-up and the
+        keychain lookup overlap the Qt imports and the first paint. `then` runs in the
+        lookup thread afterwards (more start-up work that must stay off the UI thread).
+        """
+        with self._lock:
+            if self.process is None or not self.process.running:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self.process = SandboxProcess(self.data_dir, demo=True)
+                self.process.spawn()
+            if self._key_lookup is None:
+                lookup: Future[str | None] = Future()
+                self._key_lookup = lookup
+                threading.Thread(
+                    target=self._look_up_key, args=(lookup, then), name="keychain", daemon=True
+                ).start()
+
+    def _look_up_key(self, lookup: Future[str | None], then: Callable[[], object] | None) -> None:
+        try:
+            lookup.set_result(self.saved_key())
+        except BaseException as exc:
+            lookup.set_exception(exc)
+        if then is not None:
+            try:
+                then()
+            except Exception:
+                log.exception("start-up work after the keychain lookup failed")
 
     def ensure_started(self) -> SandboxConnection:
         """Start the child unless it runs (demo data on first run); mint or reuse the key.
 
         Blocking: run it in a worker thread from the UI.
         """
+        self.start()
         with self._lock:
-            if self.process is None or not self.process.running:
-                self.data_dir.mkdir(parents=True, exist_ok=True)
-                self.process = SandboxProcess(self.data_dir, demo=True)
-                self.process.start()
-            assert self.process.base_url is not None
-            key = self.saved_key() or self.mint_new_key()
-            return SandboxConnection(self.process.base_url, key)
+            process, lookup = self.process, self._key_lookup
+            # A later call (a restarted child, a reconnect) reads the keychain afresh.
+            self._key_lookup = None
+        assert process is not None
+        assert lookup is not None
+        base_url = process.base_url or process.wait_until_listening()
+        key = lookup.result() or self.mint_new_key()
+        return SandboxConnection(base_url, key)
 
     def saved_key(self) -> str | None:
         """The console's key for this sandbox, from the keychain or the 0600 file."""
@@ -83,8 +118,11 @@ class SandboxLauncher:
             log.info("no keychain: sandbox key kept in %s (mode 0600)", path)
 
     def stop(self) -> None:
-        """Stop the child, if running."""
-        with self._lock:
-            if self.process is not None:
-                self.process.stop()
-                self.process = None
+        """Tell the child to stop and return at once (the console's close path).
+
+        The child stops by itself when its stdin closes; its lock on the data dir keeps
+        a new server off the database until it has. Nothing here waits for it.
+        """
+        process = self.process
+        if process is not None:
+            process.release()

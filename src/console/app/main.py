@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 API_KEY_ENV = "INTEGRATION_CONSOLE_API_KEY"
 BENCH_T0_ENV = "INTEGRATION_CONSOLE_BENCH_T0"
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    """Run the GUI; returns the exit code."""
+    """Run the GUI; returns the exit code of a usage error, else ends the process."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.data and not args.sandbox:
@@ -72,17 +74,36 @@ def main(argv: list[str]) -> int:
         print(problem, file=sys.stderr)
         return 1
 
-    # PySide6 before qasync, so qasync binds to it (STACK_NOTES 2).
-    os.environ.setdefault("QT_API", "pyside6")
-    import qasync
-    from PySide6.QtWidgets import QApplication
-
-    from console.app.logging_setup import configure_logging
     from console.config.paths import AppPaths
-    from console.config.profiles import SettingsStore
     from console.config.secrets import SecretStore
 
     paths = AppPaths.from_environment()
+    secrets = SecretStore()
+    launcher = None
+    # Start-up overlaps its waits: the sandbox child starts (on the other core) and a
+    # thread reads the keychain and imports httpx while this thread imports Qt and
+    # paints the window. Nothing of that is needed before the first paint.
+    if args.sandbox:
+        from console.app.launcher import SandboxLauncher
+
+        launcher = SandboxLauncher((args.data or paths.default_sandbox_dir).expanduser(), secrets)
+        launcher.start(then=_import_http_client)
+    else:
+        threading.Thread(target=_warm_up, args=(secrets,), name="start-up", daemon=True).start()
+
+    # PySide6 before qasync, so qasync binds to it (STACK_NOTES 2). asyncio comes with
+    # them: imported at the top it would delay the sandbox child's spawn by ~40 ms.
+    os.environ.setdefault("QT_API", "pyside6")
+    import asyncio
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    _mark("qt-imported")
+
+    from console.app.logging_setup import configure_logging
+    from console.config.profiles import SettingsStore
+
     configure_logging(paths.log_file)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -92,12 +113,48 @@ def main(argv: list[str]) -> int:
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    secrets = SecretStore()
     settings_store = SettingsStore(paths.settings_file)
     with loop:
-        return int(
-            loop.run_until_complete(run_console(args, app, secrets, settings_store, paths, api_key))
+        exit_code = int(
+            loop.run_until_complete(
+                run_console(args, app, secrets, settings_store, paths, api_key, launcher)
+            )
         )
+        _exit_now(exit_code)
+
+
+def _import_http_client() -> None:
+    """Import the API client's stack (asyncio, httpx), off the UI thread."""
+    from console.api.transport import import_httpx
+
+    import_httpx()
+
+
+def _warm_up(secrets: object) -> None:
+    """Resolve the keychain backend and import httpx, off the UI thread."""
+    from console.config.secrets import SecretStore
+
+    assert isinstance(secrets, SecretStore)
+    try:
+        _ = secrets.persistent
+        _import_http_client()
+    except Exception:
+        log.exception("start-up warm-up failed (the first use will retry)")
+
+
+def _exit_now(exit_code: int) -> NoReturn:
+    """End the process once logs and output are flushed, without interpreter teardown.
+
+    Everything worth keeping is written by now (settings and drafts on close, the log
+    flushed here); tearing down Qt and every module only costs time (~165 ms). The
+    sandbox child needs no wait either: our end closes its stdin and it stops itself.
+    """
+    _mark("exit")
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(exit_code)
 
 
 async def run_console(
@@ -107,8 +164,11 @@ async def run_console(
     settings_store: object,
     paths: object,
     api_key: str,
+    launcher: object = None,
 ) -> int:
     """Show the window, connect as asked, and wait until it closes."""
+    import asyncio
+
     from PySide6.QtWidgets import QApplication
 
     from console.config.paths import AppPaths
@@ -123,14 +183,19 @@ async def run_console(
     assert isinstance(paths, AppPaths)
     from console.app.launcher import SandboxLauncher
 
-    window = MainWindow(
-        secrets, settings_store, sandbox_factory=lambda data_dir: SandboxLauncher(data_dir, secrets)
-    )
+    def sandbox_for(data_dir: Path) -> SandboxLauncher:
+        # The child started at process start serves the sandbox it was started for.
+        if isinstance(launcher, SandboxLauncher) and launcher.data_dir.resolve() == data_dir:
+            return launcher
+        return SandboxLauncher(data_dir, secrets)
+
+    window = MainWindow(secrets, settings_store, sandbox_factory=sandbox_for)
+    _mark("window-built")
     _close_on_termination_signals(window)
     closed = signal_future(app.lastWindowClosed)
     exit_code = 0
-    if args.exit_after:
-        _report_startup(window, args.exit_after)
+    if os.environ.get(BENCH_T0_ENV) or args.exit_after:
+        _report_startup(window, args.exit_after, launcher)
     window.resize(*SCREENSHOT_SIZE)
     painted = signal_future(window.first_painted)
     window.show()
@@ -161,6 +226,7 @@ async def run_console(
 
         try:
             await save_tab_screenshots(window, args.screenshots)
+            _mark("screenshots-saved")
         except Exception as exc:
             log.exception("screenshots failed")
             print(f"screenshots failed: {exc}", file=sys.stderr)
@@ -193,18 +259,35 @@ def _close_on_termination_signals(window: object) -> None:
     heartbeat.start()
 
 
-def _report_startup(window: object, stop_after: str) -> None:
-    """Print milliseconds since the benchmark's t0 at first paint and at first data."""
+def _mark(name: str) -> None:
+    """Print `NAME MS` (milliseconds since the benchmark's t0) when a benchmark asks."""
+    t0 = os.environ.get(BENCH_T0_ENV)
+    if t0:
+        _mark_at(name, time.time(), float(t0))
+
+
+def _mark_at(name: str, when: float, t0: float) -> None:
+    print(f"{name} {(when - t0) * 1000:.1f}", flush=True)
+
+
+def _report_startup(window: object, stop_after: str | None, launcher: object) -> None:
+    """Print the start-up marks (first paint, sandbox child, first data); stop if asked."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from console.app.launcher import SandboxLauncher
     from console.ui.main_window import MainWindow
 
     assert isinstance(window, MainWindow)
     t0 = float(os.environ.get(BENCH_T0_ENV) or time.time())
 
     def mark(name: str) -> None:
-        print(f"{name} {(time.time() - t0) * 1000:.1f}", flush=True)
+        if name == "keys-loaded" and isinstance(launcher, SandboxLauncher):
+            process = launcher.process
+            if process is not None and process.spawned_at and process.listening_at:
+                _mark_at("sandbox-spawned", process.spawned_at, t0)
+                _mark_at("sandbox-listening", process.listening_at, t0)
+        _mark_at(name, time.time(), t0)
         if name == stop_after:
             QTimer.singleShot(0, QApplication.closeAllWindows)
 

@@ -1,7 +1,11 @@
 """Profile keys in the OS keychain through keyring; in memory when there is none.
 
-A plain-text store is never chosen on its own: `keyrings.alt` backends write secrets
-to disk unencrypted, so discovery that lands on one counts as "no keychain".
+The backend is chosen in code for the platform (Secret Service on Linux and the BSDs,
+the Keychain on macOS, the Credential Locker on Windows), never by keyring's discovery:
+discovery loads every installed backend to rank them (on Linux the macOS one runs
+ldconfig, gcc and ld, ~87 ms), third-party backends vanish in a frozen build, and an
+installed `keyrings.alt` would win it and write secrets to disk in plain text. A backend
+configured explicitly (`PYTHON_KEYRING_BACKEND`, or keyring's own config file) is honoured.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +22,13 @@ log = logging.getLogger(__name__)
 
 SERVICE = "integration-console"
 SANDBOX_KEY_FILE = "console-admin.key"
+BACKEND_ENV = "PYTHON_KEYRING_BACKEND"
+# The OS keychain of each platform, by keyring's class path.
+PLATFORM_BACKENDS = {
+    "darwin": "keyring.backends.macOS.Keyring",
+    "win32": "keyring.backends.Windows.WinVaultKeyring",
+}
+DEFAULT_BACKEND = "keyring.backends.SecretService.Keyring"  # Linux and the BSDs
 
 
 class SecretStore:
@@ -27,14 +40,19 @@ class SecretStore:
         self._resolved = False
         self._chosen: Any | None = None
         self._reason: str | None = None
+        # The console resolves the backend in a start-up thread while the UI thread
+        # may ask for a key: resolve once, under a lock.
+        self._resolving = threading.Lock()
 
     @property
     def _backend(self) -> Any | None:
-        # Discovery loads every keyring backend (~60 ms): do it on first use, after
-        # the window has painted, not at start-up.
+        # Loading keyring costs ~70 ms: done on first use (the launcher does it in a
+        # thread at process start), never on the UI thread's way to the first paint.
         if not self._resolved:
-            self._chosen, self._reason = _choose_backend(self._explicit)
-            self._resolved = True
+            with self._resolving:
+                if not self._resolved:
+                    self._chosen, self._reason = _choose_backend(self._explicit)
+                    self._resolved = True
         return self._chosen
 
     @property
@@ -114,19 +132,34 @@ def write_sandbox_key_file(data_dir: Path, secret: str) -> Path:
     return path
 
 
+def platform_backend_name(platform: str = sys.platform) -> str:
+    """keyring's class path of the OS keychain on `platform` (a `sys.platform` value)."""
+    return PLATFORM_BACKENDS.get(platform, DEFAULT_BACKEND)
+
+
 def _choose_backend(explicit: Any | None) -> tuple[Any | None, str | None]:
     if explicit is not None:
         return explicit, None
     try:
-        import keyring
-        import keyring.backends.fail
+        import keyring.core
     except Exception as exc:
         return None, f"the keyring library could not load ({type(exc).__name__})"
-    backend = keyring.get_keyring()
+    try:
+        # An explicit choice (environment, then keyring's config file) is the user's.
+        backend = keyring.core.load_env() or keyring.core.load_config()
+    except Exception as exc:
+        return None, f"the configured keyring backend cannot be used ({type(exc).__name__}: {exc})"
+    if backend is None:
+        try:
+            # Otherwise the platform's keychain: one backend class loaded, no discovery.
+            backend = keyring.core.load_keyring(platform_backend_name())
+        except Exception as exc:  # not viable here: no Secret Service, no D-Bus session, …
+            log.info("no keychain: %s", exc)
+            return None, "this computer has no usable keychain (no Secret Service or equivalent)"
+    import keyring.backends.fail
+
     if isinstance(backend, keyring.backends.fail.Keyring):
         return None, "this computer has no usable keychain (no Secret Service or equivalent)"
     if type(backend).__module__.startswith("keyrings.alt"):
-        return None, "the only keychain found stores secrets in plain text"
-    if getattr(backend, "priority", 1) < 1:
-        return None, "the keychain found is not a secure one"
+        log.warning("the configured keyring %s keeps secrets in plain text", type(backend).__name__)
     return backend, None

@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         "SIGKILL, never leaves its server behind; also the shutdown path on Windows)",
     )
     serve.add_argument(
+        "--wait-for-data",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="if another sandbox server uses --data, wait this long for it to stop "
+        "before giving up (default 10)",
+    )
+    serve.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a non-loopback --host (the sandbox holds demo data and test keys)",
@@ -151,7 +159,12 @@ def main(argv: list[str]) -> int:
             ),
         )
         return serve(
-            args.host, args.port, args.data, settings, stop_on_stdin_eof=args.stop_on_stdin_eof
+            args.host,
+            args.port,
+            args.data,
+            settings,
+            stop_on_stdin_eof=args.stop_on_stdin_eof,
+            lock_wait=args.wait_for_data,
         )
 
     if args.kind == "ingest" and not args.feed:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -53,9 +54,18 @@ class SandboxProcess:
         self._process: subprocess.Popen[str] | None = None
         self._stderr_tail: deque[str] = deque(maxlen=40)
         self._readers: list[threading.Thread] = []
+        self._found: list[str] = []
+        self._ready = threading.Event()
+        self.spawned_at: float | None = None  # time.time() of the spawn and of the
+        self.listening_at: float | None = None  # `listening on` line (start-up traces)
 
     def start(self, timeout: float = 20.0) -> str:
         """Start the child, wait for its `listening on` line and return the base URL."""
+        self.spawn()
+        return self.wait_until_listening(timeout)
+
+    def spawn(self) -> None:
+        """Start the child and return at once (the console overlaps its start-up)."""
         argv = [
             *sandbox_command(),
             "sandbox",
@@ -76,6 +86,7 @@ class SandboxProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.extra_env}
         # We hold the child's stdin: if this process dies in any way, the pipe closes
         # and the child shuts down instead of living on as an orphan.
+        self.spawned_at = time.time()
         self._process = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
@@ -84,8 +95,8 @@ class SandboxProcess:
             text=True,
             env=env,
         )
-        found: list[str] = []
-        ready = threading.Event()
+        found = self._found
+        ready = self._ready
         stdout = self._process.stdout
         stderr = self._process.stderr
         assert stdout is not None
@@ -95,6 +106,7 @@ class SandboxProcess:
             for line in stdout:
                 match = _LISTENING.match(line.strip())
                 if match and not found:
+                    self.listening_at = time.time()
                     found.append(match.group(1))
                     ready.set()
             ready.set()  # EOF: the child exited
@@ -109,21 +121,24 @@ class SandboxProcess:
         ]
         for reader in self._readers:
             reader.start()
-        ready.wait(timeout)
-        if not found:
+
+    def wait_until_listening(self, timeout: float = 20.0) -> str:
+        """Wait for the spawned child's `listening on` line; return the base URL."""
+        self._ready.wait(timeout)
+        if not self._found:
             self.stop()
             tail = "\n".join(self._stderr_tail)
             raise SandboxStartError(
                 f"the sandbox server did not start within {timeout:.0f} s"
                 + (f"; its last output:\n{tail}" if tail else "")
             )
-        self.base_url = found[0]
+        self.base_url = self._found[0]
         return self.base_url
 
     @property
     def pid(self) -> int | None:
-        """The child's process id (None before start)."""
-        return None if self._process is None else self._process.pid
+        """The child's process id, once started."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def running(self) -> bool:
@@ -163,6 +178,17 @@ class SandboxProcess:
             if pipe is not None:
                 pipe.close()
         return process.returncode
+
+    def release(self) -> None:
+        """Close the child's stdin and return at once: it stops by itself at EOF.
+
+        What the console does on close, instead of `stop`: the child finishes its
+        shutdown on its own while its lock on the data dir keeps another server off it.
+        """
+        process = self._process
+        if process is not None and process.stdin is not None and not process.stdin.closed:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
 
     def stderr_tail(self) -> str:
         """The last lines the child wrote to stderr, for error messages."""

@@ -33,6 +33,7 @@ from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
+from console.sandbox.storage.lock import DataDirBusyError, DataDirLock
 
 
 def api_routes() -> list[BaseRoute]:
@@ -150,8 +151,26 @@ def serve(
     settings: SandboxSettings,
     *,
     stop_on_stdin_eof: bool = False,
+    lock_wait: float = 10.0,
 ) -> int:
-    """Run the sandbox in the foreground until SIGTERM/SIGINT (or stdin EOF if asked)."""
+    """Run the sandbox in the foreground until SIGTERM/SIGINT (or stdin EOF if asked).
+
+    The data dir is locked for the server's life; if another server holds it, wait up to
+    `lock_wait` seconds for it to stop, then exit 1 with a message saying so.
+    """
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire(lock_wait)
+    except DataDirBusyError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 1
+    with lock:
+        return _serve_locked(host, port, data_dir, settings, stop_on_stdin_eof)
+
+
+def _serve_locked(
+    host: str, port: int, data_dir: Path, settings: SandboxSettings, stop_on_stdin_eof: bool
+) -> int:
     app = create_app(data_dir, settings)
     config = uvicorn.Config(
         app,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -312,21 +312,28 @@ class MainWindow(QMainWindow):
         self.runner.start(self._connect(profile, api_key=api_key), name="connect")
 
     async def _connect(self, profile: ConnectionProfile, api_key: str | None = None) -> None:
-        """Try `profile` with a client of its own; only once it answers does it replace
-        the connection, so a failure leaves the previous connection and its tabs as they were.
+        """Connect to `profile`; the picker names it once its data is what the tabs show.
+
+        With a connection to keep, the new server must answer one request before it
+        replaces that connection, so a failure leaves the previous one and its tabs as they
+        were. With nothing to keep (start-up), nothing is tried first: the tabs' first
+        requests tell whether the server takes the key.
         """
         self._connecting = profile.name
         self.banner.dismiss()
         self.status.set_connection_state("connecting", f"Connecting to {profile.name}…")
         client: ApiClient | None = None
         try:
-            sandbox: SandboxRunner | None = None
+            renew: Callable[[], Awaitable[str]] | None = None
             if profile.is_sandbox:
                 sandbox = self._sandbox_for(profile)
                 self.status.set_connection_state("connecting", "Starting the sandbox server…")
                 endpoint = await self._in_sandbox_worker(sandbox.ensure_started)
                 base_url, key = endpoint.base_url, endpoint.api_key
                 persist: Callable[[str], object] = sandbox.keep_key
+                # The console's own sandbox key may have been revoked or expired: the
+                # client mints another at the first 401 (no probe request for that).
+                renew = partial(self._in_sandbox_worker, sandbox.mint_new_key)
             else:
                 base_url = profile.base_url
                 account = profile_account(profile.name)
@@ -338,14 +345,9 @@ class MainWindow(QMainWindow):
                 key = stored
                 # A key given on the command line is never saved, not even after rotation.
                 persist = (lambda _secret: None) if api_key else partial(self.secrets.set, account)
-            client = self.session.new_client(profile, base_url, key)
-            try:
-                await client.get_json(KEYS_PATH, {"limit": 1})
-            except ApiError as error:
-                if error.status != 401 or sandbox is None:
-                    raise
-                # The console's own sandbox key was revoked or expired: mint another.
-                client.set_api_key(await self._in_sandbox_worker(sandbox.mint_new_key))
+            client = self.session.new_client(profile, base_url, key, renew_key=renew)
+            if self.session.profile is not None:
+                await client.get_json(KEYS_PATH, {"limit": 1})  # before dropping what works
         except asyncio.CancelledError:
             # A newer connect (or deleting this profile) took over: it owns the status.
             if client is not None:
@@ -363,19 +365,26 @@ class MainWindow(QMainWindow):
         # Edits of the previous connection stay in its drafts before the tab is cleared.
         self.pipelines_tab.panel.save_draft()
         self.session.connect_profile(profile, client, persist_key=persist)
+        self.status.clear()
+        if profile.name != COMMAND_LINE_PROFILE:
+            self.settings.active_profile = profile.name
+        self._fill_profile_combo()  # the tabs now belong to this profile
+        keys_loading = self.keys_tab.refresh()
+        self.pipelines_tab.connected()
+        if keys_loading is not None:
+            await asyncio.wait({keys_loading})
+            if not keys_loading.cancelled() and (failure := keys_loading.exception()):
+                # The keys tab has put the error in the banner.
+                reason = failure.message if isinstance(failure, ApiError) else str(failure)
+                self.status.set_connection_state("offline", f"{profile.name}: {reason}")
+                return
         if not profile.base_url and profile.is_sandbox:
             where = f"Sandbox at {base_url}"
         else:
             where = f"{profile.name} ({base_url})"
         self._connected_text = f"Connected to {where}"
-        self.status.clear()
         self.status.set_connection_state("connected", self._connected_text)
-        if profile.name != COMMAND_LINE_PROFILE:
-            self.settings.active_profile = profile.name
-        self._fill_profile_combo()
         self.connection_ready.emit(profile)
-        self.keys_tab.refresh()
-        self.pipelines_tab.connected()
 
     def _restore_connection_state(self, failure: str) -> None:
         """After a failed attempt the status speaks of the connection still in use."""
@@ -433,7 +442,8 @@ class MainWindow(QMainWindow):
         await self.runner.shutdown()
         await self.session.aclose()
         for sandbox in self.sandboxes.values():
-            await self._in_sandbox_worker(sandbox.stop)
+            # Returns at once: the child stops by itself when its stdin closes.
+            sandbox.stop()
         self.sandboxes.clear()
         self._sandbox_worker.shutdown(wait=False)
 

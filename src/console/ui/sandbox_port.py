@@ -26,7 +26,7 @@ class SandboxEndpoint(Protocol):
 
 
 class SandboxRunner(Protocol):
-    """Starts, keys and stops one sandbox child. Blocking: call from a worker thread."""
+    """Starts, keys and stops one sandbox child. Blocking (but `stop`): use a worker thread."""
 
     def ensure_started(self) -> SandboxEndpoint:
         """Start the child unless it runs; return where it listens and the key to use."""
@@ -41,7 +41,7 @@ class SandboxRunner(Protocol):
         ...
 
     def stop(self) -> None:
-        """Stop the child, if running."""
+        """Tell the child to stop and return at once (it finishes stopping by itself)."""
         ...
 
 

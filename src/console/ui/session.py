@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import QObject, Signal
 
@@ -31,14 +31,23 @@ class ConsoleSession(QObject):
         self._persist_key: Callable[[str], object] | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
-    def new_client(self, profile: ConnectionProfile, base_url: str, api_key: str) -> ApiClient:
-        """A client for `profile` that is not in use yet (the window tries it first).
+    def new_client(
+        self,
+        profile: ConnectionProfile,
+        base_url: str,
+        api_key: str,
+        *,
+        renew_key: Callable[[], Awaitable[str]] | None = None,
+    ) -> ApiClient:
+        """A client for `profile` that is not in use yet (`connect_profile` makes it so).
 
-        Until it is connected, only its retry waits are reported (the countdown is worth
-        seeing); its latency and rate-limit figures belong to no connection yet.
+        `renew_key` (the embedded sandbox) gets a fresh key if the server refuses this
+        one before it has accepted it once. Until it is connected, only its retry waits are
+        reported (the countdown is worth seeing); its latency and rate-limit figures belong
+        to no connection yet.
         """
         auth_mode: AuthMode = "query" if profile.auth_mode == "query" else "header"
-        client = ApiClient(base_url, api_key, auth_mode=auth_mode)
+        client = ApiClient(base_url, api_key, auth_mode=auth_mode, renew_key=renew_key)
         client.add_observer(self._observe_trial)
         return client
 

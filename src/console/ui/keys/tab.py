@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
@@ -160,13 +161,13 @@ class KeysTab(QWidget):
 
     # -- loading -----------------------------------------------------------------
 
-    def refresh(self, *, select: str | None = None) -> None:
+    def refresh(self, *, select: str | None = None) -> asyncio.Task[None] | None:
         """Reload the keys (then select `select`); a newer refresh supersedes a running one."""
         if self.session.client is None:
-            return
+            return None
         if select is not None:
             self._select_after_load = select
-        self.runner.start(self._load(), name="keys.refresh")
+        return self.runner.start(self._load(), name="keys.refresh")
 
     def clear(self) -> None:
         """Forget the listed keys (the connection changed)."""
