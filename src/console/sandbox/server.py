@@ -155,6 +155,9 @@ def serve(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # uvicorn's default trusts X-Forwarded-For from loopback peers, which would let any
+        # local caller choose the address its rate limit counts: the sandbox has no proxy.
+        proxy_headers=False,
     )
     server = SandboxServer(config)
     if stop_on_stdin_eof:
