@@ -17,7 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from console.sandbox.catalogue import routes as catalogue
 from console.sandbox.demo import seed_demo
@@ -26,6 +26,7 @@ from console.sandbox.http.errors import ApiError
 from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import api_error_handler, http_exception_handler
+from console.sandbox.http.routing import resource
 from console.sandbox.keys import routes as keys
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
@@ -41,7 +42,7 @@ def api_routes() -> list[BaseRoute]:
         *feeds.routes,
         *catalogue.routes,
         *pipelines.routes,
-        Route("/openapi.json", openapi_document, methods=["GET"]),
+        resource("/openapi.json", {"GET": openapi_document}),
     ]
 
 

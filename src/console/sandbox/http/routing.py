@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from console.sandbox.http.auth import Principal, authenticate, credentials_of, require_admin
 from console.sandbox.http.errors import ApiError
@@ -58,6 +60,27 @@ async def as_admin(request: Request, work: Callable[[sqlite3.Connection, Princip
     return outcome
 
 
+class ResourceRoute(Route):
+    """A route whose path alone decides: any other method on it is 405, with `Allow`.
+
+    Starlette keeps looking when a path matches but the method does not, so a later
+    parameterised route (`/pipelines/{id}`) took `GET /pipelines/validate` and answered
+    404. Here the first route whose path matches answers; literal paths are listed
+    before the parameterised ones they overlap.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """FULL whenever the path matches, whatever the method."""
+        match, child_scope = super().matches(scope)
+        return (Match.FULL if match is Match.PARTIAL else match), child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """405 with a sorted `Allow` for a method the path does not take, else the handler."""
+        if self.methods and scope["method"] not in self.methods:
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(self.methods))})
+        await super().handle(scope, receive, send)
+
+
 def resource(path: str, handlers: dict[str, Endpoint]) -> Route:
     """One route per path with a handler per method, so a 405 lists every allowed method."""
 
@@ -67,4 +90,4 @@ def resource(path: str, handlers: dict[str, Endpoint]) -> Route:
         return await handlers[method](request)
 
     dispatch.__name__ = "_".join(handler.__name__ for handler in handlers.values())
-    return Route(path, dispatch, methods=list(handlers))
+    return ResourceRoute(path, dispatch, methods=list(handlers))
