@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from console.sandbox.http.openapi_schemas import (
+    CURSOR_PATTERN,
+    MAX_QUERY_INTEGER,
     NULLABLE_TIMESTAMP,
     TIMESTAMP,
     V1,
@@ -27,11 +29,30 @@ _PAGE_PARAMETERS = [
     {
         "name": "limit",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "default": 100},
-        "description": "Page size; values above 1000 are capped at 1000.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_QUERY_INTEGER, "default": 100},
+        "description": "Page size, at most 18 digits; values above 1000 are capped at 1000.",
     },
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": 28},
+        "description": (
+            "`pagination.next_cursor` of the previous page, as issued: unpadded URL-safe "
+            "base64 of `v1:` and a row position of 1 to 18 digits. The pattern admits "
+            "exactly those; anything else is 400 VALIDATION_FAILED (field `cursor`). Empty "
+            "means the first page. A cursor stays valid while rows are added."
+        ),
+    },
 ]
+# Names and field names: 1 to 100 characters, not all whitespace (stored trimmed).
+_TEXT_RULE = "1 to 100 characters, not all whitespace; stored trimmed."
+TEXT: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 100,
+    "pattern": r"\S",
+    "description": _TEXT_RULE,
+}
 _KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -112,15 +133,29 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["name", "kind"],
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "name": TEXT,
             "kind": {"enum": ["admin", "ingest"]},
-            "feed": {"type": ["string", "null"], "description": "Required for ingest keys."},
-            "expires_at": {**NULLABLE_TIMESTAMP, "description": "In the future."},
+            "feed": {
+                "type": ["string", "null"],
+                "description": (
+                    "Required for ingest keys: an existing feed of the account (else 400, "
+                    "field `feed`); absent or null for admin keys."
+                ),
+            },
+            "expires_at": {
+                **NULLABLE_TIMESTAMP,
+                "description": (
+                    "Null or absent: never. Otherwise a time after the request arrives; a "
+                    "time already past is 400 VALIDATION_FAILED (field `expires_at`). The "
+                    "bound moves with the clock, so no static minimum can state it."
+                ),
+            },
         },
     },
     "RotateKey": {
         "type": "object",
         "additionalProperties": False,
+        "description": "An empty body (any or no Content-Type) counts as {}.",
         "properties": {
             "grace_seconds": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 0}
         },
@@ -142,9 +177,13 @@ SCHEMAS: dict[str, Any] = {
         "required": ["id", "name", "method"],
         "properties": {
             "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
-            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "name": TEXT,
             "method": {"enum": ["ingest", "trigger", "polling"]},
-            "id_field": {"type": "string", "default": "id"},
+            "id_field": {
+                **TEXT,
+                "default": "id",
+                "description": "The record field naming each record: " + _TEXT_RULE,
+            },
         },
     },
     "Connection": {
@@ -186,6 +225,11 @@ PATHS: dict[str, Any] = {
         },
         "delete": {
             "summary": "Revoke a key at once (revoking twice is a no-op)",
+            "description": (
+                "A revoke, not an erase: the key never authenticates again, but its "
+                "metadata stays readable (GET /keys/{key_id} and the list answer 200 with "
+                "status `revoked`), as the contract's audit trail needs."
+            ),
             "parameters": [_KEY_ID],
             "responses": {"200": json_content(ref("Key"), "The revoked key"), **errors(404)},
         },
