@@ -46,11 +46,14 @@ _PAGE_PARAMETERS = [
 ]
 # Names and field names: 1 to 100 characters, not all whitespace (stored trimmed).
 _TEXT_RULE = "1 to 100 characters, not all whitespace; stored trimmed."
+# Whitespace as Python's str.strip() sees it, spelled out: `\s` differs between regex
+# engines (ECMA's lacks \x1c-\x1f and \x85 and adds \ufeff).
+_WHITESPACE = r"\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 TEXT: dict[str, Any] = {
     "type": "string",
     "minLength": 1,
     "maxLength": 100,
-    "pattern": r"\S",
+    "pattern": f"[^{_WHITESPACE}]",
     "description": _TEXT_RULE,
 }
 _KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
