@@ -158,7 +158,10 @@ SCHEMAS: dict[str, Any] = {
     "RotateKey": {
         "type": "object",
         "additionalProperties": False,
-        "description": "An empty body (any or no Content-Type) counts as {}.",
+        "description": (
+            "An empty (or all-whitespace) body counts as {}, with no Content-Type or a JSON "
+            "one; any other Content-Type is 415 even when the body is empty."
+        ),
         "properties": {
             "grace_seconds": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 0}
         },
