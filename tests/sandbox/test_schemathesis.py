@@ -38,7 +38,7 @@ from console.sandbox.storage.sqlite import mint_key
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 ACCOUNT = "conformance"
 SEED = 20261129
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 50
 REFUSAL_STATUSES = [
     "400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "428", "429",
 ]  # fmt: skip
