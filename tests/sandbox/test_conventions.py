@@ -52,6 +52,44 @@ def test_the_header_wins_over_the_query(client: httpx.Client, admin_key: str) ->
 
 
 @pytest.mark.parametrize(
+    "params",
+    [
+        [("apiKey", "{key}"), ("apiKey", "fdk_" + "x" * 40)],
+        [("apiKey", "fdk_" + "x" * 40), ("apiKey", "{key}")],
+        [("access_token", "{key}"), ("access_token", "fdk_" + "y" * 40)],
+        [("access_token", "fdk_" + "y" * 40), ("access_token", "{key}")],
+        [("apiKey", "{key}"), ("access_token", "fdk_" + "z" * 40)],
+        [("access_token", "fdk_" + "z" * 40), ("apiKey", "{key}")],
+        [("apiKey", ""), ("access_token", "{key}")],
+    ],
+    ids=[
+        "apiKey-twice-good-first",
+        "apiKey-twice-good-last",
+        "access_token-twice-good-first",
+        "access_token-twice-good-last",
+        "both-good-apiKey",
+        "both-good-access_token",
+        "empty-apiKey-and-access_token",
+    ],
+)
+def test_query_keys_that_disagree_are_401(
+    client: httpx.Client, admin_key: str, params: list[tuple[str, str]]
+) -> None:
+    sent = [(name, value.format(key=admin_key)) for name, value in params]
+    response = client.get(KEYS, params=sent)
+    body = assert_error(response, 401, "UNAUTHORIZED")
+    assert "different keys" in body["error"]["message"]
+    assert admin_key not in response.text
+
+
+def test_a_query_key_repeated_with_the_same_value_authenticates(
+    client: httpx.Client, admin_key: str
+) -> None:
+    twice = [("apiKey", admin_key), ("apiKey", admin_key), ("access_token", admin_key)]
+    assert client.get(KEYS, params=twice).status_code == 200
+
+
+@pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Bearer fdk_unknown"}, {"Authorization": "Basic dXNlcjpwdw=="}],
     ids=["missing", "unknown", "not-bearer"],

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import re
+import sys
 from pathlib import Path
 
 import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.routing import Route
 
+from console.sandbox.http.openapi_schemas import CURSOR_PATTERN
+from console.sandbox.http.pagination import encode_cursor, parse_page
 from console.sandbox.openapi import DOCUMENT
 from console.sandbox.server import create_app
 
@@ -29,3 +37,46 @@ def test_document_is_served_without_a_key(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.1")
     assert response.json() == DOCUMENT
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.from_regex(CURSOR_PATTERN, fullmatch=True))
+def test_every_cursor_the_document_allows_is_one_the_server_takes(cursor: str) -> None:
+    assert parse_page({"cursor": cursor}).limit == 100
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0, max_value=10**18 - 1))
+def test_every_cursor_the_server_issues_matches_the_document(position: int) -> None:
+    assert re.fullmatch(CURSOR_PATTERN, encode_cursor(position))
+
+
+@pytest.mark.parametrize("digits", [19, 4_301, 5_000])
+def test_a_cursor_with_too_many_digits_is_400_not_500(api: httpx.Client, digits: int) -> None:
+    cursor = base64.urlsafe_b64encode(b"v1:" + b"9" * digits).decode().rstrip("=")
+    assert not re.fullmatch(CURSOR_PATTERN, cursor)
+    response = api.get("/api/public/v1/keys", params={"cursor": cursor})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["field"] == "cursor"
+
+
+def test_the_document_states_the_rules_a_schema_can_carry() -> None:
+    keys = DOCUMENT["paths"]["/api/public/v1/keys"]
+    limit, cursor = keys["get"]["parameters"]
+    assert limit["schema"]["maximum"] == 1_000_000
+    assert "capped at 1000" in limit["description"]
+    assert cursor["schema"]["pattern"] == CURSOR_PATTERN
+    pipelines = DOCUMENT["paths"]["/api/public/v1/pipelines"]["get"]["parameters"]
+    page_size = next(p for p in pipelines if p["name"] == "page_size")
+    assert "capped at 100" in page_size["description"]
+    feed = DOCUMENT["components"]["schemas"]["CreateFeed"]["properties"]["id_field"]
+    assert (feed["minLength"], feed["maxLength"]) == (1, 100)
+    # The pattern's "not all whitespace" is exactly what str.strip() leaves something of.
+    spaces = [chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()]
+    assert not any(re.search(feed["pattern"], space) for space in spaces)
+    assert re.search(feed["pattern"], "\ufeff")  # not stripped, so a name on its own
+    definition = DOCUMENT["paths"]["/api/public/v1/pipelines"]["post"]["requestBody"]
+    schema = definition["content"]["application/json"]["schema"]
+    assert set(schema["required"]) >= {"definition_version", "name", "tables"}
+    for path in ("/api/public/v1/keys/{key_id}", "/api/public/v1/pipelines/{pipeline_id}"):
+        assert "stay" in DOCUMENT["paths"][path]["delete"]["description"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 from pathlib import Path
 
+from console.common.private_files import open_private, private_directory
 from console.common.redaction import redact_secrets
 
 
@@ -17,10 +20,21 @@ class RedactingFormatter(logging.Formatter):
         return redact_secrets(super().format(record))
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file is created 0600, whatever the umask."""
+
+    def _open(self) -> io.TextIOWrapper:
+        # The stock handler opens with open(), i.e. 0666 narrowed by the umask; rotation
+        # renames, so each backup keeps the 0600 its file was created with. A rotating
+        # handler always appends.
+        fd = open_private(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def configure_logging(log_file: Path, *, level: int = logging.INFO) -> logging.Handler:
     """Send the console's logs to a rotating file with masking; return the handler."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
+    private_directory(log_file.parent)
+    handler = PrivateRotatingFileHandler(
         log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
     )
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

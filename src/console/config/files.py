@@ -9,10 +9,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from console.common.private_files import private_directory
+
 
 def write_json_atomically(path: Path, payload: Any, *, indent: int | None = None) -> None:
     """Write `payload` as JSON to a temp file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file 0600 whatever the umask, and the rename keeps that mode.
+    private_directory(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

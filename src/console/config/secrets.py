@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import sys
 import threading
 from pathlib import Path
 from typing import Any
+
+from console.common.private_files import open_private, private_directory
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +124,11 @@ def read_sandbox_key_file(data_dir: Path) -> str | None:
 
 def write_sandbox_key_file(data_dir: Path, secret: str) -> Path:
     """Write the sandbox key readable by the owner only (created 0600, never wider)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / SANDBOX_KEY_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    private_directory(data_dir)
+    fd = open_private(path, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(secret + "\n")
-    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
     return path
 
 

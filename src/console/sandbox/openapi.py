@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from console.sandbox.http.openapi_schemas import (
+    CURSOR_PATTERN,
     NULLABLE_TIMESTAMP,
     TIMESTAMP,
     V1,
@@ -28,10 +29,32 @@ _PAGE_PARAMETERS = [
         "name": "limit",
         "in": "query",
         "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 100},
-        "description": "Page size; values above 1000 are capped at 1000.",
+        "description": "Page size, 1 to 1,000,000; values above 1000 are capped at 1000.",
     },
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": 28},
+        "description": (
+            "`pagination.next_cursor` of the previous page, as issued: unpadded URL-safe "
+            "base64 of `v1:` and a row position of 1 to 18 digits. The pattern admits "
+            "exactly those; anything else is 400 VALIDATION_FAILED (field `cursor`). Empty "
+            "means the first page. A cursor stays valid while rows are added."
+        ),
+    },
 ]
+# Names and field names: 1 to 100 characters, not all whitespace (stored trimmed).
+_TEXT_RULE = "1 to 100 characters, not all whitespace; stored trimmed."
+# Whitespace as Python's str.strip() sees it, spelled out: `\s` differs between regex
+# engines (ECMA's lacks \x1c-\x1f and \x85 and adds \ufeff).
+_WHITESPACE = r"\t-\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 100,
+    "pattern": f"[^{_WHITESPACE}]",
+    "description": _TEXT_RULE,
+}
 _KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -117,19 +140,34 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["name", "kind"],
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "name": TEXT,
             "kind": {"enum": ["admin", "ingest"]},
-            "feed": {"type": ["string", "null"], "description": "Required for ingest keys."},
+            "feed": {
+                "type": ["string", "null"],
+                "description": (
+                    "Required for ingest keys: an existing feed of the account (else 400, "
+                    "field `feed`); absent or null for admin keys."
+                ),
+            },
             "expires_at": {
                 **NULLABLE_TIMESTAMP,
                 "exclusiveMaximum": 253_402_300_800,
-                "description": "In the future, and before the year 10000.",
+                "description": (
+                    "Null or absent: never. Otherwise a time after the request arrives and "
+                    "before the year 10000 (else 400 VALIDATION_FAILED); a "
+                    "time already past is 400 VALIDATION_FAILED (field `expires_at`). The "
+                    "bound moves with the clock, so no static minimum can state it."
+                ),
             },
         },
     },
     "RotateKey": {
         "type": "object",
         "additionalProperties": False,
+        "description": (
+            "An empty (or all-whitespace) body counts as {}, with no Content-Type or a JSON "
+            "one; any other Content-Type is 415 even when the body is empty."
+        ),
         "properties": {
             "grace_seconds": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 0}
         },
@@ -151,9 +189,13 @@ SCHEMAS: dict[str, Any] = {
         "required": ["id", "name", "method"],
         "properties": {
             "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
-            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "name": TEXT,
             "method": {"enum": ["ingest", "trigger", "polling"]},
-            "id_field": {"type": "string", "default": "id"},
+            "id_field": {
+                **TEXT,
+                "default": "id",
+                "description": "The record field naming each record: " + _TEXT_RULE,
+            },
         },
     },
     "Connection": {
@@ -195,6 +237,11 @@ PATHS: dict[str, Any] = {
         },
         "delete": {
             "summary": "Revoke a key at once (revoking twice is a no-op)",
+            "description": (
+                "A revoke, not an erase: the key never authenticates again, but its "
+                "metadata stays readable (GET /keys/{key_id} and the list answer 200 with "
+                "status `revoked`), as the contract's audit trail needs."
+            ),
             "parameters": [_KEY_ID],
             "responses": {"200": json_content(ref("Key"), "The revoked key"), **errors(404)},
         },

@@ -17,7 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from console.sandbox.catalogue import routes as catalogue
 from console.sandbox.demo import seed_demo
@@ -27,6 +27,7 @@ from console.sandbox.http.errors import ApiError
 from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import api_error_handler, http_exception_handler
+from console.sandbox.http.routing import resource
 from console.sandbox.keys import routes as keys
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
@@ -43,7 +44,7 @@ def api_routes() -> list[BaseRoute]:
         *feeds.routes,
         *catalogue.routes,
         *pipelines.routes,
-        Route("/openapi.json", openapi_document, methods=["GET"]),
+        resource("/openapi.json", {"GET": openapi_document}),
     ]
 
 
@@ -180,6 +181,9 @@ def _serve_locked(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        # uvicorn's default trusts X-Forwarded-For from loopback peers, which would let any
+        # local caller choose the address its rate limit counts: the sandbox has no proxy.
+        proxy_headers=False,
     )
     server = SandboxServer(config)
     if stop_on_stdin_eof:

@@ -17,6 +17,9 @@ class Credentials:
 
     secret: str = field(repr=False)
     via: str
+    # Why these credentials are refused before any lookup (a malformed header, conflicting
+    # query parameters); empty when the secret is to be looked up.
+    refusal: str = ""
 
 
 @dataclass(frozen=True)
@@ -34,18 +37,29 @@ def credentials_of(request: Request) -> Credentials | None:
     """The key of a request: the Authorization header, else `apiKey`, else `access_token`.
 
     A present Authorization header always wins, even when malformed, so a caller never
-    silently authenticates as a different key than the one it meant to send.
+    silently authenticates as a different key than the one it meant to send. For the
+    same reason query parameters that disagree (`apiKey` twice with different values, or
+    `apiKey` and `access_token` with different values) are refused, never "last one wins".
     """
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, secret = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            return Credentials("", "header")
+            return Credentials("", "header", "The Authorization header must be 'Bearer <key>'.")
         return Credentials(secret.strip(), "header")
-    for parameter in ("apiKey", "access_token"):
-        value = request.query_params.get(parameter)
-        if value:
-            return Credentials(value, "query")
+    values = [
+        value
+        for parameter in ("apiKey", "access_token")
+        for value in request.query_params.getlist(parameter)
+    ]
+    if len(set(values)) > 1:
+        return Credentials(
+            "",
+            "query",
+            "The apiKey and access_token query parameters name different keys; send one key.",
+        )
+    if values and values[0]:
+        return Credentials(values[0], "query")
     return None
 
 
@@ -53,8 +67,8 @@ def authenticate(conn: sqlite3.Connection, credentials: Credentials | None, at: 
     """Find the live key behind `credentials` and stamp its last use; else raise 401."""
     if credentials is None:
         raise unauthorized("An API key is required: send Authorization: Bearer <key>.")
-    if not credentials.secret:
-        raise unauthorized("The Authorization header must be 'Bearer <key>'.")
+    if credentials.refusal or not credentials.secret:
+        raise unauthorized(credentials.refusal or "An API key is required.")
     # The lookup is by the hash of a high-entropy secret, so timing reveals nothing useful.
     row = conn.execute(
         "SELECT id, account_id, kind, feed, expires_at, revoked_at FROM api_keys"

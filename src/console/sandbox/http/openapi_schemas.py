@@ -7,6 +7,16 @@ from typing import Any
 V1 = "/api/public/v1"
 TIMESTAMP = {"type": "number", "description": "Unix seconds, UTC, millisecond precision"}
 NULLABLE_TIMESTAMP = {**TIMESTAMP, "type": ["number", "null"]}
+# Query integers (limit, page, page_size) range from 1 to 1,000,000 (http/pagination.py).
+MAX_QUERY_INTEGER = 1_000_000
+# What `pagination.encode_cursor` issues: unpadded URL-safe base64 of "v1:" + 1 to 18 digits.
+# "v1:" is three bytes ("djE6"); each three digits make four characters, and one or two
+# trailing digits make two or three (tests/sandbox/test_openapi.py checks it both ways).
+_DIGIT_PAIR = "(?:M[DTjz]|N[DTjz]|O[DT])"
+_THREE_DIGITS = _DIGIT_PAIR + "[AEIMQUYcgk][w-z0-5]"
+_TAIL = f"(?:{_DIGIT_PAIR}[AEIMQUYcgk]|(?:M[AQgw]|N[AQgw]|O[AQ]))"
+# Empty means no cursor: the first page.
+CURSOR_PATTERN = f"^(?:djE6(?:(?:{_THREE_DIGITS}){{1,6}}|(?:{_THREE_DIGITS}){{0,5}}{_TAIL}))?$"
 
 _ERROR_DESCRIPTIONS = {
     400: "INVALID_PAYLOAD or VALIDATION_FAILED",

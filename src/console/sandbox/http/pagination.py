@@ -38,9 +38,12 @@ def _decode_cursor(cursor: str) -> int | None:
         text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
     except (binascii.Error, UnicodeError, ValueError):
         return None
-    if not text.startswith(_CURSOR_TAG) or not text[len(_CURSOR_TAG) :].isdigit():
+    digits = text[len(_CURSOR_TAG) :]
+    # At most 18 digits, as issued: int() refuses over 4,300 (a 500) and SQLite's integers
+    # end at 19.
+    if not text.startswith(_CURSOR_TAG) or not digits.isdigit() or len(digits) > 18:
         return None
-    return int(text[len(_CURSOR_TAG) :])
+    return int(digits)
 
 
 def parse_page(query: Mapping[str, str]) -> PageRequest:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from console.sandbox.settings import RateLimit
 
-# Forget finished windows once this many clients are tracked, so memory stays bounded.
-_PRUNE_AT = 10_000
+# Finished windows swept per request. Each request opens at most one window and sweeps up
+# to two, so the sweep keeps up with any request rate while no single request ever walks
+# the table: the cost of a request does not depend on how many clients are tracked.
+_SWEEP_PER_HIT = 2
 
 
 @dataclass(frozen=True)
@@ -38,28 +41,49 @@ class FixedWindowLimiter:
 
     Rejected requests are not counted, so a client that backs off for Retry-After seconds
     always gets a fresh window. Used from the event loop only, so no lock is needed.
+
+    Every operation is O(1): windows sit in an OrderedDict in the order they started (a
+    restarted window moves to the end), so the finished ones are always at the front and
+    a bounded sweep there forgets them; a client's own finished window is also replaced
+    lazily on its next request.
     """
 
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
-        self._windows: dict[str, tuple[float, int]] = {}
+        # key -> (window start, requests counted in it), oldest window first
+        self._windows: OrderedDict[str, tuple[float, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        """How many clients are tracked (windows not yet swept)."""
+        return len(self._windows)
 
     def hit(self, key: str, at: float) -> Decision:
         """Count one request of `key` at time `at` unless it is over the limit."""
-        start, count = self._windows.get(key, (at, 0))
-        if at >= start + self.limit.seconds:
-            start, count = at, 0
-        reset = start + self.limit.seconds
+        self._sweep(at)
+        seconds = self.limit.seconds
+        window = self._windows.get(key)
+        if window is None or at >= window[0] + seconds:
+            start, count, fresh = at, 0, True
+        else:
+            (start, count), fresh = window, False
+        reset = start + seconds
         if count >= self.limit.requests:
             retry_after = max(1, math.ceil(reset - at))
             return Decision(False, self.limit.requests, 0, reset, retry_after)
         count += 1
-        if key not in self._windows and len(self._windows) >= _PRUNE_AT:
-            self._prune(at)
         self._windows[key] = (start, count)
+        if fresh:
+            self._windows.move_to_end(key)
         return Decision(True, self.limit.requests, self.limit.requests - count, reset, 0)
 
-    def _prune(self, at: float) -> None:
-        expired = [k for k, (s, _) in self._windows.items() if at >= s + self.limit.seconds]
-        for key in expired:
-            del self._windows[key]
+    def _sweep(self, at: float) -> None:
+        windows = self._windows
+        for _ in range(_SWEEP_PER_HIT):
+            if not windows:
+                return
+            key = next(iter(windows))
+            if at < windows[key][0] + self.limit.seconds:
+                # The oldest window is still open, so (the wall clock jumping back aside)
+                # every later one is too; a stale one behind it is replaced lazily.
+                return
+            del windows[key]

@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from console.sandbox.http.auth import Principal, authenticate, credentials_of, require_admin
 from console.sandbox.http.body_limit import MAX_BODY_BYTES
@@ -60,13 +62,31 @@ async def as_admin(request: Request, work: Callable[[sqlite3.Connection, Princip
 
 
 class Resource(Route):
-    """A path's route that also declares the most request body bytes it accepts."""
+    """A path's route: its path alone decides (any other method is 405, with `Allow`), and it
+    declares the most request body bytes it accepts.
+
+    Starlette keeps looking when a path matches but the method does not, so a later
+    parameterised route (`/pipelines/{id}`) took `GET /pipelines/validate` and answered
+    404. Here the first route whose path matches answers; literal paths are listed
+    before the parameterised ones they overlap.
+    """
 
     def __init__(
         self, path: str, endpoint: Endpoint, *, methods: list[str], max_body_bytes: int
     ) -> None:
         super().__init__(path, endpoint, methods=methods)
         self.max_body_bytes = max_body_bytes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """FULL whenever the path matches, whatever the method."""
+        match, child_scope = super().matches(scope)
+        return (Match.FULL if match is Match.PARTIAL else match), child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """405 with a sorted `Allow` for a method the path does not take, else the handler."""
+        if self.methods and scope["method"] not in self.methods:
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(self.methods))})
+        await super().handle(scope, receive, send)
 
 
 def resource(

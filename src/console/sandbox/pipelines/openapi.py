@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from console.common.contract import PIPELINE_STATUSES
+from console.definition.schema import definition_json_schema
 from console.sandbox.http.openapi_schemas import (
+    MAX_QUERY_INTEGER,
     NULLABLE_TIMESTAMP,
     TIMESTAMP,
     V1,
@@ -22,21 +24,17 @@ _ETAG = {
     "ETag": {"description": 'The revision, quoted: "3"', "schema": {"type": "string"}},
 }
 _DEFINITION_SCHEMA = {
-    "type": "object",
-    "description": (
-        "A pipeline definition document (PLATFORM_API.md, Pipelines); the console's "
-        "`definition_json_schema()` exports its full JSON Schema."
-    ),
-    "properties": {
-        "sync": {
-            "type": "object",
-            "properties": {
-                key: {"type": "integer", "minimum": 1, "maximum": 525_600}
-                for key in ("frequency", "source_frequency", "destination_frequency")
-            },
-        }
-    },
+    key: value
+    for key, value in definition_json_schema().items()
+    if key not in ("$schema", "$id", "title")
 }
+_DEFINITION_SCHEMA["description"] = (
+    "A pipeline definition document (PLATFORM_API.md, Pipelines): this is its shape "
+    "(failing it is 422 UNPROCESSABLE). A well-shaped document can still be 400 "
+    "VALIDATION_FAILED for rules no schema can state: connection and hook ids must be the "
+    "account's own (source and destination of the right role), table names unique, and a "
+    "transformation's table listed in `tables`."
+)
 _DEFINITION_BODY = {
     "required": True,
     "description": "The definition as YAML or JSON (other types: 415). At most 1 MiB.",
@@ -106,7 +104,13 @@ PIPELINE_PATHS: dict[str, Any] = {
                 {
                     "name": "page",
                     "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_QUERY_INTEGER,
+                        "default": 1,
+                    },
+                    "description": "1 to 1,000,000; a page past the end is an empty page.",
                 },
                 {
                     "name": "page_size",
@@ -114,10 +118,11 @@ PIPELINE_PATHS: dict[str, Any] = {
                     "schema": {
                         "type": "integer",
                         "minimum": 1,
-                        "maximum": 1_000_000,
+                        "maximum": MAX_QUERY_INTEGER,
                         "default": 50,
                     },
-                    "description": "Values above 100 are capped at 100.",
+                    "description": "1 to 1,000,000; values above 100 are capped at 100 "
+                    "(`pagination.page_size` shows the size used).",
                 },
                 {
                     "name": "include_archived",
@@ -157,6 +162,11 @@ PIPELINE_PATHS: dict[str, Any] = {
         },
         "delete": {
             "summary": "Archive (a deployed pipeline is torn down first; twice is a no-op)",
+            "description": (
+                "An archive, not an erase: the pipeline and its definition stay readable "
+                "(GET answers 200 with status `archived`; the list shows it with "
+                "include_archived=true); it can no longer be started or changed (409)."
+            ),
             "parameters": [_ID],
             "responses": {"200": _metadata("The archived pipeline"), **errors(404)},
         },

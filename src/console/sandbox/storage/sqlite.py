@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from console.common.private_files import private_database
 from console.sandbox.storage.standard_catalogue import STANDARD_CONNECTIONS, STANDARD_HOOKS
 
 DATABASE_NAME = "sandbox.sqlite3"
@@ -136,7 +137,7 @@ def database_path(data_dir: Path) -> Path:
 
 def connect(data_dir: Path) -> sqlite3.Connection:
     """Open (creating and migrating if needed) the database of `data_dir`."""
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    private_database(database_path(data_dir))  # data dir 0700; database, WAL and SHM 0600
     # Autocommit mode: `transaction()` issues BEGIN IMMEDIATE itself, so a writer takes the
     # write lock up front and waits on busy_timeout instead of failing on lock upgrade.
     conn = sqlite3.connect(
