@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import sys
 import time
 from pathlib import Path
 from types import TracebackType
+
+from console.common.private_files import open_private, private_directory
 
 LOCK_FILE = "sandbox.lock"
 POLL_SECONDS = 0.05
@@ -36,8 +37,8 @@ class DataDirLock:
 
     def acquire(self, wait: float = 0.0) -> None:
         """Take the lock, retrying for up to `wait` seconds; raise DataDirBusyError if held."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, stat.S_IRUSR | stat.S_IWUSR)
+        private_directory(self.path.parent)
+        fd = open_private(self.path, os.O_RDWR)
         deadline = time.monotonic() + wait
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
