@@ -70,7 +70,8 @@ def test_problems_are_sorted_by_line_per_file(
     )
     assert lines[1].startswith(f"{first}:13:5: error: unknown key 'colour'")
     assert lines[2].startswith(f"{first}:14:1: error: unknown key 'owner'")
-    assert lines[3].startswith(f"{third}:3:1: error: line 3, column 1: ")
+    assert lines[3].startswith(f"{third}:3:1: error: ")
+    assert "line 3" not in lines[3]  # the position is said once, in FILE:LINE:COL
     assert len(lines) == 4
 
 
@@ -79,7 +80,7 @@ def test_format_option_overrides_the_extension(
 ) -> None:
     path = _write(tmp_path, "definition.txt", "{definition_version: 1}\n")
     assert main([path]) == 1  # sniffed as JSON: unquoted keys do not parse
-    assert "column 2" in capsys.readouterr().out
+    assert f"{path}:1:2: error: " in capsys.readouterr().out
     assert main(["--format", "yaml", path]) == 1  # as YAML it parses, but is incomplete
     assert "missing required key 'name'" in capsys.readouterr().out
 
@@ -259,9 +260,8 @@ def test_each_limit_exits_1_with_file_line_col(
     else:
         position = pattern.match(lines[0])
         assert position is not None
-        assert position.group(4).startswith(
-            f"line {position.group(1)}, column {position.group(2)}: "
-        )
+        # A parse error's position is said once, in FILE:LINE:COL, not again in the message.
+        assert not position.group(4).startswith("line ")
 
 
 def test_every_limit_in_one_real_process_exits_1_without_a_traceback(tmp_path: Path) -> None:

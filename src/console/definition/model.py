@@ -58,11 +58,21 @@ class Problem:
     end_line: int | None = None
     end_column: int | None = None
 
+    @property
+    def message_after_position(self) -> str:
+        """The message without its own "line L, column C: " lead, for views that show the
+        position beside it (the server's parse errors must carry it in the message)."""
+        said_twice = f"line {self.line}, column {self.column}: "
+        if self.message.startswith(said_twice):
+            return self.message[len(said_twice) :]
+        return self.message
+
     def format_for_lint(self, filename: str) -> str:
         """`FILE:LINE:COL: severity: message [field]`, the `validate` command's line."""
         suffix = f" [{self.path}]" if self.path else ""
         return (
-            f"{filename}:{self.line}:{self.column}: {self.severity.value}: {self.message}{suffix}"
+            f"{filename}:{self.line}:{self.column}: {self.severity.value}: "
+            f"{self.message_after_position}{suffix}"
         )
 
 

@@ -28,11 +28,7 @@ CHECKING_TEXT = "Checking…"
 def problem_row_text(problem: Problem) -> str:
     """One row: `line:col  severity  message  [path]`, the position said once."""
     path = f"  [{problem.path}]" if problem.path else ""
-    message = problem.message
-    # Parse errors carry their position in the message too ("line 12, column 7: ...").
-    said_twice = f"line {problem.line}, column {problem.column}: "
-    if message.startswith(said_twice):
-        message = message[len(said_twice) :]
+    message = problem.message_after_position
     return f"{problem.line}:{problem.column}  {problem.severity.value}  {message}{path}"
 
 
