@@ -120,6 +120,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX pipeline_events_by_pipeline ON pipeline_events(pipeline_id, id)",
     ),
+    (
+        # The definition rendered once at write time in the format it was not sent in
+        # (JSON for a YAML definition, YAML for a JSON one), so a GET never converts.
+        # NULL for rows written before this column existed: those convert on read.
+        "ALTER TABLE pipelines ADD COLUMN definition_converted TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -149,6 +155,35 @@ def connect(data_dir: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys = ON")
     migrate(conn)
     return conn
+
+
+def connect_reader(data_dir: Path) -> sqlite3.Connection:
+    """A read-only connection to the (already opened and migrated) database of `data_dir`.
+
+    `query_only` makes any write through it fail loudly, so a read route can never take
+    the write lock by accident. Usable from any one thread at a time.
+    """
+    conn = sqlite3.connect(
+        database_path(data_dir),
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+@contextmanager
+def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One read transaction: every statement inside sees the same WAL snapshot."""
+    conn.execute("BEGIN DEFERRED")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:  # SQLite may already have ended it on an error
+            conn.execute("COMMIT")
 
 
 @contextmanager
