@@ -226,3 +226,45 @@ def test_reads_never_wait_for_the_write_lock(sandbox: SandboxProcess, api: httpx
     finally:
         conn.execute("ROLLBACK")
         conn.close()
+
+
+def children_of(pid: int) -> set[int]:
+    """Live child processes of `pid` (Linux /proc), zombies excluded."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux /proc")
+def test_check_processes_end_with_a_killed_server(tmp_path: Path, eventually: Waiter) -> None:
+    server = SandboxProcess(tmp_path / "data", demo=False)
+    server.start()
+    process = server._process
+    assert process is not None
+    try:
+        with client_of(server, "big") as api:
+            text = big_definition(catalog_of(api), 200_000)
+            assert api.post(f"{PIPELINES}/validate", **yaml_body(text)).status_code == 200
+        helpers = children_of(process.pid)
+        assert helpers  # the check ran in a child process
+    finally:
+        process.kill()  # SIGKILL: the server gets no chance to shut its pool down
+        server.stop()  # closes the pipes of the dead child
+    eventually(lambda: not any(alive(pid) for pid in helpers), 15)

@@ -15,6 +15,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +40,8 @@ logger = logging.getLogger("console.sandbox")
 LARGE_DOCUMENT_CHARS = 64 * 1024
 # How much lower than the server's a child's CPU priority is (Unix nice increment).
 CHILD_NICENESS = 5
+# How often a worker checks that the server that started it still runs.
+PARENT_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,22 @@ def _check(
         return _Rejected(error.status, error.problems)
 
 
-def _lower_priority() -> None:
-    """Worker start-up: yield the cores to the server's own requests first."""
+def _start_worker(server_pid: int) -> None:
+    """Worker start-up: yield the cores to the server's requests; end when the server does.
+
+    A server stopped normally shuts the pool down; one killed outright (SIGKILL, a crash)
+    cannot, and a worker blocked on its task queue would live on as an orphan. So each
+    worker watches its parent and exits once it is gone (it is then re-parented).
+    """
     if hasattr(os, "nice"):
         os.nice(CHILD_NICENESS)
+
+    def exit_with_server() -> None:
+        while os.getppid() == server_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=exit_with_server, name="exit-with-server", daemon=True).start()
 
 
 def process_workers() -> int:
@@ -116,7 +132,8 @@ class DefinitionChecker:
                 # spawn, not fork: the server has threads (and SQLite handles) a fork
                 # would copy in whatever state they are in.
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority,
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
         return self._processes
 
