@@ -228,22 +228,40 @@ def start_floor(body: bytes, media_type: str, workdir: Path) -> tuple[subprocess
     return process, line.removeprefix("listening on ")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_throughput(
-    base_url: str, key: str, workdir: Path, rounds: int, seconds: float
+    base_url: str, key: str, workdir: Path, rounds: int, seconds: float, sandbox_pid: int
 ) -> dict[str, Any]:
-    """GET /keys?limit=1 req/s of the sandbox and of the bare floor, alternately."""
+    """GET /keys?limit=1 req/s (and server CPU per request) of the sandbox and the floor."""
     authorization = f"Bearer {key}"
     response = httpx.get(base_url + KEYS, headers={"Authorization": authorization})
     response.raise_for_status()
     floor, floor_url = start_floor(response.content, response.headers["content-type"], workdir)
-    sandbox_rates, floor_rates = [], []
+    sandbox_rates: list[float] = []
+    floor_rates: list[float] = []
+    cpu_per_request: dict[str, list[float]] = {"sandbox": [], "floor": []}
     try:
         load_child(base_url + KEYS, authorization, min(seconds, 1.0))  # warm both up
         load_child(floor_url + KEYS, authorization, min(seconds, 1.0))
         for _ in range(rounds):
-            for url, rates in ((base_url, sandbox_rates), (floor_url, floor_rates)):
+            for name, url, pid, rates in (
+                ("sandbox", base_url, sandbox_pid, sandbox_rates),
+                ("floor", floor_url, floor.pid, floor_rates),
+            ):
+                before = cpu_seconds(pid)
                 counts = load_child(url + KEYS, authorization, seconds)
+                after = cpu_seconds(pid)
                 rates.append(counts["ok"] / counts["seconds"])
+                if before is not None and after is not None:
+                    cpu_per_request[name].append((after - before) / counts["ok"])
     finally:
         assert floor.stdin is not None
         floor.stdin.close()
@@ -261,6 +279,11 @@ def measure_throughput(
         "median_sandbox_req_s": sandbox_rate,
         "median_floor_req_s": floor_rate,
         "pair_ratios": pair_ratios,
+        # Steadier than req/s on a shared machine: what one request costs each server.
+        "median_cpu_per_request_s": {
+            name: statistics.median(values) if values else None
+            for name, values in cpu_per_request.items()
+        },
         "ratio": statistics.median(pair_ratios),
     }
 
@@ -279,7 +302,9 @@ def run(quick: bool) -> dict[str, Any]:
             light = mint_key(sandbox.data_dir, account="light", name="bench light")
             validations = measure_wait(base_url, heavy, light, f"{PIPELINES}/validate", rounds)
             creates = None if quick else measure_wait(base_url, heavy, light, PIPELINES, rounds)
-            throughput = measure_throughput(base_url, light, Path(tmp), pairs, seconds)
+            process = sandbox._process  # its pid, for CPU accounting
+            assert process is not None
+            throughput = measure_throughput(base_url, light, Path(tmp), pairs, seconds, process.pid)
         finally:
             sandbox.stop()
     return {
@@ -327,6 +352,13 @@ def report(results: dict[str, Any]) -> bool:
         f"| {throughput['ratio']:.2f}× (median of {len(throughput['pair_ratios'])} adjacent "
         f"pairs) | ≥ {TARGET_THROUGHPUT_RATIO}× |"
     )
+    cpu = throughput["median_cpu_per_request_s"]
+    if cpu["sandbox"] is not None and cpu["floor"] is not None:
+        print(
+            f"| server CPU per GET {KEYS} (user + system) | {cpu['sandbox'] * 1e6:.0f} µs "
+            f"| bare Starlette+uvicorn {cpu['floor'] * 1e6:.0f} µs "
+            f"| {cpu['floor'] / cpu['sandbox']:.2f}× | — |"
+        )
     return (
         validations["max_s"] <= TARGET_WAIT_MAX_S and throughput["ratio"] >= TARGET_THROUGHPUT_RATIO
     )
