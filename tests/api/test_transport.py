@@ -270,3 +270,51 @@ def test_once_the_key_was_accepted_a_401_is_not_renewed(
     error = run(scenario())
     assert error.status == 401
     assert renewals == []
+
+
+def test_a_401_answered_during_our_own_rotation_waits_and_is_resent_with_the_new_key(
+    sandbox_url: str, admin_key: str
+) -> None:
+    """The server may serve a request sent just before the rotation after it (reads run in
+    parallel with writes): its 401 arrives before the console has adopted the new key."""
+    from console.api.keys import KeysApi
+
+    async def scenario() -> tuple[bool, int]:
+        answered = asyncio.Event()
+
+        class NoteAnswers(httpx.AsyncBaseTransport):
+            """A real transport that notes when a 401 for /hooks has come back."""
+
+            def __init__(self) -> None:
+                self.inner = httpx.AsyncHTTPTransport()
+
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                response = await self.inner.handle_async_request(request)
+                if request.url.path.endswith("/hooks") and response.status_code == 401:
+                    answered.set()
+                return response
+
+            async def aclose(self) -> None:
+                await self.inner.aclose()
+
+        client = ApiClient(sandbox_url, admin_key, transport=NoteAnswers())
+        try:
+            keys = KeysApi(client)
+            own = next(k for k in await keys.list_all() if k.last4 == admin_key[-4:])
+            async with client.changing_key():
+                rotated = await keys.rotate(own.id, grace_seconds=0)
+                # Answered after the rotation, with the old key: a 401, held until the
+                # new key is adopted.
+                late = asyncio.ensure_future(client.get_json("/api/public/v1/hooks"))
+                await answered.wait()
+                await asyncio.sleep(0)  # let the request see its 401
+                held = not late.done()
+                client.set_api_key(rotated.secret)
+            body = await late
+            return held, len(body["data"])
+        finally:
+            await client.aclose()
+
+    held, hooks = run(scenario())
+    assert held
+    assert hooks >= 1

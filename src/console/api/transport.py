@@ -8,11 +8,12 @@ every response.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -110,6 +111,8 @@ class ApiClient:
         # is needed before the first real one. Concurrent 401s share one renewal.
         self._renew_key = renew_key
         self._renewal: asyncio.Future[str] | None = None
+        # While our own key is being rotated: the task doing it, and when it is done.
+        self._key_change: tuple[asyncio.Task[Any] | None, asyncio.Future[None]] | None = None
         # Imported here, not at module level: httpx costs start-up time that the
         # window's first paint does not need (the console imports it in a thread).
         import_httpx()
@@ -136,6 +139,25 @@ class ApiClient:
     def set_api_key(self, api_key: str) -> None:
         """Switch to another key (after rotating our own) without a new connection."""
         self._api_key = api_key
+
+    @contextlib.asynccontextmanager
+    async def changing_key(self) -> AsyncIterator[None]:
+        """Around rotating our own key (and adopting the new one): hold 401s until done.
+
+        Concurrent requests have no order on the server: one sent just before the
+        rotation may be answered after it, with a 401 for the old key, even before the
+        rotation's own answer arrives. Such a 401 waits for this block to end and is then
+        asked again with the new key (see `request`).
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        change = (asyncio.current_task(), done)
+        self._key_change = change
+        try:
+            yield
+        finally:
+            if self._key_change is change:
+                self._key_change = None
+            done.set_result(None)
 
     def add_observer(self, observer: Observer) -> None:
         """Call `observer` after every exchange and before every retry wait."""
@@ -170,6 +192,10 @@ class ApiClient:
         while True:
             key_used = self._api_key
             response = await self._send_once(method, path, json, query, headers, content)
+            change = self._key_change
+            if response.status_code == 401 and change and change[0] is not asyncio.current_task():
+                # Our own key is being rotated: the answer may be about the old key.
+                await asyncio.shield(change[1])
             if response.status_code == 401 and await self._newer_key_than(key_used):
                 # Our own key was rotated (or renewed) while this request was in flight:
                 # the answer is about the old key, so ask again with the new one.

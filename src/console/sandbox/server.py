@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute
 from console.sandbox.catalogue import routes as catalogue
 from console.sandbox.demo import seed_demo
 from console.sandbox.feeds import routes as feeds
+from console.sandbox.http.auth import LastUsedStamps
 from console.sandbox.http.body_limit import BodyLimitMiddleware
 from console.sandbox.http.errors import ApiError
 from console.sandbox.http.middleware import ContractMiddleware
@@ -31,6 +32,7 @@ from console.sandbox.http.routing import resource
 from console.sandbox.keys import routes as keys
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
+from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
@@ -53,6 +55,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     settings = settings or SandboxSettings()
     database = Database(data_dir)
     scheduler = PipelineScheduler(database, settings.pipelines)
+    last_used = LastUsedStamps(database)
+    checker = DefinitionChecker()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -64,6 +68,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
             yield
         finally:
             await scheduler.stop()
+            checker.close()
+            await last_used.drain()
             await database.close()
 
     app = Starlette(
@@ -83,6 +89,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.database = database
     app.state.settings = settings
     app.state.scheduler = scheduler
+    app.state.last_used = last_used
+    app.state.checker = checker
     return app
 
 

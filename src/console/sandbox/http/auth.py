@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from dataclasses import dataclass, field
+from functools import partial
 
 from starlette.requests import Request
 
 from console.sandbox.http.errors import forbidden, unauthorized
+from console.sandbox.storage.database import Database
 from console.sandbox.storage.sqlite import hash_secret
+
+logger = logging.getLogger("console.sandbox")
+
+# A key's last_used_at is written at most once per this many seconds.
+LAST_USED_GRANULARITY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,7 @@ def credentials_of(request: Request) -> Credentials | None:
 
 
 def authenticate(conn: sqlite3.Connection, credentials: Credentials | None, at: float) -> Principal:
-    """Find the live key behind `credentials` and stamp its last use; else raise 401."""
+    """Find the live key behind `credentials` (reading only); else raise 401."""
     if credentials is None:
         raise unauthorized("An API key is required: send Authorization: Bearer <key>.")
     if credentials.refusal or not credentials.secret:
@@ -81,7 +90,6 @@ def authenticate(conn: sqlite3.Connection, credentials: Credentials | None, at: 
         raise unauthorized("The API key is invalid, revoked or expired.")
     if row["expires_at"] is not None and row["expires_at"] <= at:
         raise unauthorized("The API key is invalid, revoked or expired.")
-    conn.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (at, row["id"]))
     return Principal(
         account_id=int(row["account_id"]),
         key_id=str(row["id"]),
@@ -89,6 +97,65 @@ def authenticate(conn: sqlite3.Connection, credentials: Credentials | None, at: 
         feed=row["feed"],
         via=credentials.via,
     )
+
+
+def _stamp(conn: sqlite3.Connection, rows: list[tuple[float, str, float]]) -> None:
+    """Write (at, key id, at) stamps; a later stamp already stored is kept."""
+    conn.executemany(
+        "UPDATE api_keys SET last_used_at = ? WHERE id = ?"
+        " AND (last_used_at IS NULL OR last_used_at < ?)",
+        rows,
+    )
+
+
+class LastUsedStamps:
+    """Writes keys' `last_used_at` at most once per key per second, off the request's path.
+
+    An authenticated request notes its key here (on the event loop); a due stamp is queued
+    and written by one small batch on the writer thread that no request awaits, so a read
+    never waits for the writer. Until that batch commits, `seen` lets the key routes show
+    the stamp anyway: a client that used a key and then reads it sees the use.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._latest: dict[str, float] = {}
+        self._pending: dict[str, float] = {}
+        self._flush: asyncio.Task[None] | None = None
+
+    def note(self, key_id: str, at: float) -> None:
+        """Record a use of `key_id` at `at` (written if the last stamp is a second old)."""
+        latest = self._latest.get(key_id)
+        if latest is not None and at - latest < LAST_USED_GRANULARITY_SECONDS:
+            return
+        self._latest[key_id] = at
+        self._pending[key_id] = at
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().create_task(self._write(), name="last-used")
+
+    def seen(self, key_id: str, stored: float | None) -> float | None:
+        """The later of a stored `last_used_at` and the last stamp this server took."""
+        latest = self._latest.get(key_id)
+        if latest is None:
+            return stored
+        return latest if stored is None else max(stored, latest)
+
+    async def drain(self) -> None:
+        """Wait until every queued stamp is written (at shutdown)."""
+        while self._flush is not None:
+            await asyncio.shield(self._flush)
+
+    async def _write(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                rows = [(at, key_id, at) for key_id, at in batch.items()]
+                try:
+                    await self.database.run(partial(_stamp, rows=rows))
+                except Exception:
+                    logger.exception("could not stamp the last use of %d keys", len(rows))
+        finally:
+            self._flush = None
 
 
 def require_admin(principal: Principal) -> None:

@@ -1,4 +1,9 @@
-"""What every authenticated route does: authenticate and work in one database hop."""
+"""What every authenticated route does: authenticate and work in one database hop.
+
+A GET works on a read-only connection (no write lock, never waiting for the writer);
+any other method works in one write transaction on the writer thread. Either way the
+key's last use is stamped through `LastUsedStamps`, at most once a second, off the path.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,13 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
-from console.sandbox.http.auth import Principal, authenticate, credentials_of, require_admin
+from console.sandbox.http.auth import (
+    LastUsedStamps,
+    Principal,
+    authenticate,
+    credentials_of,
+    require_admin,
+)
 from console.sandbox.http.body_limit import MAX_BODY_BYTES
 from console.sandbox.http.errors import ApiError
 from console.sandbox.storage.database import Database
@@ -34,16 +45,41 @@ def database_of(request: Request) -> Database:
     return database
 
 
-async def as_admin(request: Request, work: Callable[[sqlite3.Connection, Principal], T]) -> T:
+def last_used_of(request: Request) -> LastUsedStamps:
+    """The app's last-use stamps of keys."""
+    stamps: LastUsedStamps = request.app.state.last_used
+    return stamps
+
+
+async def as_admin(
+    request: Request,
+    work: Callable[[sqlite3.Connection, Principal], T],
+    *,
+    write: bool | None = None,
+) -> T:
     """Authenticate an admin key and run `work` for its account, all in one DB hop.
 
-    The key's last use is stamped even when `work` refuses the request (404, 409, ...):
-    the request was authenticated. A savepoint undoes only `work`'s own writes then.
+    `write` chooses the writer (one write transaction) or a read-only connection; by
+    default GET and HEAD read and every other method writes. The key's last use is
+    stamped even when `work` refuses the request (404, 409, ...): the request was
+    authenticated.
     """
     credentials = credentials_of(request)
+    if write is None:
+        write = request.method not in ("GET", "HEAD")
+    used: list[tuple[str, float]] = []
 
     def hop(conn: sqlite3.Connection) -> T | _Refused:
-        principal = authenticate(conn, credentials, now())
+        at = now()
+        principal = authenticate(conn, credentials, at)
+        used.append((principal.key_id, at))
+        if not write:
+            try:
+                require_admin(principal)
+                return work(conn, principal)
+            except ApiError as error:
+                return _Refused(error)
+        # A savepoint undoes only `work`'s own writes when it refuses the request.
         conn.execute("SAVEPOINT route_work")
         try:
             require_admin(principal)
@@ -55,7 +91,12 @@ async def as_admin(request: Request, work: Callable[[sqlite3.Connection, Princip
         conn.execute("RELEASE route_work")
         return result
 
-    outcome = await database_of(request).run(hop)
+    database = database_of(request)
+    try:
+        outcome = await (database.run(hop) if write else database.read(hop))
+    finally:
+        if used:
+            last_used_of(request).note(*used[0])
     if isinstance(outcome, _Refused):
         raise outcome.error
     return outcome

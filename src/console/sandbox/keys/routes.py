@@ -13,7 +13,7 @@ from console.sandbox.http.errors import Problem, invalid, validation_failed
 from console.sandbox.http.pagination import parse_page
 from console.sandbox.http.payload import FieldSpec, read_payload
 from console.sandbox.http.responses import json_response
-from console.sandbox.http.routing import as_admin, resource
+from console.sandbox.http.routing import as_admin, last_used_of, resource
 from console.sandbox.keys import rules as keys
 from console.sandbox.storage.sqlite import KEY_KINDS, feed_exists, now
 
@@ -29,6 +29,12 @@ CREATE_FIELDS = (
 ROTATE_FIELDS = (FieldSpec("grace_seconds", "integer"),)
 
 
+def _with_last_use(request: Request, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Key metadata showing this server's latest stamp of its use, written or still queued."""
+    stamps = last_used_of(request)
+    return {**metadata, "last_used_at": stamps.seen(metadata["id"], metadata["last_used_at"])}
+
+
 async def list_keys(request: Request) -> Response:
     """GET /keys: one page of the account's keys, newest first."""
 
@@ -36,7 +42,9 @@ async def list_keys(request: Request) -> Response:
         page = parse_page(request.query_params)
         return keys.list_keys(conn, principal.account_id, page, now())
 
-    return json_response(await as_admin(request, work))
+    listing = await as_admin(request, work)
+    listing["data"] = [_with_last_use(request, item) for item in listing["data"]]
+    return json_response(listing)
 
 
 def _checked_create(
@@ -101,7 +109,7 @@ async def get_key(request: Request) -> Response:
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
         return keys.key_metadata(keys.find_key(conn, principal.account_id, key_id), now())
 
-    return json_response(await as_admin(request, work))
+    return json_response(_with_last_use(request, await as_admin(request, work)))
 
 
 async def rotate_key(request: Request) -> Response:
@@ -127,7 +135,7 @@ async def revoke_key(request: Request) -> Response:
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
         return keys.revoke_key(conn, principal.account_id, key_id, now())
 
-    return json_response(await as_admin(request, work))
+    return json_response(_with_last_use(request, await as_admin(request, work)))
 
 
 routes = [

@@ -5,20 +5,24 @@ nested too deeply (400), before anything else; then 401/403 (the key), 404 (the 
 before anything else about the body), 415 and undecodable bodies, 412 (If-Match), then the
 definition's own 400/422. A route first applies the simulation steps already due for its
 pipeline, so it always answers with the state the pipeline has at this instant.
+
+Reads run on read-only connections (a write hop only when a step is already due);
+definitions are checked and converted by `DefinitionChecker`, off the database threads,
+and stored in one short write hop that verifies the catalogue the check used.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.definition import dump_json, dump_yaml, validate_text
+from console.definition import Catalog
 from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import ApiError, conflict, invalid, not_found, validation_failed
 from console.sandbox.http.pagination import parse_numbered_page
@@ -27,12 +31,20 @@ from console.sandbox.http.responses import json_response
 from console.sandbox.http.routing import as_admin, resource
 from console.sandbox.pipelines import runs as pipeline_runs
 from console.sandbox.pipelines import store as pipelines
+from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
-from console.sandbox.pipelines.store import DefinitionFormat, SubmittedDefinition
+from console.sandbox.pipelines.store import (
+    AcceptedDefinition,
+    DefinitionFormat,
+    SubmittedDefinition,
+)
 from console.sandbox.settings import PipelineTiming
 from console.sandbox.storage.sqlite import now
 
+T = TypeVar("T")
 PREFIX = "/api/public/v1/pipelines"
+# How often a definition is checked again when the catalogue changes under it.
+CATALOGUE_ATTEMPTS = 3
 YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 MEDIA_TYPE_OF: dict[DefinitionFormat, str] = {
     "yaml": "application/yaml; charset=utf-8",
@@ -181,28 +193,110 @@ def _wake_scheduler(request: Request) -> None:
     scheduler.wake()
 
 
-def _current(
-    conn: sqlite3.Connection, principal: Principal, request: Request, at: float
-) -> sqlite3.Row:
-    """The addressed pipeline of the caller's account, with its due steps applied (or 404)."""
+def _pipeline_id(request: Request) -> int:
+    """The addressed pipeline id; 404 for a path segment that cannot be one."""
     text = request.path_params["pipeline_id"]
     # At most 18 ASCII digits: anything else cannot be an id (and must not overflow SQLite).
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
         raise not_found("Pipeline")
-    pipeline_id = int(text)
+    return int(text)
+
+
+def _current(
+    conn: sqlite3.Connection, principal: Principal, request: Request, at: float
+) -> sqlite3.Row:
+    """The addressed pipeline of the caller's account, with its due steps applied (or 404)."""
+    pipeline_id = _pipeline_id(request)
     row = pipelines.find_pipeline(conn, principal.account_id, pipeline_id)
     if pipeline_runs.advance(conn, _timing(request), at, pipeline_id=pipeline_id):
         row = pipelines.find_pipeline(conn, principal.account_id, pipeline_id)
     return row
 
 
-def _document_in_sent_order(row: sqlite3.Row) -> dict[str, Any]:
-    """The stored document with its keys in the order they were sent (canonical: sorted)."""
-    parsed = validate_text(str(row["definition_text"]), format=row["definition_format"])
-    if parsed.document is not None:
-        return parsed.document
-    document: dict[str, Any] = json.loads(row["definition_json"])
-    return document
+class _StepsDue:
+    """A read found a simulation step already due: the writer must apply it first."""
+
+
+_STEPS_DUE = _StepsDue()
+
+
+@dataclass(frozen=True)
+class _CatalogueChanged:
+    """The account's catalogue differs from the one the definition was checked against."""
+
+    catalog: Catalog
+
+
+def _is_due(row: sqlite3.Row, at: float) -> bool:
+    due = row["due_at"]
+    return isinstance(due, int | float) and due <= at
+
+
+async def _read_pipeline(
+    request: Request, read: Callable[[sqlite3.Connection, Principal, sqlite3.Row], T]
+) -> T:
+    """Run `read` on the addressed pipeline as it is at this instant.
+
+    On a read connection when no step of the pipeline is due (the scheduler keeps it so);
+    otherwise in one write hop that applies the due steps first, as the scheduler would.
+    """
+
+    def on_reader(conn: sqlite3.Connection, principal: Principal) -> T | _StepsDue:
+        row = pipelines.find_pipeline(conn, principal.account_id, _pipeline_id(request))
+        return _STEPS_DUE if _is_due(row, now()) else read(conn, principal, row)
+
+    def on_writer(conn: sqlite3.Connection, principal: Principal) -> T:
+        return read(conn, principal, _current(conn, principal, request, now()))
+
+    outcome = await as_admin(request, on_reader, write=False)
+    if isinstance(outcome, _StepsDue):
+        return await as_admin(request, on_writer, write=True)
+    return outcome
+
+
+def _checker(request: Request) -> DefinitionChecker:
+    checker: DefinitionChecker = request.app.state.checker
+    return checker
+
+
+def _write_if_same_catalogue(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    *,
+    write: Callable[[sqlite3.Connection, Principal, AcceptedDefinition], T],
+    accepted: AcceptedDefinition,
+    checked: Catalog,
+) -> T | _CatalogueChanged:
+    current = pipelines.catalog_of(conn, principal.account_id)
+    if current != checked:
+        return _CatalogueChanged(current)
+    return write(conn, principal, accepted)
+
+
+async def _store_checked(
+    request: Request,
+    submitted: SubmittedDefinition,
+    catalog: Catalog,
+    write: Callable[[sqlite3.Connection, Principal, AcceptedDefinition], T],
+) -> T:
+    """Check a definition off the database threads, then `write` it in one write hop.
+
+    The write hop first verifies that the account's catalogue is still the one the check
+    used (two small indexed reads), so the check and the write see the same catalogue;
+    when it changed meanwhile, the definition is checked again against the new one.
+    """
+    for _ in range(CATALOGUE_ATTEMPTS):
+        accepted = await _checker(request).check(submitted, catalog)
+
+        hop = partial(_write_if_same_catalogue, write=write, accepted=accepted, checked=catalog)
+        outcome = await as_admin(request, hop, write=True)
+        if not isinstance(outcome, _CatalogueChanged):
+            return outcome
+        catalog = outcome.catalog
+    raise conflict(
+        "The account's connections or hooks kept changing while the definition was "
+        "checked; send it again."
+    )
 
 
 def _metadata_response(row: sqlite3.Row, status: int = 200) -> Response:
@@ -214,29 +308,45 @@ def _metadata_response(row: sqlite3.Row, status: int = 200) -> Response:
 async def list_pipelines(request: Request) -> Response:
     """GET /pipelines: one page of the account's pipelines, newest first."""
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+    def listing(
+        conn: sqlite3.Connection, principal: Principal, *, reading: bool
+    ) -> dict[str, Any] | _StepsDue:
         page = parse_numbered_page(request.query_params)
         include_archived = _flag(request.query_params, "include_archived")
-        pipeline_runs.advance(conn, _timing(request), now(), account_id=principal.account_id)
+        at = now()
+        if reading:
+            if pipeline_runs.has_due_steps(conn, at, account_id=principal.account_id):
+                return _STEPS_DUE
+        else:
+            pipeline_runs.advance(conn, _timing(request), at, account_id=principal.account_id)
         return pipelines.list_pipelines(
             conn, principal.account_id, page, include_archived=include_archived
         )
 
-    return json_response(await as_admin(request, work))
+    outcome = await as_admin(request, partial(listing, reading=True), write=False)
+    if isinstance(outcome, _StepsDue):
+        outcome = await as_admin(request, partial(listing, reading=False), write=True)
+    return json_response(outcome)
 
 
 async def create_pipeline(request: Request) -> Response:
     """POST /pipelines: a new draft pipeline at revision 1."""
     body = await read_definition(request)
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> sqlite3.Row:
-        submitted = body.definition()
-        catalog = pipelines.catalog_of(conn, principal.account_id)
-        accepted = pipelines.check_definition(submitted, catalog)
+    def prepare(
+        conn: sqlite3.Connection, principal: Principal
+    ) -> tuple[SubmittedDefinition, Catalog]:
+        return body.definition(), pipelines.catalog_of(conn, principal.account_id)
+
+    submitted, catalog = await as_admin(request, prepare, write=False)
+
+    def insert(
+        conn: sqlite3.Connection, principal: Principal, accepted: AcceptedDefinition
+    ) -> sqlite3.Row:
         pipeline_id = pipelines.insert_pipeline(conn, principal.account_id, accepted, at=now())
         return pipelines.find_pipeline(conn, principal.account_id, pipeline_id)
 
-    row = await as_admin(request, work)
+    row = await _store_checked(request, submitted, catalog, insert)
     response = _metadata_response(row, status=201)
     response.headers["Location"] = f"{PREFIX}/{row['id']}"
     return response
@@ -246,21 +356,23 @@ async def validate_new(request: Request) -> Response:
     """POST /pipelines/validate: the checks of create, nothing stored."""
     body = await read_definition(request)
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> None:
-        catalog = pipelines.catalog_of(conn, principal.account_id)
-        pipelines.check_definition(body.definition(), catalog)
+    def prepare(
+        conn: sqlite3.Connection, principal: Principal
+    ) -> tuple[SubmittedDefinition, Catalog]:
+        return body.definition(), pipelines.catalog_of(conn, principal.account_id)
 
-    await as_admin(request, work)
+    submitted, catalog = await as_admin(request, prepare, write=False)
+    await _checker(request).check(submitted, catalog, convert_it=False)
     return json_response({"valid": True})
 
 
 async def get_pipeline(request: Request) -> Response:
     """GET /pipelines/{id}: the pipeline's metadata."""
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> sqlite3.Row:
-        return _current(conn, principal, request, now())
+    def read(conn: sqlite3.Connection, principal: Principal, row: sqlite3.Row) -> sqlite3.Row:
+        return row
 
-    return _metadata_response(await as_admin(request, work))
+    return _metadata_response(await _read_pipeline(request, read))
 
 
 async def archive_pipeline(request: Request) -> Response:
@@ -275,25 +387,63 @@ async def archive_pipeline(request: Request) -> Response:
     return _metadata_response(await as_admin(request, work))
 
 
+@dataclass(frozen=True)
+class _StoredDefinition:
+    text: str
+    format: DefinitionFormat
+    converted: str | None
+    canonical: str
+    revision: int
+
+
 async def get_definition(request: Request) -> Response:
-    """GET /pipelines/{id}/definition: YAML or JSON by Accept (JSON by default), with ETag."""
+    """GET /pipelines/{id}/definition: YAML or JSON by Accept (JSON by default), with ETag.
+
+    Both renderings were made when the definition was written; a row from before that
+    is converted here, off the database threads. A stored definition that cannot be
+    converted at all (a corrupt row) is served as it was sent, in its own format.
+    """
     wanted = preferred_format(request.headers.get("accept"))
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> tuple[str, int]:
-        row = _current(conn, principal, request, now())
-        if row["definition_format"] == wanted:
-            text = str(row["definition_text"])  # as sent: comments and key order kept
-        else:
-            document = _document_in_sent_order(row)
-            text = dump_yaml(document) if wanted == "yaml" else dump_json(document)
-        return text, int(row["revision"])
+    def read(conn: sqlite3.Connection, principal: Principal, row: sqlite3.Row) -> _StoredDefinition:
+        return _StoredDefinition(
+            text=str(row["definition_text"]),
+            format=row["definition_format"],
+            converted=row["definition_converted"],
+            canonical=str(row["definition_json"]),
+            revision=int(row["revision"]),
+        )
 
-    text, revision = await as_admin(request, work)
+    stored = await _read_pipeline(request, read)
+    served, text = stored.format, stored.text  # as sent: comments and key order kept
+    if wanted != stored.format:
+        converted = stored.converted
+        if converted is None:
+            converted = await _checker(request).convert_stored(
+                stored.text, stored.format, stored.canonical
+            )
+        if converted is not None:
+            served, text = wanted, converted
     return Response(
         text,
-        media_type=MEDIA_TYPE_OF[wanted],
-        headers={"ETag": etag(revision), "Vary": "Accept"},
+        media_type=MEDIA_TYPE_OF[served],
+        headers={"ETag": etag(stored.revision), "Vary": "Accept"},
     )
+
+
+def _check_replaceable(row: sqlite3.Row, if_match: str | None) -> None:
+    """412 unless If-Match names the current revision, then 409 if the pipeline is archived."""
+    revision = int(row["revision"])
+    if not if_match_allows(if_match, revision):
+        raise ApiError.single(
+            412,
+            "PRECONDITION_FAILED",
+            f"The pipeline is at revision {revision}, not the one If-Match names "
+            f"({if_match}); fetch the current definition and apply your change to it.",
+        )
+    if row["status"] == "archived":
+        # Whatever the body says, nothing can be applied: say that first.
+        raise conflict("The pipeline is archived; its definition can no longer change.")
 
 
 async def replace_definition(request: Request) -> Response:
@@ -301,40 +451,42 @@ async def replace_definition(request: Request) -> Response:
     body = await read_definition(request)
     if_match = request.headers.get("if-match")
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> sqlite3.Row:
+    def prepare(
+        conn: sqlite3.Connection, principal: Principal
+    ) -> tuple[SubmittedDefinition, Catalog]:
+        # Due steps never change the revision or archive, so the read snapshot decides
+        # 404, 412 and 409 as the writer would; the write hop checks them again.
+        row = pipelines.find_pipeline(conn, principal.account_id, _pipeline_id(request))
+        submitted = body.definition()
+        _check_replaceable(row, if_match)
+        return submitted, pipelines.catalog_of(conn, principal.account_id)
+
+    submitted, catalog = await as_admin(request, prepare, write=False)
+
+    def replace(
+        conn: sqlite3.Connection, principal: Principal, accepted: AcceptedDefinition
+    ) -> sqlite3.Row:
         at = now()
         row = _current(conn, principal, request, at)
-        submitted = body.definition()
-        revision = int(row["revision"])
-        if not if_match_allows(if_match, revision):
-            raise ApiError.single(
-                412,
-                "PRECONDITION_FAILED",
-                f"The pipeline is at revision {revision}, not the one If-Match names "
-                f"({if_match}); fetch the current definition and apply your change to it.",
-            )
-        if row["status"] == "archived":
-            # Whatever the body says, nothing can be applied: say that first.
-            raise conflict("The pipeline is archived; its definition can no longer change.")
-        accepted = pipelines.check_definition(
-            submitted, pipelines.catalog_of(conn, principal.account_id)
-        )
+        _check_replaceable(row, if_match)
         pipelines.replace_definition(conn, row, accepted, at=at)
         return pipelines.find_pipeline(conn, principal.account_id, int(row["id"]))
 
-    return _metadata_response(await as_admin(request, work))
+    return _metadata_response(await _store_checked(request, submitted, catalog, replace))
 
 
 async def validate_replacement(request: Request) -> Response:
     """POST /pipelines/{id}/definition/validate: the checks of replace, nothing stored."""
     body = await read_definition(request)
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> None:
-        _current(conn, principal, request, now())
-        catalog = pipelines.catalog_of(conn, principal.account_id)
-        pipelines.check_definition(body.definition(), catalog)
+    def prepare(
+        conn: sqlite3.Connection, principal: Principal
+    ) -> tuple[SubmittedDefinition, Catalog]:
+        pipelines.find_pipeline(conn, principal.account_id, _pipeline_id(request))
+        return body.definition(), pipelines.catalog_of(conn, principal.account_id)
 
-    await as_admin(request, work)
+    submitted, catalog = await as_admin(request, prepare, write=False)
+    await _checker(request).check(submitted, catalog, convert_it=False)
     return json_response({"valid": True})
 
 

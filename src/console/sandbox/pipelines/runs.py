@@ -10,6 +10,8 @@ events carry the instant their step was due rather than when it happened to be a
 from __future__ import annotations
 
 import json
+import logging
+import math
 import sqlite3
 
 from console.sandbox.http.errors import conflict
@@ -25,6 +27,14 @@ MIN_PERIOD_SECONDS = 0.01
 # Statuses in which the pipeline is deployed, or being deployed or torn down.
 DEPLOYED = ("deploying", "running", "stopping")
 _STEP_BATCH = 200
+# How much of an unreadable row's error a `last_error` quotes.
+_DETAIL_CHARS = 200
+
+logger = logging.getLogger("console.sandbox")
+
+
+class UnreadablePipeline(ValueError):
+    """A stored pipeline row holds something no valid definition could have produced."""
 
 
 def _set(conn: sqlite3.Connection, pipeline_id: int, **columns: object) -> None:
@@ -35,13 +45,24 @@ def _set(conn: sqlite3.Connection, pipeline_id: int, **columns: object) -> None:
 
 
 def sync_period(row: sqlite3.Row, timing: PipelineTiming) -> float:
-    """Real seconds between two sync starts: `sync.frequency` (or `source_frequency`) minutes."""
-    sync = json.loads(row["definition_json"]).get("sync") or {}
+    """Real seconds between two sync starts: `sync.frequency` (or `source_frequency`) minutes.
+
+    Raises (UnreadablePipeline, ValueError, TypeError, OverflowError) when the stored
+    definition is not one the validator could have accepted; `advance` turns that into a
+    failed pipeline rather than a failed tick.
+    """
+    document = json.loads(row["definition_json"])
+    if not isinstance(document, dict):
+        raise UnreadablePipeline("the stored definition is not a mapping")
+    sync = document.get("sync") or {}
+    if not isinstance(sync, dict):
+        raise UnreadablePipeline("the stored sync block is not a mapping")
     minutes = sync.get("frequency", sync.get("source_frequency", DEFAULT_FREQUENCY_MINUTES))
-    try:
-        period = float(minutes) * timing.minute_seconds
-    except (TypeError, ValueError):
-        period = DEFAULT_FREQUENCY_MINUTES * timing.minute_seconds
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+        raise UnreadablePipeline(f"the stored sync frequency is {type(minutes).__name__}")
+    period = float(minutes) * timing.minute_seconds
+    if not math.isfinite(period):
+        raise UnreadablePipeline(f"the stored sync frequency {minutes!r} is not finite")
     return max(period, MIN_PERIOD_SECONDS)
 
 
@@ -111,6 +132,41 @@ def _step(conn: sqlite3.Connection, row: sqlite3.Row, timing: PipelineTiming, no
         _set(conn, pipeline_id, due_at=None)  # nothing is scheduled in the other statuses
 
 
+def _fail_unreadable(
+    conn: sqlite3.Connection, row: sqlite3.Row, now: float, error: Exception
+) -> None:
+    """Mark a pipeline whose stored row cannot be run as failed, saying why."""
+    pipeline_id = int(row["id"])
+    detail = f"{type(error).__name__}: {error}"
+    if len(detail) > _DETAIL_CHARS:
+        detail = detail[: _DETAIL_CHARS - 1] + "…"
+    message = (
+        f"The pipeline's stored definition or state cannot be run ({detail}); it was stopped. "
+        "Replace its definition and start it again, or archive it."
+    )
+    logger.warning("pipeline %s failed: its stored row cannot be run (%s)", pipeline_id, detail)
+    if row["sync_in_progress"]:
+        record_event(conn, pipeline_id, now, "sync_failed", message)
+        _set(conn, pipeline_id, last_sync_finished_at=now)
+    record_event(conn, pipeline_id, now, "pipeline_failed", message)
+    _set(conn, pipeline_id, status="failed", sync_in_progress=0, last_error=message, due_at=None)
+
+
+def _step_or_fail(
+    conn: sqlite3.Connection, row: sqlite3.Row, timing: PipelineTiming, now: float
+) -> None:
+    """Apply one due step; a row that cannot be run fails its own pipeline, not the batch."""
+    conn.execute("SAVEPOINT pipeline_step")
+    try:
+        _step(conn, row, timing, now)
+    except Exception as error:  # whatever a corrupt row raises, the other pipelines go on
+        conn.execute("ROLLBACK TO pipeline_step")
+        conn.execute("RELEASE pipeline_step")
+        _fail_unreadable(conn, row, now, error)
+        return
+    conn.execute("RELEASE pipeline_step")
+
+
 def advance(
     conn: sqlite3.Connection,
     timing: PipelineTiming,
@@ -132,14 +188,31 @@ def advance(
     applied = 0
     while rows := conn.execute(sql, params).fetchall():
         for row in rows:
-            _step(conn, row, timing, now)
+            _step_or_fail(conn, row, timing, now)
         applied += len(rows)
     return applied
 
 
+def has_due_steps(
+    conn: sqlite3.Connection, now: float, *, account_id: int, pipeline_id: int | None = None
+) -> bool:
+    """Whether `advance` would apply anything for this account (or one of its pipelines)."""
+    sql = "SELECT 1 FROM pipelines WHERE due_at IS NOT NULL AND due_at <= ? AND account_id = ?"
+    params: list[object] = [now, account_id]
+    if pipeline_id is not None:
+        sql += " AND id = ?"
+        params.append(pipeline_id)
+    return conn.execute(sql + " LIMIT 1", params).fetchone() is not None
+
+
 def next_due(conn: sqlite3.Connection) -> float | None:
     """When the next step of any pipeline is due (None when nothing is scheduled)."""
-    value = conn.execute("SELECT MIN(due_at) FROM pipelines WHERE due_at IS NOT NULL").fetchone()[0]
+    # Only numbers: a corrupt text value must not make every tick fail (SQLite sorts text
+    # after every number, so `advance` never selects such a row either).
+    value = conn.execute(
+        "SELECT MIN(due_at) FROM pipelines WHERE due_at IS NOT NULL"
+        " AND typeof(due_at) IN ('integer', 'real')"
+    ).fetchone()[0]
     return None if value is None else float(value)
 
 

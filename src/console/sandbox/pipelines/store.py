@@ -1,18 +1,23 @@
-"""Pipelines of an account: definitions, revisions and metadata (run on the DB thread).
+"""Pipelines of an account: definitions, revisions and metadata.
 
 The definition is checked by `console.definition` (the validator the editor and the
 `validate` command share) against the account's own connections and hooks, and stored
-twice: as canonical JSON, which decides whether a replace changes anything, and as the
-text and format it was sent in, which GET returns verbatim when asked for that format.
+three times: as canonical JSON, which decides whether a replace changes anything; as the
+text and format it was sent in, which GET returns verbatim when asked for that format;
+and converted to the other format, once, so a GET never converts. `check_definition` is
+CPU work and runs off the database threads (`checking.py`); the SQL runs on them.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from console.definition import canonical_json, validate_text
+import yaml
+
+from console.definition import canonical_json, dump_json, dump_yaml, validate_text
 from console.definition.model import Catalog, ProblemKind, ValidationResult
 from console.sandbox.http.errors import ApiError, Problem, conflict, not_found
 from console.sandbox.http.pagination import NumberedPage
@@ -43,6 +48,9 @@ class AcceptedDefinition:
     canonical: str
     text: str
     format: DefinitionFormat
+    # The same document in the other format (JSON for YAML, YAML for JSON), keys in the
+    # order they were written; None when only validity was asked for.
+    converted: str | None
 
 
 def catalog_of(conn: sqlite3.Connection, account_id: int) -> Catalog:
@@ -73,8 +81,10 @@ def validation_error(result: ValidationResult) -> ApiError:
     )
 
 
-def check_definition(submitted: SubmittedDefinition, catalog: Catalog) -> AcceptedDefinition:
-    """Validate a definition like create and replace do; raise its 400 or 422."""
+def check_definition(
+    submitted: SubmittedDefinition, catalog: Catalog, *, convert_it: bool = True
+) -> AcceptedDefinition:
+    """Validate (and convert, unless told not to) a definition; raise its 400 or 422."""
     result = validate_text(submitted.text, format=submitted.format, catalog=catalog)
     if not result.valid or result.document is None:
         raise validation_error(result)
@@ -84,7 +94,39 @@ def check_definition(submitted: SubmittedDefinition, catalog: Catalog) -> Accept
         canonical=canonical_json(document),
         text=submitted.text,
         format=submitted.format,
+        converted=(
+            convert(document, "json" if submitted.format == "yaml" else "yaml")
+            if convert_it
+            else None
+        ),
     )
+
+
+def convert(document: dict[str, Any], wanted: DefinitionFormat) -> str:
+    """A plain definition document as YAML or JSON text."""
+    return dump_yaml(document) if wanted == "yaml" else dump_json(document)
+
+
+def convert_stored(text: str, stored_format: DefinitionFormat, canonical: str) -> str | None:
+    """A stored definition in the other format, for rows stored before conversion at write.
+
+    From the text as sent (keys in their written order), else from the canonical JSON;
+    None when neither can be read (a corrupt row), so the caller serves the text as sent.
+    """
+    wanted: DefinitionFormat = "json" if stored_format == "yaml" else "yaml"
+    document = validate_text(text, format=stored_format).document
+    if document is None:
+        try:
+            loaded = json.loads(canonical)
+        except (ValueError, TypeError, RecursionError):
+            return None
+        if not isinstance(loaded, dict):
+            return None
+        document = loaded
+    try:
+        return convert(document, wanted)
+    except (ValueError, TypeError, RecursionError, yaml.YAMLError):
+        return None
 
 
 def pipeline_metadata(row: sqlite3.Row) -> dict[str, Any]:
@@ -136,8 +178,8 @@ def insert_pipeline(
     """Store a new pipeline (revision 1) and return its id."""
     cursor = conn.execute(
         "INSERT INTO pipelines (account_id, name, status, revision, definition_json,"
-        " definition_text, definition_format, created_at, updated_at)"
-        " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
+        " definition_text, definition_format, definition_converted, created_at, updated_at)"
+        " VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
         (
             account_id,
             definition.name,
@@ -145,6 +187,7 @@ def insert_pipeline(
             definition.canonical,
             definition.text,
             definition.format,
+            definition.converted,
             at,
             at,
         ),
@@ -165,18 +208,21 @@ def replace_definition(
         raise conflict("The pipeline is archived; its definition can no longer change.")
     if definition.canonical == row["definition_json"]:
         conn.execute(
-            "UPDATE pipelines SET definition_text = ?, definition_format = ? WHERE id = ?",
-            (definition.text, definition.format, row["id"]),
+            "UPDATE pipelines SET definition_text = ?, definition_format = ?,"
+            " definition_converted = ? WHERE id = ?",
+            (definition.text, definition.format, definition.converted, row["id"]),
         )
         return False
     conn.execute(
         "UPDATE pipelines SET name = ?, revision = revision + 1, definition_json = ?,"
-        " definition_text = ?, definition_format = ?, updated_at = ? WHERE id = ?",
+        " definition_text = ?, definition_format = ?, definition_converted = ?,"
+        " updated_at = ? WHERE id = ?",
         (
             definition.name,
             definition.canonical,
             definition.text,
             definition.format,
+            definition.converted,
             at,
             row["id"],
         ),

@@ -1,1 +1,1 @@
-"""Storage of the sandbox: the SQLite database, its schema and migrations, the database thread."""
+"""Storage of the sandbox: SQLite, its schema and migrations, the writer and reader threads."""

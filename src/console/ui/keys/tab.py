@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
@@ -340,15 +341,19 @@ class KeysTab(QWidget):
 
     async def _rotate(self, key: ApiKey, grace_seconds: int) -> None:
         own = self.is_own_key(key)
-        created = await self.session.keys.rotate(key.id, grace_seconds=grace_seconds)
-        # The secret is on screen before anything else can fail.
-        self._show_secret(created, "Your rotated API key")
-        self.key_rotated.emit(created.key)
-        try:
-            if own:
-                self.session.adopt_rotated_key(created.secret)
-        finally:
-            self.refresh(select=created.key.id)
+        # Rotating our own key: other requests answered 401 meanwhile are asked again
+        # with the new key once it is adopted, instead of failing.
+        changing = self.session.require_client().changing_key() if own else contextlib.nullcontext()
+        async with changing:
+            created = await self.session.keys.rotate(key.id, grace_seconds=grace_seconds)
+            # The secret is on screen before anything else can fail.
+            self._show_secret(created, "Your rotated API key")
+            self.key_rotated.emit(created.key)
+            try:
+                if own:
+                    self.session.adopt_rotated_key(created.secret)
+            finally:
+                self.refresh(select=created.key.id)
 
     # -- revoke ------------------------------------------------------------------
 
