@@ -73,3 +73,8 @@ def test_a_refused_key_turns_the_connection_offline_with_the_reason(
     assert "Connected" not in window.status.connection_label.text()
     assert window.banner.isVisibleTo(window)
     assert "401" in window.banner.headline.text()
+    # The reason is said once: in the banner, not again in the status bar.
+    from console.ui.screenshots import visible_texts
+
+    shown = "\n".join(visible_texts(window))
+    assert shown.count("The API key is invalid, revoked or expired.") == 1

@@ -206,7 +206,8 @@ class MainWindow(QMainWindow):
         """Show a failure in the banner (and the connection state for network errors)."""
         self.banner.show_error(error)
         if isinstance(error, ApiError) and error.is_network_error:
-            self.status.set_connection_state("offline", f"Offline: {error.message}")
+            # The banner says why; the status bar says only the state (one message, once).
+            self.status.set_connection_state("offline", "Offline: see the message above")
 
     # -- profiles ----------------------------------------------------------------
 
@@ -373,10 +374,12 @@ class MainWindow(QMainWindow):
         self.pipelines_tab.connected()
         if keys_loading is not None:
             await asyncio.wait({keys_loading})
-            if not keys_loading.cancelled() and (failure := keys_loading.exception()):
-                # The keys tab has put the error in the banner.
-                reason = failure.message if isinstance(failure, ApiError) else str(failure)
-                self.status.set_connection_state("offline", f"{profile.name}: {reason}")
+            if not keys_loading.cancelled() and keys_loading.exception() is not None:
+                # The keys tab has put the error in the banner: the status bar names only
+                # the state, so the reason is said once.
+                self.status.set_connection_state(
+                    "offline", f"{profile.name}: not connected, see the message above"
+                )
                 return
         if not profile.base_url and profile.is_sandbox:
             where = f"Sandbox at {base_url}"
