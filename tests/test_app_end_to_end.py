@@ -105,30 +105,40 @@ def _pids_with(text: str) -> list[int]:
     return pids
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-def test_the_sandbox_child_never_outlives_the_console(tmp_path: Path, how: signal.Signals) -> None:
-    """However the console ends, its sandbox server goes with it."""
-    data = tmp_path / "sandbox-data"
+def _start_console_on_sandbox(tmp_path: Path, data: Path) -> subprocess.Popen[bytes]:
+    """`integration-console --sandbox` offscreen, with its own home and no keychain."""
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
         "INTEGRATION_CONSOLE_HOME": str(tmp_path / "home"),
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     }
-    console = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "console", "--sandbox", "--data", str(data)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=env,
     )
+
+
+def _wait_for_the_sandbox_child(console: subprocess.Popen[bytes], data: Path) -> None:
+    """Until the console has keyed its sandbox child (or failed, with its stderr)."""
+    deadline = time.monotonic() + 60
+    while not ((data / SANDBOX_KEY_FILE).exists() and _pids_with(str(data))):
+        assert console.poll() is None, console.stderr.read() if console.stderr else ""
+        assert time.monotonic() < deadline, "the sandbox never started"
+        time.sleep(0.05)  # polling another process's state, not our own code
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_the_sandbox_child_never_outlives_the_console(tmp_path: Path, how: signal.Signals) -> None:
+    """However the console ends, its sandbox server goes with it."""
+    data = tmp_path / "sandbox-data"
+    console = _start_console_on_sandbox(tmp_path, data)
     try:
-        deadline = time.monotonic() + 60
-        while not ((data / SANDBOX_KEY_FILE).exists() and _pids_with(str(data))):
-            assert console.poll() is None, console.stderr.read() if console.stderr else ""
-            assert time.monotonic() < deadline, "the sandbox never started"
-            time.sleep(0.05)  # polling another process's state, not our own code
+        _wait_for_the_sandbox_child(console, data)
         console.send_signal(how)
         code = console.wait(timeout=30)
         if how == signal.SIGTERM:
@@ -156,25 +166,10 @@ def test_closing_does_not_wait_for_the_sandbox_child_which_then_stops_by_itself(
     waited for it would hang until its timeouts ran out.
     """
     data = tmp_path / "sandbox-data"
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "INTEGRATION_CONSOLE_HOME": str(tmp_path / "home"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-    }
-    console = subprocess.Popen(
-        [sys.executable, "-m", "console", "--sandbox", "--data", str(data)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    console = _start_console_on_sandbox(tmp_path, data)
     child: int | None = None
     try:
-        deadline = time.monotonic() + 60
-        while not ((data / SANDBOX_KEY_FILE).exists() and _pids_with(str(data))):
-            assert console.poll() is None, console.stderr.read() if console.stderr else ""
-            assert time.monotonic() < deadline, "the sandbox never started"
-            time.sleep(0.05)  # polling another process's state, not our own code
+        _wait_for_the_sandbox_child(console, data)
         (child,) = _pids_with(str(data))
         os.kill(child, signal.SIGSTOP)
         console.send_signal(signal.SIGTERM)  # closes the window: the normal exit path

@@ -329,8 +329,8 @@ async def list_pipelines(request: Request) -> Response:
     return json_response(outcome)
 
 
-async def create_pipeline(request: Request) -> Response:
-    """POST /pipelines: a new draft pipeline at revision 1."""
+async def _new_definition(request: Request) -> tuple[SubmittedDefinition, Catalog]:
+    """The body of a create or validate request and the catalogue it is checked against."""
     body = await read_definition(request)
 
     def prepare(
@@ -338,7 +338,12 @@ async def create_pipeline(request: Request) -> Response:
     ) -> tuple[SubmittedDefinition, Catalog]:
         return body.definition(), pipelines.catalog_of(conn, principal.account_id)
 
-    submitted, catalog = await as_admin(request, prepare, write=False)
+    return await as_admin(request, prepare, write=False)
+
+
+async def create_pipeline(request: Request) -> Response:
+    """POST /pipelines: a new draft pipeline at revision 1."""
+    submitted, catalog = await _new_definition(request)
 
     def insert(
         conn: sqlite3.Connection, principal: Principal, accepted: AcceptedDefinition
@@ -354,14 +359,7 @@ async def create_pipeline(request: Request) -> Response:
 
 async def validate_new(request: Request) -> Response:
     """POST /pipelines/validate: the checks of create, nothing stored."""
-    body = await read_definition(request)
-
-    def prepare(
-        conn: sqlite3.Connection, principal: Principal
-    ) -> tuple[SubmittedDefinition, Catalog]:
-        return body.definition(), pipelines.catalog_of(conn, principal.account_id)
-
-    submitted, catalog = await as_admin(request, prepare, write=False)
+    submitted, catalog = await _new_definition(request)
     await _checker(request).check(submitted, catalog, convert_it=False)
     return json_response({"valid": True})
 
