@@ -557,6 +557,17 @@ def test_brackets_inside_strings_do_not_count(
     assert "levels deep" not in response.text
 
 
+def test_a_too_deep_body_is_located_in_the_text_as_sent(http: httpx.Client, owner: Owner) -> None:
+    """Escaped quotes and backslashes before the nesting do not shift the column."""
+    prefix = '["' + '\\"' * 10 + "\\\\" * 5 + '", '
+    raw = (prefix + "[" * 70 + "]" * 71).encode()
+    response = send(http, owner, BODY_ROUTES["create-key"], raw)
+    message = assert_error(response, 400, "INVALID_PAYLOAD")["error"]["message"]
+    # The outer array is level 1, so level 65 is the run's 64th bracket (columns 1-based).
+    column = raw.index(b"[" * 70) + 64
+    assert message.startswith(f"line 1, column {column}: "), (message, column)
+
+
 # --- 5. Bounded answers ----------------------------------------------------------------
 
 

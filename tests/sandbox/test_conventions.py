@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,22 @@ def test_unhandled_error_is_a_generic_500_with_correlation_id(
     assert "Traceback" not in response.text
     assert body["correlation_id"] in caplog.text
     assert "secret internal detail" in caplog.text  # the log has the details
+
+
+@pytest.mark.parametrize(
+    "second", ["Bearer {other}", "Basic dXNlcjpwdw=="], ids=["two-keys", "bearer-and-basic"]
+)
+def test_authorization_headers_that_differ_are_401(
+    client: httpx.Client, admin_key: str, mint_key: Callable[..., str], second: str
+) -> None:
+    other = mint_key("second-account")
+    headers = [
+        ("Authorization", f"Bearer {admin_key}"),
+        ("Authorization", second.format(other=other)),
+    ]
+    for order in (headers, headers[::-1]):
+        response = client.get(KEYS, headers=order)
+        body = assert_error(response, 401, "UNAUTHORIZED")
+        assert "differ" in body["error"]["message"]
+    same = [("Authorization", f"Bearer {admin_key}")] * 2
+    assert client.get(KEYS, headers=same).status_code == 200

@@ -212,6 +212,20 @@ def test_if_match_with_a_stale_revision_is_412(api: httpx.Client) -> None:
         assert response.json()["revision"] == revision + 1
 
 
+def test_a_412_echoes_at_most_100_characters_of_if_match(api: httpx.Client) -> None:
+    catalog = catalog_of(api)
+    pipeline_id = create_pipeline(api, definition(catalog))["id"]
+    huge = '"' + "7" * 5000 + '"'
+    response = api.put(
+        f"{PIPELINES}/{pipeline_id}/definition",
+        content=definition(catalog, name="Edit"),
+        headers={"Content-Type": "application/yaml", "If-Match": huge},
+    )
+    assert response.status_code == 412
+    assert "7" * 101 not in response.text
+    assert len(response.content) < 1000
+
+
 def test_validate_routes_store_nothing(api: httpx.Client) -> None:
     catalog = catalog_of(api)
     text = definition(catalog)

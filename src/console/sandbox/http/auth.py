@@ -47,10 +47,15 @@ def credentials_of(request: Request) -> Credentials | None:
 
     A present Authorization header always wins, even when malformed, so a caller never
     silently authenticates as a different key than the one it meant to send. For the
-    same reason query parameters that disagree (`apiKey` twice with different values, or
-    `apiKey` and `access_token` with different values) are refused, never "last one wins".
+    same reason values that disagree (two Authorization headers, `apiKey` twice, or
+    `apiKey` and `access_token` with different values) are refused, never "first/last wins".
     """
-    header = request.headers.get("authorization")
+    headers = request.headers.getlist("authorization")
+    if len(set(headers)) > 1:
+        return Credentials(
+            "", "header", "The request carries Authorization headers that differ; send one key."
+        )
+    header = headers[0] if headers else None
     if header is not None:
         scheme, _, secret = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():

@@ -123,6 +123,7 @@ def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
     about what json.loads of a real 1 MiB body does)."""
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return
+    original = raw
     if b"\\" in raw:
         # Drop escaped backslashes, then escaped quotes: every quote left opens or closes
         # a string (outside strings a backslash is a syntax error the parser reports).
@@ -134,7 +135,7 @@ def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
         raise ApiError.single(
             400,
             "INVALID_PAYLOAD",
-            f"{_position_past_depth(raw, limit)}The body nests arrays and objects more than "
+            f"{_position_past_depth(original, limit)}The body nests arrays and objects more than "
             f"{limit} levels deep.",
         )
 
@@ -175,7 +176,8 @@ class _OversizedInt:
 
 
 def shown_key(key: str) -> str:
-    """A key as an error may echo it: lone surrogates as \\u escapes, at most 100 characters."""
+    """A client-sent key or value as an error may echo it (an object key, an If-Match): lone
+    surrogates as \\u escapes, at most 100 characters."""
     if len(key) > MAX_SHOWN_KEY:
         key = key[:MAX_SHOWN_KEY] + "…"
     return key.encode("utf-8", "backslashreplace").decode("utf-8")

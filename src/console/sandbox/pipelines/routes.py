@@ -26,7 +26,7 @@ from console.definition import Catalog
 from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import ApiError, conflict, invalid, not_found, validation_failed
 from console.sandbox.http.pagination import parse_numbered_page
-from console.sandbox.http.payload import check_json_depth
+from console.sandbox.http.payload import check_json_depth, shown_key
 from console.sandbox.http.responses import json_response
 from console.sandbox.http.routing import as_admin, resource
 from console.sandbox.pipelines import runs as pipeline_runs
@@ -437,7 +437,8 @@ def _check_replaceable(row: sqlite3.Row, if_match: str | None) -> None:
             412,
             "PRECONDITION_FAILED",
             f"The pipeline is at revision {revision}, not the one If-Match names "
-            f"({if_match}); fetch the current definition and apply your change to it.",
+            f"({shown_key(if_match or '')}); fetch the current definition and apply your "
+            "change to it.",
         )
     if row["status"] == "archived":
         # Whatever the body says, nothing can be applied: say that first.
