@@ -7,13 +7,14 @@ ids; the expected verdict is the server's status, error code and the leading fie
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from console.definition import Format
 
 YAML_TEMPLATE = """\
 definition_version: 1
-name: Limits
+name: @NAME@
 source:
   connection:
     id: @SOURCE@
@@ -35,7 +36,7 @@ transformations:
 JSON_TEMPLATE = """\
 {
   "definition_version": 1,
-  "name": "Limits",
+  "name": @NAME@,
   "source": {"connection": {"id": @SOURCE@}},
   "destination": {"connection": {"id": @DESTINATION@}},
   "sync": {"frequency": @FREQUENCY@},
@@ -49,10 +50,11 @@ JSON_TEMPLATE = """\
 """
 
 FREQUENCY = "sync.frequency"
+NAME = "name"
 CONFIG_X = "transformations[0].config.x"
 # Where the literals sit in the templates (1-based line, column).
-POSITIONS = {("yaml", FREQUENCY): (10, 14), ("yaml", CONFIG_X): (18, 10)}
-POSITIONS |= {("json", FREQUENCY): (6, 25), ("json", CONFIG_X): (11, 22)}
+POSITIONS = {("yaml", FREQUENCY): (10, 14), ("yaml", CONFIG_X): (18, 10), ("yaml", NAME): (2, 7)}
+POSITIONS |= {("json", FREQUENCY): (6, 25), ("json", CONFIG_X): (11, 22), ("json", NAME): (3, 11)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Case:
     format: Format
     frequency: str = "60"
     x: str = "1"
+    name: str = "Limits"
     whole: str | None = None  # a complete text instead of the template
     status: int = 400
     code: str = "VALIDATION_FAILED"
@@ -78,6 +81,8 @@ class Case:
             .replace("@DESTINATION@", str(destination))
             .replace("@FREQUENCY@", self.frequency)
             .replace("@X@", self.x)
+            # A JSON string is also a YAML double-quoted scalar, escapes included.
+            .replace("@NAME@", json.dumps(self.name))
         )
 
     @property
@@ -136,6 +141,18 @@ BAD_CASES: tuple[Case, ...] = (
     Case("yaml-depth-past-libyaml", "yaml", x=_nested(1200), **INVALID_PAYLOAD),
     Case("yaml-laughs-18.6k-to-1.79m", "yaml", x=LAUGHS_YAML, **INVALID_PAYLOAD),
     Case("yaml-billion-laughs", "yaml", whole=BILLION_YAML, **INVALID_PAYLOAD),
+    # names: bounded, no control characters
+    *(
+        Case(f"{fmt}-name-{label}", fmt, name=name, field=NAME)
+        for fmt in ("yaml", "json")
+        for label, name in (
+            ("201-characters", "N" * 201),
+            ("1m-characters", "N" * 1_000_000),
+            ("nul", "Orders\x00"),
+            ("escape", "Orders \x1b[31m"),
+            ("c1", "Orders\x85"),
+        )
+    ),
     # JSON
     Case("json-frequency-1e400", "json", frequency="1e400", field=FREQUENCY, **UNPROCESSABLE),
     Case("json-frequency-4301-digits", "json", frequency="9" * 4301, field=FREQUENCY),
@@ -166,6 +183,8 @@ GOOD_CASES: tuple[Case, ...] = (
             ("config-1.5e300", {"x": "1.5e300" if fmt == "json" else "1.5e+300"}),
             ("config-100-character-number", {"x": "0." + "5" * 98}),
             ("depth-64", {"x": _AT_THE_LIMIT}),
+            ("name-200-characters", {"name": "N" * 200}),
+            ("name-with-tab-free-unicode", {"name": "Über → Snowflake ✓"}),
         )
     ),
     Case("yaml-shared-column-list", "yaml", x="{a: &cols [id, total], b: *cols}", **_VALID),

@@ -93,7 +93,7 @@ def test_without_libyaml_the_python_loader_gets_the_same_verdicts(
 
 def test_an_18_6_kb_text_that_expands_to_1_79_mb_is_refused() -> None:
     text = YAML_TEMPLATE.replace("@SOURCE@", "1").replace("@DESTINATION@", "5")
-    text = text.replace("@FREQUENCY@", "60").replace("@X@", LAUGHS_YAML)
+    text = text.replace("@FREQUENCY@", "60").replace("@X@", LAUGHS_YAML).replace("@NAME@", "Limits")
     expanded = json.dumps(yaml.safe_load(text))  # what storing it would have meant
     assert 18_000 < len(text.encode()) < 19_000
     assert len(expanded) > 1_780_000
@@ -106,7 +106,7 @@ def test_an_18_6_kb_text_that_expands_to_1_79_mb_is_refused() -> None:
 def test_aliases_that_stay_under_the_limit_are_accepted() -> None:
     half = "x" * (MAX_DOCUMENT_BYTES // 4)
     text = YAML_TEMPLATE.replace("@SOURCE@", "1").replace("@DESTINATION@", "5")
-    text = text.replace("@FREQUENCY@", "60")
+    text = text.replace("@FREQUENCY@", "60").replace("@NAME@", "Limits")
     assert validate_text(text.replace("@X@", f"{{a: &a {half}, b: *a}}")).valid
     # Three copies pass 1 MiB once expanded, though the text is a quarter of that.
     assert not validate_text(text.replace("@X@", f"{{a: &a {half}, b: [*a, *a, *a]}}")).valid
@@ -159,3 +159,21 @@ def test_frequencies_are_1_to_525600_in_the_validator_and_the_schema() -> None:
     description = definition_json_schema()["description"]
     assert "1,048,576 bytes" in description
     assert f"{MAX_DEPTH} nested" in description
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [("public." + "t" * 248, True), ("public." + "t" * 249, False), ("orders\x7f", False)],
+    ids=["255-characters", "256-characters", "del"],
+)
+def test_a_table_name_is_at_most_255_characters_without_control_characters(
+    name: str, valid: bool
+) -> None:
+    document = minimal()
+    document["tables"][0]["name"] = name
+    result = validate_text(json.dumps(document), format="json")
+    if valid:
+        assert not [p for p in result.errors if p.path.startswith("tables")]
+        return
+    (problem,) = [p for p in result.errors if p.path.startswith("tables")]
+    assert (problem.path, result.http_status) == ("tables[0].name", 400)

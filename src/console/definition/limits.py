@@ -19,6 +19,12 @@ MAX_INTEGER = 2**63 - 1
 # Sync frequencies, in minutes: at least one minute, at most one year (365 days).
 MIN_FREQUENCY = 1
 MAX_FREQUENCY = 525_600
+# Names are shown in lists and titles, a page of pipelines at a time: a pipeline's name is
+# at most 200 characters and a table's at most 255 (a qualified SQL name), and neither
+# holds control characters (C0, DEL, C1), which no list or log can show.
+MAX_PIPELINE_NAME_CHARS = 200
+MAX_TABLE_NAME_CHARS = 255
+CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f"
 
 
 def utf8_length_exceeds(text: str, limit: int) -> bool:

@@ -11,10 +11,13 @@ from typing import Any
 
 from console.common.contract import HOOK_EVENTS
 from console.definition.limits import (
+    CONTROL_CHARACTERS,
     MAX_DEPTH,
     MAX_DOCUMENT_BYTES,
     MAX_FREQUENCY,
     MAX_NUMBER_CHARS,
+    MAX_PIPELINE_NAME_CHARS,
+    MAX_TABLE_NAME_CHARS,
     MIN_FREQUENCY,
 )
 
@@ -131,7 +134,8 @@ def definition_json_schema() -> dict[str, Any]:
     schema = _shape_schema(DOCUMENT)
     props = schema["properties"]
     props["definition_version"]["const"] = DEFINITION_VERSION
-    props["name"]["minLength"] = 1
+    no_control = f"^[^{CONTROL_CHARACTERS}]*$"
+    props["name"].update(minLength=1, maxLength=MAX_PIPELINE_NAME_CHARS, pattern=no_control)
     sync = props["sync"]
     for key in FREQUENCY_KEYS:
         sync["properties"][key].update(
@@ -150,7 +154,9 @@ def definition_json_schema() -> dict[str, Any]:
     ]
     props["tables"]["minItems"] = 1
     table = props["tables"]["items"]
-    table["properties"]["name"]["minLength"] = 1
+    table["properties"]["name"].update(
+        minLength=1, maxLength=MAX_TABLE_NAME_CHARS, pattern=no_control
+    )
     table["properties"]["columns"]["not"] = {"required": ["include", "exclude"]}
     transformation = props["transformations"]["items"]["properties"]
     transformation["type"]["enum"] = list(TRANSFORMATION_TYPES)

@@ -7,12 +7,19 @@ and semantic problems lists both.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from console.common.contract import HOOK_EVENTS
-from console.definition.limits import MAX_FREQUENCY, MIN_FREQUENCY
+from console.definition.limits import (
+    CONTROL_CHARACTERS,
+    MAX_FREQUENCY,
+    MAX_PIPELINE_NAME_CHARS,
+    MAX_TABLE_NAME_CHARS,
+    MIN_FREQUENCY,
+)
 from console.definition.model import Catalog, ProblemKind, Severity
 from console.definition.schema import (
     DEFINITION_VERSION,
@@ -21,6 +28,8 @@ from console.definition.schema import (
 )
 
 Part = str | int
+
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 
 class _Reporter(Protocol):
@@ -88,8 +97,20 @@ class _Rules:
                 f"definition_version {version} is not supported; use {DEFINITION_VERSION}",
             )
         name = document.get("name")
-        if isinstance(name, str) and not name.strip():
-            self.fail(("name",), "name must not be empty")
+        if isinstance(name, str):
+            if not name.strip():
+                self.fail(("name",), "name must not be empty")
+            else:
+                self.name_rules(("name",), name, MAX_PIPELINE_NAME_CHARS)
+
+    def name_rules(self, parts: tuple[Part, ...], name: str, longest: int) -> None:
+        """A name fits a list row and a log line: bounded, no control characters."""
+        if len(name) > longest:
+            self.fail(
+                parts, f"{path_text(parts)} must be at most {longest} characters, not {len(name)}"
+            )
+        if _CONTROL.search(name):
+            self.fail(parts, f"{path_text(parts)} must not contain control characters")
 
     def connections(self, document: dict[str, Any]) -> None:
         if self.catalog is None:
@@ -158,6 +179,8 @@ class _Rules:
                 continue
             name = table.get("name")
             if isinstance(name, str):
+                if name.strip():
+                    self.name_rules(("tables", i, "name"), name, MAX_TABLE_NAME_CHARS)
                 if not name.strip():
                     self.fail(("tables", i, "name"), "a table name must not be empty")
                 elif name in names:
