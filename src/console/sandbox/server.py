@@ -78,7 +78,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
             Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit)),
             # Inside the contract middleware, so a 413 carries its headers; before
             # routing, auth and parsing, so an oversized body costs nothing to refuse.
-            Middleware(BodyLimitMiddleware),
+            Middleware(BodyLimitMiddleware, timing=settings.bodies),
         ],
         exception_handlers={
             ApiError: api_error_handler,

@@ -51,6 +51,23 @@ class PipelineTiming:
 
 
 @dataclass(frozen=True)
+class BodyTiming:
+    """How long a request body may take to arrive, and how many body bytes may be held.
+
+    A body the server is still waiting for is held in memory (at most the 1 MiB cap each):
+    without these bounds, clients that send most of a body and then stall could hold any
+    amount of it for as long as they like.
+    """
+
+    # Without a byte for this long, the request is answered 408.
+    idle_seconds: float = 10.0
+    # A body of at most 1 MiB takes at most this long in all (35 KB/s at the cap), else 408.
+    total_seconds: float = 30.0
+    # Body bytes held at once across all requests still arriving; past it, 503 + Retry-After.
+    in_flight_bytes: int = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
     """What a sandbox server is configured with (the contract's defaults unless overridden)."""
 
@@ -62,3 +79,5 @@ class SandboxSettings:
     demo: bool = False
     # Time compression of the simulated pipeline runs.
     pipelines: PipelineTiming = field(default_factory=PipelineTiming)
+    # Bounds on request bodies still arriving.
+    bodies: BodyTiming = field(default_factory=BodyTiming)

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.sandbox.http.errors import ApiError
 from console.sandbox.http.responses import error_response
+from console.sandbox.settings import BodyTiming
 
 # The contract's one cap for every route (PLATFORM_API, "Limits that hold on every route").
 MAX_BODY_BYTES = 1_048_576
@@ -39,6 +40,22 @@ MAX_BODY_BYTES = 1_048_576
 # connection is closed under it: nginx's lingering_time and lingering_timeout.
 LINGER_SECONDS = 30.0
 LINGER_IDLE_SECONDS = 5.0
+
+
+class BodyNotReceived(Exception):
+    """A body that did not arrive in time, or that the server had no room to hold."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.problems[0].message)
+        self.error = error
+
+
+class _InFlight:
+    """Body bytes held, across all requests still arriving (one event loop: no lock)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.held = 0
 
 
 class RequestBodyTooLarge(Exception):
@@ -81,6 +98,24 @@ def _refusal(cap: int, declared: int | None) -> ApiError:
     )
 
 
+def _stalled(timing: BodyTiming) -> ApiError:
+    return ApiError.single(
+        408,
+        "REQUEST_TIMEOUT",
+        f"The request body did not arrive in time (at most {timing.idle_seconds:g} s without "
+        f"a byte and {timing.total_seconds:g} s in all); send it again in one go.",
+    )
+
+
+def _busy() -> ApiError:
+    return ApiError.single(
+        503,
+        "INTERNAL",
+        "The server is receiving too many request bodies at once; retry in a second.",
+        headers={"Retry-After": "1"},
+    )
+
+
 class _Exchange:
     """One request's body count, and the lingering close of an early answer."""
 
@@ -109,14 +144,38 @@ class _Exchange:
                 raise RequestBodyTooLarge
         return message
 
-    async def read_all(self) -> bytes | None:
-        """The whole body (at most the cap); None if the client went away first."""
+    async def read_all(self, timing: BodyTiming, in_flight: _InFlight) -> bytes | None:
+        """The whole body (at most the cap); None if the client went away first.
+
+        Raises BodyNotReceived when the client stalls (408) or when the bytes held for all
+        bodies still arriving would pass the server's budget (503): a stalled body must not
+        hold memory for as long as its client likes.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timing.total_seconds
         chunks: list[bytes] = []
-        while not self.body_complete:
-            message = await self.receive()
-            if message["type"] != "http.request":
-                return None
-            chunks.append(message.get("body", b""))
+        held = 0
+        try:
+            while not self.body_complete:
+                wait = min(timing.idle_seconds, deadline - loop.time())
+                try:
+                    if wait <= 0:
+                        raise TimeoutError
+                    async with asyncio.timeout(wait):
+                        message = await self.receive()
+                except TimeoutError:
+                    raise BodyNotReceived(_stalled(timing)) from None
+                if message["type"] != "http.request":
+                    return None
+                chunk = message.get("body", b"")
+                if chunk and not self.body_complete:
+                    if in_flight.held + len(chunk) > in_flight.budget:
+                        raise BodyNotReceived(_busy())
+                    in_flight.held += len(chunk)
+                    held += len(chunk)
+                chunks.append(chunk)
+        finally:
+            in_flight.held -= held
         return b"".join(chunks)
 
     def replay(self, body: bytes) -> Receive:
@@ -173,20 +232,29 @@ class _Exchange:
             if not message.get("more_body", False):
                 self.body_complete = True
 
-    async def refuse(self, scope: Scope, declared: int | None) -> None:
-        """Answer 413 PAYLOAD_TOO_LARGE with the contract's error body."""
+    async def refuse(
+        self, scope: Scope, declared: int | None, error: ApiError | None = None
+    ) -> None:
+        """Answer 413 PAYLOAD_TOO_LARGE (or `error`) with the contract's error body."""
         self.refused = True
         correlation_id = str(scope.get("state", {}).get("correlation_id", ""))
-        response = error_response(_refusal(self.cap, declared), correlation_id)
+        response = error_response(error or _refusal(self.cap, declared), correlation_id)
         await response(scope, self._receive, self._forward)
 
 
 class BodyLimitMiddleware:
     """Caps every request body (413 PAYLOAD_TOO_LARGE) by its route's declared limit."""
 
-    def __init__(self, app: ASGIApp, default_cap: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        default_cap: int = MAX_BODY_BYTES,
+        timing: BodyTiming | None = None,
+    ) -> None:
         self.app = app
         self.default_cap = default_cap
+        self.timing = timing or BodyTiming()
+        self._in_flight = _InFlight(self.timing.in_flight_bytes)
 
     def cap_for(self, scope: Scope) -> int:
         """The cap of the route `scope` goes to (the default for unknown paths).
@@ -216,9 +284,12 @@ class BodyLimitMiddleware:
             return
         if exchange.cap <= self.default_cap:
             try:
-                body = await exchange.read_all()
+                body = await exchange.read_all(self.timing, self._in_flight)
             except RequestBodyTooLarge:
                 await exchange.refuse(scope, declared)
+                return
+            except BodyNotReceived as failure:
+                await exchange.refuse(scope, declared, failure.error)
                 return
             if body is not None:
                 await self.app(scope, exchange.replay(body), exchange.send)
