@@ -99,12 +99,18 @@ def test_unreadable_files_exit_2_with_a_message(
 ) -> None:
     assert main([str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml: no such file" in capsys.readouterr().err
-    binary = tmp_path / "binary.yaml"
-    binary.write_bytes(b"\xff\xfe\x00bad")
-    assert main([str(binary)]) == 2
-    assert "not UTF-8 text" in capsys.readouterr().err
     assert main([str(tmp_path)]) == 2  # a directory
     assert "cannot read it" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_utf8_is_a_problem_at_its_first_bad_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server answers such a body 400, so the linter reports it (exit 1), not usage."""
+    binary = tmp_path / "latin1.yaml"
+    binary.write_bytes(b"definition_version: 1\nname: Caf\xe9 sync\n")
+    assert main([str(binary)]) == 1
+    assert capsys.readouterr().out.startswith(f"{binary}:2:10: error: the document is not UTF-8")
 
 
 # --profile: a real sandbox server, a settings file in a temp home, a file keyring.

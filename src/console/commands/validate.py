@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from console.definition import Catalog, Format, Problem, validate_text
 from console.definition.limits import MAX_DOCUMENT_BYTES
-from console.definition.validator import too_large_problem
+from console.definition.validator import not_utf8_problem, too_large_problem
 
 if TYPE_CHECKING:
     from console.config.secrets import SecretStore
@@ -80,11 +80,12 @@ def _lint(argv: list[str] | None, secrets: SecretStore | None) -> int:
     found = False
     for name, text in texts:
         fmt = args.format or _EXTENSIONS.get(Path(name).suffix.lower())
-        problems = (
-            (too_large_problem(),)
-            if text is None
-            else validate_text(text, format=fmt, catalog=catalog).problems
-        )
+        if text is None:
+            problems: tuple[Problem, ...] = (too_large_problem(),)
+        elif isinstance(text, Problem):
+            problems = (text,)
+        else:
+            problems = validate_text(text, format=fmt, catalog=catalog).problems
         found = found or bool(problems)
         for problem in sorted(problems, key=_line_order):
             print(problem.format_for_lint(name))
@@ -95,8 +96,9 @@ def _line_order(problem: Problem) -> tuple[int, int]:
     return problem.line, problem.column
 
 
-def _read(name: str) -> str | None:
-    """The file's text as the server would decode the same bytes; None when over 1 MiB.
+def _read(name: str) -> str | Problem | None:
+    """The file's text as the server would decode the same bytes; None when over 1 MiB,
+    the problem when it is not UTF-8 (the server's 400, so a problem, not a usage error).
 
     Bytes, not text mode: newline translation would shrink a CRLF file below the cap the
     server counts in bytes. Reading stops one byte past the cap, so a huge file costs
@@ -110,11 +112,12 @@ def _read(name: str) -> str | None:
                 raw = file.read(MAX_DOCUMENT_BYTES + 1)
         if len(raw) > MAX_DOCUMENT_BYTES:
             return None
-        return raw.decode("utf-8-sig")  # the server drops a byte-order mark too
+        try:
+            return raw.decode("utf-8-sig")  # the server drops a byte-order mark too
+        except UnicodeDecodeError as exc:
+            return not_utf8_problem(raw, exc)
     except FileNotFoundError:
         raise UsageError(f"{name}: no such file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{name}: not UTF-8 text") from None
     except OSError as exc:
         raise UsageError(f"{name}: cannot read it ({exc.strerror or exc})") from None
 

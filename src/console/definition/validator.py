@@ -100,6 +100,17 @@ def too_large_problem() -> Problem:
     return Problem("", message, 1, 1, ProblemKind.PARSE)
 
 
+def not_utf8_problem(raw: bytes, error: UnicodeDecodeError) -> Problem:
+    """The problem of a document that is not UTF-8 (400 on the server), at its first bad
+    byte: lines and columns counted as the server's parse errors count them."""
+    before = raw[: error.start]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+    bad = raw[error.start : error.start + 1].hex()
+    message = f"the document is not UTF-8 text (byte 0x{bad} cannot start a character here)"
+    return Problem("", message, line, column, ProblemKind.PARSE)
+
+
 def validate_parsed(parsed: ParsedDocument, *, catalog: Catalog | None = None) -> ValidationResult:
     """Validate an already parsed document (the editor keeps the nodes for hints)."""
     checker = _Checker(parsed)
