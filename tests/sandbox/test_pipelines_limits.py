@@ -292,3 +292,23 @@ def test_the_openapi_document_states_every_range(client: httpx.Client) -> None:
     for key in ("frequency", "source_frequency", "destination_frequency"):
         frequency = body["properties"]["sync"]["properties"][key]
         assert (frequency["minimum"], frequency["maximum"]) == (1, 525_600)
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "values"),
+    [
+        (KEYS, "limit", ["1", "2"]),
+        (FEEDS, "cursor", ["", "x"]),
+        (PIPELINES, "page", ["1", "2"]),
+        (PIPELINES, "page_size", ["5", "10"]),
+        (PIPELINES, "include_archived", ["true", "false"]),
+    ],
+)
+def test_a_paging_parameter_given_twice_differently_is_400(
+    api: httpx.Client, path: str, name: str, values: list[str]
+) -> None:
+    response = api.get(path, params=[(name, value) for value in values])
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["field"] == name
+    same = api.get(path, params=[(name, values[-1])] * 2)
+    assert same.status_code == 200, same.text

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from console.sandbox.http.errors import invalid, validation_failed
+from console.sandbox.http.errors import Problem, invalid, validation_failed
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -46,9 +46,24 @@ def _decode_cursor(cursor: str) -> int | None:
     return int(digits)
 
 
+def repeated_differently(query: Mapping[str, str], *names: str) -> list[Problem]:
+    """A 400 problem for each of `names` given more than once with different values: a
+    request names one page, never "whichever value the server reads last"."""
+    getlist = getattr(query, "getlist", None)
+    if getlist is None:
+        return []
+    return [
+        invalid(name, f"{name} is given more than once with different values; send it once.")
+        for name in names
+        if len(set(getlist(name))) > 1
+    ]
+
+
 def parse_page(query: Mapping[str, str]) -> PageRequest:
     """Read `limit` and `cursor`; a limit above the maximum is capped, not refused."""
-    problems = []
+    problems = repeated_differently(query, "limit", "cursor")
+    if problems:
+        raise validation_failed(problems)
     limit = DEFAULT_LIMIT
     raw_limit = query.get("limit")
     if raw_limit is not None:
@@ -127,7 +142,9 @@ def _positive_int(text: str) -> int | None:
 def parse_numbered_page(query: Mapping[str, str]) -> NumberedPage:
     """Read `page` (default 1) and `page_size` (default 50, above 100 capped, not refused);
     each at most MAX_PAGE_NUMBER."""
-    problems = []
+    problems = repeated_differently(query, "page", "page_size")
+    if problems:
+        raise validation_failed(problems)
     page = _positive_int(query.get("page", "1"))
     if page is None:
         problems.append(invalid("page", f"page must be an integer from 1 to {MAX_PAGE_NUMBER:,}."))

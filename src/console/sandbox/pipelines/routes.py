@@ -25,7 +25,7 @@ from starlette.responses import Response
 from console.definition import Catalog
 from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import ApiError, conflict, invalid, not_found, validation_failed
-from console.sandbox.http.pagination import parse_numbered_page
+from console.sandbox.http.pagination import parse_numbered_page, repeated_differently
 from console.sandbox.http.payload import check_json_depth, shown_key
 from console.sandbox.http.responses import json_response
 from console.sandbox.http.routing import as_admin, resource
@@ -174,6 +174,8 @@ async def read_definition(request: Request) -> DefinitionBody:
 
 def _flag(query: Mapping[str, str], name: str) -> bool:
     """A boolean query parameter: true/false/1/0 (absent is false); else 400."""
+    if problems := repeated_differently(query, name):
+        raise validation_failed(problems)
     value = query.get(name)
     if value is None:
         return False
