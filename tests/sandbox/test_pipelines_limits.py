@@ -310,5 +310,5 @@ def test_a_paging_parameter_given_twice_differently_is_400(
     response = api.get(path, params=[(name, value) for value in values])
     assert response.status_code == 400, response.text
     assert response.json()["error"]["field"] == name
-    same = api.get(path, params=[(name, values[-1])] * 2)
+    same = api.get(path, params=[(name, values[0])] * 2)
     assert same.status_code == 200, same.text
