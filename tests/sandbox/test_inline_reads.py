@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from console.sandbox.storage import sqlite as store
@@ -97,3 +98,16 @@ def test_an_inline_read_that_fails_otherwise_is_not_retried(tmp_path: Path) -> N
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         asyncio.run(scenario())
     assert tries == [1]
+
+
+def test_get_keys_carries_the_contract_headers_and_no_server_header(
+    sandbox_url: str, admin_key: str
+) -> None:
+    headers = {"Authorization": f"Bearer {admin_key}", "X-Correlation-Id": "mine-1"}
+    response = httpx.get(f"{sandbox_url}/api/public/v1/keys?limit=1", headers=headers)
+    assert response.status_code == 200
+    assert response.headers["x-correlation-id"] == "mine-1"
+    assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(
+        response.headers
+    )
+    assert "server" not in response.headers
