@@ -42,6 +42,14 @@ class Principal:
     via: str
 
 
+def _first_header(request: Request, name: bytes) -> str | None:
+    """`request.headers.get(name)` without building a Headers object (every request runs it)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def credentials_of(request: Request) -> Credentials | None:
     """The key of a request: the Authorization header, else `apiKey`, else `access_token`.
 
@@ -50,7 +58,7 @@ def credentials_of(request: Request) -> Credentials | None:
     same reason query parameters that disagree (`apiKey` twice with different values, or
     `apiKey` and `access_token` with different values) are refused, never "last one wins".
     """
-    header = request.headers.get("authorization")
+    header = _first_header(request, b"authorization")
     if header is not None:
         scheme, _, secret = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
