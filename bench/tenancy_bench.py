@@ -13,16 +13,17 @@ with the per-IP rate limit lifted so the load is not refused) and measures:
     is measured with four concurrent 0.8 MB creates (`POST /pipelines`), which add the
     write hop. Target: max ≤ 0.5 s under the validations.
 (b) Throughput. `GET /keys?limit=1` with a valid admin key (authentication, rate limit,
-    correlation id, one read hop, JSON rendering: the user's path) against a bare
-    Starlette app on uvicorn serving the same response body with no middleware, in a
-    child process, measured alternately in the same run. The load comes from a child
+    correlation id, one read transaction (on the event loop: docs/api.md, "Tenancy"), JSON
+    rendering: the user's path) against a bare Starlette app on uvicorn (the sandbox's
+    uvicorn settings) serving the same response body with no middleware, in a child
+    process, measured alternately in the same run. The load comes from a child
     process running a minimal keep-alive HTTP/1.1 client on asyncio streams (4
     connections; ~80 µs of client CPU per request, where httpx takes several hundred,
     so the client does not dominate the 2 cores). The ratio is the median over adjacent
     (sandbox, floor) run pairs, so drifting load on a shared machine cancels out.
     Target: ratio ≥ 0.6×.
 
-Client and servers share the machine's cores.
+`--throughput-only` measures (b) alone. Client and servers share the machine's cores.
 Exit status 1 when a target is missed.
 """
 
