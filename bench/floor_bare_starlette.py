@@ -44,7 +44,14 @@ def main() -> int:
     app = Starlette(routes=[Route("/{path:path}", serve_body, methods=["GET"])])
     # The same server settings as the sandbox's (console.sandbox.server.serve).
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="off"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        proxy_headers=False,
+        server_header=False,
     )
     server = _Announcing(config)
 

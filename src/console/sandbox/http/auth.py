@@ -42,6 +42,12 @@ class Principal:
     via: str
 
 
+def _header_values(request: Request, name: bytes) -> list[bytes]:
+    """Every value of header `name` (lowercase), read from the raw list without building a
+    Headers object: every request runs this."""
+    return [value for key, value in request.scope["headers"] if key == name]
+
+
 def credentials_of(request: Request) -> Credentials | None:
     """The key of a request: the Authorization header, else `apiKey`, else `access_token`.
 
@@ -50,12 +56,12 @@ def credentials_of(request: Request) -> Credentials | None:
     same reason values that disagree (two Authorization headers, `apiKey` twice, or
     `apiKey` and `access_token` with different values) are refused, never "first/last wins".
     """
-    headers = request.headers.getlist("authorization")
-    if len(set(headers)) > 1:
+    values = _header_values(request, b"authorization")
+    if len(set(values)) > 1:
         return Credentials(
             "", "header", "The request carries Authorization headers that differ; send one key."
         )
-    header = headers[0] if headers else None
+    header = values[0].decode("latin-1") if values else None
     if header is not None:
         scheme, _, secret = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Iterable
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from console.sandbox.http.errors import ApiError
@@ -22,6 +22,37 @@ logger = logging.getLogger("console.sandbox")
 
 # A client's own correlation id is kept when it is short and safe to echo in headers and logs.
 _CLIENT_CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+# Every header this middleware sets (a 429 adds Retry-After), lowercase as ASGI has them.
+_OWN_HEADERS = frozenset(
+    {
+        b"x-correlation-id",
+        b"x-ratelimit-limit",
+        b"x-ratelimit-remaining",
+        b"x-ratelimit-reset",
+        b"retry-after",
+    }
+)
+
+
+def _sent_correlation_id(scope: Scope) -> str:
+    """The client's X-Correlation-Id when it is safe to keep, else ''.
+
+    Read from the raw header list (ASGI lowercases names): this runs on every request.
+    """
+    for name, value in scope["headers"]:
+        if name == b"x-correlation-id":
+            sent = value.decode("latin-1")
+            return sent if _CLIENT_CORRELATION_ID.match(sent) else ""
+    return ""
+
+
+def _with_headers(
+    headers: Iterable[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """`headers` with `extra` (this middleware's own) set: any earlier one is replaced."""
+    return [header for header in headers if header[0].lower() not in _OWN_HEADERS] + extra
 
 
 def new_correlation_id() -> str:
@@ -41,24 +72,25 @@ class ContractMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = Headers(scope=scope).get("x-correlation-id", "")
-        correlation_id = sent if _CLIENT_CORRELATION_ID.match(sent) else new_correlation_id()
+        correlation_id = _sent_correlation_id(scope) or new_correlation_id()
         scope.setdefault("state", {})["correlation_id"] = correlation_id
 
         # Counted before authentication, so unauthenticated floods are limited too. The
         # client address is the socket peer: the sandbox trusts no forwarding headers.
         client = scope.get("client")
         decision = self.limiter.hit(client[0] if client else "unknown", time.time())
-        extra_headers = {"X-Correlation-Id": correlation_id, **decision.headers()}
+        # Built as raw bytes once per request: this runs on every request.
+        extra_headers = [
+            (b"x-correlation-id", correlation_id.encode("ascii")),
+            *decision.raw_headers(),
+        ]
         response_started = False
 
         async def send_with_headers(message: Message) -> None:
             nonlocal response_started
             if message["type"] == "http.response.start":
                 response_started = True
-                headers = MutableHeaders(scope=message)
-                for name, value in extra_headers.items():
-                    headers[name] = value
+                message["headers"] = _with_headers(message.get("headers", ()), extra_headers)
             await send(message)
 
         if not decision.allowed:

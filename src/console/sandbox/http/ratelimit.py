@@ -35,6 +35,17 @@ class Decision:
             headers["Retry-After"] = str(self.retry_after)
         return headers
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """`headers()` as ASGI's raw (lowercase name, value) byte pairs, built directly."""
+        raw = [
+            (b"x-ratelimit-limit", b"%d" % self.limit),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % math.ceil(self.reset)),
+        ]
+        if not self.allowed:
+            raw.append((b"retry-after", b"%d" % self.retry_after))
+        return raw
+
 
 class FixedWindowLimiter:
     """N requests per S seconds per key; a window starts at the key's first request in it.

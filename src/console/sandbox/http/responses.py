@@ -15,6 +15,9 @@ from console.sandbox.http.errors import ApiError, Problem
 # An error body lists this many problems at most (PLATFORM_API, "Limits that hold on every
 # route"): 100,000 unknown keys must not become a 7.5 MB answer.
 MAX_LISTED_PROBLEMS = 100
+# Built once: json.dumps with any non-default option builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_ASCII_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 class ContractJSONResponse(JSONResponse):
@@ -24,13 +27,13 @@ class ContractJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         """Serialise strictly: a non-finite number raises (a 500), never `NaN` on the wire."""
-        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _ENCODER.encode(content)
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:
             # A lone surrogate has no UTF-8 form; input checks keep them out, and should
             # one slip through, its \u escape is still valid JSON rather than a 500.
-            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+            return _ASCII_ENCODER.encode(content).encode("ascii")
 
 
 def json_response(content: Any, status: int = 200) -> Response:

@@ -56,11 +56,14 @@ async def as_admin(
     work: Callable[[sqlite3.Connection, Principal], T],
     *,
     write: bool | None = None,
+    inline: bool = False,
 ) -> T:
     """Authenticate an admin key and run `work` for its account, all in one DB hop.
 
     `write` chooses the writer (one write transaction) or a read-only connection; by
-    default GET and HEAD read and every other method writes. The key's last use is
+    default GET and HEAD read and every other method writes. `inline` runs a read on the
+    event loop (`Database.read_inline`): only for a few rows read by an index, with no
+    CPU-heavy `work`, and `work` may run twice (its first try found a lock). The key's last use is
     stamped even when `work` refuses the request (404, 409, ...): the request was
     authenticated.
     """
@@ -72,7 +75,7 @@ async def as_admin(
     def hop(conn: sqlite3.Connection) -> T | _Refused:
         at = now()
         principal = authenticate(conn, credentials, at)
-        used.append((principal.key_id, at))
+        used[:] = [(principal.key_id, at)]  # a retried hop replaces its first try's note
         if not write:
             try:
                 require_admin(principal)
@@ -93,7 +96,10 @@ async def as_admin(
 
     database = database_of(request)
     try:
-        outcome = await (database.run(hop) if write else database.read(hop))
+        if write:
+            outcome = await database.run(hop)
+        else:
+            outcome = await (database.read_inline(hop) if inline else database.read(hop))
     finally:
         if used:
             last_used_of(request).note(*used[0])
