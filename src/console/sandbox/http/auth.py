@@ -56,12 +56,12 @@ def credentials_of(request: Request) -> Credentials | None:
     same reason values that disagree (two Authorization headers, `apiKey` twice, or
     `apiKey` and `access_token` with different values) are refused, never "first/last wins".
     """
-    values = _header_values(request, b"authorization")
-    if len(set(values)) > 1:
+    header_values = _header_values(request, b"authorization")
+    if len(set(header_values)) > 1:
         return Credentials(
             "", "header", "The request carries Authorization headers that differ; send one key."
         )
-    header = values[0].decode("latin-1") if values else None
+    header = header_values[0].decode("latin-1") if header_values else None
     if header is not None:
         scheme, _, secret = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():

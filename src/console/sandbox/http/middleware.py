@@ -24,18 +24,6 @@ logger = logging.getLogger("console.sandbox")
 _CLIENT_CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
-# Every header this middleware sets (a 429 adds Retry-After), lowercase as ASGI has them.
-_OWN_HEADERS = frozenset(
-    {
-        b"x-correlation-id",
-        b"x-ratelimit-limit",
-        b"x-ratelimit-remaining",
-        b"x-ratelimit-reset",
-        b"retry-after",
-    }
-)
-
-
 def _sent_correlation_id(scope: Scope) -> str:
     """The client's X-Correlation-Id when it is safe to keep, else ''.
 
@@ -51,8 +39,13 @@ def _sent_correlation_id(scope: Scope) -> str:
 def _with_headers(
     headers: Iterable[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
-    """`headers` with `extra` (this middleware's own) set: any earlier one is replaced."""
-    return [header for header in headers if header[0].lower() not in _OWN_HEADERS] + extra
+    """`headers` with `extra` (this middleware's own) set: any earlier one is replaced.
+
+    Only the names `extra` sets are replaced: a Retry-After of the app's own (a 503 of the
+    body limit) stays unless this middleware sets one (a 429).
+    """
+    setting = {name for name, _ in extra}
+    return [header for header in headers if header[0].lower() not in setting] + extra
 
 
 def new_correlation_id() -> str:
