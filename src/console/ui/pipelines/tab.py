@@ -208,6 +208,7 @@ class PipelinesTab(QWidget):
         self._poll.setInterval(LIVE_POLL_MS)
         self._poll.timeout.connect(self._poll_tick)
         self._show_metadata(None)
+        self._sync_list_actions()
 
     # -- loading -----------------------------------------------------------------
 
@@ -220,6 +221,7 @@ class PipelinesTab(QWidget):
     def connected(self) -> None:
         """A connection is ready: load the list and the editor's catalogue."""
         self._first_load = True
+        self._sync_list_actions()
         self.refresh()
         self.runner.start(self._load_catalog(), name="pipelines.catalog")
 
@@ -234,12 +236,27 @@ class PipelinesTab(QWidget):
         self._make_current(None)
         self.panel.clear()
         self.summary_label.setText("Not connected")
+        self._sync_list_actions()
+
+    def _sync_list_actions(self) -> None:
+        """Refresh and New pipeline need a connection (as the Keys tab's actions do)."""
+        connected = self.session.client is not None
+        why = "" if connected else "Not connected: choose a connection first."
+        for button in (self.refresh_button, self.new_button):
+            button.setEnabled(connected)
+            button.setToolTip(why)
 
     async def _load(self) -> None:
         self.summary_label.setText("Loading pipelines…")
-        pipelines = await self.session.pipelines.list_all(
-            include_archived=self.archived_box.isChecked()
-        )
+        try:
+            pipelines = await self.session.pipelines.list_all(
+                include_archived=self.archived_box.isChecked()
+            )
+        except Exception:
+            # The banner says why (the runner shows the failure); cancelled, a newer load
+            # or `clear` owns the footer.
+            self.summary_label.setText("Could not load pipelines: see the message above.")
+            raise
         self.model.set_rows(pipelines)
         self._update_summary()
         shown = self._shown
