@@ -130,8 +130,10 @@ class DefinitionPanel(QWidget):
         self.apply_button = QPushButton("&Apply")
         self.apply_button.setObjectName("primaryButton")
         self.apply_button.clicked.connect(self.apply)
+        # The title has a row of its own (it names the pipeline Apply changes), so the
+        # buttons beside it cannot squeeze it to a few letters in a narrow window.
         toolbar = QHBoxLayout()
-        toolbar.addWidget(self.title, 1)
+        toolbar.addStretch(1)
         for widget in (
             self.format_combo,
             self.open_button,
@@ -163,6 +165,7 @@ class DefinitionPanel(QWidget):
         splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
         layout.addLayout(toolbar)
         layout.addWidget(splitter, 1)
         layout.addLayout(status)

@@ -9,6 +9,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -131,10 +132,10 @@ class PipelinesTab(QWidget):
         # The server's order (newest first) until the user clicks a header.
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # The name gets the stretch; the other columns are as wide as what they show
+        # (fixed widths left the name ~45 px wide at 1024 px).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((1, 92), (2, 96), (3, 96), (4, 40)):
-            self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.summary_label = QLabel("Not loaded")
         for changed in (self.proxy.modelReset, self.proxy.rowsInserted, self.proxy.rowsRemoved):
@@ -156,7 +157,7 @@ class PipelinesTab(QWidget):
         meta.addRow("Name", self.name_label)
         meta.addRow("Status", self.status_badge)
         for name in ("Id", "Revision", "Created", "Updated", "Last sync", "Last error"):
-            label = QLabel("—")
+            label = WrappedValue("—") if name == "Last error" else QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
             # A last error quoting a long URL wraps or is clipped; it never widens the window.
@@ -195,8 +196,10 @@ class PipelinesTab(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left_splitter)
         splitter.addWidget(self.panel)
-        splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 6)
+        # A narrower (or wider) window changes the editor's width, not the list's: at
+        # 1024 px the list keeps room for its names, and the editor still fits its buttons.
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
         splitter.setSizes([470, 790])  # the editor title and toolbar fit at 1280 px
         # Neither side can be dragged away (the editor's Apply would go with it).
         splitter.setChildrenCollapsible(False)
@@ -473,6 +476,7 @@ class PipelinesTab(QWidget):
             }
             for name, value in values.items():
                 self.meta_labels[name].setText(value)
+            self.meta_labels["Last error"].setToolTip(pipeline.last_error or "")
         self._sync_actions()
 
     def _sync_actions(self) -> None:
@@ -549,6 +553,32 @@ class PipelinesTab(QWidget):
     def _after_create(self, pipeline: Pipeline) -> None:
         self._make_current(pipeline)
         self.refresh()
+
+
+class WrappedValue(QLabel):
+    """A word-wrapped value that asks its layout for the lines it needs (up to a few).
+
+    A splitter or form lays a widget out by its minimum height, which ignores
+    height-for-width: a wrapped QLabel got one line and its second line was cut off.
+    """
+
+    MAX_LINES = 4  # beyond that the text is clipped; the tooltip and selection have it all
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Ask for the height of the wrapped text at the new width."""
+        super().resizeEvent(event)
+        self._fit()
+
+    def setText(self, text: str) -> None:
+        """Show `text`, wrapped within the current width."""
+        super().setText(text)
+        self._fit()
+
+    def _fit(self) -> None:
+        cap = self.fontMetrics().lineSpacing() * self.MAX_LINES
+        wanted = min(self.heightForWidth(max(1, self.width())), cap)
+        if wanted != self.minimumHeight():
+            self.setMinimumHeight(wanted)
 
 
 def _last_sync(pipeline: Pipeline) -> str:
