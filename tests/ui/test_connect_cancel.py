@@ -2,72 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from console.config.secrets import SecretStore
+from tests.slow_server import SlowServer
 from tests.ui.conftest import PROFILE
 from tests.ui.test_connection_picker import WRONG_KEY, _add_profile, _choose_in_picker
-
-ANSWER = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 35\r\n"
-    b"connection: close\r\n\r\n"
-    b'{"data": [], "next_cursor": null}\r\n'
-)
-
-
-class SlowServer:
-    """A loopback HTTP server that answers each request only once `release` is set."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.release = threading.Event()
-        self.answered = threading.Event()
-        self.requests = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return  # closed at teardown
-            with conn:
-                received = b""
-                while b"\r\n\r\n" not in received:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    received += chunk
-                self.requests += 1
-                self.release.wait(30)
-                # The console may have closed its side: that is what we hope for.
-                with contextlib.suppress(OSError):
-                    conn.sendall(ANSWER)
-                self.answered.set()
-
-    def close(self) -> None:
-        self.release.set()
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        self.listener.close()
-        self.thread.join(10)
-
-
-@pytest.fixture
-def slow_server() -> Iterator[SlowServer]:
-    server = SlowServer()
-    yield server
-    server.close()
 
 
 def _status(window: Any) -> str:
