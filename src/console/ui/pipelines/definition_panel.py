@@ -667,6 +667,8 @@ class DefinitionPanel(QWidget):
         """Create or apply, after a server dry-run (one at a time: no double create)."""
         if not self._can_apply(self.is_dirty):
             return
+        # Ctrl+S can come while completion is open: its choices belong to the edit just sent.
+        self.editor.completer.popup().hide()
         self._applying = True
         self._sync_buttons()
         task = self.runner.start(self._create() if self.is_new else self._apply())
