@@ -638,10 +638,15 @@ class DefinitionPanel(QWidget):
             return None  # another document, or typed meanwhile: a newer check is due
         self.problems.set_problems("server", problems)
         if problems:
-            self.server_label.setText(f"Server: {len(problems)} problem(s); nothing applied.")
+            # The automatic check applies nothing anyway: "not applied" is said only when an
+            # Apply was refused (the state line, below).
+            count = len(problems)
+            self.server_label.setText(
+                f"Server check: {count} problem" + ("" if count == 1 else "s")
+            )
             self.server_label.setStyleSheet("color: #a61b0f;")
         else:
-            self.server_label.setText("Server: the definition is valid.")
+            self.server_label.setText("Server check: the definition is valid.")
             self.server_label.setStyleSheet("color: #11643a;")
         self.server_checked.emit(problems)
         return problems
@@ -668,7 +673,9 @@ class DefinitionPanel(QWidget):
         if not self._can_apply(self.is_dirty):
             return
         # Ctrl+S can come while completion is open: its choices belong to the edit just sent.
-        self.editor.completer.popup().hide()
+        popup = self.editor.completer.popup()
+        if popup is not None:
+            popup.hide()
         self._applying = True
         self._sync_buttons()
         task = self.runner.start(self._create() if self.is_new else self._apply())

@@ -409,6 +409,8 @@ class PipelinesTab(QWidget):
         self._show_current_in_list()
         if not self._question_open:
             self._ask_before_switching()
+        else:
+            self.unsaved_box.set_opening(pipeline.name)  # the question names the newest
 
     def _ask_before_switching(self) -> None:
         name = self._shown.name if self._shown is not None else "The new pipeline"
@@ -425,7 +427,8 @@ class PipelinesTab(QWidget):
                 self._show_current_in_list()
 
         self._question_open = True
-        self.unsaved_box = UnsavedEditsBox(self, name)
+        opening = self._requested.name if self._requested is not None else None
+        self.unsaved_box = UnsavedEditsBox(self, name, opening)
         self.unsaved_box.finished.connect(answered)
         self.unsaved_box.ask(self.panel, proceed)
 
