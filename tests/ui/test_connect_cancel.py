@@ -28,7 +28,7 @@ def test_choosing_the_connected_profile_again_gives_up_a_slow_connect(
 
     _choose_in_picker(window, "Slow host")
     qtbot.waitUntil(lambda: slow_server.requests == 1, timeout=10000)  # on the wire
-    assert _status(window) == "Connecting to Slow host…"
+    assert _status(window) == "Connecting to Slow host… (Esc to cancel)"
     attempt = window._connect_task
 
     _choose_in_picker(window, PROFILE)  # never mind: stay where I am

@@ -354,13 +354,17 @@ class MainWindow(QMainWindow):
         requests tell whether the server takes the key.
         """
         self.banner.dismiss()
-        self.status.set_connection_state("connecting", f"Connecting to {profile.name}…")
+        self.status.set_connection_state(
+            "connecting", f"Connecting to {profile.name}… (Esc to cancel)"
+        )
         client: ApiClient | None = None
         try:
             renew: Callable[[], Awaitable[str]] | None = None
             if profile.is_sandbox:
                 sandbox = self._sandbox_for(profile)
-                self.status.set_connection_state("connecting", "Starting the sandbox server…")
+                self.status.set_connection_state(
+                    "connecting", "Starting the sandbox server… (Esc to cancel)"
+                )
                 endpoint = await self._in_sandbox_worker(sandbox.ensure_started)
                 base_url, key = endpoint.base_url, endpoint.api_key
                 persist: Callable[[str], object] = sandbox.keep_key
