@@ -20,6 +20,9 @@ from console.sandbox.process import SandboxProcess
 
 T = TypeVar("T")
 
+# Slow, silent and untrusted-TLS loopback servers (fixtures slow_server, untrusted_tls_server).
+pytest_plugins = ["tests.slow_server"]
+
 # The shared server is used by every test from one IP: lift the per-IP limit so the
 # suite itself never trips it. Rate-limit tests start their own server.
 SUITE_RATE_LIMIT = "1000000/300"

@@ -13,6 +13,7 @@ from console.api.errors import ApiError
 from console.api.transport import ApiClient, RequestOutcome, RetryWait
 from console.sandbox.process import SandboxProcess
 from tests.conftest import run
+from tests.slow_server import SlowServer
 
 KEYS = "/api/public/v1/keys"
 
@@ -318,3 +319,36 @@ def test_a_401_answered_during_our_own_rotation_waits_and_is_resent_with_the_new
     held, hooks = run(scenario())
     assert held
     assert hooks >= 1
+
+
+def test_a_timeout_says_so_without_empty_brackets(slow_server: SlowServer) -> None:
+    async def scenario() -> ApiError:
+        client = ApiClient(slow_server.url, "fdk_" + "Q" * 40, timeout=0.3)
+        try:
+            with pytest.raises(ApiError) as caught:
+                await client.get_json(KEYS)
+            return caught.value
+        finally:
+            await client.aclose()
+
+    error = run(scenario())
+    assert error.code == "TIMEOUT"
+    assert error.message.startswith(f"{slow_server.url} did not answer in time")
+    assert "()" not in error.message
+
+
+def test_an_untrusted_certificate_reads_as_a_sentence(untrusted_tls_server: SlowServer) -> None:
+    async def scenario() -> ApiError:
+        client = ApiClient(untrusted_tls_server.url, "fdk_" + "Q" * 40)
+        try:
+            with pytest.raises(ApiError) as caught:
+                await client.get_json(KEYS)
+            return caught.value
+        finally:
+            await client.aclose()
+
+    error = run(scenario())
+    assert error.message.startswith("the server's certificate could not be verified: ")
+    assert untrusted_tls_server.url in error.message
+    for noise in ("[SSL", "_ssl.c", "CERTIFICATE_VERIFY_FAILED"):
+        assert noise not in error.message

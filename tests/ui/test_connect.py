@@ -78,3 +78,11 @@ def test_a_refused_key_turns_the_connection_offline_with_the_reason(
 
     shown = "\n".join(visible_texts(window))
     assert shown.count("The API key is invalid, revoked or expired.") == 1
+
+
+def test_a_refused_key_says_the_pipelines_could_not_load(qtbot: QtBot, connect: Any) -> None:
+    window, _seen = connect("fdk_" + "Q" * 40)
+    tab = window.pipelines_tab
+    qtbot.waitUntil(lambda: window.runner.running == 0, timeout=10000)  # every load answered
+    assert tab.summary_label.text() == "Could not load pipelines: see the message above."
+    assert window.keys_tab.summary_label.text() == "Could not load keys: see the message above."

@@ -89,6 +89,10 @@ def test_deleting_the_connected_profile_asks_disconnects_and_clears_the_tabs(
     assert window.keys_tab.model.rowCount() == 0
     assert window.pipelines_tab.model.rowCount() == 0
     assert not window.keys_tab.add_button.isEnabled()
+    # Nothing to refresh or create a pipeline on: the buttons say so.
+    for button in (window.pipelines_tab.refresh_button, window.pipelines_tab.new_button):
+        assert not button.isEnabled()
+        assert "Not connected" in button.toolTip()
     dialog.reject()
 
 
@@ -125,4 +129,7 @@ def test_renaming_the_connected_profile_reconnects_under_its_new_name(
     assert combo.currentText() == "Renamed sandbox"
     assert window.session.profile.name == "Renamed sandbox"
     qtbot.waitUntil(lambda: window.keys_tab.model.rowCount() > 0, timeout=10000)
+    for button in (window.pipelines_tab.refresh_button, window.pipelines_tab.new_button):
+        assert button.isEnabled()
+        assert button.toolTip() == ""
     dialog.reject()

@@ -193,3 +193,29 @@ def test_buttons_have_mnemonics_and_none_clash_within_a_tab(
     qtbot.waitUntil(lambda: tab.panel.is_new, timeout=5000)
     assert _mnemonic(tab.panel.apply_button) == QKeySequence.mnemonic("&Apply").toString()
     assert not {k: t for k, t in _visible_mnemonics(window).items() if len(t) > 1}
+
+
+def test_ctrl_s_closes_the_completion_popup_it_applies_over(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    tab = _pipelines(qtbot, window, sandbox_url, admin_key, ["Applied over a popup"])
+    panel = tab.panel
+    qtbot.waitUntil(lambda: panel.catalog is not None, timeout=10000)
+    _active(qtbot, window)
+    _focus(qtbot, panel.editor)
+    editor = panel.editor
+    editor.setPlainText(editor.toPlainText().replace("Applied over a popup", "Applied, popup shut"))
+    # The cursor just after the source's "id: ": completion offers the source connections.
+    position = editor.toPlainText().index("id: ") + len("id: ")
+    cursor = editor.textCursor()
+    cursor.setPosition(position)
+    editor.setTextCursor(cursor)
+    assert editor.show_completions()
+    popup = editor.completer.popup()
+    qtbot.waitUntil(popup.isVisible, timeout=5000)
+    qtbot.waitUntil(panel.apply_button.isEnabled, timeout=10000)
+
+    with qtbot.waitSignal(panel.applied, timeout=15000):
+        qtbot.keyClick(editor, Qt.Key.Key_S, CTRL)
+    assert not popup.isVisible()
+    assert "Applied, popup shut" in editor.toPlainText()  # no completion was inserted

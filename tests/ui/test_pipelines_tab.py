@@ -206,11 +206,15 @@ def test_server_problems_are_listed_apart_and_block_apply(
     problems = checked.args[0]
     assert [p.path for p in problems] == ["colour"]
     assert problems[0].line > 1  # placed at the local problem's position
+    # Before any Apply, the check only counts (properly); it speaks of no refusal.
+    assert panel.server_label.text() == "Server check: 1 problem"
+    assert not panel.state_label.text().startswith("Not applied")
     qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(panel.server_checked, timeout=15000):
         pass
     assert panel.base_revision == 1  # nothing applied
-    assert "nothing applied" in panel.server_label.text()
+    assert panel.server_label.text() == "Server check: 1 problem"
+    assert panel.state_label.text().startswith("Not applied")
 
 
 def test_yaml_json_toggle_keeps_the_document(

@@ -163,3 +163,44 @@ def test_a_url_that_is_not_the_api_is_reported(
         qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
     assert result.args[0] is False
     assert "not with the platform API's JSON" in result.args[1]
+
+
+def test_every_control_has_its_own_mnemonic(dialog: ProfilesDialog) -> None:
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QLabel, QPushButton
+
+    claims: dict[str, list[str]] = {}
+    for button in dialog.findChildren(QPushButton):
+        if button.isVisibleTo(dialog):
+            key = QKeySequence.mnemonic(button.text())
+            assert not key.isEmpty(), f"{button.text()} has no Alt+letter"
+            claims.setdefault(key.toString(), []).append(button.text())
+    labelled = {label.buddy() for label in dialog.findChildren(QLabel) if label.buddy()}
+    for field in (dialog.name_edit, dialog.url_edit, dialog.auth_combo, dialog.key_edit):
+        assert field in labelled, "each field is reached by its label's Alt+letter"
+    for label in dialog.findChildren(QLabel):
+        if label.buddy() is not None:
+            claims.setdefault(QKeySequence.mnemonic(label.text()).toString(), []).append(
+                label.text()
+            )
+    assert {key: texts for key, texts in claims.items() if len(texts) > 1} == {}
+
+
+def test_the_delete_question_keeps_a_path_on_one_line(
+    qtbot: QtBot, dialog: ProfilesDialog, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "sandbox-data" / "integration-console"
+    dialog.settings.upsert(
+        ConnectionProfile("Sandbox", base_url="", sandbox_data_dir=str(data_dir))
+    )
+    dialog._refresh_list(select="Sandbox")
+    qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    box = dialog.delete_box
+    qtbot.waitUntil(box.isVisible, timeout=5000)
+    assert str(data_dir) in box.informativeText()
+    from PySide6.QtWidgets import QLabel
+
+    label = box.findChild(QLabel, "qt_msgbox_informativelabel")
+    assert label.width() >= label.fontMetrics().horizontalAdvance(str(data_dir))
+    with qtbot.waitSignal(box.finished, timeout=5000):
+        box.reject()

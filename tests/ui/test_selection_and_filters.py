@@ -161,8 +161,12 @@ def test_typing_in_the_filter_never_asks_about_edits_and_one_question_at_a_time(
     _click_row(qtbot, tab.table, "Alpha sync")
     questions = _open_questions()
     assert len(questions) == 1
+    # The question names both: the pipeline with the edits and the one being opened.
+    assert "“Beta sync”" in questions[0].text()
+    assert "Before opening “Alpha sync”" in questions[0].informativeText()
     assert tab.select_pipeline(made["Gamma sync"].id)  # a second request meanwhile
     assert _open_questions() == questions
+    assert "Before opening “Gamma sync”" in questions[0].informativeText()
     _all_speak_of(tab, beta)  # nothing changes until the answer
 
     # Cancel: the list highlights the open pipeline again and the actions act on it.

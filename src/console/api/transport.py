@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -265,12 +266,14 @@ class ApiClient:
                 method, path, json=json, params=query, headers=all_headers, content=content
             )
         except httpx.TimeoutException as exc:
-            error = ApiError(0, "TIMEOUT", f"{self.base_url} did not answer in time ({exc})")
+            # httpx's timeouts often have no text: no empty "()" after the sentence.
+            detail = redact_secrets(str(exc)).strip()
+            message = f"{self.base_url} did not answer in time"
+            error = ApiError(0, "TIMEOUT", f"{message} ({detail})" if detail else message)
             self._record(method, path, 0, started, None, error)
             raise error from None
         except httpx.HTTPError as exc:
-            detail = redact_secrets(str(exc)) or type(exc).__name__
-            error = ApiError(0, "NETWORK_ERROR", f"could not reach {self.base_url}: {detail}")
+            error = ApiError(0, "NETWORK_ERROR", network_error_text(self.base_url, exc))
             self._record(method, path, 0, started, None, error)
             raise error from None
         self.rate_limit.update(response.headers)
@@ -316,6 +319,20 @@ class ApiClient:
         if response.status_code == 429:
             error.retry_after = _retry_after_seconds(response.headers.get("retry-after"))
         return error
+
+
+_SSL_NOISE = re.compile(r"\[SSL: [A-Z0-9_]+\]\s*|\s*\(_ssl\.c:\d+\)")
+
+
+def network_error_text(base_url: str, error: BaseException) -> str:
+    """A sentence for a failure to reach `base_url` (no OpenSSL codes or source lines)."""
+    detail = redact_secrets(str(error)).strip()
+    if "CERTIFICATE_VERIFY_FAILED" in detail:
+        reason = _SSL_NOISE.sub("", detail).removeprefix("certificate verify failed: ")
+        return f"the server's certificate could not be verified: {reason} ({base_url})"
+    if detail.startswith("[SSL"):
+        return f"the secure connection to {base_url} failed: {_SSL_NOISE.sub('', detail)}"
+    return f"could not reach {base_url}: {detail or type(error).__name__}"
 
 
 def _int_header(headers: Mapping[str, str], name: str, default: int | None) -> int | None:

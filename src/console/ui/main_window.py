@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._close_confirmed = False
         self._connecting: str | None = None  # the profile a running connect is trying
+        self._connect_task: asyncio.Task[None] | None = None  # the newest connect started
         self._connected_text = "Not connected"
 
         self.profile_combo = QComboBox()
@@ -233,8 +234,35 @@ class MainWindow(QMainWindow):
         profile = self.settings.profile(str(name))
         # Until the new server answers, the tabs still show the connected profile's data.
         self._fill_profile_combo()
-        if profile is not None and profile is not self.session.profile:
+        if profile is None:
+            return
+        connected = self.session.profile
+        if connected is not None and profile.name == connected.name:
+            # Choosing the connection in use again means "stay here": the newest choice
+            # wins, so an attempt still under way is given up.
+            self.cancel_connect()
+        else:
             self.connect_profile(profile)
+
+    def cancel_connect(self) -> bool:
+        """Give up the connect attempt under way (Esc, or re-choosing); False if none."""
+        if self._connecting is None:
+            return False
+        self._connecting = None
+        self.runner.cancel("connect")  # its answer, if one still comes, is never applied
+        if self.session.profile is not None:
+            self.status.set_connection_state("connected", self._connected_text)
+        else:
+            self.status.set_disconnected()
+        self._fill_profile_combo()
+        return True
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Esc, when no widget wanted it, gives up a connect attempt under way."""
+        if event.key() == Qt.Key.Key_Escape and self.cancel_connect():
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def open_profiles_dialog(self) -> ProfilesDialog:
         """Open the connection-profile manager."""
@@ -271,7 +299,7 @@ class MainWindow(QMainWindow):
     def _profile_deleted(self, name: str) -> None:
         """The profile manager deleted `name` (after asking): disconnect if it is in use."""
         if self._connecting == name:
-            self.runner.cancel("connect")
+            self.cancel_connect()
         if self.session.profile is not None and self.session.profile.name == name:
             self.drop_connection()
         self._fill_profile_combo()
@@ -279,6 +307,7 @@ class MainWindow(QMainWindow):
     def drop_connection(self) -> None:
         """Drop the connection: the tabs clear and the picker names no profile."""
         self.runner.cancel("connect")
+        self._connecting = None
         self.pipelines_tab.panel.save_draft()  # edits of that connection stay in its drafts
         self.session.disconnect_profile()
         self.settings.active_profile = None
@@ -305,12 +334,16 @@ class MainWindow(QMainWindow):
 
     def connect_profile(self, profile: ConnectionProfile) -> None:
         """Connect to `profile` in the background; errors go to the banner."""
-        self.runner.start(self._connect(profile), name="connect")
+        self._connecting = profile.name
+        self._connect_task = self.runner.start(self._connect(profile), name="connect")
 
     def connect_url(self, base_url: str, api_key: str) -> None:
         """Connect to a server given on the command line (the key is never saved)."""
         profile = ConnectionProfile(COMMAND_LINE_PROFILE, base_url=base_url)
-        self.runner.start(self._connect(profile, api_key=api_key), name="connect")
+        self._connecting = profile.name
+        self._connect_task = self.runner.start(
+            self._connect(profile, api_key=api_key), name="connect"
+        )
 
     async def _connect(self, profile: ConnectionProfile, api_key: str | None = None) -> None:
         """Connect to `profile`; the picker names it once its data is what the tabs show.
@@ -320,15 +353,18 @@ class MainWindow(QMainWindow):
         were. With nothing to keep (start-up), nothing is tried first: the tabs' first
         requests tell whether the server takes the key.
         """
-        self._connecting = profile.name
         self.banner.dismiss()
-        self.status.set_connection_state("connecting", f"Connecting to {profile.name}…")
+        self.status.set_connection_state(
+            "connecting", f"Connecting to {profile.name}… (Esc to cancel)"
+        )
         client: ApiClient | None = None
         try:
             renew: Callable[[], Awaitable[str]] | None = None
             if profile.is_sandbox:
                 sandbox = self._sandbox_for(profile)
-                self.status.set_connection_state("connecting", "Starting the sandbox server…")
+                self.status.set_connection_state(
+                    "connecting", "Starting the sandbox server… (Esc to cancel)"
+                )
                 endpoint = await self._in_sandbox_worker(sandbox.ensure_started)
                 base_url, key = endpoint.base_url, endpoint.api_key
                 persist: Callable[[str], object] = sandbox.keep_key
@@ -350,7 +386,8 @@ class MainWindow(QMainWindow):
             if self.session.profile is not None:
                 await client.get_json(KEYS_PATH, {"limit": 1})  # before dropping what works
         except asyncio.CancelledError:
-            # A newer connect (or deleting this profile) took over: it owns the status.
+            # A newer choice (another connect, `cancel_connect`, deleting this profile)
+            # took over: it owns the status.
             if client is not None:
                 self.session.close_later(client)
             raise
@@ -360,7 +397,9 @@ class MainWindow(QMainWindow):
             self._connect_failed(profile, error)
             return
         finally:
-            if self._connecting == profile.name:
+            # Only the newest attempt speaks for `_connecting` (an older one, cancelled,
+            # may unwind after a newer one to the same profile has started).
+            if self._connect_task is asyncio.current_task():
                 self._connecting = None
 
         # Edits of the previous connection stay in its drafts before the tab is cleared.

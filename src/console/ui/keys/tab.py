@@ -120,10 +120,11 @@ class KeysTab(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusBadgeDelegate(self.table))
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate((250, 70, 150, 110, 130, 130, 130)):
-            self.table.setColumnWidth(column, width)
+        # The name takes what is left and elides; the other columns are as wide as what
+        # they show, so Status stays in view at 1024 px without a horizontal scrollbar.
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().selectionChanged.connect(self._sync_buttons)

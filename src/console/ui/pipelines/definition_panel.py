@@ -130,8 +130,10 @@ class DefinitionPanel(QWidget):
         self.apply_button = QPushButton("&Apply")
         self.apply_button.setObjectName("primaryButton")
         self.apply_button.clicked.connect(self.apply)
+        # The title has a row of its own (it names the pipeline Apply changes), so the
+        # buttons beside it cannot squeeze it to a few letters in a narrow window.
         toolbar = QHBoxLayout()
-        toolbar.addWidget(self.title, 1)
+        toolbar.addStretch(1)
         for widget in (
             self.format_combo,
             self.open_button,
@@ -163,6 +165,7 @@ class DefinitionPanel(QWidget):
         splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
         layout.addLayout(toolbar)
         layout.addWidget(splitter, 1)
         layout.addLayout(status)
@@ -635,10 +638,15 @@ class DefinitionPanel(QWidget):
             return None  # another document, or typed meanwhile: a newer check is due
         self.problems.set_problems("server", problems)
         if problems:
-            self.server_label.setText(f"Server: {len(problems)} problem(s); nothing applied.")
+            # The automatic check applies nothing anyway: "not applied" is said only when an
+            # Apply was refused (the state line, below).
+            count = len(problems)
+            self.server_label.setText(
+                f"Server check: {count} problem" + ("" if count == 1 else "s")
+            )
             self.server_label.setStyleSheet("color: #a61b0f;")
         else:
-            self.server_label.setText("Server: the definition is valid.")
+            self.server_label.setText("Server check: the definition is valid.")
             self.server_label.setStyleSheet("color: #11643a;")
         self.server_checked.emit(problems)
         return problems
@@ -664,6 +672,10 @@ class DefinitionPanel(QWidget):
         """Create or apply, after a server dry-run (one at a time: no double create)."""
         if not self._can_apply(self.is_dirty):
             return
+        # Ctrl+S can come while completion is open: its choices belong to the edit just sent.
+        popup = self.editor.completer.popup()
+        if popup is not None:
+            popup.hide()
         self._applying = True
         self._sync_buttons()
         task = self.runner.start(self._create() if self.is_new else self._apply())

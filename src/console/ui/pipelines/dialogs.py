@@ -227,15 +227,13 @@ class EditsOwner(Protocol):
 class UnsavedEditsBox(QMessageBox):
     """Leaving unapplied edits: keep them as a draft (default), discard them, or stay."""
 
-    def __init__(self, parent: QWidget, name: str) -> None:
+    def __init__(self, parent: QWidget, name: str, opening: str | None = None) -> None:
         super().__init__(parent)
         self.setIcon(QMessageBox.Icon.Question)
         self.setWindowTitle("Unapplied edits")
         self.setText(f"“{name}” has edits that are not applied.")
-        self.setInformativeText(
-            "Keep them as a draft on this computer (they come back when you open the "
-            "pipeline again), or discard them."
-        )
+        self._name = name
+        self.set_opening(opening)
         self.keep_button = self.addButton("Keep draft", QMessageBox.ButtonRole.AcceptRole)
         self.discard_button = self.addButton(
             "Discard edits", QMessageBox.ButtonRole.DestructiveRole
@@ -243,6 +241,18 @@ class UnsavedEditsBox(QMessageBox):
         cancel = self.addButton(QMessageBox.StandardButton.Cancel)
         self.setDefaultButton(self.keep_button)
         self.setEscapeButton(cancel)
+
+    def set_opening(self, opening: str | None) -> None:
+        """Name the pipeline about to be opened (the newest one asked for), if any."""
+        keep = (
+            "Keep them as a draft on this computer (they come back when you open "
+            f"“{self._name}” again), or discard them."
+        )
+        self.setInformativeText(
+            f"Before opening “{opening}”: {keep[0].lower()}{keep[1:]}"
+            if opening is not None
+            else keep
+        )
 
     def ask(
         self,

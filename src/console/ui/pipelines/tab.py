@@ -9,6 +9,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -131,10 +132,10 @@ class PipelinesTab(QWidget):
         # The server's order (newest first) until the user clicks a header.
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        # The name gets the stretch; the other columns are as wide as what they show
+        # (fixed widths left the name ~45 px wide at 1024 px).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((1, 92), (2, 96), (3, 96), (4, 40)):
-            self.table.setColumnWidth(column, width)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.summary_label = QLabel("Not loaded")
         for changed in (self.proxy.modelReset, self.proxy.rowsInserted, self.proxy.rowsRemoved):
@@ -156,7 +157,7 @@ class PipelinesTab(QWidget):
         meta.addRow("Name", self.name_label)
         meta.addRow("Status", self.status_badge)
         for name in ("Id", "Revision", "Created", "Updated", "Last sync", "Last error"):
-            label = QLabel("—")
+            label = WrappedValue("—") if name == "Last error" else QLabel("—")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
             # A last error quoting a long URL wraps or is clipped; it never widens the window.
@@ -195,8 +196,10 @@ class PipelinesTab(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left_splitter)
         splitter.addWidget(self.panel)
-        splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 6)
+        # A narrower (or wider) window changes the editor's width, not the list's: at
+        # 1024 px the list keeps room for its names, and the editor still fits its buttons.
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
         splitter.setSizes([470, 790])  # the editor title and toolbar fit at 1280 px
         # Neither side can be dragged away (the editor's Apply would go with it).
         splitter.setChildrenCollapsible(False)
@@ -208,6 +211,7 @@ class PipelinesTab(QWidget):
         self._poll.setInterval(LIVE_POLL_MS)
         self._poll.timeout.connect(self._poll_tick)
         self._show_metadata(None)
+        self._sync_list_actions()
 
     # -- loading -----------------------------------------------------------------
 
@@ -220,6 +224,7 @@ class PipelinesTab(QWidget):
     def connected(self) -> None:
         """A connection is ready: load the list and the editor's catalogue."""
         self._first_load = True
+        self._sync_list_actions()
         self.refresh()
         self.runner.start(self._load_catalog(), name="pipelines.catalog")
 
@@ -234,12 +239,27 @@ class PipelinesTab(QWidget):
         self._make_current(None)
         self.panel.clear()
         self.summary_label.setText("Not connected")
+        self._sync_list_actions()
+
+    def _sync_list_actions(self) -> None:
+        """Refresh and New pipeline need a connection (as the Keys tab's actions do)."""
+        connected = self.session.client is not None
+        why = "" if connected else "Not connected: choose a connection first."
+        for button in (self.refresh_button, self.new_button):
+            button.setEnabled(connected)
+            button.setToolTip(why)
 
     async def _load(self) -> None:
         self.summary_label.setText("Loading pipelines…")
-        pipelines = await self.session.pipelines.list_all(
-            include_archived=self.archived_box.isChecked()
-        )
+        try:
+            pipelines = await self.session.pipelines.list_all(
+                include_archived=self.archived_box.isChecked()
+            )
+        except Exception:
+            # The banner says why (the runner shows the failure); cancelled, a newer load
+            # or `clear` owns the footer.
+            self.summary_label.setText("Could not load pipelines: see the message above.")
+            raise
         self.model.set_rows(pipelines)
         self._update_summary()
         shown = self._shown
@@ -389,6 +409,8 @@ class PipelinesTab(QWidget):
         self._show_current_in_list()
         if not self._question_open:
             self._ask_before_switching()
+        else:
+            self.unsaved_box.set_opening(pipeline.name)  # the question names the newest
 
     def _ask_before_switching(self) -> None:
         name = self._shown.name if self._shown is not None else "The new pipeline"
@@ -405,7 +427,8 @@ class PipelinesTab(QWidget):
                 self._show_current_in_list()
 
         self._question_open = True
-        self.unsaved_box = UnsavedEditsBox(self, name)
+        opening = self._requested.name if self._requested is not None else None
+        self.unsaved_box = UnsavedEditsBox(self, name, opening)
         self.unsaved_box.finished.connect(answered)
         self.unsaved_box.ask(self.panel, proceed)
 
@@ -456,6 +479,7 @@ class PipelinesTab(QWidget):
             }
             for name, value in values.items():
                 self.meta_labels[name].setText(value)
+            self.meta_labels["Last error"].setToolTip(pipeline.last_error or "")
         self._sync_actions()
 
     def _sync_actions(self) -> None:
@@ -532,6 +556,32 @@ class PipelinesTab(QWidget):
     def _after_create(self, pipeline: Pipeline) -> None:
         self._make_current(pipeline)
         self.refresh()
+
+
+class WrappedValue(QLabel):
+    """A word-wrapped value that asks its layout for the lines it needs (up to a few).
+
+    A splitter or form lays a widget out by its minimum height, which ignores
+    height-for-width: a wrapped QLabel got one line and its second line was cut off.
+    """
+
+    MAX_LINES = 4  # beyond that the text is clipped; the tooltip and selection have it all
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Ask for the height of the wrapped text at the new width."""
+        super().resizeEvent(event)
+        self._fit()
+
+    def setText(self, text: str) -> None:
+        """Show `text`, wrapped within the current width."""
+        super().setText(text)
+        self._fit()
+
+    def _fit(self) -> None:
+        cap = self.fontMetrics().lineSpacing() * self.MAX_LINES
+        wanted = min(self.heightForWidth(max(1, self.width())), cap)
+        if wanted != self.minimumHeight():
+            self.setMinimumHeight(wanted)
 
 
 def _last_sync(pipeline: Pipeline) -> str:
