@@ -80,16 +80,20 @@ def main(argv: list[str]) -> int:
     paths = AppPaths.from_environment()
     secrets = SecretStore()
     launcher = None
-    # Start-up overlaps its waits: the sandbox child starts (on the other core) and a
-    # thread reads the keychain and imports httpx while this thread imports Qt and
-    # paints the window. Nothing of that is needed before the first paint.
+    # Start-up overlaps its waits: the sandbox child starts (on the other core) while
+    # this thread imports Qt and paints the window. A thread reads the keychain and
+    # imports httpx, but only once the window has painted: those are imports (~120 ms
+    # of Python), which would share the GIL with this thread's and delay the paint.
+    first_paint = threading.Event()
     if args.sandbox:
         from console.app.launcher import SandboxLauncher
 
         launcher = SandboxLauncher((args.data or paths.default_sandbox_dir).expanduser(), secrets)
-        launcher.start(then=_import_http_client)
+        launcher.start(then=_import_http_client, not_before=first_paint)
     else:
-        threading.Thread(target=_warm_up, args=(secrets,), name="start-up", daemon=True).start()
+        threading.Thread(
+            target=_warm_up, args=(secrets, first_paint), name="start-up", daemon=True
+        ).start()
 
     # PySide6 before qasync, so qasync binds to it (STACK_NOTES 2). asyncio comes with
     # them: imported at the top it would delay the sandbox child's spawn by ~40 ms.
@@ -117,7 +121,9 @@ def main(argv: list[str]) -> int:
     with loop:
         exit_code = int(
             loop.run_until_complete(
-                run_console(args, app, secrets, settings_store, paths, api_key, launcher)
+                run_console(
+                    args, app, secrets, settings_store, paths, api_key, launcher, first_paint
+                )
             )
         )
         _exit_now(exit_code)
@@ -130,11 +136,13 @@ def _import_http_client() -> None:
     import_httpx()
 
 
-def _warm_up(secrets: object) -> None:
-    """Resolve the keychain backend and import httpx, off the UI thread."""
+def _warm_up(secrets: object, not_before: threading.Event) -> None:
+    """Resolve the keychain backend and import httpx, off the UI thread, after the paint."""
+    from console.app.launcher import NOT_BEFORE_LIMIT
     from console.config.secrets import SecretStore
 
     assert isinstance(secrets, SecretStore)
+    not_before.wait(NOT_BEFORE_LIMIT)
     try:
         _ = secrets.persistent
         _import_http_client()
@@ -165,6 +173,7 @@ async def run_console(
     paths: object,
     api_key: str,
     launcher: object = None,
+    first_paint: threading.Event | None = None,
 ) -> int:
     """Show the window, connect as asked, and wait until it closes."""
     import asyncio
@@ -205,6 +214,9 @@ async def run_console(
         await asyncio.wait_for(painted, 2.0)
     except TimeoutError:
         log.warning("no paint event within 2 s of show(); connecting anyway")
+    finally:
+        if first_paint is not None:
+            first_paint.set()  # the start-up thread's turn
     if args.sandbox:
         window.use_sandbox((args.data or paths.default_sandbox_dir).expanduser())
     elif args.url:
