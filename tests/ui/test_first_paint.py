@@ -17,7 +17,9 @@ from console.config.profiles import SettingsStore
 from console.config.secrets import SecretStore
 
 # What the first paint must not pay for: the definition stack (YAML, the validator, the
-# editor and its widgets), the Pipelines tab, and the dialogs' modules.
+# editor and its widgets), the Pipelines tab, the dialogs' modules, the rotating log
+# file's handler, and what the start-up thread imports once the window has painted
+# (keyring, httpx: imports share the GIL with the UI thread's).
 DEFERRED = (
     "yaml",
     "difflib",
@@ -31,6 +33,11 @@ DEFERRED = (
     "console.ui.profiles_dialog",
     "console.ui.keys.dialogs",
     "console.ui.not_in_build",
+    "console.api.pipelines",
+    "console.api.catalog",
+    "logging.handlers",
+    "keyring",
+    "httpx",
 )
 
 
@@ -140,3 +147,26 @@ def test_a_tab_clicked_before_its_turn_is_built_at_once(
         pass
     assert window.tabs.currentIndex() == 1
     assert changes == [2, 1]
+
+
+def test_records_logged_before_the_log_file_opens_are_written_to_it(tmp_path: Path) -> None:
+    import logging
+
+    from console.app.logging_setup import configure_logging, hold_early_records
+
+    early = hold_early_records()
+    handler: logging.Handler | None = None
+    try:
+        logging.getLogger("console.test").info("before the first paint")
+        logging.getLogger("console.test").debug("below the level")
+        handler = configure_logging(tmp_path / "console.log", early=early)
+        logging.getLogger("console.test").info("after it")
+        handler.flush()
+        lines = (tmp_path / "console.log").read_text().splitlines()
+        assert [line.split(": ", 1)[1] for line in lines] == ["before the first paint", "after it"]
+        assert early not in logging.getLogger().handlers
+    finally:
+        logging.getLogger().removeHandler(early)
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()

@@ -105,10 +105,11 @@ def main(argv: list[str]) -> int:
 
     _mark("qt-imported")
 
-    from console.app.logging_setup import configure_logging
+    from console.app.logging_setup import hold_early_records
     from console.config.profiles import SettingsStore
 
-    configure_logging(paths.log_file)
+    # The log file opens after the first paint; what is logged before waits for it.
+    early_log = hold_early_records()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Integration Console")
@@ -122,7 +123,15 @@ def main(argv: list[str]) -> int:
         exit_code = int(
             loop.run_until_complete(
                 run_console(
-                    args, app, secrets, settings_store, paths, api_key, launcher, first_paint
+                    args,
+                    app,
+                    secrets,
+                    settings_store,
+                    paths,
+                    api_key,
+                    launcher,
+                    first_paint,
+                    early_log,
                 )
             )
         )
@@ -174,6 +183,7 @@ async def run_console(
     api_key: str,
     launcher: object = None,
     first_paint: threading.Event | None = None,
+    early_log: object = None,
 ) -> int:
     """Show the window, connect as asked, and wait until it closes."""
     import asyncio
@@ -215,6 +225,11 @@ async def run_console(
     except TimeoutError:
         log.warning("no paint event within 2 s of show(); connecting anyway")
     finally:
+        from console.app.logging_setup import EarlyRecords, configure_logging
+
+        configure_logging(
+            paths.log_file, early=early_log if isinstance(early_log, EarlyRecords) else None
+        )
         if first_paint is not None:
             first_paint.set()  # the start-up thread's turn
     if args.sandbox:
