@@ -164,9 +164,7 @@ def test_records_logged_before_the_log_file_opens_are_written_to_it(tmp_path: Pa
         handler.flush()
         lines = (tmp_path / "console.log").read_text().splitlines()
         assert [line.split(": ", 1)[1] for line in lines] == ["before the first paint", "after it"]
-        assert early not in logging.getLogger().handlers
     finally:
         logging.getLogger().removeHandler(early)
         if handler is not None:
-            logging.getLogger().removeHandler(handler)
             handler.close()

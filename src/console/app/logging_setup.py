@@ -20,15 +20,36 @@ class RedactingFormatter(logging.Formatter):
 
 
 class EarlyRecords(logging.Handler):
-    """Holds records until the log file is configured (after the first paint)."""
+    """Holds records until the log file is configured (after the first paint), then
+    passes each on to it.
+
+    It stays the root's handler: swapping handlers while another thread logs could
+    lose a record or write it twice.
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.records: list[logging.LogRecord] = []
+        self.target: logging.Handler | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Keep the record for `configure_logging` to write."""
-        self.records.append(record)
+        """Keep the record, or pass it on once the file is configured."""
+        if self.target is not None:
+            self.target.handle(record)
+        else:
+            self.records.append(record)
+
+    def release_to(self, target: logging.Handler, level: int) -> None:
+        """Write the held records (those at `level` or above) to `target`, then forward."""
+        self.acquire()  # Handler.handle holds it around emit
+        try:
+            for record in self.records:
+                if record.levelno >= level:
+                    target.handle(record)
+            self.records.clear()
+            self.target = target
+        finally:
+            self.release()
 
 
 def hold_early_records(level: int = logging.INFO) -> EarlyRecords:
@@ -65,12 +86,9 @@ def configure_logging(
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     if early is not None:
-        root.removeHandler(early)
-        for record in early.records:
-            if record.levelno >= level:
-                handler.handle(record)
-        early.records.clear()
-    root.addHandler(handler)
+        early.release_to(handler, level)
+    else:
+        root.addHandler(handler)
     root.setLevel(min(root.level or level, level))
     logging.getLogger("console").setLevel(level)
     # httpx logs full URLs at INFO; query auth would put the key in them.

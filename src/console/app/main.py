@@ -216,6 +216,10 @@ async def run_console(
     if os.environ.get(BENCH_T0_ENV) or args.exit_after:
         _report_startup(window, args.exit_after, launcher)
     window.resize(*SCREENSHOT_SIZE)
+    if first_paint is not None:
+        # At once, within the paint's signal: the keychain lookup gates the data, so it
+        # starts ahead of the tabs the window builds in the turns after this paint.
+        window.first_painted.connect(first_paint.set)
     painted = signal_future(window.first_painted)
     window.show()
     # Connect only after the first paint: the window appears before httpx, keyring and
@@ -231,7 +235,7 @@ async def run_console(
             paths.log_file, early=early_log if isinstance(early_log, EarlyRecords) else None
         )
         if first_paint is not None:
-            first_paint.set()  # the start-up thread's turn
+            first_paint.set()  # without a paint, the start-up thread's turn anyway
     if args.sandbox:
         window.use_sandbox((args.data or paths.default_sandbox_dir).expanduser())
     elif args.url:
