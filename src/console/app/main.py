@@ -139,10 +139,10 @@ def main(argv: list[str]) -> int:
 
 
 def _import_http_client() -> None:
-    """Import the API client's stack (asyncio, httpx), off the UI thread."""
-    from console.api.transport import import_httpx
+    """Import the API client's stack and build its SSL context, off the UI thread."""
+    from console.api.transport import warm_up_http_client
 
-    import_httpx()
+    warm_up_http_client()
 
 
 def _warm_up(secrets: object, not_before: threading.Event) -> None:
@@ -188,6 +188,7 @@ async def run_console(
     """Show the window, connect as asked, and wait until it closes."""
     import asyncio
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from console.config.paths import AppPaths
@@ -216,19 +217,14 @@ async def run_console(
     if os.environ.get(BENCH_T0_ENV) or args.exit_after:
         _report_startup(window, args.exit_after, launcher)
     window.resize(*SCREENSHOT_SIZE)
-    if first_paint is not None:
-        # At once, within the paint's signal: the keychain lookup gates the data, so it
-        # starts ahead of the tabs the window builds in the turns after this paint.
-        window.first_painted.connect(first_paint.set)
-    painted = signal_future(window.first_painted)
-    window.show()
-    # Connect only after the first paint: the window appears before httpx, keyring and
-    # the sandbox child are paid for.
-    try:
-        await asyncio.wait_for(painted, 2.0)
-    except TimeoutError:
-        log.warning("no paint event within 2 s of show(); connecting anyway")
-    finally:
+    started = False
+
+    def start_connecting() -> None:
+        """Open the log file, release the start-up thread and connect as asked (once)."""
+        nonlocal started
+        if started:
+            return
+        started = True
         from console.app.logging_setup import EarlyRecords, configure_logging
 
         configure_logging(
@@ -236,6 +232,52 @@ async def run_console(
         )
         if first_paint is not None:
             first_paint.set()  # without a paint, the start-up thread's turn anyway
+        try:
+            _connect_as_asked(window, args, paths, api_key)
+        except Exception as error:  # e.g. the settings file cannot be written
+            log.exception("could not start connecting")
+            window.show_error(error)
+
+    if first_paint is not None:
+        # At once, within the paint's signal: the keychain lookup gates the data, so it
+        # starts ahead of the tabs the window builds in the turns after this paint.
+        window.first_painted.connect(first_paint.set)
+    # Connect only after the first paint (the window appears before httpx, keyring and
+    # the sandbox child are paid for), in the turn right after it: queued here, within
+    # the paint's signal, it runs before the tab building the window queues after it.
+    window.first_painted.connect(lambda: QTimer.singleShot(0, start_connecting))
+    painted = signal_future(window.first_painted)
+    window.show()
+    try:
+        await asyncio.wait_for(painted, 2.0)
+    except TimeoutError:
+        log.warning("no paint event within 2 s of show(); connecting anyway")
+    start_connecting()
+    if args.screenshots:
+        from console.ui.screenshots import save_tab_screenshots
+
+        try:
+            await save_tab_screenshots(window, args.screenshots)
+            _mark("screenshots-saved")
+        except Exception as exc:
+            log.exception("screenshots failed")
+            print(f"screenshots failed: {exc}", file=sys.stderr)
+            exit_code = 1
+        window.close_keeping_drafts()
+    await closed
+    await window.shutdown()
+    return exit_code
+
+
+def _connect_as_asked(
+    window: object, args: argparse.Namespace, paths: object, api_key: str
+) -> None:
+    """Connect to what the command line names, else the last profile, else ask."""
+    from console.config.paths import AppPaths
+    from console.ui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    assert isinstance(paths, AppPaths)
     if args.sandbox:
         window.use_sandbox((args.data or paths.default_sandbox_dir).expanduser())
     elif args.url:
@@ -252,20 +294,6 @@ async def run_console(
         window.connect_profile(profile)
     else:
         window.open_profiles_dialog()
-    if args.screenshots:
-        from console.ui.screenshots import save_tab_screenshots
-
-        try:
-            await save_tab_screenshots(window, args.screenshots)
-            _mark("screenshots-saved")
-        except Exception as exc:
-            log.exception("screenshots failed")
-            print(f"screenshots failed: {exc}", file=sys.stderr)
-            exit_code = 1
-        window.close_keeping_drafts()
-    await closed
-    await window.shutdown()
-    return exit_code
 
 
 def _close_on_termination_signals(window: object) -> None:
