@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
@@ -41,8 +42,14 @@ DEFERRED = (
 )
 
 
-def test_the_first_paint_imports_none_of_the_deferred_modules(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["--url", "--sandbox"])
+def test_the_first_paint_imports_none_of_the_deferred_modules(tmp_path: Path, mode: str) -> None:
     """The real entry point, stopped at its first paint; sys.modules is read at that mark."""
+    if mode == "--url":
+        # Port 9 (discard) refuses: the connection starts after the paint and fails.
+        argv = ["--url", "http://127.0.0.1:9"]
+    else:
+        argv = ["--sandbox", "--data", str(tmp_path / "sandbox")]
     code = textwrap.dedent(
         f"""
         import os, sys, time
@@ -65,8 +72,7 @@ def test_the_first_paint_imports_none_of_the_deferred_modules(tmp_path: Path) ->
             print_mark(name, when, t0)
 
         console_main._mark_at = mark_at
-        # Port 9 (discard) refuses: the connection starts after the paint and fails.
-        console_main.main(["--url", "http://127.0.0.1:9", "--exit-after", "first-paint"])
+        console_main.main({argv!r} + ["--exit-after", "first-paint"])
         """
     )
     result = subprocess.run(
