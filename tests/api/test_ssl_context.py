@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from console.api.transport import ApiClient, default_ssl_context
+from console.api.transport import ApiClient, default_ssl_context, ssl_context_for
 from tests.conftest import run
 
 
@@ -29,3 +29,12 @@ def test_clients_share_one_verifying_context_and_never_load_the_ca_bundle_again(
     ]
     for client in clients:
         run(client.aclose())
+
+
+def test_a_plain_http_client_gets_a_context_that_trusts_nothing() -> None:
+    context = ssl_context_for("http://127.0.0.1:8765")
+    assert context is not default_ssl_context()
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0  # no CA bundle was loaded
+    assert ssl_context_for("HTTPS://api.example.com") is default_ssl_context()

@@ -43,16 +43,39 @@ def import_httpx() -> None:
     import httpx  # noqa: F401
 
 
-def warm_up_http_client() -> None:
+def warm_up_http_client(*, tls: bool = True) -> None:
     """Import what the first client needs and build its SSL context (start-up thread).
 
     httpcore with anyio and h11 cost ~40 ms, the verifying SSL context ~35-70 ms: on
-    the UI thread they would delay the first request by as much.
+    the UI thread they would delay the first request by as much. `tls=False` (the
+    embedded sandbox, plain http on loopback) skips the context no request will use.
     """
     import_httpx()
     import httpcore  # noqa: F401  (imported by the first client's transport)
 
-    default_ssl_context()
+    if tls:
+        default_ssl_context()
+
+
+def ssl_context_for(base_url: str) -> ssl.SSLContext:
+    """The context a client of `base_url` gets: the shared verifying one for https.
+
+    A plain-http client never makes a TLS connection (its requests go to its base URL
+    and redirects are not followed), yet httpx wants a context: it gets one that trusts
+    no certificate at all, so it costs no CA-bundle load and could never connect
+    anywhere insecurely.
+    """
+    if base_url.lower().startswith("https:"):
+        return default_ssl_context()
+    return _trusting_nothing()
+
+
+@functools.cache
+def _trusting_nothing() -> ssl.SSLContext:
+    import ssl
+
+    # PROTOCOL_TLS_CLIENT requires a verified certificate and a matching host name.
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 @functools.cache
@@ -150,7 +173,7 @@ class ApiClient:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             transport=transport,
             follow_redirects=False,
-            verify=default_ssl_context(),
+            verify=ssl_context_for(self.base_url),
         )
 
     @property

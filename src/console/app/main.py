@@ -89,7 +89,7 @@ def main(argv: list[str]) -> int:
         from console.app.launcher import SandboxLauncher
 
         launcher = SandboxLauncher((args.data or paths.default_sandbox_dir).expanduser(), secrets)
-        launcher.start(then=_import_http_client, not_before=first_paint)
+        launcher.start(then=_import_sandbox_client, not_before=first_paint)
     else:
         threading.Thread(
             target=_warm_up, args=(secrets, first_paint), name="start-up", daemon=True
@@ -138,11 +138,16 @@ def main(argv: list[str]) -> int:
         _exit_now(exit_code)
 
 
-def _import_http_client() -> None:
+def _import_http_client(tls: bool = True) -> None:
     """Import the API client's stack and build its SSL context, off the UI thread."""
     from console.api.transport import warm_up_http_client
 
-    warm_up_http_client()
+    warm_up_http_client(tls=tls)
+
+
+def _import_sandbox_client() -> None:
+    """As `_import_http_client`, for the sandbox: plain http on loopback, no TLS."""
+    _import_http_client(tls=False)
 
 
 def _warm_up(secrets: object, not_before: threading.Event) -> None:
