@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 SANDBOX_ACCOUNT = "demo"
 CONSOLE_KEY_NAME = "Integration Console (this computer)"
+# A lookup waiting for the first paint starts anyway after this long (a window that
+# never paints must not keep the connection waiting for ever).
+NOT_BEFORE_LIMIT = 3.0
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,18 @@ class SandboxLauncher:
         self._lock = threading.Lock()
         self._key_lookup: Future[str | None] | None = None
 
-    def start(self, then: Callable[[], object] | None = None) -> None:
+    def start(
+        self,
+        then: Callable[[], object] | None = None,
+        not_before: threading.Event | None = None,
+    ) -> None:
         """Spawn the child and look its key up in a thread; return at once.
 
-        The console calls this at process start, so the child's start-up and the
-        keychain lookup overlap the Qt imports and the first paint. `then` runs in the
-        lookup thread afterwards (more start-up work that must stay off the UI thread).
+        The console calls this at process start, so the child's start-up overlaps the
+        Qt imports and the first paint. The lookup thread waits for `not_before` (the
+        first paint: its imports would share the GIL with the UI thread's) for at most
+        NOT_BEFORE_LIMIT seconds; `then` runs in that thread afterwards (more start-up
+        work that must stay off the UI thread).
         """
         with self._lock:
             if self.process is None or not self.process.running:
@@ -65,10 +74,20 @@ class SandboxLauncher:
                 lookup: Future[str | None] = Future()
                 self._key_lookup = lookup
                 threading.Thread(
-                    target=self._look_up_key, args=(lookup, then), name="keychain", daemon=True
+                    target=self._look_up_key,
+                    args=(lookup, then, not_before),
+                    name="keychain",
+                    daemon=True,
                 ).start()
 
-    def _look_up_key(self, lookup: Future[str | None], then: Callable[[], object] | None) -> None:
+    def _look_up_key(
+        self,
+        lookup: Future[str | None],
+        then: Callable[[], object] | None,
+        not_before: threading.Event | None,
+    ) -> None:
+        if not_before is not None:
+            not_before.wait(NOT_BEFORE_LIMIT)
         try:
             lookup.set_result(self.saved_key())
         except BaseException as exc:

@@ -80,16 +80,20 @@ def main(argv: list[str]) -> int:
     paths = AppPaths.from_environment()
     secrets = SecretStore()
     launcher = None
-    # Start-up overlaps its waits: the sandbox child starts (on the other core) and a
-    # thread reads the keychain and imports httpx while this thread imports Qt and
-    # paints the window. Nothing of that is needed before the first paint.
+    # Start-up overlaps its waits: the sandbox child starts (on the other core) while
+    # this thread imports Qt and paints the window. A thread reads the keychain and
+    # imports httpx, but only once the window has painted: those are imports (~120 ms
+    # of Python), which would share the GIL with this thread's and delay the paint.
+    first_paint = threading.Event()
     if args.sandbox:
         from console.app.launcher import SandboxLauncher
 
         launcher = SandboxLauncher((args.data or paths.default_sandbox_dir).expanduser(), secrets)
-        launcher.start(then=_import_http_client)
+        launcher.start(then=_import_sandbox_client, not_before=first_paint)
     else:
-        threading.Thread(target=_warm_up, args=(secrets,), name="start-up", daemon=True).start()
+        threading.Thread(
+            target=_warm_up, args=(secrets, first_paint), name="start-up", daemon=True
+        ).start()
 
     # PySide6 before qasync, so qasync binds to it (STACK_NOTES 2). asyncio comes with
     # them: imported at the top it would delay the sandbox child's spawn by ~40 ms.
@@ -101,10 +105,11 @@ def main(argv: list[str]) -> int:
 
     _mark("qt-imported")
 
-    from console.app.logging_setup import configure_logging
+    from console.app.logging_setup import hold_early_records
     from console.config.profiles import SettingsStore
 
-    configure_logging(paths.log_file)
+    # The log file opens after the first paint; what is logged before waits for it.
+    early_log = hold_early_records()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Integration Console")
@@ -117,24 +122,41 @@ def main(argv: list[str]) -> int:
     with loop:
         exit_code = int(
             loop.run_until_complete(
-                run_console(args, app, secrets, settings_store, paths, api_key, launcher)
+                run_console(
+                    args,
+                    app,
+                    secrets,
+                    settings_store,
+                    paths,
+                    api_key,
+                    launcher,
+                    first_paint,
+                    early_log,
+                )
             )
         )
         _exit_now(exit_code)
 
 
-def _import_http_client() -> None:
-    """Import the API client's stack (asyncio, httpx), off the UI thread."""
-    from console.api.transport import import_httpx
+def _import_http_client(tls: bool = True) -> None:
+    """Import the API client's stack and build its SSL context, off the UI thread."""
+    from console.api.transport import warm_up_http_client
 
-    import_httpx()
+    warm_up_http_client(tls=tls)
 
 
-def _warm_up(secrets: object) -> None:
-    """Resolve the keychain backend and import httpx, off the UI thread."""
+def _import_sandbox_client() -> None:
+    """As `_import_http_client`, for the sandbox: plain http on loopback, no TLS."""
+    _import_http_client(tls=False)
+
+
+def _warm_up(secrets: object, not_before: threading.Event) -> None:
+    """Resolve the keychain backend and import httpx, off the UI thread, after the paint."""
+    from console.app.launcher import NOT_BEFORE_LIMIT
     from console.config.secrets import SecretStore
 
     assert isinstance(secrets, SecretStore)
+    not_before.wait(NOT_BEFORE_LIMIT)
     try:
         _ = secrets.persistent
         _import_http_client()
@@ -165,10 +187,13 @@ async def run_console(
     paths: object,
     api_key: str,
     launcher: object = None,
+    first_paint: threading.Event | None = None,
+    early_log: object = None,
 ) -> int:
     """Show the window, connect as asked, and wait until it closes."""
     import asyncio
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from console.config.paths import AppPaths
@@ -197,14 +222,67 @@ async def run_console(
     if os.environ.get(BENCH_T0_ENV) or args.exit_after:
         _report_startup(window, args.exit_after, launcher)
     window.resize(*SCREENSHOT_SIZE)
+    started = False
+
+    def start_connecting() -> None:
+        """Open the log file, release the start-up thread and connect as asked (once)."""
+        nonlocal started
+        if started:
+            return
+        started = True
+        from console.app.logging_setup import EarlyRecords, configure_logging
+
+        configure_logging(
+            paths.log_file, early=early_log if isinstance(early_log, EarlyRecords) else None
+        )
+        if first_paint is not None:
+            first_paint.set()  # without a paint, the start-up thread's turn anyway
+        try:
+            _connect_as_asked(window, args, paths, api_key)
+        except Exception as error:  # e.g. the settings file cannot be written
+            log.exception("could not start connecting")
+            window.show_error(error)
+
+    if first_paint is not None:
+        # At once, within the paint's signal: the keychain lookup gates the data, so it
+        # starts ahead of the tabs the window builds in the turns after this paint.
+        window.first_painted.connect(first_paint.set)
+    # Connect only after the first paint (the window appears before httpx, keyring and
+    # the sandbox child are paid for), in the turn right after it: queued here, within
+    # the paint's signal, it runs before the tab building the window queues after it.
+    window.first_painted.connect(lambda: QTimer.singleShot(0, start_connecting))
     painted = signal_future(window.first_painted)
     window.show()
-    # Connect only after the first paint: the window appears before httpx, keyring and
-    # the sandbox child are paid for.
     try:
         await asyncio.wait_for(painted, 2.0)
     except TimeoutError:
         log.warning("no paint event within 2 s of show(); connecting anyway")
+    start_connecting()
+    if args.screenshots:
+        from console.ui.screenshots import save_tab_screenshots
+
+        try:
+            await save_tab_screenshots(window, args.screenshots)
+            _mark("screenshots-saved")
+        except Exception as exc:
+            log.exception("screenshots failed")
+            print(f"screenshots failed: {exc}", file=sys.stderr)
+            exit_code = 1
+        window.close_keeping_drafts()
+    await closed
+    await window.shutdown()
+    return exit_code
+
+
+def _connect_as_asked(
+    window: object, args: argparse.Namespace, paths: object, api_key: str
+) -> None:
+    """Connect to what the command line names, else the last profile, else ask."""
+    from console.config.paths import AppPaths
+    from console.ui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    assert isinstance(paths, AppPaths)
     if args.sandbox:
         window.use_sandbox((args.data or paths.default_sandbox_dir).expanduser())
     elif args.url:
@@ -221,20 +299,6 @@ async def run_console(
         window.connect_profile(profile)
     else:
         window.open_profiles_dialog()
-    if args.screenshots:
-        from console.ui.screenshots import save_tab_screenshots
-
-        try:
-            await save_tab_screenshots(window, args.screenshots)
-            _mark("screenshots-saved")
-        except Exception as exc:
-            log.exception("screenshots failed")
-            print(f"screenshots failed: {exc}", file=sys.stderr)
-            exit_code = 1
-        window.close_keeping_drafts()
-    await closed
-    await window.shutdown()
-    return exit_code
 
 
 def _close_on_termination_signals(window: object) -> None:

@@ -1,14 +1,22 @@
-"""The main window: connection picker, error banner, four tabs, status bar."""
+"""The main window: connection picker, error banner, four tabs, status bar.
+
+Only what the first paint shows is built before it: the connection row, the banner, the
+tab bar with the API Keys tab, and the status bar. The other tabs (Pipelines with its
+definition editor, Records, Ingest Logs) and the dialogs' modules are built in the event
+loop's next turns after that paint, one step a turn; a tab chosen before then (or asked
+for in code, `window.pipelines_tab`) is built at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
@@ -30,15 +38,16 @@ from console.config.paths import AppPaths
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
 from console.ui.keys.tab import KeysTab
-from console.ui.not_in_build import NotInThisBuild
-from console.ui.pipelines.dialogs import UnsavedEditsBox
-from console.ui.pipelines.tab import PipelinesTab
-from console.ui.profiles_dialog import ProfilesDialog
 from console.ui.sandbox_port import SandboxFactory, SandboxRunner
 from console.ui.session import ConsoleSession
 from console.ui.status_bar import ConsoleStatusBar
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import ErrorBanner
+
+if TYPE_CHECKING:
+    # Imported after the first paint (see the module's docstring).
+    from console.ui.pipelines.tab import PipelinesTab
+    from console.ui.profiles_dialog import ProfilesDialog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,6 +59,14 @@ KEYS_PATH = "/api/public/v1/keys"
 # Switch tabs from anywhere, the definition editor and the tables included.
 NEXT_TAB_KEYS = ("Ctrl+Tab", "Ctrl+PgDown")
 PREVIOUS_TAB_KEYS = ("Ctrl+Shift+Tab", "Ctrl+Shift+Backtab", "Ctrl+PgUp")
+PIPELINES_INDEX = 1
+# Imported after the first paint, before the user could open what needs them: the
+# dialogs the keys tab, the profile manager and the Pipelines tab open.
+DEFERRED_MODULES = (
+    "console.ui.pipelines.tab",
+    "console.ui.profiles_dialog",
+    "console.ui.keys.dialogs",
+)
 
 
 class MainWindow(QMainWindow):
@@ -58,6 +75,7 @@ class MainWindow(QMainWindow):
     connection_ready = Signal(object)  # ConnectionProfile, after the server answered
     connection_failed = Signal(str, object)  # profile name, the error; the previous stays
     first_painted = Signal()
+    tabs_built = Signal()  # every tab built and every deferred module imported
 
     def __init__(
         self,
@@ -82,6 +100,15 @@ class MainWindow(QMainWindow):
         self._connecting: str | None = None  # the profile a running connect is trying
         self._connect_task: asyncio.Task[None] | None = None  # the newest connect started
         self._connected_text = "Not connected"
+        self._drafts = drafts
+        self._pipelines_tab: PipelinesTab | None = None
+        # Built after the first paint, in this order, one step per loop turn.
+        self._unbuilt_tabs: dict[int, Callable[[], QWidget]] = {
+            PIPELINES_INDEX: self._build_pipelines_tab,
+            2: self._build_records_tab,
+            3: self._build_ingest_logs_tab,
+        }
+        self._deferred_modules = list(DEFERRED_MODULES)
 
         self.profile_combo = QComboBox()
         # Sized by a few characters, not by the longest profile name (which would widen
@@ -107,22 +134,10 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.keys_tab, TAB_TITLES[0])
-        self.pipelines_tab = PipelinesTab(
-            self.session, self.runner, drafts or DraftStore(AppPaths.from_environment().drafts_dir)
-        )
-        self.tabs.addTab(self.pipelines_tab, TAB_TITLES[1])
-        self.tabs.addTab(
-            NotInThisBuild("Records", "Here you will browse and search the records of each feed."),
-            TAB_TITLES[2],
-        )
-        self.tabs.addTab(
-            NotInThisBuild(
-                "Ingest logs",
-                "Here you will read connector logs, tail them live and follow a "
-                "correlation ID to the records it touched.",
-            ),
-            TAB_TITLES[3],
-        )
+        for index in self._unbuilt_tabs:
+            # Never shown: the real page replaces it before its tab can be current.
+            self.tabs.addTab(QWidget(), TAB_TITLES[index])
+        self.tabs.currentChanged.connect(self._build_tab)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -138,9 +153,7 @@ class MainWindow(QMainWindow):
         self.session.request_finished.connect(self.status.request_finished)
         self.session.retry_waiting.connect(self.status.retry_waiting)
         self.session.connected.connect(lambda _profile: self.keys_tab.clear())
-        self.session.connected.connect(lambda _profile: self.pipelines_tab.clear())
         self.session.disconnected.connect(self.keys_tab.clear)
-        self.session.disconnected.connect(self.pipelines_tab.clear)
         self.session.own_key_rotated.connect(
             lambda last4: self.status.showMessage(
                 f"This console now uses its rotated key (…{last4}).", 8000
@@ -180,17 +193,97 @@ class MainWindow(QMainWindow):
     def focus_filter(self) -> bool:
         """Put the cursor in the current tab's filter (Ctrl+F); False when it has none."""
         page = self.tabs.currentWidget()
-        if not isinstance(page, KeysTab | PipelinesTab):
+        if page is self.keys_tab:
+            search_edit = self.keys_tab.search_edit
+        elif self._pipelines_tab is not None and page is self._pipelines_tab:
+            search_edit = self._pipelines_tab.search_edit
+        else:
             return False
-        page.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        page.search_edit.selectAll()
+        search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        search_edit.selectAll()
         return True
 
     def apply_definition(self) -> bool:
         """Ctrl+S: apply the edited definition shown on the Pipelines tab, else nothing."""
-        if self.tabs.currentWidget() is not self.pipelines_tab:
+        if self._pipelines_tab is None or self.tabs.currentWidget() is not self._pipelines_tab:
             return False
-        return self.pipelines_tab.apply_edits()
+        return self._pipelines_tab.apply_edits()
+
+    # -- tabs built after the first paint ------------------------------------------
+
+    @property
+    def pipelines_tab(self) -> PipelinesTab:
+        """The Pipelines tab, built now if the turns after the first paint have not yet."""
+        if self._pipelines_tab is None:
+            self._build_tab(PIPELINES_INDEX)
+        assert self._pipelines_tab is not None
+        return self._pipelines_tab
+
+    @property
+    def all_tabs_built(self) -> bool:
+        """Whether every tab is built and every deferred module imported."""
+        return not self._unbuilt_tabs and not self._deferred_modules
+
+    def _build_pipelines_tab(self) -> QWidget:
+        from console.ui.pipelines.tab import PipelinesTab
+
+        drafts = self._drafts or DraftStore(AppPaths.from_environment().drafts_dir)
+        tab = PipelinesTab(self.session, self.runner, drafts)
+        self.session.connected.connect(lambda _profile: tab.clear())
+        self.session.disconnected.connect(tab.clear)
+        self._pipelines_tab = tab
+        return tab
+
+    def _build_records_tab(self) -> QWidget:
+        from console.ui.not_in_build import NotInThisBuild
+
+        return NotInThisBuild(
+            "Records", "Here you will browse and search the records of each feed."
+        )
+
+    def _build_ingest_logs_tab(self) -> QWidget:
+        from console.ui.not_in_build import NotInThisBuild
+
+        return NotInThisBuild(
+            "Ingest logs",
+            "Here you will read connector logs, tail them live and follow a "
+            "correlation ID to the records it touched.",
+        )
+
+    def _build_tab(self, index: int) -> None:
+        """Put the real page of tab `index` in place of its placeholder, if not yet.
+
+        Also runs when a tab becomes current, so a tab chosen before its turn came is
+        built at once, before it paints.
+        """
+        build = self._unbuilt_tabs.pop(index, None)
+        if build is None:
+            return
+        page = build()
+        current = self.tabs.currentIndex()
+        placeholder = self.tabs.widget(index)
+        # The swap is invisible (no paint runs in between): listeners of the tab
+        # widget hear of no change but the one the user made.
+        blocked = self.tabs.blockSignals(True)
+        try:
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, page, TAB_TITLES[index])
+            self.tabs.setCurrentIndex(current)
+        finally:
+            self.tabs.blockSignals(blocked)
+        if placeholder is not None:
+            placeholder.deleteLater()
+
+    def _build_next_deferred(self) -> None:
+        """One step of what the first paint did not need; then the next, a turn later."""
+        if self._unbuilt_tabs:
+            self._build_tab(next(iter(self._unbuilt_tabs)))
+        elif self._deferred_modules:
+            importlib.import_module(self._deferred_modules.pop(0))
+        if self.all_tabs_built:
+            self.tabs_built.emit()
+        else:
+            QTimer.singleShot(0, self, self._build_next_deferred)
 
     # -- painting ----------------------------------------------------------------
 
@@ -199,6 +292,8 @@ class MainWindow(QMainWindow):
         if not self._painted and event.type() == QEvent.Type.Paint:
             self._painted = True
             self.first_painted.emit()
+            # After this paint has reached the screen, not inside it.
+            QTimer.singleShot(0, self, self._build_next_deferred)
         return super().eventFilter(watched, event)
 
     # -- errors ------------------------------------------------------------------
@@ -266,6 +361,8 @@ class MainWindow(QMainWindow):
 
     def open_profiles_dialog(self) -> ProfilesDialog:
         """Open the connection-profile manager."""
+        from console.ui.profiles_dialog import ProfilesDialog
+
         dialog = ProfilesDialog(
             self.settings,
             self.secrets,
@@ -308,7 +405,8 @@ class MainWindow(QMainWindow):
         """Drop the connection: the tabs clear and the picker names no profile."""
         self.runner.cancel("connect")
         self._connecting = None
-        self.pipelines_tab.panel.save_draft()  # edits of that connection stay in its drafts
+        if self._pipelines_tab is not None:  # edits of that connection stay in its drafts
+            self._pipelines_tab.panel.save_draft()
         self.session.disconnect_profile()
         self.settings.active_profile = None
         self._connected_text = "Not connected"
@@ -403,7 +501,8 @@ class MainWindow(QMainWindow):
                 self._connecting = None
 
         # Edits of the previous connection stay in its drafts before the tab is cleared.
-        self.pipelines_tab.panel.save_draft()
+        if self._pipelines_tab is not None:
+            self._pipelines_tab.panel.save_draft()
         self.session.connect_profile(profile, client, persist_key=persist)
         self.status.clear()
         if profile.name != COMMAND_LINE_PROFILE:
@@ -464,11 +563,14 @@ class MainWindow(QMainWindow):
 
     def close_keeping_drafts(self) -> None:
         """Close without asking: unapplied edits stay in their drafts (SIGTERM, tests)."""
-        self.pipelines_tab.panel.save_draft()
+        if self._pipelines_tab is not None:
+            self._pipelines_tab.panel.save_draft()
         self._close_confirmed = True
         self.close()
 
     def _ask_before_closing(self) -> None:
+        from console.ui.pipelines.dialogs import UnsavedEditsBox
+
         panel = self.pipelines_tab.panel
         name = panel.pipeline.name if panel.pipeline is not None else "The new pipeline"
 
@@ -491,12 +593,13 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Ask about unapplied definition edits, then persist the active profile."""
-        panel = self.pipelines_tab.panel
-        if panel.is_dirty and not self._close_confirmed:
+        panel = self._pipelines_tab.panel if self._pipelines_tab is not None else None
+        if panel is not None and panel.is_dirty and not self._close_confirmed:
             event.ignore()
             self._ask_before_closing()
             return
-        panel.shutdown()
+        if panel is not None:
+            panel.shutdown()
         try:
             self.settings_store.save(self.settings)
         except OSError:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from console.api.catalog import CatalogApi
-from console.api.feeds import FeedsApi
 from console.api.keys import KeysApi
-from console.api.pipelines import PipelinesApi
 from console.api.transport import ApiClient, AuthMode, RequestOutcome, RetryWait
 from console.config.profiles import ConnectionProfile
+
+if TYPE_CHECKING:
+    # Imported when first used, after the first paint (the keys tab needs only KeysApi).
+    from console.api.catalog import CatalogApi
+    from console.api.feeds import FeedsApi
+    from console.api.pipelines import PipelinesApi
 
 
 class ConsoleSession(QObject):
@@ -103,16 +107,22 @@ class ConsoleSession(QObject):
     @property
     def feeds(self) -> FeedsApi:
         """The feeds resource of the active connection."""
+        from console.api.feeds import FeedsApi
+
         return FeedsApi(self.require_client())
 
     @property
     def pipelines(self) -> PipelinesApi:
         """The pipelines resource of the active connection."""
+        from console.api.pipelines import PipelinesApi
+
         return PipelinesApi(self.require_client())
 
     @property
     def catalog(self) -> CatalogApi:
         """Connections and hooks of the active connection."""
+        from console.api.catalog import CatalogApi
+
         return CatalogApi(self.require_client())
 
     def uses_key(self, prefix: str, last4: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
@@ -26,19 +27,16 @@ from PySide6.QtWidgets import (
 from console.api.errors import ApiError
 from console.api.keys import ApiKey, CreatedKey
 from console.config.secrets import SecretStore, saved_key_account
-from console.ui.keys.dialogs import (
-    AddKeyDialog,
-    NewKeyRequest,
-    RotateDialog,
-    SecretDialog,
-    revoke_confirmation,
-)
 from console.ui.keys.model import STATUS_COLUMN, KeysTableModel, keys_filter
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import error_text
 from console.ui.widgets.row_table import ROW_ROLE, select_row, selected_row
 from console.ui.widgets.status_badge import StatusBadgeDelegate
+
+if TYPE_CHECKING:
+    # The dialogs are imported when first opened (or right after the first paint).
+    from console.ui.keys.dialogs import AddKeyDialog, NewKeyRequest
 
 STATUS_FILTERS = (
     ("All statuses", None),
@@ -299,6 +297,8 @@ class KeysTab(QWidget):
         self.runner.start(self._open_add_dialog(), name="keys.add")
 
     async def _open_add_dialog(self) -> None:
+        from console.ui.keys.dialogs import AddKeyDialog
+
         feeds = await self.session.feeds.list_all()
         dialog = AddKeyDialog(feeds, self)
         # Mutations are never pre-empted: cancelling one after the server acted would
@@ -334,6 +334,8 @@ class KeysTab(QWidget):
         key = self.selected_key()
         if key is None or key.is_revoked:
             return
+        from console.ui.keys.dialogs import RotateDialog
+
         dialog = RotateDialog(key, is_own_key=self.is_own_key(key), parent=self)
         dialog.accepted.connect(lambda: self.runner.start(self._rotate(key, dialog.grace_seconds)))
         dialog.finished.connect(dialog.deleteLater)
@@ -363,6 +365,8 @@ class KeysTab(QWidget):
         key = self.selected_key()
         if key is None or key.is_revoked:
             return
+        from console.ui.keys.dialogs import revoke_confirmation
+
         self.revoke_box = revoke_confirmation(key, is_own_key=self.is_own_key(key), parent=self)
         self.revoke_box.ask(lambda: self.runner.start(self._revoke(key)))
 
@@ -374,6 +378,8 @@ class KeysTab(QWidget):
     # -- secrets -----------------------------------------------------------------
 
     def _show_secret(self, created: CreatedKey, heading: str) -> None:
+        from console.ui.keys.dialogs import SecretDialog
+
         dialog = SecretDialog(
             created,
             keychain_reason=self.secrets.unavailable_reason,
