@@ -163,8 +163,10 @@ async def bench_editor(text: str, bursts: int, slow_keys: int, in_child: bool) -
             figures.debounce_callback.append((time.perf_counter() - started) * 1000)
             await shown.get()
         paths = [p.path for p in editor.problems()]
-        assert len(paths) == 1, paths
-        assert paths[0].endswith(".colour"), paths
+        # The unknown key, and (after hundreds of typed keys) the name typed into may have
+        # passed the 255-character limit of a table name: nothing else.
+        assert [p for p in paths if p.endswith(".colour")], paths
+        assert all(p.endswith((".colour", "].name")) for p in paths), paths
     finally:
         validator.shutdown()
         editor.close()
