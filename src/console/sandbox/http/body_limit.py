@@ -98,6 +98,16 @@ def _refusal(cap: int, declared: int | None) -> ApiError:
     )
 
 
+async def _in_time(receive: Receive, idle_seconds: float, deadline: float) -> Message:
+    """The next message, or TimeoutError after `idle_seconds` of silence or at `deadline`
+    (loop time): the one clock for reading a body and for lingering after an answer."""
+    wait = min(idle_seconds, deadline - asyncio.get_running_loop().time())
+    if wait <= 0:
+        raise TimeoutError
+    async with asyncio.timeout(wait):
+        return await receive()
+
+
 def _stalled(timing: BodyTiming) -> ApiError:
     return ApiError.single(
         408,
@@ -151,18 +161,13 @@ class _Exchange:
         bodies still arriving would pass the server's budget (503): a stalled body must not
         hold memory for as long as its client likes.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timing.total_seconds
+        deadline = asyncio.get_running_loop().time() + timing.total_seconds
         chunks: list[bytes] = []
         held = 0
         try:
             while not self.body_complete:
-                wait = min(timing.idle_seconds, deadline - loop.time())
                 try:
-                    if wait <= 0:
-                        raise TimeoutError
-                    async with asyncio.timeout(wait):
-                        message = await self.receive()
+                    message = await _in_time(self.receive, timing.idle_seconds, deadline)
                 except TimeoutError:
                     raise BodyNotReceived(_stalled(timing)) from None
                 if message["type"] != "http.request":
@@ -216,15 +221,10 @@ class _Exchange:
 
     async def _drain(self) -> None:
         """Read and drop the rest of the body, within the linger limits."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + LINGER_SECONDS
+        deadline = asyncio.get_running_loop().time() + LINGER_SECONDS
         while not self.body_complete:
-            wait = min(LINGER_IDLE_SECONDS, deadline - loop.time())
-            if wait <= 0:
-                return
             try:
-                async with asyncio.timeout(wait):
-                    message = await self._receive()
+                message = await _in_time(self._receive, LINGER_IDLE_SECONDS, deadline)
             except TimeoutError:
                 return
             if message["type"] != "http.request":
