@@ -35,6 +35,7 @@ from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.records import routes as records
+from console.sandbox.records.indexer import RecordIndexer
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
 from console.sandbox.storage.lock import DataDirBusyError, DataDirLock
@@ -59,6 +60,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
+    indexer = RecordIndexer(database)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -66,9 +68,11 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         if settings.demo:
             await database.run(seed_demo)
         scheduler.start()
+        indexer.start()
         try:
             yield
         finally:
+            await indexer.stop()
             await scheduler.stop()
             checker.close()
             await last_used.drain()
@@ -93,6 +97,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.scheduler = scheduler
     app.state.last_used = last_used
     app.state.checker = checker
+    app.state.record_indexer = indexer
     return app
 
 
