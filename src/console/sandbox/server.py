@@ -35,6 +35,7 @@ from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.records import routes as records
+from console.sandbox.records.demo import seed_bulk_records
 from console.sandbox.records.indexer import RecordIndexer
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
@@ -67,6 +68,11 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         await database.open()
         if settings.demo:
             await database.run(seed_demo)
+        if settings.demo_records:
+            # Its own connection and transactions, in big executemany chunks.
+            await asyncio.get_running_loop().run_in_executor(
+                None, seed_bulk_records, database.data_dir, settings.demo_records
+            )
         scheduler.start()
         indexer.start()
         try:
