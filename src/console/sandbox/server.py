@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -71,7 +72,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         if settings.demo_records:
             # Its own connection and transactions, in big executemany chunks.
             await asyncio.get_running_loop().run_in_executor(
-                None, seed_bulk_records, database.data_dir, settings.demo_records
+                None,
+                partial(seed_bulk_records, database.data_dir, settings.demo_records, opened=True),
             )
         scheduler.start()
         indexer.start()

@@ -359,12 +359,15 @@ def bulk_rows(count: int, at: float, seed: str = "bulk") -> Iterator[tuple[dict[
         yield order_data(rng, n, "id"), round(at - span + n * span / max(count, 1), 3)
 
 
-def seed_bulk_records(data_dir: Path, count: int, *, chunk: int = BULK_CHUNK) -> int:
+def seed_bulk_records(
+    data_dir: Path, count: int, *, chunk: int = BULK_CHUNK, opened: bool = False
+) -> int:
     """`sandbox serve --demo-records N`: N records in the demo account's `demo-records`
     feed (created if missing), in transactions of `chunk` records, on a connection of its
     own. Only tops the feed up to N: a second start with the same N adds nothing. Returns
-    how many were added."""
-    conn = storage.connect(data_dir)
+    how many were added. `opened`: this process already has the database open (a server),
+    so the connection must not touch its files (`storage.connect_opened`)."""
+    conn = storage.connect_opened(data_dir) if opened else storage.connect(data_dir)
     try:
         with storage.transaction(conn):
             account_id = storage.ensure_account(conn, BULK_ACCOUNT)

@@ -233,6 +233,24 @@ def connect(data_dir: Path) -> sqlite3.Connection:
     return conn
 
 
+def connect_opened(data_dir: Path) -> sqlite3.Connection:
+    """Another write connection to a database this process already opened with `connect`.
+
+    It neither migrates nor touches the files' modes: `private_database` opens and closes
+    the database file, and closing any descriptor of a file drops every POSIX lock this
+    process holds on it, the SQLite connections' own included (another process could then
+    think itself the last user and remove the WAL under them).
+    """
+    conn = sqlite3.connect(
+        database_path(data_dir), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
 def connect_reader(data_dir: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """A read-only connection to the (already opened and migrated) database of `data_dir`.
 
