@@ -9,8 +9,8 @@ data dir, in bulk, as `sandbox serve --demo-records N` does (reported: the seedi
 each kind of lookup, the latency of `GET /api/public/v1/feeds/demo-records/records?...`
 over loopback (httpx, one keep-alive connection, 100 records a page): p50 and p95.
 
-The floor of each lookup is the same SQL (`records.query.list_sql`: the index probes that
-choose the plan, then the page's statement) on a plain sqlite3 connection in this process,
+The floor of each lookup is the same SQL (`records.query.page_rows`: the index probes that
+choose the plan, then the page's statements) on a plain sqlite3 connection in this process,
 measured in the same run, sample by sample alternately with the server. The ratio is
 server p50 / floor p50: what HTTP, authentication, the read hop and JSON rendering add.
 
@@ -37,7 +37,7 @@ import httpx
 
 from console.sandbox.process import SandboxProcess
 from console.sandbox.records.demo import BULK_FEED, seed_bulk_records
-from console.sandbox.records.query import list_sql, parse_record_query
+from console.sandbox.records.query import page_rows, parse_record_query
 from console.sandbox.records.store import find_feed
 from console.sandbox.storage.sqlite import database_path, mint_key
 
@@ -134,8 +134,7 @@ def measure(
         started = time.perf_counter()
         conn.execute("BEGIN")
         parsed = parse_record_query(query, conn)
-        sql, values = list_sql(conn, feed, parsed)
-        conn.execute(sql, values).fetchall()
+        page_rows(conn, feed, parsed)
         conn.execute("COMMIT")
         floor.append((time.perf_counter() - started) * 1000)
     return {
