@@ -130,10 +130,10 @@ def shipment_data(rng: random.Random, n: int) -> dict[str, Any]:
 
 # feed id -> (record count, data maker, the intent that creates its records)
 DEMO_RECORDS: dict[str, tuple[int, Callable[[random.Random, int], dict[str, Any]], str]] = {
-    "orders": (3000, order_data, "upsert"),
-    "customers": (2000, customer_data, "import"),
+    "orders": (2500, order_data, "upsert"),
+    "customers": (1000, customer_data, "import"),
     "inventory": (2000, inventory_data, "fetch-list"),
-    "shipments": (2500, shipment_data, "fetch"),
+    "shipments": (2000, shipment_data, "fetch"),
 }
 
 
