@@ -356,12 +356,14 @@ def create_record(
     deleted: bool = False,
     guid: str | None = None,
     counter: list[int] | None = None,
+    free: bool = False,
 ) -> tuple[int, str, str | None]:
     """Insert a new record; return (seq, guid, system_id). RecordError on an invalid id or
     a taken system id. `counter`: add the change of the feed's record_count there (the
-    caller writes it once) instead of updating the feed row now."""
+    caller writes it once) instead of updating the feed row now. `free`: the caller has
+    just found no record with the data's system id."""
     system_id = _data_system_id(feed, data)
-    if system_id is not None:
+    if system_id is not None and not free:
         _check_free(conn, feed, system_id)
     text = dumps_data(data)
     guid = guid or new_guid(at)
@@ -470,7 +472,7 @@ def upsert_items(
             system_id = _item_system_id(feed, item)
             row = record_by_system_id(conn, feed, system_id)
             if row is None:
-                _, guid, _ = create_record(conn, feed, item, actor, at, counter=counter)
+                _, guid, _ = create_record(conn, feed, item, actor, at, counter=counter, free=True)
                 outcomes.append(ItemOutcome(index, "created", guid, system_id))
             else:
                 action, _ = update_record(conn, feed, row, actor, at, data=item, counter=counter)
