@@ -156,7 +156,7 @@ def test_every_q_plan_pages_through_the_same_records(
     fields: tuple[tuple[str, str], ...],
 ) -> None:
     from console.sandbox.records import query as queries
-    from console.sandbox.records.indexer import dirty_rows, write_index
+    from console.sandbox.records.indexer import index_all
 
     feed = feed_of(conn)
     colours = ["red", "blue", "green"]
@@ -168,8 +168,7 @@ def test_every_q_plan_pages_through_the_same_records(
         # Later changes scatter the keyset order away from the seq order.
         for n in range(0, 120, 7):
             store.patch_items(conn, feed, [{"sku": f"S{n}", "extra": n}], ACTOR, 2000.0 + n)
-    with storage.transaction(conn):
-        write_index(conn, dirty_rows(conn, 1000))
+    index_all(conn)
 
     def pages(q: str) -> list[str]:
         seen: list[str] = []
