@@ -273,9 +273,22 @@ def dumps_data(data: dict[str, Any]) -> str:
     return text
 
 
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same JSON: unlike ==, 1, 1.0 and true differ."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(a[key], b[key]) for key in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Top-level fields added, removed or changed from `old` to `new` (new's order first)."""
-    changed = [name for name, value in new.items() if name not in old or old[name] != value]
+    changed = [
+        name for name, value in new.items() if name not in old or not same_json(old[name], value)
+    ]
     changed += [name for name in old if name not in new]
     return changed
 
@@ -402,9 +415,10 @@ def update_record(
     """Replace a record's data (None keeps it) and/or set `deleted` (None keeps it);
     return (action, system_id). Nothing changes → "unchanged", nothing written.
     RecordError on an invalid id, a taken system id or a removed one."""
-    old_data = json.loads(row["data"])
-    new_data = old_data if data is None else data
-    changed = [] if data is None else changed_fields(old_data, new_data)
+    new_text = None if data is None else dumps_data(data)
+    if new_text is not None and new_text == row["data"]:
+        data = None  # the very same data: the common re-import
+    changed = [] if data is None else changed_fields(json.loads(row["data"]), data)
     was_deleted = bool(row["deleted"])
     now_deleted = was_deleted if deleted is None else deleted
     if now_deleted != was_deleted:
@@ -413,7 +427,7 @@ def update_record(
     if not changed:
         return "unchanged", system_id
     if data is not None:
-        new_system_id = _data_system_id(feed, new_data)
+        new_system_id = _data_system_id(feed, data)
         if new_system_id is None and system_id is not None:
             raise RecordError(
                 f"data.{feed.id_field} holds the record's system id and cannot be removed.",
@@ -422,7 +436,7 @@ def update_record(
         if new_system_id != system_id and new_system_id is not None:
             _check_free(conn, feed, new_system_id, int(row["seq"]))
         system_id = new_system_id
-    text = row["data"] if data is None else dumps_data(new_data)
+    text = row["data"] if data is None or new_text is None else new_text
     archived, restored = row["archived"], row["restored"]
     action = "updated"
     if now_deleted and not was_deleted:
