@@ -1,0 +1,1 @@
+"""Records of feeds (placeholder until records-core lands)."""
