@@ -101,11 +101,13 @@ def upsert_items(
             )
             outcomes.append(ItemOutcome(index, "created", guid, system_id))
         else:
-            conn.execute(
-                "UPDATE stub_records SET data = ? WHERE feed_seq = ? AND system_id = ?",
-                (json.dumps(item), feed.seq, system_id),
-            )
-            outcomes.append(ItemOutcome(index, "updated", str(row[0]), system_id))
+            changed = conn.execute(
+                "UPDATE stub_records SET data = ? WHERE feed_seq = ? AND system_id = ?"
+                " AND data != ?",
+                (json.dumps(item), feed.seq, system_id, json.dumps(item)),
+            ).rowcount
+            action = "updated" if changed else "unchanged"
+            outcomes.append(ItemOutcome(index, action, str(row[0]), system_id))
     return outcomes
 
 
