@@ -1,1 +1,0 @@
-"""Records of feeds (placeholder until records-core lands)."""
