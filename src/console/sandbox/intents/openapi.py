@@ -13,6 +13,7 @@ from console.sandbox.http.openapi_schemas import (
     ref,
 )
 from console.sandbox.intents.validation import INTENTS, MAX_ITEMS
+from console.sandbox.records.store import MAX_SYSTEM_ID_LENGTH
 
 _FEED_ID = {
     "name": "feed_id",
@@ -23,9 +24,12 @@ _FEED_ID = {
     "key's own feed: 404 FEED_NOT_FOUND.",
 }
 _SYSTEM_ID = {
-    "anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}],
-    "description": "A record's system id: a non-empty string, or an integer (stored as its "
-    "decimal text).",
+    "anyOf": [
+        {"type": "string", "minLength": 1, "maxLength": MAX_SYSTEM_ID_LENGTH},
+        {"type": "integer"},
+    ],
+    "description": f"A record's system id: 1 to {MAX_SYSTEM_ID_LENGTH} characters, or an "
+    f"integer of at most {MAX_SYSTEM_ID_LENGTH} digits (stored as its decimal text).",
 }
 _ITEM = {
     "type": "object",
