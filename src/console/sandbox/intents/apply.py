@@ -30,6 +30,8 @@ from console.sandbox.records.store import (
 
 logger = logging.getLogger("console.sandbox")
 
+# How a scheduled poll (sent by no key) is shown as the key in record history.
+POLL_ACTOR = "connector poll"
 # Pulls that go through the simulated source.
 _PULLS = FETCHES | {POLL}
 
@@ -105,7 +107,7 @@ def _outcomes(conn: sqlite3.Connection, prepared: Prepared, at: float) -> list[I
         raise LookupError(f"Feed {queued.feed} not found.")
     actor = Actor(
         key_id=queued.key_id or "",
-        key_shown=queued.key_shown or "",
+        key_shown=queued.key_shown or POLL_ACTOR,
         correlation_id=queued.correlation_id,
         intent=queued.intent,
     )
