@@ -30,6 +30,8 @@ from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import api_error_handler, http_exception_handler
 from console.sandbox.http.routing import resource
+from console.sandbox.intents import routes as intents
+from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
@@ -51,6 +53,7 @@ def api_routes() -> list[BaseRoute]:
         *records.routes,
         *catalogue.routes,
         *pipelines.routes,
+        *intents.routes,
         resource("/openapi.json", {"GET": openapi_document}),
     ]
 
@@ -63,6 +66,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
     indexer = RecordIndexer(database)
+    intent_worker = IntentWorker(database, settings.intents)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -77,9 +81,11 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
             )
         scheduler.start()
         indexer.start()
+        intent_worker.start()
         try:
             yield
         finally:
+            await intent_worker.stop()
             await indexer.stop()
             await scheduler.stop()
             checker.close()
@@ -106,6 +112,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.last_used = last_used
     app.state.checker = checker
     app.state.record_indexer = indexer
+    app.state.intent_worker = intent_worker
+    app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     return app
 
 
