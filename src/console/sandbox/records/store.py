@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 """Records of a feed: identity, writes with history and archive marks, reads by id.
 
 Every function taking a connection runs on the writer thread (or a reader, for reads)
@@ -14,31 +13,19 @@ its data: `system_id` is unique per feed among all its records, archived ones in
 `version` is int(updated_at). `record_count` on the feed row counts its active
 (deleted = 0) records and is kept by these writes. Every change writes one history row;
 a write that changes nothing writes nothing (action "unchanged").
-=======
-"""TEMPORARY stand-in for records-core's store (branch records-core replaces this file).
-
-Implements the interface of notes/issue11_plan.md over a scratch table so the intents
-worker can be exercised before the real store is merged.
->>>>>>> intents
 """
 
 from __future__ import annotations
 
 import json
-<<<<<<< HEAD
 import os
 import sqlite3
 import threading
 import time
-=======
-import sqlite3
-import uuid
->>>>>>> intents
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-<<<<<<< HEAD
 from console.common.redaction import mask_key
 from console.sandbox.http.errors import ApiError, Problem, conflict
 from console.sandbox.records.merge_patch import apply_merge_patch
@@ -69,8 +56,6 @@ RECORD_COLUMNS = (
     " archived, restored"
 )
 
-=======
->>>>>>> intents
 
 @dataclass(frozen=True)
 class FeedRef:
@@ -85,17 +70,10 @@ class FeedRef:
 
 @dataclass(frozen=True)
 class Actor:
-<<<<<<< HEAD
     """Who or what makes a change; goes into history rows and archive marks."""
 
     key_id: str
     key_shown: str  # prefix…last4, never the secret
-=======
-    """Who or what makes a change."""
-
-    key_id: str
-    key_shown: str
->>>>>>> intents
     correlation_id: str
     intent: str
 
@@ -105,18 +83,13 @@ class ItemOutcome:
     """One input item's result."""
 
     index: int
-<<<<<<< HEAD
     action: str  # created|updated|unchanged|archived|restored|failed
-=======
-    action: str
->>>>>>> intents
     guid: str | None
     system_id: str | None
     field: str | None = None
     message: str | None = None
 
 
-<<<<<<< HEAD
 class RecordError(Exception):
     """An item a write cannot apply (becomes a `failed` outcome, or a 400/409 on the routes)."""
 
@@ -183,10 +156,6 @@ def system_id_rule(id_field: str) -> str:
 
 def find_feed(conn: sqlite3.Connection, account_id: int, slug: str) -> FeedRef | None:
     """The account's feed with this id, or None."""
-=======
-def find_feed(conn: sqlite3.Connection, account_id: int, slug: str) -> FeedRef | None:
-    """The account's feed `slug`, or None."""
->>>>>>> intents
     row = conn.execute(
         "SELECT seq, account_id, slug, method, id_field FROM feeds"
         " WHERE account_id = ? AND slug = ?",
@@ -197,7 +166,6 @@ def find_feed(conn: sqlite3.Connection, account_id: int, slug: str) -> FeedRef |
     return FeedRef(int(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[4]))
 
 
-<<<<<<< HEAD
 def feed_not_found(slug: str) -> ApiError:
     """404 FEED_NOT_FOUND: an unknown feed, or another account's (the two look the same)."""
     return ApiError.single(404, "FEED_NOT_FOUND", f"Feed {slug[:100]!r} not found.")
@@ -447,24 +415,6 @@ def _item_system_id(feed: FeedRef, item: object) -> str:
     if system_id is None:
         raise RecordError(system_id_rule(feed.id_field), feed.id_field)
     return system_id
-=======
-def system_id_of(value: object) -> str | None:
-    """A valid system id (str as is, int as str), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value:
-        return value
-    return None
-
-
-def _table(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS stub_records (feed_seq INTEGER, system_id TEXT, guid TEXT,"
-        " data TEXT, deleted INTEGER, deleted_by TEXT, PRIMARY KEY (feed_seq, system_id))"
-    )
->>>>>>> intents
 
 
 def upsert_items(
@@ -474,7 +424,6 @@ def upsert_items(
     actor: Actor,
     at: float,
 ) -> list[ItemOutcome]:
-<<<<<<< HEAD
     """Create or replace records identified by their id field: an item becomes the
     record's data whole. An archived record stays archived (restore is its own act)."""
     outcomes: list[ItemOutcome] = []
@@ -491,32 +440,6 @@ def upsert_items(
                 outcomes.append(ItemOutcome(index, action, row["guid"], system_id))
         except RecordError as error:
             outcomes.append(_failed(index, system_id, error))
-=======
-    """Create or replace each item's record by system id."""
-    _table(conn)
-    outcomes = []
-    for index, item in enumerate(items):
-        system_id = system_id_of(item.get(feed.id_field))
-        row = conn.execute(
-            "SELECT guid FROM stub_records WHERE feed_seq = ? AND system_id = ?",
-            (feed.seq, system_id),
-        ).fetchone()
-        if row is None:
-            guid = str(uuid.uuid4())
-            conn.execute(
-                "INSERT INTO stub_records VALUES (?, ?, ?, ?, 0, NULL)",
-                (feed.seq, system_id, guid, json.dumps(item)),
-            )
-            outcomes.append(ItemOutcome(index, "created", guid, system_id))
-        else:
-            changed = conn.execute(
-                "UPDATE stub_records SET data = ? WHERE feed_seq = ? AND system_id = ?"
-                " AND data != ?",
-                (json.dumps(item), feed.seq, system_id, json.dumps(item)),
-            ).rowcount
-            action = "updated" if changed else "unchanged"
-            outcomes.append(ItemOutcome(index, action, str(row[0]), system_id))
->>>>>>> intents
     return outcomes
 
 
@@ -527,7 +450,6 @@ def patch_items(
     actor: Actor,
     at: float,
 ) -> list[ItemOutcome]:
-<<<<<<< HEAD
     """Apply a JSON merge patch (RFC 7396) to the data of each record named by the patch's
     id field; an unknown record fails ("no record with system_id X")."""
     outcomes: list[ItemOutcome] = []
@@ -543,40 +465,6 @@ def patch_items(
             outcomes.append(ItemOutcome(index, action, row["guid"], system_id))
         except RecordError as error:
             outcomes.append(_failed(index, system_id, error))
-=======
-    """Merge-patch each item's record; unknown ones fail."""
-    _table(conn)
-    outcomes = []
-    for index, patch in enumerate(patches):
-        system_id = system_id_of(patch.get(feed.id_field))
-        row = conn.execute(
-            "SELECT guid, data FROM stub_records WHERE feed_seq = ? AND system_id = ?",
-            (feed.seq, system_id),
-        ).fetchone()
-        if row is None:
-            outcomes.append(
-                ItemOutcome(
-                    index,
-                    "failed",
-                    None,
-                    system_id,
-                    feed.id_field,
-                    f"no record with system_id {system_id}",
-                )
-            )
-            continue
-        data = json.loads(row[1])
-        for key, value in patch.items():
-            if value is None:
-                data.pop(key, None)
-            else:
-                data[key] = value
-        conn.execute(
-            "UPDATE stub_records SET data = ? WHERE feed_seq = ? AND system_id = ?",
-            (json.dumps(data), feed.seq, system_id),
-        )
-        outcomes.append(ItemOutcome(index, "updated", str(row[0]), system_id))
->>>>>>> intents
     return outcomes
 
 
@@ -588,7 +476,6 @@ def set_deleted(
     actor: Actor,
     at: float,
 ) -> list[ItemOutcome]:
-<<<<<<< HEAD
     """Archive (soft delete) or restore records by system id; unknown ones fail, and one
     already in that state is "unchanged"."""
     outcomes: list[ItemOutcome] = []
@@ -600,29 +487,4 @@ def set_deleted(
             continue
         action, _ = update_record(conn, feed, row, actor, at, deleted=deleted)
         outcomes.append(ItemOutcome(index, action, row["guid"], system_id))
-=======
-    """Archive or restore each record; unknown ones fail."""
-    _table(conn)
-    outcomes = []
-    for index, system_id in enumerate(system_ids):
-        row = conn.execute(
-            "SELECT guid FROM stub_records WHERE feed_seq = ? AND system_id = ?",
-            (feed.seq, system_id),
-        ).fetchone()
-        if row is None:
-            outcomes.append(
-                ItemOutcome(
-                    index, "failed", None, system_id, "id", f"no record with system_id {system_id}"
-                )
-            )
-            continue
-        conn.execute(
-            "UPDATE stub_records SET deleted = ?, deleted_by = ? WHERE feed_seq = ?"
-            " AND system_id = ?",
-            (int(deleted), actor.key_shown, feed.seq, system_id),
-        )
-        outcomes.append(
-            ItemOutcome(index, "archived" if deleted else "restored", str(row[0]), system_id)
-        )
->>>>>>> intents
     return outcomes

@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
 
 from console.api.errors import ApiError
 from console.api.feeds import Feed, FeedsApi
-from console.api.intents import IntentsApi
 from console.api.records import Record, RecordQuery, RecordsApi, RecordWrite
 from console.ui.records.detail import RecordDetail
 from console.ui.records.dialogs import FetchDialog, JsonRecordDialog, system_id_text
@@ -791,6 +790,8 @@ class RecordsTab(QWidget):
         return dialog
 
     async def _fetch(self, dialog: FetchDialog, feed: Feed, ids: list[str], many: bool) -> None:
+        from console.api.intents import IntentsApi
+
         intents = IntentsApi(self.session.require_client())
         try:
             if many:
@@ -816,6 +817,8 @@ class RecordsTab(QWidget):
 
     async def _follow_intent(self, feed: Feed, what: str, correlation_id: str) -> None:
         """Poll the intent's outcome until it is done, then say how it went."""
+        from console.api.intents import IntentsApi
+
         intents = IntentsApi(self.session.require_client())
         deadline = time.monotonic() + INTENT_WAIT_S
         while True:
