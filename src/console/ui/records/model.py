@@ -117,17 +117,21 @@ class RecordsTableModel(QAbstractTableModel):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._use_clock = 0
         self._data_keys: list[str] = []
+        self._id_field: str | None = None
         self._columns: tuple[str, ...] = FIXED_COLUMNS_BEFORE + FIXED_COLUMNS_AFTER
         self.stats = FetchStats()
         self._fixed_font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
     # -- queries -----------------------------------------------------------------
 
-    def load(self, fetch: PageFetch, *, keep_columns: bool = True) -> asyncio.Task[Any]:
+    def load(
+        self, fetch: PageFetch, *, keep_columns: bool = True, id_field: str | None = None
+    ) -> asyncio.Task[Any]:
         """Show the result of a new query: drop every row, then fetch its first page.
 
         `keep_columns`: the data columns stay those already shown (the same feed); new
-        keys of the first page are added after them. False: the first page decides anew.
+        keys of the first page are added after them. False: the first page decides anew,
+        leaving out `id_field` (the system_id column shows it).
         """
         self.generation += 1
         self._cancel_fetches()
@@ -143,6 +147,7 @@ class RecordsTableModel(QAbstractTableModel):
         if not keep_columns:
             self._data_keys = []
             self._columns = FIXED_COLUMNS_BEFORE + FIXED_COLUMNS_AFTER
+            self._id_field = id_field
         self.stats = FetchStats()
         self.endResetModel()
         self._set_first_loading(True)
@@ -311,7 +316,7 @@ class RecordsTableModel(QAbstractTableModel):
             for key in record.data:
                 if len(keys) >= MAX_DATA_COLUMNS:
                     break
-                if key not in keys:
+                if key not in keys and key != self._id_field:
                     keys.append(key)
         if keys == self._data_keys:
             return
@@ -409,6 +414,8 @@ class RecordsTableModel(QAbstractTableModel):
                 return f"Ordered by last update, {way} first (click to reverse)"
             if column in self._data_keys:
                 return f"data.{column}"
+            if column == "system_id" and self._id_field:
+                return f"The feed's id field, data.{self._id_field}"
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -52,6 +52,7 @@ from console.ui.widgets.confirm import Confirmation
 from console.ui.widgets.error_banner import error_text
 
 HISTORY_PAGE = 50
+GUID_COLUMN_PX = 150  # elided in the middle; the detail pane shows it whole
 FETCH_METHODS = ("trigger", "polling")
 INTENT_POLL_S = 0.25
 INTENT_WAIT_S = 60.0
@@ -139,6 +140,7 @@ class RecordsTab(QWidget):
         self._needs_load = False
         self._syncing_selection = False
         self._auto_select = False  # select the first row of the next first page
+        self._sized_columns: tuple[str, ...] = ()
         self.has_loaded = False  # a first page of the current feed has been shown
         self.feeds_listed = False
         self.model = RecordsTableModel(runner.start)
@@ -192,7 +194,8 @@ class RecordsTab(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        # A GUID's start is its time and its end its random part: both tell records apart.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         vertical = self.table.verticalHeader()
         vertical.hide()
         # Fixed row heights: the view never measures rows (a million of them).
@@ -400,7 +403,7 @@ class RecordsTab(QWidget):
         async def fetch(cursor: str | None, limit: int) -> Any:
             return await api.page(feed.id, query, limit=limit, cursor=cursor)
 
-        self.model.load(fetch, keep_columns=not new_feed)
+        self.model.load(fetch, keep_columns=not new_feed, id_field=feed.id_field)
         self._update_summary()
         self._sync_actions()
 
@@ -429,7 +432,12 @@ class RecordsTab(QWidget):
     def _first_page_loaded(self, generation: int) -> None:
         if generation != self.model.generation:
             return
-        self.table.resizeColumnsToContents()
+        if self._sized_columns != self.model.columns:
+            # Measured once per set of columns (a feed's first page), not on every filter:
+            # measuring every cell of a page costs more than fetching it.
+            self._sized_columns = self.model.columns
+            self.table.resizeColumnsToContents()
+            self.table.setColumnWidth(0, min(self.table.columnWidth(0), GUID_COLUMN_PX))
         self._show_order()
         self.has_loaded = True
         if self._auto_select and self.current_guid is None and self.model.rowCount() > 0:
