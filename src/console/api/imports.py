@@ -23,16 +23,18 @@ from console.api.transport import ApiClient
 
 ImportFormat = Literal["csv", "ndjson"]
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
-FINISHED = ("succeeded", "completed", "failed", "cancelled", "partially_failed")
+FINISHED = ("succeeded", "partially_failed", "failed", "cancelled", "interrupted")
+# Stopped before the end of the file: `start_row = last_row + 1` picks up from there.
+RESUMABLE = ("cancelled", "interrupted")
 MAX_DRY_RUN_ROWS = 1000
 _SCAN_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
 class ImportRowError:
-    """One rejected row: its 1-based data row number, the field and why."""
+    """One rejected row: its 1-based data row number (None: not one row's), field, why."""
 
-    row: int
+    row: int | None
     field: str | None
     message: str
 
@@ -53,11 +55,23 @@ class ImportStatus:
     errors: tuple[ImportRowError, ...]
     started_at: float | None = None
     finished_at: float | None = None
+    unchanged: int = 0
+    errors_omitted: int = 0  # rejected rows beyond the errors listed
 
     @property
     def is_finished(self) -> bool:
         """Nothing more will happen to this import."""
         return self.status in FINISHED
+
+    @property
+    def is_resumable(self) -> bool:
+        """Stopped part-way (cancelled, or the server stopped): `resume_row` continues it."""
+        return self.status in RESUMABLE
+
+    @property
+    def resume_row(self) -> int:
+        """The `start_row` that continues after the last row done."""
+        return self.last_row + 1
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ImportStatus:
@@ -74,7 +88,7 @@ class ImportStatus:
             last_row=int(body.get("last_row") or 0),
             errors=tuple(
                 ImportRowError(
-                    row=int(item.get("row") or 0),
+                    row=None if item.get("row") is None else int(item["row"]),
                     field=item.get("field") or None,
                     message=str(item.get("message") or ""),
                 )
@@ -82,6 +96,8 @@ class ImportStatus:
             ),
             started_at=optional_float(body.get("started_at")),
             finished_at=optional_float(body.get("finished_at")),
+            unchanged=int(body.get("unchanged") or 0),
+            errors_omitted=int(body.get("errors_omitted") or 0),
         )
 
 
