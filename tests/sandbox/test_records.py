@@ -101,7 +101,10 @@ def test_patch_is_a_merge_patch_and_unknown_feeds_and_records_are_404(
     assert patched.json()["data"] == {"b": {"c": 3, "d": 2}, "l": [9], "order_id": "A-1"}
     assert patched.json()["last_correlation_id"] == patched.headers["X-Correlation-Id"]
     removes_id = api.patch(url, json={"data": {"order_id": None}})
-    assert removes_id.status_code == 400
+    assert (removes_id.status_code, removes_id.json()["error"]["field"]) == (400, "data.order_id")
+    assert (
+        api.patch(url, content=b"", headers={"Content-Type": "application/json"}).status_code == 422
+    )
     not_object = api.patch(url, json={"data": [1]})
     assert not_object.status_code == 422
     missing = api.get(f"{FEEDS}/nope/records")
@@ -310,3 +313,35 @@ def test_an_ingest_key_cannot_read_records(
     key = mint_key(account, "ingest", "stream")
     response = client.get(records_url("stream"), headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 403
+
+
+def test_history_lists_every_change_newest_first(
+    api: httpx.Client, feed: str, admin_key: str
+) -> None:
+    created = post(api, feed, {"system_id": "A-1", "data": {"status": "new", "total": 5}})
+    guid = created.json()["guid"]
+    url = f"{records_url(feed)}/{guid}"
+    unchanged = post(api, feed, {"guid": guid, "data": {"status": "new", "total": 5}})
+    assert unchanged.status_code == 200
+    patched = api.patch(url, json={"data": {"status": "paid", "note": "x"}})
+    archived = api.patch(url, json={"deleted": 1})
+    restored = post(api, feed, {"guid": guid, "deleted": 0})
+    entries = api.get(f"{url}/history").json()
+    assert entries["pagination"] == {"next_cursor": None}
+    data = entries["data"]
+    assert [(e["intent"], e["changed"]) for e in data] == [
+        ("record-post", ["deleted"]),
+        ("record-patch", ["deleted"]),
+        ("record-patch", ["status", "note"]),
+        ("record-post", ["status", "total", "order_id"]),
+    ]
+    assert [e["correlation_id"] for e in data] == [
+        response.headers["X-Correlation-Id"] for response in (restored, archived, patched, created)
+    ]
+    assert all(e["key"]["shown"] == f"fdk_…{admin_key[-4:]}" for e in data)
+    assert data[0]["timestamp"] == restored.json()["updated_at"]
+    first = api.get(f"{url}/history", params={"limit": 3}).json()
+    rest = api.get(f"{url}/history", params={"cursor": first["pagination"]["next_cursor"]})
+    assert first["data"] + rest.json()["data"] == data
+    missing = api.get(f"{records_url(feed)}/0190b2c4-0000-7000-8000-000000000000/history")
+    assert missing.status_code == 404
