@@ -204,3 +204,38 @@ def test_concurrent_writes_each_get_their_own_correlation_id(
         assert len({result.correlation_id for result in results}) == 20
 
     _run(sandbox_url, admin_key, scenario)
+
+
+def test_history_lists_each_change_newest_first_with_its_request(
+    sandbox_url: str, admin_key: str
+) -> None:
+    async def scenario(records: RecordsApi, feeds: FeedsApi, client: ApiClient) -> None:
+        await feeds.create("orders", "Orders")
+        created = await records.upsert("orders", system_id="A-1", data={"status": "new"})
+        guid = created.record.guid
+        patched = await records.patch("orders", guid, {"data": {"status": "paid", "n": 1}})
+        archived = await records.archive("orders", guid)
+        page = await records.history("orders", guid)
+        assert [entry.correlation_id for entry in page.items] == [
+            archived.correlation_id,
+            patched.correlation_id,
+            created.correlation_id,
+        ]
+        assert [entry.intent for entry in page.items] == [
+            "record-patch",
+            "record-patch",
+            "record-post",
+        ]
+        assert page.items[0].changed == ("deleted",)
+        assert set(page.items[1].changed) == {"status", "n"}
+        assert page.items[0].key == f"{client.key_prefix}…{client.key_last4}"
+        assert page.items[0].key_id.startswith("key_")
+        assert page.items[0].timestamp >= page.items[1].timestamp >= page.items[2].timestamp
+        first = await records.history("orders", guid, limit=2)
+        rest = await records.history("orders", guid, limit=2, cursor=first.next_cursor)
+        assert [e.correlation_id for e in first.items + rest.items] == [
+            e.correlation_id for e in page.items
+        ]
+        assert rest.next_cursor is None
+
+    _run(sandbox_url, admin_key, scenario)
