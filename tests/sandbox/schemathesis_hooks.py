@@ -17,8 +17,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import schemathesis
 
+from console.sandbox.intents.openapi import BODY_SCHEMAS
 from console.sandbox.storage.sqlite import mint_key
 
 _DEFINITION_OPERATIONS = {
@@ -75,6 +77,25 @@ def _is_integral_float(value: Any) -> bool:
     return isinstance(value, float) and value.is_integer()
 
 
+def _ingest_known(case: Any, status: int, problems: list[dict[str, Any]]) -> bool:
+    """Known rejections of schema-valid ingest requests.
+
+    - The generic route's body is the one its `intent` names; the document can only give
+      their union, so a body of another intent is 400 (checked against that intent's schema).
+    - JSON Schema counts 9069.0 as an integer id; the server's reader does not (the id
+      rules are the records store's, docs/api.md, Intents).
+    """
+    if status != 400 or not all(problem.get("code") == "INVALID_PAYLOAD" for problem in problems):
+        return False
+    intent = (case.path_parameters or {}).get("intent")
+    generic = case.operation.path.endswith("/intent/{intent}") and intent in BODY_SCHEMAS
+    if generic and not jsonschema_rs.validator_for(BODY_SCHEMAS[intent]).is_valid(case.body):
+        return True
+    return all(
+        _is_integral_float(_value_at(case.body, problem.get("field"))) for problem in problems
+    )
+
+
 def _known(failure: Any, case: Any, response: Any) -> bool:
     """Whether a failure is one of the known, explained ones listed in the test module."""
     if getattr(failure, "code", None) != "ST202":  # "Schema-valid request rejected"
@@ -84,6 +105,8 @@ def _known(failure: Any, case: Any, response: Any) -> bool:
     problems = _problems(response)
     if not problems:
         return False
+    if operation.startswith("POST /ingest/"):
+        return _ingest_known(case, status, problems)
     body = case.body if isinstance(case.body, dict) else {}
 
     def integral_float(problem: dict[str, Any]) -> bool:

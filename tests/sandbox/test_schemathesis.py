@@ -40,6 +40,7 @@ from console.sandbox.storage.sqlite import mint_key
 
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 ACCOUNT = "conformance"
+FEED = "conformance"
 SEED = 20261129
 MAX_EXAMPLES = 50
 REFUSAL_STATUSES = [
@@ -66,7 +67,13 @@ def _conformance_pipeline(base_url: str, key: str) -> int:
                 "tables": [{"name": "orders"}],
             },
         )
-    assert created.status_code == 201, created.text
+        assert created.status_code == 201, created.text
+        # The /ingest/{feed_id}/... cases use a trigger feed, where every intent applies.
+        feed = api.post(
+            "/api/public/v1/feeds",
+            json={"id": FEED, "name": "Conformance", "method": "trigger", "id_field": "id"},
+        )
+        assert feed.status_code == 201, feed.text
     return int(created.json()["id"])
 
 
@@ -75,12 +82,14 @@ def _conformance_pipeline(base_url: str, key: str) -> int:
 def test_schemathesis_finds_nothing(
     make_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
-    server = make_sandbox(demo=False, rate_limit="100000000/300")
+    server = make_sandbox(
+        demo=False, rate_limit="100000000/300", extra_args=["--ingest-burst", "100000000/1"]
+    )
     base_url = str(server.base_url)
     pipeline_id = _conformance_pipeline(base_url, mint_key(server.data_dir, account=ACCOUNT))
     config = tmp_path / "schemathesis.toml"
     config.write_text(
-        f'[parameters]\n"path.pipeline_id" = {pipeline_id}\n\n'
+        f'[parameters]\n"path.pipeline_id" = {pipeline_id}\n"path.feed_id" = "{FEED}"\n\n'
         "[checks.negative_data_rejection]\n"
         f"expected-statuses = {REFUSAL_STATUSES!r}\n".replace("'", '"'),
         encoding="utf-8",

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from console.sandbox.settings import PipelineTiming, RateLimit
+from console.sandbox.settings import IntentTiming, PipelineTiming, RateLimit
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -105,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {timing.deploy_seconds:g})",
     )
     serve.add_argument(
+        "--poll-seconds",
+        type=_positive_seconds,
+        default=IntentTiming().poll_seconds,
+        metavar="SECONDS",
+        help="real seconds between two polls of a polling feed by the simulated connector "
+        f"(default {IntentTiming().poll_seconds:g})",
+    )
+    serve.add_argument(
         "--stop-on-stdin-eof",
         action="store_true",
         help="stop cleanly when standard input closes (a parent that dies, even by "
@@ -157,6 +165,7 @@ def main(argv: list[str]) -> int:
                 sync_seconds=args.sync_seconds,
                 deploy_seconds=args.deploy_seconds,
             ),
+            intents=IntentTiming(poll_seconds=args.poll_seconds),
         )
         return serve(
             args.host,

@@ -29,6 +29,8 @@ from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import api_error_handler, http_exception_handler
 from console.sandbox.http.routing import resource
+from console.sandbox.intents import routes as intents
+from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
@@ -48,6 +50,7 @@ def api_routes() -> list[BaseRoute]:
         *records.routes,
         *catalogue.routes,
         *pipelines.routes,
+        *intents.routes,
         resource("/openapi.json", {"GET": openapi_document}),
     ]
 
@@ -59,6 +62,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
+    intent_worker = IntentWorker(database, settings.intents)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -66,9 +70,11 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         if settings.demo:
             await database.run(seed_demo)
         scheduler.start()
+        intent_worker.start()
         try:
             yield
         finally:
+            await intent_worker.stop()
             await scheduler.stop()
             checker.close()
             await last_used.drain()
@@ -93,6 +99,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.scheduler = scheduler
     app.state.last_used = last_used
     app.state.checker = checker
+    app.state.intent_worker = intent_worker
+    app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     return app
 
 

@@ -38,6 +38,47 @@ KEY_KINDS = ("admin", "ingest")
 FEED_METHODS = ("ingest", "trigger", "polling")
 FEED_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
+# The durable intent queue (console/sandbox/intents): one row per accepted intent, committed
+# before its 202; `body` is the raw request body, parsed again by the worker. An intent's
+# outcome (status, times, errors) lives on its row, the records it touched in
+# `intent_records` (no unique key, so an intent applied twice would show). `feed_polls`
+# schedules the simulated connector's polls of polling feeds.
+INTENTS_MIGRATION: tuple[str, ...] = (
+    """CREATE TABLE intents (
+        seq INTEGER PRIMARY KEY,
+        correlation_id TEXT NOT NULL UNIQUE,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        feed TEXT NOT NULL,
+        intent TEXT NOT NULL CHECK (intent IN ('upsert', 'patch', 'delete', 'fetch',
+            'fetch-list', 'poll')),
+        key_id TEXT,
+        key_shown TEXT,
+        body BLOB NOT NULL,
+        body_sha256 TEXT NOT NULL,
+        items_received INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'succeeded',
+            'partially_failed', 'failed')),
+        received_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        errors_json TEXT NOT NULL DEFAULT '[]'
+    )""",
+    "CREATE INDEX intents_pending ON intents(seq) WHERE status IN ('queued', 'processing')",
+    """CREATE TABLE intent_records (
+        correlation_id TEXT NOT NULL,
+        item INTEGER NOT NULL,
+        guid TEXT,
+        system_id TEXT,
+        action TEXT NOT NULL
+    )""",
+    "CREATE INDEX intent_records_by_intent ON intent_records(correlation_id, item)",
+    """CREATE TABLE feed_polls (
+        feed_seq INTEGER PRIMARY KEY REFERENCES feeds(seq),
+        polls INTEGER NOT NULL,
+        next_at REAL NOT NULL
+    )""",
+)
+
 # Each entry migrates the schema from version N to N+1; append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -202,6 +243,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (feed_seq, name)
         ) WITHOUT ROWID""",
     ),
+    INTENTS_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
