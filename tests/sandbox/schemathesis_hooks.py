@@ -2,7 +2,8 @@
 
 Loaded by the schemathesis CLI through SCHEMATHESIS_HOOKS; not a test module.
 
-- Auth: every key is a fresh admin key of the run's account, minted on the data dir. The
+- Auth: every key is a fresh admin key of the run's account, minted on the data dir (for
+  the /ingest routes: of the account that owns the feed they run on). The
   run revokes and rotates keys it finds (DELETE /keys/{id}, rotate with grace 0), including
   the one it is using; after such a 401 schemathesis asks for a new key.
 - Known failures that are not conformance bugs of this document are dropped, each by a
@@ -36,20 +37,35 @@ _RECORDS = "/api/public/v1/feeds/{feed_id}/records"
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-@schemathesis.auth()
-class FreshAdminKey:
-    """A new admin key of the conformance account whenever schemathesis asks."""
+class _FreshKey:
+    """A new admin key of the account named by environment variable `ACCOUNT_VARIABLE`
+    whenever schemathesis asks."""
+
+    ACCOUNT_VARIABLE = "CONFORMANCE_ACCOUNT"
 
     def get(self, case: Any, ctx: Any) -> str:
         return mint_key(
             Path(os.environ["CONFORMANCE_DATA"]),
-            account=os.environ["CONFORMANCE_ACCOUNT"],
+            account=os.environ[self.ACCOUNT_VARIABLE],
             kind="admin",
             name="schemathesis",
         )
 
     def set(self, case: Any, data: str, ctx: Any) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+@schemathesis.auth().skip_for(path_regex="^/ingest/")
+class FreshAdminKey(_FreshKey):
+    """Keys of the conformance account (which has no feeds) for every other route."""
+
+
+@schemathesis.auth().apply_to(path_regex="^/ingest/")
+class FreshIngestAccountKey(_FreshKey):
+    """Keys of the account that owns the ingest routes' feed, for the ingest routes only:
+    its feed must not make the other feed routes' cases reach their logic."""
+
+    ACCOUNT_VARIABLE = "CONFORMANCE_INGEST_ACCOUNT"
 
 
 def _value_at(document: Any, path: str | None) -> Any:

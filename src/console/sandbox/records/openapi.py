@@ -19,6 +19,7 @@ from console.sandbox.records.query import (
     MAX_FIELD_NAME,
     MAX_FIELD_VALUE,
     MAX_GUID_LENGTH,
+    MAX_KEYS,
     MAX_Q_LENGTH,
     MAX_VERSION,
 )
@@ -226,6 +227,31 @@ def _page(item: str) -> dict[str, Any]:
 
 
 RECORD_PATHS: dict[str, Any] = {
+    RECORDS + "/keys": {
+        "get": {
+            "summary": "The top-level data keys seen in the feed's records, sorted",
+            "description": f"At most {MAX_KEYS} keys; a record's keys appear once the "
+            "background indexer has seen it (docs/api.md, Records).",
+            "parameters": [_FEED_ID],
+            "responses": {
+                "200": json_content(
+                    {
+                        "type": "object",
+                        "required": ["data"],
+                        "properties": {
+                            "data": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "maxItems": MAX_KEYS,
+                            }
+                        },
+                    },
+                    "The keys",
+                ),
+                **errors(404, s404="FEED_NOT_FOUND"),
+            },
+        },
+    },
     RECORDS + "/{guid}/history": {
         "get": {
             "summary": "A record's history of changes, newest first",

@@ -119,6 +119,17 @@ async def list_records(request: Request) -> Response:
     return json_response(await as_admin(request, work))
 
 
+async def record_keys(request: Request) -> Response:
+    """GET .../records/keys: the top-level data keys seen in the feed (at most 200)."""
+    slug = request.path_params["feed_id"]
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        feed = store.require_feed(conn, principal.account_id, slug)
+        return {"data": queries.data_keys(conn, feed)}
+
+    return json_response(await as_admin(request, work))
+
+
 async def get_record(request: Request) -> Response:
     """GET .../records/{guid}: one record, archived or not."""
     slug, guid = request.path_params["feed_id"], request.path_params["guid"]
@@ -267,6 +278,8 @@ async def patch_record(request: Request) -> Response:
 
 routes = [
     resource(PREFIX, {"GET": list_records, "POST": post_record}),
+    # Before /{guid}: the first route whose path matches answers.
+    resource(PREFIX + "/keys", {"GET": record_keys}),
     resource(PREFIX + "/{guid}", {"GET": get_record, "PATCH": patch_record}),
     resource(PREFIX + "/{guid}/history", {"GET": record_history}),
 ]
