@@ -239,3 +239,30 @@ def test_history_lists_each_change_newest_first_with_its_request(
         assert rest.next_cursor is None
 
     _run(sandbox_url, admin_key, scenario)
+
+
+def test_text_search_field_filters_and_data_keys_once_indexed(
+    sandbox_url: str, admin_key: str
+) -> None:
+    async def scenario(records: RecordsApi, feeds: FeedsApi, client: ApiClient) -> None:
+        await feeds.create("orders", "Orders")
+        seeded = await _seed(records, 9)
+        await records.upsert("orders", system_id="T-1", data={"note": "fragile turquoise vase"})
+
+        async def guids(query: RecordQuery) -> list[str]:
+            return [r.guid for r in (await records.page("orders", query, limit=100)).items]
+
+        # The server indexes in the background (docs/api.md gives the freshness bound).
+        async with asyncio.timeout(10):
+            while True:
+                if len(await guids(RecordQuery(q="turquoise"))) == 1:
+                    break
+                await asyncio.sleep(0.05)
+        assert sorted(await records.data_keys("orders")) == ["id", "n", "note", "status"]
+        shipped = await guids(RecordQuery(fields=(("status", "shipped"),)))
+        assert sorted(shipped) == sorted(r.guid for r in seeded[::3])
+        both = RecordQuery(fields=(("status", "shipped"), ("n", "3")))
+        assert await guids(both) == [seeded[3].guid]
+        assert await guids(RecordQuery(q="turquoise", fields=(("status", "new"),))) == []
+
+    _run(sandbox_url, admin_key, scenario)
