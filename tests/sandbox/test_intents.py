@@ -386,3 +386,75 @@ def test_polling_feeds_are_polled_on_schedule(
         ]
         # Fetches work on polling feeds too.
         accepted(api.post("/ingest/stock/fetch", json={"id": "manual"}))
+
+
+def records_of(api: httpx.Client, feed: str, **params: str) -> list[dict[str, Any]]:
+    """The feed's records matching `params` (one page)."""
+    response = api.get(f"{FEEDS}/{feed}/records", params=params)
+    assert response.status_code == 200, response.text
+    return list(response.json()["data"])
+
+
+def test_delete_is_soft_and_keeps_who_and_when(
+    feeds: httpx.Client,
+    account: str,
+    mint_key: Callable[..., str],
+    sandbox_url: str,
+    eventually: Waiter,
+) -> None:
+    created = accepted(feeds.post("/ingest/shop/upsert", json=[{"sku": "a1"}, {"sku": "a2"}]))
+    assert outcome_of(feeds, created, eventually)["status"] == "succeeded"
+    key = mint_key(account, "ingest", "shop")
+    with httpx.Client(base_url=sandbox_url, headers={"Authorization": f"Bearer {key}"}) as ingest:
+        deleted = accepted(ingest.post("/ingest/shop/delete", json={"id": "a1"}))
+    outcome = outcome_of(feeds, deleted, eventually)
+    assert outcome["status"] == "succeeded"
+    assert [(record["system_id"], record["action"]) for record in outcome["records"]] == [
+        ("a1", "archived")
+    ]
+    assert [record["system_id"] for record in records_of(feeds, "shop")] == ["a2"]
+    (archived,) = records_of(feeds, "shop", deleted="all", system_id="a1")
+    assert archived["deleted"] == 1
+    assert archived["data"] == {"sku": "a1"}
+    assert archived["last_correlation_id"] == deleted
+    mark = archived["archived"]
+    assert mark["correlation_id"] == deleted
+    assert mark["key"] == f"ik_live_…{key[-4:]}"
+    assert mark["key_id"] == outcome["key"]["id"]
+    assert outcome["received_at"] <= mark["at"] <= outcome["finished_at"]
+    feed = feeds.get(f"{FEEDS}/shop").json()
+    assert feed["record_count"] == 1
+    # Deleting it again changes nothing; deleting an unknown record fails in the outcome.
+    again = outcome_of(
+        feeds, accepted(feeds.post("/ingest/shop/delete", json={"ids": ["a1", "zz"]})), eventually
+    )
+    assert again["status"] == "partially_failed"
+    assert [record["action"] for record in again["records"]] == ["unchanged"]
+    assert [error["item"] for error in again["errors"]] == [1]
+
+
+def test_upserts_and_patches_reach_the_records(
+    feeds: httpx.Client, sandbox: SandboxProcess, eventually: Waiter
+) -> None:
+    first = accepted(feeds.post("/ingest/shop/upsert", json={"sku": 7, "qty": 1, "tag": "x"}))
+    assert outcome_of(feeds, first, eventually)["status"] == "succeeded"
+    patched = accepted(feeds.post("/ingest/shop/patch", json={"sku": 7, "qty": 2, "tag": None}))
+    outcome = outcome_of(feeds, patched, eventually)
+    (record,) = records_of(feeds, "shop", system_id="7")
+    assert record["data"] == {"sku": 7, "qty": 2}
+    assert record["last_correlation_id"] == patched
+    assert outcome["records"] == [{"guid": record["guid"], "system_id": "7", "action": "updated"}]
+    # One history row per applied intent, naming it (read behind the server's back).
+    conn = sqlite3.connect(database_path(sandbox.data_dir), timeout=10)
+    try:
+        history = conn.execute(
+            "SELECT h.intent, h.correlation_id, h.changed FROM record_history h"
+            " JOIN records r ON r.seq = h.record_seq WHERE r.guid = ? ORDER BY h.id",
+            (record["guid"],),
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [(intent, cid, json.loads(changed)) for intent, cid, changed in history] == [
+        ("upsert", first, ["sku", "qty", "tag"]),
+        ("patch", patched, ["qty", "tag"]),
+    ]

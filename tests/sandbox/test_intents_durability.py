@@ -3,6 +3,7 @@ and after a restart every accepted intent has been applied exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -107,6 +108,19 @@ def test_a_killed_server_applies_every_accepted_intent_exactly_once_after_restar
         assert {cid: sorted(ids) for cid, ids in by_intent.items()} == {
             cid: sorted(ids) for cid, ids in expected.items()
         }
+        # ... and each record was created by exactly one change, from the intent that sent it.
+        changes = query(
+            data_dir,
+            "SELECT r.system_id, COUNT(h.id), MIN(h.correlation_id), r.data FROM records r"
+            " JOIN record_history h ON h.record_seq = r.seq GROUP BY r.seq",
+        )
+        sender_of = {system_id: cid for cid, ids in expected.items() for system_id in ids}
+        assert len(changes) == len(sender_of) == SINGLES + BULK
+        for system_id, count, correlation_id, data in changes:
+            assert (count, correlation_id) == (1, sender_of[system_id]), system_id
+            assert json.loads(data)["id"] == system_id
+        feed = api.get("/api/public/v1/feeds/ledger").json()
+        assert feed["record_count"] == SINGLES + BULK
         outcome = api.get(f"/api/public/v1/intents/{bulk}").json()
         assert outcome["status"] == "succeeded"
         assert len(outcome["records"]) == BULK

@@ -37,6 +37,7 @@ from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.records import routes as records
+from console.sandbox.records.indexer import RecordIndexer
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
 from console.sandbox.storage.lock import DataDirBusyError, DataDirLock
@@ -62,6 +63,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
+    indexer = RecordIndexer(database)
     intent_worker = IntentWorker(database, settings.intents)
 
     @contextlib.asynccontextmanager
@@ -70,11 +72,13 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         if settings.demo:
             await database.run(seed_demo)
         scheduler.start()
+        indexer.start()
         intent_worker.start()
         try:
             yield
         finally:
             await intent_worker.stop()
+            await indexer.stop()
             await scheduler.stop()
             checker.close()
             await last_used.drain()
@@ -99,6 +103,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.scheduler = scheduler
     app.state.last_used = last_used
     app.state.checker = checker
+    app.state.record_indexer = indexer
     app.state.intent_worker = intent_worker
     app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     return app

@@ -33,7 +33,7 @@ from console.sandbox.intents.validation import (
     read_intent,
 )
 from console.sandbox.intents.worker import IntentWorker
-from console.sandbox.records.store import FeedRef, find_feed
+from console.sandbox.records.store import FeedRef, feed_not_found, find_feed, shown_key_of
 from console.sandbox.storage.sqlite import now
 
 INGEST = "/ingest/{feed_id}"
@@ -47,16 +47,6 @@ class IngestCaller:
     principal: Principal
     key_shown: str
     feed: FeedRef
-
-
-def feed_not_found(slug: str) -> ApiError:
-    """404 FEED_NOT_FOUND: unknown feeds, other accounts' feeds and feeds a key may not use."""
-    return ApiError.single(404, "FEED_NOT_FOUND", f"Feed {slug} not found.")
-
-
-def _key_shown(conn: sqlite3.Connection, key_id: str) -> str:
-    row = conn.execute("SELECT prefix, last4 FROM api_keys WHERE id = ?", (key_id,)).fetchone()
-    return f"{row['prefix']}…{row['last4']}"
 
 
 async def as_ingest(request: Request, slug: str) -> IngestCaller:
@@ -81,7 +71,7 @@ async def as_ingest(request: Request, slug: str) -> IngestCaller:
         feed = find_feed(conn, principal.account_id, slug)
         if feed is None:
             return feed_not_found(slug)
-        return IngestCaller(principal, _key_shown(conn, principal.key_id), feed)
+        return IngestCaller(principal, shown_key_of(conn, principal.key_id), feed)
 
     try:
         outcome = await database_of(request).read_inline(work)

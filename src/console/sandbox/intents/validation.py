@@ -13,7 +13,7 @@ from typing import Any
 
 from console.sandbox.http.errors import ApiError, Problem
 from console.sandbox.http.payload import check_json_depth, parse_json, shown_key
-from console.sandbox.records.store import system_id_of
+from console.sandbox.records.store import MAX_SYSTEM_ID_LENGTH, system_id_of
 
 # The intents of the contract, in the order the docs list them.
 INTENTS = ("upsert", "patch", "delete", "fetch", "fetch-list")
@@ -26,6 +26,8 @@ MAX_ITEMS = 10_000
 # Bodies from this size are parsed on a worker thread rather than on the event loop.
 THREAD_PARSE_BYTES = 64 * 1024
 
+# What a valid id is, as the errors say it (the records store's rule, `system_id_of`).
+ID_RULE = f"a non-empty string of at most {MAX_SYSTEM_ID_LENGTH} characters or an integer"
 # A number literal that may overflow to inf: an exponent of 3+ digits, or 309+ digits.
 _MAYBE_HUGE_NUMBER = re.compile(rb"[eE][+-]?\d{3}|\d{309}")
 
@@ -118,7 +120,7 @@ def _identified_items(document: Any, id_field: str, what: str) -> tuple[dict[str
                 _invalid(f"{field} is missing: every {what} carries the feed's id field.", field)
             )
         elif system_id_of(item[id_field]) is None:
-            problems.append(_invalid(f"{field} must be a non-empty string or an integer.", field))
+            problems.append(_invalid(f"{field} must be {ID_RULE}.", field))
     if problems:
         raise ApiError(400, problems)
     return tuple(items)
@@ -148,9 +150,7 @@ def _system_ids(document: Any, *, single: bool, many: bool) -> tuple[str, ...]:
     if present[0] == "id":
         system_id = system_id_of(document["id"])
         if system_id is None:
-            raise ApiError.single(
-                400, "INVALID_PAYLOAD", "id must be a non-empty string or an integer.", "id"
-            )
+            raise ApiError.single(400, "INVALID_PAYLOAD", f"id must be {ID_RULE}.", "id")
         return (system_id,)
     values = document["ids"]
     if not isinstance(values, list) or not values:
@@ -168,9 +168,7 @@ def _system_ids(document: Any, *, single: bool, many: bool) -> tuple[str, ...]:
     for index, value in enumerate(values):
         system_id = system_id_of(value)
         if system_id is None:
-            problems.append(
-                _invalid(f"ids[{index}] must be a non-empty string or an integer.", f"ids[{index}]")
-            )
+            problems.append(_invalid(f"ids[{index}] must be {ID_RULE}.", f"ids[{index}]"))
         else:
             system_ids.append(system_id)
     if problems:
