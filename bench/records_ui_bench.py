@@ -3,9 +3,8 @@
     python bench/records_ui_bench.py [--quick] [--records N] [--data DIR] [--json PATH]
 
 A sandbox child (`python -m console sandbox serve --port 0`) serves a data dir holding one
-feed of N records (default 1,000,000), seeded in bulk before it starts (`sandbox serve
---demo-records N` when this build has it, else the records store's own `upsert_items` in
-5,000-row transactions, one second of `updated_at` per batch). The console side is the real
+feed of N records (default 1,000,000), seeded in bulk before it starts (the seeding of
+`sandbox serve --demo-records N`). The console side is the real
 RecordsTab (its model, filter bar and detail pane) in a 1280x800 window, offscreen, on a
 qasync loop, connected through the console's ApiClient, as in the app.
 
@@ -57,7 +56,8 @@ from PySide6.QtWidgets import QApplication, QTableView
 from console.api.records import RecordQuery
 from console.api.transport import ApiClient
 from console.config.profiles import ConnectionProfile
-from console.sandbox.process import SandboxProcess, sandbox_command
+from console.sandbox.process import SandboxProcess
+from console.sandbox.records.demo import BULK_ACCOUNT
 from console.sandbox.storage.sqlite import mint_key
 from console.ui.records.tab import RecordsTab
 from console.ui.session import ConsoleSession
@@ -65,76 +65,25 @@ from console.ui.tasks import TaskRunner, signal_future
 
 TARGET_FIRST_PAGE_MS = 150.0
 TARGET_STALL_MS = 50.0
-ACCOUNT = "demo"
-BENCH_FEED = "bench-records"
 HEARTBEAT_MS = 5
-SEED_BATCH = 5000
-WORDS = ("amber", "basalt", "cobalt", "dune", "ember", "fjord", "garnet", "harbor")
 
 
 # -- seeding -------------------------------------------------------------------------
 
 
-def demo_records_flag() -> bool:
-    """Whether this build's `sandbox serve` seeds records in bulk itself."""
-    result = subprocess.run(
-        [*sandbox_command(), "serve", "--help"], capture_output=True, text=True, timeout=60
-    )
-    return "--demo-records" in result.stdout
-
-
-def seed_with_store(data_dir: Path, count: int) -> None:
-    """N records through the records store's own upsert, 5,000 per transaction."""
-    from console.sandbox.records.store import Actor, find_feed, upsert_items
-    from console.sandbox.storage.sqlite import (
-        connect,
-        ensure_account,
-        feed_exists,
-        insert_feed,
-        transaction,
-    )
-
-    conn = connect(data_dir)
-    try:
-        with transaction(conn):
-            account_id = ensure_account(conn, ACCOUNT)
-            if not feed_exists(conn, account_id, BENCH_FEED):
-                insert_feed(
-                    conn, account_id, slug=BENCH_FEED, name="Bench records", method="ingest"
-                )
-        feed = find_feed(conn, account_id, BENCH_FEED)
-        assert feed is not None
-        actor = Actor("key_bench", "fdk_…bench", "corr_bench_seed", "import")
-        start = time.time() - count // SEED_BATCH - 10
-        for first in range(0, count, SEED_BATCH):
-            items = [
-                {
-                    "id": f"B{i:07d}",
-                    "customer": f"{WORDS[i % 8]} {WORDS[(i // 8) % 8]} {i % 997}",
-                    "status": ("open", "paid", "shipped")[i % 3],
-                    "total": (i * 37) % 10_000 / 100,
-                }
-                for i in range(first, min(first + SEED_BATCH, count))
-            ]
-            with transaction(conn):
-                upsert_items(conn, feed, items, actor, start + first // SEED_BATCH)
-    finally:
-        conn.close()
-
-
 def start_sandbox(data_dir: Path, count: int) -> tuple[SandboxProcess, float]:
     """The sandbox over a data dir holding `count` records; the seeding time in seconds."""
-    seeded_mark = data_dir / f"records-bench-{count}.seeded"
     t0 = time.perf_counter()
-    extra: list[str] = []
-    if not seeded_mark.exists():
-        if demo_records_flag():
-            extra = ["--demo-records", str(count)]
-        else:
-            seed_with_store(data_dir, count)
-    server = SandboxProcess(data_dir, demo=True, rate_limit="100000000/300", extra_args=extra)
-    server.start(timeout=900)
-    seeded_mark.touch()
+    # What `sandbox serve --demo-records N` does, before the server starts (it tops the
+    # feed up to N, so a reused data dir is ready at once), in a child process so its
+    # memory is not counted in the console's RSS.
+    seed = "import sys; from console.sandbox.records.demo import seed_bulk_records as s; "
+    seed += "s(sys.argv[1], int(sys.argv[2]))"
+    subprocess.run(
+        [sys.executable, "-c", seed, str(data_dir), str(count)], check=True, timeout=1800
+    )
+    server = SandboxProcess(data_dir, demo=True, rate_limit="100000000/300")
+    server.start(timeout=300)
     return server, time.perf_counter() - t0
 
 
@@ -465,7 +414,7 @@ def main() -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
         server, seed_s = start_sandbox(data_dir, args.records)
         try:
-            key = mint_key(data_dir, account=ACCOUNT, kind="admin")
+            key = mint_key(data_dir, account=BULK_ACCOUNT, kind="admin")
             app = QApplication.instance() or QApplication(sys.argv)
             with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
                 figures = runner.run(measure(args, server, key))

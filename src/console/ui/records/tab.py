@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from console.api.errors import ApiError
 from console.api.feeds import Feed, FeedsApi
+from console.api.intents import IntentsApi
 from console.api.records import Record, RecordQuery, RecordsApi, RecordWrite
 from console.ui.records.detail import RecordDetail
 from console.ui.records.dialogs import FetchDialog, JsonRecordDialog, system_id_text
@@ -56,7 +57,6 @@ GUID_COLUMN_PX = 150  # elided in the middle; the detail pane shows it whole
 FETCH_METHODS = ("trigger", "polling")
 INTENT_POLL_S = 0.25
 INTENT_WAIT_S = 60.0
-INTENT_DONE = ("succeeded", "partially_failed", "failed")
 ORDER_NEWEST = "-updated_at"
 ORDER_OLDEST = "updated_at"
 
@@ -798,8 +798,6 @@ class RecordsTab(QWidget):
         return dialog
 
     async def _fetch(self, dialog: FetchDialog, feed: Feed, ids: list[str], many: bool) -> None:
-        from console.api.intents import IntentsApi
-
         intents = IntentsApi(self.session.require_client())
         try:
             if many:
@@ -825,13 +823,11 @@ class RecordsTab(QWidget):
 
     async def _follow_intent(self, feed: Feed, what: str, correlation_id: str) -> None:
         """Poll the intent's outcome until it is done, then say how it went."""
-        from console.api.intents import IntentsApi
-
         intents = IntentsApi(self.session.require_client())
         deadline = time.monotonic() + INTENT_WAIT_S
         while True:
             outcome = await intents.outcome(correlation_id)
-            if outcome.status in INTENT_DONE:
+            if outcome.is_finished:
                 break
             if time.monotonic() > deadline:
                 self.show_result(
