@@ -11,6 +11,9 @@ checked against it before it is shown.
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib
+import importlib.util
 import itertools
 import time
 from dataclasses import dataclass
@@ -57,6 +60,9 @@ GUID_COLUMN_PX = 150  # elided in the middle; the detail pane shows it whole
 FETCH_METHODS = ("trigger", "polling")
 INTENT_POLL_S = 0.25
 INTENT_WAIT_S = 60.0
+# The Import and Export dialogs live in their own modules, imported when first opened.
+IMPORT_MODULE = "console.ui.records.import_dialog"
+EXPORT_MODULE = "console.ui.records.export"
 ORDER_NEWEST = "-updated_at"
 ORDER_OLDEST = "updated_at"
 
@@ -68,6 +74,12 @@ class ActionResult:
     text: str
     correlation_id: str
     record: Record | None = None
+
+
+@functools.cache
+def io_available(module: str) -> bool:
+    """Whether this build has the Import or Export dialog's module."""
+    return importlib.util.find_spec(module) is not None
 
 
 def feed_label(feed: Feed) -> str:
@@ -143,6 +155,8 @@ class RecordsTab(QWidget):
         self._sized_columns: tuple[str, ...] = ()
         self.has_loaded = False  # a first page of the current feed has been shown
         self.feeds_listed = False
+        self._feeds_loading = False
+        self._feeds_task: asyncio.Task[Any] | None = None
         self.model = RecordsTableModel(runner.start)
 
         self.feed_combo = QComboBox()
@@ -294,6 +308,8 @@ class RecordsTab(QWidget):
         self.query = None
         self.has_loaded = False
         self.feeds_listed = False
+        self._feeds_loading = False
+        self._feeds_task = None
         self._needs_load = False
         self.feed_combo.clear()
         self.filter_bar.reset()
@@ -308,13 +324,22 @@ class RecordsTab(QWidget):
         if self.session.client is None:
             return None
         self._needs_load = False
-        return self.runner.start(self._load_feeds(), name="records.feeds")
+        self._feeds_loading = True
+        task = self.runner.start(self._load_feeds(), name="records.feeds")
+        self._feeds_task = task
+        task.add_done_callback(self._feeds_done)
+        return task
+
+    def _feeds_done(self, task: asyncio.Task[Any]) -> None:
+        if task is self._feeds_task:
+            self._feeds_loading = False
 
     async def _load_feeds(self) -> None:
         self.summary_label.setText("Loading feeds…")
         feeds = await FeedsApi(self.session.require_client()).list_all()
         self.feeds = feeds
         self.feeds_listed = True
+        self._feeds_loading = False  # what follows (records, detail) has its own flags
         keep = self.feed.id if self.feed is not None else None
         self.feed_combo.blockSignals(True)
         self.feed_combo.clear()
@@ -335,7 +360,7 @@ class RecordsTab(QWidget):
             self._set_current(None)
             self.summary_label.setText("This account has no feeds yet.")
             self._sync_actions()
-            asyncio.get_running_loop().call_soon(self._maybe_settled)  # after this task ends
+            self.settled.emit()
             return
         self.feed_combo.setCurrentIndex(self.feed_combo.findData(chosen.id))
         if chosen.id == keep:
@@ -609,7 +634,7 @@ class RecordsTab(QWidget):
     @property
     def is_settled(self) -> bool:
         """The feed's records and the current record are shown; nothing else is coming."""
-        if not self.feeds_listed or self.runner.names & {"records.feeds"}:
+        if not self.feeds_listed or self._feeds_loading:
             return False
         if self.feed is None:
             return True  # an account without feeds: the tab says so
@@ -622,7 +647,15 @@ class RecordsTab(QWidget):
         record = self._record
         self.refresh_button.setEnabled(connected)
         no_feed = "Not connected." if not connected else "Choose a feed first."
-        for button in (self.new_button, self.import_button, self.export_button):
+        for button, module in (
+            (self.new_button, None),
+            (self.import_button, IMPORT_MODULE),
+            (self.export_button, EXPORT_MODULE),
+        ):
+            if module is not None and not io_available(module):
+                button.setEnabled(False)
+                button.setToolTip("Not in this build.")
+                continue
             button.setEnabled(connected and feed is not None)
             button.setToolTip("" if connected and feed is not None else no_feed)
         fetches = connected and feed is not None and feed.method in FETCH_METHODS
@@ -853,20 +886,16 @@ class RecordsTab(QWidget):
         if self.feed is not None and self.feed.id == feed.id:
             self.refresh()  # new records, new counts
 
-    # -- import and export (the dialogs are console.ui.records.import_dialog/export) ----
+    # -- import and export (console.ui.records.import_dialog and .export) ------------
 
     def _start_import(self) -> None:
         """Open the Import dialog for the current feed."""
-        from console.ui.records.import_dialog import start_import
-
-        if self.feed is not None:
-            self.import_dialog = start_import(self, self.session, self.feed)
+        if self.feed is not None and io_available(IMPORT_MODULE):
+            opener = importlib.import_module(IMPORT_MODULE).start_import
+            self.import_dialog = opener(self, self.session, self.feed)
 
     def _start_export(self) -> None:
         """Open the Export dialog for the current feed and filters."""
-        from console.ui.records.export import start_export
-
-        if self.feed is not None:
-            self.export_dialog = start_export(
-                self, self.session, self.feed, self.query or RecordQuery()
-            )
+        if self.feed is not None and io_available(EXPORT_MODULE):
+            opener = importlib.import_module(EXPORT_MODULE).start_export
+            self.export_dialog = opener(self, self.session, self.feed, self.query or RecordQuery())
