@@ -138,7 +138,8 @@ def test_archive_then_restore_changes_the_row_and_archived_view_says_who(
 
     qtbot.mouseClick(tab.archive_button, Qt.MouseButton.LeftButton)
     box = tab.confirm_box
-    assert "S002" in box.text() and target.guid in box.informativeText()
+    assert "S002" in box.text()
+    assert target.guid in box.informativeText()
     with qtbot.waitSignal(tab.action_done, timeout=15000) as done:
         box.action_button.click()
     archived = done.args[0]
@@ -147,7 +148,8 @@ def test_archive_then_restore_changes_the_row_and_archived_view_says_who(
     deleted_column = tab.model.columns.index("deleted")
     row = tab.model.row_of_guid(target.guid)
     assert tab.model.index(row, deleted_column).data() == "archived"
-    assert tab.restore_button.isEnabled() and not tab.archive_button.isEnabled()
+    assert tab.restore_button.isEnabled()
+    assert not tab.archive_button.isEnabled()
 
     # The trash view: only archived records, and who archived this one.
     with qtbot.waitSignal(tab.records_loaded, timeout=15000):
@@ -156,7 +158,8 @@ def test_archive_then_restore_changes_the_row_and_archived_view_says_who(
     qtbot.waitUntil(lambda: tab.is_settled, timeout=10000)
     assert tab.detail.archive_box.isVisibleTo(tab)
     text = tab.detail.archived_label.text()
-    assert "Archived" in text and "fdk_…" + admin_key[-4:] in text
+    assert "Archived" in text
+    assert "fdk_…" + admin_key[-4:] in text
     assert tab.detail.archive_correlation.value == archived.correlation_id
 
     qtbot.mouseClick(tab.restore_button, Qt.MouseButton.LeftButton)
@@ -241,14 +244,17 @@ def test_new_record_validates_as_you_type_and_shows_its_correlation_id(
     qtbot.waitUntil(lambda: "“id” is missing" in dialog.status_label.text(), timeout=5000)
     dialog.editor.setPlainText('{"id": "N1", "status": "open"}')
     qtbot.waitUntil(dialog.primary_button.isEnabled, timeout=5000)
-    with qtbot.waitSignal(tab.records_loaded, timeout=15000):
-        with qtbot.waitSignal(tab.action_done, timeout=15000) as done:
-            qtbot.mouseClick(dialog.primary_button, Qt.MouseButton.LeftButton)
+    with (
+        qtbot.waitSignal(tab.records_loaded, timeout=15000),
+        qtbot.waitSignal(tab.action_done, timeout=15000) as done,
+    ):
+        qtbot.mouseClick(dialog.primary_button, Qt.MouseButton.LeftButton)
     result = done.args[0]
     assert result.text == "Created record N1"
     assert result.correlation_id.startswith("corr_")
     assert shown_system_ids(tab)[0] == "N1"
-    assert tab.selected_record() is not None and tab.selected_record().system_id == "N1"
+    assert tab.selected_record() is not None
+    assert tab.selected_record().system_id == "N1"
     assert tab.current_guid == result.record.guid
 
 
@@ -312,7 +318,8 @@ def test_selection_survives_a_refresh_and_a_filter_that_hides_it(
     assert tab.detail.record.guid == target.guid
     assert tab.detail.not_listed.isVisibleTo(tab)
     filter_by(qtbot, tab, tab.filter_bar.system_id_edit, "")
-    assert tab.selected_record() is not None and tab.selected_record().guid == target.guid
+    assert tab.selected_record() is not None
+    assert tab.selected_record().guid == target.guid
 
 
 def test_fetch_buttons_apply_only_to_trigger_and_polling_feeds(
@@ -323,3 +330,69 @@ def test_fetch_buttons_apply_only_to_trigger_and_polling_feeds(
     assert not tab.fetch_button.isEnabled()
     assert "Only trigger and polling feeds" in tab.fetch_button.toolTip()
     assert not tab.fetch_list_button.isEnabled()
+
+
+def test_trigger_fetch_shows_its_correlation_id_then_its_outcome(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    seed_feed(sandbox_url, admin_key, "parcels", 1, method="trigger")
+    tab = open_records(qtbot, window, "parcels")
+    assert tab.fetch_button.isEnabled()
+    assert tab.fetch_list_button.isEnabled()
+    results: list[Any] = []
+    tab.action_done.connect(results.append)
+
+    qtbot.mouseClick(tab.fetch_button, Qt.MouseButton.LeftButton)
+    dialog = tab.fetch_dialog
+    assert not dialog.fetch_button.isEnabled()  # no id yet
+    qtbot.keyClicks(dialog.id_edit, "P-77")
+    qtbot.mouseClick(dialog.fetch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=20000)
+    queued, finished = results
+    assert queued.text == "Fetch of P-77 queued in Parcels"
+    assert queued.correlation_id.startswith("corr_")
+    assert finished.correlation_id == queued.correlation_id
+    assert finished.text == "Fetch of P-77 succeeded: 1 created"
+    assert queued.correlation_id in tab.result_line.label.text()
+    qtbot.waitUntil(lambda: "P-77" in shown_system_ids(tab), timeout=15000)
+
+    results.clear()
+    qtbot.mouseClick(tab.fetch_list_button, Qt.MouseButton.LeftButton)
+    dialog = tab.fetch_dialog
+    dialog.ids_edit.setPlainText("P-1, P-2\nmissing-3\nP-1")
+    assert dialog.ids() == ["P-1", "P-2", "missing-3"]
+    qtbot.mouseClick(dialog.fetch_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=20000)
+    assert results[0].text == "Fetch list of 3 ids queued in Parcels"
+    assert results[1].text.startswith("Fetch list of 3 ids partially failed: 2 created, 1 failed")
+
+
+def test_the_records_screenshot_shows_a_populated_feed(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Any
+) -> None:
+    from console.ui.screenshots import save_tab_screenshots
+
+    seed_feed(sandbox_url, admin_key, "orders", 25)
+    grabbed: list[tuple[int, str | None, str]] = []
+    grab = window.grab
+
+    def grab_and_note(*args: Any) -> Any:
+        tab = window.tabs.currentWidget()
+        if tab is window.records_tab:
+            record = tab.detail.record
+            grabbed.append(
+                (
+                    tab.model.rowCount(),
+                    record.system_id if record else None,
+                    tab.summary_label.text(),
+                )
+            )
+        return grab(*args)
+
+    window.grab = grab_and_note
+    task = asyncio.ensure_future(save_tab_screenshots(window, tmp_path / "shots"))
+    qtbot.waitUntil(task.done, timeout=30000)
+    saved = task.result()
+    assert saved[2].name == "03-records.png"
+    assert saved[2].stat().st_size > 10_000
+    assert grabbed == [(25, "S024", "25 records match · newest first · feed holds 25 active")]
