@@ -159,6 +159,7 @@ class RecordDetail(QWidget):
         self.history.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.history.setTabKeyNavigation(False)
         self.history.verticalHeader().hide()
+        self.history.verticalHeader().setDefaultSectionSize(22)
         self.history.setWordWrap(False)
         self.history.setShowGrid(False)
         header = self.history.horizontalHeader()
