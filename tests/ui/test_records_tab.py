@@ -267,12 +267,19 @@ def test_a_later_filter_wins_over_an_earlier_answer(
     held = asyncio.Event()
     answered: list[str] = []
 
+    started: list[str] = []
+    finished: list[str] = []
+
     async def page(self: RecordsApi, feed_id: str, query: RecordQuery, **kwargs: Any) -> Any:
-        result = await real_page(self, feed_id, query, **kwargs)
-        if query.system_id == "S001":
-            await held.wait()  # the earlier filter's answer comes last
-        answered.append(query.system_id)
-        return result
+        started.append(query.system_id)
+        try:
+            result = await real_page(self, feed_id, query, **kwargs)
+            if query.system_id == "S001":
+                await held.wait()  # the earlier filter's answer comes last
+            answered.append(query.system_id)
+            return result
+        finally:
+            finished.append(query.system_id)
 
     inserted: list[str | None] = []
     tab.model.rowsInserted.connect(
@@ -284,16 +291,18 @@ def test_a_later_filter_wins_over_an_earlier_answer(
     try:
         tab.filter_bar.system_id_edit.setText("S001")
         tab.apply_filters()
+        qtbot.waitUntil(lambda: "S001" in started, timeout=10000)  # its request is out
         tab.filter_bar.system_id_edit.setText("S002")
         with qtbot.waitSignal(tab.records_loaded, timeout=15000):
             tab.apply_filters()
         held.set()
-        qtbot.waitUntil(lambda: tab.is_settled, timeout=10000)
+        qtbot.waitUntil(lambda: "S001" in finished, timeout=10000)
+        qtbot.wait(50)  # a late answer would be applied in the turns right after it
     finally:
         RecordsApi.page = real_page  # type: ignore[method-assign]
     assert shown_system_ids(tab) == ["S002"]
     assert inserted == ["S002"]
-    assert "S001" not in answered  # the earlier request was cancelled, never applied
+    assert "S001" not in answered  # the earlier request was cancelled
 
 
 def test_selection_survives_a_refresh_and_a_filter_that_hides_it(
