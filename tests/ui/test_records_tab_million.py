@@ -74,4 +74,3 @@ def test_a_million_record_feed_shows_its_first_page_without_fetching_the_rest(
     qtbot.waitUntil(lambda: "records.page.more" not in window.runner.names, timeout=30000)
     assert tab.model.stats.pages == 2
     assert tab.model.rowCount() == FIRST_PAGE_ROWS + tab.model.more_page_rows
-
