@@ -10,6 +10,7 @@ for in code, `window.pipelines_tab`) is built at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -69,6 +70,16 @@ DEFERRED_MODULES = (
     "console.ui.profiles_dialog",
     "console.ui.keys.dialogs",
 )
+
+
+def freeze_long_lived_objects() -> None:
+    """Leave what start-up built out of every later full garbage collection.
+
+    The modules, classes and widgets built so far live as long as the window. A full
+    collection walks every tracked object, so without this each one (tens of ms here) is
+    a stall of the event loop while scrolling a large table (bench/records_ui_bench.py).
+    """
+    gc.freeze()
 
 
 class MainWindow(QMainWindow):
@@ -298,6 +309,7 @@ class MainWindow(QMainWindow):
         elif self._deferred_modules:
             importlib.import_module(self._deferred_modules.pop(0))
         if self.all_tabs_built:
+            freeze_long_lived_objects()
             self.tabs_built.emit()
         else:
             QTimer.singleShot(0, self, self._build_next_deferred)

@@ -92,7 +92,7 @@ class RecordDetail(QWidget):
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_badge = QLabel("")
         self.status_badge.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-        self.not_listed = QLabel("not in the list with this filter")
+        self.not_listed = QLabel("")
         self.not_listed.setStyleSheet("color: #7a5200;")
         self.not_listed.hide()
         head = QHBoxLayout()
@@ -208,13 +208,19 @@ class RecordDetail(QWidget):
 
     # -- what is shown -------------------------------------------------------------
 
-    def show_record(self, record: Record | None, *, listed: bool = True) -> None:
+    def set_listing(self, note: str) -> None:
+        """Say whether the list shows this record ("" when it does, or nobody knows yet)."""
+        self.not_listed.setText(note)
+        self.not_listed.setVisible(bool(note) and self.record is not None)
+
+    def show_record(self, record: Record | None) -> None:
         """Show `record` (None: nothing); its history is set apart (`set_history`)."""
         changed_record = (record.guid if record else None) != (
             self.record.guid if self.record else None
         )
         self.record = record
-        self.not_listed.setVisible(record is not None and not listed)
+        if record is None:
+            self.not_listed.hide()
         if record is None:
             self.title.setText("No record selected")
             self.status_badge.setText("")

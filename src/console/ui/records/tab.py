@@ -539,7 +539,8 @@ class RecordsTab(QWidget):
         self._history_cursor = None
         self.runner.cancel("records.detail")
         self.runner.cancel("records.history")
-        self.detail.show_record(record, listed=True)
+        self.detail.show_record(record)
+        self.detail.set_listing("")
         self._sync_actions()
         if record is not None:
             self._load_detail(record.guid)
@@ -604,8 +605,8 @@ class RecordsTab(QWidget):
             return
         self._record = record
         self.model.update_record(record)
-        listed = self.model.row_of_guid(record.guid) is not None or self.model.is_loading
-        self.detail.show_record(record, listed=listed)
+        self.detail.show_record(record)
+        self._show_listing()
         self._sync_actions()
         self.record_shown.emit(record)
 
@@ -624,8 +625,19 @@ class RecordsTab(QWidget):
                 selection.setCurrentIndex(QModelIndex(), QItemSelectionModel.SelectionFlag.NoUpdate)
         finally:
             self._syncing_selection = False
-        if self._record is not None and not self.model.is_loading:
-            self.detail.not_listed.setVisible(row is None and self.model.at_end)
+        self._show_listing(row)
+
+    def _show_listing(self, row: int | None = None) -> None:
+        """Tell the detail whether the list shows its record; unknown says nothing."""
+        if row is None and self.current_guid is not None:
+            row = self.model.row_of_guid(self.current_guid)
+        if row is not None or self.model.is_loading or self._record is None:
+            note = ""
+        elif self.model.at_end:
+            note = "not in the list with this filter"
+        else:
+            note = "not among the rows loaded so far"
+        self.detail.set_listing(note)
 
     def _maybe_settled(self) -> None:
         if self.is_settled:
