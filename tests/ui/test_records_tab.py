@@ -405,3 +405,41 @@ def test_the_records_screenshot_shows_a_populated_feed(
     assert saved[2].name == "03-records.png"
     assert saved[2].stat().st_size > 10_000
     assert grabbed == [(25, "S024", "25 records match · newest first · feed holds 25 active")]
+
+
+def test_switching_feed_mid_fetch_never_shows_the_old_feeds_rows(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    seed_feed(sandbox_url, admin_key, "orders", 6)
+    seed_feed(sandbox_url, admin_key, "parcels", 3, make=lambda i: {"id": f"P{i}", "n": i})
+    tab = open_records(qtbot, window, "orders")
+    real_page = RecordsApi.page
+    held = asyncio.Event()
+    started: list[str] = []
+    finished: list[str] = []
+
+    async def page(self: RecordsApi, feed_id: str, query: RecordQuery, **kwargs: Any) -> Any:
+        started.append(feed_id)
+        try:
+            result = await real_page(self, feed_id, query, **kwargs)
+            if feed_id == "orders":
+                await held.wait()  # the old feed's answer comes last
+            return result
+        finally:
+            finished.append(feed_id)
+
+    RecordsApi.page = page  # type: ignore[method-assign]
+    try:
+        qtbot.mouseClick(tab.refresh_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "orders" in started, timeout=10000)
+        with qtbot.waitSignal(tab.records_loaded, timeout=15000):
+            assert tab.select_feed("parcels")
+        held.set()
+        qtbot.waitUntil(lambda: "orders" in finished, timeout=10000)
+        qtbot.wait(50)  # a late answer would be applied in the turns right after it
+    finally:
+        RecordsApi.page = real_page  # type: ignore[method-assign]
+    assert tab.feed.id == "parcels"
+    assert shown_system_ids(tab) == ["P2", "P1", "P0"]
+    assert tab.model.columns == ("guid", "system_id", "n", "version", "updated", "deleted")
+    assert tab.detail.record.system_id == "P2"  # the new feed's newest, not an order
