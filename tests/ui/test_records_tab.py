@@ -443,3 +443,19 @@ def test_switching_feed_mid_fetch_never_shows_the_old_feeds_rows(
     assert shown_system_ids(tab) == ["P2", "P1", "P0"]
     assert tab.model.columns == ("guid", "system_id", "n", "version", "updated", "deleted")
     assert tab.detail.record.system_id == "P2"  # the new feed's newest, not an order
+
+
+def test_typing_asks_once_after_a_pause(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    seed_feed(sandbox_url, admin_key, "orders", 12)
+    tab = open_records(qtbot, window, "orders")
+    before = tab.model.generation
+    bar = tab.filter_bar
+    qtbot.keyClicks(bar.system_id_edit, "S01")  # three keys, one query
+    assert bar.pending
+    assert tab.model.generation == before
+    with qtbot.waitSignal(tab.records_loaded, timeout=15000):
+        pass
+    assert tab.model.generation == before + 1
+    assert tab.query.system_id == "S01"
