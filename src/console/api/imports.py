@@ -189,12 +189,14 @@ class ImportsApi:
         format: ImportFormat,
         id_field: str | None = None,
         rows: int = 100,
+        start_row: int | None = None,
         fields: Mapping[str, FieldValue] | None = None,
     ) -> DryRun:
-        """What importing the first `rows` data rows would do; nothing is changed.
+        """What importing `rows` data rows (from `start_row`, else the first) would do;
+        nothing is changed.
 
-        Only the start of the file is sent (the header and those rows): a preview of a
-        huge file costs no more than one of a small file.
+        Only the start of the file is sent (the header and the rows up to the last one
+        previewed): a preview of a huge file costs no more than one of a small file.
         """
         if not 1 <= rows <= MAX_DRY_RUN_ROWS:
             raise ValueError(f"rows must be 1..{MAX_DRY_RUN_ROWS}")
@@ -205,8 +207,14 @@ class ImportsApi:
         }
         if id_field is not None:
             form["id_field"] = id_field
+        skipped = 0
+        if start_row is not None:
+            if start_row < 1:
+                raise ValueError("start_row is a 1-based data row number")
+            form["start_row"] = start_row
+            skipped = start_row - 1
         form.update(fields or {})
-        length = await asyncio.to_thread(prefix_length, Path(path), format, rows)
+        length = await asyncio.to_thread(prefix_length, Path(path), format, skipped + rows)
         body = MultipartFile(
             form_fields(form), "file", path, content_type=MEDIA_TYPES[format], length=length
         )
