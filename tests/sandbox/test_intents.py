@@ -384,6 +384,15 @@ def test_polling_feeds_are_polled_on_schedule(
         assert [record["system_id"] for record in second["records"]] == [
             f"stock-{n:04d}" for n in range(6, 11)
         ]
+        conn = sqlite3.connect(database_path(quick_polls.data_dir), timeout=10)
+        try:
+            shown = conn.execute(
+                "SELECT DISTINCT intent, key_shown FROM record_history WHERE correlation_id = ?",
+                (first["correlation_id"],),
+            ).fetchall()
+        finally:
+            conn.close()
+        assert shown == [("poll", "connector poll")]
         # Fetches work on polling feeds too.
         accepted(api.post("/ingest/stock/fetch", json={"id": "manual"}))
 

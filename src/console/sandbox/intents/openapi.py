@@ -150,6 +150,11 @@ INTENT_SCHEMAS: dict[str, Any] = {
             "started_at": NULLABLE_TIMESTAMP,
             "finished_at": NULLABLE_TIMESTAMP,
             "items_received": {"type": "integer", "minimum": 0},
+            "items_done": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Items applied so far (a large intent is applied in chunks)",
+            },
             "errors": {
                 "type": "array",
                 "items": {

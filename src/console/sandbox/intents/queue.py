@@ -36,6 +36,8 @@ class QueuedIntent:
     key_shown: str | None
     body: bytes
     items_received: int
+    # Items already applied by earlier chunks (a resumed intent goes on from there).
+    items_done: int
     # The feed's id field and method (None when the feed is gone).
     id_field: str | None
     method: str | None
@@ -91,7 +93,8 @@ def pending(conn: sqlite3.Connection, *, limit: int, max_items: int) -> list[Que
     and no more than `max_items` items in all unless the first alone has more."""
     rows = conn.execute(
         "SELECT i.seq, i.correlation_id, i.account_id, i.feed, i.intent, i.key_id,"
-        " i.key_shown, i.body, i.items_received, f.id_field, f.method FROM intents i"
+        " i.key_shown, i.body, i.items_received, i.items_done, f.id_field, f.method"
+        " FROM intents i"
         " LEFT JOIN feeds f ON f.account_id = i.account_id AND f.slug = i.feed"
         " WHERE i.status IN ('queued', 'processing') ORDER BY i.seq LIMIT ?",
         (limit,),
@@ -99,7 +102,7 @@ def pending(conn: sqlite3.Connection, *, limit: int, max_items: int) -> list[Que
     batch: list[QueuedIntent] = []
     items = 0
     for row in rows:
-        items += int(row["items_received"])
+        items += int(row["items_received"]) - int(row["items_done"])
         if batch and items > max_items:
             break
         batch.append(
@@ -113,6 +116,7 @@ def pending(conn: sqlite3.Connection, *, limit: int, max_items: int) -> list[Que
                 key_shown=row["key_shown"],
                 body=bytes(row["body"]),
                 items_received=int(row["items_received"]),
+                items_done=int(row["items_done"]),
                 id_field=row["id_field"],
                 method=row["method"],
             )
@@ -129,38 +133,57 @@ def mark_processing(conn: sqlite3.Connection, seqs: list[int], at: float) -> Non
     )
 
 
-def is_pending(conn: sqlite3.Connection, seq: int) -> bool:
-    """Whether the intent still waits to be applied (not applied by an earlier run)."""
-    row = conn.execute("SELECT status FROM intents WHERE seq = ?", (seq,)).fetchone()
-    return row is not None and row["status"] not in TERMINAL
+def progress(conn: sqlite3.Connection, seq: int) -> int | None:
+    """How many items of a pending intent are applied; None once it is finished."""
+    row = conn.execute("SELECT status, items_done FROM intents WHERE seq = ?", (seq,)).fetchone()
+    if row is None or row["status"] in TERMINAL:
+        return None
+    return int(row["items_done"])
 
 
-def finish(
+def record_chunk(
     conn: sqlite3.Connection,
     seq: int,
-    *,
-    status: str,
-    errors: list[dict[str, Any]],
-    at: float,
-) -> None:
-    """Store an intent's final status, errors and finish time."""
-    conn.execute(
-        "UPDATE intents SET status = ?, errors_json = ?, finished_at = ?,"
-        " started_at = COALESCE(started_at, ?) WHERE seq = ?",
-        (status, json.dumps(errors, ensure_ascii=False), at, at, seq),
-    )
-
-
-def record_actions(
-    conn: sqlite3.Connection,
     correlation_id: str,
-    rows: list[tuple[int, str | None, str | None, str]],
+    *,
+    records: list[tuple[int, str | None, str | None, str]],
+    errors: list[tuple[int | None, str | None, str]],
+    items_done: int,
 ) -> None:
-    """Store which records an intent touched: (item, guid, system_id, action) rows."""
+    """Store what one chunk of an intent did: the records it touched as (item, guid,
+    system_id, action), its problems as (item, field, message), and the progress."""
     conn.executemany(
         "INSERT INTO intent_records (correlation_id, item, guid, system_id, action)"
         " VALUES (?, ?, ?, ?, ?)",
-        [(correlation_id, *row) for row in rows],
+        [(correlation_id, *row) for row in records],
+    )
+    conn.executemany(
+        "INSERT INTO intent_errors (correlation_id, item, field, message) VALUES (?, ?, ?, ?)",
+        [(correlation_id, *error) for error in errors],
+    )
+    conn.execute("UPDATE intents SET items_done = ? WHERE seq = ?", (items_done, seq))
+
+
+def finish(conn: sqlite3.Connection, seq: int, correlation_id: str, at: float) -> None:
+    """Set a fully applied intent's final status from its problems, and its finish time:
+    succeeded (none), failed (every item, or the whole intent) or partially_failed."""
+    row = conn.execute(
+        "SELECT COUNT(DISTINCT item), COUNT(*) - COUNT(item) FROM intent_errors"
+        " WHERE correlation_id = ?",
+        (correlation_id,),
+    ).fetchone()
+    failed_items, whole = int(row[0]), int(row[1])
+    total = int(
+        conn.execute("SELECT items_received FROM intents WHERE seq = ?", (seq,)).fetchone()[0]
+    )
+    if whole or failed_items >= total:
+        status = "failed"
+    else:
+        status = "partially_failed" if failed_items else "succeeded"
+    conn.execute(
+        "UPDATE intents SET status = ?, finished_at = ?, started_at = COALESCE(started_at, ?)"
+        " WHERE seq = ?",
+        (status, at, at, seq),
     )
 
 
@@ -170,7 +193,7 @@ def outcome(
     """The stored outcome of the account's intent `correlation_id`, or None."""
     row = conn.execute(
         "SELECT correlation_id, feed, intent, key_id, key_shown, status, received_at,"
-        " started_at, finished_at, items_received, errors_json FROM intents"
+        " started_at, finished_at, items_received, items_done FROM intents"
         " WHERE correlation_id = ? AND account_id = ?",
         (correlation_id, account_id),
     ).fetchone()
@@ -178,6 +201,11 @@ def outcome(
         return None
     records = conn.execute(
         "SELECT guid, system_id, action FROM intent_records WHERE correlation_id = ? ORDER BY item",
+        (correlation_id,),
+    ).fetchall()
+    errors = conn.execute(
+        "SELECT item, field, message FROM intent_errors WHERE correlation_id = ?"
+        " ORDER BY item IS NOT NULL, item",
         (correlation_id,),
     ).fetchall()
     return {
@@ -192,7 +220,11 @@ def outcome(
         "started_at": row["started_at"],
         "finished_at": row["finished_at"],
         "items_received": row["items_received"],
-        "errors": json.loads(row["errors_json"]),
+        "items_done": row["items_done"],
+        "errors": [
+            {"item": error["item"], "field": error["field"], "message": error["message"]}
+            for error in errors
+        ],
         "records": [
             {"guid": record["guid"], "system_id": record["system_id"], "action": record["action"]}
             for record in records

@@ -2,9 +2,10 @@
 
 Each round reads the oldest pending intents on a reader connection, marks them processing
 (one writer hop), parses and checks their bodies on a parser thread (never the writer
-thread), then applies them and stores their outcomes in one writer transaction. Intents
-left queued or processing by a killed server are simply the oldest pending ones when it
-starts again. Polling feeds get a poll queued every `IntentTiming.poll_seconds`.
+thread), then applies them in chunks of at most `CHUNK_ITEMS` items, each chunk and its
+outcome in one writer transaction. Intents left queued or processing by a killed server
+are simply the oldest pending ones when it starts again, and go on from their last
+committed chunk. Polling feeds get a poll queued every `IntentTiming.poll_seconds`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from console.sandbox.intents import queue
-from console.sandbox.intents.apply import Prepared, apply_batch, prepare
+from console.sandbox.intents.apply import Prepared, apply_chunks, chunks_of, prepare
 from console.sandbox.intents.queue import QueuedIntent
 from console.sandbox.settings import IntentTiming
 from console.sandbox.storage.database import Database
@@ -24,10 +25,12 @@ from console.sandbox.storage.sqlite import now
 
 logger = logging.getLogger("console.sandbox")
 
-# At most this many intents, and (unless one alone has more) items, per writer transaction:
-# a round holds the writer for a bounded time, so requests never wait long behind it.
+# At most this many intents, and (unless one alone has more) items, per round.
 BATCH_INTENTS = 64
 BATCH_ITEMS = 5_000
+# At most this many items per writer transaction: a large intent is applied in several, so
+# the writer is held only briefly at a time and other requests get it in between.
+CHUNK_ITEMS = 500
 # The longest the worker sleeps with nothing to do (a missed wake-up costs at most this).
 MAX_IDLE_SECONDS = 1.0
 ERROR_BACKOFF_SECONDS = 1.0
@@ -78,7 +81,10 @@ class IntentWorker:
         )
         loop = asyncio.get_running_loop()
         prepared = await loop.run_in_executor(self._parser, _prepare_all, batch)
-        return await self.database.run(lambda conn: apply_batch(conn, prepared, now()))
+        applied = 0
+        for chunks in chunks_of(prepared, CHUNK_ITEMS):
+            applied += await self.database.run(partial(apply_chunks, chunks=chunks, at=now()))
+        return applied
 
     async def poll_if_due(self) -> None:
         """Queue the polls that are due (asking a reader first, so the writer rarely is)."""

@@ -40,9 +40,10 @@ FEED_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 # The durable intent queue (console/sandbox/intents): one row per accepted intent, committed
 # before its 202; `body` is the raw request body, parsed again by the worker. An intent's
-# outcome (status, times, errors) lives on its row, the records it touched in
-# `intent_records` (no unique key, so an intent applied twice would show). `feed_polls`
-# schedules the simulated connector's polls of polling feeds.
+# status and times live on its row, with `items_done`: the items applied so far (a large
+# intent is applied in chunks, each committed with its progress). The records it touched
+# are in `intent_records` (no unique key, so an item applied twice would show), its
+# problems in `intent_errors`. `feed_polls` schedules the simulated connector's polls.
 INTENTS_MIGRATION: tuple[str, ...] = (
     """CREATE TABLE intents (
         seq INTEGER PRIMARY KEY,
@@ -61,7 +62,7 @@ INTENTS_MIGRATION: tuple[str, ...] = (
         received_at REAL NOT NULL,
         started_at REAL,
         finished_at REAL,
-        errors_json TEXT NOT NULL DEFAULT '[]'
+        items_done INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE INDEX intents_pending ON intents(seq) WHERE status IN ('queued', 'processing')",
     """CREATE TABLE intent_records (
@@ -72,6 +73,14 @@ INTENTS_MIGRATION: tuple[str, ...] = (
         action TEXT NOT NULL
     )""",
     "CREATE INDEX intent_records_by_intent ON intent_records(correlation_id, item)",
+    # item NULL: a problem of the whole intent.
+    """CREATE TABLE intent_errors (
+        correlation_id TEXT NOT NULL,
+        item INTEGER,
+        field TEXT,
+        message TEXT NOT NULL
+    )""",
+    "CREATE INDEX intent_errors_by_intent ON intent_errors(correlation_id, item)",
     """CREATE TABLE feed_polls (
         feed_seq INTEGER PRIMARY KEY REFERENCES feeds(seq),
         polls INTEGER NOT NULL,
