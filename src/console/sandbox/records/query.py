@@ -242,8 +242,9 @@ def _fewest_field(
     return fields[min(counts)[1]]
 
 
-def list_records(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) -> dict[str, Any]:
-    """One page of the feed's records matching `query`, and the next page's cursor.
+def list_sql(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) -> tuple[str, list[Any]]:
+    """The statement (and its parameters) selecting one page (plus one row) of the feed's
+    records matching `query`; may probe the indexes first to choose its plan.
 
     What drives the page, by what is cheapest:
     - `q` matching few records (at most SMALL_MATCHES, in all feeds): the full-text
@@ -321,10 +322,16 @@ def list_records(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) ->
         f"SELECT {_prefixed(RECORD_COLUMNS)} FROM {source} WHERE {' AND '.join(where)}"
         f" ORDER BY {order[0]} {direction}, {order[1]} {direction} LIMIT ?"
     )
+    return sql, [*params, query.limit + 1]
+
+
+def list_records(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) -> dict[str, Any]:
+    """One page of the feed's records matching `query`, and the next page's cursor."""
     try:
-        rows = conn.execute(sql, (*params, query.limit + 1)).fetchall()
+        sql, params = list_sql(conn, feed, query)
+        rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as error:
-        if match is None or "fts5" not in str(error):
+        if not query.q or "fts5" not in str(error):
             raise
         raise validation_failed([invalid("q", "q could not be searched; use words.")]) from None
     next_cursor = None

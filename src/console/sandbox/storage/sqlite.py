@@ -228,8 +228,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE records_dirty (seq INTEGER PRIMARY KEY)",
         # Full text of each record's data values, keyed by the record's seq (rowid). `q` is
         # words ANDed (no phrases), so no positions are kept (detail = none): a smaller
-        # index, written faster.
-        "CREATE VIRTUAL TABLE records_fts USING fts5(body, detail = 'none',"
+        # index, written faster. `fields` (not searched) remembers the record's rows in
+        # record_fields as last indexed, JSON {"u": updated_at, "f": [[name, value], ...]},
+        # so the indexer deletes them by primary key without a second index.
+        "CREATE VIRTUAL TABLE records_fts USING fts5(body, fields UNINDEXED, detail = 'none',"
         " tokenize = 'unicode61 remove_diacritics 2')",
         # Field filters (`data.NAME=VALUE`): one row per top-level scalar of a record's
         # data, in keyset order per (feed, name, value). updated_at is the record's when
@@ -242,8 +244,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seq INTEGER NOT NULL,
             PRIMARY KEY (feed_seq, name, value, updated_at, seq)
         ) WITHOUT ROWID""",
-        "CREATE INDEX record_fields_by_record ON record_fields(seq)",
-        # The top-level data keys seen in each feed (for GET .../records/keys).
         # The key that signs record list cursors (records/query.py): a cursor is opaque.
         "INSERT INTO meta (key, value) VALUES ('records_cursor_key', lower(hex(randomblob(16))))",
         """CREATE TABLE record_keys (
@@ -281,6 +281,24 @@ def connect(data_dir: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     migrate(conn)
+    return conn
+
+
+def connect_opened(data_dir: Path) -> sqlite3.Connection:
+    """Another write connection to a database this process already opened with `connect`.
+
+    It neither migrates nor touches the files' modes: `private_database` opens and closes
+    the database file, and closing any descriptor of a file drops every POSIX lock this
+    process holds on it, the SQLite connections' own included (another process could then
+    think itself the last user and remove the WAL under them).
+    """
+    conn = sqlite3.connect(
+        database_path(data_dir), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
 
