@@ -26,7 +26,7 @@ from console.sandbox.storage.database import Database
 
 logger = logging.getLogger("console.sandbox")
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 1000
 POLL_SECONDS = 0.05
 # The documented bound (docs/api.md, Records) on how long after its write commits a record
 # is found by `q` and field filters, while the indexer keeps up (no import backlog).

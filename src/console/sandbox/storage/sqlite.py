@@ -344,6 +344,16 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def has_fts5(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite has the FTS5 module (STACK_NOTES 7: checked at start-up)."""
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.fts5_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        return False
+    conn.execute("DROP TABLE temp.fts5_probe")
+    return True
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema to SCHEMA_VERSION (PRAGMA user_version counts applied migrations)."""
     with transaction(conn):
@@ -352,6 +362,11 @@ def migrate(conn: sqlite3.Connection) -> None:
             raise RuntimeError(
                 f"the sandbox database has schema version {version}, newer than this "
                 f"console understands ({SCHEMA_VERSION})"
+            )
+        if version < len(MIGRATIONS) and not has_fts5(conn):
+            raise RuntimeError(
+                "this Python's SQLite has no FTS5 full-text search, which the sandbox's "
+                "records need; use a Python whose sqlite3 module is built with FTS5"
             )
         for statements in MIGRATIONS[version:]:
             for statement in statements:
