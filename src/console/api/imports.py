@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -226,6 +226,18 @@ class ImportsApi:
     async def status(self, feed_id: str, import_id: str) -> ImportStatus:
         """Where the import stands now."""
         return ImportStatus.from_json(await self._client.get_json(import_path(feed_id, import_id)))
+
+    async def watch(
+        self, feed_id: str, import_id: str, *, interval: float = 0.25
+    ) -> AsyncIterator[ImportStatus]:
+        """Yield the import's status every `interval` s until it is finished (the last one
+        yielded is finished); a caller stops early by leaving the loop."""
+        while True:
+            status = await self.status(feed_id, import_id)
+            yield status
+            if status.is_finished:
+                return
+            await asyncio.sleep(interval)
 
     async def cancel(self, feed_id: str, import_id: str) -> ImportStatus:
         """Stop the import at its next batch boundary (extension); its status after."""
