@@ -163,7 +163,8 @@ class ImportsApi:
         `start_row` (1-based data row) resumes an import that stopped: pass the stopped
         import's `last_row + 1`. Rows already imported would only be updated again, never
         duplicated, but skipping them saves the work. `fields` are further form fields;
-        a list is sent as `name[0]`, `name[1]`, ...
+        a list is sent as `name[0]`, `name[1]`, ... A file that cannot be read (or
+        shrinks while it is sent) raises OSError, not ApiError: the server is not at fault.
         """
         form: dict[str, FieldValue] = {"format": _checked_format(format)}
         if id_field is not None:
