@@ -37,6 +37,7 @@ from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.records import routes as records
+from console.sandbox.records.indexer import RecordIndexer
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
 from console.sandbox.storage.lock import DataDirBusyError, DataDirLock
@@ -63,6 +64,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
+    indexer = RecordIndexer(database)
     import_runner = ImportRunner(database, settings.imports)
 
     @contextlib.asynccontextmanager
@@ -71,11 +73,13 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         if settings.demo:
             await database.run(seed_demo)
         scheduler.start()
+        indexer.start()
         await import_runner.start()
         try:
             yield
         finally:
             await import_runner.stop()
+            await indexer.stop()
             await scheduler.stop()
             checker.close()
             await last_used.drain()
@@ -100,6 +104,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.scheduler = scheduler
     app.state.last_used = last_used
     app.state.checker = checker
+    app.state.record_indexer = indexer
     app.state.imports = import_runner
     return app
 
