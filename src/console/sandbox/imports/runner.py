@@ -22,13 +22,17 @@ from pathlib import Path
 
 from console.common.private_files import private_directory
 from console.sandbox.imports import store
+from console.sandbox.imports.bulk import Prepared as PreparedItem
+from console.sandbox.imports.bulk import apply_prepared, prepare
 from console.sandbox.imports.rows import Batch, RowError, batches, count_rows
-from console.sandbox.records.store import Actor, FeedRef, system_id_of, upsert_items
+from console.sandbox.records.store import Actor, FeedRef, system_id_of
 from console.sandbox.settings import ImportSettings
 from console.sandbox.storage.database import Database
 from console.sandbox.storage.sqlite import now
 
 logger = logging.getLogger("console.sandbox")
+# A batch's items ready for the writer, and its row errors so far.
+Prepared = tuple[list[PreparedItem], list[RowError]]
 
 UPLOADS_DIRECTORY = "imports"
 
@@ -50,36 +54,31 @@ class ImportJob:
     actor: Actor
 
 
-def _apply(job: ImportJob, batch: Batch, conn: sqlite3.Connection) -> bool:
+def _apply(job: ImportJob, batch: Batch, work: Prepared, conn: sqlite3.Connection) -> bool:
     """Apply one batch (writer thread); False when the import is no longer running."""
     if store.status_of(conn, job.seq) != "running":
         return False
-    at = now()
-    outcomes = upsert_items(conn, job.feed, batch.items, job.actor, at) if batch.items else []
-    created = updated = unchanged = 0
-    errors = list(batch.errors)
-    for outcome in outcomes:
-        if outcome.action == "created":
-            created += 1
-        elif outcome.action == "unchanged":
-            unchanged += 1
-        elif outcome.action == "failed":
-            errors.append(
-                RowError(batch.rows[outcome.index], outcome.field, outcome.message or "failed")
-            )
-        else:  # updated (an upsert never archives or restores)
-            updated += 1
+    items, errors = work
+    applied = apply_prepared(conn, job.feed, items, job.actor, now())
     store.record_progress(
         conn,
         job.seq,
         processed=batch.size,
-        created=created,
-        updated=updated,
-        unchanged=unchanged,
-        errors=errors,
+        created=applied.created,
+        updated=applied.updated,
+        unchanged=applied.unchanged,
+        errors=[*errors, *(applied.errors or [])],
         last_row=batch.last_row,
     )
     return True
+
+
+def _next_batch(
+    iterator: Generator[Batch, None, None], id_field: str
+) -> tuple[Batch, Prepared] | None:
+    """The next batch, parsed and prepared (parse thread), or None at the end."""
+    batch = next(iterator, None)
+    return None if batch is None else (batch, prepare(batch, id_field))
 
 
 class ImportRunner:
@@ -162,16 +161,17 @@ class ImportRunner:
             size=self.settings.batch_rows,
             system_id_of=system_id_of,
         )
-        pending: asyncio.Future[Batch | None] | None = None
+        id_field = job.feed.id_field
+        pending: asyncio.Future[tuple[Batch, Prepared] | None] | None = None
         try:
-            pending = loop.run_in_executor(self._parser, next, iterator, None)
+            pending = loop.run_in_executor(self._parser, _next_batch, iterator, id_field)
             while True:
-                batch = await pending
-                if batch is None:
+                ready = await pending
+                if ready is None:
                     break
                 # Parse the next batch while the writer applies this one.
-                pending = loop.run_in_executor(self._parser, next, iterator, None)
-                if not await self.database.run(partial(_apply, job, batch)):
+                pending = loop.run_in_executor(self._parser, _next_batch, iterator, id_field)
+                if not await self.database.run(partial(_apply, job, *ready)):
                     return  # cancelled
             await self.database.run(partial(store.finish, seq=job.seq, at=now()))
         finally:
