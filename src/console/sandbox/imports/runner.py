@@ -1,6 +1,6 @@
 """The import runner: one asyncio task working through queued imports, one at a time.
 
-Per import: the file's rows are counted and parsed on a worker thread (never the writer
+Per import: the file's rows are parsed on a worker thread (never the writer
 or the event loop), `batch_rows` rows at a time; while the writer applies batch k through
 the records store (one transaction: the upserts, the row errors and the progress), the
 worker already parses batch k + 1. Each batch's transaction first checks that the import
@@ -24,7 +24,7 @@ from console.common.private_files import private_directory
 from console.sandbox.imports import store
 from console.sandbox.imports.bulk import Prepared as PreparedItem
 from console.sandbox.imports.bulk import apply_prepared, prepare
-from console.sandbox.imports.rows import Batch, RowError, batches, count_rows
+from console.sandbox.imports.rows import Batch, RowError, batches
 from console.sandbox.records.store import Actor, FeedRef, system_id_of
 from console.sandbox.settings import ImportSettings
 from console.sandbox.storage.database import Database
@@ -118,7 +118,9 @@ class ImportRunner:
                 await task
         with contextlib.suppress(Exception):
             await self.database.run(lambda conn: store.interrupt_active(conn, now()))
-        self._parser.shutdown(wait=True)
+        # Not waiting for a parse in progress: its file is removed under it (POSIX keeps
+        # it readable until closed; elsewhere the next start removes it).
+        self._parser.shutdown(wait=False, cancel_futures=True)
         self._remove_uploads()
 
     def _remove_uploads(self) -> None:
@@ -151,8 +153,6 @@ class ImportRunner:
         loop = asyncio.get_running_loop()
         if not await self.database.run(partial(store.begin, seq=job.seq, at=now())):
             return  # cancelled while queued
-        total = await loop.run_in_executor(self._parser, count_rows, job.path, job.file_format)
-        await self.database.run(partial(store.set_total, seq=job.seq, total=total))
         iterator: Generator[Batch, None, None] = batches(
             job.path,
             job.file_format,
