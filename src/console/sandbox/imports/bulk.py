@@ -7,7 +7,11 @@ dirty mark, the feed's counter) per item. An import batch is mostly new records,
   made once (`prepare`), with the store's own `dumps_data` (its size rule) and encoder;
 - on the writer, one query finds which system ids the feed already has; the first item of
   each new system id is created with `executemany` of exactly the rows `create_record`
-  writes (record, history row, dirty mark) and one counter update;
+  writes (record, history row) and one counter update, plus the rows the background
+  indexer would write for it (FTS text, field-filter rows, data keys), computed on the
+  parse thread from the item already in hand: the indexer would otherwise read each new
+  record back and parse its JSON again. So imported new records are found by `q` as soon
+  as their batch commits, and never wait in `records_dirty`;
 - every other item (an existing record, or a repeat of a system id within the batch) then
   goes through `upsert_items`, in file order, so the outcome is the one-by-one outcome.
 
@@ -23,6 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.sandbox.imports.rows import Batch, RowError
+from console.sandbox.records.indexer import (
+    MAX_INDEXED_FIELDS,
+    MAX_INDEXED_NAME,
+    field_value,
+    search_text,
+)
 from console.sandbox.records.store import (
     MAX_CHANGED_FIELDS,
     Actor,
@@ -48,6 +58,25 @@ class Prepared:
     system_id: str
     data: str
     changed: str
+    text: str  # what `q` searches
+    fields: list[tuple[str, str]]  # field-filter (name, value) rows
+    keys: list[str]  # data keys
+
+
+def _index_of(item: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """What `records.indexer.index_rows` makes of the item's data (the same rules)."""
+    fields: list[tuple[str, str]] = []
+    keys: list[str] = []
+    for count, (name, value) in enumerate(item.items()):
+        if count >= MAX_INDEXED_FIELDS:
+            break
+        if len(name) > MAX_INDEXED_NAME:
+            continue
+        keys.append(name)
+        text = field_value(value)
+        if text is not None:
+            fields.append((name, text))
+    return search_text(item), fields, keys
 
 
 @dataclass
@@ -74,7 +103,7 @@ def prepare(batch: Batch, id_field: str) -> tuple[list[Prepared], list[RowError]
             errors.append(RowError(row, error.field, error.message))
             continue
         changed = _ENCODER.encode(list(item)[:MAX_CHANGED_FIELDS])
-        prepared.append(Prepared(row, item, system_id, data, changed))
+        prepared.append(Prepared(row, item, system_id, data, changed, *_index_of(item)))
     return prepared, errors
 
 
@@ -97,7 +126,8 @@ def _existing(conn: sqlite3.Connection, feed: FeedRef, system_ids: Sequence[str]
 def _create_all(
     conn: sqlite3.Connection, feed: FeedRef, new: list[Prepared], actor: Actor, at: float
 ) -> None:
-    """Insert what `create_record` inserts for each item, in bulk (writer thread)."""
+    """Insert what `create_record` and then the indexer insert for each item, in bulk
+    (writer thread). New seqs never had index rows: nothing to delete first."""
     last = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
     seqs = range(last + 1, last + 1 + len(new))
     conn.executemany(
@@ -124,7 +154,24 @@ def _create_all(
             for seq, item in zip(seqs, new, strict=True)
         ],
     )
-    conn.executemany("INSERT OR IGNORE INTO records_dirty (seq) VALUES (?)", [(s,) for s in seqs])
+    conn.executemany(
+        "INSERT INTO records_fts (rowid, body) VALUES (?, ?)",
+        [(seq, item.text) for seq, item in zip(seqs, new, strict=True)],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO record_fields (feed_seq, name, value, updated_at, seq)"
+        " VALUES (?, ?, ?, ?, ?)",
+        # In key order: B-tree inserts that follow the key touch each page once.
+        sorted(
+            (feed.seq, name, value, at, seq)
+            for seq, item in zip(seqs, new, strict=True)
+            for name, value in item.fields
+        ),
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO record_keys (feed_seq, name) VALUES (?, ?)",
+        {(feed.seq, name) for item in new for name in item.keys},
+    )
     conn.execute(
         "UPDATE feeds SET record_count = record_count + ? WHERE seq = ?", (len(new), feed.seq)
     )
