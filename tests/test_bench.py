@@ -65,6 +65,31 @@ def test_tenancy_benchmark_runs_and_reports_both_measures(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
+def test_records_benchmark_runs_in_a_small_mode(tmp_path: Path) -> None:
+    out = tmp_path / "records.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "records_bench.py"),
+            "--quick",
+            "--records",
+            "3000",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| system_id (one record) |" in result.stdout
+    assert "q freshness" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["lookups"]["system_id (one record)"]["median_rows"] == 1
+    assert figures["lookups"]["q: an email (one record)"]["floor_p50_ms"] > 0
+
+
+@pytest.mark.slow
 def test_import_benchmark_runs_both_sides_and_reports_the_ratio(tmp_path: Path) -> None:
     out = tmp_path / "import.json"
     result = subprocess.run(

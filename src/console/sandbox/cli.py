@@ -37,8 +37,19 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+MAX_DEMO_RECORDS = 10_000_000
+
+
+def _record_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or int(text) > MAX_DEMO_RECORDS:
+        raise argparse.ArgumentTypeError(
+            f"expected a record count from 0 to {MAX_DEMO_RECORDS:,}, got {text!r}"
+        )
+    return int(text)
+
+
 def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit() and len(text) <= 18) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return int(text)
 
@@ -72,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, default=0, help="port, 0 for a free one (default)")
     serve.add_argument("--data", type=Path, required=True, help="data directory")
     serve.add_argument("--demo", action="store_true", help="seed the demo account")
+    serve.add_argument(
+        "--demo-records",
+        type=_record_count,
+        default=0,
+        metavar="N",
+        help="seed N records in bulk into the demo account's demo-records feed "
+        "(for benchmarks and screenshots; tops the feed up to N)",
+    )
     serve.add_argument(
         "--rate-limit",
         type=_rate_limit,
@@ -166,6 +185,7 @@ def main(argv: list[str]) -> int:
             rate_limit=args.rate_limit,
             ingest_burst=args.ingest_burst,
             demo=args.demo,
+            demo_records=args.demo_records,
             pipelines=PipelineTiming(
                 minute_seconds=args.pipeline_minute_seconds,
                 sync_seconds=args.sync_seconds,

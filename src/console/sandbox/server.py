@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -37,6 +38,7 @@ from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.records import routes as records
+from console.sandbox.records.demo import seed_bulk_records
 from console.sandbox.records.indexer import RecordIndexer
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
@@ -72,6 +74,12 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         await database.open()
         if settings.demo:
             await database.run(seed_demo)
+        if settings.demo_records:
+            # Its own connection and transactions, in big executemany chunks.
+            await asyncio.get_running_loop().run_in_executor(
+                None,
+                partial(seed_bulk_records, database.data_dir, settings.demo_records, opened=True),
+            )
         scheduler.start()
         indexer.start()
         await import_runner.start()

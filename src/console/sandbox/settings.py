@@ -91,6 +91,8 @@ class SandboxSettings:
     ingest_burst: RateLimit = field(default_factory=lambda: RateLimit(20, 1))
     # Seed the "demo" account on start-up (idempotent).
     demo: bool = False
+    # Records seeded in bulk into the demo account's `demo-records` feed at start-up.
+    demo_records: int = 0
     # Time compression of the simulated pipeline runs.
     pipelines: PipelineTiming = field(default_factory=PipelineTiming)
     # Bounds on request bodies still arriving.

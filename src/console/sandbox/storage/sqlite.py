@@ -178,8 +178,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE records_dirty (seq INTEGER PRIMARY KEY)",
         # Full text of each record's data values, keyed by the record's seq (rowid). `q` is
         # words ANDed (no phrases), so no positions are kept (detail = none): a smaller
-        # index, written faster.
-        "CREATE VIRTUAL TABLE records_fts USING fts5(body, detail = 'none',"
+        # index, written faster. `fields` (not searched) remembers the record's rows in
+        # record_fields as last indexed, JSON {"u": updated_at, "f": [[name, value], ...]},
+        # so the indexer deletes them by primary key without a second index.
+        "CREATE VIRTUAL TABLE records_fts USING fts5(body, fields UNINDEXED, detail = 'none',"
         " tokenize = 'unicode61 remove_diacritics 2')",
         # Field filters (`data.NAME=VALUE`): one row per top-level scalar of a record's
         # data, in keyset order per (feed, name, value). updated_at is the record's when
@@ -192,8 +194,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seq INTEGER NOT NULL,
             PRIMARY KEY (feed_seq, name, value, updated_at, seq)
         ) WITHOUT ROWID""",
-        "CREATE INDEX record_fields_by_record ON record_fields(seq)",
-        # The top-level data keys seen in each feed (for GET .../records/keys).
         # The key that signs record list cursors (records/query.py): a cursor is opaque.
         "INSERT INTO meta (key, value) VALUES ('records_cursor_key', lower(hex(randomblob(16))))",
         """CREATE TABLE record_keys (
@@ -271,6 +271,24 @@ def connect(data_dir: Path) -> sqlite3.Connection:
     return conn
 
 
+def connect_opened(data_dir: Path) -> sqlite3.Connection:
+    """Another write connection to a database this process already opened with `connect`.
+
+    It neither migrates nor touches the files' modes: `private_database` opens and closes
+    the database file, and closing any descriptor of a file drops every POSIX lock this
+    process holds on it, the SQLite connections' own included (another process could then
+    think itself the last user and remove the WAL under them).
+    """
+    conn = sqlite3.connect(
+        database_path(data_dir), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
 def connect_reader(data_dir: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """A read-only connection to the (already opened and migrated) database of `data_dir`.
 
@@ -313,6 +331,16 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def has_fts5(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite has the FTS5 module (STACK_NOTES 7: checked at start-up)."""
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.fts5_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        return False
+    conn.execute("DROP TABLE temp.fts5_probe")
+    return True
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema to SCHEMA_VERSION (PRAGMA user_version counts applied migrations)."""
     with transaction(conn):
@@ -321,6 +349,11 @@ def migrate(conn: sqlite3.Connection) -> None:
             raise RuntimeError(
                 f"the sandbox database has schema version {version}, newer than this "
                 f"console understands ({SCHEMA_VERSION})"
+            )
+        if version < len(MIGRATIONS) and not has_fts5(conn):
+            raise RuntimeError(
+                "this Python's SQLite has no FTS5 full-text search, which the sandbox's "
+                "records need; use a Python whose sqlite3 module is built with FTS5"
             )
         for statements in MIGRATIONS[version:]:
             for statement in statements:
