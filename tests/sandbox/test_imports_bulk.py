@@ -57,7 +57,7 @@ def _state(conn: sqlite3.Connection) -> dict[str, Any]:
             " FROM record_history ORDER BY record_seq, id",
         ),
         "count": _rows(conn, "SELECT record_count FROM feeds"),
-        "fts": _rows(conn, "SELECT rowid, body FROM records_fts ORDER BY rowid"),
+        "fts": _rows(conn, "SELECT rowid, body, fields FROM records_fts ORDER BY rowid"),
         "fields": _rows(conn, "SELECT * FROM record_fields ORDER BY seq, name"),
         "keys": _rows(conn, "SELECT * FROM record_keys ORDER BY feed_seq, name"),
         "found": _rows(
@@ -83,7 +83,7 @@ def test_bulk_and_one_by_one_leave_the_same_rows(tmp_path: Path) -> None:
     with transaction(one_by_one):
         outcomes = upsert_items(one_by_one, feed, items, ACTOR, AT)
     bulk, feed = _database(tmp_path / "bulk")
-    prepared, errors = prepare(batch, "sku")
+    prepared, errors = prepare(batch, feed)
     with transaction(bulk):
         applied = apply_prepared(bulk, feed, prepared, ACTOR, AT)
 

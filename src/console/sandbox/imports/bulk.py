@@ -8,10 +8,11 @@ dirty mark, the feed's counter) per item. An import batch is mostly new records,
 - on the writer, one query finds which system ids the feed already has; the first item of
   each new system id is created with `executemany` of exactly the rows `create_record`
   writes (record, history row) and one counter update, plus the rows the background
-  indexer would write for it (FTS text, field-filter rows, data keys), computed on the
-  parse thread from the item already in hand: the indexer would otherwise read each new
-  record back and parse its JSON again. So imported new records are found by `q` as soon
-  as their batch commits, and never wait in `records_dirty`;
+  indexer would write for it (FTS text, field-filter rows, data keys: `index_rows` on the
+  parse thread with the item already in hand, then the indexer's own `write_index`): the
+  indexer would otherwise read each new record back and parse its JSON again. So imported
+  new records are found by `q` as soon as their batch commits, and never wait in
+  `records_dirty`;
 - every other item (an existing record, or a repeat of a system id within the batch) then
   goes through `upsert_items`, in file order, so the outcome is the one-by-one outcome.
 
@@ -20,6 +21,7 @@ tests/sandbox/test_imports_bulk.py checks that both ways leave identical rows.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -27,12 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.sandbox.imports.rows import Batch, RowError
-from console.sandbox.records.indexer import (
-    MAX_INDEXED_FIELDS,
-    MAX_INDEXED_NAME,
-    field_value,
-    search_text,
-)
+from console.sandbox.records.indexer import IndexRows, index_rows, write_index
 from console.sandbox.records.store import (
     MAX_CHANGED_FIELDS,
     Actor,
@@ -58,25 +55,7 @@ class Prepared:
     system_id: str
     data: str
     changed: str
-    text: str  # what `q` searches
-    fields: list[tuple[str, str]]  # field-filter (name, value) rows
-    keys: list[str]  # data keys
-
-
-def _index_of(item: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[str]]:
-    """What `records.indexer.index_rows` makes of the item's data (the same rules)."""
-    fields: list[tuple[str, str]] = []
-    keys: list[str] = []
-    for count, (name, value) in enumerate(item.items()):
-        if count >= MAX_INDEXED_FIELDS:
-            break
-        if len(name) > MAX_INDEXED_NAME:
-            continue
-        keys.append(name)
-        text = field_value(value)
-        if text is not None:
-            fields.append((name, text))
-    return search_text(item), fields, keys
+    index: IndexRows  # the indexer's rows for it, before its seq and time are known
 
 
 @dataclass
@@ -89,13 +68,19 @@ class Applied:
     errors: list[RowError] | None = None
 
 
-def prepare(batch: Batch, id_field: str) -> tuple[list[Prepared], list[RowError]]:
+def _placed(index: IndexRows, seq: int, at: float) -> IndexRows:
+    """`index` for the record's seq and write time (field rows: feed, name, value, at, seq)."""
+    fields = [(feed, name, value, at, seq) for feed, name, value, _, _ in index.fields]
+    return dataclasses.replace(index, seq=seq, updated_at=at, fields=fields)
+
+
+def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]]:
     """The batch's items made ready off the writer; items the store would refuse for their
     size become row errors here, with the store's message."""
     prepared: list[Prepared] = []
     errors = list(batch.errors)
     for row, item in zip(batch.rows, batch.items, strict=True):
-        system_id = system_id_of(item[id_field])
+        system_id = system_id_of(item[feed.id_field])
         assert system_id is not None  # the row reader checked it
         try:
             data = dumps_data(item)
@@ -103,7 +88,8 @@ def prepare(batch: Batch, id_field: str) -> tuple[list[Prepared], list[RowError]
             errors.append(RowError(row, error.field, error.message))
             continue
         changed = _ENCODER.encode(list(item)[:MAX_CHANGED_FIELDS])
-        prepared.append(Prepared(row, item, system_id, data, changed, *_index_of(item)))
+        index = index_rows(0, feed.seq, 0.0, data, data=item)
+        prepared.append(Prepared(row, item, system_id, data, changed, index))
     return prepared, errors
 
 
@@ -127,7 +113,7 @@ def _create_all(
     conn: sqlite3.Connection, feed: FeedRef, new: list[Prepared], actor: Actor, at: float
 ) -> None:
     """Insert what `create_record` and then the indexer insert for each item, in bulk
-    (writer thread). New seqs never had index rows: nothing to delete first."""
+    (writer thread); no dirty mark, since the index rows are written here."""
     last = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
     seqs = range(last + 1, last + 1 + len(new))
     conn.executemany(
@@ -154,27 +140,11 @@ def _create_all(
             for seq, item in zip(seqs, new, strict=True)
         ],
     )
-    conn.executemany(
-        "INSERT INTO records_fts (rowid, body) VALUES (?, ?)",
-        [(seq, item.text) for seq, item in zip(seqs, new, strict=True)],
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO record_fields (feed_seq, name, value, updated_at, seq)"
-        " VALUES (?, ?, ?, ?, ?)",
-        # In key order: B-tree inserts that follow the key touch each page once.
-        sorted(
-            (feed.seq, name, value, at, seq)
-            for seq, item in zip(seqs, new, strict=True)
-            for name, value in item.fields
-        ),
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO record_keys (feed_seq, name) VALUES (?, ?)",
-        {(feed.seq, name) for item in new for name in item.keys},
-    )
     conn.execute(
         "UPDATE feeds SET record_count = record_count + ? WHERE seq = ?", (len(new), feed.seq)
     )
+    # The indexer's own write, so the index rows are exactly its rows.
+    write_index(conn, [_placed(item.index, seq, at) for seq, item in zip(seqs, new, strict=True)])
 
 
 def apply_prepared(
