@@ -16,6 +16,7 @@ SAMPLE_PARAMETERS = {
     "pipeline_id": "1",
     "feed_id": "orders",
     "guid": "0190b2c4-0000-7000-8000-000000000000",
+    "import_id": "imp_" + "a" * 24,
 }
 
 
