@@ -107,6 +107,8 @@ def test_mint_ingest_key_creates_its_feed(
         (["serve", "--data", "DIR", "--sync-seconds", "-1"], "seconds >= 0"),
         (["serve", "--data", "DIR", "--deploy-seconds", "soon"], "seconds >= 0"),
         (["serve", "--data", "DIR", "--pipeline-minute-seconds", "0"], "seconds > 0"),
+        (["serve", "--data", "DIR", "--demo-records", "-5"], "record count"),
+        (["serve", "--data", "DIR", "--demo-records", "10000001"], "record count"),
         (["serve"], "--data"),
     ],
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 from console.sandbox.imports.bulk import apply_prepared, prepare
 from console.sandbox.imports.rows import Batch
-from console.sandbox.records.indexer import dirty_rows, write_index
+from console.sandbox.records.indexer import index_all
 from console.sandbox.records.store import (
     MAX_DATA_BYTES,
     Actor,
@@ -57,7 +57,8 @@ def _state(conn: sqlite3.Connection) -> dict[str, Any]:
             " FROM record_history ORDER BY record_seq, id",
         ),
         "count": _rows(conn, "SELECT record_count FROM feeds"),
-        "fts": _rows(conn, "SELECT rowid, body, fields FROM records_fts ORDER BY rowid"),
+        "fts": _rows(conn, "SELECT rowid, body FROM records_fts ORDER BY rowid"),
+        "field_sets": _rows(conn, "SELECT * FROM record_field_sets ORDER BY seq"),
         "fields": _rows(conn, "SELECT * FROM record_fields ORDER BY seq, name"),
         "keys": _rows(conn, "SELECT * FROM record_keys ORDER BY feed_seq, name"),
         "found": _rows(
@@ -87,14 +88,12 @@ def test_bulk_and_one_by_one_leave_the_same_rows(tmp_path: Path) -> None:
     with transaction(bulk):
         applied = apply_prepared(bulk, feed, prepared, ACTOR, AT)
 
+    # The bulk path's new records are found by `q` at once, before any indexer round.
+    found = bulk.execute("SELECT rowid FROM records_fts WHERE records_fts MATCH 'b'").fetchall()
+    assert [tuple(row) for row in found] == [(5,)]
     # Once the indexer has caught up on both, they hold the same rows.
     for conn in (one_by_one, bulk):
-        while True:
-            computed = dirty_rows(conn, 1000)
-            if not computed:
-                break
-            with transaction(conn):
-                write_index(conn, computed)
+        index_all(conn)
     bulk_state, one_state = _state(bulk), _state(one_by_one)
     # Data keys are the keys ever seen: the bulk path indexed `a` before row 4 replaced its
     # data, so it also saw `n` (the one-by-one run replaced it before any indexing).

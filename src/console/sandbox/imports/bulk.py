@@ -7,12 +7,12 @@ dirty mark, the feed's counter) per item. An import batch is mostly new records,
   made once (`prepare`), with the store's own `dumps_data` (its size rule) and encoder;
 - on the writer, one query finds which system ids the feed already has; the first item of
   each new system id is created with `executemany` of exactly the rows `create_record`
-  writes (record, history row) and one counter update, plus the rows the background
-  indexer would write for it (FTS text, field-filter rows, data keys: `index_rows` on the
-  parse thread with the item already in hand, then the indexer's own `write_index`): the
-  indexer would otherwise read each new record back and parse its JSON again. So imported
-  new records are found by `q` as soon as their batch commits, and never wait in
-  `records_dirty`;
+  writes (record, history row) and one counter update, plus what the background
+  indexer's full-text pass would write for it (FTS text and data keys: `index_rows` on the
+  parse thread with the item already in hand, then the indexer's own `write_index`, which
+  also queues the record for the indexer's field pass): the indexer would otherwise read
+  each new record back and parse its JSON again. So imported new records are found by `q`
+  as soon as their batch commits, and never wait in `records_dirty`;
 - every other item (an existing record, or a repeat of a system id within the batch) then
   goes through `upsert_items`, in file order, so the outcome is the one-by-one outcome.
 
@@ -69,9 +69,9 @@ class Applied:
 
 
 def _placed(index: IndexRows, seq: int, at: float) -> IndexRows:
-    """`index` for the record's seq and write time (field rows: feed, name, value, at, seq)."""
-    fields = [(feed, name, value, at, seq) for feed, name, value, _, _ in index.fields]
-    return dataclasses.replace(index, seq=seq, updated_at=at, fields=fields)
+    """`index` (a full-text pass's rows: no field rows) for the record's seq and time."""
+    assert not index.fields
+    return dataclasses.replace(index, seq=seq, updated_at=at)
 
 
 def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]]:
@@ -88,7 +88,7 @@ def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]
             errors.append(RowError(row, error.field, error.message))
             continue
         changed = _ENCODER.encode(list(item)[:MAX_CHANGED_FIELDS])
-        index = index_rows(0, feed.seq, 0.0, data, data=item)
+        index = index_rows(0, feed.seq, 0.0, data, data=item, fields=False)
         prepared.append(Prepared(row, item, system_id, data, changed, index))
     return prepared, errors
 
@@ -143,7 +143,7 @@ def _create_all(
     conn.execute(
         "UPDATE feeds SET record_count = record_count + ? WHERE seq = ?", (len(new), feed.seq)
     )
-    # The indexer's own write, so the index rows are exactly its rows.
+    # The indexer's own full-text write, so the rows are exactly its rows.
     write_index(conn, [_placed(item.index, seq, at) for seq, item in zip(seqs, new, strict=True)])
 
 
