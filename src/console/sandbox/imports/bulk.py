@@ -3,8 +3,10 @@
 `upsert_items` spends six statements (two lookups, the record, its history row, its
 dirty mark, the feed's counter) per item. An import batch is mostly new records, so:
 
-- off the writer (the parse thread), each item's stored JSON and history field list are
-  made once (`prepare`), with the store's own `dumps_data` (its size rule) and encoder;
+- off the writer (the parse thread), each item's stored JSON, history field list and GUID
+  are made once (`prepare`), with the store's own `dumps_data` (its size rule), encoder
+  and `new_guid` (so a GUID's time is when its row was parsed, at most a batch earlier than
+  its record's created_at);
 - on the writer, one query finds which system ids the feed already has; the first item of
   each new system id is created with `executemany` of exactly the rows `create_record`
   writes (record, history row) and one counter update, plus what the background
@@ -21,7 +23,6 @@ tests/sandbox/test_imports_bulk.py checks that both ways leave identical rows.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ class Prepared:
     system_id: str
     data: str
     changed: str
+    guid: str  # made here, off the writer; used if the item creates a record
     index: IndexRows  # the indexer's rows for it, before its seq and time are known
 
 
@@ -70,8 +72,9 @@ class Applied:
 
 def _placed(index: IndexRows, seq: int, at: float) -> IndexRows:
     """`index` (a full-text pass's rows: no field rows) for the record's seq and time."""
-    assert not index.fields
-    return dataclasses.replace(index, seq=seq, updated_at=at)
+    return IndexRows(
+        seq=seq, updated_at=at, data=index.data, text=index.text, fields=[], keys=index.keys
+    )
 
 
 def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]]:
@@ -89,7 +92,7 @@ def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]
             continue
         changed = _ENCODER.encode(list(item)[:MAX_CHANGED_FIELDS])
         index = index_rows(0, feed.seq, 0.0, data, data=item, fields=False)
-        prepared.append(Prepared(row, item, system_id, data, changed, index))
+        prepared.append(Prepared(row, item, system_id, data, changed, new_guid(), index))
     return prepared, errors
 
 
@@ -120,7 +123,7 @@ def _create_all(
         "INSERT INTO records (seq, feed_seq, guid, system_id, deleted, created_at, updated_at,"
         " data, last_correlation_id, archived) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, NULL)",
         [
-            (seq, feed.seq, new_guid(at), item.system_id, at, at, item.data, actor.correlation_id)
+            (seq, feed.seq, item.guid, item.system_id, at, at, item.data, actor.correlation_id)
             for seq, item in zip(seqs, new, strict=True)
         ],
     )
