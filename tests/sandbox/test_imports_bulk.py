@@ -9,6 +9,7 @@ from typing import Any
 
 from console.sandbox.imports.bulk import apply_prepared, prepare
 from console.sandbox.imports.rows import Batch
+from console.sandbox.records.indexer import index_all
 from console.sandbox.records.store import (
     MAX_DATA_BYTES,
     Actor,
@@ -55,8 +56,14 @@ def _state(conn: sqlite3.Connection) -> dict[str, Any]:
             "SELECT record_seq, timestamp, intent, correlation_id, key_id, key_shown, changed"
             " FROM record_history ORDER BY record_seq, id",
         ),
-        "dirty": _rows(conn, "SELECT seq FROM records_dirty ORDER BY seq"),
         "count": _rows(conn, "SELECT record_count FROM feeds"),
+        "fts": _rows(conn, "SELECT rowid, body FROM records_fts ORDER BY rowid"),
+        "field_sets": _rows(conn, "SELECT * FROM record_field_sets ORDER BY seq"),
+        "fields": _rows(conn, "SELECT * FROM record_fields ORDER BY seq, name"),
+        "keys": _rows(conn, "SELECT * FROM record_keys ORDER BY feed_seq, name"),
+        "found": _rows(
+            conn, "SELECT rowid FROM records_fts WHERE records_fts MATCH 'y' ORDER BY rowid"
+        ),
     }
 
 
@@ -77,11 +84,26 @@ def test_bulk_and_one_by_one_leave_the_same_rows(tmp_path: Path) -> None:
     with transaction(one_by_one):
         outcomes = upsert_items(one_by_one, feed, items, ACTOR, AT)
     bulk, feed = _database(tmp_path / "bulk")
-    prepared, errors = prepare(batch, "sku")
+    prepared, errors = prepare(batch, feed)
     with transaction(bulk):
         applied = apply_prepared(bulk, feed, prepared, ACTOR, AT)
 
-    assert _state(bulk) == _state(one_by_one)
+    # The bulk path's new records are found by `q` at once, before any indexer round.
+    found = bulk.execute("SELECT rowid FROM records_fts WHERE records_fts MATCH 'b'").fetchall()
+    assert [tuple(row) for row in found] == [(5,)]
+    # Once the indexer has caught up on both, they hold the same rows.
+    for conn in (one_by_one, bulk):
+        index_all(conn)
+    bulk_state, one_state = _state(bulk), _state(one_by_one)
+    # Data keys are the keys ever seen: the bulk path indexed `a` before row 4 replaced its
+    # data, so it also saw `n` (the one-by-one run replaced it before any indexing).
+    assert (
+        set(one_state.pop("keys"))
+        <= set(bulk_state.pop("keys"))
+        == {(1, name) for name in ("n", "sku", "tags", "v")}
+    )
+    assert bulk_state == one_state
+    assert bulk_state["found"] == [(3,)]  # `a` (seq 3), re-indexed after its row 4 update
     assert len(_state(bulk)["history"]) == 3 + 3 + 2  # earlier writes, creates, updates
     actions = [outcome.action for outcome in outcomes]
     assert applied.created == actions.count("created") == 3

@@ -3,11 +3,18 @@
 `upsert_items` spends six statements (two lookups, the record, its history row, its
 dirty mark, the feed's counter) per item. An import batch is mostly new records, so:
 
-- off the writer (the parse thread), each item's stored JSON and history field list are
-  made once (`prepare`), with the store's own `dumps_data` (its size rule) and encoder;
+- off the writer (the parse thread), each item's stored JSON, history field list and GUID
+  are made once (`prepare`), with the store's own `dumps_data` (its size rule), encoder
+  and `new_guid` (so a GUID's time is when its row was parsed, at most a batch earlier than
+  its record's created_at);
 - on the writer, one query finds which system ids the feed already has; the first item of
   each new system id is created with `executemany` of exactly the rows `create_record`
-  writes (record, history row, dirty mark) and one counter update;
+  writes (record, history row) and one counter update, plus what the background
+  indexer's full-text pass would write for it (FTS text and data keys: `index_rows` on the
+  parse thread with the item already in hand, then the indexer's own `write_index`, which
+  also queues the record for the indexer's field pass): the indexer would otherwise read
+  each new record back and parse its JSON again. So imported new records are found by `q`
+  as soon as their batch commits, and never wait in `records_dirty`;
 - every other item (an existing record, or a repeat of a system id within the batch) then
   goes through `upsert_items`, in file order, so the outcome is the one-by-one outcome.
 
@@ -23,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.sandbox.imports.rows import Batch, RowError
+from console.sandbox.records.indexer import IndexRows, index_rows, write_index
 from console.sandbox.records.store import (
     MAX_CHANGED_FIELDS,
     Actor,
@@ -48,6 +56,8 @@ class Prepared:
     system_id: str
     data: str
     changed: str
+    guid: str  # made here, off the writer; used if the item creates a record
+    index: IndexRows  # the indexer's rows for it, before its seq and time are known
 
 
 @dataclass
@@ -60,13 +70,20 @@ class Applied:
     errors: list[RowError] | None = None
 
 
-def prepare(batch: Batch, id_field: str) -> tuple[list[Prepared], list[RowError]]:
+def _placed(index: IndexRows, seq: int, at: float) -> IndexRows:
+    """`index` (a full-text pass's rows: no field rows) for the record's seq and time."""
+    return IndexRows(
+        seq=seq, updated_at=at, data=index.data, text=index.text, fields=[], keys=index.keys
+    )
+
+
+def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]]:
     """The batch's items made ready off the writer; items the store would refuse for their
     size become row errors here, with the store's message."""
     prepared: list[Prepared] = []
     errors = list(batch.errors)
     for row, item in zip(batch.rows, batch.items, strict=True):
-        system_id = system_id_of(item[id_field])
+        system_id = system_id_of(item[feed.id_field])
         assert system_id is not None  # the row reader checked it
         try:
             data = dumps_data(item)
@@ -74,7 +91,8 @@ def prepare(batch: Batch, id_field: str) -> tuple[list[Prepared], list[RowError]
             errors.append(RowError(row, error.field, error.message))
             continue
         changed = _ENCODER.encode(list(item)[:MAX_CHANGED_FIELDS])
-        prepared.append(Prepared(row, item, system_id, data, changed))
+        index = index_rows(0, feed.seq, 0.0, data, data=item, fields=False)
+        prepared.append(Prepared(row, item, system_id, data, changed, new_guid(), index))
     return prepared, errors
 
 
@@ -97,14 +115,15 @@ def _existing(conn: sqlite3.Connection, feed: FeedRef, system_ids: Sequence[str]
 def _create_all(
     conn: sqlite3.Connection, feed: FeedRef, new: list[Prepared], actor: Actor, at: float
 ) -> None:
-    """Insert what `create_record` inserts for each item, in bulk (writer thread)."""
+    """Insert what `create_record` and then the indexer insert for each item, in bulk
+    (writer thread); no dirty mark, since the index rows are written here."""
     last = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
     seqs = range(last + 1, last + 1 + len(new))
     conn.executemany(
         "INSERT INTO records (seq, feed_seq, guid, system_id, deleted, created_at, updated_at,"
         " data, last_correlation_id, archived) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, NULL)",
         [
-            (seq, feed.seq, new_guid(at), item.system_id, at, at, item.data, actor.correlation_id)
+            (seq, feed.seq, item.guid, item.system_id, at, at, item.data, actor.correlation_id)
             for seq, item in zip(seqs, new, strict=True)
         ],
     )
@@ -124,10 +143,11 @@ def _create_all(
             for seq, item in zip(seqs, new, strict=True)
         ],
     )
-    conn.executemany("INSERT OR IGNORE INTO records_dirty (seq) VALUES (?)", [(s,) for s in seqs])
     conn.execute(
         "UPDATE feeds SET record_count = record_count + ? WHERE seq = ?", (len(new), feed.seq)
     )
+    # The indexer's own full-text write, so the rows are exactly its rows.
+    write_index(conn, [_placed(item.index, seq, at) for seq, item in zip(seqs, new, strict=True)])
 
 
 def apply_prepared(

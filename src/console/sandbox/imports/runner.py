@@ -74,11 +74,11 @@ def _apply(job: ImportJob, batch: Batch, work: Prepared, conn: sqlite3.Connectio
 
 
 def _next_batch(
-    iterator: Generator[Batch, None, None], id_field: str
+    iterator: Generator[Batch, None, None], feed: FeedRef
 ) -> tuple[Batch, Prepared] | None:
     """The next batch, parsed and prepared (parse thread), or None at the end."""
     batch = next(iterator, None)
-    return None if batch is None else (batch, prepare(batch, id_field))
+    return None if batch is None else (batch, prepare(batch, feed))
 
 
 class ImportRunner:
@@ -161,16 +161,15 @@ class ImportRunner:
             size=self.settings.batch_rows,
             system_id_of=system_id_of,
         )
-        id_field = job.feed.id_field
         pending: asyncio.Future[tuple[Batch, Prepared] | None] | None = None
         try:
-            pending = loop.run_in_executor(self._parser, _next_batch, iterator, id_field)
+            pending = loop.run_in_executor(self._parser, _next_batch, iterator, job.feed)
             while True:
                 ready = await pending
                 if ready is None:
                     break
                 # Parse the next batch while the writer applies this one.
-                pending = loop.run_in_executor(self._parser, _next_batch, iterator, id_field)
+                pending = loop.run_in_executor(self._parser, _next_batch, iterator, job.feed)
                 if not await self.database.run(partial(_apply, job, *ready)):
                     return  # cancelled
             await self.database.run(partial(store.finish, seq=job.seq, at=now()))
