@@ -13,7 +13,8 @@ What the run leaves out, and why:
 - `schemathesis_hooks.filter_failure` drops known, explained "schema-valid request
   rejected" failures, each by a narrow predicate: rules no schema can state (a definition's
   connection and hook ids must be the account's, unique tables...: 400 VALIDATION_FAILED;
-  a key's `feed` must exist and `expires_at` be in the future: 400), a stale If-Match (412
+  a key's `feed` must exist and `expires_at` be in the future: 400; an import's file must
+  have a usable CSV header: 400 naming `file`), a stale If-Match (412
   comes first), and integral floats such as `9069.0` for integer fields (422 today: the
   JSON reader in http/payload.py and console/definition decide, not this document).
 - Record list cursors are signed, so a generated `cursor` is refused (400, field `cursor`);
@@ -77,10 +78,23 @@ def _conformance_pipeline(base_url: str, key: str) -> int:
     return int(created.json()["id"])
 
 
+def _conformance_feed(base_url: str, key: str) -> str:
+    """Create the feed the run's /feeds/{feed_id}/... cases use; return its id."""
+    with httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    ) as api:
+        created = api.post(
+            "/api/public/v1/feeds",
+            json={"id": FEED, "name": "Conformance", "method": "ingest"},
+        )
+    assert created.status_code == 201, created.text
+    return FEED
+
+
 def _ingest_feed(base_url: str, key: str) -> None:
     """Create the feed the run's /ingest/{feed_id}/... cases use: a trigger feed, where every
-    intent applies. It belongs to an account of its own, so the other feed routes (random
-    feed ids of the conformance account) stay as they were: 404."""
+    intent applies. It belongs to an account of its own: the conformance account's feed of
+    the same id is the ingest feed the import routes use."""
     with httpx.Client(
         base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10
     ) as api:
@@ -100,11 +114,16 @@ def test_schemathesis_finds_nothing(
         demo=False, rate_limit="100000000/300", extra_args=["--ingest-burst", "100000000/1"]
     )
     base_url = str(server.base_url)
-    pipeline_id = _conformance_pipeline(base_url, mint_key(server.data_dir, account=ACCOUNT))
+    key = mint_key(server.data_dir, account=ACCOUNT)
+    pipeline_id = _conformance_pipeline(base_url, key)
+    feed_id = _conformance_feed(base_url, key)
     _ingest_feed(base_url, mint_key(server.data_dir, account=INGEST_ACCOUNT))
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         f'[parameters]\n"path.pipeline_id" = {pipeline_id}\n\n'
+        # The import routes get an existing feed, so they reach their logic.
+        f'[[operations]]\ninclude-path-regex = "/imports"\n'
+        f'parameters = {{ "path.feed_id" = "{feed_id}" }}\n\n'
         "[checks.negative_data_rejection]\n"
         f"expected-statuses = {REFUSAL_STATUSES!r}\n".replace("'", '"')
         # The ingest routes run on a real feed, so their cases reach the queue.

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from console.sandbox.settings import IntentTiming, PipelineTiming, RateLimit
+from console.sandbox.settings import ImportSettings, IntentTiming, PipelineTiming, RateLimit
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -45,6 +45,12 @@ def _record_count(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"expected a record count from 0 to {MAX_DEMO_RECORDS:,}, got {text!r}"
         )
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 18) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return int(text)
 
 
@@ -132,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {IntentTiming().poll_seconds:g})",
     )
     serve.add_argument(
+        "--import-max-bytes",
+        type=_positive_int,
+        default=ImportSettings().max_upload_bytes,
+        metavar="BYTES",
+        help="the most bytes one file import's multipart body may have "
+        f"(default {ImportSettings().max_upload_bytes:,}: 1 GiB)",
+    )
+    serve.add_argument(
         "--stop-on-stdin-eof",
         action="store_true",
         help="stop cleanly when standard input closes (a parent that dies, even by "
@@ -186,6 +200,7 @@ def main(argv: list[str]) -> int:
                 deploy_seconds=args.deploy_seconds,
             ),
             intents=IntentTiming(poll_seconds=args.poll_seconds),
+            imports=ImportSettings(max_upload_bytes=args.import_max_bytes),
         )
         return serve(
             args.host,

@@ -30,6 +30,8 @@ from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import api_error_handler, http_exception_handler
 from console.sandbox.http.routing import resource
+from console.sandbox.imports import routes as imports
+from console.sandbox.imports.runner import ImportRunner
 from console.sandbox.intents import routes as intents
 from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
@@ -45,12 +47,14 @@ from console.sandbox.storage.database import Database
 from console.sandbox.storage.lock import DataDirBusyError, DataDirLock
 
 
-def api_routes() -> list[BaseRoute]:
+def api_routes(settings: SandboxSettings | None = None) -> list[BaseRoute]:
     """Every route of the app, for the app itself and for the OpenAPI check."""
+    settings = settings or SandboxSettings()
     return [
         *keys.routes,
         *feeds.routes,
         *records.routes,
+        *imports.routes(settings.imports),
         *catalogue.routes,
         *pipelines.routes,
         *intents.routes,
@@ -67,6 +71,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     checker = DefinitionChecker()
     indexer = RecordIndexer(database)
     intent_worker = IntentWorker(database, settings.intents)
+    import_runner = ImportRunner(database, settings.imports)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -82,9 +87,11 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         scheduler.start()
         indexer.start()
         intent_worker.start()
+        await import_runner.start()
         try:
             yield
         finally:
+            await import_runner.stop()
             await intent_worker.stop()
             await indexer.stop()
             await scheduler.stop()
@@ -93,7 +100,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
             await database.close()
 
     app = Starlette(
-        routes=api_routes(),
+        routes=api_routes(settings),
         middleware=[
             Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit)),
             # Inside the contract middleware, so a 413 carries its headers; before
@@ -114,6 +121,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.record_indexer = indexer
     app.state.intent_worker = intent_worker
     app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
+    app.state.imports = import_runner
     return app
 
 
