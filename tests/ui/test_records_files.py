@@ -14,6 +14,7 @@ import pytest
 
 from console.ui.records.import_resume import ImportResumeStore, fingerprint, new_point
 from console.ui.records.io_files import (
+    ExportStopped,
     ExportWriter,
     RateMeter,
     detect_format,
@@ -26,7 +27,7 @@ CSV_TEXT = (
     "A1,Apple,plain\r\n"
     "\r\n"  # a blank line is not a row
     'A2,"Pear, green","two\r\nlines"\r\n'
-    "A3,Plum,\r\n"
+    ",,\r\n"  # empty cells are a row (the server rejects it: no sku)
     'A4,"Fig ""dried""",x\r\n'
 )
 
@@ -45,30 +46,37 @@ def test_preview_numbers_data_rows_as_the_server_does(tmp_path: Path) -> None:
     assert preview.columns == ("sku", "name", "note")
     assert [number for number, _ in preview.rows] == [1, 2, 3]
     assert preview.rows[1][1] == ("A2", "Pear, green", "two\r\nlines")
+    assert preview.rows[2][1] == ("", "", "")
 
 
 def test_rejects_file_holds_exactly_the_bad_csv_rows_with_the_header(tmp_path: Path) -> None:
     source = tmp_path / "rows.csv"
-    source.write_bytes(CSV_TEXT.encode("utf-8"))
+    source.write_bytes(CSV_TEXT.encode("utf-8") + b"A5,\xff\xfe,bad\r\nA6,ok,ok")
     target = tmp_path / "rows.rejected.csv"
-    assert write_rejected_rows(source, "csv", [4, 2], target) == 2
-    with target.open(encoding="utf-8", newline="") as handle:
-        assert list(csv.reader(handle)) == [
-            ["sku", "name", "note"],
-            ["A2", "Pear, green", "two\r\nlines"],
-            ["A4", 'Fig "dried"', "x"],
-        ]
-    assert target.read_bytes().endswith(b"\r\n")  # the source's line ending
+    assert write_rejected_rows(source, "csv", [5, 2, 6, 3], target) == 4
+    assert (
+        target.read_bytes()
+        == ('\ufeffsku,name,note\r\nA2,"Pear, green","two\r\nlines"\r\n,,\r\n').encode("utf-8")
+        + b"A5,\xff\xfe,bad\r\nA6,ok,ok\r\n"
+    )
+    with target.open(encoding="utf-8", errors="replace", newline="") as handle:
+        assert next(csv.reader(handle)) == ["\ufeffsku", "name", "note"]
     assert list(tmp_path.glob(".*.part")) == []
 
 
 def test_rejects_file_copies_ndjson_lines_byte_for_byte(tmp_path: Path) -> None:
-    lines = [b'{"id": "1"}\n', b"\n", b'{"id": 2.5, "x": "\xc3\xa9"}\n', b'{"id": "3"}']
+    lines = [
+        b'{"id": "1"}\r\n',
+        b" \t\n",  # blank: not a row
+        b'{"id": 2.5, "x": "\xc3\xa9"}\n',
+        b'{"id": "\xff"}\n',  # not UTF-8: still a row (the server rejects it)
+        b'{"id": "4"}',
+    ]
     source = tmp_path / "rows.ndjson"
     source.write_bytes(b"".join(lines))
     target = tmp_path / "bad.ndjson"
-    assert write_rejected_rows(source, "ndjson", [2, 3], target) == 2
-    assert target.read_bytes() == lines[2] + lines[3] + b"\n"
+    assert write_rejected_rows(source, "ndjson", [2, 3, 4], target) == 3
+    assert target.read_bytes() == lines[2] + lines[3] + lines[4] + b"\n"
 
 
 def test_resume_point_matches_only_the_same_file_version(tmp_path: Path) -> None:
@@ -129,6 +137,16 @@ def test_csv_export_flattens_arrays_and_objects_so_they_import_again(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
 
 
+def test_csv_export_writes_a_key_with_arrays_and_scalars_as_one_column(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    writer = ExportWriter(target, "csv")
+    writer.write_page([_record("g1", {"id": "1", "t": ["a", 1]}), _record("g2", {"t": "x"})])
+    writer.finish()
+    with target.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["t"] for row in rows] == ['["a",1]', "x"]
+
+
 def test_ndjson_export_writes_one_object_per_record(tmp_path: Path) -> None:
     target = tmp_path / "out.ndjson"
     writer = ExportWriter(target, "ndjson")
@@ -147,7 +165,7 @@ def test_aborted_export_leaves_no_file(tmp_path: Path) -> None:
     writer.write_page([_record("g1", {"id": "1"})])
     writer.abort()
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ExportStopped):
         writer.write_page([_record("g2", {"id": "2"})])
 
 

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 FileFormat = Literal["csv", "ndjson"]
 FORMATS: tuple[FileFormat, ...] = ("csv", "ndjson")
@@ -29,6 +29,7 @@ NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".json", ".ldjson")
 # The columns an export writes before the data keys; a data key with one of these names
 # is written as `data.<key>` so it can never be mistaken for the record's own field.
 META_COLUMNS = ("guid", "system_id", "version", "updated_at", "deleted")
+MAX_LINE_BYTES = 1024 * 1024  # the server reads no longer line (a longer one is rejected)
 PREVIEW_CELL_CHARS = 200  # a preview cell longer than this is cut (the file is untouched)
 
 
@@ -53,99 +54,159 @@ def _cut(text: str) -> str:
     return text if len(text) <= PREVIEW_CELL_CHARS else text[: PREVIEW_CELL_CHARS - 1] + "…"
 
 
-def _csv_records(handle: Iterable[str]) -> Iterator[list[str]]:
-    """CSV records, blank lines skipped (the server does not count them either)."""
-    for record in csv.reader(handle):
-        if record and any(cell.strip() for cell in record):
-            yield record
+class _RawLines:
+    """A binary file's lines decoded as UTF-8, keeping the raw bytes they came from.
+
+    Mirrors how the server reads an import (so row numbers agree): a line longer than
+    MAX_LINE_BYTES or not UTF-8 reads as an empty line and marks `problem`; the row that
+    consumed it is then a row (the server rejects it), never skipped as blank.
+    `take()` hands over the raw bytes consumed since the last call: csv.reader pulls a
+    line only when it needs one, so after each record they are exactly that record's.
+    """
+
+    def __init__(self, binary: BinaryIO) -> None:
+        self._binary = binary
+        self._raw: list[bytes] = []
+        self.problem = False
+        self._first = True
+
+    def take(self) -> bytes:
+        raw = b"".join(self._raw)
+        self._raw.clear()
+        return raw
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        limit = MAX_LINE_BYTES + 1
+        line = self._binary.readline(limit)
+        if not line:
+            raise StopIteration
+        self._raw.append(line)
+        if len(line) == limit and not line.endswith(b"\n"):
+            while True:  # the rest of the over-long line belongs to the same row
+                more = self._binary.readline(limit)
+                self._raw.append(more)
+                if not more or more.endswith(b"\n"):
+                    break
+            self.problem = True
+            return "\n"
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            self.problem = True
+            return "\n"
+        if self._first:
+            self._first = False
+            text = text.removeprefix("\ufeff")
+        return text
+
+
+def _csv_rows(binary: BinaryIO) -> Iterator[tuple[int, list[str] | None, bytes]]:
+    """(row number, cells or None when unreadable, raw bytes) per data row; row 0 is the
+    header. Blank lines are no rows (as on the server)."""
+    lines = _RawLines(binary)
+    reader = csv.reader(lines)
+    try:
+        header = next(reader, None)
+    except csv.Error:
+        header = None
+    lines.problem = False
+    yield 0, header, lines.take()
+    row = 0
+    while True:
+        try:
+            cells: list[str] | None = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            cells = None
+            lines.problem = True
+        raw = lines.take()
+        problem, lines.problem = lines.problem, False
+        if not cells and not problem:
+            continue
+        row += 1
+        yield row, None if problem else cells, raw
+
+
+def _ndjson_rows(binary: BinaryIO) -> Iterator[tuple[int, str | None, bytes]]:
+    """(row number, line or None when unreadable, raw bytes) per data row."""
+    lines = _RawLines(binary)
+    row = 0
+    for line in lines:
+        raw = lines.take()
+        problem, lines.problem = lines.problem, False
+        if not problem and not line.strip():
+            continue
+        row += 1
+        yield row, None if problem else line, raw
 
 
 def read_preview(path: Path, fmt: FileFormat, limit: int = 100) -> FilePreview:
     """The first `limit` data rows of `path`, read streaming."""
     rows: list[tuple[int, tuple[str, ...]]] = []
-    if fmt == "csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            records = _csv_records(handle)
-            try:
-                header = next(records, None)
-                if header is None:
-                    return FilePreview((), (), "The file has no header row.")
-                for number, record in enumerate(records, start=1):
-                    if number > limit:
-                        break
-                    rows.append((number, tuple(_cut(cell) for cell in record)))
-            except (csv.Error, UnicodeDecodeError) as exc:
-                return FilePreview(tuple(header or ()), tuple(rows), f"Cannot read on: {exc}")
-        return FilePreview(tuple(header), tuple(rows))
-    columns: dict[str, None] = {}
-    objects: list[tuple[int, Any]] = []
+    unreadable = "(not readable: too long or not UTF-8)"
     with path.open("rb") as binary:
-        for number, line in enumerate(_ndjson_lines(binary), start=1):
+        if fmt == "csv":
+            header: tuple[str, ...] = ()
+            for number, cells, _raw in _csv_rows(binary):
+                if number == 0:
+                    if not cells:
+                        return FilePreview((), (), "The file has no header row.")
+                    header = tuple(cells)
+                    continue
+                if number > limit:
+                    break
+                shown = (unreadable,) if cells is None else tuple(_cut(c) for c in cells)
+                rows.append((number, shown))
+            return FilePreview(header, tuple(rows))
+        columns: dict[str, None] = {}
+        objects: list[tuple[int, dict[str, Any]]] = []
+        for number, line, _raw in _ndjson_rows(binary):
             if number > limit:
                 break
+            value: Any
             try:
-                value = json.loads(line)
-            except (ValueError, UnicodeDecodeError) as exc:
+                value = json.loads(line) if line is not None else {"": unreadable}
+            except ValueError as exc:
                 value = {"": f"not JSON: {exc}"}
             if not isinstance(value, dict):
-                value = {"": f"not a JSON object: {_cut(line.decode('utf-8', 'replace'))}"}
+                value = {"": f"not a JSON object: {_cut(str(line).strip())}"}
             columns.update(dict.fromkeys(value))
             objects.append((number, value))
     names = tuple(columns)
     for number, value in objects:
-        cells = tuple(_cut(_cell(value[name])) if name in value else "" for name in names)
-        rows.append((number, cells))
+        texts = tuple(_cut(_cell(value[name])) if name in value else "" for name in names)
+        rows.append((number, texts))
     return FilePreview(names, tuple(rows))
 
 
-def _ndjson_lines(binary: Iterable[bytes]) -> Iterator[bytes]:
-    """The non-blank lines of an NDJSON file, each with its line ending."""
-    for line in binary:
-        if line.strip():
-            yield line
-
-
 def write_rejected_rows(source: Path, fmt: FileFormat, rows: Iterable[int], target: Path) -> int:
-    """Copy the data rows numbered `rows` from `source` to `target`, same format.
+    """Copy the data rows numbered `rows` from `source` to `target`, byte for byte.
 
-    A CSV keeps its header; NDJSON lines are copied byte for byte. The source is read
-    once, streaming; `target` appears only when complete (written beside it, then
-    renamed). Returns how many rows were written.
+    A CSV keeps its header line(s). The source is read once, streaming, up to the last
+    wanted row; `target` appears only when complete (written beside it, then renamed).
+    Returns how many rows were written.
     """
     wanted = set(rows)
     last = max(wanted, default=0)
     written = 0
-    with atomic_output(target) as out:
-        if fmt == "csv":
-            with source.open(encoding="utf-8-sig", newline="") as handle:
-                text = _TextSink(out)
-                writer = csv.writer(text, lineterminator=_line_ending(source))
-                records = _csv_records(handle)
-                header = next(records, None)
-                if header is not None:
-                    writer.writerow(header)
-                for number, record in enumerate(records, start=1):
-                    if number > last:
-                        break
-                    if number in wanted:
-                        writer.writerow(record)
-                        written += 1
-        else:
-            with source.open("rb") as binary:
-                for number, line in enumerate(_ndjson_lines(binary), start=1):
-                    if number > last:
-                        break
-                    if number in wanted:
-                        out.write(line if line.endswith(b"\n") else line + b"\n")
-                        written += 1
+    ending = b"\n"
+    with atomic_output(target) as out, source.open("rb") as binary:
+        numbered = _csv_rows(binary) if fmt == "csv" else _ndjson_rows(binary)
+        for number, _content, raw in numbered:
+            if number == 0 and fmt == "csv":
+                ending = b"\r\n" if raw.endswith(b"\r\n") else b"\n"
+                out.write(raw if raw.endswith(b"\n") else raw + ending)
+                continue
+            if number > last:
+                break
+            if number in wanted:
+                out.write(raw if raw.endswith(b"\n") else raw + ending)
+                written += 1
     return written
-
-
-def _line_ending(path: Path) -> str:
-    """The line ending of the file's first line (CRLF or LF)."""
-    with path.open("rb") as binary:
-        first = binary.readline(1 << 20)
-    return "\r\n" if first.endswith(b"\r\n") else "\n"
 
 
 class _TextSink:
@@ -202,83 +263,70 @@ def export_object(record: Any) -> dict[str, Any]:
     return line
 
 
-def flat_cells(record: Any) -> tuple[dict[str, str], dict[str, int]]:
-    """A record as CSV cells, and the length of each array field it has.
-
-    Arrays become `name[0]`, `name[1]`, …, the form imports read back as an array;
-    objects and other non-strings are JSON text.
-    """
-    cells = {
-        "guid": record.guid,
-        "system_id": record.system_id or "",
-        "version": str(record.version),
-        "updated_at": _cell(record.updated_at),
-        "deleted": "1" if record.deleted else "0",
-    }
-    arrays: dict[str, int] = {}
-    for key, value in record.data.items():
-        name = _data_name(key)
-        if isinstance(value, list):
-            arrays[name] = len(value)
-            for index, item in enumerate(value):
-                cells[f"{name}[{index}]"] = _cell(item)
-        else:
-            cells[name] = _cell(value)
-    return cells, arrays
+class ExportStopped(Exception):
+    """The export was aborted while being written."""
 
 
 class ExportWriter:
     """Writes an export as pages arrive; the file appears only when `finish` completes.
 
-    CSV needs every column before its first row, and the columns are known only after
-    the last page: pages are spooled to a temporary NDJSON file beside the target (one
-    pass over the server, nothing held in memory), and `finish` writes the CSV from it.
-    `write_page` and `abort` may be called from different threads (a cancelled export
-    aborts while a page may still be being written).
+    Every page goes straight to a temporary NDJSON file beside the target: for NDJSON
+    that file is the export, renamed at the end. A CSV needs all its columns before its
+    first row, and they are known only after the last page: `finish` then writes the
+    CSV from the temporary file (one pass over the server, nothing held in memory).
+    `abort` may be called from another thread than the writing one (a cancelled export
+    aborts while a page may still be being written): both hold one lock.
     """
 
     def __init__(self, target: Path, fmt: FileFormat) -> None:
         self.target = target
         self.format = fmt
         self.rows = 0
+        self.rows_finished = 0  # CSV rows written by `finish` so far (for progress)
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         self._closed = False
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         self._temporary = Path(name)
         self._out = os.fdopen(fd, "wb")
-        # Scalar columns in first-seen order; for arrays, the longest length seen.
-        self._columns: dict[str, None] = {}
+        # Data columns in first-seen order: whether each held scalars, arrays (and the
+        # longest array seen).
+        self._scalars: dict[str, bool] = {}
         self._arrays: dict[str, int] = {}
+        self._order: dict[str, None] = {}
 
     def write_page(self, records: Iterable[Any]) -> int:
         """Append `records`; returns the rows written so far."""
         with self._lock:
             if self._closed:
-                raise RuntimeError("the export was stopped")
+                raise ExportStopped("the export was stopped")
             lines = []
             for record in records:
                 if self.format == "csv":
-                    cells, arrays = flat_cells(record)
                     for key, value in record.data.items():
                         name = _data_name(key)
-                        self._columns.setdefault(f"{name}[]" if isinstance(value, list) else name)
-                    for name, length in arrays.items():
-                        self._arrays[name] = max(self._arrays.get(name, 0), length)
-                    lines.append(json.dumps(cells, ensure_ascii=False))
-                else:
-                    lines.append(json.dumps(export_object(record), ensure_ascii=False))
+                        self._order.setdefault(name)
+                        if isinstance(value, list):
+                            self._arrays[name] = max(self._arrays.get(name, 0), len(value))
+                        else:
+                            self._scalars[name] = True
+                lines.append(json.dumps(export_object(record), ensure_ascii=False))
                 self.rows += 1
             if lines:
                 self._out.write(("\n".join(lines) + "\n").encode("utf-8"))
             return self.rows
 
     def columns(self) -> list[str]:
-        """The CSV header: the record's fields, then data keys (arrays as name[i])."""
+        """The CSV header: the record's fields, then the data keys.
+
+        A key that holds arrays (and only arrays) gets `name[0]` … `name[n-1]` for the
+        longest; a key that holds arrays in some records and other values in others
+        gets one column with the arrays as JSON text (an import refuses both forms).
+        """
         header: list[str] = list(META_COLUMNS)
-        for name in self._columns:
-            if name.endswith("[]"):
-                base = name[:-2]
-                header.extend(f"{base}[{i}]" for i in range(self._arrays.get(base, 0)))
+        for name in self._order:
+            if name in self._arrays and name not in self._scalars:
+                header.extend(f"{name}[{index}]" for index in range(self._arrays[name]))
             else:
                 header.append(name)
         return header
@@ -287,14 +335,13 @@ class ExportWriter:
         """Complete the file and move it to the target; returns the target."""
         with self._lock:
             if self._closed:
-                raise RuntimeError("the export was stopped")
+                raise ExportStopped("the export was stopped")
             self._out.close()
             try:
                 if self.format == "csv":
-                    spool = self._temporary
                     with atomic_output(self.target) as out:
-                        self._write_csv(spool, out)
-                    spool.unlink()
+                        self._write_csv(out)
+                    self._temporary.unlink()
                 else:
                     os.replace(self._temporary, self.target)
             except BaseException:
@@ -305,16 +352,30 @@ class ExportWriter:
                 self._closed = True
             return self.target
 
-    def _write_csv(self, spool: Path, out: Any) -> None:
+    def _write_csv(self, out: Any) -> None:
         header = self.columns()
-        writer = csv.DictWriter(_TextSink(out), header, lineterminator="\r\n", restval="")
-        writer.writeheader()
-        with spool.open("rb") as lines:
+        flattened = {name for name in self._arrays if name not in self._scalars}
+        writer = csv.writer(_TextSink(out), lineterminator="\r\n")
+        writer.writerow(header)
+        width = len(header)
+        position = {name: index for index, name in enumerate(header)}
+        with self._temporary.open("rb") as lines:
             for line in lines:
-                writer.writerow(json.loads(line))
+                if self._stop.is_set():
+                    raise ExportStopped("the export was stopped")
+                cells = [""] * width
+                for name, value in json.loads(line).items():
+                    if name in flattened:
+                        for index, item in enumerate(value):
+                            cells[position[f"{name}[{index}]"]] = _cell(item)
+                    else:
+                        cells[position[name]] = _cell(value)
+                writer.writerow(cells)
+                self.rows_finished += 1
 
     def abort(self) -> None:
         """Stop and remove everything written; the target is left as it was."""
+        self._stop.set()  # a running `finish` stops at its next row and releases the lock
         with self._lock:
             if self._closed:
                 return
