@@ -11,7 +11,12 @@ from console.sandbox.openapi import DOCUMENT
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 # A value for each path parameter that is well-formed for its route.
-SAMPLE_PARAMETERS = {"key_id": "key_" + "a" * 24, "pipeline_id": "1"}
+SAMPLE_PARAMETERS = {
+    "key_id": "key_" + "a" * 24,
+    "pipeline_id": "1",
+    "feed_id": "orders",
+    "guid": "0190b2c4-0000-7000-8000-000000000000",
+}
 
 
 def concrete(path: str) -> str:

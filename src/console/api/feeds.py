@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
+from console.api.errors import ApiError
 from console.api.pagination import iterate_pages
 from console.api.transport import ApiClient
 
 FEEDS_PATH = "/api/public/v1/feeds"
+FEED_METHODS = ("ingest", "trigger", "polling")
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,11 @@ class Feed:
     id_field: str
     record_count: int
     created_at: float
+
+    @property
+    def can_fetch(self) -> bool:
+        """Fetch and fetch-list intents only apply to trigger and polling feeds."""
+        return self.method in ("trigger", "polling")
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Feed:
@@ -48,9 +56,30 @@ class FeedsApi:
             feeds.extend(page.items)
         return feeds
 
+    async def get(self, feed_id: str) -> Feed:
+        """One feed with its current record count (the sandbox's `GET /feeds/{id}`).
+
+        A deployment without that route answers 404 or 405: then the feed is looked up
+        in the list, so callers need not care which kind of server they talk to.
+        """
+        try:
+            return Feed.from_json(await self._client.get_json(feed_path(feed_id)))
+        except ApiError as error:
+            if error.status not in (404, 405) or error.code == "FEED_NOT_FOUND":
+                raise
+        for feed in await self.list_all():
+            if feed.id == feed_id:
+                return feed
+        raise ApiError(404, "FEED_NOT_FOUND", f"There is no feed {feed_id!r}.", field="feed_id")
+
     async def create(
         self, feed_id: str, name: str, *, method: str = "ingest", id_field: str = "id"
     ) -> Feed:
         """Create a feed of the account."""
         body = {"id": feed_id, "name": name, "method": method, "id_field": id_field}
         return Feed.from_json(await self._client.post_json(FEEDS_PATH, body))
+
+
+def feed_path(feed_id: str) -> str:
+    """`/api/public/v1/feeds/{feed_id}`, the id quoted as one path segment."""
+    return f"{FEEDS_PATH}/{quote(feed_id, safe='')}"

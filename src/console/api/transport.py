@@ -15,7 +15,7 @@ import math
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AuthMode = Literal["header", "query"]
+# A request body: bytes, text, or chunks of bytes (a re-iterable object, when the request
+# may be sent again after a 429 or a key renewal; a one-shot generator cannot be).
+Content = bytes | str | Iterable[bytes] | AsyncIterable[bytes]
 USER_AGENT = "integration-console/0.1"
 
 
@@ -122,6 +125,21 @@ class RequestOutcome:
     correlation_id: str | None
     rate_limit: RateLimitState
     error: ApiError | None = None
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    """A 2xx answer's decoded JSON body with its status and headers (for writes whose
+    status or headers carry meaning: 201 vs 200, `X-Correlation-Id`)."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+    @property
+    def correlation_id(self) -> str | None:
+        """The `X-Correlation-Id` the server gave this exchange."""
+        return self.headers.get("x-correlation-id")
 
 
 @dataclass(frozen=True)
@@ -234,7 +252,7 @@ class ApiClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | str | None = None,
+        content: Content | None = None,
     ) -> httpx.Response:
         """Send a request; return the 2xx response or raise ApiError.
 
@@ -293,6 +311,23 @@ class ApiClient:
         """POST a JSON body and decode the JSON answer."""
         return (await self.request("POST", path, json=body)).json()
 
+    async def request_json_with_meta(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: Content | None = None,
+    ) -> JsonResponse:
+        """Send a request; return the decoded body with the status and headers."""
+        response = await self.request(
+            method, path, json=json, params=params, headers=headers, content=content
+        )
+        body = response.json() if response.content else None
+        return JsonResponse(response.status_code, body, response.headers)
+
     async def delete_json(self, path: str) -> Any:
         """DELETE and decode the JSON answer."""
         return (await self.request("DELETE", path)).json()
@@ -304,7 +339,7 @@ class ApiClient:
         json: Any,
         query: dict[str, Any],
         headers: Mapping[str, str] | None,
-        content: bytes | str | None,
+        content: Content | None,
     ) -> httpx.Response:
         all_headers = dict(headers or {})
         if self.auth_mode == "header":

@@ -23,6 +23,7 @@ from console.sandbox.http.openapi_schemas import (
 )
 from console.sandbox.http.responses import json_response
 from console.sandbox.pipelines.openapi import PIPELINE_PATHS, PIPELINE_SCHEMAS
+from console.sandbox.records.openapi import RECORD_PATHS, RECORD_SCHEMAS
 
 _PAGE_PARAMETERS = [
     {
@@ -305,7 +306,7 @@ DOCUMENT: dict[str, Any] = {
         ),
     },
     "components": {
-        "schemas": {**SCHEMAS, **PIPELINE_SCHEMAS},
+        "schemas": {**SCHEMAS, **PIPELINE_SCHEMAS, **RECORD_SCHEMAS},
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in": "query", "name": "apiKey"},
@@ -313,7 +314,7 @@ DOCUMENT: dict[str, Any] = {
         },
     },
     "security": [{"bearer": []}, {"apiKey": []}, {"access_token": []}],
-    "paths": {**PATHS, **PIPELINE_PATHS},
+    "paths": {**PATHS, **PIPELINE_PATHS, **RECORD_PATHS},
 }
 
 

@@ -34,6 +34,7 @@ from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
+from console.sandbox.records import routes as records
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
 from console.sandbox.storage.lock import DataDirBusyError, DataDirLock
@@ -44,6 +45,7 @@ def api_routes() -> list[BaseRoute]:
     return [
         *keys.routes,
         *feeds.routes,
+        *records.routes,
         *catalogue.routes,
         *pipelines.routes,
         resource("/openapi.json", {"GET": openapi_document}),

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from console.sandbox.feeds import rules as feeds
 from console.sandbox.http.auth import Principal
-from console.sandbox.http.errors import Problem, invalid, validation_failed
+from console.sandbox.http.errors import ApiError, Problem, invalid, validation_failed
 from console.sandbox.http.pagination import parse_page
 from console.sandbox.http.payload import FieldSpec, read_payload
 from console.sandbox.http.responses import json_response
@@ -72,4 +72,20 @@ async def create_feed(request: Request) -> Response:
     return json_response(await as_admin(request, work), status=201)
 
 
-routes = [resource(PREFIX, {"GET": list_feeds, "POST": create_feed})]
+async def get_feed(request: Request) -> Response:
+    """GET /feeds/{feed_id}: one feed (404 FEED_NOT_FOUND when the account has none such)."""
+    slug = request.path_params["feed_id"]
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        feed = feeds.get_feed(conn, principal.account_id, slug)
+        if feed is None:
+            raise ApiError.single(404, "FEED_NOT_FOUND", f"Feed {slug[:100]!r} not found.")
+        return feed
+
+    return json_response(await as_admin(request, work, inline=True))
+
+
+routes = [
+    resource(PREFIX, {"GET": list_feeds, "POST": create_feed}),
+    resource(PREFIX + "/{feed_id}", {"GET": get_feed}),
+]

@@ -9,7 +9,7 @@ from console.sandbox.http.errors import conflict
 from console.sandbox.http.pagination import PageRequest, page_rows
 from console.sandbox.storage.sqlite import feed_exists, insert_feed
 
-_COLUMNS = "seq, slug, name, method, id_field, created_at"
+_COLUMNS = "seq, slug, name, method, id_field, record_count, created_at"
 
 
 def feed_metadata(row: sqlite3.Row) -> dict[str, Any]:
@@ -19,8 +19,8 @@ def feed_metadata(row: sqlite3.Row) -> dict[str, Any]:
         "name": row["name"],
         "method": row["method"],
         "id_field": row["id_field"],
-        # Records arrive with the ingest routes of a later issue.
-        "record_count": 0,
+        # Active (deleted = 0) records, a counter the record writes keep (records/store.py).
+        "record_count": row["record_count"],
         "created_at": row["created_at"],
     }
 
@@ -34,6 +34,14 @@ def list_feeds(conn: sqlite3.Connection, account_id: int, page: PageRequest) -> 
         "data": [feed_metadata(row) for row in rows],
         "pagination": {"next_cursor": next_cursor},
     }
+
+
+def get_feed(conn: sqlite3.Connection, account_id: int, slug: str) -> dict[str, Any] | None:
+    """The account's feed with this id, or None."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM feeds WHERE account_id = ? AND slug = ?", (account_id, slug)
+    ).fetchone()
+    return None if row is None else feed_metadata(row)
 
 
 def create_feed(

@@ -132,6 +132,76 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # NULL for rows written before this column existed: those convert on read.
         "ALTER TABLE pipelines ADD COLUMN definition_converted TEXT",
     ),
+    (
+        # Records of feeds (console/sandbox/records). `record_count` counts the feed's
+        # active (deleted = 0) records, kept by the record writes, never a COUNT(*).
+        "ALTER TABLE feeds ADD COLUMN record_count INTEGER NOT NULL DEFAULT 0",
+        # seq: the rowid, in insertion order. guid: UUIDv7-style, so its index grows at
+        # the end like the rowid. archived/restored: JSON {at, key_id, key,
+        # correlation_id} of the last archive and restore, or NULL.
+        """CREATE TABLE records (
+            seq INTEGER PRIMARY KEY,
+            feed_seq INTEGER NOT NULL REFERENCES feeds(seq),
+            guid TEXT NOT NULL,
+            system_id TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            data TEXT NOT NULL,
+            last_correlation_id TEXT,
+            archived TEXT,
+            restored TEXT
+        )""",
+        "CREATE UNIQUE INDEX records_by_guid ON records(guid)",
+        "CREATE UNIQUE INDEX records_by_system_id ON records(feed_seq, system_id)"
+        " WHERE system_id IS NOT NULL",
+        # Keyset order (updated_at, seq) per feed: with `deleted` for deleted=0 and 1, and
+        # without it for deleted=all. `version` is a range on updated_at in both.
+        "CREATE INDEX records_by_update ON records(feed_seq, deleted, updated_at, seq)",
+        "CREATE INDEX records_by_update_all ON records(feed_seq, updated_at, seq)",
+        # One row per change of a record. changed: JSON array of top-level field names
+        # (plus "deleted" for an archive or restore).
+        """CREATE TABLE record_history (
+            id INTEGER PRIMARY KEY,
+            record_seq INTEGER NOT NULL REFERENCES records(seq),
+            timestamp REAL NOT NULL,
+            intent TEXT NOT NULL,
+            correlation_id TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            key_shown TEXT NOT NULL,
+            changed TEXT NOT NULL
+        )""",
+        "CREATE INDEX record_history_by_record ON record_history(record_seq, id)",
+        # Records written since the background indexer last ran (records/indexer.py): it
+        # brings records_fts, record_fields and record_keys up to date in batches, off the
+        # write path.
+        "CREATE TABLE records_dirty (seq INTEGER PRIMARY KEY)",
+        # Full text of each record's data values, keyed by the record's seq (rowid). `q` is
+        # words ANDed (no phrases), so no positions are kept (detail = none): a smaller
+        # index, written faster.
+        "CREATE VIRTUAL TABLE records_fts USING fts5(body, detail = 'none',"
+        " tokenize = 'unicode61 remove_diacritics 2')",
+        # Field filters (`data.NAME=VALUE`): one row per top-level scalar of a record's
+        # data, in keyset order per (feed, name, value). updated_at is the record's when
+        # indexed: a read keeps a row only while it still equals the record's.
+        """CREATE TABLE record_fields (
+            feed_seq INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            updated_at REAL NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (feed_seq, name, value, updated_at, seq)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX record_fields_by_record ON record_fields(seq)",
+        # The top-level data keys seen in each feed (for GET .../records/keys).
+        # The key that signs record list cursors (records/query.py): a cursor is opaque.
+        "INSERT INTO meta (key, value) VALUES ('records_cursor_key', lower(hex(randomblob(16))))",
+        """CREATE TABLE record_keys (
+            feed_seq INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (feed_seq, name)
+        ) WITHOUT ROWID""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

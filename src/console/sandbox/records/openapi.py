@@ -1,0 +1,237 @@
+"""The records part of the hand-written OpenAPI document (see openapi.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.sandbox.http.openapi_schemas import (
+    MAX_QUERY_INTEGER,
+    TIMESTAMP,
+    V1,
+    body,
+    errors,
+    json_content,
+    ref,
+)
+from console.sandbox.records.query import (
+    MAX_FIELD_FILTERS,
+    MAX_FIELD_NAME,
+    MAX_FIELD_VALUE,
+    MAX_GUID_LENGTH,
+    MAX_Q_LENGTH,
+    MAX_VERSION,
+)
+from console.sandbox.records.store import MAX_SYSTEM_ID_LENGTH
+
+FEED = f"{V1}/feeds/{{feed_id}}"
+RECORDS = FEED + "/records"
+_FEED_ID = {
+    "name": "feed_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The feed's id (slug); another account's feed is 404 FEED_NOT_FOUND",
+}
+_GUID = {
+    "name": "guid",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The record's GUID (an unknown one is 404 NOT_FOUND)",
+}
+_NOT_FOUND = "FEED_NOT_FOUND (unknown feed) or NOT_FOUND (unknown record)"
+_SYSTEM_ID = {
+    "oneOf": [
+        {"type": "string", "minLength": 1, "maxLength": MAX_SYSTEM_ID_LENGTH},
+        {"type": "integer"},
+    ],
+    "description": (
+        f"The value of the feed's id field: a string of 1 to {MAX_SYSTEM_ID_LENGTH} characters "
+        "or an integer (served as its decimal text)"
+    ),
+}
+_MARK = {
+    "type": ["object", "null"],
+    "properties": {
+        "at": TIMESTAMP,
+        "key_id": {"type": "string"},
+        "key": {"type": "string", "description": "The key's prefix…last4"},
+        "correlation_id": {"type": "string"},
+    },
+}
+_LIST_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "q",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": MAX_Q_LENGTH},
+        "description": "Full text over the data's values (docs/api.md, Records: freshness)",
+    },
+    {
+        "name": "guid",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": MAX_GUID_LENGTH},
+    },
+    {
+        "name": "system_id",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": MAX_SYSTEM_ID_LENGTH},
+    },
+    {
+        "name": "version",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_VERSION},
+        "description": "Records whose version (integer Unix second of the last update) is at "
+        "least this",
+    },
+    {
+        "name": "deleted",
+        "in": "query",
+        "schema": {"enum": ["0", "1", "all"], "default": "0"},
+    },
+    {
+        "name": "order",
+        "in": "query",
+        "schema": {"enum": ["-updated_at", "updated_at"], "default": "-updated_at"},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_QUERY_INTEGER, "default": 100},
+        "description": "Page size, 1 to 1,000,000; values above 1000 are capped at 1000.",
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": 200},
+        "description": "`pagination.next_cursor` of the previous page with the same order, "
+        "as issued (signed: anything else is 400, field `cursor`).",
+    },
+]
+_FIELD_FILTERS = (
+    f"Field filters: `data.NAME=VALUE` (NAME 1 to {MAX_FIELD_NAME} characters, VALUE at most "
+    f"{MAX_FIELD_VALUE}, at most {MAX_FIELD_FILTERS} names) keep the records whose data has a "
+    "top-level scalar NAME equal to VALUE (strings as they are, numbers and true/false/null "
+    "as JSON text); several combine with AND."
+)
+
+RECORD_SCHEMAS: dict[str, Any] = {
+    "Record": {
+        "type": "object",
+        "required": [
+            "guid",
+            "system_id",
+            "deleted",
+            "version",
+            "created_at",
+            "updated_at",
+            "data",
+            "last_correlation_id",
+        ],
+        "properties": {
+            "guid": {"type": "string"},
+            "system_id": {"type": ["string", "null"]},
+            "deleted": {"enum": [0, 1]},
+            "version": {"type": "integer", "description": "int(updated_at)"},
+            "created_at": TIMESTAMP,
+            "updated_at": TIMESTAMP,
+            "data": {"type": "object"},
+            "last_correlation_id": {"type": ["string", "null"]},
+            "archived": {**_MARK, "description": "The last archive: who, when, through what"},
+            "restored": {**_MARK, "description": "The last restore: who, when, through what"},
+        },
+    },
+    "UpsertRecord": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "guid": {
+                "type": ["string", "null"],
+                "description": "Update this record (404 when the feed has none such)",
+            },
+            "system_id": {**_SYSTEM_ID, "oneOf": [*_SYSTEM_ID["oneOf"], {"type": "null"}]},
+            "deleted": {"enum": [0, 1, None]},
+            "data": {
+                "type": ["object", "null"],
+                "description": "The record's data, whole (its id field is kept equal to the "
+                "system id)",
+            },
+        },
+    },
+    "PatchRecord": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "data": {
+                "type": ["object", "null"],
+                "description": "A JSON merge patch (RFC 7396) of the data: null removes a "
+                "field, arrays are replaced whole",
+            },
+            "deleted": {"enum": [0, 1, None]},
+        },
+    },
+}
+
+_PAGE = {
+    "type": "object",
+    "required": ["data", "pagination"],
+    "properties": {
+        "data": {"type": "array", "items": ref("Record")},
+        "pagination": {
+            "type": "object",
+            "properties": {"next_cursor": {"type": ["string", "null"]}},
+        },
+    },
+}
+
+RECORD_PATHS: dict[str, Any] = {
+    FEED: {
+        "get": {
+            "summary": "Read one feed (with its record_count)",
+            "parameters": [_FEED_ID],
+            "responses": {
+                "200": json_content(ref("Feed"), "The feed"),
+                **errors(404, s404="FEED_NOT_FOUND"),
+            },
+        },
+    },
+    RECORDS: {
+        "get": {
+            "summary": "List a feed's records, newest first by default (keyset paging)",
+            "description": _FIELD_FILTERS,
+            "parameters": [_FEED_ID, *_LIST_PARAMETERS],
+            "responses": {
+                "200": json_content(_PAGE, "A page of records"),
+                **errors(400, 404, s404="FEED_NOT_FOUND"),
+            },
+        },
+        "post": {
+            "summary": "Upsert a record: by guid, else by system_id; else create",
+            "parameters": [_FEED_ID],
+            "requestBody": body(ref("UpsertRecord")),
+            "responses": {
+                "200": json_content(ref("Record"), "The updated record"),
+                "201": json_content(ref("Record"), "The created record"),
+                **errors(400, 404, 409, 415, 422, s404=_NOT_FOUND, s409="DUPLICATE_SYSTEM_ID"),
+            },
+        },
+    },
+    RECORDS + "/{guid}": {
+        "get": {
+            "summary": "Read one record (archived ones too)",
+            "parameters": [_FEED_ID, _GUID],
+            "responses": {
+                "200": json_content(ref("Record"), "The record"),
+                **errors(404, s404=_NOT_FOUND),
+            },
+        },
+        "patch": {
+            "summary": "Merge-patch a record's data and/or set deleted (archive, restore)",
+            "parameters": [_FEED_ID, _GUID],
+            "requestBody": body(ref("PatchRecord")),
+            "responses": {
+                "200": json_content(ref("Record"), "The record"),
+                **errors(400, 404, 409, 415, 422, s404=_NOT_FOUND, s409="DUPLICATE_SYSTEM_ID"),
+            },
+        },
+    },
+}

@@ -1,0 +1,247 @@
+"""Record lists: the query parameters (each bounded), keyset cursors and the SQL.
+
+Order is (updated_at, seq) descending (`-updated_at`, the default) or ascending
+(`updated_at`); seq, the record's insertion number, breaks ties. A cursor names the last
+record of a page by that pair, so a page never uses OFFSET and a record written while a
+client pages moves to its new place instead of shifting every later page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from console.sandbox.http.errors import Problem, invalid, validation_failed
+from console.sandbox.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE_NUMBER
+from console.sandbox.records.store import (
+    MAX_SYSTEM_ID_LENGTH,
+    RECORD_COLUMNS,
+    FeedRef,
+    record_json,
+)
+
+ORDERS = ("-updated_at", "updated_at")
+DELETED_VALUES = ("0", "1", "all")
+# `version` is a Unix second from 0 to the last second of year 9999.
+MAX_VERSION = 253_402_300_799
+MAX_GUID_LENGTH = 64
+MAX_Q_LENGTH = 200
+# Field filters: at most this many, on distinct names of at most MAX_FIELD_NAME characters,
+# with values of at most MAX_FIELD_VALUE characters (longer data values are not indexed).
+MAX_FIELD_FILTERS = 5
+MAX_FIELD_NAME = 100
+MAX_FIELD_VALUE = 200
+FIELD_PREFIX = "data."
+_SINGLE = ("q", "guid", "system_id", "version", "deleted", "order", "limit", "cursor")
+_CURSOR_TAG = b"r1"
+_MAC_BYTES = 12
+_CURSOR_MAX_LENGTH = 200
+_DIGITS = re.compile(r"^[0-9]{1,18}$")
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """A checked record list request."""
+
+    q: str = ""
+    guid: str = ""
+    system_id: str = ""
+    version: int | None = None
+    deleted: str = "0"
+    order: str = "-updated_at"
+    fields: tuple[tuple[str, str], ...] = ()
+    limit: int = DEFAULT_LIMIT
+    # (updated_at, seq) of the last record of the previous page.
+    after: tuple[float, int] | None = None
+
+    @property
+    def descending(self) -> bool:
+        """Whether newest come first."""
+        return self.order == "-updated_at"
+
+
+def _cursor_key(conn: sqlite3.Connection) -> bytes:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'records_cursor_key'").fetchone()
+    return bytes.fromhex(str(row[0])) if row is not None else b"records"
+
+
+def encode_cursor(key: bytes, order: str, updated_at: float, seq: int) -> str:
+    """An opaque, signed cursor continuing after (updated_at, seq) in `order`."""
+    payload = b"%s|%s|%s|%d" % (_CURSOR_TAG, order.encode(), repr(updated_at).encode(), seq)
+    mac = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
+
+
+def decode_cursor(key: bytes, order: str, cursor: str) -> tuple[float, int] | None:
+    """The position a cursor names, or None when this server did not issue it for `order`."""
+    if len(cursor) > _CURSOR_MAX_LENGTH:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
+    expected = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    if not hmac.compare_digest(mac, expected):
+        return None
+    parts = payload.split(b"|")
+    if len(parts) != 4 or parts[0] != _CURSOR_TAG or parts[1] != order.encode():
+        return None
+    try:
+        updated_at = float(parts[2].decode("ascii"))
+    except (UnicodeError, ValueError):
+        return None
+    seq_text = parts[3].decode("ascii", "replace")
+    if not math.isfinite(updated_at) or not _DIGITS.match(seq_text):
+        return None
+    return updated_at, int(seq_text)
+
+
+def _bounded_int(text: str, low: int, high: int) -> int | None:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def parse_record_query(query: Mapping[str, str], conn: sqlite3.Connection) -> RecordQuery:
+    """Check every parameter of a record list; 400 VALIDATION_FAILED naming each bad one."""
+    problems: list[Problem] = []
+    getlist = getattr(query, "getlist", None)
+    if getlist is not None:
+        problems += [
+            invalid(name, f"{name} is given more than once with different values; send it once.")
+            for name in _SINGLE
+            if len(set(getlist(name))) > 1
+        ]
+    q = query.get("q", "").strip()
+    if len(q) > MAX_Q_LENGTH:
+        problems.append(invalid("q", f"q must be at most {MAX_Q_LENGTH} characters."))
+    guid = query.get("guid", "").strip()
+    if len(guid) > MAX_GUID_LENGTH:
+        problems.append(invalid("guid", f"guid must be at most {MAX_GUID_LENGTH} characters."))
+    system_id = query.get("system_id", "")
+    if len(system_id) > MAX_SYSTEM_ID_LENGTH:
+        problems.append(
+            invalid("system_id", f"system_id must be at most {MAX_SYSTEM_ID_LENGTH} characters.")
+        )
+    version = None
+    if "version" in query:
+        version = _bounded_int(query["version"], 0, MAX_VERSION)
+        if version is None:
+            problems.append(
+                invalid("version", f"version must be an integer Unix second, 0 to {MAX_VERSION}.")
+            )
+    deleted = query.get("deleted", "0").strip()
+    if deleted not in DELETED_VALUES:
+        problems.append(invalid("deleted", "deleted must be 0, 1 or all."))
+    order = query.get("order", "-updated_at").strip()
+    if order not in ORDERS:
+        problems.append(invalid("order", "order must be -updated_at or updated_at."))
+    limit = DEFAULT_LIMIT
+    if "limit" in query:
+        parsed = _bounded_int(query["limit"], 1, MAX_PAGE_NUMBER)
+        if parsed is None:
+            problems.append(
+                invalid(
+                    "limit",
+                    f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
+                    f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
+                )
+            )
+        else:
+            limit = min(parsed, MAX_LIMIT)
+    fields = _field_filters(query, problems)
+    after = None
+    cursor = query.get("cursor", "")
+    if cursor and order in ORDERS:
+        after = decode_cursor(_cursor_key(conn), order, cursor)
+        if after is None:
+            problems.append(
+                invalid("cursor", "cursor is not one this server issued for this order.")
+            )
+    if problems:
+        raise validation_failed(problems)
+    return RecordQuery(q, guid, system_id, version, deleted, order, fields, limit, after)
+
+
+def _field_filters(
+    query: Mapping[str, str], problems: list[Problem]
+) -> tuple[tuple[str, str], ...]:
+    items = query.multi_items() if hasattr(query, "multi_items") else list(query.items())
+    filters: dict[str, str] = {}
+    for key, value in items:
+        if not key.startswith(FIELD_PREFIX):
+            continue
+        name = key[len(FIELD_PREFIX) :]
+        field = key if len(key) <= MAX_FIELD_NAME + 5 else key[: MAX_FIELD_NAME + 5] + "…"
+        if not 1 <= len(name) <= MAX_FIELD_NAME:
+            problems.append(
+                invalid(field, f"A field filter names 1 to {MAX_FIELD_NAME} characters.")
+            )
+        elif len(value) > MAX_FIELD_VALUE:
+            problems.append(
+                invalid(field, f"A field filter's value is at most {MAX_FIELD_VALUE} characters.")
+            )
+        elif name in filters and filters[name] != value:
+            problems.append(
+                invalid(field, f"{field} is given more than once with different values.")
+            )
+        else:
+            filters[name] = value
+    if len(filters) > MAX_FIELD_FILTERS:
+        problems.append(
+            invalid(FIELD_PREFIX + "*", f"At most {MAX_FIELD_FILTERS} field filters are allowed.")
+        )
+    return tuple(filters.items())
+
+
+def list_records(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) -> dict[str, Any]:
+    """One page of the feed's records matching `query`, and the next page's cursor."""
+    where = ["r.feed_seq = ?"]
+    params: list[Any] = [feed.seq]
+    if query.deleted != "all":
+        where.append("r.deleted = ?")
+        params.append(int(query.deleted))
+    if query.guid:
+        where.append("r.guid = ?")
+        params.append(query.guid)
+    if query.system_id:
+        where.append("r.system_id = ?")
+        params.append(query.system_id)
+    if query.version is not None:
+        where.append("r.updated_at >= ?")
+        params.append(query.version)
+    if query.after is not None:
+        where.append(f"(r.updated_at, r.seq) {'<' if query.descending else '>'} (?, ?)")
+        params.extend(query.after)
+    direction = "DESC" if query.descending else "ASC"
+    sql = (
+        f"SELECT {_prefixed(RECORD_COLUMNS)} FROM records r WHERE {' AND '.join(where)}"
+        f" ORDER BY r.updated_at {direction}, r.seq {direction} LIMIT ?"
+    )
+    rows = conn.execute(sql, (*params, query.limit + 1)).fetchall()
+    next_cursor = None
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(
+            _cursor_key(conn), query.order, float(last["updated_at"]), int(last["seq"])
+        )
+    return {
+        "data": [record_json(row) for row in rows],
+        "pagination": {"next_cursor": next_cursor},
+    }
+
+
+def _prefixed(columns: str) -> str:
+    return ", ".join(f"r.{column.strip()}" for column in columns.split(","))
