@@ -1,7 +1,7 @@
 """Import and export files of the Records tab, read and written streaming (no Qt here).
 
 Everything here touches the disk and can take a while on a big file: the dialogs call it
-through `asyncio.to_thread`, so the UI loop stays responsive. Nothing reads a whole file
+through `in_file_thread`, so the UI loop stays responsive. Nothing reads a whole file
 into memory, and nothing holds a whole export: rows go to disk as they arrive.
 
 Row numbers are the server's: data row 1 is the first row after a CSV's header, or the
@@ -10,19 +10,23 @@ first non-blank line of an NDJSON file; blank lines are not rows.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
+import functools
 import json
 import os
 import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 
+T = TypeVar("T")
 FileFormat = Literal["csv", "ndjson"]
 FORMATS: tuple[FileFormat, ...] = ("csv", "ndjson")
 NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".json", ".ldjson")
@@ -31,6 +35,18 @@ NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".json", ".ldjson")
 META_COLUMNS = ("guid", "system_id", "version", "updated_at", "deleted")
 MAX_LINE_BYTES = 1024 * 1024  # the server reads no longer line (a longer one is rejected)
 PREVIEW_CELL_CHARS = 200  # a preview cell longer than this is cut (the file is untouched)
+
+
+# File work runs on these plain threads: asyncio.to_thread would use qasync's default
+# executor, whose QThreads are still running at exit and abort the process.
+_FILE_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="records-files")
+
+
+async def in_file_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run `function(*args)` on a file thread, off the UI loop."""
+    return await asyncio.get_running_loop().run_in_executor(
+        _FILE_THREADS, functools.partial(function, *args)
+    )
 
 
 def detect_format(path: str | Path) -> FileFormat:
