@@ -13,7 +13,8 @@ What the run leaves out, and why:
 - `schemathesis_hooks.filter_failure` drops known, explained "schema-valid request
   rejected" failures, each by a narrow predicate: rules no schema can state (a definition's
   connection and hook ids must be the account's, unique tables...: 400 VALIDATION_FAILED;
-  a key's `feed` must exist and `expires_at` be in the future: 400), a stale If-Match (412
+  a key's `feed` must exist and `expires_at` be in the future: 400; an import's file must
+  have a usable CSV header: 400 naming `file`), a stale If-Match (412
   comes first), and integral floats such as `9069.0` for integer fields (422 today: the
   JSON reader in http/payload.py and console/definition decide, not this document).
 - Negative data answered 412 counts as rejected: a PUT with an If-Match naming another
@@ -37,6 +38,7 @@ from console.sandbox.storage.sqlite import mint_key
 
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 ACCOUNT = "conformance"
+FEED = "conformance"
 SEED = 20261129
 MAX_EXAMPLES = 50
 REFUSAL_STATUSES = [
@@ -67,6 +69,19 @@ def _conformance_pipeline(base_url: str, key: str) -> int:
     return int(created.json()["id"])
 
 
+def _conformance_feed(base_url: str, key: str) -> str:
+    """Create the feed the run's /feeds/{feed_id}/... cases use; return its id."""
+    with httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    ) as api:
+        created = api.post(
+            "/api/public/v1/feeds",
+            json={"id": FEED, "name": "Conformance", "method": "ingest"},
+        )
+    assert created.status_code == 201, created.text
+    return FEED
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_schemathesis_finds_nothing(
@@ -74,10 +89,12 @@ def test_schemathesis_finds_nothing(
 ) -> None:
     server = make_sandbox(demo=False, rate_limit="100000000/300")
     base_url = str(server.base_url)
-    pipeline_id = _conformance_pipeline(base_url, mint_key(server.data_dir, account=ACCOUNT))
+    key = mint_key(server.data_dir, account=ACCOUNT)
+    pipeline_id = _conformance_pipeline(base_url, key)
+    feed_id = _conformance_feed(base_url, key)
     config = tmp_path / "schemathesis.toml"
     config.write_text(
-        f'[parameters]\n"path.pipeline_id" = {pipeline_id}\n\n'
+        f'[parameters]\n"path.pipeline_id" = {pipeline_id}\n"path.feed_id" = "{feed_id}"\n\n'
         "[checks.negative_data_rejection]\n"
         f"expected-statuses = {REFUSAL_STATUSES!r}\n".replace("'", '"'),
         encoding="utf-8",

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from console.sandbox.settings import PipelineTiming, RateLimit
+from console.sandbox.settings import ImportSettings, PipelineTiming, RateLimit
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -35,6 +35,12 @@ def _positive_seconds(text: str) -> float:
     if value == 0:
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def _port(text: str) -> int:
@@ -105,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {timing.deploy_seconds:g})",
     )
     serve.add_argument(
+        "--import-max-bytes",
+        type=_positive_int,
+        default=ImportSettings().max_upload_bytes,
+        metavar="BYTES",
+        help="the most bytes one file import's multipart body may have "
+        f"(default {ImportSettings().max_upload_bytes:,}: 1 GiB)",
+    )
+    serve.add_argument(
         "--stop-on-stdin-eof",
         action="store_true",
         help="stop cleanly when standard input closes (a parent that dies, even by "
@@ -157,6 +171,7 @@ def main(argv: list[str]) -> int:
                 sync_seconds=args.sync_seconds,
                 deploy_seconds=args.deploy_seconds,
             ),
+            imports=ImportSettings(max_upload_bytes=args.import_max_bytes),
         )
         return serve(
             args.host,

@@ -22,6 +22,7 @@ from console.sandbox.http.openapi_schemas import (
     ref,
 )
 from console.sandbox.http.responses import json_response
+from console.sandbox.imports.openapi import IMPORT_PATHS, IMPORT_SCHEMAS
 from console.sandbox.pipelines.openapi import PIPELINE_PATHS, PIPELINE_SCHEMAS
 from console.sandbox.records.openapi import RECORD_PATHS, RECORD_SCHEMAS
 
@@ -306,7 +307,7 @@ DOCUMENT: dict[str, Any] = {
         ),
     },
     "components": {
-        "schemas": {**SCHEMAS, **PIPELINE_SCHEMAS, **RECORD_SCHEMAS},
+        "schemas": {**SCHEMAS, **PIPELINE_SCHEMAS, **RECORD_SCHEMAS, **IMPORT_SCHEMAS},
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in": "query", "name": "apiKey"},
@@ -314,7 +315,7 @@ DOCUMENT: dict[str, Any] = {
         },
     },
     "security": [{"bearer": []}, {"apiKey": []}, {"access_token": []}],
-    "paths": {**PATHS, **PIPELINE_PATHS, **RECORD_PATHS},
+    "paths": {**PATHS, **PIPELINE_PATHS, **RECORD_PATHS, **IMPORT_PATHS},
 }
 
 

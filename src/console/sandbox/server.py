@@ -29,6 +29,8 @@ from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import api_error_handler, http_exception_handler
 from console.sandbox.http.routing import resource
+from console.sandbox.imports import routes as imports
+from console.sandbox.imports.runner import ImportRunner
 from console.sandbox.keys import routes as keys
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
@@ -40,12 +42,14 @@ from console.sandbox.storage.database import Database
 from console.sandbox.storage.lock import DataDirBusyError, DataDirLock
 
 
-def api_routes() -> list[BaseRoute]:
+def api_routes(settings: SandboxSettings | None = None) -> list[BaseRoute]:
     """Every route of the app, for the app itself and for the OpenAPI check."""
+    settings = settings or SandboxSettings()
     return [
         *keys.routes,
         *feeds.routes,
         *records.routes,
+        *imports.routes(settings.imports),
         *catalogue.routes,
         *pipelines.routes,
         resource("/openapi.json", {"GET": openapi_document}),
@@ -59,6 +63,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
+    import_runner = ImportRunner(database, settings.imports)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -66,16 +71,18 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         if settings.demo:
             await database.run(seed_demo)
         scheduler.start()
+        await import_runner.start()
         try:
             yield
         finally:
+            await import_runner.stop()
             await scheduler.stop()
             checker.close()
             await last_used.drain()
             await database.close()
 
     app = Starlette(
-        routes=api_routes(),
+        routes=api_routes(settings),
         middleware=[
             Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit)),
             # Inside the contract middleware, so a 413 carries its headers; before
@@ -93,6 +100,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.scheduler = scheduler
     app.state.last_used = last_used
     app.state.checker = checker
+    app.state.imports = import_runner
     return app
 
 

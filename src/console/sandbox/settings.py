@@ -68,6 +68,20 @@ class BodyTiming:
 
 
 @dataclass(frozen=True)
+class ImportSettings:
+    """File imports (docs/api.md, Imports): their own body cap, and rows per transaction."""
+
+    # The most bytes a multipart import body may have (the file plus its form fields).
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    # Data rows applied per writer transaction.
+    batch_rows: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.max_upload_bytes < 1 or self.batch_rows < 1:
+            raise ValueError("the import cap and batch size must be at least 1")
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
     """What a sandbox server is configured with (the contract's defaults unless overridden)."""
 
@@ -81,3 +95,5 @@ class SandboxSettings:
     pipelines: PipelineTiming = field(default_factory=PipelineTiming)
     # Bounds on request bodies still arriving.
     bodies: BodyTiming = field(default_factory=BodyTiming)
+    # File imports: their body cap and batch size.
+    imports: ImportSettings = field(default_factory=ImportSettings)

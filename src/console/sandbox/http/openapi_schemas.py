@@ -23,6 +23,7 @@ _ERROR_DESCRIPTIONS = {
     401: "UNAUTHORIZED: missing, unknown, revoked or expired key",
     403: "FORBIDDEN: an ingest key",
     404: "NOT_FOUND: unknown id or another account's id",
+    408: "REQUEST_TIMEOUT: the body stalled",
     409: "CONFLICT",
     412: "PRECONDITION_FAILED: If-Match names another revision",
     413: "PAYLOAD_TOO_LARGE: a body over 1,048,576 bytes (every route)",

@@ -202,6 +202,44 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (feed_seq, name)
         ) WITHOUT ROWID""",
     ),
+    (
+        # File imports (console/sandbox/imports): one row per upload, its progress kept in
+        # the same transaction as each batch it applies, so last_row survives a kill.
+        """CREATE TABLE imports (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            account_id INTEGER NOT NULL REFERENCES accounts(id),
+            feed_seq INTEGER NOT NULL REFERENCES feeds(seq),
+            correlation_id TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            key_shown TEXT NOT NULL,
+            format TEXT NOT NULL CHECK (format IN ('csv', 'ndjson')),
+            id_field TEXT NOT NULL,
+            start_row INTEGER NOT NULL CHECK (start_row >= 1),
+            status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded',
+                'partially_failed', 'failed', 'cancelled', 'interrupted')),
+            total INTEGER,
+            processed INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            created INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            last_row INTEGER NOT NULL,
+            errors_stored INTEGER NOT NULL DEFAULT 0,
+            file_bytes INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL
+        )""",
+        "CREATE INDEX imports_active ON imports(status) WHERE status IN ('queued', 'running')",
+        """CREATE TABLE import_errors (
+            import_seq INTEGER NOT NULL REFERENCES imports(seq),
+            row INTEGER,
+            field TEXT,
+            message TEXT NOT NULL
+        )""",
+        "CREATE INDEX import_errors_by_import ON import_errors(import_seq)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

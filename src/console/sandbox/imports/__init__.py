@@ -1,0 +1,1 @@
+"""File imports of feed records: streamed multipart uploads, CSV/NDJSON rows, batches."""

@@ -1,0 +1,181 @@
+"""The import runner: one asyncio task working through queued imports, one at a time.
+
+Per import: the file's rows are counted and parsed on a worker thread (never the writer
+or the event loop), `batch_rows` rows at a time; while the writer applies batch k through
+the records store (one transaction: the upserts, the row errors and the progress), the
+worker already parses batch k + 1. Each batch's transaction first checks that the import
+is still running, so a cancel (itself a write on the same writer thread) stops it exactly
+at a batch boundary. The uploaded file is removed when the import ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from console.common.private_files import private_directory
+from console.sandbox.imports import store
+from console.sandbox.imports.rows import Batch, RowError, batches, count_rows
+from console.sandbox.records.store import Actor, FeedRef, system_id_of, upsert_items
+from console.sandbox.settings import ImportSettings
+from console.sandbox.storage.database import Database
+from console.sandbox.storage.sqlite import now
+
+logger = logging.getLogger("console.sandbox")
+
+UPLOADS_DIRECTORY = "imports"
+
+
+def uploads_directory(data_dir: Path) -> Path:
+    """Where uploads wait for their import (0700, inside the data dir)."""
+    return Path(data_dir) / UPLOADS_DIRECTORY
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """One queued import: its row, its file and how to apply its rows."""
+
+    seq: int
+    path: Path
+    file_format: str
+    start_row: int
+    feed: FeedRef  # with the import's id_field
+    actor: Actor
+
+
+def _apply(job: ImportJob, batch: Batch, conn: sqlite3.Connection) -> bool:
+    """Apply one batch (writer thread); False when the import is no longer running."""
+    if store.status_of(conn, job.seq) != "running":
+        return False
+    at = now()
+    outcomes = upsert_items(conn, job.feed, batch.items, job.actor, at) if batch.items else []
+    created = updated = unchanged = 0
+    errors = list(batch.errors)
+    for outcome in outcomes:
+        if outcome.action == "created":
+            created += 1
+        elif outcome.action == "unchanged":
+            unchanged += 1
+        elif outcome.action == "failed":
+            errors.append(
+                RowError(batch.rows[outcome.index], outcome.field, outcome.message or "failed")
+            )
+        else:  # updated (an upsert never archives or restores)
+            updated += 1
+    store.record_progress(
+        conn,
+        job.seq,
+        processed=batch.size,
+        created=created,
+        updated=updated,
+        unchanged=unchanged,
+        errors=errors,
+        last_row=batch.last_row,
+    )
+    return True
+
+
+class ImportRunner:
+    """Runs queued imports in order, in the background of the server."""
+
+    def __init__(self, database: Database, settings: ImportSettings) -> None:
+        self.database = database
+        self.settings = settings
+        self.directory = uploads_directory(database.data_dir)
+        self._queue: asyncio.Queue[ImportJob] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-import")
+        self.current: int | None = None  # seq of the import being worked on
+
+    async def start(self) -> None:
+        """Recover from a previous server's end, then start working (after `open`).
+
+        Imports a killed server left queued or running are marked interrupted (their
+        last_row is exact: resume with start_row = last_row + 1), and their files removed.
+        """
+        await self.database.run(lambda conn: store.interrupt_active(conn, now()))
+        private_directory(self.directory)
+        self._remove_uploads()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="imports")
+
+    def submit(self, job: ImportJob) -> None:
+        """Queue an import (its row is committed, status queued); the runner owns its file."""
+        self._queue.put_nowait(job)
+
+    async def stop(self) -> None:
+        """Stop working: an import in progress stops after its current batch and, like any
+        still queued, is marked interrupted; every upload is removed."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await self.database.run(lambda conn: store.interrupt_active(conn, now()))
+        self._parser.shutdown(wait=True)
+        self._remove_uploads()
+
+    def _remove_uploads(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            for path in self.directory.iterdir():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    async def _run(self) -> None:
+        while True:
+            job = await self._queue.get()
+            self.current = job.seq
+            try:
+                await self._process(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.exception("import %s failed", job.seq)
+                message = f"the import stopped on an internal error ({type(exc).__name__})"
+                with contextlib.suppress(Exception):
+                    await self.database.run(
+                        partial(store.finish, seq=job.seq, at=now(), fatal=message)
+                    )
+            finally:
+                self.current = None
+                with contextlib.suppress(OSError):
+                    job.path.unlink()
+
+    async def _process(self, job: ImportJob) -> None:
+        loop = asyncio.get_running_loop()
+        if not await self.database.run(partial(store.begin, seq=job.seq, at=now())):
+            return  # cancelled while queued
+        total = await loop.run_in_executor(self._parser, count_rows, job.path, job.file_format)
+        await self.database.run(partial(store.set_total, seq=job.seq, total=total))
+        iterator: Generator[Batch, None, None] = batches(
+            job.path,
+            job.file_format,
+            job.feed.id_field,
+            start_row=job.start_row,
+            size=self.settings.batch_rows,
+            system_id_of=system_id_of,
+        )
+        pending: asyncio.Future[Batch | None] | None = None
+        try:
+            pending = loop.run_in_executor(self._parser, next, iterator, None)
+            while True:
+                batch = await pending
+                if batch is None:
+                    break
+                # Parse the next batch while the writer applies this one.
+                pending = loop.run_in_executor(self._parser, next, iterator, None)
+                if not await self.database.run(partial(_apply, job, batch)):
+                    return  # cancelled
+            await self.database.run(partial(store.finish, seq=job.seq, at=now()))
+        finally:
+            if pending is not None:
+                pending.cancel()
+            # After any `next` still running on the parser thread (one thread: in order).
+            self._parser.submit(iterator.close)
