@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,10 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from console.api.feeds import Feed, FeedsApi
-from console.api.imports import ImportStatus
+from console.api.imports import ImportsApi, ImportStatus
 from console.api.records import RecordQuery, RecordsApi
 from console.api.transport import ApiClient
+from console.sandbox.process import SandboxProcess
 from console.ui.records.import_dialog import ImportDialog, start_import
 from console.ui.records.import_resume import ImportResumeStore, fingerprint
 from tests.conftest import run
@@ -195,3 +198,58 @@ def test_a_cancelled_import_resumes_after_its_last_row_and_every_row_arrives_onc
     assert set(system_ids) == {f"SKU-{n:06d}" for n in range(1, total + 1)}
     assert again.store.load(PROFILE, feed.id, fingerprint(source)) is None
     _close(qtbot, again)
+
+
+def test_an_import_interrupted_by_a_lost_server_resumes_after_a_restart(
+    qtbot: QtBot,
+    qloop: Any,
+    make_sandbox: Callable[..., SandboxProcess],
+    tmp_path: Path,
+) -> None:
+    from console.sandbox.storage.sqlite import mint_key
+
+    total = 60000
+    source = _write_csv(tmp_path / "big.csv", total, set())
+    server = make_sandbox(demo=False)
+    key = mint_key(server.data_dir, account="acct-interrupted", kind="admin")
+    assert server.base_url is not None
+    feed = _feed_with_records(server.base_url, key, [])
+    store = ImportResumeStore(tmp_path / "resume")
+    first_client = ApiClient(server.base_url, key)
+    dialog = start_import(None, ImportsApi(first_client), feed, profile="P", store=store)
+    _choose(qtbot, dialog, source)
+
+    def lose_the_server(status: ImportStatus) -> None:
+        if 0 < status.last_row < total and server.running:
+            server.stop()  # the server goes away half-way (its import is interrupted)
+
+    dialog.progress_changed.connect(lose_the_server)
+    with qtbot.waitSignal(dialog.import_failed, timeout=120000):
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert "Lost touch with the import" in dialog.run_title.text()
+    saved = store.load("P", feed.id, fingerprint(source))
+    assert saved is not None
+    assert 0 < saved.last_row < total
+    _close(qtbot, dialog)
+    closing = asyncio.ensure_future(first_client.aclose())
+    qtbot.waitUntil(closing.done, timeout=5000)
+
+    restarted = make_sandbox(demo=False, data_dir=server.data_dir)
+    assert restarted.base_url is not None
+    client = ApiClient(restarted.base_url, key)
+    again = start_import(None, ImportsApi(client), feed, profile="P", store=store)
+    _choose(qtbot, again, source)
+    point = again.resume_point
+    assert point is not None
+    assert point.status == "interrupted"  # the server's word, with its exact last row
+    assert point.last_row >= saved.last_row
+    assert again.resume_check.text() == f"Resume from row {point.last_row + 1:,}"
+    with qtbot.waitSignal(again.import_finished, timeout=120000) as finished:
+        qtbot.mouseClick(again.import_button, Qt.MouseButton.LeftButton)
+    resumed = finished.args[0]
+    assert resumed.processed == total - point.last_row
+    system_ids = [record.system_id for record in _all_records(restarted.base_url, key, feed.id)]
+    assert sorted(system_ids) == [f"SKU-{n:06d}" for n in range(1, total + 1)]
+    _close(qtbot, again)
+    closing = asyncio.ensure_future(client.aclose())
+    qtbot.waitUntil(closing.done, timeout=5000)

@@ -328,7 +328,7 @@ class ExportDialog(QDialog):
 
 
 def start_export(
-    parent: QWidget,
+    parent: QWidget | None,
     source: ConsoleSession | RecordsApi,
     feed: Feed,
     query: RecordQuery,

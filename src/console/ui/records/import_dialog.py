@@ -864,7 +864,7 @@ def _complete(status: ImportStatus) -> bool:
 
 
 def start_import(
-    parent: QWidget,
+    parent: QWidget | None,
     source: ConsoleSession | ImportsApi,
     feed: Feed,
     *,
