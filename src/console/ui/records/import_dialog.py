@@ -514,7 +514,7 @@ class ImportDialog(QDialog):
             "Choose the same file again to follow or resume it."
         )
         buttons = QHBoxLayout()
-        buttons.addWidget(self.closing_note, 1)
+        buttons.addStretch(1)
         buttons.addWidget(self.cancel_import_button)
         buttons.addWidget(self.save_rejects_button)
         buttons.addWidget(self.done_button)
@@ -531,6 +531,7 @@ class ImportDialog(QDialog):
         layout.addWidget(self.errors_view, 1)
         layout.addWidget(self.errors_note)
         layout.addStretch(0)
+        layout.addWidget(self.closing_note)
         layout.addLayout(buttons)
         return page
 
@@ -739,7 +740,21 @@ class ImportDialog(QDialog):
                 f"Choose the same file again to resume from row {format_count(status.last_row + 1)}"
             )
         self.run_title.setText(title)
-        self.report_summary.setText(f"{counts}.")
+        self.rows_label.setText(f"{format_count(status.last_row)}{total} rows")
+        summary = f"{counts}."
+        if status.started_at and status.finished_at and status.finished_at > status.started_at:
+            took = status.finished_at - status.started_at
+            summary += (
+                f" Took {format_duration(took)} ({format_count(status.processed / took)} rows/s)."
+            )
+        if status.failed:
+            summary += (
+                "\nThe rejected rows are listed below by their row in the file: save them as a "
+                "file, fix them there and import that file."
+            )
+        else:
+            summary += " No row was rejected."
+        self.report_summary.setText(summary)
         self.report_summary.show()
         self.errors_model.set_errors(status.errors)
         has_errors = bool(status.errors)
