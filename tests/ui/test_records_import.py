@@ -60,6 +60,17 @@ def _all_records(url: str, key: str, feed_id: str) -> list[Any]:
     return run(fetch())
 
 
+def _record_count(url: str, key: str, feed_id: str) -> int:
+    async def fetch() -> int:
+        client = ApiClient(url, key)
+        try:
+            return (await FeedsApi(client).get(feed_id)).record_count
+        finally:
+            await client.aclose()
+
+    return run(fetch())
+
+
 def _write_csv(path: Path, rows: int, bad: set[int]) -> Path:
     """`rows` data rows; the ones numbered in `bad` have no sku (the server rejects them)."""
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -253,3 +264,32 @@ def test_an_import_interrupted_by_a_lost_server_resumes_after_a_restart(
     _close(qtbot, again)
     closing = asyncio.ensure_future(client.aclose())
     qtbot.waitUntil(closing.done, timeout=5000)
+
+
+def test_closing_the_dialog_leaves_the_import_running_and_choosing_the_file_follows_it(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    total = 100000
+    source = _write_csv(tmp_path / "big.csv", total, set())
+    feed = _feed_with_records(sandbox_url, admin_key, [])
+    dialog = _open(qtbot, window, feed, tmp_path)
+    _choose(qtbot, dialog, source)
+    with qtbot.waitSignal(dialog.import_started, timeout=60000) as started:
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    import_id = started.args[0]
+    _close(qtbot, dialog)  # the app goes away; the server goes on
+
+    again = _open(qtbot, window, feed, tmp_path)
+    _choose(qtbot, again, source)
+    assert again.resume_point is not None
+    assert again.resume_point.import_id == import_id
+    assert not again.follow_button.isHidden()  # still running: follow it, don't resume
+    assert again.resume_check.isHidden()
+    assert "still running" in again.resume_label.text()
+    with qtbot.waitSignal(again.import_finished, timeout=120000) as finished:
+        qtbot.mouseClick(again.follow_button, Qt.MouseButton.LeftButton)
+    status = finished.args[0]
+    assert (status.import_id, status.status, status.created) == (import_id, "succeeded", total)
+    assert again.rows_bar.value() == total
+    assert _record_count(sandbox_url, admin_key, feed.id) == total
+    _close(qtbot, again)
