@@ -128,7 +128,16 @@ def test_a_cancelled_export_leaves_no_file(
     dialog = start_export(window, window.session, feed, RecordQuery())
     dialog.page_size = 5  # several pages, so Cancel comes between two of them
 
+    shown: list[tuple[int, int, str]] = []
+
     def cancel_after_the_first_page(rows: int) -> None:
+        shown.append(
+            (
+                dialog.progress_bar.value(),
+                dialog.progress_bar.maximum(),
+                dialog.progress_label.text(),
+            )
+        )
         if rows and dialog.cancel_button.isEnabled():
             qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
 
@@ -141,6 +150,9 @@ def test_a_cancelled_export_leaves_no_file(
     assert stopped.args == [None]  # cancelled, not failed
     assert "no file was written" in dialog.error_label.text()
     assert 0 < dialog.rows_written < 25
+    # Unfiltered: the feed's record count (read as the export starts) is the expected total.
+    assert shown[0][:2] == (5, 25)
+    assert "5 of about 25 rows" in shown[0][2]
     qtbot.waitUntil(lambda: dialog.runner.running == 0, timeout=5000)
     assert list(folder.iterdir()) == []  # neither the file nor its temporary part
     dialog.close()
