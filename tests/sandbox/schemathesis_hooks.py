@@ -30,6 +30,7 @@ _DEFINITION_OPERATIONS = {
 # Rules of POST /keys that depend on server state, so no schema can state them: `feed` must
 # name an existing feed of the account, `expires_at` must be after the request arrives.
 _STATEFUL_KEY_FIELDS = {"feed", "expires_at"}
+_RECORDS = "/api/public/v1/feeds/{feed_id}/records"
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -113,6 +114,20 @@ def _known(failure: Any, case: Any, response: Any) -> bool:
         )
     if operation == "POST /api/public/v1/keys" and status == 400:
         return {problem.get("field") for problem in problems} <= _STATEFUL_KEY_FIELDS
+    if operation == f"GET {_RECORDS}" and status == 400:
+        # Record list cursors are signed (records/query.py): no pattern can state which
+        # strings this server issued, so a generated one is refused, field `cursor`.
+        return {problem.get("field") for problem in problems} == {"cursor"}
+    if operation in (f"POST {_RECORDS}", f"PATCH {_RECORDS}/{{guid}}") and status == 400:
+        # Rules tying system_id to the feed's id field in data (they must agree; a record
+        # keeps its system id): the id field's name is the feed's, so no schema states them.
+        return all(
+            problem.get("code") == "VALIDATION_FAILED"
+            and (
+                problem.get("field") == "system_id" or str(problem.get("field")).startswith("data.")
+            )
+            for problem in problems
+        )
     if status == 422:
         return all(integral_float(problem) for problem in problems)
     return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,7 +102,10 @@ def test_patch_is_a_merge_patch_and_unknown_feeds_and_records_are_404(
     assert patched.json()["data"] == {"b": {"c": 3, "d": 2}, "l": [9], "order_id": "A-1"}
     assert patched.json()["last_correlation_id"] == patched.headers["X-Correlation-Id"]
     removes_id = api.patch(url, json={"data": {"order_id": None}})
-    assert removes_id.status_code == 400
+    assert (removes_id.status_code, removes_id.json()["error"]["field"]) == (400, "data.order_id")
+    assert (
+        api.patch(url, content=b"", headers={"Content-Type": "application/json"}).status_code == 422
+    )
     not_object = api.patch(url, json={"data": [1]})
     assert not_object.status_code == 422
     missing = api.get(f"{FEEDS}/nope/records")
@@ -310,3 +314,129 @@ def test_an_ingest_key_cannot_read_records(
     key = mint_key(account, "ingest", "stream")
     response = client.get(records_url("stream"), headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 403
+
+
+def test_history_lists_every_change_newest_first(
+    api: httpx.Client, feed: str, admin_key: str
+) -> None:
+    created = post(api, feed, {"system_id": "A-1", "data": {"status": "new", "total": 5}})
+    guid = created.json()["guid"]
+    url = f"{records_url(feed)}/{guid}"
+    unchanged = post(api, feed, {"guid": guid, "data": {"status": "new", "total": 5}})
+    assert unchanged.status_code == 200
+    patched = api.patch(url, json={"data": {"status": "paid", "note": "x"}})
+    archived = api.patch(url, json={"deleted": 1})
+    restored = post(api, feed, {"guid": guid, "deleted": 0})
+    entries = api.get(f"{url}/history").json()
+    assert entries["pagination"] == {"next_cursor": None}
+    data = entries["data"]
+    assert [(e["intent"], e["changed"]) for e in data] == [
+        ("record-post", ["deleted"]),
+        ("record-patch", ["deleted"]),
+        ("record-patch", ["status", "note"]),
+        ("record-post", ["status", "total", "order_id"]),
+    ]
+    assert [e["correlation_id"] for e in data] == [
+        response.headers["X-Correlation-Id"] for response in (restored, archived, patched, created)
+    ]
+    assert all(e["key"]["shown"] == f"fdk_…{admin_key[-4:]}" for e in data)
+    assert data[0]["timestamp"] == restored.json()["updated_at"]
+    first = api.get(f"{url}/history", params={"limit": 3}).json()
+    rest = api.get(f"{url}/history", params={"cursor": first["pagination"]["next_cursor"]})
+    assert first["data"] + rest.json()["data"] == data
+    missing = api.get(f"{records_url(feed)}/0190b2c4-0000-7000-8000-000000000000/history")
+    assert missing.status_code == 404
+
+
+def _found(api: httpx.Client, feed: str, **params: Any) -> list[str]:
+    response = api.get(records_url(feed), params={"deleted": "all", **params})
+    assert response.status_code == 200, response.text
+    return sorted(item["system_id"] for item in response.json()["data"])
+
+
+def test_q_finds_words_inside_data_within_the_documented_freshness(
+    api: httpx.Client, feed: str
+) -> None:
+    from console.sandbox.records.indexer import FRESHNESS_SECONDS
+
+    post(api, feed, {"system_id": "A-1", "data": {"note": "Blue whale", "tags": ["ocean"]}})
+    written = post(
+        api, feed, {"system_id": "A-2", "data": {"customer": {"name": "Zoë Quimby"}, "n": 7}}
+    )
+    started = time.monotonic()
+    deadline = started + FRESHNESS_SECONDS
+    while _found(api, feed, q="quimby") != ["A-2"]:
+        assert time.monotonic() < deadline, "q did not find the record in time"
+    assert _found(api, feed, q="whale") == ["A-1"]
+    assert _found(api, feed, q="ocean blue") == ["A-1"]  # words ANDed, any order
+    assert _found(api, feed, q="ocean quimby") == []
+    assert _found(api, feed, q="zoe") == ["A-2"]  # diacritics folded
+    assert _found(api, feed, q="quim*") == ["A-2"]  # a prefix
+    assert _found(api, feed, q="quim") == []
+    assert _found(api, feed, q="A-2") == ["A-2"]  # words of the id field's value
+    assert _found(api, feed, q="customer") == []  # keys are not searched
+    assert _found(api, feed, q="!!!") == ["A-1", "A-2"]  # no word: no text filter
+    # An update is searched by its new words, not its old ones.
+    guid = written.json()["guid"]
+    api.patch(f"{records_url(feed)}/{guid}", json={"data": {"customer": {"name": "Kim"}}})
+    deadline = time.monotonic() + FRESHNESS_SECONDS
+    while _found(api, feed, q="kim") != ["A-2"]:
+        assert time.monotonic() < deadline, "q did not find the update in time"
+    assert _found(api, feed, q="quimby") == []
+    # Archived records are searched with deleted=1 or all, not by default.
+    api.patch(f"{records_url(feed)}/{guid}", json={"deleted": 1})
+    assert api.get(records_url(feed), params={"q": "kim"}).json()["data"] == []
+    assert _found(api, feed, q="kim", deleted="1") == ["A-2"]
+
+
+def test_field_filters_match_top_level_scalars_exactly_with_and(
+    api: httpx.Client, feed: str
+) -> None:
+    from console.sandbox.records.indexer import FRESHNESS_SECONDS
+
+    rows = [
+        ("A-1", {"status": "shipped", "total": 5, "paid": True}),
+        ("A-2", {"status": "shipped", "total": 7, "paid": False}),
+        ("A-3", {"status": "new", "total": 5, "paid": True, "deep": {"status": "shipped"}}),
+        ("A-4", {"status": "Shipped", "total": 5.5, "note": None}),
+    ]
+    for system_id, data in rows:
+        post(api, feed, {"system_id": system_id, "data": data})
+    deadline = time.monotonic() + FRESHNESS_SECONDS
+    while _found(api, feed, **{"data.status": "shipped"}) != ["A-1", "A-2"]:
+        assert time.monotonic() < deadline, "field filter did not find the records in time"
+    assert _found(api, feed, **{"data.status": "shipped", "data.total": "5"}) == ["A-1"]
+    assert _found(api, feed, **{"data.total": "5"}) == ["A-1", "A-3"]
+    assert _found(api, feed, **{"data.total": "5.5"}) == ["A-4"]
+    assert _found(api, feed, **{"data.paid": "true"}) == ["A-1", "A-3"]
+    assert _found(api, feed, **{"data.note": "null"}) == ["A-4"]
+    assert _found(api, feed, **{"data.order_id": "A-3"}) == ["A-3"]
+    assert _found(api, feed, **{"data.deep": "shipped"}) == []
+    assert _found(api, feed, **{"data.status": "shipped", "q": "7"}) == ["A-2"]
+    # A changed record leaves its old value's results and joins its new one's.
+    guid = api.get(records_url(feed), params={"system_id": "A-2"}).json()["data"][0]["guid"]
+    api.patch(f"{records_url(feed)}/{guid}", json={"data": {"status": "returned"}})
+    deadline = time.monotonic() + FRESHNESS_SECONDS
+    while _found(api, feed, **{"data.status": "returned"}) != ["A-2"]:
+        assert time.monotonic() < deadline, "field filter did not follow the update in time"
+    assert _found(api, feed, **{"data.status": "shipped"}) == ["A-1"]
+    # Paging through a field filter: every match once, in order.
+    newest = api.get(records_url(feed), params={"data.total": "5", "limit": 1}).json()
+    rest = api.get(
+        records_url(feed),
+        params={"data.total": "5", "limit": 1, "cursor": newest["pagination"]["next_cursor"]},
+    ).json()
+    assert [r["system_id"] for r in newest["data"] + rest["data"]] == ["A-3", "A-1"]
+    assert rest["pagination"]["next_cursor"] is None
+
+
+def test_keys_lists_the_data_keys_seen(api: httpx.Client, feed: str) -> None:
+    from console.sandbox.records.indexer import FRESHNESS_SECONDS
+
+    post(api, feed, {"system_id": "A-1", "data": {"status": "x", "total": 1}})
+    post(api, feed, {"system_id": "A-2", "data": {"zone": "y"}})
+    url = f"{records_url(feed)}/keys"
+    deadline = time.monotonic() + FRESHNESS_SECONDS
+    while api.get(url).json()["data"] != ["order_id", "status", "total", "zone"]:
+        assert time.monotonic() < deadline, "keys did not appear in time"
+    assert api.get(f"{FEEDS}/nope/records/keys").status_code == 404

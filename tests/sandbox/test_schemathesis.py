@@ -17,6 +17,9 @@ What the run leaves out, and why:
   have a usable CSV header: 400 naming `file`), a stale If-Match (412
   comes first), and integral floats such as `9069.0` for integer fields (422 today: the
   JSON reader in http/payload.py and console/definition decide, not this document).
+- Record list cursors are signed, so a generated `cursor` is refused (400, field `cursor`);
+  and record writes whose system_id and data's id field disagree (or that would drop a
+  record's system id) are 400: the id field's name is the feed's, which no schema states.
 - Negative data answered 412 counts as rejected: a PUT with an If-Match naming another
   revision is refused before its body is read (docs/api.md, Pipelines).
 """

@@ -37,6 +37,7 @@ from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.records import routes as records
+from console.sandbox.records.indexer import RecordIndexer
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
 from console.sandbox.storage.lock import DataDirBusyError, DataDirLock
@@ -64,6 +65,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
     import_runner = ImportRunner(database, settings.imports)
+    indexer = RecordIndexer(database)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -71,11 +73,13 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         if settings.demo:
             await database.run(seed_demo)
         scheduler.start()
+        indexer.start()
         await import_runner.start()
         try:
             yield
         finally:
             await import_runner.stop()
+            await indexer.stop()
             await scheduler.stop()
             checker.close()
             await last_used.drain()
@@ -101,6 +105,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.last_used = last_used
     app.state.checker = checker
     app.state.imports = import_runner
+    app.state.record_indexer = indexer
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from console.sandbox.http.openapi_schemas import (
+    CURSOR_PATTERN,
     MAX_QUERY_INTEGER,
     TIMESTAMP,
     V1,
@@ -18,10 +19,11 @@ from console.sandbox.records.query import (
     MAX_FIELD_NAME,
     MAX_FIELD_VALUE,
     MAX_GUID_LENGTH,
+    MAX_KEYS,
     MAX_Q_LENGTH,
     MAX_VERSION,
 )
-from console.sandbox.records.store import MAX_SYSTEM_ID_LENGTH
+from console.sandbox.records.store import INTENTS, MAX_CHANGED_FIELDS, MAX_SYSTEM_ID_LENGTH
 
 FEED = f"{V1}/feeds/{{feed_id}}"
 RECORDS = FEED + "/records"
@@ -107,6 +109,21 @@ _LIST_PARAMETERS: list[dict[str, Any]] = [
         "as issued (signed: anything else is 400, field `cursor`).",
     },
 ]
+# The keys' and feeds' paging (openapi.py): a history page is numbered like theirs.
+_PAGE_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_QUERY_INTEGER, "default": 100},
+        "description": "Page size, 1 to 1,000,000; values above 1000 are capped at 1000.",
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": 28},
+        "description": "`pagination.next_cursor` of the previous page, as issued.",
+    },
+]
 _FIELD_FILTERS = (
     f"Field filters: `data.NAME=VALUE` (NAME 1 to {MAX_FIELD_NAME} characters, VALUE at most "
     f"{MAX_FIELD_VALUE}, at most {MAX_FIELD_FILTERS} names) keep the records whose data has a "
@@ -115,6 +132,29 @@ _FIELD_FILTERS = (
 )
 
 RECORD_SCHEMAS: dict[str, Any] = {
+    "HistoryEntry": {
+        "type": "object",
+        "required": ["timestamp", "intent", "correlation_id", "key", "changed"],
+        "properties": {
+            "timestamp": TIMESTAMP,
+            "intent": {"enum": list(INTENTS)},
+            "correlation_id": {"type": "string"},
+            "key": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "shown": {"type": "string", "description": "prefix…last4"},
+                },
+            },
+            "changed": {
+                "type": "array",
+                "items": {"type": "string"},
+                "maxItems": MAX_CHANGED_FIELDS,
+                "description": "The top-level data fields the change added, removed or "
+                "altered, plus `deleted` for an archive or restore",
+            },
+        },
+    },
     "Record": {
         "type": "object",
         "required": [
@@ -171,19 +211,57 @@ RECORD_SCHEMAS: dict[str, Any] = {
     },
 }
 
-_PAGE = {
-    "type": "object",
-    "required": ["data", "pagination"],
-    "properties": {
-        "data": {"type": "array", "items": ref("Record")},
-        "pagination": {
-            "type": "object",
-            "properties": {"next_cursor": {"type": ["string", "null"]}},
+
+def _page(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["data", "pagination"],
+        "properties": {
+            "data": {"type": "array", "items": ref(item)},
+            "pagination": {
+                "type": "object",
+                "properties": {"next_cursor": {"type": ["string", "null"]}},
+            },
         },
-    },
-}
+    }
+
 
 RECORD_PATHS: dict[str, Any] = {
+    RECORDS + "/keys": {
+        "get": {
+            "summary": "The top-level data keys seen in the feed's records, sorted",
+            "description": f"At most {MAX_KEYS} keys; a record's keys appear once the "
+            "background indexer has seen it (docs/api.md, Records).",
+            "parameters": [_FEED_ID],
+            "responses": {
+                "200": json_content(
+                    {
+                        "type": "object",
+                        "required": ["data"],
+                        "properties": {
+                            "data": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "maxItems": MAX_KEYS,
+                            }
+                        },
+                    },
+                    "The keys",
+                ),
+                **errors(404, s404="FEED_NOT_FOUND"),
+            },
+        },
+    },
+    RECORDS + "/{guid}/history": {
+        "get": {
+            "summary": "A record's history of changes, newest first",
+            "parameters": [_FEED_ID, _GUID, *_PAGE_PARAMETERS],
+            "responses": {
+                "200": json_content(_page("HistoryEntry"), "A page of history entries"),
+                **errors(400, 404, s404=_NOT_FOUND),
+            },
+        },
+    },
     FEED: {
         "get": {
             "summary": "Read one feed (with its record_count)",
@@ -200,7 +278,7 @@ RECORD_PATHS: dict[str, Any] = {
             "description": _FIELD_FILTERS,
             "parameters": [_FEED_ID, *_LIST_PARAMETERS],
             "responses": {
-                "200": json_content(_PAGE, "A page of records"),
+                "200": json_content(_page("Record"), "A page of records"),
                 **errors(400, 404, s404="FEED_NOT_FOUND"),
             },
         },

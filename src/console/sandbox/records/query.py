@@ -45,6 +45,17 @@ _CURSOR_TAG = b"r1"
 _MAC_BYTES = 12
 _CURSOR_MAX_LENGTH = 200
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
+# A word of `q`: letters and digits, as FTS5's unicode61 tokenizer keeps them; `*` after
+# it asks for a prefix.
+_WORD = re.compile(r"([^\W_]+)(\*?)")
+MAX_Q_TERMS = 16
+# A `q` matching at most this many records (in all feeds) is served from its matches;
+# beyond, by walking the keyset order and probing the full-text index per candidate.
+SMALL_MATCHES = 20_000
+# A field filter's rows are counted up to this many when choosing which filter leads.
+FIELD_PROBE = 10_000
+# The data keys GET .../records/keys lists at most.
+MAX_KEYS = 200
 
 
 @dataclass(frozen=True)
@@ -205,10 +216,78 @@ def _field_filters(
     return tuple(filters.items())
 
 
+def fts_match(q: str) -> str | None:
+    """The FTS5 query of `q`: its words ANDed, each quoted (`word*` a prefix), or None when
+    it has no word. Words split as the index's tokenizer splits them (letters and digits),
+    so no quoted word is a phrase."""
+    terms = [f'"{word}"' + ("*" if star else "") for word, star in _WORD.findall(q)]
+    return " AND ".join(terms[:MAX_Q_TERMS]) or None
+
+
+def _fewest_field(
+    conn: sqlite3.Connection, feed: FeedRef, fields: tuple[tuple[str, str], ...]
+) -> tuple[str, str]:
+    """The field filter with the fewest index rows (each counted up to a bound)."""
+    counts = [
+        (
+            conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM record_fields WHERE feed_seq = ?"
+                " AND name = ? AND value = ? LIMIT ?)",
+                (feed.seq, name, value, FIELD_PROBE),
+            ).fetchone()[0],
+            index,
+        )
+        for index, (name, value) in enumerate(fields)
+    ]
+    return fields[min(counts)[1]]
+
+
 def list_records(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) -> dict[str, Any]:
-    """One page of the feed's records matching `query`, and the next page's cursor."""
-    where = ["r.feed_seq = ?"]
-    params: list[Any] = [feed.seq]
+    """One page of the feed's records matching `query`, and the next page's cursor.
+
+    What drives the page, by what is cheapest:
+    - `q` matching few records (at most SMALL_MATCHES, in all feeds): the full-text
+      matches, joined to their records and sorted (a few ms for thousands);
+    - else a field filter: its index rows (feed, name, value, updated_at, seq), already in
+      keyset order; a row counts only while its updated_at is the record's (else the
+      record changed since it was indexed and waits for the indexer);
+    - else the records' own (feed, deleted, updated_at, seq) index.
+    The other filters check each candidate: further field filters by a primary-key probe
+    of their index row, and a `q` matching many records by a full-text probe by rowid.
+    """
+    match = fts_match(query.q) if query.q else None
+    driver = "records"
+    if match is not None:
+        found = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)",
+            (match, SMALL_MATCHES + 1),
+        ).fetchone()[0]
+        if found <= SMALL_MATCHES:
+            driver = "fts"
+    lead: tuple[str, str] | None = None
+    if driver == "records" and query.fields:
+        driver, lead = "field", _fewest_field(conn, feed, query.fields)
+    params: list[Any] = []
+    if driver == "fts":
+        source = "records_fts CROSS JOIN records r ON r.seq = records_fts.rowid"
+        where = ["records_fts MATCH ?", "r.feed_seq = ?"]
+        params += [match, feed.seq]
+        order = ("r.updated_at", "r.seq")
+    elif driver == "field" and lead is not None:
+        source = "record_fields f CROSS JOIN records r ON r.seq = f.seq"
+        where = [
+            "f.feed_seq = ?",
+            "f.name = ?",
+            "f.value = ?",
+            "r.updated_at = f.updated_at",
+        ]
+        params += [feed.seq, *lead]
+        order = ("f.updated_at", "f.seq")
+    else:
+        source = "records r"
+        where = ["r.feed_seq = ?"]
+        params.append(feed.seq)
+        order = ("r.updated_at", "r.seq")
     if query.deleted != "all":
         where.append("r.deleted = ?")
         params.append(int(query.deleted))
@@ -219,17 +298,35 @@ def list_records(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) ->
         where.append("r.system_id = ?")
         params.append(query.system_id)
     if query.version is not None:
-        where.append("r.updated_at >= ?")
+        where.append(f"{order[0]} >= ?")
         params.append(query.version)
+    if match is not None and driver != "fts":
+        where.append(
+            "EXISTS (SELECT 1 FROM records_fts WHERE records_fts MATCH ? AND rowid = r.seq)"
+        )
+        params.append(match)
+    for name, value in query.fields:
+        if (name, value) == lead:
+            continue
+        where.append(
+            "EXISTS (SELECT 1 FROM record_fields g WHERE g.feed_seq = r.feed_seq AND g.name = ?"
+            " AND g.value = ? AND g.updated_at = r.updated_at AND g.seq = r.seq)"
+        )
+        params += [name, value]
     if query.after is not None:
-        where.append(f"(r.updated_at, r.seq) {'<' if query.descending else '>'} (?, ?)")
+        where.append(f"({order[0]}, {order[1]}) {'<' if query.descending else '>'} (?, ?)")
         params.extend(query.after)
     direction = "DESC" if query.descending else "ASC"
     sql = (
-        f"SELECT {_prefixed(RECORD_COLUMNS)} FROM records r WHERE {' AND '.join(where)}"
-        f" ORDER BY r.updated_at {direction}, r.seq {direction} LIMIT ?"
+        f"SELECT {_prefixed(RECORD_COLUMNS)} FROM {source} WHERE {' AND '.join(where)}"
+        f" ORDER BY {order[0]} {direction}, {order[1]} {direction} LIMIT ?"
     )
-    rows = conn.execute(sql, (*params, query.limit + 1)).fetchall()
+    try:
+        rows = conn.execute(sql, (*params, query.limit + 1)).fetchall()
+    except sqlite3.OperationalError as error:
+        if match is None or "fts5" not in str(error):
+            raise
+        raise validation_failed([invalid("q", "q could not be searched; use words.")]) from None
     next_cursor = None
     if len(rows) > query.limit:
         rows = rows[: query.limit]
@@ -241,6 +338,16 @@ def list_records(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) ->
         "data": [record_json(row) for row in rows],
         "pagination": {"next_cursor": next_cursor},
     }
+
+
+def data_keys(conn: sqlite3.Connection, feed: FeedRef) -> list[str]:
+    """The top-level data keys seen in the feed's records (once indexed), sorted; at most
+    MAX_KEYS."""
+    rows = conn.execute(
+        "SELECT name FROM record_keys WHERE feed_seq = ? ORDER BY name LIMIT ?",
+        (feed.seq, MAX_KEYS),
+    ).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def _prefixed(columns: str) -> str:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import ApiError, Problem, invalid, not_found
+from console.sandbox.http.pagination import parse_page
 from console.sandbox.http.payload import Payload, check_json_depth, parse_json, shown_key
 from console.sandbox.http.responses import correlation_id_of, json_response
 from console.sandbox.http.routing import as_admin, resource
@@ -44,7 +45,8 @@ def _is_json_media_type(content_type: str) -> bool:
 
 
 async def _read_object(request: Request, keys: tuple[str, ...]) -> Payload:
-    """Read a JSON object body with only `keys` (415, 400 and 422 kept until after auth)."""
+    """Read a JSON object body with only `keys` (415, 400 and 422 kept until after auth).
+    The body is required: an empty one is 422."""
     raw = await request.body()
     content_type = request.headers.get("content-type")
     if content_type is not None and _is_json_media_type(content_type):
@@ -57,14 +59,12 @@ async def _read_object(request: Request, keys: tuple[str, ...]) -> Payload:
                 f"Content-Type {content_type!r} is not supported; send application/json.",
             )
         if not raw.strip():
-            body: Any = {}
-        elif content_type is None:
+            raise ApiError.single(422, "UNPROCESSABLE", "The body must be a JSON object.")
+        if content_type is None:
             raise ApiError.single(
                 415, "UNSUPPORTED_MEDIA_TYPE", "Send the body with Content-Type: application/json."
             )
-        else:
-            body = parse_json(raw)
-        return Payload(_checked_shape(body, keys))
+        return Payload(_checked_shape(parse_json(raw), keys))
     except ApiError as error:
         return Payload({}, error)
 
@@ -119,6 +119,17 @@ async def list_records(request: Request) -> Response:
     return json_response(await as_admin(request, work))
 
 
+async def record_keys(request: Request) -> Response:
+    """GET .../records/keys: the top-level data keys seen in the feed (at most 200)."""
+    slug = request.path_params["feed_id"]
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        feed = store.require_feed(conn, principal.account_id, slug)
+        return {"data": queries.data_keys(conn, feed)}
+
+    return json_response(await as_admin(request, work))
+
+
 async def get_record(request: Request) -> Response:
     """GET .../records/{guid}: one record, archived or not."""
     slug, guid = request.path_params["feed_id"], request.path_params["guid"]
@@ -129,6 +140,21 @@ async def get_record(request: Request) -> Response:
         if row is None:
             raise _record_not_found(guid)
         return store.record_json(row)
+
+    return json_response(await as_admin(request, work))
+
+
+async def record_history(request: Request) -> Response:
+    """GET .../records/{guid}/history: the record's changes, newest first."""
+    slug, guid = request.path_params["feed_id"], request.path_params["guid"]
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        page = parse_page(request.query_params)
+        feed = store.require_feed(conn, principal.account_id, slug)
+        row = store.record_by_guid(conn, feed, guid) if GUID.match(guid) else None
+        if row is None:
+            raise _record_not_found(guid)
+        return store.history_page(conn, int(row["seq"]), page)
 
     return json_response(await as_admin(request, work))
 
@@ -252,5 +278,8 @@ async def patch_record(request: Request) -> Response:
 
 routes = [
     resource(PREFIX, {"GET": list_records, "POST": post_record}),
+    # Before /{guid}: the first route whose path matches answers.
+    resource(PREFIX + "/keys", {"GET": record_keys}),
     resource(PREFIX + "/{guid}", {"GET": get_record, "PATCH": patch_record}),
+    resource(PREFIX + "/{guid}/history", {"GET": record_history}),
 ]

@@ -28,6 +28,7 @@ from typing import Any
 
 from console.common.redaction import mask_key
 from console.sandbox.http.errors import ApiError, Problem, conflict
+from console.sandbox.http.pagination import PageRequest, page_rows
 from console.sandbox.records.merge_patch import apply_merge_patch
 
 # Who may write records, as history rows name it.
@@ -100,10 +101,14 @@ class RecordError(Exception):
         self.code = code
 
     def as_api_error(self) -> ApiError:
-        """The error as a route answers it: 409 for a duplicate system id, else 400."""
+        """The error as a record route answers it: 409 for a duplicate system id, else 400
+        naming the body's field (`data.NAME` for a field of the record's data)."""
         if self.code == DUPLICATE_SYSTEM_ID:
             return conflict(self.message, DUPLICATE_SYSTEM_ID)
-        return ApiError(400, [Problem("VALIDATION_FAILED", self.message, self.field)])
+        field = self.field
+        if field is not None and field != "system_id" and not field.startswith("data"):
+            field = f"data.{field}"
+        return ApiError(400, [Problem("VALIDATION_FAILED", self.message, field)])
 
 
 # --- identity -------------------------------------------------------------------------
@@ -230,6 +235,30 @@ def record_json(row: sqlite3.Row) -> dict[str, Any]:
         "last_correlation_id": row["last_correlation_id"],
         "archived": _mark_json(row["archived"]),
         "restored": _mark_json(row["restored"]),
+    }
+
+
+def history_page(conn: sqlite3.Connection, seq: int, page: PageRequest) -> dict[str, Any]:
+    """One page of a record's history, newest first."""
+    rows, next_cursor = page_rows(
+        conn,
+        "SELECT id AS seq, timestamp, intent, correlation_id, key_id, key_shown, changed"
+        " FROM record_history WHERE record_seq = ?",
+        (seq,),
+        page,
+    )
+    return {
+        "data": [
+            {
+                "timestamp": row["timestamp"],
+                "intent": row["intent"],
+                "correlation_id": row["correlation_id"],
+                "key": {"id": row["key_id"], "shown": row["key_shown"]},
+                "changed": json.loads(row["changed"]),
+            }
+            for row in rows
+        ],
+        "pagination": {"next_cursor": next_cursor},
     }
 
 
