@@ -14,6 +14,7 @@ it started (never the server's import: only Cancel does that).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,7 @@ class ImportDialog(QDialog):
         self._cancel_requested = False
         self.file_dialog: QFileDialog | None = None
         self.last_rejects_file: Path | None = None
+        self._previewed: tuple[Path | None, str, str] | None = None  # what the preview shows
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self._build_setup_page())
@@ -295,17 +297,18 @@ class ImportDialog(QDialog):
             self.set_file(Path(text))
 
     def set_file(self, path: Path) -> asyncio.Task[Any]:
-        """Use `path`: its format from the extension, then the preview and any resume offer."""
+        """Use `path`: its format from the extension (or from an import of it that stopped),
+        then the preview and any resume offer."""
         self.path = path
         self.file_edit.setText(str(path))
         self.format_combo.blockSignals(True)
         self.format_combo.setCurrentIndex(FORMATS.index(detect_format(path)))
         self.format_combo.blockSignals(False)
-        return self._refresh_preview()
+        return self._refresh_preview(adopt_stopped_import=True)
 
     def _options_changed(self) -> None:
-        if self.path is not None:
-            self._refresh_preview()
+        if self.path is not None and self._previewed != self._options():
+            self._refresh_preview(adopt_stopped_import=False)
 
     @property
     def file_format(self) -> FileFormat:
@@ -318,10 +321,14 @@ class ImportDialog(QDialog):
         """The chosen id field (the feed's when left empty)."""
         return self.id_field_edit.text().strip() or self.feed.id_field
 
-    def _refresh_preview(self) -> asyncio.Task[Any]:
+    def _options(self) -> tuple[Path | None, str, str]:
+        return self.path, self.file_format, self.id_field
+
+    def _refresh_preview(self, *, adopt_stopped_import: bool) -> asyncio.Task[Any]:
         self.dry_run = None
         self.resume_point = None
         self.file = None
+        self._previewed = self._options()
         self.setup_error.hide()
         self.resume_frame.hide()
         self.preview_table.clear()
@@ -330,13 +337,17 @@ class ImportDialog(QDialog):
         self.preview_summary.setText("Reading the first rows and asking the server for a dry run…")
         self._sync_buttons()
         assert self.path is not None
-        return self.runner.start(
-            self._preview(self.path, self.file_format, self.id_field), name="preview"
-        )
+        return self.runner.start(self._preview(self.path, adopt_stopped_import), name="preview")
 
-    async def _preview(self, path: Path, fmt: FileFormat, id_field: str) -> None:
+    async def _preview(self, path: Path, adopt_stopped_import: bool) -> None:
         try:
-            file, preview = await in_file_thread(_read_file, path, fmt)
+            file = await in_file_thread(fingerprint, path)
+            point = self.store.load(self.profile, self.feed.id, file)
+            if point is not None and adopt_stopped_import:
+                self._adopt_options(point)  # a resume must read the file as it was read
+            fmt, id_field = self.file_format, self.id_field
+            self._previewed = self._options()
+            preview = await in_file_thread(read_preview, path, fmt, PREVIEW_ROWS)
         except OSError as exc:
             self._show_setup_error(f"Cannot read {path}: {exc.strerror or exc}")
             self.preview_summary.setText("")
@@ -344,7 +355,8 @@ class ImportDialog(QDialog):
             return
         self.file = file
         self._show_preview(preview)
-        await self._offer_resume(file, fmt, id_field)
+        if point is not None and (point.format, point.id_field) == (fmt, id_field):
+            await self._offer_resume(file, point)
         try:
             dry_run = await self.imports.dry_run(
                 self.feed.id, path, format=fmt, id_field=id_field, rows=PREVIEW_ROWS
@@ -358,6 +370,14 @@ class ImportDialog(QDialog):
         self._show_dry_run(preview, dry_run)
         self._sync_buttons()
         self.preview_ready.emit(dry_run)
+
+    def _adopt_options(self, point: ResumePoint) -> None:
+        if point.format in FORMATS:
+            self.format_combo.blockSignals(True)
+            self.format_combo.setCurrentIndex(FORMATS.index(point.format))
+            self.format_combo.blockSignals(False)
+        if point.id_field:
+            self.id_field_edit.setText(point.id_field)
 
     def _show_preview(self, preview: FilePreview) -> None:
         table = self.preview_table
@@ -399,10 +419,7 @@ class ImportDialog(QDialog):
             f"{format_count(dry_run.would_reject)} rejected."
         )
 
-    async def _offer_resume(self, file: FileFingerprint, fmt: FileFormat, id_field: str) -> None:
-        point = self.store.load(self.profile, self.feed.id, file)
-        if point is None:
-            return
+    async def _offer_resume(self, file: FileFingerprint, point: ResumePoint) -> None:
         # The server knows best how far the import got (it may have gone on after the
         # window closed); without an answer, the last point saved here is used.
         running = False
@@ -415,13 +432,11 @@ class ImportDialog(QDialog):
             if not running and _complete(status):
                 self.store.forget(self.profile, self.feed.id, file)
                 return
-            point = new_point(
-                point.import_id,
-                max(point.last_row, status.last_row),
-                status.total or point.total,
-                point.format,
-                point.id_field,
-                status.status,
+            point = dataclasses.replace(
+                point,
+                last_row=max(point.last_row, status.last_row),
+                total=status.total or point.total,
+                status=status.status,
             )
         self.resume_point = point
         when = format_timestamp(point.saved_at)
@@ -440,12 +455,6 @@ class ImportDialog(QDialog):
         self.resume_check.setVisible(not running)
         self.follow_button.setVisible(running)
         self.resume_frame.show()
-        if point.format in FORMATS and point.format != fmt:
-            self.format_combo.blockSignals(True)
-            self.format_combo.setCurrentIndex(FORMATS.index(point.format))
-            self.format_combo.blockSignals(False)
-        if point.id_field and point.id_field != id_field:
-            self.id_field_edit.setText(point.id_field)
 
     def _show_setup_error(self, text: str) -> None:
         self.setup_error.setText(text)
@@ -863,10 +872,6 @@ class ImportDialog(QDialog):
         target = self.run_error if self.pages.currentIndex() == 1 else self.setup_error
         target.setText(error_text(error))
         target.show()
-
-
-def _read_file(path: Path, fmt: FileFormat) -> tuple[FileFingerprint, FilePreview]:
-    return fingerprint(path), read_preview(path, fmt, PREVIEW_ROWS)
 
 
 def _complete(status: ImportStatus) -> bool:
