@@ -852,6 +852,8 @@ class ImportDialog(QDialog):
         self, source: Path, fmt: FileFormat, rows: list[int], target: Path
     ) -> None:
         self.save_rejects_button.setEnabled(False)
+        self.errors_note.setText(f"Saving {format_count(len(rows))} rejected rows to {target}…")
+        self.errors_note.show()
         try:
             written = await in_file_thread(write_rejected_rows, source, fmt, rows, target)
         except OSError as exc:
