@@ -97,7 +97,10 @@ def test_schemathesis_finds_nothing(
     feed_id = _conformance_feed(base_url, key)
     config = tmp_path / "schemathesis.toml"
     config.write_text(
-        f'[parameters]\n"path.pipeline_id" = {pipeline_id}\n"path.feed_id" = "{feed_id}"\n\n'
+        f'[parameters]\n"path.pipeline_id" = {pipeline_id}\n\n'
+        # The import routes get an existing feed, so they reach their logic.
+        f'[[operations]]\ninclude-path-regex = "/imports"\n'
+        f'parameters = {{ "path.feed_id" = "{feed_id}" }}\n\n'
         "[checks.negative_data_rejection]\n"
         f"expected-statuses = {REFUSAL_STATUSES!r}\n".replace("'", '"'),
         encoding="utf-8",

@@ -64,8 +64,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
-    import_runner = ImportRunner(database, settings.imports)
     indexer = RecordIndexer(database)
+    import_runner = ImportRunner(database, settings.imports)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -104,8 +104,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.scheduler = scheduler
     app.state.last_used = last_used
     app.state.checker = checker
-    app.state.imports = import_runner
     app.state.record_indexer = indexer
+    app.state.imports = import_runner
     return app
 
 
