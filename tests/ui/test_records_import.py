@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import shiboken6
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -89,6 +91,36 @@ def _open(qtbot: QtBot, window: Any, feed: Feed, tmp_path: Path) -> ImportDialog
     return dialog
 
 
+@dataclass(frozen=True)
+class OwnServer:
+    """A sandbox of the test's own: big imports keep the shared server's indexer free."""
+
+    url: str
+    key: str
+    client: ApiClient
+
+
+@pytest.fixture
+def own_server(
+    qtbot: QtBot, qloop: Any, make_sandbox: Callable[..., SandboxProcess]
+) -> Iterator[OwnServer]:
+    """A fresh sandbox, an admin key of it and a client on the GUI loop."""
+    from console.sandbox.storage.sqlite import mint_key
+
+    server = make_sandbox(demo=False)
+    assert server.base_url is not None
+    key = mint_key(server.data_dir, account="acct-imports", kind="admin")
+    client = ApiClient(server.base_url, key)
+    yield OwnServer(server.base_url, key, client)
+    closing = asyncio.ensure_future(client.aclose())
+    qtbot.waitUntil(closing.done, timeout=5000)
+
+
+def _open_on(own: OwnServer, feed: Feed, tmp_path: Path) -> ImportDialog:
+    store = ImportResumeStore(tmp_path / "resume")
+    return start_import(None, ImportsApi(own.client), feed, profile=PROFILE, store=store)
+
+
 def _choose(qtbot: QtBot, dialog: ImportDialog, path: Path) -> Any:
     """Choose `path` through the dialog's own file chooser; returns the dry run."""
     chooser = dialog.choose_file()
@@ -163,12 +195,12 @@ def test_import_shows_preview_progress_and_report_and_saves_exactly_the_rejected
 
 
 def test_a_cancelled_import_resumes_after_its_last_row_and_every_row_arrives_once(
-    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Path
+    qtbot: QtBot, own_server: OwnServer, tmp_path: Path
 ) -> None:
-    total = 60000
+    total = 40000
     source = _write_csv(tmp_path / "big.csv", total, set())
-    feed = _feed_with_records(sandbox_url, admin_key, [])
-    dialog = _open(qtbot, window, feed, tmp_path)
+    feed = _feed_with_records(own_server.url, own_server.key, [])
+    dialog = _open_on(own_server, feed, tmp_path)
     _choose(qtbot, dialog, source)
     assert dialog.resume_frame.isHidden()  # nothing to resume yet
 
@@ -184,12 +216,12 @@ def test_a_cancelled_import_resumes_after_its_last_row_and_every_row_arrives_onc
     assert stopped.status == "cancelled"
     assert 0 < stopped.last_row < total
     assert "resume from row" in dialog.run_title.text()
-    done_before = len(_all_records(sandbox_url, admin_key, feed.id))
+    done_before = len(_all_records(own_server.url, own_server.key, feed.id))
     assert done_before == stopped.last_row  # every row up to last_row, none after
     _close(qtbot, dialog)
 
     # The same file chosen again offers to resume after the last row done.
-    again = _open(qtbot, window, feed, tmp_path)
+    again = _open_on(own_server, feed, tmp_path)
     _choose(qtbot, again, source)
     assert not again.resume_frame.isHidden()
     resume_row = f"{stopped.last_row + 1:,}"
@@ -203,7 +235,7 @@ def test_a_cancelled_import_resumes_after_its_last_row_and_every_row_arrives_onc
     assert resumed.processed == total - stopped.last_row  # started after the last row done
     assert resumed.created == total - stopped.last_row
     assert resumed.updated == 0
-    records = _all_records(sandbox_url, admin_key, feed.id)
+    records = _all_records(own_server.url, own_server.key, feed.id)
     system_ids = [record.system_id for record in records]
     assert len(system_ids) == total
     assert set(system_ids) == {f"SKU-{n:06d}" for n in range(1, total + 1)}
@@ -267,19 +299,19 @@ def test_an_import_interrupted_by_a_lost_server_resumes_after_a_restart(
 
 
 def test_closing_the_dialog_leaves_the_import_running_and_choosing_the_file_follows_it(
-    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Path
+    qtbot: QtBot, own_server: OwnServer, tmp_path: Path
 ) -> None:
     total = 100000
     source = _write_csv(tmp_path / "big.csv", total, set())
-    feed = _feed_with_records(sandbox_url, admin_key, [])
-    dialog = _open(qtbot, window, feed, tmp_path)
+    feed = _feed_with_records(own_server.url, own_server.key, [])
+    dialog = _open_on(own_server, feed, tmp_path)
     _choose(qtbot, dialog, source)
     with qtbot.waitSignal(dialog.import_started, timeout=60000) as started:
         qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     import_id = started.args[0]
     _close(qtbot, dialog)  # the app goes away; the server goes on
 
-    again = _open(qtbot, window, feed, tmp_path)
+    again = _open_on(own_server, feed, tmp_path)
     _choose(qtbot, again, source)
     assert again.resume_point is not None
     assert again.resume_point.import_id == import_id
@@ -291,5 +323,5 @@ def test_closing_the_dialog_leaves_the_import_running_and_choosing_the_file_foll
     status = finished.args[0]
     assert (status.import_id, status.status, status.created) == (import_id, "succeeded", total)
     assert again.rows_bar.value() == total
-    assert _record_count(sandbox_url, admin_key, feed.id) == total
+    assert _record_count(own_server.url, own_server.key, feed.id) == total
     _close(qtbot, again)

@@ -822,7 +822,7 @@ class ImportDialog(QDialog):
         if status is None:
             return []
         # Row 0: an error of the import as a whole (it stopped), not of one row.
-        return sorted({error.row for error in status.errors if error.row > 0})
+        return sorted({error.row for error in status.errors if error.row})
 
     def choose_rejects_file(self) -> QFileDialog | None:
         """Ask where to write the rejected rows."""

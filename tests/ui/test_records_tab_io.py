@@ -1,0 +1,65 @@
+"""The Records tab's Import… and Export… buttons open the dialogs on its feed and filter."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from console.ui.records.export import ExportDialog
+from console.ui.records.import_dialog import ImportDialog
+
+# The tab comes from the records-tab branch; until it is merged there is nothing to click.
+pytest.importorskip("console.ui.records.tab")
+_tab_tests = importlib.import_module("tests.ui.test_records_tab")  # its helpers, once merged
+open_records = _tab_tests.open_records
+seed_feed = _tab_tests.seed_feed
+
+
+def test_the_tab_imports_into_its_feed_and_exports_its_filter(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    feed_id = f"io-{uuid.uuid4().hex[:8]}"
+    seed_feed(sandbox_url, admin_key, feed_id, 3)
+    tab = open_records(qtbot, window, feed_id)
+
+    qtbot.mouseClick(tab.import_button, Qt.MouseButton.LeftButton)
+    dialog = tab.import_dialog
+    assert isinstance(dialog, ImportDialog)
+    assert dialog.isVisible()
+    assert dialog.feed.id == feed_id
+    source = tmp_path / "more.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "status"])
+        writer.writerows([["S000", "returned"], ["N001", "open"], ["N002", "open"]])
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000) as ready:
+        dialog.set_file(source)
+    assert (ready.args[0].would_update, ready.args[0].would_create) == (1, 2)
+    with qtbot.waitSignal(dialog.import_finished, timeout=30000) as finished:
+        qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert (finished.args[0].created, finished.args[0].updated) == (2, 1)
+    dialog.close()
+
+    with qtbot.waitSignal(tab.records_loaded, timeout=15000):
+        tab.filter_bar.system_id_edit.setText("N002")
+        qtbot.keyClick(tab.filter_bar.system_id_edit, Qt.Key.Key_Return)
+    qtbot.mouseClick(tab.export_button, Qt.MouseButton.LeftButton)
+    export = tab.export_dialog
+    assert isinstance(export, ExportDialog)
+    assert export.query == tab.query
+    assert export.query.system_id == "N002"
+    target = tmp_path / "one.ndjson"
+    export.format_combo.setCurrentIndex(export.format_combo.findData("ndjson"))
+    export.file_edit.setText(str(target))
+    with qtbot.waitSignal(export.export_finished, timeout=15000) as exported:
+        qtbot.mouseClick(export.export_button, Qt.MouseButton.LeftButton)
+    assert exported.args == [str(target), 1]
+    assert '"system_id": "N002"' in target.read_text(encoding="utf-8")
+    export.close()
