@@ -62,3 +62,46 @@ def test_tenancy_benchmark_runs_and_reports_both_measures(tmp_path: Path) -> Non
     figures = json.loads(out.read_text())
     assert figures["wait_during_validations"]["probes"] > 0
     assert figures["throughput"]["median_floor_req_s"] > 0
+
+
+@pytest.mark.slow
+def test_records_benchmark_runs_in_a_small_mode(tmp_path: Path) -> None:
+    out = tmp_path / "records.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "records_bench.py"),
+            "--quick",
+            "--records",
+            "3000",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| system_id (one record) |" in result.stdout
+    assert "q freshness" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["lookups"]["system_id (one record)"]["median_rows"] == 1
+    assert figures["lookups"]["q: an email (one record)"]["floor_p50_ms"] > 0
+
+
+@pytest.mark.slow
+def test_import_benchmark_runs_both_sides_and_reports_the_ratio(tmp_path: Path) -> None:
+    out = tmp_path / "import.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "import_bench.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: target missed (noisy CI)
+    assert "file to every row found by q" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["rows"] == 20_000
+    assert figures["floor"]["rows_per_s"] > 0
+    assert figures["sandbox"]["imported_s"] <= figures["sandbox"]["queryable_s"]
+    assert figures["ratio"] == figures["sandbox"]["queryable_s"] / figures["floor"]["queryable_s"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from console.api.records import (
@@ -12,10 +11,7 @@ from console.api.records import (
     HistoryEntry,
     Record,
     RecordQuery,
-    RecordsApi,
 )
-from console.api.transport import ApiClient
-from tests.conftest import run
 
 CONTRACT_RECORD: dict[str, Any] = {
     "guid": "0190c0de-0000-7000-8000-000000000001",
@@ -109,71 +105,3 @@ def test_history_entry_parses_and_tolerates_missing_parts() -> None:
     bare = HistoryEntry.from_json({"timestamp": 3})
     assert bare.key_id == ""
     assert bare.changed == ()
-
-
-def _client(handler: Any) -> ApiClient:
-    return ApiClient(
-        "http://platform.test", "fdk_" + "x" * 40, transport=httpx.MockTransport(handler)
-    )
-
-
-def test_writes_read_created_and_the_correlation_id_from_the_response() -> None:
-    # A scripted transport: the real sandbox tests cover the routes; this one checks that
-    # the status decides `created` and the header (not the body) gives the correlation id.
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        status = 201 if request.method == "POST" else 200
-        return httpx.Response(
-            status, json=CONTRACT_RECORD, headers={"X-Correlation-Id": f"corr_{request.method}"}
-        )
-
-    async def scenario() -> None:
-        client = _client(handler)
-        try:
-            records = RecordsApi(client)
-            created = await records.upsert("orders", system_id="A-1", data={"id": "A-1"})
-            archived = await records.archive("orders", "g/1")
-        finally:
-            await client.aclose()
-        assert created.created is True
-        assert created.correlation_id == "corr_POST"
-        assert archived.created is False
-        assert archived.correlation_id == "corr_PATCH"
-
-    run(scenario())
-    assert seen[0].url.path == "/api/public/v1/feeds/orders/records"
-    assert seen[0].content == b'{"system_id":"A-1","data":{"id":"A-1"}}'
-    assert seen[1].url.raw_path == b"/api/public/v1/feeds/orders/records/g%2F1"
-    assert seen[1].content == b'{"deleted":1}'
-
-
-def test_page_sends_the_query_and_field_filters() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(
-            200, json={"data": [CONTRACT_RECORD], "pagination": {"next_cursor": None}}
-        )
-
-    async def scenario() -> None:
-        client = _client(handler)
-        try:
-            page = await RecordsApi(client).page(
-                "orders", RecordQuery(q="x", fields=(("status", "shipped"),)), limit=5
-            )
-        finally:
-            await client.aclose()
-        assert [r.guid for r in page.items] == [CONTRACT_RECORD["guid"]]
-        assert page.next_cursor is None
-
-    run(scenario())
-    assert dict(seen[0].url.params) == {
-        "q": "x",
-        "deleted": "0",
-        "order": "-updated_at",
-        "data.status": "shipped",
-        "limit": "5",
-    }

@@ -2,7 +2,8 @@
 
 Loaded by the schemathesis CLI through SCHEMATHESIS_HOOKS; not a test module.
 
-- Auth: every key is a fresh admin key of the run's account, minted on the data dir. The
+- Auth: every key is a fresh admin key of the run's account, minted on the data dir (for
+  the /ingest routes: of the account that owns the feed they run on). The
   run revokes and rotates keys it finds (DELETE /keys/{id}, rotate with grace 0), including
   the one it is using; after such a 401 schemathesis asks for a new key.
 - Known failures that are not conformance bugs of this document are dropped, each by a
@@ -17,8 +18,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import schemathesis
 
+from console.sandbox.intents.openapi import BODY_SCHEMAS
 from console.sandbox.storage.sqlite import mint_key
 
 _DEFINITION_OPERATIONS = {
@@ -34,20 +37,35 @@ _RECORDS = "/api/public/v1/feeds/{feed_id}/records"
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-@schemathesis.auth()
-class FreshAdminKey:
-    """A new admin key of the conformance account whenever schemathesis asks."""
+class _FreshKey:
+    """A new admin key of the account named by environment variable `ACCOUNT_VARIABLE`
+    whenever schemathesis asks."""
+
+    ACCOUNT_VARIABLE = "CONFORMANCE_ACCOUNT"
 
     def get(self, case: Any, ctx: Any) -> str:
         return mint_key(
             Path(os.environ["CONFORMANCE_DATA"]),
-            account=os.environ["CONFORMANCE_ACCOUNT"],
+            account=os.environ[self.ACCOUNT_VARIABLE],
             kind="admin",
             name="schemathesis",
         )
 
     def set(self, case: Any, data: str, ctx: Any) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+@schemathesis.auth().skip_for(path_regex="^/ingest/")
+class FreshAdminKey(_FreshKey):
+    """Keys of the conformance account (which has no feeds) for every other route."""
+
+
+@schemathesis.auth().apply_to(path_regex="^/ingest/")
+class FreshIngestAccountKey(_FreshKey):
+    """Keys of the account that owns the ingest routes' feed, for the ingest routes only:
+    its feed must not make the other feed routes' cases reach their logic."""
+
+    ACCOUNT_VARIABLE = "CONFORMANCE_INGEST_ACCOUNT"
 
 
 def _value_at(document: Any, path: str | None) -> Any:
@@ -75,6 +93,25 @@ def _is_integral_float(value: Any) -> bool:
     return isinstance(value, float) and value.is_integer()
 
 
+def _ingest_known(case: Any, status: int, problems: list[dict[str, Any]]) -> bool:
+    """Known rejections of schema-valid ingest requests.
+
+    - The generic route's body is the one its `intent` names; the document can only give
+      their union, so a body of another intent is 400 (checked against that intent's schema).
+    - JSON Schema counts 9069.0 as an integer id; the server's reader does not (the id
+      rules are the records store's, docs/api.md, Intents).
+    """
+    if status != 400 or not all(problem.get("code") == "INVALID_PAYLOAD" for problem in problems):
+        return False
+    intent = (case.path_parameters or {}).get("intent")
+    generic = case.operation.path.endswith("/intent/{intent}") and intent in BODY_SCHEMAS
+    if generic and not jsonschema_rs.validator_for(BODY_SCHEMAS[intent]).is_valid(case.body):
+        return True
+    return all(
+        _is_integral_float(_value_at(case.body, problem.get("field"))) for problem in problems
+    )
+
+
 def _known(failure: Any, case: Any, response: Any) -> bool:
     """Whether a failure is one of the known, explained ones listed in the test module."""
     if getattr(failure, "code", None) != "ST202":  # "Schema-valid request rejected"
@@ -84,6 +121,8 @@ def _known(failure: Any, case: Any, response: Any) -> bool:
     problems = _problems(response)
     if not problems:
         return False
+    if operation.startswith("POST /ingest/"):
+        return _ingest_known(case, status, problems)
     body = case.body if isinstance(case.body, dict) else {}
 
     def integral_float(problem: dict[str, Any]) -> bool:

@@ -107,6 +107,8 @@ def test_mint_ingest_key_creates_its_feed(
         (["serve", "--data", "DIR", "--sync-seconds", "-1"], "seconds >= 0"),
         (["serve", "--data", "DIR", "--deploy-seconds", "soon"], "seconds >= 0"),
         (["serve", "--data", "DIR", "--pipeline-minute-seconds", "0"], "seconds > 0"),
+        (["serve", "--data", "DIR", "--poll-seconds", "0"], "seconds > 0"),
+        (["serve", "--data", "DIR", "--ingest-burst", "20"], "N/SECONDS"),
         (["serve"], "--data"),
     ],
 )

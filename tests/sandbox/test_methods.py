@@ -16,6 +16,9 @@ SAMPLE_PARAMETERS = {
     "pipeline_id": "1",
     "feed_id": "orders",
     "guid": "0190b2c4-0000-7000-8000-000000000000",
+    "intent": "upsert",
+    "correlation_id": "corr_" + "a" * 24,
+    "import_id": "imp_" + "a" * 24,
 }
 
 

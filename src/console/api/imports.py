@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,16 +23,18 @@ from console.api.transport import ApiClient
 
 ImportFormat = Literal["csv", "ndjson"]
 MEDIA_TYPES: dict[str, str] = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
-FINISHED = ("succeeded", "completed", "failed", "cancelled", "partially_failed")
+FINISHED = ("succeeded", "partially_failed", "failed", "cancelled", "interrupted")
+# Stopped before the end of the file: `start_row = last_row + 1` picks up from there.
+RESUMABLE = ("cancelled", "interrupted")
 MAX_DRY_RUN_ROWS = 1000
 _SCAN_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)
 class ImportRowError:
-    """One rejected row: its 1-based data row number, the field and why."""
+    """One rejected row: its 1-based data row number (None: not one row's), field, why."""
 
-    row: int
+    row: int | None
     field: str | None
     message: str
 
@@ -53,11 +55,23 @@ class ImportStatus:
     errors: tuple[ImportRowError, ...]
     started_at: float | None = None
     finished_at: float | None = None
+    unchanged: int = 0
+    errors_omitted: int = 0  # rejected rows beyond the errors listed
 
     @property
     def is_finished(self) -> bool:
         """Nothing more will happen to this import."""
         return self.status in FINISHED
+
+    @property
+    def is_resumable(self) -> bool:
+        """Stopped part-way (cancelled, or the server stopped): `resume_row` continues it."""
+        return self.status in RESUMABLE
+
+    @property
+    def resume_row(self) -> int:
+        """The `start_row` that continues after the last row done."""
+        return self.last_row + 1
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ImportStatus:
@@ -74,7 +88,7 @@ class ImportStatus:
             last_row=int(body.get("last_row") or 0),
             errors=tuple(
                 ImportRowError(
-                    row=int(item.get("row") or 0),
+                    row=None if item.get("row") is None else int(item["row"]),
                     field=item.get("field") or None,
                     message=str(item.get("message") or ""),
                 )
@@ -82,6 +96,8 @@ class ImportStatus:
             ),
             started_at=optional_float(body.get("started_at")),
             finished_at=optional_float(body.get("finished_at")),
+            unchanged=int(body.get("unchanged") or 0),
+            errors_omitted=int(body.get("errors_omitted") or 0),
         )
 
 
@@ -147,7 +163,8 @@ class ImportsApi:
         `start_row` (1-based data row) resumes an import that stopped: pass the stopped
         import's `last_row + 1`. Rows already imported would only be updated again, never
         duplicated, but skipping them saves the work. `fields` are further form fields;
-        a list is sent as `name[0]`, `name[1]`, ...
+        a list is sent as `name[0]`, `name[1]`, ... A file that cannot be read (or
+        shrinks while it is sent) raises OSError, not ApiError: the server is not at fault.
         """
         form: dict[str, FieldValue] = {"format": _checked_format(format)}
         if id_field is not None:
@@ -173,12 +190,14 @@ class ImportsApi:
         format: ImportFormat,
         id_field: str | None = None,
         rows: int = 100,
+        start_row: int | None = None,
         fields: Mapping[str, FieldValue] | None = None,
     ) -> DryRun:
-        """What importing the first `rows` data rows would do; nothing is changed.
+        """What importing `rows` data rows (from `start_row`, else the first) would do;
+        nothing is changed.
 
-        Only the start of the file is sent (the header and those rows): a preview of a
-        huge file costs no more than one of a small file.
+        Only the start of the file is sent (the header and the rows up to the last one
+        previewed): a preview of a huge file costs no more than one of a small file.
         """
         if not 1 <= rows <= MAX_DRY_RUN_ROWS:
             raise ValueError(f"rows must be 1..{MAX_DRY_RUN_ROWS}")
@@ -189,8 +208,14 @@ class ImportsApi:
         }
         if id_field is not None:
             form["id_field"] = id_field
+        skipped = 0
+        if start_row is not None:
+            if start_row < 1:
+                raise ValueError("start_row is a 1-based data row number")
+            form["start_row"] = start_row
+            skipped = start_row - 1
         form.update(fields or {})
-        length = await asyncio.to_thread(prefix_length, Path(path), format, rows)
+        length = await asyncio.to_thread(prefix_length, Path(path), format, skipped + rows)
         body = MultipartFile(
             form_fields(form), "file", path, content_type=MEDIA_TYPES[format], length=length
         )
@@ -202,6 +227,18 @@ class ImportsApi:
     async def status(self, feed_id: str, import_id: str) -> ImportStatus:
         """Where the import stands now."""
         return ImportStatus.from_json(await self._client.get_json(import_path(feed_id, import_id)))
+
+    async def watch(
+        self, feed_id: str, import_id: str, *, interval: float = 0.25
+    ) -> AsyncIterator[ImportStatus]:
+        """Yield the import's status every `interval` s until it is finished (the last one
+        yielded is finished); a caller stops early by leaving the loop."""
+        while True:
+            status = await self.status(feed_id, import_id)
+            yield status
+            if status.is_finished:
+                return
+            await asyncio.sleep(interval)
 
     async def cancel(self, feed_id: str, import_id: str) -> ImportStatus:
         """Stop the import at its next batch boundary (extension); its status after."""

@@ -54,6 +54,9 @@ class IntentOutcome:
     items_received: int
     errors: tuple[IntentItemError, ...]
     records: tuple[IntentRecord, ...]
+    started_at: float | None = None
+    key_id: str | None = None  # the key that sent it, when the server says
+    key: str | None = None  # prefix…last4
 
     @property
     def is_finished(self) -> bool:
@@ -63,6 +66,8 @@ class IntentOutcome:
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> IntentOutcome:
         """Parse the outcome object (missing lists read as empty)."""
+        key = body.get("key")
+        key = key if isinstance(key, dict) else {}
         return cls(
             correlation_id=str(body.get("correlation_id") or ""),
             feed=str(body.get("feed") or ""),
@@ -87,6 +92,9 @@ class IntentOutcome:
                 )
                 for item in _objects(body.get("records"))
             ),
+            started_at=optional_float(body.get("started_at")),
+            key_id=key.get("id") or None,
+            key=key.get("shown") or None,
         )
 
 

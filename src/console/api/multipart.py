@@ -20,7 +20,8 @@ CHUNK_SIZE = 256 * 1024
 
 
 class MultipartFile:
-    """Form fields plus one file part (or a byte range of the file), as an async body."""
+    """Form fields plus one file part (the whole file, or its first `length` bytes), as an
+    async body."""
 
     def __init__(
         self,

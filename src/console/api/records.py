@@ -237,7 +237,7 @@ class RecordsApi:
         feed_id: str,
         *,
         guid: str | None = None,
-        system_id: str | None = None,
+        system_id: str | int | None = None,
         data: Mapping[str, Any] | None = None,
         deleted: bool | None = None,
     ) -> RecordWrite:

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from console.sandbox.settings import ImportSettings, PipelineTiming, RateLimit
+from console.sandbox.settings import ImportSettings, IntentTiming, PipelineTiming, RateLimit
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -35,6 +35,17 @@ def _positive_seconds(text: str) -> float:
     if value == 0:
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
+
+
+MAX_DEMO_RECORDS = 10_000_000
+
+
+def _record_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or int(text) > MAX_DEMO_RECORDS:
+        raise argparse.ArgumentTypeError(
+            f"expected a record count from 0 to {MAX_DEMO_RECORDS:,}, got {text!r}"
+        )
+    return int(text)
 
 
 def _positive_int(text: str) -> int:
@@ -73,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", type=Path, required=True, help="data directory")
     serve.add_argument("--demo", action="store_true", help="seed the demo account")
     serve.add_argument(
+        "--demo-records",
+        type=_record_count,
+        default=0,
+        metavar="N",
+        help="seed N records in bulk into the demo account's demo-records feed "
+        "(for benchmarks and screenshots; tops the feed up to N)",
+    )
+    serve.add_argument(
         "--rate-limit",
         type=_rate_limit,
         default=RateLimit(1000, 300),
@@ -109,6 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long a simulated deploy, and a graceful teardown, take "
         f"(default {timing.deploy_seconds:g})",
+    )
+    serve.add_argument(
+        "--poll-seconds",
+        type=_positive_seconds,
+        default=IntentTiming().poll_seconds,
+        metavar="SECONDS",
+        help="real seconds between two polls of a polling feed by the simulated connector "
+        f"(default {IntentTiming().poll_seconds:g})",
     )
     serve.add_argument(
         "--import-max-bytes",
@@ -166,11 +193,13 @@ def main(argv: list[str]) -> int:
             rate_limit=args.rate_limit,
             ingest_burst=args.ingest_burst,
             demo=args.demo,
+            demo_records=args.demo_records,
             pipelines=PipelineTiming(
                 minute_seconds=args.pipeline_minute_seconds,
                 sync_seconds=args.sync_seconds,
                 deploy_seconds=args.deploy_seconds,
             ),
+            intents=IntentTiming(poll_seconds=args.poll_seconds),
             imports=ImportSettings(max_upload_bytes=args.import_max_bytes),
         )
         return serve(

@@ -9,12 +9,15 @@ from __future__ import annotations
 import sqlite3
 
 from console.sandbox.pipelines.demo import seed_demo_pipelines
+from console.sandbox.records.demo import seed_demo_records
 from console.sandbox.storage.sqlite import ensure_account, feed_exists, insert_feed, insert_key, now
 
 DEMO_ACCOUNT = "demo"
 _SEEDED_MARK = "demo_seeded"
 # A separate mark, so data dirs seeded before pipelines existed get them too.
 _PIPELINES_SEEDED_MARK = "demo_pipelines_seeded"
+# And records, for data dirs seeded before records existed.
+_RECORDS_SEEDED_MARK = "demo_records_seeded"
 DAY = 24 * 3600.0
 
 # (id, name, method, id_field)
@@ -42,6 +45,11 @@ def seed_demo(conn: sqlite3.Connection) -> bool:
         conn.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?)", (_PIPELINES_SEEDED_MARK, str(at))
         )
+        seeded = True
+    if not _marked(conn, _RECORDS_SEEDED_MARK):
+        at = now()
+        seed_demo_records(conn, ensure_account(conn, DEMO_ACCOUNT), at)
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (_RECORDS_SEEDED_MARK, str(at)))
         seeded = True
     return seeded
 

@@ -23,6 +23,7 @@ from console.sandbox.http.openapi_schemas import (
 )
 from console.sandbox.http.responses import json_response
 from console.sandbox.imports.openapi import IMPORT_PATHS, IMPORT_SCHEMAS
+from console.sandbox.intents.openapi import INTENT_PATHS, INTENT_SCHEMAS
 from console.sandbox.pipelines.openapi import PIPELINE_PATHS, PIPELINE_SCHEMAS
 from console.sandbox.records.openapi import RECORD_PATHS, RECORD_SCHEMAS
 
@@ -307,7 +308,13 @@ DOCUMENT: dict[str, Any] = {
         ),
     },
     "components": {
-        "schemas": {**SCHEMAS, **PIPELINE_SCHEMAS, **RECORD_SCHEMAS, **IMPORT_SCHEMAS},
+        "schemas": {
+            **SCHEMAS,
+            **PIPELINE_SCHEMAS,
+            **RECORD_SCHEMAS,
+            **INTENT_SCHEMAS,
+            **IMPORT_SCHEMAS,
+        },
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in": "query", "name": "apiKey"},
@@ -315,7 +322,7 @@ DOCUMENT: dict[str, Any] = {
         },
     },
     "security": [{"bearer": []}, {"apiKey": []}, {"access_token": []}],
-    "paths": {**PATHS, **PIPELINE_PATHS, **RECORD_PATHS, **IMPORT_PATHS},
+    "paths": {**PATHS, **PIPELINE_PATHS, **RECORD_PATHS, **INTENT_PATHS, **IMPORT_PATHS},
 }
 
 

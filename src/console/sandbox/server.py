@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -31,12 +32,15 @@ from console.sandbox.http.responses import api_error_handler, http_exception_han
 from console.sandbox.http.routing import resource
 from console.sandbox.imports import routes as imports
 from console.sandbox.imports.runner import ImportRunner
+from console.sandbox.intents import routes as intents
+from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
 from console.sandbox.pipelines.scheduler import PipelineScheduler
 from console.sandbox.records import routes as records
+from console.sandbox.records.demo import seed_bulk_records
 from console.sandbox.records.indexer import RecordIndexer
 from console.sandbox.settings import SandboxSettings
 from console.sandbox.storage.database import Database
@@ -53,6 +57,7 @@ def api_routes(settings: SandboxSettings | None = None) -> list[BaseRoute]:
         *imports.routes(settings.imports),
         *catalogue.routes,
         *pipelines.routes,
+        *intents.routes,
         resource("/openapi.json", {"GET": openapi_document}),
     ]
 
@@ -65,6 +70,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
     indexer = RecordIndexer(database)
+    intent_worker = IntentWorker(database, settings.intents)
     import_runner = ImportRunner(database, settings.imports)
 
     @contextlib.asynccontextmanager
@@ -72,13 +78,21 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         await database.open()
         if settings.demo:
             await database.run(seed_demo)
+        if settings.demo_records:
+            # Its own connection and transactions, in big executemany chunks.
+            await asyncio.get_running_loop().run_in_executor(
+                None,
+                partial(seed_bulk_records, database.data_dir, settings.demo_records, opened=True),
+            )
         scheduler.start()
         indexer.start()
+        intent_worker.start()
         await import_runner.start()
         try:
             yield
         finally:
             await import_runner.stop()
+            await intent_worker.stop()
             await indexer.stop()
             await scheduler.stop()
             checker.close()
@@ -105,6 +119,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.last_used = last_used
     app.state.checker = checker
     app.state.record_indexer = indexer
+    app.state.intent_worker = intent_worker
+    app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     app.state.imports = import_runner
     return app
 

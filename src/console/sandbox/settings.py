@@ -68,6 +68,22 @@ class BodyTiming:
 
 
 @dataclass(frozen=True)
+class IntentTiming:
+    """How the simulated connector polls polling feeds (docs/api.md, Intents)."""
+
+    # Real seconds between two polls of one polling feed (the first comes at once).
+    poll_seconds: float = 60.0
+    # Records the simulated source yields per poll.
+    records_per_poll: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.poll_seconds > 0:
+            raise ValueError("the poll interval must be more than 0 seconds")
+        if self.records_per_poll < 1:
+            raise ValueError("a poll yields at least 1 record")
+
+
+@dataclass(frozen=True)
 class ImportSettings:
     """File imports (docs/api.md, Imports): their own body cap, and rows per transaction."""
 
@@ -87,13 +103,17 @@ class SandboxSettings:
 
     # Per client IP, counted before authentication (PLATFORM_API "Rate limits").
     rate_limit: RateLimit = field(default_factory=lambda: RateLimit(1000, 300))
-    # Per ingest key on the ingest routes (used once those routes exist).
+    # Per key on the ingest routes.
     ingest_burst: RateLimit = field(default_factory=lambda: RateLimit(20, 1))
     # Seed the "demo" account on start-up (idempotent).
     demo: bool = False
+    # Records seeded in bulk into the demo account's `demo-records` feed at start-up.
+    demo_records: int = 0
     # Time compression of the simulated pipeline runs.
     pipelines: PipelineTiming = field(default_factory=PipelineTiming)
     # Bounds on request bodies still arriving.
     bodies: BodyTiming = field(default_factory=BodyTiming)
+    # Polling of polling feeds by the simulated connector.
+    intents: IntentTiming = field(default_factory=IntentTiming)
     # File imports: their body cap and batch size.
     imports: ImportSettings = field(default_factory=ImportSettings)

@@ -48,6 +48,12 @@ def _with_headers(
     return [header for header in headers if header[0].lower() not in setting] + extra
 
 
+# A route with a narrower limit of its own (the per-key ingest burst) leaves its `Decision`
+# in the scope's state under this name; the response then carries that limit's
+# X-RateLimit-* headers when it has no more requests left than the per-IP one.
+NARROWER_RATE_LIMIT = "narrower_rate_limit"
+
+
 def new_correlation_id() -> str:
     """A fresh correlation id: corr_ + 26 characters."""
     return "corr_" + random_alphanumeric(26)
@@ -83,7 +89,11 @@ class ContractMiddleware:
             nonlocal response_started
             if message["type"] == "http.response.start":
                 response_started = True
-                message["headers"] = _with_headers(message.get("headers", ()), extra_headers)
+                headers = extra_headers
+                narrower = scope["state"].get(NARROWER_RATE_LIMIT)
+                if narrower is not None and narrower.remaining <= decision.remaining:
+                    headers = [extra_headers[0], *narrower.raw_headers()]
+                message["headers"] = _with_headers(message.get("headers", ()), headers)
             await send(message)
 
         if not decision.allowed:

@@ -108,11 +108,7 @@ IMPORT_SCHEMAS: dict[str, Any] = {
             "format": {"enum": ["csv", "ndjson"]},
             "id_field": {"type": "string"},
             "start_row": {"type": "integer", "minimum": 1},
-            "total": {
-                "type": ["integer", "null"],
-                "minimum": 0,
-                "description": "Data rows in the file (null until counted)",
-            },
+            "total": {**_COUNT, "description": "Data rows in the file"},
             "processed": _COUNT,
             "failed": _COUNT,
             "created": _COUNT,

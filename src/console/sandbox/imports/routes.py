@@ -23,7 +23,7 @@ from console.sandbox.http.errors import ApiError, Problem, not_found
 from console.sandbox.http.responses import correlation_id_of, json_response
 from console.sandbox.http.routing import as_admin, database_of, resource
 from console.sandbox.imports import store
-from console.sandbox.imports.rows import FORMATS, FileProblem, check_header, rows
+from console.sandbox.imports.rows import FORMATS, FileProblem, check_header, count_rows, rows
 from console.sandbox.imports.runner import ImportJob, ImportRunner, uploads_directory
 from console.sandbox.imports.upload import Upload, receive_upload
 from console.sandbox.records.store import (
@@ -190,6 +190,10 @@ async def create_import(request: Request) -> Response:
             answer = await database_of(request).read(lambda conn: _resolve(found, feed, conn))
             return json_response(answer)
 
+        # Counted now, off the event loop and the writer, so the status has its total
+        # from the first answer on (about 0.1 s per 100,000 rows here).
+        total = await asyncio.to_thread(count_rows, upload.path, options.file_format)
+
         def create(conn: sqlite3.Connection) -> tuple[int, str]:
             current = require_feed(conn, feed.account_id, slug)
             return store.create_import(
@@ -203,6 +207,7 @@ async def create_import(request: Request) -> Response:
                 id_field=options.id_field,
                 start_row=options.start_row,
                 file_bytes=upload.file_bytes,
+                total=total,
                 at=now(),
             )
 

@@ -1,6 +1,6 @@
 """The import runner: one asyncio task working through queued imports, one at a time.
 
-Per import: the file's rows are counted and parsed on a worker thread (never the writer
+Per import: the file's rows are parsed on a worker thread (never the writer
 or the event loop), `batch_rows` rows at a time; while the writer applies batch k through
 the records store (one transaction: the upserts, the row errors and the progress), the
 worker already parses batch k + 1. Each batch's transaction first checks that the import
@@ -22,13 +22,17 @@ from pathlib import Path
 
 from console.common.private_files import private_directory
 from console.sandbox.imports import store
-from console.sandbox.imports.rows import Batch, RowError, batches, count_rows
-from console.sandbox.records.store import Actor, FeedRef, system_id_of, upsert_items
+from console.sandbox.imports.bulk import Prepared as PreparedItem
+from console.sandbox.imports.bulk import apply_prepared, prepare
+from console.sandbox.imports.rows import Batch, RowError, batches
+from console.sandbox.records.store import Actor, FeedRef, system_id_of
 from console.sandbox.settings import ImportSettings
 from console.sandbox.storage.database import Database
 from console.sandbox.storage.sqlite import now
 
 logger = logging.getLogger("console.sandbox")
+# A batch's items ready for the writer, and its row errors so far.
+Prepared = tuple[list[PreparedItem], list[RowError]]
 
 UPLOADS_DIRECTORY = "imports"
 
@@ -50,36 +54,31 @@ class ImportJob:
     actor: Actor
 
 
-def _apply(job: ImportJob, batch: Batch, conn: sqlite3.Connection) -> bool:
+def _apply(job: ImportJob, batch: Batch, work: Prepared, conn: sqlite3.Connection) -> bool:
     """Apply one batch (writer thread); False when the import is no longer running."""
     if store.status_of(conn, job.seq) != "running":
         return False
-    at = now()
-    outcomes = upsert_items(conn, job.feed, batch.items, job.actor, at) if batch.items else []
-    created = updated = unchanged = 0
-    errors = list(batch.errors)
-    for outcome in outcomes:
-        if outcome.action == "created":
-            created += 1
-        elif outcome.action == "unchanged":
-            unchanged += 1
-        elif outcome.action == "failed":
-            errors.append(
-                RowError(batch.rows[outcome.index], outcome.field, outcome.message or "failed")
-            )
-        else:  # updated (an upsert never archives or restores)
-            updated += 1
+    items, errors = work
+    applied = apply_prepared(conn, job.feed, items, job.actor, now())
     store.record_progress(
         conn,
         job.seq,
         processed=batch.size,
-        created=created,
-        updated=updated,
-        unchanged=unchanged,
-        errors=errors,
+        created=applied.created,
+        updated=applied.updated,
+        unchanged=applied.unchanged,
+        errors=[*errors, *(applied.errors or [])],
         last_row=batch.last_row,
     )
     return True
+
+
+def _next_batch(
+    iterator: Generator[Batch, None, None], id_field: str
+) -> tuple[Batch, Prepared] | None:
+    """The next batch, parsed and prepared (parse thread), or None at the end."""
+    batch = next(iterator, None)
+    return None if batch is None else (batch, prepare(batch, id_field))
 
 
 class ImportRunner:
@@ -119,7 +118,9 @@ class ImportRunner:
                 await task
         with contextlib.suppress(Exception):
             await self.database.run(lambda conn: store.interrupt_active(conn, now()))
-        self._parser.shutdown(wait=True)
+        # Not waiting for a parse in progress: its file is removed under it (POSIX keeps
+        # it readable until closed; elsewhere the next start removes it).
+        self._parser.shutdown(wait=False, cancel_futures=True)
         self._remove_uploads()
 
     def _remove_uploads(self) -> None:
@@ -152,8 +153,6 @@ class ImportRunner:
         loop = asyncio.get_running_loop()
         if not await self.database.run(partial(store.begin, seq=job.seq, at=now())):
             return  # cancelled while queued
-        total = await loop.run_in_executor(self._parser, count_rows, job.path, job.file_format)
-        await self.database.run(partial(store.set_total, seq=job.seq, total=total))
         iterator: Generator[Batch, None, None] = batches(
             job.path,
             job.file_format,
@@ -162,16 +161,17 @@ class ImportRunner:
             size=self.settings.batch_rows,
             system_id_of=system_id_of,
         )
-        pending: asyncio.Future[Batch | None] | None = None
+        id_field = job.feed.id_field
+        pending: asyncio.Future[tuple[Batch, Prepared] | None] | None = None
         try:
-            pending = loop.run_in_executor(self._parser, next, iterator, None)
+            pending = loop.run_in_executor(self._parser, _next_batch, iterator, id_field)
             while True:
-                batch = await pending
-                if batch is None:
+                ready = await pending
+                if ready is None:
                     break
                 # Parse the next batch while the writer applies this one.
-                pending = loop.run_in_executor(self._parser, next, iterator, None)
-                if not await self.database.run(partial(_apply, job, batch)):
+                pending = loop.run_in_executor(self._parser, _next_batch, iterator, id_field)
+                if not await self.database.run(partial(_apply, job, *ready)):
                     return  # cancelled
             await self.database.run(partial(store.finish, seq=job.seq, at=now()))
         finally:

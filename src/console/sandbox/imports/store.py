@@ -37,14 +37,15 @@ def create_import(
     id_field: str,
     start_row: int,
     file_bytes: int,
+    total: int,
     at: float,
 ) -> tuple[int, str]:
-    """A queued import; returns its (seq, id)."""
+    """A queued import of a file of `total` data rows; returns its (seq, id)."""
     import_id = new_import_id()
     cursor = conn.execute(
         "INSERT INTO imports (id, account_id, feed_seq, correlation_id, key_id, key_shown,"
-        " format, id_field, start_row, status, last_row, file_bytes, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+        " format, id_field, start_row, status, total, last_row, file_bytes, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
         (
             import_id,
             account_id,
@@ -55,6 +56,7 @@ def create_import(
             file_format,
             id_field,
             start_row,
+            total,
             start_row - 1,
             file_bytes,
             at,
@@ -82,11 +84,6 @@ def begin(conn: sqlite3.Connection, seq: int, at: float) -> bool:
         (at, seq),
     )
     return cursor.rowcount == 1
-
-
-def set_total(conn: sqlite3.Connection, seq: int, total: int) -> None:
-    """The number of data rows in the file."""
-    conn.execute("UPDATE imports SET total = ? WHERE seq = ?", (total, seq))
 
 
 def record_progress(

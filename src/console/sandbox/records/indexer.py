@@ -26,7 +26,7 @@ from console.sandbox.storage.database import Database
 
 logger = logging.getLogger("console.sandbox")
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 1000
 POLL_SECONDS = 0.05
 # The documented bound (docs/api.md, Records) on how long after its write commits a record
 # is found by `q` and field filters, while the indexer keeps up (no import backlog).
@@ -40,16 +40,23 @@ MAX_INDEXED_VALUE = 200
 MAX_KEYS = 200
 
 
+_CONSTANTS = {None: "null", True: "true", False: "false"}
+
+
 def field_value(value: Any) -> str | None:
     """The text a top-level scalar is filtered by (strings as they are, numbers and
     true/false/null as JSON), or None when it is not indexed (objects, lists, long text)."""
     if isinstance(value, str):
         text = value
-    elif value is None or isinstance(value, bool | int | float):
-        text = json.dumps(value)
+    elif value is None or isinstance(value, bool):
+        return _CONSTANTS[value]
+    elif isinstance(value, int):
+        text = str(value) if -(10**MAX_INDEXED_VALUE) < value < 10**MAX_INDEXED_VALUE else ""
+    elif isinstance(value, float):
+        text = repr(value)  # as JSON writes a finite float
     else:
         return None
-    return text if len(text) <= MAX_INDEXED_VALUE else None
+    return text if 0 < len(text) <= MAX_INDEXED_VALUE or value == "" else None
 
 
 def _words(value: Any) -> Iterator[str]:
@@ -83,10 +90,23 @@ class IndexRows:
     fields: list[tuple[int, str, str, float, int]]
     keys: list[tuple[int, str]]
 
+    def remembered(self) -> str:
+        """The FTS row's `fields` column: which record_fields rows this record has."""
+        return _ENCODER.encode(
+            {"u": self.updated_at, "f": [[field[1], field[2]] for field in self.fields]}
+        )
 
-def index_rows(seq: int, feed_seq: int, updated_at: float, data_text: str) -> IndexRows:
-    """The FTS text, field rows and data keys of one record."""
-    data = json.loads(data_text)
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def index_rows(
+    seq: int, feed_seq: int, updated_at: float, data_text: str, data: Any = None
+) -> IndexRows:
+    """The FTS text, field rows and data keys of one record (`data`: its data parsed, when
+    the caller has it)."""
+    if data is None:
+        data = json.loads(data_text)
     fields: list[tuple[int, str, str, float, int]] = []
     keys: list[tuple[int, str]] = []
     if isinstance(data, dict):
@@ -112,34 +132,54 @@ def dirty_rows(conn: sqlite3.Connection, batch: int) -> list[IndexRows]:
     return [index_rows(row[0], row[1], row[2], row[3]) for row in rows]
 
 
+def _in(count: int) -> str:
+    return f"({','.join('?' * count)})"
+
+
 def write_index(conn: sqlite3.Connection, computed: list[IndexRows]) -> int:
     """Write the index rows of records still as they were read; return how many (writer)."""
     if not computed:
         return 0
     current = {
-        row[0]: (row[1], row[2])
+        row[0]: (row[1], row[2], row[3])
         for row in conn.execute(
-            "SELECT seq, updated_at, data FROM records WHERE seq IN"
-            f" ({','.join('?' * len(computed))})",
+            "SELECT seq, feed_seq, updated_at, data FROM records"
+            f" WHERE seq IN {_in(len(computed))}",
             [item.seq for item in computed],
         )
     }
-    fresh = [item for item in computed if current.get(item.seq) == (item.updated_at, item.data)]
+    fresh = [
+        item for item in computed if current.get(item.seq, ())[1:] == (item.updated_at, item.data)
+    ]
+    if not fresh:
+        return 0
     seqs = [(item.seq,) for item in fresh]
+    stale: list[tuple[int, str, str, float, int]] = []
+    for seq, remembered in conn.execute(
+        f"SELECT rowid, fields FROM records_fts WHERE rowid IN {_in(len(seqs))}",
+        [item.seq for item in fresh],
+    ):
+        old = json.loads(remembered)
+        feed_seq = current[seq][0]
+        stale += [(feed_seq, name, value, old["u"], seq) for name, value in old["f"]]
+    conn.executemany(
+        "DELETE FROM record_fields WHERE feed_seq = ? AND name = ? AND value = ?"
+        " AND updated_at = ? AND seq = ?",
+        stale,
+    )
     conn.executemany("DELETE FROM records_fts WHERE rowid = ?", seqs)
     conn.executemany(
-        "INSERT INTO records_fts (rowid, body) VALUES (?, ?)",
-        [(item.seq, item.text) for item in fresh],
+        "INSERT INTO records_fts (rowid, body, fields) VALUES (?, ?, ?)",
+        [(item.seq, item.text, item.remembered()) for item in fresh],
     )
-    conn.executemany("DELETE FROM record_fields WHERE seq = ?", seqs)
     conn.executemany(
         "INSERT OR IGNORE INTO record_fields (feed_seq, name, value, updated_at, seq)"
         " VALUES (?, ?, ?, ?, ?)",
-        [field for item in fresh for field in item.fields],
+        sorted(field for item in fresh for field in item.fields),
     )
     conn.executemany(
         "INSERT OR IGNORE INTO record_keys (feed_seq, name) VALUES (?, ?)",
-        {key for item in fresh for key in item.keys},
+        sorted({key for item in fresh for key in item.keys}),
     )
     conn.executemany("DELETE FROM records_dirty WHERE seq = ?", seqs)
     return len(fresh)

@@ -38,6 +38,56 @@ KEY_KINDS = ("admin", "ingest")
 FEED_METHODS = ("ingest", "trigger", "polling")
 FEED_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
+# The durable intent queue (console/sandbox/intents): one row per accepted intent, committed
+# before its 202; `body` is the raw request body, parsed again by the worker. An intent's
+# status and times live on its row, with `items_done`: the items applied so far (a large
+# intent is applied in chunks, each committed with its progress). The records it touched
+# are in `intent_records` (no unique key, so an item applied twice would show), its
+# problems in `intent_errors`. `feed_polls` schedules the simulated connector's polls.
+INTENTS_MIGRATION: tuple[str, ...] = (
+    """CREATE TABLE intents (
+        seq INTEGER PRIMARY KEY,
+        correlation_id TEXT NOT NULL UNIQUE,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        feed TEXT NOT NULL,
+        intent TEXT NOT NULL CHECK (intent IN ('upsert', 'patch', 'delete', 'fetch',
+            'fetch-list', 'poll')),
+        key_id TEXT,
+        key_shown TEXT,
+        body BLOB NOT NULL,
+        body_sha256 TEXT NOT NULL,
+        items_received INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'succeeded',
+            'partially_failed', 'failed')),
+        received_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        items_done INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX intents_pending ON intents(seq) WHERE status IN ('queued', 'processing')",
+    """CREATE TABLE intent_records (
+        correlation_id TEXT NOT NULL,
+        item INTEGER NOT NULL,
+        guid TEXT,
+        system_id TEXT,
+        action TEXT NOT NULL
+    )""",
+    "CREATE INDEX intent_records_by_intent ON intent_records(correlation_id, item)",
+    # item NULL: a problem of the whole intent.
+    """CREATE TABLE intent_errors (
+        correlation_id TEXT NOT NULL,
+        item INTEGER,
+        field TEXT,
+        message TEXT NOT NULL
+    )""",
+    "CREATE INDEX intent_errors_by_intent ON intent_errors(correlation_id, item)",
+    """CREATE TABLE feed_polls (
+        feed_seq INTEGER PRIMARY KEY REFERENCES feeds(seq),
+        polls INTEGER NOT NULL,
+        next_at REAL NOT NULL
+    )""",
+)
+
 # Each entry migrates the schema from version N to N+1; append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -178,8 +228,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE records_dirty (seq INTEGER PRIMARY KEY)",
         # Full text of each record's data values, keyed by the record's seq (rowid). `q` is
         # words ANDed (no phrases), so no positions are kept (detail = none): a smaller
-        # index, written faster.
-        "CREATE VIRTUAL TABLE records_fts USING fts5(body, detail = 'none',"
+        # index, written faster. `fields` (not searched) remembers the record's rows in
+        # record_fields as last indexed, JSON {"u": updated_at, "f": [[name, value], ...]},
+        # so the indexer deletes them by primary key without a second index.
+        "CREATE VIRTUAL TABLE records_fts USING fts5(body, fields UNINDEXED, detail = 'none',"
         " tokenize = 'unicode61 remove_diacritics 2')",
         # Field filters (`data.NAME=VALUE`): one row per top-level scalar of a record's
         # data, in keyset order per (feed, name, value). updated_at is the record's when
@@ -192,8 +244,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seq INTEGER NOT NULL,
             PRIMARY KEY (feed_seq, name, value, updated_at, seq)
         ) WITHOUT ROWID""",
-        "CREATE INDEX record_fields_by_record ON record_fields(seq)",
-        # The top-level data keys seen in each feed (for GET .../records/keys).
         # The key that signs record list cursors (records/query.py): a cursor is opaque.
         "INSERT INTO meta (key, value) VALUES ('records_cursor_key', lower(hex(randomblob(16))))",
         """CREATE TABLE record_keys (
@@ -202,6 +252,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (feed_seq, name)
         ) WITHOUT ROWID""",
     ),
+    INTENTS_MIGRATION,
     (
         # File imports (console/sandbox/imports): one row per upload, its progress kept in
         # the same transaction as each batch it applies, so last_row survives a kill.
@@ -271,6 +322,24 @@ def connect(data_dir: Path) -> sqlite3.Connection:
     return conn
 
 
+def connect_opened(data_dir: Path) -> sqlite3.Connection:
+    """Another write connection to a database this process already opened with `connect`.
+
+    It neither migrates nor touches the files' modes: `private_database` opens and closes
+    the database file, and closing any descriptor of a file drops every POSIX lock this
+    process holds on it, the SQLite connections' own included (another process could then
+    think itself the last user and remove the WAL under them).
+    """
+    conn = sqlite3.connect(
+        database_path(data_dir), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
 def connect_reader(data_dir: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """A read-only connection to the (already opened and migrated) database of `data_dir`.
 
@@ -313,6 +382,16 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def has_fts5(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite has the FTS5 module (STACK_NOTES 7: checked at start-up)."""
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.fts5_probe USING fts5(x)")
+    except sqlite3.OperationalError:
+        return False
+    conn.execute("DROP TABLE temp.fts5_probe")
+    return True
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema to SCHEMA_VERSION (PRAGMA user_version counts applied migrations)."""
     with transaction(conn):
@@ -321,6 +400,11 @@ def migrate(conn: sqlite3.Connection) -> None:
             raise RuntimeError(
                 f"the sandbox database has schema version {version}, newer than this "
                 f"console understands ({SCHEMA_VERSION})"
+            )
+        if version < len(MIGRATIONS) and not has_fts5(conn):
+            raise RuntimeError(
+                "this Python's SQLite has no FTS5 full-text search, which the sandbox's "
+                "records need; use a Python whose sqlite3 module is built with FTS5"
             )
         for statements in MIGRATIONS[version:]:
             for statement in statements:

@@ -1,4 +1,5 @@
-"""An import upload streams the file: a 200 MiB upload barely moves the client's peak RSS.
+"""Import uploads stream the file: a 200 MiB upload barely moves the client's peak RSS, and
+a retried upload is sent again whole.
 
 The client runs in its own process (so only its memory is measured) and uploads through
 `ImportsApi.start` to a loopback server in this process that reads the body as it arrives,
@@ -27,7 +28,8 @@ RSS_GROWTH_LIMIT = 20 * 1024 * 1024
 class CountingServer:
     """Answers every POST with 202 after reading its body; keeps what it saw of each."""
 
-    def __init__(self) -> None:
+    def __init__(self, refuse_first: int = 0) -> None:
+        self.refuse_first = refuse_first  # answer this many requests 429 (after reading them)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.seen: list[dict[str, Any]] = []
@@ -97,6 +99,14 @@ class CountingServer:
                     "tail_ok": window == tail,
                 }
             )
+            if len(self.seen) <= self.refuse_first:
+                refusal = b'{"error": {"code": "RATE_LIMITED", "message": "slow down"}}'
+                conn.sendall(
+                    b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n"
+                    + f"retry-after: 1\r\ncontent-length: {len(refusal)}\r\n\r\n".encode()
+                    + refusal
+                )
+                continue
             answer = b'{"import_id": "imp_1", "correlation_id": "corr_1", "status": "queued"}'
             conn.sendall(
                 b"HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\n"
@@ -183,3 +193,35 @@ def test_a_200_mib_upload_grows_peak_rss_by_less_than_20_mib(tmp_path: Path) -> 
     growth = result["growth_kib"] * 1024  # ru_maxrss is in KiB on Linux
     assert growth < RSS_GROWTH_LIMIT, f"peak RSS grew by {growth / 2**20:.1f} MiB"
     assert result["progress_calls"] >= FILE_SIZE // (256 * 1024)
+
+
+def test_an_upload_refused_with_429_is_sent_again_whole(tmp_path: Path) -> None:
+    from console.api.imports import ImportsApi
+    from console.api.transport import ApiClient, RetryWait
+    from tests.conftest import run
+
+    path = tmp_path / "orders.csv"
+    path.write_bytes(b"id,name\n" + b"".join(b"%d,item\n" % n for n in range(50_000)))
+    waits: list[RetryWait] = []
+    server = CountingServer(refuse_first=1)
+
+    async def upload() -> str:
+        client = ApiClient(server.url, "fdk_" + "x" * 40)
+        client.add_observer(
+            lambda event: waits.append(event) if isinstance(event, RetryWait) else None
+        )
+        try:
+            status = await ImportsApi(client).start("orders", path, format="csv")
+        finally:
+            await client.aclose()
+        return status.import_id
+
+    try:
+        assert run(upload()) == "imp_1"
+    finally:
+        server.close()
+    assert len(waits) == 1
+    first, second = server.seen
+    assert first == second
+    assert second["file_bytes"] == path.stat().st_size
+    assert second["file_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()

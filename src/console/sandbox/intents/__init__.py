@@ -1,0 +1,1 @@
+"""Frontic-style intents: the ingest routes, the durable queue, its worker and outcomes."""

@@ -1,0 +1,201 @@
+"""The ingest routes (`/ingest/{feed_id}/...`) and the intent outcome route.
+
+An ingest request: authenticate (admin key of the account, or an ingest key of this very
+feed) and find the feed in one small read on the event loop; count it against the key's
+burst limit; parse and check the body (on the event loop, or a worker thread when large);
+then commit the intent to the durable queue in one writer hop, and only then answer 202.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from console.sandbox.http.auth import Principal, authenticate, credentials_of
+from console.sandbox.http.errors import ApiError, not_found
+from console.sandbox.http.middleware import NARROWER_RATE_LIMIT
+from console.sandbox.http.payload import _is_json_media_type
+from console.sandbox.http.ratelimit import FixedWindowLimiter
+from console.sandbox.http.responses import correlation_id_of, json_response
+from console.sandbox.http.routing import as_admin, database_of, last_used_of, resource
+from console.sandbox.intents import queue
+from console.sandbox.intents.validation import (
+    FETCHES,
+    INTENTS,
+    THREAD_PARSE_BYTES,
+    IntentBody,
+    read_intent,
+)
+from console.sandbox.intents.worker import IntentWorker
+from console.sandbox.records.store import FeedRef, feed_not_found, find_feed, shown_key_of
+from console.sandbox.storage.sqlite import now
+
+INGEST = "/ingest/{feed_id}"
+OUTCOME = "/api/public/v1/intents/{correlation_id}"
+
+
+@dataclass(frozen=True)
+class IngestCaller:
+    """An authenticated ingest request: the key, how it is shown, and the feed."""
+
+    principal: Principal
+    key_shown: str
+    feed: FeedRef
+
+
+async def as_ingest(request: Request, slug: str) -> IngestCaller:
+    """Authenticate a key for feed `slug`: an admin key of the feed's account, or an ingest
+    key scoped to it (any other feed is 404 FEED_NOT_FOUND, as an unknown one is).
+
+    A few indexed reads on the event loop (`Database.read_inline`); the key's last use is
+    stamped as on every authenticated route.
+    """
+    credentials = credentials_of(request)
+    used: list[tuple[str, float]] = []
+
+    def work(conn: sqlite3.Connection) -> IngestCaller | ApiError:
+        at = now()
+        try:
+            principal = authenticate(conn, credentials, at)
+        except ApiError as error:
+            return error
+        used[:] = [(principal.key_id, at)]
+        if principal.kind != "admin" and principal.feed != slug:
+            return feed_not_found(slug)
+        feed = find_feed(conn, principal.account_id, slug)
+        if feed is None:
+            return feed_not_found(slug)
+        return IngestCaller(principal, shown_key_of(conn, principal.key_id), feed)
+
+    try:
+        outcome = await database_of(request).read_inline(work)
+    finally:
+        if used:
+            last_used_of(request).note(*used[0])
+    if isinstance(outcome, ApiError):
+        raise outcome
+    return outcome
+
+
+def _check_burst(request: Request, key_id: str) -> None:
+    """Count the request against its key's burst limit; 429 RATE_LIMITED when over it."""
+    limiter: FixedWindowLimiter = request.app.state.ingest_limiter
+    decision = limiter.hit(key_id, time.time())
+    request.scope.setdefault("state", {})[NARROWER_RATE_LIMIT] = decision
+    if not decision.allowed:
+        raise ApiError.single(
+            429,
+            "RATE_LIMITED",
+            f"Too many ingest requests with this key: the limit is {decision.limit} per "
+            f"{limiter.limit.seconds} s; retry after {decision.retry_after} s.",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+
+
+def _check_media_type(request: Request) -> None:
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        raise ApiError.single(
+            415, "UNSUPPORTED_MEDIA_TYPE", "Send the body with Content-Type: application/json."
+        )
+    if not _is_json_media_type(content_type):
+        raise ApiError.single(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"Content-Type {content_type!r} is not supported; send application/json.",
+        )
+
+
+async def _read(intent: str, raw: bytes, id_field: str) -> IntentBody:
+    """Parse and check a body: large ones on a worker thread, so the loop keeps serving."""
+    if len(raw) >= THREAD_PARSE_BYTES:
+        return await asyncio.to_thread(read_intent, intent, raw, id_field)
+    return read_intent(intent, raw, id_field)
+
+
+async def accept_intent(request: Request, intent: str) -> Response:
+    """Check an intent request and commit it to the queue; 202 with its correlation id."""
+    raw = await request.body()
+    slug = request.path_params["feed_id"]
+    caller = await as_ingest(request, slug)
+    _check_burst(request, caller.principal.key_id)
+    feed = caller.feed
+    if intent in FETCHES and feed.method == "ingest":
+        raise ApiError.single(
+            409,
+            "FEED_METHOD_MISMATCH",
+            f"Feed {slug} is an ingest feed: {intent} works only on trigger and polling feeds.",
+        )
+    _check_media_type(request)
+    body = await _read(intent, raw, feed.id_field)
+    correlation_id = correlation_id_of(request)
+
+    def commit(conn: sqlite3.Connection) -> bool:
+        return queue.enqueue(
+            conn,
+            correlation_id=correlation_id,
+            account_id=feed.account_id,
+            feed=feed.slug,
+            intent=intent,
+            key_id=caller.principal.key_id,
+            key_shown=caller.key_shown,
+            body=raw,
+            items=body.count,
+            at=now(),
+        )
+
+    if await database_of(request).run(commit):
+        worker: IntentWorker = request.app.state.intent_worker
+        worker.wake()
+    return json_response({"correlationId": correlation_id}, status=202)
+
+
+def _verb(intent: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await accept_intent(request, intent)
+
+    endpoint.__name__ = "ingest_" + intent.replace("-", "_")
+    return endpoint
+
+
+async def ingest_intent(request: Request) -> Response:
+    """POST /ingest/{feed_id}/intent/{intent}: exactly the verb route of `intent`.
+
+    An intent that is not one of the five is 404 NOT_FOUND (field `intent`), before the key
+    is looked at, as `/ingest/{feed_id}/{unknown}` is (no such route).
+    """
+    intent = request.path_params["intent"]
+    if intent not in INTENTS:
+        raise ApiError.single(
+            404,
+            "NOT_FOUND",
+            f"No intent {intent[:100]!r}; the intents are {', '.join(INTENTS)}.",
+            "intent",
+        )
+    return await accept_intent(request, intent)
+
+
+async def intent_outcome(request: Request) -> Response:
+    """GET /intents/{correlation_id}: the stored outcome of one of the account's intents."""
+    correlation_id = request.path_params["correlation_id"]
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        found = queue.outcome(conn, principal.account_id, correlation_id)
+        if found is None:
+            raise not_found("Intent")
+        return found
+
+    return json_response(await as_admin(request, work))
+
+
+routes = [
+    *(resource(f"{INGEST}/{intent}", {"POST": _verb(intent)}) for intent in INTENTS),
+    resource(INGEST + "/intent/{intent}", {"POST": ingest_intent}),
+    resource(OUTCOME, {"GET": intent_outcome}),
+]

@@ -1,0 +1,111 @@
+"""The intent worker: one asyncio task that drains the durable queue in order, and polls.
+
+Each round reads the oldest pending intents on a reader connection, marks them processing
+(one writer hop), parses and checks their bodies on a parser thread (never the writer
+thread), then applies them in chunks of at most `CHUNK_ITEMS` items, each chunk and its
+outcome in one writer transaction. Intents left queued or processing by a killed server
+are simply the oldest pending ones when it starts again, and go on from their last
+committed chunk. Polling feeds get a poll queued every `IntentTiming.poll_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from console.sandbox.intents import queue
+from console.sandbox.intents.apply import Prepared, apply_chunks, chunks_of, prepare
+from console.sandbox.intents.queue import QueuedIntent
+from console.sandbox.settings import IntentTiming
+from console.sandbox.storage.database import Database
+from console.sandbox.storage.sqlite import now
+
+logger = logging.getLogger("console.sandbox")
+
+# At most this many intents, and (unless one alone has more) items, per round.
+BATCH_INTENTS = 64
+BATCH_ITEMS = 5_000
+# At most this many items per writer transaction: a large intent is applied in several, so
+# the writer is held only briefly at a time and other requests get it in between.
+CHUNK_ITEMS = 500
+# The longest the worker sleeps with nothing to do (a missed wake-up costs at most this).
+MAX_IDLE_SECONDS = 1.0
+ERROR_BACKOFF_SECONDS = 1.0
+
+
+def _prepare_all(batch: list[QueuedIntent]) -> list[Prepared]:
+    return [prepare(queued) for queued in batch]
+
+
+class IntentWorker:
+    """Applies queued intents until stopped; `wake` after queueing one."""
+
+    def __init__(self, database: Database, timing: IntentTiming) -> None:
+        self.database = database
+        self.timing = timing
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intent-parse")
+        self._next_poll_check = 0.0
+
+    def start(self) -> None:
+        """Start the task on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="intents")
+
+    def wake(self) -> None:
+        """Look at the queue now: an intent was just committed."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Cancel the task and wait for it. An intent cut short stays pending and is applied
+        (once) by the next start: its apply and outcome commit together or not at all."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._parser.shutdown(wait=True)
+
+    async def drain_once(self) -> int:
+        """Apply one batch of pending intents; return how many were applied (0: none)."""
+        batch = await self.database.read(
+            partial(queue.pending, limit=BATCH_INTENTS, max_items=BATCH_ITEMS)
+        )
+        if not batch:
+            return 0
+        await self.database.run(
+            partial(queue.mark_processing, seqs=[queued.seq for queued in batch], at=now())
+        )
+        loop = asyncio.get_running_loop()
+        prepared = await loop.run_in_executor(self._parser, _prepare_all, batch)
+        applied = 0
+        for chunks in chunks_of(prepared, CHUNK_ITEMS):
+            applied += await self.database.run(partial(apply_chunks, chunks=chunks, at=now()))
+        return applied
+
+    async def poll_if_due(self) -> None:
+        """Queue the polls that are due (asking a reader first, so the writer rarely is)."""
+        at = now()
+        if at < self._next_poll_check:
+            return
+        self._next_poll_check = at + min(self.timing.poll_seconds, MAX_IDLE_SECONDS)
+        if await self.database.read(partial(queue.polls_due, at=at)):
+            await self.database.run(partial(queue.enqueue_polls, timing=self.timing, at=at))
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before the hop, so a wake during it is not lost
+            try:
+                await self.poll_if_due()
+                if await self.drain_once():
+                    continue
+            except Exception:
+                logger.exception("the intent worker failed; retrying")
+                await asyncio.sleep(ERROR_BACKOFF_SECONDS)
+                continue
+            timeout = min(MAX_IDLE_SECONDS, max(self._next_poll_check - now(), 0.01))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
