@@ -193,6 +193,19 @@ def test_import_shows_preview_progress_and_report_and_saves_exactly_the_rejected
     assert dialog.store.load(PROFILE, feed.id, fingerprint(source)) is None
     _close(qtbot, dialog)
 
+    # Importing the same file again adds nothing: every row updates its own record.
+    again = _open(qtbot, window, feed, tmp_path)
+    _choose(qtbot, again, source)
+    assert again.resume_frame.isHidden()
+    with qtbot.waitSignal(again.import_finished, timeout=60000) as finished:
+        qtbot.mouseClick(again.import_button, Qt.MouseButton.LeftButton)
+    status = finished.args[0]
+    assert (status.created, status.updated + status.unchanged, status.failed) == (0, 2997, 3)
+    assert "0 created" in again.report_summary.text()
+    assert "unchanged" in again.report_summary.text()
+    assert len(_all_records(sandbox_url, admin_key, feed.id)) == 2997
+    _close(qtbot, again)
+
 
 def test_a_cancelled_import_resumes_after_its_last_row_and_every_row_arrives_once(
     qtbot: QtBot, own_server: OwnServer, tmp_path: Path

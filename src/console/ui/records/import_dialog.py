@@ -634,6 +634,11 @@ class ImportDialog(QDialog):
         except ApiError as exc:
             self._stopped_watching(exc, "The upload failed: nothing was imported.")
             return
+        except OSError as exc:  # the file went away or changed while being sent
+            self._stopped_watching(
+                exc, f"Cannot read {path}: {exc.strerror or exc}. Nothing was imported."
+            )
+            return
         self.upload_bar.setValue(1000)
         self.upload_label.setText("Uploaded. The server imports it in batches.")
         # The server's rows before `start_row` count as done: a later resume goes on
@@ -713,9 +718,7 @@ class ImportDialog(QDialog):
             self.rows_bar.setRange(0, total)
             self.rows_bar.setValue(min(done, total))
             self.rows_label.setText(
-                f"{format_count(done)} of {format_count(total)} rows · "
-                f"{format_count(status.created)} created, {format_count(status.updated)} "
-                f"updated, {format_count(status.failed)} rejected"
+                f"{format_count(done)} of {format_count(total)} rows · {_counts(status)}"
             )
         else:
             self.rows_bar.setRange(0, 0)
@@ -737,10 +740,7 @@ class ImportDialog(QDialog):
         self.upload_bar.hide()
         self.rate_label.setText("")
         total = f" of {format_count(status.total)}" if status.total else ""
-        counts = (
-            f"{format_count(status.created)} created, {format_count(status.updated)} updated, "
-            f"{format_count(status.failed)} rejected"
-        )
+        counts = _counts(status)
         if _complete(status):
             title = f"Import finished: {format_count(status.last_row)}{total} rows"
         else:
@@ -769,10 +769,12 @@ class ImportDialog(QDialog):
         has_errors = bool(status.errors)
         self.errors_view.setVisible(has_errors)
         self.save_rejects_button.setVisible(has_errors)
-        if status.failed > len(status.errors):
+        if status.errors_omitted:
+            listed = len(self.rejected_rows())
             self.errors_note.setText(
-                f"The server lists {format_count(len(status.errors))} of the "
-                f"{format_count(status.failed)} rejected rows; only those can be saved."
+                f"The server lists {format_count(listed)} of the "
+                f"{format_count(listed + status.errors_omitted)} rejected rows; only those "
+                "can be saved."
             )
             self.errors_note.show()
 
@@ -874,6 +876,15 @@ class ImportDialog(QDialog):
         target = self.run_error if self.pages.currentIndex() == 1 else self.setup_error
         target.setText(error_text(error))
         target.show()
+
+
+def _counts(status: ImportStatus) -> str:
+    """Created, updated, unchanged (rows imported again as they were) and rejected."""
+    unchanged = f", {format_count(status.unchanged)} unchanged" if status.unchanged else ""
+    return (
+        f"{format_count(status.created)} created, {format_count(status.updated)} updated"
+        f"{unchanged}, {format_count(status.failed)} rejected"
+    )
 
 
 def _complete(status: ImportStatus) -> bool:
