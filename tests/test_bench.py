@@ -105,3 +105,27 @@ def test_import_benchmark_runs_both_sides_and_reports_the_ratio(tmp_path: Path) 
     assert figures["floor"]["rows_per_s"] > 0
     assert figures["sandbox"]["imported_s"] <= figures["sandbox"]["queryable_s"]
     assert figures["ratio"] == figures["sandbox"]["queryable_s"] / figures["floor"]["queryable_s"]
+
+
+@pytest.mark.slow
+def test_records_ui_benchmark_runs_and_reports_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "records_ui.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "records_ui_bench.py"),
+            "--quick",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: target missed (noisy CI)
+    assert "filter (system id) to first painted page, median" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["records"] == 20_000
+    assert figures["filters"]["system_id"]["floor_median_ms"] > 0
+    assert figures["scroll"]["rows_loaded"] >= 10_000
+    assert figures["scroll"]["rows_held"] <= 10_500

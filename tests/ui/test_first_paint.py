@@ -104,6 +104,7 @@ def test_the_other_tabs_are_built_in_the_turns_after_the_first_paint(
 ) -> None:
     from console.ui.not_in_build import NotInThisBuild
     from console.ui.pipelines.tab import PipelinesTab
+    from console.ui.records.tab import RecordsTab
 
     window = _window(tmp_path, file_keyring)
     qtbot.addWidget(window)
@@ -116,7 +117,7 @@ def test_the_other_tabs_are_built_in_the_turns_after_the_first_paint(
     pages = [window.tabs.widget(index) for index in range(window.tabs.count())]
     assert pages[0] is window.keys_tab
     assert isinstance(pages[1], PipelinesTab)
-    assert isinstance(pages[2], NotInThisBuild)
+    assert isinstance(pages[2], RecordsTab)
     assert isinstance(pages[3], NotInThisBuild)
     assert window.pipelines_tab is pages[1]
     assert [window.tabs.tabText(index) for index in range(4)] == [
@@ -131,8 +132,8 @@ def test_the_other_tabs_are_built_in_the_turns_after_the_first_paint(
 def test_a_tab_clicked_before_its_turn_is_built_at_once(
     qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, file_keyring: Any
 ) -> None:
-    from console.ui.not_in_build import NotInThisBuild
     from console.ui.pipelines.tab import PipelinesTab
+    from console.ui.records.tab import RecordsTab
 
     window = _window(tmp_path, file_keyring)
     qtbot.addWidget(window)
@@ -143,7 +144,8 @@ def test_a_tab_clicked_before_its_turn_is_built_at_once(
     # Before any event is processed: nothing is painted, nothing deferred has run yet.
     assert not window.all_tabs_built
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
-    assert isinstance(window.tabs.currentWidget(), NotInThisBuild)
+    assert isinstance(window.tabs.currentWidget(), RecordsTab)
+    assert window.tabs.currentWidget() is window.records_tab
     assert window.tabs.currentIndex() == 2
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center() + QPoint(1, 0))
     assert isinstance(window.tabs.currentWidget(), PipelinesTab)

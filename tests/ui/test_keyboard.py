@@ -108,9 +108,12 @@ def test_ctrl_f_focuses_the_current_tabs_filter(
     _focus(qtbot, window.keys_tab.table)
     qtbot.keyClick(window.keys_tab.table, Qt.Key.Key_F, CTRL)
     assert window.keys_tab.search_edit.hasFocus()
-    window.tabs.setCurrentIndex(2)  # Records: no filter in this build, nothing happens
+    window.tabs.setCurrentWidget(window.records_tab)  # its free-text filter
     _press(qtbot, Qt.Key.Key_F, CTRL)
-    assert window.tabs.currentIndex() == 2
+    assert window.records_tab.filter_bar.text_edit.hasFocus()
+    window.tabs.setCurrentIndex(3)  # Ingest Logs: no filter in this build, nothing happens
+    _press(qtbot, Qt.Key.Key_F, CTRL)
+    assert window.tabs.currentIndex() == 3
 
 
 def test_ctrl_s_applies_an_edited_definition_and_nothing_else(

@@ -10,6 +10,7 @@ for in code, `window.pipelines_tab`) is built at once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     # Imported after the first paint (see the module's docstring).
     from console.ui.pipelines.tab import PipelinesTab
     from console.ui.profiles_dialog import ProfilesDialog
+    from console.ui.records.tab import RecordsTab
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,6 +62,7 @@ KEYS_PATH = "/api/public/v1/keys"
 NEXT_TAB_KEYS = ("Ctrl+Tab", "Ctrl+PgDown")
 PREVIOUS_TAB_KEYS = ("Ctrl+Shift+Tab", "Ctrl+Shift+Backtab", "Ctrl+PgUp")
 PIPELINES_INDEX = 1
+RECORDS_INDEX = 2
 # Imported after the first paint, before the user could open what needs them: the
 # dialogs the keys tab, the profile manager and the Pipelines tab open.
 DEFERRED_MODULES = (
@@ -67,6 +70,16 @@ DEFERRED_MODULES = (
     "console.ui.profiles_dialog",
     "console.ui.keys.dialogs",
 )
+
+
+def freeze_long_lived_objects() -> None:
+    """Leave what start-up built out of every later full garbage collection.
+
+    The modules, classes and widgets built so far live as long as the window. A full
+    collection walks every tracked object, so without this each one (tens of ms here) is
+    a stall of the event loop while scrolling a large table (bench/records_ui_bench.py).
+    """
+    gc.freeze()
 
 
 class MainWindow(QMainWindow):
@@ -102,10 +115,11 @@ class MainWindow(QMainWindow):
         self._connected_text = "Not connected"
         self._drafts = drafts
         self._pipelines_tab: PipelinesTab | None = None
+        self._records_tab: RecordsTab | None = None
         # Built after the first paint, in this order, one step per loop turn.
         self._unbuilt_tabs: dict[int, Callable[[], QWidget]] = {
             PIPELINES_INDEX: self._build_pipelines_tab,
-            2: self._build_records_tab,
+            RECORDS_INDEX: self._build_records_tab,
             3: self._build_ingest_logs_tab,
         }
         self._deferred_modules = list(DEFERRED_MODULES)
@@ -197,6 +211,8 @@ class MainWindow(QMainWindow):
             search_edit = self.keys_tab.search_edit
         elif self._pipelines_tab is not None and page is self._pipelines_tab:
             search_edit = self._pipelines_tab.search_edit
+        elif self._records_tab is not None and page is self._records_tab:
+            search_edit = self._records_tab.filter_bar.text_edit
         else:
             return False
         search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -220,6 +236,14 @@ class MainWindow(QMainWindow):
         return self._pipelines_tab
 
     @property
+    def records_tab(self) -> RecordsTab:
+        """The Records tab, built now if the turns after the first paint have not yet."""
+        if self._records_tab is None:
+            self._build_tab(RECORDS_INDEX)
+        assert self._records_tab is not None
+        return self._records_tab
+
+    @property
     def all_tabs_built(self) -> bool:
         """Whether every tab is built and every deferred module imported."""
         return not self._unbuilt_tabs and not self._deferred_modules
@@ -235,11 +259,15 @@ class MainWindow(QMainWindow):
         return tab
 
     def _build_records_tab(self) -> QWidget:
-        from console.ui.not_in_build import NotInThisBuild
+        from console.ui.records.tab import RecordsTab
 
-        return NotInThisBuild(
-            "Records", "Here you will browse and search the records of each feed."
-        )
+        tab = RecordsTab(self.session, self.runner)
+        self.session.connected.connect(lambda _profile: tab.clear())
+        self.session.disconnected.connect(tab.clear)
+        if self.session.client is not None:
+            tab.connected()  # it loads when first shown
+        self._records_tab = tab
+        return tab
 
     def _build_ingest_logs_tab(self) -> QWidget:
         from console.ui.not_in_build import NotInThisBuild
@@ -281,6 +309,7 @@ class MainWindow(QMainWindow):
         elif self._deferred_modules:
             importlib.import_module(self._deferred_modules.pop(0))
         if self.all_tabs_built:
+            freeze_long_lived_objects()
             self.tabs_built.emit()
         else:
             QTimer.singleShot(0, self, self._build_next_deferred)
@@ -510,6 +539,8 @@ class MainWindow(QMainWindow):
         self._fill_profile_combo()  # the tabs now belong to this profile
         keys_loading = self.keys_tab.refresh()
         self.pipelines_tab.connected()
+        if self._records_tab is not None:  # else it loads once built and shown
+            self._records_tab.connected()
         if keys_loading is not None:
             await asyncio.wait({keys_loading})
             if not keys_loading.cancelled() and keys_loading.exception() is not None:

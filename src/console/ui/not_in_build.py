@@ -18,8 +18,8 @@ class NotInThisBuild(QWidget):
         font.setBold(True)
         title.setFont(font)
         body = QLabel(
-            f"{purpose}\n\nThis build of Integration Console manages API keys and "
-            "pipelines; nothing on this tab is simulated or invented."
+            f"{purpose}\n\nThis build of Integration Console manages API keys, pipelines "
+            "and records; nothing on this tab is simulated or invented."
         )
         body.setAlignment(Qt.AlignmentFlag.AlignCenter)
         body.setWordWrap(True)

@@ -16,6 +16,7 @@ from console.common.redaction import redact_secrets
 from console.ui.main_window import MainWindow
 from console.ui.pipelines.definition_panel import DefinitionPanel
 from console.ui.pipelines.tab import PipelinesTab
+from console.ui.records.tab import RecordsTab
 from console.ui.tasks import signal_future
 
 
@@ -110,6 +111,20 @@ async def wait_for_pipelines(tab: PipelinesTab, seconds: float) -> None:
     await wait_until_settled(tab.panel, seconds)
 
 
+async def wait_for_records(window: MainWindow, seconds: float) -> None:
+    """The feeds listed, the chosen feed's first page and the selected record shown.
+
+    A failure ends the wait too: the banner is worth a screenshot.
+    """
+    tab = window.records_tab
+
+    async def settled() -> None:
+        while not tab.is_settled and not window.banner.isVisible():
+            await signal_future(tab.settled, window.runner.failed)
+
+    await _within(settled(), seconds, "the records did not load")
+
+
 def _write_png(image: QImage, path: Path) -> bool:
     # The format comes from the ".png" suffix (PySide's stubs and runtime disagree
     # about the type of an explicit one).
@@ -148,6 +163,10 @@ async def save_tab_screenshots(
                 await wait_for_paint(page, load_wait)
                 if page is window.pipelines_tab and not window.banner.isVisible():
                     await wait_until_settled(window.pipelines_tab.panel, load_wait)
+                if isinstance(page, RecordsTab) and not window.banner.isVisible():
+                    # Showing the tab started its loads; the table paints once they answer.
+                    await wait_for_records(window, load_wait)
+                    await wait_for_paint(page, load_wait)
                 slug = re.sub(r"[^a-z0-9]+", "-", window.tabs.tabText(index).lower()).strip("-")
                 path = directory / f"{index + 1:02d}-{slug}.png"
                 assert_no_secret_on_screen(window)
