@@ -42,9 +42,12 @@ def test_the_tab_imports_into_its_feed_and_exports_its_filter(
     with qtbot.waitSignal(dialog.preview_ready, timeout=15000) as ready:
         dialog.set_file(source)
     assert (ready.args[0].would_update, ready.args[0].would_create) == (1, 2)
-    with qtbot.waitSignal(dialog.import_finished, timeout=30000) as finished:
+    with qtbot.waitSignals([dialog.import_finished, tab.records_loaded], timeout=30000):
         qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
-    assert (finished.args[0].created, finished.args[0].updated) == (2, 1)
+    assert (dialog.status.created, dialog.status.updated) == (2, 1)
+    # The tab reloads the feed after the import: the new records are listed.
+    qtbot.waitUntil(lambda: tab.is_settled, timeout=15000)
+    assert tab.model.rowCount() == 5
     dialog.close()
 
     with qtbot.waitSignal(tab.records_loaded, timeout=15000):
