@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from console.ui.records.export import ExportDialog
 from console.ui.records.import_dialog import ImportDialog
-
-# The tab comes from the records-tab branch; until it is merged there is nothing to click.
-pytest.importorskip("console.ui.records.tab")
-_tab_tests = importlib.import_module("tests.ui.test_records_tab")  # its helpers, once merged
-open_records = _tab_tests.open_records
-seed_feed = _tab_tests.seed_feed
+from tests.ui.test_records_tab import open_records, seed_feed
 
 
 def test_the_tab_imports_into_its_feed_and_exports_its_filter(
