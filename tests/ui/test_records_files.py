@@ -47,6 +47,9 @@ def test_preview_numbers_data_rows_as_the_server_does(tmp_path: Path) -> None:
     assert [number for number, _ in preview.rows] == [1, 2, 3]
     assert preview.rows[1][1] == ("A2", "Pear, green", "two\r\nlines")
     assert preview.rows[2][1] == ("", "", "")
+    later = read_preview(source, "csv", limit=2, start_row=3)
+    assert [number for number, _ in later.rows] == [3, 4]
+    assert later.columns == ("sku", "name", "note")
 
 
 def test_rejects_file_holds_exactly_the_bad_csv_rows_with_the_header(tmp_path: Path) -> None:

@@ -241,6 +241,20 @@ def test_a_cancelled_import_resumes_after_its_last_row_and_every_row_arrives_onc
     assert again.resume_check.text() == f"Resume from row {resume_row}"
     assert again.resume_check.isChecked()
     assert "never adds a second one" in again.upsert_note.text()
+    # The preview and the dry run show the rows the resumed import starts with...
+    assert again.preview_table.item(0, 0).text() == str(stopped.last_row + 1)
+    last_previewed = f"{stopped.last_row + 100:,}"
+    assert f"Dry run of rows {resume_row}–{last_previewed} " in again.preview_summary.text()
+    assert again.import_button.text() == f"&Import from row {resume_row}"
+    # ...and from the first row again when resuming is unticked (then ticked again).
+    with qtbot.waitSignal(again.preview_ready, timeout=15000):
+        qtbot.mouseClick(again.resume_check, Qt.MouseButton.LeftButton)
+    assert again.preview_table.item(0, 0).text() == "1"
+    assert again.preview_table.item(0, 1).text() == "update"  # imported before the cancel
+    assert again.import_button.text() == "&Import"
+    with qtbot.waitSignal(again.preview_ready, timeout=15000):
+        qtbot.mouseClick(again.resume_check, Qt.MouseButton.LeftButton)
+    assert again.preview_table.item(0, 1).text() == "create"
     with qtbot.waitSignal(again.import_finished, timeout=120000) as finished:
         qtbot.mouseClick(again.import_button, Qt.MouseButton.LeftButton)
     resumed = finished.args[0]

@@ -160,8 +160,9 @@ def _ndjson_rows(binary: BinaryIO) -> Iterator[tuple[int, str | None, bytes]]:
         yield row, None if problem else line, raw
 
 
-def read_preview(path: Path, fmt: FileFormat, limit: int = 100) -> FilePreview:
-    """The first `limit` data rows of `path`, read streaming."""
+def read_preview(path: Path, fmt: FileFormat, limit: int = 100, start_row: int = 1) -> FilePreview:
+    """`limit` data rows of `path` from `start_row` on, read streaming."""
+    last = start_row + limit - 1
     rows: list[tuple[int, tuple[str, ...]]] = []
     unreadable = "(not readable: too long or not UTF-8)"
     with path.open("rb") as binary:
@@ -173,16 +174,20 @@ def read_preview(path: Path, fmt: FileFormat, limit: int = 100) -> FilePreview:
                         return FilePreview((), (), "The file has no header row.")
                     header = tuple(cells)
                     continue
-                if number > limit:
+                if number > last:
                     break
+                if number < start_row:
+                    continue
                 shown = (unreadable,) if cells is None else tuple(_cut(c) for c in cells)
                 rows.append((number, shown))
             return FilePreview(header, tuple(rows))
         columns: dict[str, None] = {}
         objects: list[tuple[int, dict[str, Any]]] = []
         for number, line, _raw in _ndjson_rows(binary):
-            if number > limit:
+            if number > last:
                 break
+            if number < start_row:
+                continue
             value: Any
             try:
                 value = json.loads(line) if line is not None else {"": unreadable}
