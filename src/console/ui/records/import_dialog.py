@@ -762,7 +762,8 @@ class ImportDialog(QDialog):
         else:
             title = (
                 f"Import {status.status} after row {format_count(status.last_row)}{total}. "
-                f"Choose the same file again to resume from row {format_count(status.last_row + 1)}"
+                "Choose the same file again to resume from row "
+                f"{format_count(status.last_row + 1)}."
             )
         self.run_title.setText(title)
         self.rows_label.setText(f"{format_count(status.last_row)}{total} rows")
