@@ -255,7 +255,6 @@ class ExportDialog(QDialog):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
         self.progress_label.setText(f"Exported {format_count(self.rows_written)} rows to {target}.")
-        self.close_button.setText("Close")
         self.export_finished.emit(str(target), self.rows_written)
 
     async def _finish(self, writer: ExportWriter) -> None:
