@@ -210,7 +210,7 @@ def test_import_shows_preview_progress_and_report_and_saves_exactly_the_rejected
 def test_a_cancelled_import_resumes_after_its_last_row_and_every_row_arrives_once(
     qtbot: QtBot, own_server: OwnServer, tmp_path: Path
 ) -> None:
-    total = 40000
+    total = 60000
     source = _write_csv(tmp_path / "big.csv", total, set())
     feed = _feed_with_records(own_server.url, own_server.key, [])
     dialog = _open_on(own_server, feed, tmp_path)
