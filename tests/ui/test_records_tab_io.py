@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -16,8 +17,15 @@ from tests.ui.test_records_tab import open_records, seed_feed
 
 
 def test_the_tab_imports_into_its_feed_and_exports_its_filter(
-    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Path
+    qtbot: QtBot,
+    window: Any,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The dialog keeps resume points under the console's state directory: the test's own.
+    monkeypatch.setenv("INTEGRATION_CONSOLE_HOME", str(tmp_path / "home"))
     feed_id = f"io-{uuid.uuid4().hex[:8]}"
     seed_feed(sandbox_url, admin_key, feed_id, 3)
     tab = open_records(qtbot, window, feed_id)
@@ -58,4 +66,5 @@ def test_the_tab_imports_into_its_feed_and_exports_its_filter(
         qtbot.mouseClick(export.export_button, Qt.MouseButton.LeftButton)
     assert exported.args == [str(target), 1]
     assert '"system_id": "N002"' in target.read_text(encoding="utf-8")
+    assert list((tmp_path / "home" / "state" / "imports").iterdir()) == []  # it finished
     export.close()
