@@ -109,6 +109,8 @@ def test_mint_ingest_key_creates_its_feed(
         (["serve", "--data", "DIR", "--pipeline-minute-seconds", "0"], "seconds > 0"),
         (["serve", "--data", "DIR", "--poll-seconds", "0"], "seconds > 0"),
         (["serve", "--data", "DIR", "--ingest-burst", "20"], "N/SECONDS"),
+        (["serve", "--data", "DIR", "--demo-records", "-5"], "record count"),
+        (["serve", "--data", "DIR", "--demo-records", "10000001"], "record count"),
         (["serve"], "--data"),
     ],
 )

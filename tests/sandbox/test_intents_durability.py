@@ -125,3 +125,54 @@ def test_a_killed_server_applies_every_accepted_intent_exactly_once_after_restar
         assert outcome["status"] == "succeeded"
         assert len(outcome["records"]) == BULK
         assert {record["action"] for record in outcome["records"]} == {"created"}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+@pytest.mark.timeout(180)
+def test_a_large_intent_killed_halfway_goes_on_from_its_last_chunk(
+    make_sandbox: Callable[..., SandboxProcess], tmp_path: Path, eventually: Waiter
+) -> None:
+    data_dir = tmp_path / "halfway"
+    server = make_sandbox(data_dir=data_dir, demo=False)
+    key = mint_key(data_dir, account="halfway")
+    headers = {"Authorization": f"Bearer {key}"}
+    items = 10_000
+    with httpx.Client(base_url=str(server.base_url), headers=headers, timeout=30) as api:
+        created = api.post(
+            "/api/public/v1/feeds", json={"id": "ledger", "name": "Ledger", "method": "ingest"}
+        )
+        assert created.status_code == 201, created.text
+        correlation_id = send(api, [{"id": f"r{index}", "n": index} for index in range(items)])
+
+    def done() -> int:
+        return int(query(data_dir, "SELECT items_done FROM intents")[0][0])
+
+    eventually(lambda: done() > 0, 30)
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGKILL)
+    eventually(lambda: not server.running, 10)
+    server.stop()
+    stopped_at = done()
+    assert 0 < stopped_at < items, "the kill came after the last chunk: nothing to resume"
+    assert query(data_dir, "SELECT COUNT(*) FROM records")[0][0] == stopped_at
+
+    restarted = make_sandbox(data_dir=data_dir, demo=False)
+    with httpx.Client(base_url=str(restarted.base_url), headers=headers, timeout=30) as api:
+        eventually(
+            lambda: (
+                api.get(f"/api/public/v1/intents/{correlation_id}").json()["status"] == "succeeded"
+            ),
+            60,
+        )
+        outcome = api.get(f"/api/public/v1/intents/{correlation_id}").json()
+    assert outcome["items_done"] == items
+    assert [record["system_id"] for record in outcome["records"]] == [
+        f"r{index}" for index in range(items)
+    ]
+    per_record = query(
+        data_dir,
+        "SELECT r.system_id, COUNT(h.id) FROM records r"
+        " JOIN record_history h ON h.record_seq = r.seq GROUP BY r.seq",
+    )
+    assert len(per_record) == items
+    assert {count for _, count in per_record} == {1}

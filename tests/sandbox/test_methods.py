@@ -17,7 +17,7 @@ SAMPLE_PARAMETERS = {
     "feed_id": "orders",
     "guid": "0190b2c4-0000-7000-8000-000000000000",
     "intent": "upsert",
-    "correlation_id": "corr_" + "a" * 24,
+    "correlation_id": "corr_" + "a" * 26,
     "import_id": "imp_" + "a" * 24,
 }
 

@@ -156,7 +156,7 @@ def test_every_q_plan_pages_through_the_same_records(
     fields: tuple[tuple[str, str], ...],
 ) -> None:
     from console.sandbox.records import query as queries
-    from console.sandbox.records.indexer import dirty_rows, write_index
+    from console.sandbox.records.indexer import index_all
 
     feed = feed_of(conn)
     colours = ["red", "blue", "green"]
@@ -168,8 +168,7 @@ def test_every_q_plan_pages_through_the_same_records(
         # Later changes scatter the keyset order away from the seq order.
         for n in range(0, 120, 7):
             store.patch_items(conn, feed, [{"sku": f"S{n}", "extra": n}], ACTOR, 2000.0 + n)
-    with storage.transaction(conn):
-        write_index(conn, dirty_rows(conn, 1000))
+    index_all(conn)
 
     def pages(q: str) -> list[str]:
         seen: list[str] = []
@@ -192,3 +191,19 @@ def test_every_q_plan_pages_through_the_same_records(
     # A request checks at most MAX_SCANNED candidates; the cursor goes on from there.
     monkeypatch.setattr(queries, "MAX_SCANNED", 10)
     assert pages("pear") == expected["pear"]
+
+
+def test_a_change_of_json_type_is_a_change(conn: sqlite3.Connection) -> None:
+    feed = feed_of(conn)
+    with storage.transaction(conn):
+        store.upsert_items(conn, feed, [{"sku": "A", "n": 1, "f": 1.0, "b": [1]}], ACTOR, 1.0)
+        outcomes = store.upsert_items(
+            conn, feed, [{"sku": "A", "n": True, "f": 1, "b": [1.0]}], ACTOR, 2.0
+        )
+        same = store.upsert_items(
+            conn, feed, [{"sku": "A", "n": True, "f": 1, "b": [1.0]}], ACTOR, 3.0
+        )
+    assert outcomes[0].action == "updated"
+    assert same[0].action == "unchanged"
+    assert outcomes[0].guid is not None
+    assert history(conn, outcomes[0].guid)[-1] == ("upsert", ["n", "f", "b"])

@@ -130,10 +130,10 @@ def shipment_data(rng: random.Random, n: int) -> dict[str, Any]:
 
 # feed id -> (record count, data maker, the intent that creates its records)
 DEMO_RECORDS: dict[str, tuple[int, Callable[[random.Random, int], dict[str, Any]], str]] = {
-    "orders": (3000, order_data, "upsert"),
-    "customers": (2000, customer_data, "import"),
+    "orders": (2500, order_data, "upsert"),
+    "customers": (1000, customer_data, "import"),
     "inventory": (2000, inventory_data, "fetch-list"),
-    "shipments": (2500, shipment_data, "fetch"),
+    "shipments": (2000, shipment_data, "fetch"),
 }
 
 
@@ -160,7 +160,8 @@ class _Writer:
         self.next_seq = next_seq
         self.records: list[tuple[Any, ...]] = []
         self.history: list[tuple[Any, ...]] = []
-        self.fts: list[tuple[int, str, str]] = []
+        self.fts: list[tuple[int, str]] = []
+        self.field_sets: list[tuple[int, float, str]] = []
         self.fields: list[tuple[int, str, str, float, int]] = []
         self.keys: set[tuple[int, str]] = set()
         self.active = 0
@@ -226,7 +227,8 @@ class _Writer:
                 )
             )
         rows = index_rows(seq, self.feed_seq, last.at, text, data)
-        self.fts.append((seq, rows.text, rows.remembered()))
+        self.fts.append((seq, rows.text))
+        self.field_sets.append((seq, last.at, rows.field_set()))
         self.fields.extend(rows.fields)
         self.keys.update(rows.keys)
         self.active += not deleted
@@ -244,7 +246,11 @@ class _Writer:
             " key_shown, changed) VALUES (?, ?, ?, ?, ?, ?, ?)",
             self.history,
         )
-        conn.executemany("INSERT INTO records_fts (rowid, body, fields) VALUES (?, ?, ?)", self.fts)
+        conn.executemany("INSERT INTO records_fts (rowid, body) VALUES (?, ?)", self.fts)
+        conn.executemany(
+            "INSERT INTO record_field_sets (seq, updated_at, fields) VALUES (?, ?, ?)",
+            self.field_sets,
+        )
         self.fields.sort()
         conn.executemany(
             "INSERT OR IGNORE INTO record_fields (feed_seq, name, value, updated_at, seq)"
@@ -259,6 +265,7 @@ class _Writer:
             (self.active, self.feed_seq),
         )
         self.records, self.history, self.fts, self.fields = [], [], [], []
+        self.field_sets = []
         self.keys, self.active = set(), 0
 
 

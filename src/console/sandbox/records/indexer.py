@@ -1,14 +1,18 @@
 """The background indexer of records: full text (`q`), field filters and data keys.
 
 Record writes only note the record's seq in `records_dirty` (one tiny insert); this task
-brings `records_fts`, `record_fields` and `record_keys` up to date in batches, so a write
-never pays for the indexes (synchronous FTS5 triggers cut upserts by 7-15x, STACK_NOTES
-10). Each round reads the dirty records and computes their index rows on a reader thread
-(JSON parsing off the writer), then writes them in one transaction on the writer thread,
-keeping a record dirty when it changed in between (its updated_at or data differ).
+brings the indexes up to date in batches, so a write never pays for them (synchronous
+FTS5 triggers cut upserts by 7-15x, STACK_NOTES 10). Two passes: the full-text pass
+(`records_fts`, `record_keys`) then hands each record to the field pass (`record_fields`),
+whose rows cost about three times as much; a round does up to `batch` records of the first
+and `batch / 2` of the second, so behind a bulk write `q` catches up first while field
+filters still progress. Each pass reads the records and computes their rows on a reader
+thread (JSON parsing off the writer), then writes them in one transaction on the writer
+thread, leaving a record waiting when it changed in between (its updated_at or data
+differ).
 
-Freshness: a record is searchable once the round after its write commits: the task looks
-for work every `poll_seconds` (50 ms) and takes up to `batch` records a round.
+Freshness: a record is found once the round after its write commits: the task looks for
+work every `poll_seconds` (50 ms) and runs rounds back to back while any is waiting.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from console.sandbox.storage.database import Database
 
 logger = logging.getLogger("console.sandbox")
 
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = 2000
 POLL_SECONDS = 0.05
 # The documented bound (docs/api.md, Records) on how long after its write commits a record
 # is found by `q` and field filters, while the indexer keeps up (no import backlog).
@@ -81,7 +85,7 @@ def search_text(data: Any) -> str:
 
 @dataclass(frozen=True)
 class IndexRows:
-    """What one record contributes to the indexes."""
+    """What one record contributes to the indexes (as computed for one pass)."""
 
     seq: int
     updated_at: float
@@ -90,24 +94,29 @@ class IndexRows:
     fields: list[tuple[int, str, str, float, int]]
     keys: list[tuple[int, str]]
 
-    def remembered(self) -> str:
-        """The FTS row's `fields` column: which record_fields rows this record has."""
-        return _ENCODER.encode(
-            {"u": self.updated_at, "f": [[field[1], field[2]] for field in self.fields]}
-        )
+    def field_set(self) -> str:
+        """record_field_sets.fields: the (name, value) pairs of this record's field rows."""
+        return _ENCODER.encode([[field[1], field[2]] for field in self.fields])
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def index_rows(
-    seq: int, feed_seq: int, updated_at: float, data_text: str, data: Any = None
+    seq: int,
+    feed_seq: int,
+    updated_at: float,
+    data_text: str,
+    data: Any = None,
+    *,
+    text: bool = True,
+    fields: bool = True,
 ) -> IndexRows:
-    """The FTS text, field rows and data keys of one record (`data`: its data parsed, when
-    the caller has it)."""
+    """The FTS text and data keys (`text`) and the field rows (`fields`) of one record
+    (`data`: its data parsed, when the caller has it)."""
     if data is None:
         data = json.loads(data_text)
-    fields: list[tuple[int, str, str, float, int]] = []
+    rows: list[tuple[int, str, str, float, int]] = []
     keys: list[tuple[int, str]] = []
     if isinstance(data, dict):
         for count, (name, value) in enumerate(data.items()):
@@ -116,61 +125,92 @@ def index_rows(
             if len(name) > MAX_INDEXED_NAME:
                 continue
             keys.append((feed_seq, name))
-            text = field_value(value)
-            if text is not None:
-                fields.append((feed_seq, name, text, updated_at, seq))
-    return IndexRows(seq, updated_at, data_text, search_text(data), fields, keys)
-
-
-def dirty_rows(conn: sqlite3.Connection, batch: int) -> list[IndexRows]:
-    """Read up to `batch` dirty records and compute their index rows (on a reader)."""
-    rows = conn.execute(
-        "SELECT r.seq, r.feed_seq, r.updated_at, r.data FROM records_dirty d"
-        " JOIN records r ON r.seq = d.seq ORDER BY d.seq LIMIT ?",
-        (batch,),
-    ).fetchall()
-    return [index_rows(row[0], row[1], row[2], row[3]) for row in rows]
+            if fields:
+                value_text = field_value(value)
+                if value_text is not None:
+                    rows.append((feed_seq, name, value_text, updated_at, seq))
+    return IndexRows(seq, updated_at, data_text, search_text(data) if text else "", rows, keys)
 
 
 def _in(count: int) -> str:
     return f"({','.join('?' * count)})"
 
 
-def write_index(conn: sqlite3.Connection, computed: list[IndexRows]) -> int:
-    """Write the index rows of records still as they were read; return how many (writer)."""
-    if not computed:
-        return 0
+def _dirty(conn: sqlite3.Connection, table: str, batch: int, *, text: bool) -> list[IndexRows]:
+    rows = conn.execute(
+        f"SELECT r.seq, r.feed_seq, r.updated_at, r.data FROM {table} d"
+        " JOIN records r ON r.seq = d.seq ORDER BY d.seq LIMIT ?",
+        (batch,),
+    ).fetchall()
+    return [index_rows(row[0], row[1], row[2], row[3], text=text, fields=not text) for row in rows]
+
+
+def dirty_rows(conn: sqlite3.Connection, batch: int) -> list[IndexRows]:
+    """Read up to `batch` records waiting for the full-text pass and compute their text and
+    keys (on a reader)."""
+    return _dirty(conn, "records_dirty", batch, text=True)
+
+
+def dirty_field_rows(conn: sqlite3.Connection, batch: int) -> list[IndexRows]:
+    """Read up to `batch` records waiting for the field pass and compute their field rows
+    (on a reader)."""
+    return _dirty(conn, "records_fields_dirty", batch, text=False)
+
+
+def _fresh(conn: sqlite3.Connection, computed: list[IndexRows]) -> list[IndexRows]:
+    """The computed records still as they were read (same updated_at and data)."""
     current = {
-        row[0]: (row[1], row[2], row[3])
+        row[0]: (row[1], row[2])
         for row in conn.execute(
-            "SELECT seq, feed_seq, updated_at, data FROM records"
-            f" WHERE seq IN {_in(len(computed))}",
+            f"SELECT seq, updated_at, data FROM records WHERE seq IN {_in(len(computed))}",
             [item.seq for item in computed],
         )
     }
-    fresh = [
-        item for item in computed if current.get(item.seq, ())[1:] == (item.updated_at, item.data)
-    ]
+    return [item for item in computed if current.get(item.seq) == (item.updated_at, item.data)]
+
+
+def write_index(conn: sqlite3.Connection, computed: list[IndexRows]) -> int:
+    """The full-text pass (writer): write the FTS rows and data keys of records still as
+    they were read, and pass them on to the field pass; return how many."""
+    fresh = _fresh(conn, computed) if computed else []
     if not fresh:
         return 0
     seqs = [(item.seq,) for item in fresh]
+    conn.executemany("DELETE FROM records_fts WHERE rowid = ?", seqs)
+    conn.executemany(
+        "INSERT INTO records_fts (rowid, body) VALUES (?, ?)",
+        [(item.seq, item.text) for item in fresh],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO record_keys (feed_seq, name) VALUES (?, ?)",
+        sorted({key for item in fresh for key in item.keys}),
+    )
+    conn.executemany("DELETE FROM records_dirty WHERE seq = ?", seqs)
+    conn.executemany("INSERT OR IGNORE INTO records_fields_dirty (seq) VALUES (?)", seqs)
+    return len(fresh)
+
+
+def write_fields(conn: sqlite3.Connection, computed: list[IndexRows]) -> int:
+    """The field pass (writer): replace the field rows of records still as they were
+    read; return how many."""
+    fresh = _fresh(conn, computed) if computed else []
+    if not fresh:
+        return 0
+    seqs = [(item.seq,) for item in fresh]
+    feeds = {row[0]: row[1] for row in conn.execute(
+        f"SELECT seq, feed_seq FROM records WHERE seq IN {_in(len(seqs))}",
+        [item.seq for item in fresh],
+    )}  # fmt: skip
     stale: list[tuple[int, str, str, float, int]] = []
-    for seq, remembered in conn.execute(
-        f"SELECT rowid, fields FROM records_fts WHERE rowid IN {_in(len(seqs))}",
+    for seq, updated_at, pairs in conn.execute(
+        f"SELECT seq, updated_at, fields FROM record_field_sets WHERE seq IN {_in(len(seqs))}",
         [item.seq for item in fresh],
     ):
-        old = json.loads(remembered)
-        feed_seq = current[seq][0]
-        stale += [(feed_seq, name, value, old["u"], seq) for name, value in old["f"]]
+        stale += [(feeds[seq], name, value, updated_at, seq) for name, value in json.loads(pairs)]
     conn.executemany(
         "DELETE FROM record_fields WHERE feed_seq = ? AND name = ? AND value = ?"
         " AND updated_at = ? AND seq = ?",
         stale,
-    )
-    conn.executemany("DELETE FROM records_fts WHERE rowid = ?", seqs)
-    conn.executemany(
-        "INSERT INTO records_fts (rowid, body, fields) VALUES (?, ?, ?)",
-        [(item.seq, item.text, item.remembered()) for item in fresh],
     )
     conn.executemany(
         "INSERT OR IGNORE INTO record_fields (feed_seq, name, value, updated_at, seq)"
@@ -178,16 +218,37 @@ def write_index(conn: sqlite3.Connection, computed: list[IndexRows]) -> int:
         sorted(field for item in fresh for field in item.fields),
     )
     conn.executemany(
-        "INSERT OR IGNORE INTO record_keys (feed_seq, name) VALUES (?, ?)",
-        sorted({key for item in fresh for key in item.keys}),
+        "INSERT OR REPLACE INTO record_field_sets (seq, updated_at, fields) VALUES (?, ?, ?)",
+        [(item.seq, item.updated_at, item.field_set()) for item in fresh],
     )
-    conn.executemany("DELETE FROM records_dirty WHERE seq = ?", seqs)
+    conn.executemany("DELETE FROM records_fields_dirty WHERE seq = ?", seqs)
     return len(fresh)
 
 
 def has_dirty(conn: sqlite3.Connection) -> bool:
     """Whether any record waits for the indexer."""
-    return conn.execute("SELECT 1 FROM records_dirty LIMIT 1").fetchone() is not None
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM records_dirty) OR EXISTS (SELECT 1 FROM records_fields_dirty)"
+    ).fetchone()
+    return bool(row[0])
+
+
+def index_all(conn: sqlite3.Connection, batch: int = DEFAULT_BATCH) -> None:
+    """Run both passes until nothing waits, on one connection (tests, benchmarks; each
+    round in its own transaction)."""
+    for read, write in ((dirty_rows, write_index), (dirty_field_rows, write_fields)):
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                computed = read(conn, batch)
+                if computed:
+                    write(conn, computed)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            if not computed:
+                break
 
 
 class RecordIndexer:
@@ -198,6 +259,7 @@ class RecordIndexer:
     ) -> None:
         self.database = database
         self.batch = batch
+        self.field_batch = max(1, batch // 2)
         self.poll_seconds = poll_seconds
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -219,12 +281,20 @@ class RecordIndexer:
             self._task = None
 
     async def run_once(self) -> int:
-        """One round: index up to `batch` dirty records; return how many were indexed."""
+        """One round: the full-text pass over up to `batch` records, then the field pass over
+        up to `field_batch` (so `q` catches up first behind a bulk write, while field
+        filters still progress); return how many records either pass indexed."""
         if not await self.database.read(has_dirty):
             return 0
-        batch = self.batch
+        batch, field_batch = self.batch, self.field_batch
+        done = 0
         computed = await self.database.read(lambda conn: dirty_rows(conn, batch))
-        return await self.database.run(lambda conn: write_index(conn, computed))
+        if computed:
+            done += await self.database.run(lambda conn: write_index(conn, computed))
+        fields = await self.database.read(lambda conn: dirty_field_rows(conn, field_batch))
+        if fields:
+            done += await self.database.run(lambda conn: write_fields(conn, fields))
+        return done
 
     async def _run(self) -> None:
         while True:
@@ -235,7 +305,7 @@ class RecordIndexer:
             except Exception:
                 logger.exception("the record indexer failed a round; retrying")
                 done = 0
-            if done < self.batch:
+            if done == 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)

@@ -139,10 +139,11 @@ def parse_record_query(query: Mapping[str, str], conn: sqlite3.Connection) -> Re
             for name in _SINGLE
             if len(set(getlist(name))) > 1
         ]
-    q = query.get("q", "").strip()
+    q = query.get("q", "")
     if len(q) > MAX_Q_LENGTH:
         problems.append(invalid("q", f"q must be at most {MAX_Q_LENGTH} characters."))
-    guid = query.get("guid", "").strip()
+    q = q.strip()
+    guid = query.get("guid", "")
     if len(guid) > MAX_GUID_LENGTH:
         problems.append(invalid("guid", f"guid must be at most {MAX_GUID_LENGTH} characters."))
     system_id = query.get("system_id", "")
@@ -157,10 +158,10 @@ def parse_record_query(query: Mapping[str, str], conn: sqlite3.Connection) -> Re
             problems.append(
                 invalid("version", f"version must be an integer Unix second, 0 to {MAX_VERSION}.")
             )
-    deleted = query.get("deleted", "0").strip()
+    deleted = query.get("deleted", "0")
     if deleted not in DELETED_VALUES:
         problems.append(invalid("deleted", "deleted must be 0, 1 or all."))
-    order = query.get("order", "-updated_at").strip()
+    order = query.get("order", "-updated_at")
     if order not in ORDERS:
         problems.append(invalid("order", "order must be -updated_at or updated_at."))
     limit = DEFAULT_LIMIT

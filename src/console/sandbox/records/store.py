@@ -273,9 +273,22 @@ def dumps_data(data: dict[str, Any]) -> str:
     return text
 
 
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are the same JSON: unlike ==, 1, 1.0 and true differ."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(a[key], b[key]) for key in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Top-level fields added, removed or changed from `old` to `new` (new's order first)."""
-    changed = [name for name, value in new.items() if name not in old or old[name] != value]
+    changed = [
+        name for name, value in new.items() if name not in old or not same_json(old[name], value)
+    ]
     changed += [name for name in old if name not in new]
     return changed
 
@@ -321,8 +334,12 @@ def _history(
     conn.execute("INSERT OR IGNORE INTO records_dirty (seq) VALUES (?)", (seq,))
 
 
-def _count(conn: sqlite3.Connection, feed: FeedRef, delta: int) -> None:
-    if delta:
+def _count(
+    conn: sqlite3.Connection, feed: FeedRef, delta: int, counter: list[int] | None = None
+) -> None:
+    if counter is not None:
+        counter[0] += delta
+    elif delta:
         conn.execute(
             "UPDATE feeds SET record_count = record_count + ? WHERE seq = ?", (delta, feed.seq)
         )
@@ -351,11 +368,15 @@ def create_record(
     *,
     deleted: bool = False,
     guid: str | None = None,
+    counter: list[int] | None = None,
+    free: bool = False,
 ) -> tuple[int, str, str | None]:
     """Insert a new record; return (seq, guid, system_id). RecordError on an invalid id or
-    a taken system id."""
+    a taken system id. `counter`: add the change of the feed's record_count there (the
+    caller writes it once) instead of updating the feed row now. `free`: the caller has
+    just found no record with the data's system id."""
     system_id = _data_system_id(feed, data)
-    if system_id is not None:
+    if system_id is not None and not free:
         _check_free(conn, feed, system_id)
     text = dumps_data(data)
     guid = guid or new_guid(at)
@@ -376,7 +397,7 @@ def create_record(
     )
     seq = int(cursor.lastrowid or 0)
     _history(conn, seq, [*data, "deleted"] if deleted else list(data), actor, at)
-    _count(conn, feed, 0 if deleted else 1)
+    _count(conn, feed, 0 if deleted else 1, counter)
     return seq, guid, system_id
 
 
@@ -389,13 +410,15 @@ def update_record(
     *,
     data: dict[str, Any] | None = None,
     deleted: bool | None = None,
+    counter: list[int] | None = None,
 ) -> tuple[str, str | None]:
     """Replace a record's data (None keeps it) and/or set `deleted` (None keeps it);
     return (action, system_id). Nothing changes → "unchanged", nothing written.
     RecordError on an invalid id, a taken system id or a removed one."""
-    old_data = json.loads(row["data"])
-    new_data = old_data if data is None else data
-    changed = [] if data is None else changed_fields(old_data, new_data)
+    new_text = None if data is None else dumps_data(data)
+    if new_text is not None and new_text == row["data"]:
+        data = None  # the very same data: the common re-import
+    changed = [] if data is None else changed_fields(json.loads(row["data"]), data)
     was_deleted = bool(row["deleted"])
     now_deleted = was_deleted if deleted is None else deleted
     if now_deleted != was_deleted:
@@ -404,7 +427,7 @@ def update_record(
     if not changed:
         return "unchanged", system_id
     if data is not None:
-        new_system_id = _data_system_id(feed, new_data)
+        new_system_id = _data_system_id(feed, data)
         if new_system_id is None and system_id is not None:
             raise RecordError(
                 f"data.{feed.id_field} holds the record's system id and cannot be removed.",
@@ -413,7 +436,7 @@ def update_record(
         if new_system_id != system_id and new_system_id is not None:
             _check_free(conn, feed, new_system_id, int(row["seq"]))
         system_id = new_system_id
-    text = row["data"] if data is None else dumps_data(new_data)
+    text = row["data"] if data is None or new_text is None else new_text
     archived, restored = row["archived"], row["restored"]
     action = "updated"
     if now_deleted and not was_deleted:
@@ -427,7 +450,7 @@ def update_record(
         (system_id, int(now_deleted), at, text, actor.correlation_id, archived, restored, seq),
     )
     _history(conn, seq, changed, actor, at)
-    _count(conn, feed, int(was_deleted) - int(now_deleted))
+    _count(conn, feed, int(was_deleted) - int(now_deleted), counter)
     return action, system_id
 
 
@@ -456,19 +479,21 @@ def upsert_items(
     """Create or replace records identified by their id field: an item becomes the
     record's data whole. An archived record stays archived (restore is its own act)."""
     outcomes: list[ItemOutcome] = []
+    counter = [0]
     for index, item in enumerate(items):
         system_id: str | None = None
         try:
             system_id = _item_system_id(feed, item)
             row = record_by_system_id(conn, feed, system_id)
             if row is None:
-                _, guid, _ = create_record(conn, feed, item, actor, at)
+                _, guid, _ = create_record(conn, feed, item, actor, at, counter=counter, free=True)
                 outcomes.append(ItemOutcome(index, "created", guid, system_id))
             else:
-                action, _ = update_record(conn, feed, row, actor, at, data=item)
+                action, _ = update_record(conn, feed, row, actor, at, data=item, counter=counter)
                 outcomes.append(ItemOutcome(index, action, row["guid"], system_id))
         except RecordError as error:
             outcomes.append(_failed(index, system_id, error))
+    _count(conn, feed, counter[0])
     return outcomes
 
 
@@ -482,6 +507,7 @@ def patch_items(
     """Apply a JSON merge patch (RFC 7396) to the data of each record named by the patch's
     id field; an unknown record fails ("no record with system_id X")."""
     outcomes: list[ItemOutcome] = []
+    counter = [0]
     for index, patch in enumerate(patches):
         system_id: str | None = None
         try:
@@ -490,10 +516,11 @@ def patch_items(
             if row is None:
                 raise RecordError(f"no record with system_id {system_id}", feed.id_field)
             data = apply_merge_patch(json.loads(row["data"]), patch)
-            action, _ = update_record(conn, feed, row, actor, at, data=data)
+            action, _ = update_record(conn, feed, row, actor, at, data=data, counter=counter)
             outcomes.append(ItemOutcome(index, action, row["guid"], system_id))
         except RecordError as error:
             outcomes.append(_failed(index, system_id, error))
+    _count(conn, feed, counter[0])
     return outcomes
 
 
@@ -508,12 +535,14 @@ def set_deleted(
     """Archive (soft delete) or restore records by system id; unknown ones fail, and one
     already in that state is "unchanged"."""
     outcomes: list[ItemOutcome] = []
+    counter = [0]
     for index, system_id in enumerate(system_ids):
         row = record_by_system_id(conn, feed, system_id)
         if row is None:
             error = RecordError(f"no record with system_id {system_id}", feed.id_field)
             outcomes.append(_failed(index, system_id, error))
             continue
-        action, _ = update_record(conn, feed, row, actor, at, deleted=deleted)
+        action, _ = update_record(conn, feed, row, actor, at, deleted=deleted, counter=counter)
         outcomes.append(ItemOutcome(index, action, row["guid"], system_id))
+    _count(conn, feed, counter[0])
     return outcomes

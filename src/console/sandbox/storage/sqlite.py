@@ -223,16 +223,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX record_history_by_record ON record_history(record_seq, id)",
         # Records written since the background indexer last ran (records/indexer.py): it
-        # brings records_fts, record_fields and record_keys up to date in batches, off the
-        # write path.
+        # brings records_fts and record_keys up to date in batches, off the write path, and
+        # passes each record on to records_fields_dirty, which it drains in smaller batches
+        # into record_fields (the field rows cost ~3x the full text, so `q` goes first).
         "CREATE TABLE records_dirty (seq INTEGER PRIMARY KEY)",
+        "CREATE TABLE records_fields_dirty (seq INTEGER PRIMARY KEY)",
         # Full text of each record's data values, keyed by the record's seq (rowid). `q` is
         # words ANDed (no phrases), so no positions are kept (detail = none): a smaller
-        # index, written faster. `fields` (not searched) remembers the record's rows in
-        # record_fields as last indexed, JSON {"u": updated_at, "f": [[name, value], ...]},
-        # so the indexer deletes them by primary key without a second index.
-        "CREATE VIRTUAL TABLE records_fts USING fts5(body, fields UNINDEXED, detail = 'none',"
+        # index, written faster.
+        "CREATE VIRTUAL TABLE records_fts USING fts5(body, detail = 'none',"
         " tokenize = 'unicode61 remove_diacritics 2')",
+        # Each record's rows in record_fields as last indexed, JSON [[name, value], ...] with
+        # their updated_at, so the indexer deletes them by primary key without a second
+        # index on record_fields.
+        """CREATE TABLE record_field_sets (
+            seq INTEGER PRIMARY KEY,
+            updated_at REAL NOT NULL,
+            fields TEXT NOT NULL
+        )""",
         # Field filters (`data.NAME=VALUE`): one row per top-level scalar of a record's
         # data, in keyset order per (feed, name, value). updated_at is the record's when
         # indexed: a read keeps a row only while it still equals the record's.
