@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,12 @@ def qloop(qapp: Any) -> asyncio.AbstractEventLoop:
     import qasync
 
     loop = qasync.QEventLoop(qapp, already_running=True)
+    # asyncio.to_thread would otherwise start qasync's QThreadExecutor, whose threads are
+    # still running when the never-closed test loop is dropped at exit: Qt then aborts
+    # the process ("QThread: Destroyed while thread is still running", exit code 134).
+    loop.set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(thread_name_prefix="test-loop-default")
+    )
     asyncio.set_event_loop(loop)
     return loop
 

@@ -905,6 +905,13 @@ class RecordsTab(QWidget):
         if self.feed is not None and io_available(IMPORT_MODULE):
             opener = importlib.import_module(IMPORT_MODULE).start_import
             self.import_dialog = opener(self, self.session, self.feed)
+            feed_id = self.feed.id
+            self.import_dialog.import_finished.connect(lambda _status: self._imported(feed_id))
+
+    def _imported(self, feed_id: str) -> None:
+        # New and changed records and counts, shown if the tab still shows that feed.
+        if self.feed is not None and self.feed.id == feed_id:
+            self.refresh()
 
     def _start_export(self) -> None:
         """Open the Export dialog for the current feed and filters."""
