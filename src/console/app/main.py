@@ -99,6 +99,7 @@ def main(argv: list[str]) -> int:
     # them: imported at the top it would delay the sandbox child's spawn by ~40 ms.
     os.environ.setdefault("QT_API", "pyside6")
     import asyncio
+    import concurrent.futures
 
     import qasync
     from PySide6.QtWidgets import QApplication
@@ -117,6 +118,11 @@ def main(argv: list[str]) -> int:
     # Closing the window must not stop the loop before shutdown has run (STACK_NOTES 2).
     app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
+    # asyncio.to_thread (file reads of an upload, an export's writes) runs on plain threads,
+    # as in the tests (tests/ui/conftest.py), not on qasync's QThreadExecutor.
+    loop.set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(thread_name_prefix="console-io")
+    )
     asyncio.set_event_loop(loop)
     settings_store = SettingsStore(paths.settings_file)
     with loop:
