@@ -79,9 +79,17 @@ def _placed(index: IndexRows, seq: int, at: float) -> IndexRows:
 
 def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]]:
     """The batch's items made ready off the writer; items the store would refuse for their
-    size become row errors here, with the store's message."""
+    size become row errors here, with the store's message.
+
+    Rows of one file mostly share their keys (a CSV's always do), so the history's field
+    list and the data keys are made once per set of keys. The FTS text of an item whose
+    values are all strings is those strings joined, which is what `search_text` makes of
+    it (checked in tests/sandbox/test_imports_bulk.py); other items go through
+    `index_rows` itself.
+    """
     prepared: list[Prepared] = []
     errors = list(batch.errors)
+    per_keys: dict[tuple[str, ...], tuple[str, list[tuple[int, str]]]] = {}
     for row, item in zip(batch.rows, batch.items, strict=True):
         system_id = system_id_of(item[feed.id_field])
         assert system_id is not None  # the row reader checked it
@@ -90,8 +98,17 @@ def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]
         except RecordError as error:
             errors.append(RowError(row, error.field, error.message))
             continue
-        changed = _ENCODER.encode(list(item)[:MAX_CHANGED_FIELDS])
-        index = index_rows(0, feed.seq, 0.0, data, data=item, fields=False)
+        names = tuple(item)
+        known = per_keys.get(names)
+        if known is None:
+            keys = index_rows(0, feed.seq, 0.0, "", data=dict.fromkeys(names), fields=False).keys
+            known = per_keys[names] = (_ENCODER.encode(list(names)[:MAX_CHANGED_FIELDS]), keys)
+        changed, keys = known
+        values = item.values()
+        if all(type(value) is str for value in values):
+            index = IndexRows(0, 0.0, data, " ".join(values), [], keys)
+        else:
+            index = index_rows(0, feed.seq, 0.0, data, data=item, fields=False)
         prepared.append(Prepared(row, item, system_id, data, changed, new_guid(), index))
     return prepared, errors
 
