@@ -11,8 +11,9 @@ dirty mark, the feed's counter) per item. An import batch is mostly new records,
   each new system id is created with `executemany` of exactly the rows `create_record`
   writes (record, history row) and one counter update, plus what the background
   indexer's full-text pass would write for it (FTS text and data keys: `index_rows` on the
-  parse thread with the item already in hand, then the indexer's own `write_index`, which
-  also queues the record for the indexer's field pass): the indexer would otherwise read
+  parse thread with the item already in hand, then the indexer's `write_new_index`: the
+  rows of its `write_index` for a record created in the same transaction, which also queue
+  the record for the indexer's field pass): the indexer would otherwise read
   each new record back and parse its JSON again. So imported new records are found by `q`
   as soon as their batch commits, and never wait in `records_dirty`;
 - every other item (an existing record, or a repeat of a system id within the batch) then
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.sandbox.imports.rows import Batch, RowError
-from console.sandbox.records.indexer import IndexRows, index_rows, write_index
+from console.sandbox.records.indexer import IndexRows, index_rows, write_new_index
 from console.sandbox.records.store import (
     MAX_CHANGED_FIELDS,
     Actor,
@@ -68,13 +69,6 @@ class Applied:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] | None = None
-
-
-def _placed(index: IndexRows, seq: int, at: float) -> IndexRows:
-    """`index` (a full-text pass's rows: no field rows) for the record's seq and time."""
-    return IndexRows(
-        seq=seq, updated_at=at, data=index.data, text=index.text, fields=[], keys=index.keys
-    )
 
 
 def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]]:
@@ -163,8 +157,16 @@ def _create_all(
     conn.execute(
         "UPDATE feeds SET record_count = record_count + ? WHERE seq = ?", (len(new), feed.seq)
     )
-    # The indexer's own full-text write, so the rows are exactly its rows.
-    write_index(conn, [_placed(item.index, seq, at) for seq, item in zip(seqs, new, strict=True)])
+    # The indexer's full-text rows (its write for records this new), so `q` finds them now.
+    keys: set[tuple[int, str]] = set()
+    seen: set[int] = set()
+    for item in new:  # items with the same names share one keys list
+        if id(item.index.keys) not in seen:
+            seen.add(id(item.index.keys))
+            keys.update(item.index.keys)
+    write_new_index(
+        conn, [(seq, item.index.text) for seq, item in zip(seqs, new, strict=True)], keys
+    )
 
 
 def apply_prepared(
