@@ -124,6 +124,18 @@ def test_guids_are_time_ordered() -> None:
     assert store.new_guid(1_800_000_000.0) > guids[-1]
 
 
+def test_guids_made_in_bulk_follow_the_same_rules() -> None:
+    before = store.new_guid(1_900_000_000.0)
+    guids = store.new_guids(5000, 1_900_000_000.0)  # over 4096 in one millisecond
+    after = store.new_guid(1_900_000_000.0)
+    assert [before, *guids, after] == sorted({before, *guids, after})
+    assert all(guid[14] == "7" and guid[19] in "89ab" for guid in guids)
+    # The counter carries into the next millisecond exactly as one-by-one calls do.
+    assert guids[4094][:13] != guids[4095][:13]
+    assert guids[4095][14:18] == "7000"
+    assert store.new_guids(0) == []
+
+
 def test_version_keeps_exactly_the_records_changed_at_or_after_the_second(
     conn: sqlite3.Connection,
 ) -> None:

@@ -69,9 +69,10 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
-    indexer = RecordIndexer(database)
     intent_worker = IntentWorker(database, settings.intents)
     import_runner = ImportRunner(database, settings.imports)
+    # The field pass yields the writer to a running import (records/indexer.py).
+    indexer = RecordIndexer(database, busy=import_runner.running)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

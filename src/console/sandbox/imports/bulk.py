@@ -5,14 +5,15 @@ dirty mark, the feed's counter) per item. An import batch is mostly new records,
 
 - off the writer (the parse thread), each item's stored JSON, history field list and GUID
   are made once (`prepare`), with the store's own `dumps_data` (its size rule), encoder
-  and `new_guid` (so a GUID's time is when its row was parsed, at most a batch earlier than
+  and `new_guids` (so a GUID's time is when its batch was parsed, at most a batch earlier than
   its record's created_at);
 - on the writer, one query finds which system ids the feed already has; the first item of
   each new system id is created with `executemany` of exactly the rows `create_record`
   writes (record, history row) and one counter update, plus what the background
   indexer's full-text pass would write for it (FTS text and data keys: `index_rows` on the
-  parse thread with the item already in hand, then the indexer's own `write_index`, which
-  also queues the record for the indexer's field pass): the indexer would otherwise read
+  parse thread with the item already in hand, then the indexer's `write_new_index`: the
+  rows of its `write_index` for a record created in the same transaction, which also queue
+  the record for the indexer's field pass): the indexer would otherwise read
   each new record back and parse its JSON again. So imported new records are found by `q`
   as soon as their batch commits, and never wait in `records_dirty`;
 - every other item (an existing record, or a repeat of a system id within the batch) then
@@ -27,17 +28,17 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from console.sandbox.imports.rows import Batch, RowError
-from console.sandbox.records.indexer import IndexRows, index_rows, write_index
+from console.sandbox.records.indexer import index_rows, write_new_index
 from console.sandbox.records.store import (
     MAX_CHANGED_FIELDS,
     Actor,
     FeedRef,
     RecordError,
     dumps_data,
-    new_guid,
+    new_guids,
     system_id_of,
     upsert_items,
 )
@@ -47,9 +48,9 @@ _LOOKUP_CHUNK = 500
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """One item ready for the writer: its row, system id, stored JSON and changed fields."""
+class Prepared(NamedTuple):
+    """One item ready for the writer: its row, system id, stored JSON and changed fields
+    (a NamedTuple: one is made per row, and cheaply)."""
 
     row: int
     item: dict[str, Any]
@@ -57,7 +58,8 @@ class Prepared:
     data: str
     changed: str
     guid: str  # made here, off the writer; used if the item creates a record
-    index: IndexRows  # the indexer's rows for it, before its seq and time are known
+    text: str  # the indexer's FTS text for it
+    keys: list[tuple[int, str]]  # and its data keys (one list shared by items alike)
 
 
 @dataclass
@@ -68,13 +70,6 @@ class Applied:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] | None = None
-
-
-def _placed(index: IndexRows, seq: int, at: float) -> IndexRows:
-    """`index` (a full-text pass's rows: no field rows) for the record's seq and time."""
-    return IndexRows(
-        seq=seq, updated_at=at, data=index.data, text=index.text, fields=[], keys=index.keys
-    )
 
 
 def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]]:
@@ -90,7 +85,8 @@ def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]
     prepared: list[Prepared] = []
     errors = list(batch.errors)
     per_keys: dict[tuple[str, ...], tuple[str, list[tuple[int, str]]]] = {}
-    for row, item in zip(batch.rows, batch.items, strict=True):
+    guids = new_guids(len(batch.items))
+    for row, item, guid in zip(batch.rows, batch.items, guids, strict=True):
         system_id = system_id_of(item[feed.id_field])
         assert system_id is not None  # the row reader checked it
         try:
@@ -106,10 +102,10 @@ def prepare(batch: Batch, feed: FeedRef) -> tuple[list[Prepared], list[RowError]
         changed, keys = known
         values = item.values()
         if all(type(value) is str for value in values):
-            index = IndexRows(0, 0.0, data, " ".join(values), [], keys)
+            text = " ".join(values)
         else:
-            index = index_rows(0, feed.seq, 0.0, data, data=item, fields=False)
-        prepared.append(Prepared(row, item, system_id, data, changed, new_guid(), index))
+            text = index_rows(0, feed.seq, 0.0, data, data=item, fields=False).text
+        prepared.append(Prepared(row, item, system_id, data, changed, guid, text, keys))
     return prepared, errors
 
 
@@ -163,8 +159,14 @@ def _create_all(
     conn.execute(
         "UPDATE feeds SET record_count = record_count + ? WHERE seq = ?", (len(new), feed.seq)
     )
-    # The indexer's own full-text write, so the rows are exactly its rows.
-    write_index(conn, [_placed(item.index, seq, at) for seq, item in zip(seqs, new, strict=True)])
+    # The indexer's full-text rows (its write for records this new), so `q` finds them now.
+    keys: set[tuple[int, str]] = set()
+    seen: set[int] = set()
+    for item in new:  # items with the same names share one keys list
+        if id(item.keys) not in seen:
+            seen.add(id(item.keys))
+            keys.update(item.keys)
+    write_new_index(conn, [(seq, item.text) for seq, item in zip(seqs, new, strict=True)], keys)
 
 
 def apply_prepared(

@@ -104,6 +104,11 @@ class ImportRunner:
         self._remove_uploads()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="imports")
 
+    def running(self) -> bool:
+        """Whether an import is being worked on (the record indexer defers its field pass
+        meanwhile)."""
+        return self.current is not None
+
     def submit(self, job: ImportJob) -> None:
         """Queue an import (its row is committed, status queued); the runner owns its file."""
         self._queue.put_nowait(job)

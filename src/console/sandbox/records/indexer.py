@@ -13,6 +13,12 @@ differ).
 
 Freshness: a record is found once the round after its write commits: the task looks for
 work every `poll_seconds` (50 ms) and runs rounds back to back while any is waiting.
+
+While an import runs (`busy()` true), the field pass yields the writer to it: it does at
+most `DEFERRED_FIELD_BATCH` records once every `DEFERRED_FIELD_SECONDS` (about 1% of the
+writer's time instead of half of it), and catches up at full speed once the import is
+done. `q` stays fresh meanwhile: imports write new records' full text with each batch and
+the full-text pass keeps running at full speed.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +41,9 @@ POLL_SECONDS = 0.05
 # The documented bound (docs/api.md, Records) on how long after its write commits a record
 # is found by `q` and field filters, while the indexer keeps up (no import backlog).
 FRESHNESS_SECONDS = 2.0
+# The field pass's duty cycle while an import runs (docs/api.md, Records: freshness).
+DEFERRED_FIELD_BATCH = 200
+DEFERRED_FIELD_SECONDS = 1.0
 # Top-level fields of one record that get field-filter rows and data keys (the first ones).
 MAX_INDEXED_FIELDS = 100
 # Field names and values longer than these are not indexed (query.py caps filters alike).
@@ -190,6 +199,21 @@ def write_index(conn: sqlite3.Connection, computed: list[IndexRows]) -> int:
     return len(fresh)
 
 
+def write_new_index(
+    conn: sqlite3.Connection, texts: list[tuple[int, str]], keys: set[tuple[int, str]]
+) -> None:
+    """`write_index` for records created in this very transaction (the bulk import): the
+    same rows (FTS `(seq, text)`, data keys, the field pass's queue), without what cannot
+    apply to a record that new (its freshness check, old FTS rows, a `records_dirty` mark)."""
+    conn.executemany("INSERT INTO records_fts (rowid, body) VALUES (?, ?)", texts)
+    conn.executemany(
+        "INSERT OR IGNORE INTO record_keys (feed_seq, name) VALUES (?, ?)", sorted(keys)
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO records_fields_dirty (seq) VALUES (?)", [(t[0],) for t in texts]
+    )
+
+
 def write_fields(conn: sqlite3.Connection, computed: list[IndexRows]) -> int:
     """The field pass (writer): replace the field rows of records still as they were
     read; return how many."""
@@ -255,12 +279,21 @@ class RecordIndexer:
     """Runs the index rounds as a task of the server's event loop."""
 
     def __init__(
-        self, database: Database, *, batch: int = DEFAULT_BATCH, poll_seconds: float = POLL_SECONDS
+        self,
+        database: Database,
+        *,
+        batch: int = DEFAULT_BATCH,
+        poll_seconds: float = POLL_SECONDS,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self.database = database
         self.batch = batch
         self.field_batch = max(1, batch // 2)
         self.poll_seconds = poll_seconds
+        # True while a bulk writer (an import) should have the writer: the field pass
+        # then runs at DEFERRED_FIELD_BATCH records per DEFERRED_FIELD_SECONDS.
+        self.busy = busy or (lambda: False)
+        self._deferred_at = -float("inf")  # loop time of the last deferred field round
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -283,7 +316,10 @@ class RecordIndexer:
     async def run_once(self) -> int:
         """One round: the full-text pass over up to `batch` records, then the field pass over
         up to `field_batch` (so `q` catches up first behind a bulk write, while field
-        filters still progress); return how many records either pass indexed."""
+        filters still progress); return how many records either pass indexed.
+
+        While `busy()`, the field pass does at most DEFERRED_FIELD_BATCH records, and only
+        when DEFERRED_FIELD_SECONDS have passed since its last such round."""
         if not await self.database.read(has_dirty):
             return 0
         batch, field_batch = self.batch, self.field_batch
@@ -291,6 +327,12 @@ class RecordIndexer:
         computed = await self.database.read(lambda conn: dirty_rows(conn, batch))
         if computed:
             done += await self.database.run(lambda conn: write_index(conn, computed))
+        if self.busy():
+            clock = asyncio.get_running_loop().time()
+            if clock - self._deferred_at < DEFERRED_FIELD_SECONDS:
+                return done
+            self._deferred_at = clock
+            field_batch = min(field_batch, DEFERRED_FIELD_BATCH)
         fields = await self.database.read(lambda conn: dirty_field_rows(conn, field_batch))
         if fields:
             done += await self.database.run(lambda conn: write_fields(conn, fields))
