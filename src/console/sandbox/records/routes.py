@@ -19,7 +19,13 @@ from starlette.responses import Response
 from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import ApiError, Problem, invalid, not_found
 from console.sandbox.http.pagination import parse_page
-from console.sandbox.http.payload import Payload, check_json_depth, parse_json, shown_key
+from console.sandbox.http.payload import (
+    Payload,
+    check_json_depth,
+    non_finite_problems,
+    parse_json,
+    shown_key,
+)
 from console.sandbox.http.responses import correlation_id_of, json_response
 from console.sandbox.http.routing import as_admin, resource
 from console.sandbox.records import query as queries
@@ -31,6 +37,9 @@ PREFIX = "/api/public/v1/feeds/{feed_id}/records"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _POST_KEYS = ("guid", "system_id", "deleted", "data")
 _PATCH_KEYS = ("data", "deleted")
+
+# A number literal that may overflow to inf: an exponent of 3+ digits, or 309+ digits.
+_MAYBE_HUGE_NUMBER = re.compile(rb"[eE][+-]?\d{3}|\d{309}")
 
 
 def _record_not_found(guid: str) -> ApiError:
@@ -64,7 +73,12 @@ async def _read_object(request: Request, keys: tuple[str, ...]) -> Payload:
             raise ApiError.single(
                 415, "UNSUPPORTED_MEDIA_TYPE", "Send the body with Content-Type: application/json."
             )
-        return Payload(_checked_shape(parse_json(raw), keys))
+        document = parse_json(raw)
+        # inf cannot be stored as JSON: refused here, not a 500 when the record is written.
+        problems = non_finite_problems(document) if _MAYBE_HUGE_NUMBER.search(raw) else []
+        if problems:
+            raise ApiError(400, problems)
+        return Payload(_checked_shape(document, keys))
     except ApiError as error:
         return Payload({}, error)
 
