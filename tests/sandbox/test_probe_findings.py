@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 import pytest
 
@@ -38,3 +41,29 @@ def test_a_number_that_overflows_to_infinity_is_a_400_on_record_writes(
     )
     assert patched.status_code == 400, patched.text
     assert patched.json()["error"]["field"] == "data.n"
+
+
+def test_an_ndjson_row_with_an_infinite_number_is_a_row_error_not_a_failed_import(
+    api: httpx.Client, feed: str, eventually: Callable[[Callable[[], bool], float], None]
+) -> None:
+    content = b'{"id": "a", "n": 1}\n{"id": "b", "n": 1e999}\n{"id": "c", "n": -1e400}\n'
+    started = api.post(
+        f"{FEEDS}/{feed}/imports",
+        files={"file": ("rows.ndjson", content)},
+        data={"format": "ndjson"},
+    )
+    assert started.status_code == 202, started.text
+    status_url = f"{FEEDS}/{feed}/imports/{started.json()['import_id']}"
+    status: dict[str, Any] = {}
+
+    def finished() -> bool:
+        status.update(api.get(status_url).json())
+        return status["status"] not in {"queued", "running"}
+
+    eventually(finished, 10)
+    assert status["status"] == "partially_failed", status
+    assert (status["created"], status["failed"]) == (1, 2)
+    assert status["errors"] == [
+        {"row": 2, "field": "n", "message": "n is a number too large to be finite."},
+        {"row": 3, "field": "n", "message": "n is a number too large to be finite."},
+    ]
