@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -67,3 +68,27 @@ def test_an_ndjson_row_with_an_infinite_number_is_a_row_error_not_a_failed_impor
         {"row": 2, "field": "n", "message": "n is a number too large to be finite."},
         {"row": 3, "field": "n", "message": "n is a number too large to be finite."},
     ]
+
+
+def test_full_text_reads_run_one_at_a_time_per_key_and_leave_nothing_behind() -> None:
+    from console.sandbox.records import routes
+
+    async def scenario() -> tuple[int, int, int]:
+        running: dict[str, int] = {"k1": 0, "k2": 0}
+        most = {"k1": 0, "k2": 0}
+        both = 0
+
+        async def read(name: str) -> None:
+            nonlocal both
+            async with routes._full_text_reads.hold(name):
+                running[name] += 1
+                most[name] = max(most[name], running[name])
+                both = max(both, sum(1 for count in running.values() if count))
+                await asyncio.sleep(0.01)
+                running[name] -= 1
+
+        await asyncio.gather(*(read(name) for name in ["k1", "k2"] * 4))
+        return most["k1"], both, len(routes._full_text_reads)
+
+    # One key's reads never overlap; another key's go on beside them; no lock is kept.
+    assert asyncio.run(scenario()) == (1, 2, 0)
