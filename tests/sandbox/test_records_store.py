@@ -219,3 +219,35 @@ def test_a_change_of_json_type_is_a_change(conn: sqlite3.Connection) -> None:
     assert same[0].action == "unchanged"
     assert outcomes[0].guid is not None
     assert history(conn, outcomes[0].guid)[-1] == ("upsert", ["n", "f", "b"])
+
+
+def test_a_broad_q_walks_for_a_bounded_time_then_gives_a_cursor(
+    conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.sandbox.records import query as queries
+    from console.sandbox.records.indexer import index_all
+
+    feed = feed_of(conn)
+    with storage.transaction(conn):
+        items = [{"sku": f"S{n}", "note": "apple"} for n in range(30)]
+        store.upsert_items(conn, feed, items, ACTOR, 1000.0)
+    index_all(conn)
+    monkeypatch.setattr(queries, "SMALL_MATCHES", 3)
+    monkeypatch.setattr(queries, "CHUNK", 5)
+    # With its time spent after the first chunk, a request answers that chunk's matches
+    # and a cursor: one client's costly q cannot hold a reader thread for long.
+    monkeypatch.setattr(queries, "MAX_WALK_SECONDS", 0.0)
+    query = queries.RecordQuery(q="apple", limit=100)
+    rows, after = queries.page_rows(conn, feed, query)
+    assert (len(rows), after is not None) == (5, True)
+    seen = [row["system_id"] for row in rows]
+    while after is not None:
+        rows, after = queries.page_rows(conn, feed, queries.RecordQuery(q="apple", after=after))
+        seen += [row["system_id"] for row in rows]
+    assert sorted(seen) == sorted(item["sku"] for item in items)
+
+
+def test_a_repeated_q_word_is_one_full_text_term() -> None:
+    from console.sandbox.records import query as queries
+
+    assert queries.fts_match("n* pear n* pear N*") == '"n"* AND "pear" AND "N"*'

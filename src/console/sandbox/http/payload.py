@@ -329,3 +329,33 @@ async def read_payload(request: Request, spec: Sequence[FieldSpec]) -> Payload:
         return Payload(check_shape(parse_json(raw), spec))
     except ApiError as error:
         return Payload({}, error)
+
+
+# A number literal that may overflow to inf: an exponent of 3+ digits, or 309+ digits.
+_MAYBE_HUGE_NUMBER = re.compile(rb"[eE][+-]?\d{3}|\d{309}")
+
+
+def non_finite_problems(raw: bytes, document: Any) -> list[Problem]:
+    """400 problems for numbers too large to be finite (`1e400` parses to inf), each naming
+    its field: such a value cannot be stored as JSON, so a route that keeps data refuses it.
+
+    Walks with a stack, front to back (no recursion on user data), only when `raw` holds a
+    literal that could overflow."""
+    problems: list[Problem] = []
+    if not _MAYBE_HUGE_NUMBER.search(raw):
+        return problems
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(reversed([(_join(path, key), item) for key, item in value.items()]))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{path}[{i}]", item) for i, item in enumerate(value)]))
+        elif isinstance(value, float) and not math.isfinite(value):
+            shown = path or "The body"
+            problems.append(
+                Problem(
+                    "INVALID_PAYLOAD", f"{shown} is a number too large to be finite.", path or None
+                )
+            )
+    return problems

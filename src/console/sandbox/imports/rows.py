@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from console.sandbox.http.errors import ApiError
-from console.sandbox.http.payload import check_json_depth, parse_json
+from console.sandbox.http.payload import check_json_depth, non_finite_problems, parse_json
 
 FORMATS = ("csv", "ndjson")
 MAX_LINE_BYTES = 1024 * 1024
@@ -263,6 +263,10 @@ def _json_item(line: str) -> tuple[dict[str, Any] | None, RowError | None]:
     try:
         check_json_depth(raw)
         value = parse_json(raw)
+        # inf cannot be stored as JSON: a row error here, not the whole import failing later.
+        infinite = non_finite_problems(raw, value)
+        if infinite:
+            raise ApiError(400, infinite)
     except ApiError as error:
         problem = error.problems[0]
         message = problem.message.replace("The body", "The row")

@@ -15,6 +15,7 @@ import hmac
 import math
 import re
 import sqlite3
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,10 @@ SMALL_MATCHES = 20_000
 # MAX_SCANNED per request; nearby candidates share one rowid-range query.
 CHUNK = 2000
 MAX_SCANNED = 200_000
+# ... and for at most this long: each rowid-range query pays its prefix terms' expansion
+# (~50 ms a short `x*` at 300k records), so a few broad prefixes over a feed they barely
+# match held both reader threads for seconds and stalled every account's reads.
+MAX_WALK_SECONDS = 0.25
 CLUSTER_GAP = 64
 # A field filter's rows are counted up to this many when choosing which filter leads.
 FIELD_PROBE = 10_000
@@ -226,7 +231,10 @@ def fts_match(q: str) -> str | None:
     """The FTS5 query of `q`: its words ANDed, each quoted (`word*` a prefix), or None when
     it has no word. Words split as the index's tokenizer splits them (letters and digits),
     so no quoted word is a phrase."""
-    terms = [f'"{word}"' + ("*" if star else "") for word, star in _WORD.findall(q)]
+    # A repeated word matches nothing more and costs a whole FTS5 term each time.
+    terms = list(
+        dict.fromkeys(f'"{word}"' + ("*" if star else "") for word, star in _WORD.findall(q))
+    )
     return " AND ".join(terms[:MAX_Q_TERMS]) or None
 
 
@@ -401,7 +409,10 @@ def page_rows(
     hits: list[tuple[int, float]] = []
     position = query.after
     scanned = 0
+    deadline = time.monotonic() + MAX_WALK_SECONDS
     while len(hits) <= query.limit and scanned < MAX_SCANNED:
+        if scanned and time.monotonic() >= deadline:
+            break
         sql, params = _select(
             feed, query, match=None, lead=lead, columns=keys, limit=CHUNK, after=position
         )

@@ -8,18 +8,27 @@ DELETE is 405 (the `resource` helper answers it with `Allow`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.sandbox.http.auth import Principal
+from console.sandbox.http.auth import Principal, credentials_of
 from console.sandbox.http.errors import ApiError, Problem, invalid, not_found
 from console.sandbox.http.pagination import parse_page
-from console.sandbox.http.payload import Payload, check_json_depth, parse_json, shown_key
+from console.sandbox.http.payload import (
+    Payload,
+    check_json_depth,
+    non_finite_problems,
+    parse_json,
+    shown_key,
+)
 from console.sandbox.http.responses import correlation_id_of, json_response
 from console.sandbox.http.routing import as_admin, resource
 from console.sandbox.records import query as queries
@@ -64,7 +73,12 @@ async def _read_object(request: Request, keys: tuple[str, ...]) -> Payload:
             raise ApiError.single(
                 415, "UNSUPPORTED_MEDIA_TYPE", "Send the body with Content-Type: application/json."
             )
-        return Payload(_checked_shape(parse_json(raw), keys))
+        document = parse_json(raw)
+        # inf cannot be stored as JSON: refused here, not a 500 when the record is written.
+        problems = non_finite_problems(raw, document)
+        if problems:
+            raise ApiError(400, problems)
+        return Payload(_checked_shape(document, keys))
     except ApiError as error:
         return Payload({}, error)
 
@@ -106,6 +120,37 @@ def _checked_shape(body: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     return values
 
 
+class _OneAtATime:
+    """An asyncio lock per name, dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        """Wait until no other holder of `name` runs, then run alone for it."""
+        lock, users = self._locks.get(name, (asyncio.Lock(), 0))
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]
+            else:
+                self._locks[name] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+# A `q` read may take a reader thread for up to ~0.5 s, and there are two for every account:
+# one key runs one such read at a time, so a client firing many cannot hold both readers
+# and stall every other account's reads.
+_full_text_reads = _OneAtATime()
+
+
 async def list_records(request: Request) -> Response:
     """GET .../records: one page of the feed's records matching the filters."""
     slug = request.path_params["feed_id"]
@@ -116,7 +161,11 @@ async def list_records(request: Request) -> Response:
             conn, feed, queries.parse_record_query(request.query_params, conn)
         )
 
-    return json_response(await as_admin(request, work))
+    credentials = credentials_of(request)
+    if not request.query_params.get("q") or credentials is None:
+        return json_response(await as_admin(request, work))
+    async with _full_text_reads.hold(credentials.secret):
+        return json_response(await as_admin(request, work))
 
 
 async def record_keys(request: Request) -> Response:
