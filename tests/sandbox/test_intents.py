@@ -341,6 +341,25 @@ def test_a_client_correlation_id_is_kept_and_a_retry_is_applied_once(
     assert count == 1
 
 
+def test_another_accounts_correlation_id_is_neither_refused_nor_revealed(
+    feeds: httpx.Client, mint_key: Callable[..., str], sandbox_url: str, eventually: Waiter
+) -> None:
+    """An account cannot squat on (or probe for) another account's correlation ids: the
+    same client id on the other account's own feed is accepted under a fresh id."""
+    sent = "corr_shared" + feeds.headers["Authorization"][-12:]
+    headers = {"X-Correlation-Id": sent}
+    assert accepted(feeds.post("/ingest/source/upsert", json={"id": "a"}, headers=headers)) == sent
+    other = mint_key("other-" + sent[-8:])
+    with httpx.Client(base_url=sandbox_url, headers={"Authorization": f"Bearer {other}"}) as them:
+        create_feed(them, "theirs", "ingest")
+        theirs = accepted(them.post("/ingest/theirs/upsert", json={"id": "b"}, headers=headers))
+        assert theirs != sent
+        assert outcome_of(them, theirs, eventually)["records"][0]["system_id"] == "b"
+        errors_of(them.get(f"{INTENTS}/{sent}"), 404, "NOT_FOUND")
+    # The first account's intent is untouched, under the id it chose.
+    assert outcome_of(feeds, sent, eventually)["records"][0]["system_id"] == "a"
+
+
 @pytest.fixture
 def quick_polls(tmp_path: Path) -> Iterator[SandboxProcess]:
     """A server of its own that polls polling feeds every 0.2 s."""

@@ -90,9 +90,15 @@ class ContractMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 headers = extra_headers
-                narrower = scope["state"].get(NARROWER_RATE_LIMIT)
+                state = scope["state"]
+                narrower = state.get(NARROWER_RATE_LIMIT)
                 if narrower is not None and narrower.remaining <= decision.remaining:
                     headers = [extra_headers[0], *narrower.raw_headers()]
+                # A route may give the request another id (an intent whose client-sent id
+                # another account holds gets a fresh one): the header follows it.
+                if state["correlation_id"] is not correlation_id:
+                    named = (b"x-correlation-id", str(state["correlation_id"]).encode("ascii"))
+                    headers = [named, *headers[1:]]
                 message["headers"] = _with_headers(message.get("headers", ()), headers)
             await send(message)
 

@@ -60,12 +60,16 @@ def enqueue(
     body: bytes,
     items: int,
     at: float,
-) -> bool:
-    """Queue an intent (committed with the caller's transaction); False for a retry.
+) -> tuple[bool, str]:
+    """Queue an intent (committed with the caller's transaction).
 
-    A client may send its own X-Correlation-Id. The same id again for the same account,
-    feed, intent and body is a retry of an accepted request: nothing new is queued (the
-    intent is applied once). The id on anything else is 409 CONFLICT.
+    Returns whether it was queued (False for a retry) and its correlation id. A client may
+    send its own X-Correlation-Id. The same id again for the same account, feed, intent
+    and body is a retry of an accepted request: nothing new is queued (the intent is
+    applied once). The same id on another request of the same account is 409 CONFLICT.
+    An id that another account's intent already holds is neither refused nor revealed:
+    this intent gets a fresh server-made id, so no account can squat on another's ids or
+    learn that they exist.
     """
     digest = body_digest(body)
     row = conn.execute(
@@ -73,19 +77,22 @@ def enqueue(
         (correlation_id,),
     ).fetchone()
     if row is not None:
-        if tuple(row) == (account_id, feed, intent, digest):
-            return False
-        raise conflict(
-            f"Correlation id {correlation_id} already names another intent; send a new "
-            "X-Correlation-Id (or none, and the server makes one)."
-        )
+        if int(row["account_id"]) != account_id:
+            correlation_id = new_correlation_id()
+        elif tuple(row) == (account_id, feed, intent, digest):
+            return False, correlation_id
+        else:
+            raise conflict(
+                f"Correlation id {correlation_id} already names another intent; send a new "
+                "X-Correlation-Id (or none, and the server makes one)."
+            )
     conn.execute(
         "INSERT INTO intents (correlation_id, account_id, feed, intent, key_id, key_shown,"
         " body, body_sha256, items_received, status, received_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
         (correlation_id, account_id, feed, intent, key_id, key_shown, body, digest, items, at),
     )
-    return True
+    return True, correlation_id
 
 
 def pending(conn: sqlite3.Connection, *, limit: int, max_items: int) -> list[QueuedIntent]:

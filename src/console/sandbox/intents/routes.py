@@ -136,7 +136,7 @@ async def accept_intent(request: Request, intent: str) -> Response:
     body = await _read(intent, raw, feed.id_field)
     correlation_id = correlation_id_of(request)
 
-    def commit(conn: sqlite3.Connection) -> bool:
+    def commit(conn: sqlite3.Connection) -> tuple[bool, str]:
         return queue.enqueue(
             conn,
             correlation_id=correlation_id,
@@ -150,9 +150,12 @@ async def accept_intent(request: Request, intent: str) -> Response:
             at=now(),
         )
 
-    if await database_of(request).run(commit):
+    queued, correlation_id = await database_of(request).run(commit)
+    if queued:
         worker: IntentWorker = request.app.state.intent_worker
         worker.wake()
+    # The X-Correlation-Id header names the intent too (the contract middleware reads it).
+    request.scope["state"]["correlation_id"] = correlation_id
     return json_response({"correlationId": correlation_id}, status=202)
 
 
