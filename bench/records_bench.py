@@ -137,7 +137,7 @@ def measure(
                 found.append(len(response.json()["data"]))
             else:
                 conn.execute("BEGIN")
-                page_rows(conn, feed, parse_record_query(query, conn))
+                page_rows(conn, feed, parse_record_query(query, conn, feed))
                 conn.execute("COMMIT")
                 floor.append((time.perf_counter() - started) * 1000)
     return {

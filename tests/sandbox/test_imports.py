@@ -450,3 +450,20 @@ def test_an_import_killed_with_its_server_is_interrupted_and_resumes_exactly(
     final = finished(api, feed, resumed["import_id"], eventually, 120)
     assert final["status"] == "succeeded"
     assert record_count(api, feed) == rows
+
+
+def test_a_start_row_past_the_end_is_refused_and_one_past_the_last_row_does_nothing(
+    long_api: httpx.Client, eventually: Eventually
+) -> None:
+    feed = new_feed(long_api)
+    content = b"id,name\na,one\nb,two\n"
+    refused = upload(long_api, feed, content, start_row="4")
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["field"] == "start_row"
+    # Resuming an import whose every row is done (last_row 2): nothing left, nothing changed.
+    done = upload(long_api, feed, content, start_row="3")
+    assert done.status_code == 202, done.text
+    final = finished(long_api, feed, done.json()["import_id"], eventually)
+    assert (final["processed"], final["created"], final["total"]) == (0, 0, 2)
+    assert final["last_row"] <= final["total"]
+    assert record_count(long_api, feed) == 0

@@ -220,6 +220,13 @@ def test_a_tampered_cursor_is_400(api: httpx.Client, feed: str) -> None:
     # A cursor of one order is refused with the other.
     other = api.get(records_url(feed), params={"cursor": cursor, "order": "updated_at"})
     assert other.status_code == 400
+    # A cursor of another feed is refused too, not read as a position in this one.
+    created = api.post(FEEDS, json={"id": "returns", "name": "Returns", "method": "ingest"})
+    assert created.status_code == 201, created.text
+    post(api, "returns", {"system_id": "R-1", "data": {}})
+    foreign = api.get(records_url("returns"), params={"limit": 1, "cursor": cursor})
+    assert foreign.status_code == 400, foreign.text
+    assert foreign.json()["error"]["field"] == "cursor"
 
 
 def _pages(api: httpx.Client, feed: str, **params: Any) -> Iterator[list[dict[str, Any]]]:

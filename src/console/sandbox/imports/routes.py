@@ -193,6 +193,19 @@ async def create_import(request: Request) -> Response:
         # Counted now, off the event loop and the writer, so the status has its total
         # from the first answer on (about 0.1 s per 100,000 rows here).
         total = await asyncio.to_thread(count_rows, upload.path, options.file_format)
+        if options.start_row > total + 1:
+            # total + 1 (every row done) is a resume with nothing left: it succeeds at once.
+            raise ApiError(
+                400,
+                [
+                    Problem(
+                        "VALIDATION_FAILED",
+                        f"start_row {options.start_row} is past the file's last data row "
+                        f"({total:,}); resume at last_row + 1, at most {total + 1:,}.",
+                        "start_row",
+                    )
+                ],
+            )
 
         def create(conn: sqlite3.Connection) -> tuple[int, str]:
             current = require_feed(conn, feed.account_id, slug)

@@ -94,6 +94,12 @@ def _cursor_key(conn: sqlite3.Connection) -> bytes:
     return bytes.fromhex(str(row[0])) if row is not None else b"records"
 
 
+def _cursor_scope(order: str, feed: FeedRef) -> str:
+    """What a cursor is signed for: its order and its feed (a cursor of another feed, or of
+    another account's, is refused rather than read as a position in this one)."""
+    return f"{order}@{feed.seq}"
+
+
 def encode_cursor(key: bytes, order: str, updated_at: float, seq: int) -> str:
     """An opaque, signed cursor continuing after (updated_at, seq) in `order`."""
     payload = b"%s|%s|%s|%d" % (_CURSOR_TAG, order.encode(), repr(updated_at).encode(), seq)
@@ -134,7 +140,9 @@ def _bounded_int(text: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
-def parse_record_query(query: Mapping[str, str], conn: sqlite3.Connection) -> RecordQuery:
+def parse_record_query(
+    query: Mapping[str, str], conn: sqlite3.Connection, feed: FeedRef
+) -> RecordQuery:
     """Check every parameter of a record list; 400 VALIDATION_FAILED naming each bad one."""
     problems: list[Problem] = []
     getlist = getattr(query, "getlist", None)
@@ -186,7 +194,7 @@ def parse_record_query(query: Mapping[str, str], conn: sqlite3.Connection) -> Re
     after = None
     cursor = query.get("cursor", "")
     if cursor and order in ORDERS:
-        after = decode_cursor(_cursor_key(conn), order, cursor)
+        after = decode_cursor(_cursor_key(conn), _cursor_scope(order, feed), cursor)
         if after is None:
             problems.append(
                 invalid("cursor", "cursor is not one this server issued for this order.")
@@ -447,7 +455,9 @@ def list_records(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) ->
         raise validation_failed([invalid("q", "q could not be searched; use words.")]) from None
     next_cursor = None
     if last is not None:
-        next_cursor = encode_cursor(_cursor_key(conn), query.order, last[0], last[1])
+        next_cursor = encode_cursor(
+            _cursor_key(conn), _cursor_scope(query.order, feed), last[0], last[1]
+        )
     return {
         "data": [record_json(row) for row in rows],
         "pagination": {"next_cursor": next_cursor},

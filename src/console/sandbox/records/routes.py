@@ -158,7 +158,7 @@ async def list_records(request: Request) -> Response:
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
         feed = store.require_feed(conn, principal.account_id, slug)
         return queries.list_records(
-            conn, feed, queries.parse_record_query(request.query_params, conn)
+            conn, feed, queries.parse_record_query(request.query_params, conn, feed)
         )
 
     credentials = credentials_of(request)
