@@ -379,6 +379,12 @@ def test_q_finds_words_inside_data_within_the_documented_freshness(
     assert _found(api, feed, q="ocean quimby") == []
     assert _found(api, feed, q="zoe") == ["A-2"]  # diacritics folded
     assert _found(api, feed, q="quim*") == ["A-2"]  # a prefix
+    # Prefixes are bounded: each expands to every indexed word it starts.
+    for broad in ("q*", "ab* cd* ef* gh*"):
+        refused = api.get(records_url(feed), params={"q": broad})
+        assert refused.status_code == 400, broad
+        assert refused.json()["error"]["field"] == "q"
+    assert _found(api, feed, q="qu* zo* quim*") == ["A-2"]  # three are fine
     assert _found(api, feed, q="quim") == []
     assert _found(api, feed, q="A-2") == ["A-2"]  # words of the id field's value
     assert _found(api, feed, q="customer") == []  # keys are not searched

@@ -50,6 +50,10 @@ _DIGITS = re.compile(r"^[0-9]{1,18}$")
 # it asks for a prefix.
 _WORD = re.compile(r"([^\W_]+)(\*?)")
 MAX_Q_TERMS = 16
+# Each prefix term is expanded to every indexed word it starts (a one-letter `n*` is a
+# good part of the vocabulary): bounded so that one request's search stays cheap.
+MIN_PREFIX = 2
+MAX_PREFIXES = 3
 # A `q` matching at most this many records (in all feeds) is served from its matches;
 # beyond, by walking the keyset order and probing the full-text index per candidate.
 SMALL_MATCHES = 20_000
@@ -155,6 +159,16 @@ def parse_record_query(
     q = query.get("q", "")
     if len(q) > MAX_Q_LENGTH:
         problems.append(invalid("q", f"q must be at most {MAX_Q_LENGTH} characters."))
+    else:
+        prefixes = {word for word, star in _WORD.findall(q) if star}
+        if any(len(word) < MIN_PREFIX for word in prefixes):
+            problems.append(
+                invalid("q", f"a prefix search (word*) needs at least {MIN_PREFIX} characters.")
+            )
+        elif len(prefixes) > MAX_PREFIXES:
+            problems.append(
+                invalid("q", f"q may hold at most {MAX_PREFIXES} prefix searches (word*).")
+            )
     q = q.strip()
     guid = query.get("guid", "")
     if len(guid) > MAX_GUID_LENGTH:
