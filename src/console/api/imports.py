@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from console.api.feeds import feed_path
-from console.api.fields import optional_float
+from console.api.fields import objects, optional_float, optional_int, optional_str
 from console.api.multipart import FieldValue, MultipartFile, Progress, form_fields
 from console.api.transport import ApiClient
 
@@ -88,11 +88,11 @@ class ImportStatus:
             last_row=int(body.get("last_row") or 0),
             errors=tuple(
                 ImportRowError(
-                    row=None if item.get("row") is None else int(item["row"]),
+                    row=optional_int(item.get("row")),
                     field=item.get("field") or None,
                     message=str(item.get("message") or ""),
                 )
-                for item in _objects(body.get("errors"))
+                for item in objects(body.get("errors"))
             ),
             started_at=optional_float(body.get("started_at")),
             finished_at=optional_float(body.get("finished_at")),
@@ -132,11 +132,11 @@ class DryRun:
                 DryRunRow(
                     row=int(item.get("row") or 0),
                     action=str(item.get("action") or ""),
-                    system_id=None if item.get("system_id") is None else str(item["system_id"]),
+                    system_id=optional_str(item.get("system_id")),
                     field=item.get("field") or None,
                     message=item.get("message") or None,
                 )
-                for item in _objects(body.get("rows"))
+                for item in objects(body.get("rows"))
             ),
         )
 
@@ -293,7 +293,3 @@ def _checked_format(format: str) -> str:
     if format not in MEDIA_TYPES:
         raise ValueError("format must be csv or ndjson")
     return format
-
-
-def _objects(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from console.api.errors import ApiError
-from console.api.fields import optional_float
+from console.api.fields import objects, optional_float, optional_int, optional_str
 from console.api.transport import ApiClient
 
 INTENTS = ("upsert", "patch", "delete", "fetch", "fetch-list")
@@ -78,19 +78,19 @@ class IntentOutcome:
             items_received=int(body.get("items_received") or 0),
             errors=tuple(
                 IntentItemError(
-                    item=None if item.get("item") is None else int(item["item"]),
+                    item=optional_int(item.get("item")),
                     field=item.get("field") or None,
                     message=str(item.get("message") or ""),
                 )
-                for item in _objects(body.get("errors"))
+                for item in objects(body.get("errors"))
             ),
             records=tuple(
                 IntentRecord(
                     guid=item.get("guid") or None,
-                    system_id=None if item.get("system_id") is None else str(item["system_id"]),
+                    system_id=optional_str(item.get("system_id")),
                     action=str(item.get("action") or ""),
                 )
-                for item in _objects(body.get("records"))
+                for item in objects(body.get("records"))
             ),
             started_at=optional_float(body.get("started_at")),
             key_id=key.get("id") or None,
@@ -169,7 +169,3 @@ def _items(items: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Any:
     if isinstance(items, Mapping):
         return dict(items)
     return [dict(item) for item in items]
-
-
-def _objects(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from console.api.feeds import feed_path
+from console.api.fields import optional_str
 from console.api.merge_patch import (
     UnrepresentableNullError,
     apply_merge_patch,
@@ -81,11 +82,10 @@ class Record:
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Record:
         """Parse the contract's record object (extension fields optional)."""
-        system_id = body.get("system_id")
         data = body.get("data")
         return cls(
             guid=str(body["guid"]),
-            system_id=None if system_id is None else str(system_id),
+            system_id=optional_str(body.get("system_id")),
             deleted=bool(body.get("deleted") or False),
             version=int(body.get("version") or 0),
             created_at=float(body.get("created_at") or 0),

@@ -13,12 +13,14 @@ from starlette.responses import Response
 
 from console.sandbox.http.openapi_schemas import (
     CURSOR_PATTERN,
+    LIMIT_PARAMETER,
     NULLABLE_TIMESTAMP,
     TIMESTAMP,
     V1,
     body,
     errors,
     json_content,
+    page_of,
     ref,
 )
 from console.sandbox.http.responses import json_response
@@ -28,12 +30,7 @@ from console.sandbox.pipelines.openapi import PIPELINE_PATHS, PIPELINE_SCHEMAS
 from console.sandbox.records.openapi import RECORD_PATHS, RECORD_SCHEMAS
 
 _PAGE_PARAMETERS = [
-    {
-        "name": "limit",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 100},
-        "description": "Page size, 1 to 1,000,000; values above 1000 are capped at 1000.",
-    },
+    LIMIT_PARAMETER,
     {
         "name": "cursor",
         "in": "query",
@@ -59,20 +56,6 @@ TEXT: dict[str, Any] = {
     "description": _TEXT_RULE,
 }
 _KEY_ID = {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _page_of(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["data", "pagination"],
-        "properties": {
-            "data": {"type": "array", "items": ref(item)},
-            "pagination": {
-                "type": "object",
-                "properties": {"next_cursor": {"type": ["string", "null"]}},
-            },
-        },
-    }
 
 
 def _list_of(item: str) -> dict[str, Any]:
@@ -221,7 +204,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "List the account's API keys, newest first, revoked ones included",
             "parameters": _PAGE_PARAMETERS,
-            "responses": {"200": json_content(_page_of("Key"), "A page of keys"), **errors(400)},
+            "responses": {"200": json_content(page_of("Key"), "A page of keys"), **errors(400)},
         },
         "post": {
             "summary": "Create an API key",
@@ -264,7 +247,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "List the account's feeds, newest first",
             "parameters": _PAGE_PARAMETERS,
-            "responses": {"200": json_content(_page_of("Feed"), "A page of feeds"), **errors(400)},
+            "responses": {"200": json_content(page_of("Feed"), "A page of feeds"), **errors(400)},
         },
         "post": {
             "summary": "Create a feed",

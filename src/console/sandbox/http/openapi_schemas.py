@@ -59,3 +59,27 @@ def errors(*statuses: int, **descriptions: str) -> dict[str, Any]:
 def body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
     """A JSON request body of `schema`."""
     return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+# The limit of every paged list (keys, feeds, records, a record's history).
+LIMIT_PARAMETER: dict[str, Any] = {
+    "name": "limit",
+    "in": "query",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_QUERY_INTEGER, "default": 100},
+    "description": "Page size, 1 to 1,000,000; values above 1000 are capped at 1000.",
+}
+
+
+def page_of(item: str) -> dict[str, Any]:
+    """A page of `item`s with the cursor of the next page."""
+    return {
+        "type": "object",
+        "required": ["data", "pagination"],
+        "properties": {
+            "data": {"type": "array", "items": ref(item)},
+            "pagination": {
+                "type": "object",
+                "properties": {"next_cursor": {"type": ["string", "null"]}},
+            },
+        },
+    }

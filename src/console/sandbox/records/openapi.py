@@ -6,12 +6,13 @@ from typing import Any
 
 from console.sandbox.http.openapi_schemas import (
     CURSOR_PATTERN,
-    MAX_QUERY_INTEGER,
+    LIMIT_PARAMETER,
     TIMESTAMP,
     V1,
     body,
     errors,
     json_content,
+    page_of,
     ref,
 )
 from console.sandbox.records.query import (
@@ -95,12 +96,7 @@ _LIST_PARAMETERS: list[dict[str, Any]] = [
         "in": "query",
         "schema": {"enum": ["-updated_at", "updated_at"], "default": "-updated_at"},
     },
-    {
-        "name": "limit",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_QUERY_INTEGER, "default": 100},
-        "description": "Page size, 1 to 1,000,000; values above 1000 are capped at 1000.",
-    },
+    LIMIT_PARAMETER,
     {
         "name": "cursor",
         "in": "query",
@@ -111,12 +107,7 @@ _LIST_PARAMETERS: list[dict[str, Any]] = [
 ]
 # The keys' and feeds' paging (openapi.py): a history page is numbered like theirs.
 _PAGE_PARAMETERS: list[dict[str, Any]] = [
-    {
-        "name": "limit",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_QUERY_INTEGER, "default": 100},
-        "description": "Page size, 1 to 1,000,000; values above 1000 are capped at 1000.",
-    },
+    LIMIT_PARAMETER,
     {
         "name": "cursor",
         "in": "query",
@@ -212,20 +203,6 @@ RECORD_SCHEMAS: dict[str, Any] = {
 }
 
 
-def _page(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["data", "pagination"],
-        "properties": {
-            "data": {"type": "array", "items": ref(item)},
-            "pagination": {
-                "type": "object",
-                "properties": {"next_cursor": {"type": ["string", "null"]}},
-            },
-        },
-    }
-
-
 RECORD_PATHS: dict[str, Any] = {
     RECORDS + "/keys": {
         "get": {
@@ -257,7 +234,7 @@ RECORD_PATHS: dict[str, Any] = {
             "summary": "A record's history of changes, newest first",
             "parameters": [_FEED_ID, _GUID, *_PAGE_PARAMETERS],
             "responses": {
-                "200": json_content(_page("HistoryEntry"), "A page of history entries"),
+                "200": json_content(page_of("HistoryEntry"), "A page of history entries"),
                 **errors(400, 404, s404=_NOT_FOUND),
             },
         },
@@ -278,7 +255,7 @@ RECORD_PATHS: dict[str, Any] = {
             "description": _FIELD_FILTERS,
             "parameters": [_FEED_ID, *_LIST_PARAMETERS],
             "responses": {
-                "200": json_content(_page("Record"), "A page of records"),
+                "200": json_content(page_of("Record"), "A page of records"),
                 **errors(400, 404, s404="FEED_NOT_FOUND"),
             },
         },

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -31,7 +30,7 @@ from console.ui.keys.model import STATUS_COLUMN, KeysTableModel, keys_filter
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import error_text
-from console.ui.widgets.row_table import ROW_ROLE, select_row, selected_row
+from console.ui.widgets.row_table import ROW_ROLE, select_row, selected_row, setup_row_view
 from console.ui.widgets.status_badge import StatusBadgeDelegate
 
 if TYPE_CHECKING:
@@ -105,16 +104,9 @@ class KeysTab(QWidget):
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)  # newest first
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        # Tab leaves the table for the next control instead of walking its cells.
-        self.table.setTabKeyNavigation(False)
-        self.table.setAlternatingRowColors(True)
+        setup_row_view(self.table)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(30)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusBadgeDelegate(self.table))
         header = self.table.horizontalHeader()

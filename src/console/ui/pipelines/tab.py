@@ -11,7 +11,6 @@ import shiboken6
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -45,7 +44,7 @@ from console.ui.pipelines.model import (
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.elided_label import ElidedLabel
-from console.ui.widgets.row_table import selected_row
+from console.ui.widgets.row_table import selected_row, setup_row_view
 from console.ui.widgets.status_badge import StatusBadgeDelegate, badge_label_style
 
 LIVE_POLL_MS = 1000
@@ -117,14 +116,7 @@ class PipelinesTab(QWidget):
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        # Tab leaves the table; with cell navigation it chose the next pipeline instead.
-        self.table.setTabKeyNavigation(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
+        setup_row_view(self.table)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(30)
         self.table.setItemDelegateForColumn(STATUS_COLUMN, StatusBadgeDelegate(self.table))

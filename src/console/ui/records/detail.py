@@ -7,7 +7,6 @@ import json
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from console.api.records import ArchiveMark, HistoryEntry, Record
 from console.ui.formatting import format_timestamp
+from console.ui.widgets.row_table import setup_row_view
 from console.ui.widgets.status_badge import badge_label_style
 
 HISTORY_COLUMNS = ("When", "Intent", "Changed", "Key", "Correlation ID")
@@ -42,6 +42,22 @@ def describe_mark(mark: ArchiveMark) -> str:
     if mark.key_id:
         who += f" ({mark.key_id})"
     return f"{format_timestamp(mark.at)} by {who}"
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet("font-weight: 600;")
+    return label
+
+
+def _section(head: QHBoxLayout, body: QWidget) -> QWidget:
+    """A part of the split: its heading row above `body`, which takes the height."""
+    part = QWidget()
+    layout = QVBoxLayout(part)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addLayout(head)
+    layout.addWidget(body, 1)
+    return part
 
 
 class CopyableValue(QWidget):
@@ -141,27 +157,16 @@ class RecordDetail(QWidget):
         self.copy_json_button.setToolTip("Copy the record's data as formatted JSON")
         self.copy_json_button.clicked.connect(self.copy_json)
         json_head = QHBoxLayout()
-        data_label = QLabel("Data")
-        data_label.setStyleSheet("font-weight: 600;")
-        json_head.addWidget(data_label)
+        json_head.addWidget(_heading("Data"))
         json_head.addStretch(1)
         json_head.addWidget(self.copy_json_button)
-        json_part = QWidget()
-        json_layout = QVBoxLayout(json_part)
-        json_layout.setContentsMargins(0, 0, 0, 0)
-        json_layout.addLayout(json_head)
-        json_layout.addWidget(self.json_view, 1)
+        json_part = _section(json_head, self.json_view)
 
         self.history = QTableWidget(0, len(HISTORY_COLUMNS))
         self.history.setHorizontalHeaderLabels(HISTORY_COLUMNS)
-        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.history.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.history.setTabKeyNavigation(False)
+        setup_row_view(self.history, alternating=False)
         self.history.verticalHeader().hide()
         self.history.verticalHeader().setDefaultSectionSize(22)
-        self.history.setWordWrap(False)
-        self.history.setShowGrid(False)
         header = self.history.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
@@ -176,17 +181,11 @@ class RecordDetail(QWidget):
         self.history_status = QLabel("")
         self.history_status.setStyleSheet("color: #5c5f66;")
         history_head = QHBoxLayout()
-        history_label = QLabel("History")
-        history_label.setStyleSheet("font-weight: 600;")
-        history_head.addWidget(history_label)
+        history_head.addWidget(_heading("History"))
         history_head.addWidget(self.history_status, 1)
         history_head.addWidget(self.more_history_button)
         history_head.addWidget(self.copy_history_button)
-        history_part = QWidget()
-        history_layout = QVBoxLayout(history_part)
-        history_layout.setContentsMargins(0, 0, 0, 0)
-        history_layout.addLayout(history_head)
-        history_layout.addWidget(self.history, 1)
+        history_part = _section(history_head, self.history)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(json_part)

@@ -28,7 +28,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -54,6 +53,7 @@ from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.confirm import Confirmation
 from console.ui.widgets.error_banner import error_text
+from console.ui.widgets.row_table import setup_row_view
 
 HISTORY_PAGE = 50
 GUID_COLUMN_PX = 150  # elided in the middle; the detail pane shows it whole
@@ -201,13 +201,7 @@ class RecordsTab(QWidget):
 
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setTabKeyNavigation(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
+        setup_row_view(self.table)
         # A GUID's start is its time and its end its random part: both tell records apart.
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         vertical = self.table.verticalHeader()

@@ -15,7 +15,7 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtWidgets import QTableView
+from PySide6.QtWidgets import QAbstractItemView, QTableView
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -177,3 +177,16 @@ def select_row(view: QTableView, row_id: object) -> bool:
     view.selectRow(index.row())
     view.scrollTo(index)
     return True
+
+
+def setup_row_view(view: QTableView, *, alternating: bool = True) -> None:
+    """Make `view` a read-only list of rows: one whole row selected at a time, no
+    editing, one line a row without a grid. Tab leaves the table for the next control
+    instead of walking its cells (with cell navigation it chose the next row)."""
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setTabKeyNavigation(False)
+    view.setAlternatingRowColors(alternating)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
