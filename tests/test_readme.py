@@ -53,3 +53,26 @@ def test_the_hardening_figures_are_in_the_readme_with_their_floors_and_ratios() 
     wait = re.search(r"another account's `GET /keys\?limit=1` wait[^|]*\| max (\d+) ms", text)
     assert wait, "the tenancy wait is missing from README"
     assert int(wait.group(1)) <= 500, "README's other-account wait misses 0.5 s"
+
+
+def test_the_records_figures_are_in_the_readme_with_their_floors() -> None:
+    """Issue 11's targets: filter to first page <= 150 ms, scroll stall <= 50 ms, the 1M
+    import <= 2x its floor; each figure beside the floor measured in the same run."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    filters = re.findall(
+        r"\| (?:Records tab on a 1,000,000-record feed: filter change[^|]*|same, [^|]*)"
+        r"\| ([\d.]+) ms \| ([\d.]+) ms[^|]*\| [\d.]+x \| ≤ 150 ms \|",
+        text,
+    )
+    assert len(filters) == 4, "README lacks the four filter-to-first-page rows"
+    assert all(float(figure) <= 150 for figure, _floor in filters)
+    stall = re.search(r"longest UI event-loop stall while scrolling[^|]*\| ([\d.]+) ms", text)
+    assert stall, "the scroll stall is missing from README"
+    assert float(stall.group(1)) <= 50, "README's scroll stall misses 50 ms"
+    imported = re.search(
+        r"1,000,000-row CSV import[^|]*\| [\d.]+ s [^|]*\| [\d.]+ s \([^|]*\| ([\d.]+)x", text
+    )
+    assert imported, "the import figure with its floor and ratio is missing from README"
+    assert float(imported.group(1)) <= 2, "README's import ratio misses 2x"
+    lookup = re.search(r"server-side `system_id` lookup[^|]*\| [\d.]+ / [\d.]+ ms \| [\d.]+", text)
+    assert lookup, "the server-side lookup figures (p50 / p95, with floor) are missing"
