@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -504,3 +505,27 @@ def test_demo_records_seeds_a_bulk_feed(make_sandbox: Any) -> None:
         first = page["data"][0]
         found = demo.get(records_url("demo-records"), params={"q": first["data"]["email"]})
         assert first["guid"] in [item["guid"] for item in found.json()["data"]]
+
+
+def test_demo_histories_name_only_keys_that_could_have_made_each_change(sandbox: Any) -> None:
+    """The record routes take admin keys only, and an ingest key writes only to its feed:
+    the demo's histories and archive marks tell no story the API could not."""
+    from console.sandbox.storage.sqlite import database_path
+
+    conn = sqlite3.connect(f"file:{database_path(sandbox.data_dir)}?mode=ro", uri=True)
+    try:
+        impossible = conn.execute(
+            "SELECT h.intent, h.key_shown, f.slug, k.kind, k.feed FROM record_history h"
+            " JOIN records r ON r.seq = h.record_seq JOIN feeds f ON f.seq = r.feed_seq"
+            " JOIN api_keys k ON k.id = h.key_id"
+            " WHERE (h.intent LIKE 'record-%' AND k.kind != 'admin')"
+            " OR (k.kind = 'ingest' AND k.feed != f.slug) LIMIT 5"
+        ).fetchall()
+        seeded = conn.execute(
+            "SELECT count(*) FROM record_history h JOIN api_keys k ON k.id = h.key_id"
+            " WHERE k.kind = 'ingest'"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert impossible == []
+    assert seeded > 0  # ingest keys do appear, on their own feeds

@@ -56,6 +56,7 @@ _WAREHOUSES = ("AMS-1", "BER-2", "MAD-1")
 class _Key:
     key_id: str
     shown: str
+    feed: str | None = None  # an ingest key's feed; None for admin keys
 
 
 @dataclass
@@ -139,12 +140,24 @@ DEMO_RECORDS: dict[str, tuple[int, Callable[[random.Random, int], dict[str, Any]
 
 def _keys(conn: sqlite3.Connection, account_id: int) -> list[_Key]:
     rows = conn.execute(
-        "SELECT id, prefix, last4 FROM api_keys WHERE account_id = ? AND revoked_at IS NULL"
+        "SELECT id, prefix, last4, feed FROM api_keys WHERE account_id = ? AND revoked_at IS NULL"
         " ORDER BY seq",
         (account_id,),
     ).fetchall()
-    keys = [_Key(str(row[0]), mask_key(str(row[1]), str(row[2]))) for row in rows]
+    keys = [
+        _Key(str(row[0]), mask_key(str(row[1]), str(row[2])), row[3] and str(row[3]))
+        for row in rows
+    ]
     return keys or [_Key("key_" + "0" * 24, "fdk_…0000")]
+
+
+def _keys_that_could(keys: list[_Key], feed: str, intent: str) -> list[_Key]:
+    """The keys that could have made a change of `intent` on `feed`: the record routes take
+    admin keys only; the intents also the feed's own ingest keys."""
+    admin = [key for key in keys if key.feed is None]
+    if intent.startswith("record-"):
+        return admin or keys
+    return [key for key in keys if key.feed in (None, feed)] or keys
 
 
 def _correlation_id(rng: random.Random) -> str:
@@ -287,10 +300,15 @@ def _history_of(
     at: float,
     intent: str,
     keys: list[_Key],
+    feed: str,
 ) -> tuple[list[_Change], dict[str, Any], bool, _Change | None, _Change | None]:
     """A record's changes from its creation to now: some updates, maybe an archive and a
     restore. Returns (changes, final data, deleted, archive change, restore change)."""
-    changes = [_Change(created_at, intent, _correlation_id(rng), rng.choice(keys), list(data))]
+
+    def by(change_intent: str) -> _Key:
+        return rng.choice(_keys_that_could(keys, feed, change_intent))
+
+    changes = [_Change(created_at, intent, _correlation_id(rng), by(intent), list(data))]
     moment = created_at
     for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
         moment = round(moment + rng.uniform(0.01, 1) * max(at - moment, 1) / 2, 3)
@@ -303,25 +321,20 @@ def _history_of(
             data[field] = rng.choice(_TIERS)
         else:
             data[field] = rng.choice(_ORDER_STATUSES if "customer" in data else _SHIP_STATUSES)
+        change_intent = rng.choice(("patch", "upsert", "record-patch"))
         changes.append(
-            _Change(
-                moment,
-                rng.choice(("patch", "upsert", "record-patch")),
-                _correlation_id(rng),
-                rng.choice(keys),
-                [field],
-            )
+            _Change(moment, change_intent, _correlation_id(rng), by(change_intent), [field])
         )
     deleted, archived, restored = False, None, None
     if rng.random() < 0.08:
         moment = round(moment + rng.uniform(0.1, 0.5) * max(at - moment, 1) / 2, 3)
-        archived = _Change(moment, "delete", _correlation_id(rng), rng.choice(keys), ["deleted"])
+        archived = _Change(moment, "delete", _correlation_id(rng), by("delete"), ["deleted"])
         changes.append(archived)
         deleted = True
         if rng.random() < 0.25:
             moment = round(moment + rng.uniform(0.1, 0.5) * max(at - moment, 1) / 2, 3)
             restored = _Change(
-                moment, "record-patch", _correlation_id(rng), rng.choice(keys), ["deleted"]
+                moment, "record-patch", _correlation_id(rng), by("record-patch"), ["deleted"]
             )
             changes.append(restored)
             deleted = False
@@ -344,7 +357,7 @@ def seed_demo_records(conn: sqlite3.Connection, account_id: int, at: float) -> N
             created_at = round(start + (n + rng.random()) * (29 * DAY / count), 3)
             data = make(rng, n)
             changes, data, deleted, archived, restored = _history_of(
-                rng, data, created_at, at, intent, keys
+                rng, data, created_at, at, intent, keys, slug
             )
             writer.add(
                 data,
