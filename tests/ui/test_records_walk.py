@@ -8,9 +8,30 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from console.api.feeds import FeedsApi
+from console.api.records import RecordsApi
+from console.api.transport import ApiClient
+from tests.conftest import run
 from tests.ui.test_records_tab import open_records, seed_feed
 
 pytestmark = pytest.mark.gui
+
+
+def seed_archived_then_one_active(url: str, key: str, feed_id: str, archived: int) -> None:
+    """`archived` archived records, then one active record (the newest)."""
+
+    async def seed() -> None:
+        client = ApiClient(url, key)
+        try:
+            await FeedsApi(client).create(feed_id, feed_id.title(), method="ingest")
+            api = RecordsApi(client)
+            for i in range(archived + 1):
+                data = {"id": f"S{i:03d}"}
+                await api.upsert(feed_id, system_id=data["id"], data=data, deleted=i < archived)
+        finally:
+            await client.aclose()
+
+    run(seed())
 
 
 def button_words(tab: Any) -> str:
@@ -34,3 +55,22 @@ def test_a_restored_records_copy_button_names_the_restore_it_copies(
         # The button says whose correlation ID it copies: the archive's, then the restore's.
         expected = "archive" if button is tab.archive_button else "restore"
         assert expected in button_words(tab), button_words(tab)
+
+
+def test_an_active_record_in_the_archived_view_is_hidden_by_the_filter_not_by_paging(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    # More archived records than a first page, so the Archived list has more to load;
+    # the newest record (current on the first look) is active.
+    seed_archived_then_one_active(sandbox_url, admin_key, "orders", 120)
+    tab = open_records(qtbot, window, "orders")
+    current = tab.detail.record
+    assert current is not None
+    assert current.system_id == "S120"
+    assert not current.deleted
+    with qtbot.waitSignal(tab.records_loaded, timeout=15000):
+        tab.filter_bar.status_combo.setCurrentIndex(1)  # Archived
+    qtbot.waitUntil(lambda: tab.is_settled, timeout=10000)
+    assert not tab.model.at_end
+    # An active record can never be listed among archived ones: the filter hides it.
+    assert tab.detail.not_listed.text() == "not in the list with this filter"
