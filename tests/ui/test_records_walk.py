@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,9 +10,11 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from console.api.feeds import FeedsApi
-from console.api.records import RecordsApi
+from console.api.records import RecordQuery, RecordsApi
 from console.api.transport import ApiClient
+from console.ui.records.export import start_export
 from tests.conftest import run
+from tests.ui.test_records_export import _export, _feed
 from tests.ui.test_records_tab import open_records, seed_feed
 
 pytestmark = pytest.mark.gui
@@ -74,3 +77,14 @@ def test_an_active_record_in_the_archived_view_is_hidden_by_the_filter_not_by_pa
     assert not tab.model.at_end
     # An active record can never be listed among archived ones: the filter hides it.
     assert tab.detail.not_listed.text() == "not in the list with this filter"
+
+
+def test_exporting_one_record_says_one_row(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    feed = _feed(sandbox_url, admin_key, [{"id": "R001", "status": "open"}], archive=set())
+    dialog = start_export(window, window.session, feed, RecordQuery(system_id="R001"))
+    target = tmp_path / "one.csv"
+    assert _export(qtbot, dialog, target, "csv") == [str(target), 1]
+    assert dialog.progress_label.text() == f"Exported 1 row to {target}."
+    dialog.close()
