@@ -15,6 +15,7 @@ from console.api.transport import ApiClient
 from console.ui.records.export import start_export
 from tests.conftest import run
 from tests.ui.test_records_export import _export, _feed
+from tests.ui.test_records_import import _close, _feed_with_records, _open, _write_csv
 from tests.ui.test_records_tab import open_records, seed_feed
 
 pytestmark = pytest.mark.gui
@@ -88,3 +89,27 @@ def test_exporting_one_record_says_one_row(
     assert _export(qtbot, dialog, target, "csv") == [str(target), 1]
     assert dialog.progress_label.text() == f"Exported 1 row to {target}."
     dialog.close()
+
+
+def test_enter_in_the_import_file_field_previews_without_opening_the_chooser(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    feed = _feed_with_records(sandbox_url, admin_key, [])
+    path = _write_csv(tmp_path / "small.csv", 5, bad={2, 4})
+    dialog = _open(qtbot, window, feed, tmp_path)
+    qtbot.mouseClick(dialog.file_edit, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        qtbot.keyClicks(dialog.file_edit, str(path))
+        qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    qtbot.wait(50)
+    # Enter finished typing the name: the preview shows; no chooser pops up over it.
+    assert dialog.file_dialog is None
+    # Another name and Enter: the new file's preview, still no chooser and no import.
+    other = _write_csv(tmp_path / "other.csv", 3, bad=set())
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        dialog.file_edit.clear()
+        qtbot.keyClicks(dialog.file_edit, str(other))
+        qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    assert dialog.file_dialog is None
+    assert dialog.pages.currentIndex() == 0
+    _close(qtbot, dialog)
