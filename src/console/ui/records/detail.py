@@ -276,6 +276,7 @@ class RecordDetail(QWidget):
                 f"{describe_mark(archived)}."
             )
             self.archive_correlation.set_value(restored.correlation_id)
+            self.archive_correlation.button.setText("Cop&y restore ID")
             self.archive_correlation.button.setToolTip(
                 "Copy the correlation ID of the request that restored it"
             )
@@ -283,6 +284,7 @@ class RecordDetail(QWidget):
         else:
             self.archive_box.hide()
         if record.deleted:
+            self.archive_correlation.button.setText("Copy arc&hive ID")
             self.archive_correlation.button.setToolTip(
                 "Copy the correlation ID of the request that archived it"
             )

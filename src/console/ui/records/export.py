@@ -254,7 +254,8 @@ class ExportDialog(QDialog):
             self._writer = None
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        self.progress_label.setText(f"Exported {format_count(self.rows_written)} rows to {target}.")
+        rows = f"{format_count(self.rows_written)} row{'' if self.rows_written == 1 else 's'}"
+        self.progress_label.setText(f"Exported {rows} to {target}.")
         self.export_finished.emit(str(target), self.rows_written)
 
     async def _finish(self, writer: ExportWriter) -> None:

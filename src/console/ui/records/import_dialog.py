@@ -210,6 +210,7 @@ class ImportDialog(QDialog):
         self.file_edit.editingFinished.connect(self._file_typed)
         self.browse_button = QPushButton("&Choose file…")
         self.browse_button.clicked.connect(self.choose_file)
+        self.browse_button.setAutoDefault(False)  # Enter in the file field previews, no more
         file_row = QHBoxLayout()
         file_row.addWidget(self.file_edit, 1)
         file_row.addWidget(self.browse_button)

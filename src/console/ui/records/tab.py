@@ -627,11 +627,16 @@ class RecordsTab(QWidget):
             row = self.model.row_of_guid(self.current_guid)
         if row is not None or self.model.is_loading or self._record is None:
             note = ""
-        elif self.model.at_end:
+        elif self.model.at_end or self._status_filter_excludes(self._record):
             note = "not in the list with this filter"
         else:
             note = "not among the rows loaded so far"
         self.detail.set_listing(note)
+
+    def _status_filter_excludes(self, record: Record) -> bool:
+        """Active / Archived alone hides `record`, however many pages are loaded."""
+        deleted = self.query.deleted if self.query is not None else "all"
+        return deleted == ("0" if record.deleted else "1")
 
     def _maybe_settled(self) -> None:
         if self.is_settled:
