@@ -362,6 +362,8 @@ def test_trigger_fetch_shows_its_correlation_id_then_its_outcome(
     assert queued.correlation_id.startswith("corr_")
     assert finished.correlation_id == queued.correlation_id
     assert finished.text == "Fetch of P-77 succeeded: 1 created"
+    assert not finished.failed
+    assert tab.result_line.property("failed") is False
     assert queued.correlation_id in tab.result_line.label.text()
     qtbot.waitUntil(lambda: "P-77" in shown_system_ids(tab), timeout=15000)
 
@@ -374,6 +376,9 @@ def test_trigger_fetch_shows_its_correlation_id_then_its_outcome(
     qtbot.waitUntil(lambda: len(results) == 2, timeout=20000)
     assert results[0].text == "Fetch list of 3 ids queued in Parcels"
     assert results[1].text.startswith("Fetch list of 3 ids partially failed: 2 created, 1 failed")
+    # A failure does not look like a success: the line takes warning colours.
+    assert results[1].failed
+    assert tab.result_line.property("failed") is True
 
 
 def test_the_records_screenshot_shows_a_populated_feed(

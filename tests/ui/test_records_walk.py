@@ -113,3 +113,25 @@ def test_enter_in_the_import_file_field_previews_without_opening_the_chooser(
     assert dialog.file_dialog is None
     assert dialog.pages.currentIndex() == 0
     _close(qtbot, dialog)
+
+
+def test_an_archive_updates_the_feed_counts_and_a_feed_switch_clears_the_result_line(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    target = seed_feed(sandbox_url, admin_key, "orders", 4)[1]
+    seed_feed(sandbox_url, admin_key, "returns", 2)
+    tab = open_records(qtbot, window, "orders")
+    assert "4 records" in tab.feed_combo.currentText()
+    assert tab.select_guid(target.guid)
+    qtbot.waitUntil(lambda: tab.is_settled, timeout=10000)
+    qtbot.mouseClick(tab.archive_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(tab.counts_refreshed, timeout=15000):
+        tab.confirm_box.action_button.click()
+    # The picker and the summary count active records: one fewer, without a Refresh.
+    assert "3 records" in tab.feed_combo.currentText()
+    qtbot.waitUntil(lambda: "feed holds 3 active" in tab.summary_label.text(), timeout=10000)
+    assert tab.result_line.isVisibleTo(tab)
+    # The result line speaks of the feed it acted on: another feed does not show it.
+    with qtbot.waitSignal(tab.records_loaded, timeout=15000):
+        assert tab.select_feed("returns")
+    assert not tab.result_line.isVisibleTo(tab)

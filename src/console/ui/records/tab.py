@@ -74,6 +74,7 @@ class ActionResult:
     text: str
     correlation_id: str
     record: Record | None = None
+    failed: bool = False  # an outcome with failures: shown in warning colours
 
 
 @functools.cache
@@ -94,9 +95,7 @@ class ResultLine(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultLine")
-        self.setStyleSheet(
-            "#resultLine { background: #eef6ff; border: 1px solid #c9ddf5; border-radius: 6px; }"
-        )
+        self._set_failed(False)
         self.label = QLabel("")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -113,11 +112,20 @@ class ResultLine(QFrame):
     def show_result(self, result: ActionResult) -> None:
         """Say what happened and offer its correlation ID."""
         self.result = result
+        self._set_failed(result.failed)
         suffix = f" · correlation ID {result.correlation_id}" if result.correlation_id else ""
         self.label.setText(result.text + suffix)
         self.label.setToolTip(result.text + suffix)
         self.copy_button.setEnabled(bool(result.correlation_id))
         self.show()
+
+    def _set_failed(self, failed: bool) -> None:
+        background, border = ("#fff4e5", "#f0c36d") if failed else ("#eef6ff", "#c9ddf5")
+        self.setProperty("failed", failed)
+        self.setStyleSheet(
+            f"#resultLine {{ background: {background}; border: 1px solid {border};"
+            " border-radius: 6px; }"
+        )
 
     def copy(self) -> None:
         """Put the correlation ID on the clipboard."""
@@ -133,6 +141,7 @@ class RecordsTab(QWidget):
     record_shown = Signal(object)  # Record, fresh from the server, in the detail pane
     history_loaded = Signal(str)  # guid whose history is listed
     action_done = Signal(object)  # ActionResult
+    counts_refreshed = Signal()  # the feeds' record counts were read again after a write
     settled = Signal()  # nothing of the current feed, query or record is in flight
 
     def __init__(
@@ -385,6 +394,7 @@ class RecordsTab(QWidget):
         self.feed = feed
         self.has_loaded = False
         self.runner.cancel("records.intent.poll")
+        self.result_line.hide()  # the last action's line belongs to the feed it acted on
         self.filter_bar.reset()
         self.filter_bar.set_field_names([])
         self._set_current(None)
@@ -717,6 +727,22 @@ class RecordsTab(QWidget):
             self._show_fresh(record)
             self._load_detail(record.guid)  # the history gained a change
         self.show_result(ActionResult(text, write.correlation_id, record))
+        self.runner.start(self._refresh_counts(), name="records.counts")
+
+    async def _refresh_counts(self) -> None:
+        """The feeds' record counts after a write (an archive or restore moves them), in the
+        picker and the summary, without reloading the list."""
+        feeds = await FeedsApi(self.session.require_client()).list_all()
+        by_id = {feed.id: feed for feed in feeds}
+        for index in range(self.feed_combo.count()):
+            feed = by_id.get(self.feed_combo.itemData(index))
+            if feed is not None:
+                self.feed_combo.setItemText(index, feed_label(feed))
+        self.feeds = [by_id.get(feed.id, feed) for feed in self.feeds]
+        if self.feed is not None and self.feed.id in by_id:
+            self.feed = by_id[self.feed.id]
+            self._update_summary()
+        self.counts_refreshed.emit()
 
     def new_record(self) -> JsonRecordDialog | None:
         """Open the JSON editor for a new record (an upsert by the feed's id field)."""
@@ -753,6 +779,7 @@ class RecordsTab(QWidget):
             ActionResult(f"{verb} record {system_id}", write.correlation_id, write.record)
         )
         self.apply_filters(force=True)
+        self.runner.start(self._refresh_counts(), name="records.counts")
 
     def edit_current(self) -> JsonRecordDialog | None:
         """Open the current record's data to edit; the patch is shown before it is sent."""
@@ -893,7 +920,11 @@ class RecordsTab(QWidget):
         text = f"{what} {outcome.status.replace('_', ' ')}"
         if parts:
             text += ": " + ", ".join(parts)
-        self.show_result(ActionResult(text, correlation_id))
+        self.show_result(
+            ActionResult(
+                text, correlation_id, failed=bool(outcome.errors) or outcome.status == "failed"
+            )
+        )
         if self.feed is not None and self.feed.id == feed.id:
             self.refresh()  # new records, new counts
 
