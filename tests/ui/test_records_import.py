@@ -171,6 +171,7 @@ def test_import_shows_preview_progress_and_report_and_saves_exactly_the_rejected
     assert "3,000 of 3,000 rows" in dialog.rows_label.text()
     assert (status.created, status.updated, status.failed) == (2995, 2, 3)
     assert "Import finished" in dialog.run_title.text()
+    assert "3 rows were rejected" in dialog.run_title.text()  # not a clean "3,000 of 3,000"
     assert "2,995 created" in dialog.report_summary.text()
     report = dialog.errors_model
     assert [report.index(r, 0).data() for r in range(report.rowCount())] == ["5", "17", "2999"]

@@ -759,7 +759,10 @@ class ImportDialog(QDialog):
         total = f" of {format_count(status.total)}" if status.total else ""
         counts = _counts(status)
         if _complete(status):
-            title = f"Import finished: {format_count(status.last_row)}{total} rows"
+            title = f"Import finished: {format_count(status.last_row)}{total} rows read"
+            if status.failed:
+                rejected = "row was" if status.failed == 1 else "rows were"
+                title += f"; {format_count(status.failed)} {rejected} rejected (below)"
         else:
             title = (
                 f"Import {status.status} after row {format_count(status.last_row)}{total}. "
