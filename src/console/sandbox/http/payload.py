@@ -18,7 +18,7 @@ import math
 import re
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -68,10 +68,24 @@ class Payload:
         return self.data
 
 
-def _is_json_media_type(content_type: str) -> bool:
+def is_json_media_type(content_type: str) -> bool:
+    """Whether a Content-Type names JSON (`application/json` or `application/*+json`)."""
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def unsupported_media_type(content_type: str | None) -> ApiError:
+    """The 415 for a body sent without a Content-Type, or with one that is not JSON."""
+    if content_type is None:
+        return ApiError.single(
+            415, "UNSUPPORTED_MEDIA_TYPE", "Send the body with Content-Type: application/json."
+        )
+    return ApiError.single(
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        f"Content-Type {content_type!r} is not supported; send application/json.",
     )
 
 
@@ -304,31 +318,39 @@ def check_shape(body: Any, spec: Sequence[FieldSpec]) -> dict[str, Any]:
     return values
 
 
+async def read_body(
+    request: Request, check: Callable[[bytes, Any], dict[str, Any]], *, required: bool = False
+) -> Payload:
+    """Read a JSON body and `check(raw, document)` it into the route's fields; its 415, 400
+    and 422 wait in the Payload until the caller is authenticated.
+
+    An empty body is `{}`, or 422 when the body is `required`. A JSON body nested too deeply
+    raises its 400 at once, before authentication.
+    """
+    raw = await request.body()
+    content_type = request.headers.get("content-type")
+    if content_type is not None and is_json_media_type(content_type):
+        check_json_depth(raw)
+    try:
+        if content_type is not None and not is_json_media_type(content_type):
+            raise unsupported_media_type(content_type)
+        if not raw.strip():
+            if required:
+                raise ApiError.single(422, "UNPROCESSABLE", "The body must be a JSON object.")
+            return Payload(check(raw, {}))
+        if content_type is None:
+            raise unsupported_media_type(None)
+        return Payload(check(raw, parse_json(raw)))
+    except ApiError as error:
+        return Payload({}, error)
+
+
 async def read_payload(request: Request, spec: Sequence[FieldSpec]) -> Payload:
     """Read and check a JSON object body; an empty body counts as `{}`.
 
     A JSON body nested too deeply raises its 400 at once, before authentication.
     """
-    raw = await request.body()
-    content_type = request.headers.get("content-type")
-    if content_type is not None and _is_json_media_type(content_type):
-        check_json_depth(raw)
-    try:
-        if content_type is not None and not _is_json_media_type(content_type):
-            raise ApiError.single(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE",
-                f"Content-Type {content_type!r} is not supported; send application/json.",
-            )
-        if not raw.strip():
-            return Payload(check_shape({}, spec))
-        if content_type is None:
-            raise ApiError.single(
-                415, "UNSUPPORTED_MEDIA_TYPE", "Send the body with Content-Type: application/json."
-            )
-        return Payload(check_shape(parse_json(raw), spec))
-    except ApiError as error:
-        return Payload({}, error)
+    return await read_body(request, lambda _raw, document: check_shape(document, spec))
 
 
 # A number literal that may overflow to inf: an exponent of 3+ digits, or 309+ digits.

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from console.sandbox.http.auth import Principal, authenticate, credentials_of
 from console.sandbox.http.errors import ApiError, not_found
 from console.sandbox.http.middleware import NARROWER_RATE_LIMIT
-from console.sandbox.http.payload import _is_json_media_type
+from console.sandbox.http.payload import is_json_media_type, unsupported_media_type
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import correlation_id_of, json_response
 from console.sandbox.http.routing import as_admin, database_of, last_used_of, resource
@@ -100,16 +100,8 @@ def _check_burst(request: Request, key_id: str) -> None:
 
 def _check_media_type(request: Request) -> None:
     content_type = request.headers.get("content-type")
-    if content_type is None:
-        raise ApiError.single(
-            415, "UNSUPPORTED_MEDIA_TYPE", "Send the body with Content-Type: application/json."
-        )
-    if not _is_json_media_type(content_type):
-        raise ApiError.single(
-            415,
-            "UNSUPPORTED_MEDIA_TYPE",
-            f"Content-Type {content_type!r} is not supported; send application/json.",
-        )
+    if content_type is None or not is_json_media_type(content_type):
+        raise unsupported_media_type(content_type)
 
 
 async def _read(intent: str, raw: bytes, id_field: str) -> IntentBody:
