@@ -22,14 +22,16 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from console.common.redaction import mask_key
 from console.sandbox.http.errors import ApiError, Problem, conflict
 from console.sandbox.http.pagination import PageRequest, page_rows
 from console.sandbox.records.merge_patch import apply_merge_patch
+
+T = TypeVar("T")
 
 # Who may write records, as history rows name it.
 INTENTS = (
@@ -496,6 +498,37 @@ def _item_system_id(feed: FeedRef, item: object) -> str:
     return system_id
 
 
+def _each_item(
+    conn: sqlite3.Connection,
+    feed: FeedRef,
+    items: Sequence[T],
+    system_id_of_item: Callable[[T], str],
+    apply: Callable[[T, str, sqlite3.Row | None, list[int]], tuple[str, str]],
+) -> list[ItemOutcome]:
+    """Apply `apply(item, system_id, row, counter)` to each item's record (`row`, found by
+    the item's system id; None when the feed has none), which answers (action, guid). A
+    RecordError fails that item alone; the feed's active count moves once, at the end."""
+    outcomes: list[ItemOutcome] = []
+    counter = [0]
+    for index, item in enumerate(items):
+        system_id: str | None = None
+        try:
+            system_id = system_id_of_item(item)
+            row = record_by_system_id(conn, feed, system_id)
+            action, guid = apply(item, system_id, row, counter)
+            outcomes.append(ItemOutcome(index, action, guid, system_id))
+        except RecordError as error:
+            outcomes.append(_failed(index, system_id, error))
+    _count(conn, feed, counter[0])
+    return outcomes
+
+
+def _known(feed: FeedRef, system_id: str, row: sqlite3.Row | None) -> sqlite3.Row:
+    if row is None:
+        raise RecordError(f"no record with system_id {system_id}", feed.id_field)
+    return row
+
+
 def upsert_items(
     conn: sqlite3.Connection,
     feed: FeedRef,
@@ -505,23 +538,17 @@ def upsert_items(
 ) -> list[ItemOutcome]:
     """Create or replace records identified by their id field: an item becomes the
     record's data whole. An archived record stays archived (restore is its own act)."""
-    outcomes: list[ItemOutcome] = []
-    counter = [0]
-    for index, item in enumerate(items):
-        system_id: str | None = None
-        try:
-            system_id = _item_system_id(feed, item)
-            row = record_by_system_id(conn, feed, system_id)
-            if row is None:
-                _, guid, _ = create_record(conn, feed, item, actor, at, counter=counter, free=True)
-                outcomes.append(ItemOutcome(index, "created", guid, system_id))
-            else:
-                action, _ = update_record(conn, feed, row, actor, at, data=item, counter=counter)
-                outcomes.append(ItemOutcome(index, action, row["guid"], system_id))
-        except RecordError as error:
-            outcomes.append(_failed(index, system_id, error))
-    _count(conn, feed, counter[0])
-    return outcomes
+
+    def upsert(
+        item: dict[str, Any], _system_id: str, row: sqlite3.Row | None, counter: list[int]
+    ) -> tuple[str, str]:
+        if row is None:
+            _, guid, _ = create_record(conn, feed, item, actor, at, counter=counter, free=True)
+            return "created", guid
+        action, _ = update_record(conn, feed, row, actor, at, data=item, counter=counter)
+        return action, str(row["guid"])
+
+    return _each_item(conn, feed, items, lambda item: _item_system_id(feed, item), upsert)
 
 
 def patch_items(
@@ -533,22 +560,16 @@ def patch_items(
 ) -> list[ItemOutcome]:
     """Apply a JSON merge patch (RFC 7396) to the data of each record named by the patch's
     id field; an unknown record fails ("no record with system_id X")."""
-    outcomes: list[ItemOutcome] = []
-    counter = [0]
-    for index, patch in enumerate(patches):
-        system_id: str | None = None
-        try:
-            system_id = _item_system_id(feed, patch)
-            row = record_by_system_id(conn, feed, system_id)
-            if row is None:
-                raise RecordError(f"no record with system_id {system_id}", feed.id_field)
-            data = apply_merge_patch(json.loads(row["data"]), patch)
-            action, _ = update_record(conn, feed, row, actor, at, data=data, counter=counter)
-            outcomes.append(ItemOutcome(index, action, row["guid"], system_id))
-        except RecordError as error:
-            outcomes.append(_failed(index, system_id, error))
-    _count(conn, feed, counter[0])
-    return outcomes
+
+    def patch(
+        item: dict[str, Any], system_id: str, row: sqlite3.Row | None, counter: list[int]
+    ) -> tuple[str, str]:
+        row = _known(feed, system_id, row)
+        data = apply_merge_patch(json.loads(row["data"]), item)
+        action, _ = update_record(conn, feed, row, actor, at, data=data, counter=counter)
+        return action, str(row["guid"])
+
+    return _each_item(conn, feed, patches, lambda item: _item_system_id(feed, item), patch)
 
 
 def set_deleted(
@@ -561,15 +582,12 @@ def set_deleted(
 ) -> list[ItemOutcome]:
     """Archive (soft delete) or restore records by system id; unknown ones fail, and one
     already in that state is "unchanged"."""
-    outcomes: list[ItemOutcome] = []
-    counter = [0]
-    for index, system_id in enumerate(system_ids):
-        row = record_by_system_id(conn, feed, system_id)
-        if row is None:
-            error = RecordError(f"no record with system_id {system_id}", feed.id_field)
-            outcomes.append(_failed(index, system_id, error))
-            continue
+
+    def archive(
+        _item: str, system_id: str, row: sqlite3.Row | None, counter: list[int]
+    ) -> tuple[str, str]:
+        row = _known(feed, system_id, row)
         action, _ = update_record(conn, feed, row, actor, at, deleted=deleted, counter=counter)
-        outcomes.append(ItemOutcome(index, action, row["guid"], system_id))
-    _count(conn, feed, counter[0])
-    return outcomes
+        return action, str(row["guid"])
+
+    return _each_item(conn, feed, system_ids, lambda system_id: system_id, archive)
