@@ -35,6 +35,7 @@ from console.sandbox.imports.runner import ImportRunner
 from console.sandbox.intents import routes as intents
 from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
+from console.sandbox.logs.model import LogSignal
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
@@ -123,6 +124,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.intent_worker = intent_worker
     app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     app.state.imports = import_runner
+    # Notified after every commit that inserted log entries; the live tail waits on it.
+    app.state.log_signal = LogSignal()
     return app
 
 

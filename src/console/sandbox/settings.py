@@ -98,6 +98,35 @@ class ImportSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    """Connector logs (docs/api.md, Connector logs): retention, pruning, stream and sink."""
+
+    # Entries older than this many days are pruned (`--log-retention-days`, 1-3650).
+    retention_days: int = 30
+    # Real seconds between two pruning rounds.
+    prune_seconds: float = 60.0
+    # A stream without output for this long sends a comment heartbeat.
+    heartbeat_seconds: float = 15.0
+    # Entries a stream's subscription holds before it falls back to reading the database.
+    stream_queue: int = 1000
+    # Streams one key may have open at once (the next one gets 429).
+    streams_per_key: int = 10
+    # Entries written without a transaction of their own (refusals, replays) are flushed
+    # in one writer transaction this often.
+    flush_seconds: float = 0.1
+    # Log entries seeded in bulk into the demo account at start-up (`--demo-logs N`).
+    demo_logs: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.retention_days <= 3650:
+            raise ValueError("log retention must be 1 to 3650 days")
+        if not (self.prune_seconds > 0 and self.heartbeat_seconds > 0 and self.flush_seconds > 0):
+            raise ValueError("log intervals must be more than 0 seconds")
+        if self.stream_queue < 1 or self.streams_per_key < 1 or self.demo_logs < 0:
+            raise ValueError("stream sizes must be at least 1 and demo_logs not negative")
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
     """What a sandbox server is configured with (the contract's defaults unless overridden)."""
 
@@ -117,3 +146,5 @@ class SandboxSettings:
     intents: IntentTiming = field(default_factory=IntentTiming)
     # File imports: their body cap and batch size.
     imports: ImportSettings = field(default_factory=ImportSettings)
+    # Connector logs: retention, live stream, demo seeding.
+    logs: LogSettings = field(default_factory=LogSettings)

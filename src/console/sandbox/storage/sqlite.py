@@ -88,6 +88,93 @@ INTENTS_MIGRATION: tuple[str, ...] = (
     )""",
 )
 
+# Connector logs (console/sandbox/logs): one row per logged request or pipeline event.
+# `id` is AUTOINCREMENT, so an id is never reused after pruning and a stream's
+# Last-Event-ID can never come to name another entry. Only the writer connection inserts
+# rows, one transaction at a time, so ids commit in id order: a reader that sees id N sees
+# every id below it (the live stream's resume relies on this). `written_at` is the writer's
+# clock, monotone with `id`; `timestamp` (when the request arrived) is kept within 120 s
+# below it, so a time range maps onto an id range. Every index leads with the account:
+# correlation ids are unique per account only. Bodies live in their own table, so the
+# index-driven page reads stay small.
+LOGS_MIGRATION: tuple[str, ...] = (
+    """CREATE TABLE logs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id INTEGER NOT NULL,
+        timestamp REAL NOT NULL,
+        written_at REAL NOT NULL,
+        request_id TEXT NOT NULL,
+        correlation_id TEXT NOT NULL,
+        feed TEXT,
+        pipeline_id TEXT,
+        key_id TEXT,
+        key_shown TEXT,
+        method TEXT,
+        path TEXT,
+        intent TEXT,
+        http_status INTEGER,
+        items_received INTEGER NOT NULL DEFAULT 0,
+        processing_status TEXT NOT NULL CHECK (processing_status IN ('queued', 'processing',
+            'succeeded', 'partially_failed', 'failed', 'duplicate', 'rejected')),
+        errors TEXT NOT NULL DEFAULT '[]',
+        error_count INTEGER NOT NULL DEFAULT 0,
+        duration_ms REAL,
+        client_ip TEXT,
+        auth_via TEXT CHECK (auth_via IN ('header', 'query') OR auth_via IS NULL),
+        idempotency_key TEXT,
+        source TEXT CHECK (source IN ('intent', 'import', 'pipeline') OR source IS NULL),
+        source_seq INTEGER
+    )""",
+    "CREATE UNIQUE INDEX logs_by_request ON logs(request_id)",
+    "CREATE INDEX logs_by_account ON logs(account_id, id)",
+    "CREATE INDEX logs_by_feed ON logs(account_id, feed, id)",
+    "CREATE INDEX logs_by_pipeline ON logs(account_id, pipeline_id, id)"
+    " WHERE pipeline_id IS NOT NULL",
+    "CREATE INDEX logs_by_status ON logs(account_id, processing_status, id)",
+    "CREATE INDEX logs_by_intent ON logs(account_id, intent, id)",
+    "CREATE INDEX logs_by_http ON logs(account_id, http_status, id)",
+    "CREATE INDEX logs_by_correlation ON logs(account_id, correlation_id, id)",
+    "CREATE INDEX logs_by_idempotency ON logs(account_id, idempotency_key, id)"
+    " WHERE idempotency_key IS NOT NULL",
+    "CREATE INDEX logs_by_written ON logs(written_at)",
+    "CREATE INDEX logs_by_source ON logs(source, source_seq) WHERE source IS NOT NULL",
+    # request_body/response_body: the first 64 KiB as text, secrets masked; headers: JSON
+    # of the few headers a log keeps (never Authorization or Cookie).
+    """CREATE TABLE log_bodies (
+        log_id INTEGER PRIMARY KEY,
+        request_body TEXT,
+        request_bytes INTEGER NOT NULL,
+        request_truncated INTEGER NOT NULL,
+        response_body TEXT,
+        headers TEXT NOT NULL
+    )""",
+    # Free text (`q`) over an entry's fields and the start of its body, rowid = logs.id. An
+    # `acct<N>` token scopes a match to its account inside FTS.
+    "CREATE VIRTUAL TABLE logs_fts USING fts5(body, detail = 'none',"
+    " tokenize = 'unicode61 remove_diacritics 2')",
+    # Idempotency-Key of /api/ingest, per API key, for 24 h: the original 202 body.
+    """CREATE TABLE ingest_idempotency (
+        key_id TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        account_id INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        body_sha256 TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (key_id, idempotency_key)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX ingest_idempotency_by_age ON ingest_idempotency(created_at)",
+    # /api/ingest items are keyed by X-Item-Key (NULL: the feed's id field); the worker
+    # updates the entry `log_id` as the intent moves on.
+    "ALTER TABLE intents ADD COLUMN item_key TEXT",
+    "ALTER TABLE intents ADD COLUMN log_id INTEGER",
+    "ALTER TABLE intents ADD COLUMN request_id TEXT",
+    "CREATE INDEX intents_finished ON intents(finished_at) WHERE finished_at IS NOT NULL",
+    "ALTER TABLE imports ADD COLUMN log_id INTEGER",
+    # Trace: which records a correlation id touched.
+    "CREATE INDEX record_history_by_correlation ON record_history(correlation_id, id)",
+)
+
 # Each entry migrates the schema from version N to N+1; append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -299,6 +386,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX import_errors_by_import ON import_errors(import_seq)",
     ),
+    LOGS_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
