@@ -226,3 +226,17 @@ def test_authorization_headers_that_differ_are_401(
         assert "differ" in body["error"]["message"]
     same = [("Authorization", f"Bearer {admin_key}")] * 2
     assert client.get(KEYS, headers=same).status_code == 200
+
+
+def test_every_response_carries_a_fresh_request_id(client: httpx.Client, admin_key: str) -> None:
+    """X-Request-Id (an extension; the connector logs key entries by it) on 2xx, 401, 404."""
+    seen = set()
+    for path, headers in (
+        (KEYS, {"Authorization": f"Bearer {admin_key}"}),
+        (KEYS, {}),
+        ("/no/such/route", {}),
+    ):
+        request_id = client.get(path, headers=headers).headers["X-Request-Id"]
+        assert re.fullmatch(r"req_[A-Za-z0-9]{26}", request_id)
+        seen.add(request_id)
+    assert len(seen) == 3

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from console.sandbox.http.errors import ApiError
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import error_response
+from console.sandbox.logs.model import LogContext, new_request_id
 from console.sandbox.storage.sqlite import random_alphanumeric
 
 logger = logging.getLogger("console.sandbox")
@@ -60,7 +61,7 @@ def new_correlation_id() -> str:
 
 
 class ContractMiddleware:
-    """Adds X-Correlation-Id and X-RateLimit-* to every response; answers 429 and 500."""
+    """Adds X-Correlation-Id, X-Request-Id and X-RateLimit-* to every response; answers 429, 500."""
 
     def __init__(self, app: ASGIApp, limiter: FixedWindowLimiter) -> None:
         self.app = app
@@ -72,7 +73,14 @@ class ContractMiddleware:
             await self.app(scope, receive, send)
             return
         correlation_id = _sent_correlation_id(scope) or new_correlation_id()
-        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        request_id = new_request_id()
+        state = scope.setdefault("state", {})
+        state["correlation_id"] = correlation_id
+        # What a connector log entry needs of every request (console/sandbox/logs).
+        state["request_id"] = request_id
+        state["received_at"] = time.time()
+        state["started"] = time.perf_counter()
+        state["log"] = LogContext()
 
         # Counted before authentication, so unauthenticated floods are limited too. The
         # client address is the socket peer: the sandbox trusts no forwarding headers.
@@ -82,6 +90,7 @@ class ContractMiddleware:
         extra_headers = [
             (b"x-correlation-id", correlation_id.encode("ascii")),
             *decision.raw_headers(),
+            (b"x-request-id", request_id.encode("ascii")),
         ]
         response_started = False
 
@@ -93,7 +102,7 @@ class ContractMiddleware:
                 state = scope["state"]
                 narrower = state.get(NARROWER_RATE_LIMIT)
                 if narrower is not None and narrower.remaining <= decision.remaining:
-                    headers = [extra_headers[0], *narrower.raw_headers()]
+                    headers = [extra_headers[0], *narrower.raw_headers(), extra_headers[-1]]
                 # A route may give the request another id (an intent whose client-sent id
                 # another account holds gets a fresh one): the header follows it.
                 if state["correlation_id"] is not correlation_id:
