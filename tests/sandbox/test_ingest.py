@@ -167,8 +167,15 @@ def test_a_repeated_idempotency_key_answers_the_first_body_and_is_not_processed_
         *(response.headers["X-Request-Id"] for response in (first, again, other, broken)),
     )
     assert [row[0] for row in queued] == [first_id]
-    # Give a wrongly queued replay time to land: the record is untouched.
-    time.sleep(0.5)
+    # The worker applies in acceptance order: once a later request has landed, a replay
+    # queued by mistake would have landed too. The record is untouched.
+    assert post(pusher, {"sku": "r-later"}).status_code == 202
+
+    def later_landed() -> bool:
+        listed = shop.get(f"{FEEDS}/shop/records", params={"system_id": "r-later"})
+        return bool(listed.json()["data"])
+
+    eventually(later_landed, 20)
     assert shop.get(f"{FEEDS}/shop/records/{guid[0]}").json()["updated_at"] == record["updated_at"]
     assert shop.get(f"{FEEDS}/shop/records/{guid[0]}/history").json()["data"] == history
 
