@@ -230,6 +230,30 @@ def test_one_entry_per_accepted_request(
         assert log_id == row["id"]
 
 
+def test_a_dry_run_import_is_logged_through_the_sink(
+    api: httpx.Client, feeds: dict[str, str], sandbox: SandboxProcess, eventually: Eventually
+) -> None:
+    response = api.post(
+        f"{FEEDS}/{feeds['files']}/imports",
+        files={"file": ("rows.csv", _csv(3), "text/csv")},
+        data={"format": "csv", "dry_run": "true"},
+    )
+    assert response.status_code == 200, response.text
+    row = entry_of(sandbox.data_dir, response, eventually)
+    check_fields(row, response, feeds["files"])
+    assert row["intent"] == "import"
+    assert row["processing_status"] == "succeeded"
+    conn = sqlite3.connect(database_path(sandbox.data_dir), timeout=10)
+    kept = conn.execute(
+        "SELECT request_body, request_bytes, response_body FROM log_bodies WHERE log_id = ?",
+        (row["id"],),
+    ).fetchone()
+    conn.close()
+    assert "name 3" in kept[0]
+    assert kept[1] == int(response.request.headers["Content-Length"])
+    assert json.loads(kept[2]) == response.json()
+
+
 def test_an_intent_retry_is_one_more_entry_marked_duplicate(
     api: httpx.Client, feeds: dict[str, str], sandbox: SandboxProcess, eventually: Eventually
 ) -> None:
