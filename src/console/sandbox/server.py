@@ -26,6 +26,7 @@ from console.sandbox.feeds import routes as feeds
 from console.sandbox.http.auth import LastUsedStamps
 from console.sandbox.http.body_limit import BodyLimitMiddleware
 from console.sandbox.http.errors import ApiError
+from console.sandbox.http.log_capture import LogCapture
 from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import api_error_handler, http_exception_handler
@@ -37,6 +38,7 @@ from console.sandbox.intents import routes as intents
 from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
 from console.sandbox.logs.model import LogSignal
+from console.sandbox.logs.sink import LogSink
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
@@ -76,6 +78,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     import_runner = ImportRunner(database, settings.imports)
     # The field pass yields the writer to a running import (records/indexer.py).
     indexer = RecordIndexer(database, busy=import_runner.running)
+    log_signal = LogSignal()
+    log_sink = LogSink(database, log_signal, flush_seconds=settings.logs.flush_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -88,6 +92,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
                 None,
                 partial(seed_bulk_records, database.data_dir, settings.demo_records, opened=True),
             )
+        log_sink.start()
         scheduler.start()
         indexer.start()
         intent_worker.start()
@@ -99,6 +104,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
             await intent_worker.stop()
             await indexer.stop()
             await scheduler.stop()
+            await log_sink.stop()
             checker.close()
             await last_used.drain()
             await database.close()
@@ -107,6 +113,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         routes=api_routes(settings),
         middleware=[
             Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit)),
+            # Logs what no route logged itself (refusals); sees the body limit's 413s.
+            Middleware(LogCapture, sink=log_sink),
             # Inside the contract middleware, so a 413 carries its headers; before
             # routing, auth and parsing, so an oversized body costs nothing to refuse.
             Middleware(BodyLimitMiddleware, timing=settings.bodies),
@@ -127,7 +135,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     app.state.imports = import_runner
     # Notified after every commit that inserted log entries; the live tail waits on it.
-    app.state.log_signal = LogSignal()
+    app.state.log_signal = log_signal
+    app.state.log_sink = log_sink
     return app
 
 
