@@ -1,0 +1,205 @@
+"""The intent worker's apply rate on queued upserts, against a plain-sqlite3 floor.
+
+    python bench/apply_bench.py [--intents N] [--items N] [--quick] [--json PATH]
+
+Sandbox: in this process, a fresh data dir with one ingest feed; N intents of M small new
+items (about 70 bytes each as JSON) are queued with `queue.enqueue` before the clock
+starts. Then the real `IntentWorker` (its own `Database`: writer thread, readers, parser
+thread) is started and the clock runs until every intent is finished (read every 20 ms).
+
+Floor: the same rows into the same schema (another fresh data dir), written with plain
+`executemany` on one connection: the items parsed from the same bodies, each dumped as
+the store dumps it, and the rows the worker leaves for them (records with time-ordered
+GUIDs, record_history, records_dirty, intent_records), in transactions of the worker's
+chunk size. No queue reads, progress, outcomes per intent or id checks: those are what the
+worker does beyond it.
+
+Reported: items/s of both and the ratio of the two times (worker / floor). Target: ratio
+<= 2; exit status 1 when it is missed. `--quick`: 2 intents of 2,000 items.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from console.sandbox.intents import queue, worker
+from console.sandbox.intents.worker import IntentWorker
+from console.sandbox.records.indexer import RecordIndexer
+from console.sandbox.records.store import new_guids
+from console.sandbox.settings import IntentTiming
+from console.sandbox.storage.database import Database
+from console.sandbox.storage.sqlite import connect, ensure_account, insert_feed, transaction
+
+TARGET_RATIO = 2.0
+FEED = "bench-apply"
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def bodies(intents: int, items: int) -> list[bytes]:
+    """The intents' bodies: `items` new small records each (ids unique over all)."""
+    out = []
+    for i in range(intents):
+        rows = [
+            {"id": f"it-{i:03d}-{n:06d}", "name": f"Item {n}", "qty": n % 97, "ok": n % 2 == 0}
+            for n in range(items)
+        ]
+        out.append(json.dumps(rows).encode())
+    return out
+
+
+def _fresh(path: Path) -> None:
+    conn = connect(path)
+    with transaction(conn):
+        account = ensure_account(conn, "bench")
+        insert_feed(conn, account, slug=FEED, name="Bench", method="ingest", id_field="id")
+    conn.close()
+
+
+def run_worker(path: Path, raw: list[bytes], items: int, *, indexer: bool = False) -> float:
+    """Seconds the worker takes to finish every queued intent (`indexer`: with the server's
+    record indexer running beside it, as in the server)."""
+    _fresh(path)
+    conn = connect(path)
+    with transaction(conn):
+        for index, body in enumerate(raw):
+            queue.enqueue(
+                conn,
+                correlation_id=f"corr_bench{index:04d}",
+                account_id=1,
+                feed=FEED,
+                intent="upsert",
+                key_id="key_bench",
+                key_shown="fdk_…bench",
+                body=body,
+                items=items,
+                at=time.time(),
+            )
+    conn.close()
+
+    def pending(conn: Any) -> int:
+        return int(
+            conn.execute(
+                "SELECT COUNT(*) FROM intents WHERE status IN ('queued', 'processing')"
+            ).fetchone()[0]
+        )
+
+    async def main() -> float:
+        database = Database(path)
+        await database.open()
+        intent_worker = IntentWorker(database, IntentTiming())
+        record_indexer = RecordIndexer(database)
+        started = time.perf_counter()
+        intent_worker.start()
+        if indexer:
+            record_indexer.start()
+        while True:
+            if not await database.read(pending):
+                break
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        await intent_worker.stop()
+        await record_indexer.stop()
+        await database.close()
+        return elapsed
+
+    return asyncio.run(main())
+
+
+def run_floor(path: Path, raw: list[bytes], chunk: int) -> float:
+    """Seconds plain executemany takes to write the same rows."""
+    _fresh(path)
+    conn = connect(path)
+    started = time.perf_counter()
+    seq = 0
+    for index, body in enumerate(raw):
+        correlation_id = f"corr_bench{index:04d}"
+        parsed = json.loads(body)
+        for start in range(0, len(parsed), chunk):
+            part = parsed[start : start + chunk]
+            at = time.time()
+            guids = new_guids(len(part), at)
+            seqs = range(seq + 1, seq + 1 + len(part))
+            seq += len(part)
+            texts = [_ENCODER.encode(item) for item in part]
+            changed = [_ENCODER.encode(list(item)) for item in part]
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO records (seq, feed_seq, guid, system_id, deleted, created_at,"
+                " updated_at, data, last_correlation_id) VALUES (?, 1, ?, ?, 0, ?, ?, ?, ?)",
+                [
+                    (s, g, item["id"], at, at, text, correlation_id)
+                    for s, g, item, text in zip(seqs, guids, part, texts, strict=True)
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO record_history (record_seq, timestamp, intent, correlation_id,"
+                " key_id, key_shown, changed) VALUES (?, ?, 'upsert', ?, 'key_bench', ?, ?)",
+                [
+                    (s, at, correlation_id, "fdk_…bench", c)
+                    for s, c in zip(seqs, changed, strict=True)
+                ],
+            )
+            conn.executemany("INSERT INTO records_dirty (seq) VALUES (?)", [(s,) for s in seqs])
+            conn.executemany(
+                "INSERT INTO intent_records (correlation_id, item, guid, system_id, action)"
+                " VALUES (?, ?, ?, ?, 'created')",
+                [
+                    (correlation_id, start + n, g, item["id"])
+                    for n, (g, item) in enumerate(zip(guids, part, strict=True))
+                ],
+            )
+            conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--intents", type=int, default=10)
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--floor-only", action="store_true")
+    parser.add_argument(
+        "--indexer", action="store_true", help="run the record indexer beside the worker"
+    )
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.intents, args.items = 2, 2_000
+    raw = bodies(args.intents, args.items)
+    total = args.intents * args.items
+    chunk = worker.CHUNK_ITEMS
+    with tempfile.TemporaryDirectory(prefix="apply-bench-") as work:
+        floor = run_floor(Path(work) / "floor", raw, chunk)
+        sandbox = (
+            float("nan")
+            if args.floor_only
+            else run_worker(Path(work) / "worker", raw, args.items, indexer=args.indexer)
+        )
+    result = {
+        "items": total,
+        "chunk_items": chunk,
+        "indexer": args.indexer,
+        "worker_seconds": round(sandbox, 3),
+        "worker_items_per_s": round(total / sandbox),
+        "floor_seconds": round(floor, 3),
+        "floor_items_per_s": round(total / floor),
+        "ratio": round(sandbox / floor, 2),
+        "target_ratio": TARGET_RATIO,
+    }
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0 if result["ratio"] <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
