@@ -31,7 +31,7 @@ from typing import Any
 
 from console.sandbox.intents import queue, worker
 from console.sandbox.intents.worker import IntentWorker
-from console.sandbox.records.indexer import RecordIndexer
+from console.sandbox.records.indexer import RecordIndexer, has_dirty
 from console.sandbox.records.store import new_guids
 from console.sandbox.settings import IntentTiming
 from console.sandbox.storage.database import Database
@@ -62,9 +62,13 @@ def _fresh(path: Path) -> None:
     conn.close()
 
 
-def run_worker(path: Path, raw: list[bytes], items: int, *, indexer: bool = False) -> float:
-    """Seconds the worker takes to finish every queued intent (`indexer`: with the server's
-    record indexer running beside it, as in the server)."""
+def run_worker(
+    path: Path, raw: list[bytes], items: int, *, indexer: str = "none"
+) -> tuple[float, float]:
+    """Seconds the worker takes to finish every queued intent, and then seconds until the
+    record indexer has caught up (0 without it). `indexer`: "none"; "yield", the server's
+    record indexer beside it as the server runs it (yielding while intents wait); "always",
+    the indexer running rounds back to back regardless."""
     _fresh(path)
     conn = connect(path)
     with transaction(conn):
@@ -90,24 +94,30 @@ def run_worker(path: Path, raw: list[bytes], items: int, *, indexer: bool = Fals
             ).fetchone()[0]
         )
 
-    async def main() -> float:
+    async def main() -> tuple[float, float]:
         database = Database(path)
         await database.open()
         intent_worker = IntentWorker(database, IntentTiming())
-        record_indexer = RecordIndexer(database)
+        paused = intent_worker.busy if indexer == "yield" else None
+        record_indexer = RecordIndexer(database, paused=paused)
         started = time.perf_counter()
         intent_worker.start()
-        if indexer:
+        if indexer != "none":
             record_indexer.start()
         while True:
             if not await database.read(pending):
                 break
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - started
+        while indexer != "none":
+            if not await database.read(has_dirty):
+                break
+            await asyncio.sleep(0.02)
+        caught_up = time.perf_counter() - started - elapsed
         await intent_worker.stop()
         await record_indexer.stop()
         await database.close()
-        return elapsed
+        return elapsed, caught_up
 
     return asyncio.run(main())
 
@@ -168,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--floor-only", action="store_true")
     parser.add_argument(
-        "--indexer", action="store_true", help="run the record indexer beside the worker"
+        "--indexer",
+        choices=("none", "yield", "always"),
+        default="yield",
+        help="the record indexer beside the worker: as the server runs it (yield), running"
+        " back to back (always), or not at all (none)",
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -179,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     chunk = worker.CHUNK_ITEMS
     with tempfile.TemporaryDirectory(prefix="apply-bench-") as work:
         floor = run_floor(Path(work) / "floor", raw, chunk)
-        sandbox = (
-            float("nan")
+        sandbox, caught_up = (
+            (float("nan"), float("nan"))
             if args.floor_only
             else run_worker(Path(work) / "worker", raw, args.items, indexer=args.indexer)
         )
@@ -190,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "indexer": args.indexer,
         "worker_seconds": round(sandbox, 3),
         "worker_items_per_s": round(total / sandbox),
+        "index_caught_up_after_s": round(caught_up, 3),
         "floor_seconds": round(floor, 3),
         "floor_items_per_s": round(total / floor),
         "ratio": round(sandbox / floor, 2),

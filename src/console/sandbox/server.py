@@ -70,10 +70,13 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
-    intent_worker = IntentWorker(database, settings.intents)
+    log_signal = LogSignal()
+    # Polls the worker queues get log entries: it wakes the live tail after each.
+    intent_worker = IntentWorker(database, settings.intents, on_logged=log_signal.notify)
     import_runner = ImportRunner(database, settings.imports)
-    # The field pass yields the writer to a running import (records/indexer.py).
-    indexer = RecordIndexer(database, busy=import_runner.running)
+    # The field pass yields the writer to a running import, and whole rounds to queued
+    # intents (records/indexer.py).
+    indexer = RecordIndexer(database, busy=import_runner.running, paused=intent_worker.busy)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -125,7 +128,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     app.state.imports = import_runner
     # Notified after every commit that inserted log entries; the live tail waits on it.
-    app.state.log_signal = LogSignal()
+    app.state.log_signal = log_signal
     return app
 
 

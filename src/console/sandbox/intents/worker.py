@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -29,8 +30,9 @@ logger = logging.getLogger("console.sandbox")
 BATCH_INTENTS = 64
 BATCH_ITEMS = 5_000
 # At most this many items per writer transaction: a large intent is applied in several, so
-# the writer is held only briefly at a time and other requests get it in between.
-CHUNK_ITEMS = 500
+# the writer is held only briefly at a time (~50 ms for small items through the bulk
+# upsert) and other requests get it in between.
+CHUNK_ITEMS = 2_000
 # The longest the worker sleeps with nothing to do (a missed wake-up costs at most this).
 MAX_IDLE_SECONDS = 1.0
 ERROR_BACKOFF_SECONDS = 1.0
@@ -43,17 +45,31 @@ def _prepare_all(batch: list[QueuedIntent]) -> list[Prepared]:
 class IntentWorker:
     """Applies queued intents until stopped; `wake` after queueing one."""
 
-    def __init__(self, database: Database, timing: IntentTiming) -> None:
+    def __init__(
+        self,
+        database: Database,
+        timing: IntentTiming,
+        *,
+        on_logged: Callable[[], None] | None = None,
+    ) -> None:
         self.database = database
         self.timing = timing
+        # Called (on the event loop) after a commit that inserted connector log entries.
+        self.on_logged = on_logged
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intent-parse")
         self._next_poll_check = 0.0
+        self._backlog = False
 
     def start(self) -> None:
         """Start the task on the running loop."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="intents")
+
+    def busy(self) -> bool:
+        """Whether queued intents wait: the last look at the queue found some (the record
+        indexer then yields the writer)."""
+        return self._backlog
 
     def wake(self) -> None:
         """Look at the queue now: an intent was just committed."""
@@ -74,6 +90,7 @@ class IntentWorker:
         batch = await self.database.read(
             partial(queue.pending, limit=BATCH_INTENTS, max_items=BATCH_ITEMS)
         )
+        self._backlog = bool(batch)
         if not batch:
             return 0
         await self.database.run(
@@ -93,7 +110,11 @@ class IntentWorker:
             return
         self._next_poll_check = at + min(self.timing.poll_seconds, MAX_IDLE_SECONDS)
         if await self.database.read(partial(queue.polls_due, at=at)):
-            await self.database.run(partial(queue.enqueue_polls, timing=self.timing, at=at))
+            queued = await self.database.run(
+                partial(queue.enqueue_polls, timing=self.timing, at=at)
+            )
+            if queued and self.on_logged is not None:
+                self.on_logged()
 
     async def _run(self) -> None:
         while True:

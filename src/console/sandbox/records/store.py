@@ -664,6 +664,7 @@ def upsert_items_bulk(
     updates: list[tuple[Any, ...]] = []
     history: list[tuple[Any, ...]] = []
     encode = _ENCODER.encode
+    all_fields: dict[tuple[str, ...], str] = {}
     correlation_id = actor.correlation_id
     for index, (item, system_id) in enumerate(zip(items, system_ids, strict=True), first_index):
         if isinstance(system_id, RecordError):
@@ -680,7 +681,7 @@ def upsert_items_bulk(
             guid = guids[len(inserts)]
             record = known[system_id] = _Known(next_seq, guid, text)
             inserts.append((next_seq, feed.seq, guid, system_id, at, at, text, correlation_id))
-            changed = list(item)
+            changed: list[str] | None = None  # every field: the item's own names
             action = "created"
         else:
             changed = [] if text == record.data else changed_fields(json.loads(record.data), item)
@@ -690,16 +691,15 @@ def upsert_items_bulk(
             record.data = text
             updates.append((at, text, correlation_id, record.seq))
             action = "updated"
+        if changed is None:  # items of one chunk mostly share their names: encode once
+            names = tuple(item)
+            listed = all_fields.get(names)
+            if listed is None:
+                listed = all_fields[names] = encode(list(names[:MAX_CHANGED_FIELDS]))
+        else:
+            listed = encode(changed[:MAX_CHANGED_FIELDS])
         history.append(
-            (
-                record.seq,
-                at,
-                actor.intent,
-                correlation_id,
-                actor.key_id,
-                actor.key_shown,
-                encode(changed[:MAX_CHANGED_FIELDS]),
-            )
+            (record.seq, at, actor.intent, correlation_id, actor.key_id, actor.key_shown, listed)
         )
         outcomes.append(ItemOutcome(index, action, record.guid, system_id))
     if inserts:
