@@ -98,8 +98,11 @@ def run_worker(
         database = Database(path)
         await database.open()
         intent_worker = IntentWorker(database, IntentTiming())
-        paused = intent_worker.busy if indexer == "yield" else None
-        record_indexer = RecordIndexer(database, paused=paused)
+        record_indexer = (
+            RecordIndexer(database, paused=intent_worker.busy)
+            if indexer == "yield"
+            else RecordIndexer(database)  # (as before the yield: also runs on older code)
+        )
         started = time.perf_counter()
         intent_worker.start()
         if indexer != "none":
