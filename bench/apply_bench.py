@@ -14,8 +14,12 @@ GUIDs, record_history, records_dirty, intent_records), in transactions of the wo
 chunk size. No queue reads, progress, outcomes per intent or id checks: those are what the
 worker does beyond it.
 
-Reported: items/s of both and the ratio of the two times (worker / floor). Target: ratio
-<= 2; exit status 1 when it is missed. `--quick`: 2 intents of 2,000 items.
+Reported: items/s of both and the ratio of the two times (worker / floor), and the same
+for CPU time (the worker's process, every thread; less moved by a busy machine than the
+wall clock). `--repeat N` runs both N times, alternately, and reports medians. Target:
+ratio <= 2; exit status 1 when it is missed. `--quick`: 2 intents of 2,000 items.
+`--indexer none|yield|always`: without the record indexer, with it as the server runs it
+(default), or with it never yielding (as before issue 12).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -64,11 +69,12 @@ def _fresh(path: Path) -> None:
 
 def run_worker(
     path: Path, raw: list[bytes], items: int, *, indexer: str = "none"
-) -> tuple[float, float]:
-    """Seconds the worker takes to finish every queued intent, and then seconds until the
-    record indexer has caught up (0 without it). `indexer`: "none"; "yield", the server's
-    record indexer beside it as the server runs it (yielding while intents wait); "always",
-    the indexer running rounds back to back regardless."""
+) -> tuple[float, float, float]:
+    """Seconds the worker takes to finish every queued intent (wall clock, then CPU time of
+    the whole process: every thread), and then seconds until the record indexer has caught
+    up (0 without it). `indexer`: "none"; "yield", the server's record indexer beside it as
+    the server runs it (yielding while intents wait); "always", the indexer running rounds
+    back to back regardless."""
     _fresh(path)
     conn = connect(path)
     with transaction(conn):
@@ -94,7 +100,7 @@ def run_worker(
             ).fetchone()[0]
         )
 
-    async def main() -> tuple[float, float]:
+    async def main() -> tuple[float, float, float]:
         database = Database(path)
         await database.open()
         intent_worker = IntentWorker(database, IntentTiming())
@@ -103,7 +109,7 @@ def run_worker(
             if indexer == "yield"
             else RecordIndexer(database)  # (as before the yield: also runs on older code)
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         intent_worker.start()
         if indexer != "none":
             record_indexer.start()
@@ -111,7 +117,7 @@ def run_worker(
             if not await database.read(pending):
                 break
             await asyncio.sleep(0.02)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         while indexer != "none":
             if not await database.read(has_dirty):
                 break
@@ -120,16 +126,16 @@ def run_worker(
         await intent_worker.stop()
         await record_indexer.stop()
         await database.close()
-        return elapsed, caught_up
+        return elapsed, cpu, caught_up
 
     return asyncio.run(main())
 
 
-def run_floor(path: Path, raw: list[bytes], chunk: int) -> float:
-    """Seconds plain executemany takes to write the same rows."""
+def run_floor(path: Path, raw: list[bytes], chunk: int) -> tuple[float, float]:
+    """Seconds plain executemany takes to write the same rows (wall clock, CPU time)."""
     _fresh(path)
     conn = connect(path)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     seq = 0
     for index, body in enumerate(raw):
         correlation_id = f"corr_bench{index:04d}"
@@ -169,9 +175,9 @@ def run_floor(path: Path, raw: list[bytes], chunk: int) -> float:
                 ],
             )
             conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     conn.close()
-    return elapsed
+    return elapsed, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the record indexer beside the worker: as the server runs it (yield), running"
         " back to back (always), or not at all (none)",
     )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each (medians)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.quick:
@@ -194,23 +201,34 @@ def main(argv: list[str] | None = None) -> int:
     raw = bodies(args.intents, args.items)
     total = args.intents * args.items
     chunk = worker.CHUNK_ITEMS
-    with tempfile.TemporaryDirectory(prefix="apply-bench-") as work:
-        floor = run_floor(Path(work) / "floor", raw, chunk)
-        sandbox, caught_up = (
-            (float("nan"), float("nan"))
-            if args.floor_only
-            else run_worker(Path(work) / "worker", raw, args.items, indexer=args.indexer)
-        )
+    floors: list[tuple[float, float]] = []
+    workers: list[tuple[float, float, float]] = []
+    for run in range(args.repeat):  # alternately, so both see the machine's same moods
+        with tempfile.TemporaryDirectory(prefix="apply-bench-") as work:
+            floors.append(run_floor(Path(work) / "floor", raw, chunk))
+            if not args.floor_only:
+                path = Path(work) / f"worker{run}"
+                workers.append(run_worker(path, raw, args.items, indexer=args.indexer))
+    floor, floor_cpu = (statistics.median(column) for column in zip(*floors, strict=True))
+    sandbox, sandbox_cpu, caught_up = (
+        (statistics.median(column) for column in zip(*workers, strict=True))
+        if workers
+        else (float("nan"),) * 3
+    )
     result = {
         "items": total,
         "chunk_items": chunk,
         "indexer": args.indexer,
+        "runs": args.repeat,
         "worker_seconds": round(sandbox, 3),
-        "worker_items_per_s": round(total / sandbox),
+        "worker_items_per_s": round(total / sandbox) if workers else None,
+        "worker_cpu_seconds": round(sandbox_cpu, 3),
         "index_caught_up_after_s": round(caught_up, 3),
         "floor_seconds": round(floor, 3),
         "floor_items_per_s": round(total / floor),
+        "floor_cpu_seconds": round(floor_cpu, 3),
         "ratio": round(sandbox / floor, 2),
+        "cpu_ratio": round(sandbox_cpu / floor_cpu, 2),
         "target_ratio": TARGET_RATIO,
     }
     print(json.dumps(result, indent=2))

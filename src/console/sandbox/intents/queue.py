@@ -102,9 +102,12 @@ def enqueue(
     return True, correlation_id
 
 
-def pending(conn: sqlite3.Connection, *, limit: int, max_items: int) -> list[QueuedIntent]:
-    """The oldest pending (queued or processing) intents, in order: at most `limit` of them,
-    and no more than `max_items` items in all unless the first alone has more."""
+def pending(
+    conn: sqlite3.Connection, *, limit: int, max_items: int, after: int = 0
+) -> list[QueuedIntent]:
+    """The oldest pending (queued or processing) intents after seq `after`, in order: at
+    most `limit` of them, and no more than `max_items` items in all unless the first alone
+    has more."""
     rows = conn.execute(
         "SELECT i.seq, i.correlation_id, i.account_id, i.feed, i.intent, i.key_id,"
         " i.key_shown, i.body, i.items_received, i.items_done,"
@@ -112,8 +115,8 @@ def pending(conn: sqlite3.Connection, *, limit: int, max_items: int) -> list[Que
         " AS id_field, f.method, i.item_key, i.log_id"
         " FROM intents i"
         " LEFT JOIN feeds f ON f.account_id = i.account_id AND f.slug = i.feed"
-        " WHERE i.status IN ('queued', 'processing') ORDER BY i.seq LIMIT ?",
-        (limit,),
+        " WHERE i.status IN ('queued', 'processing') AND i.seq > ? ORDER BY i.seq LIMIT ?",
+        (after, limit),
     ).fetchall()
     batch: list[QueuedIntent] = []
     items = 0

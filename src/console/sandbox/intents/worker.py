@@ -61,6 +61,8 @@ class IntentWorker:
         self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intent-parse")
         self._next_poll_check = 0.0
         self._backlog = False
+        # The next batch, read and prepared while the writer applies the current one.
+        self._ahead: asyncio.Future[list[Prepared]] | None = None
 
     def start(self) -> None:
         """Start the task on the running loop."""
@@ -83,24 +85,53 @@ class IntentWorker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.cancel()
+            with contextlib.suppress(BaseException):
+                await ahead
         self._parser.shutdown(wait=True)
 
-    async def drain_once(self) -> int:
-        """Apply one batch of pending intents; return how many were applied (0: none)."""
+    async def _read_and_prepare(self, after: int) -> list[Prepared]:
+        """The next batch of pending intents after seq `after`, read and prepared."""
         batch = await self.database.read(
-            partial(queue.pending, limit=BATCH_INTENTS, max_items=BATCH_ITEMS)
+            partial(queue.pending, limit=BATCH_INTENTS, max_items=BATCH_ITEMS, after=after)
         )
-        self._backlog = bool(batch)
         if not batch:
+            return []
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._parser, _prepare_all, batch)
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.cancel()
+
+    async def drain_once(self) -> int:
+        """Apply one batch of pending intents; return how many were applied (0: none).
+
+        While the writer applies a batch, the next one (the intents after it) is read and
+        prepared on the parser thread: every intent of a batch is finished when its chunks
+        are applied, so the next batch is exactly what the queue holds after it. Should
+        applying fail, that read-ahead is dropped and the queue read again."""
+        ahead, self._ahead = self._ahead, None
+        prepared = await ahead if ahead is not None else []
+        if not prepared:
+            prepared = await self._read_and_prepare(0)
+        self._backlog = bool(prepared)
+        if not prepared:
             return 0
         await self.database.run(
-            partial(queue.mark_processing, seqs=[queued.seq for queued in batch], at=now())
+            partial(queue.mark_processing, seqs=[item.queued.seq for item in prepared], at=now())
         )
-        loop = asyncio.get_running_loop()
-        prepared = await loop.run_in_executor(self._parser, _prepare_all, batch)
+        self._ahead = asyncio.ensure_future(self._read_and_prepare(prepared[-1].queued.seq))
         applied = 0
-        for chunks in chunks_of(prepared, CHUNK_ITEMS):
-            applied += await self.database.run(partial(apply_chunks, chunks=chunks, at=now()))
+        try:
+            for chunks in chunks_of(prepared, CHUNK_ITEMS):
+                applied += await self.database.run(partial(apply_chunks, chunks=chunks, at=now()))
+        except BaseException:
+            self._drop_ahead()
+            raise
         return applied
 
     async def poll_if_due(self) -> None:
