@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -248,3 +250,21 @@ def test_the_indexer_yields_whole_rounds_while_intents_wait(
             await database.close()
 
     assert asyncio.run(main()) == [10, 0, 10]
+
+
+@pytest.mark.slow
+def test_the_apply_benchmark_runs_and_reports_both_rates(tmp_path: Path) -> None:
+    out = tmp_path / "apply.json"
+    bench = Path(__file__).resolve().parents[2] / "bench" / "apply_bench.py"
+    result = subprocess.run(
+        [sys.executable, str(bench), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: target missed (noisy)
+    figures = json.loads(out.read_text())
+    assert figures["items"] == 4_000
+    assert figures["worker_items_per_s"] > 0
+    assert figures["floor_items_per_s"] > 0
