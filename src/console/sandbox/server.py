@@ -74,11 +74,13 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
-    intent_worker = IntentWorker(database, settings.intents)
-    import_runner = ImportRunner(database, settings.imports)
-    # The field pass yields the writer to a running import (records/indexer.py).
-    indexer = RecordIndexer(database, busy=import_runner.running)
     log_signal = LogSignal()
+    # Polls the worker queues get log entries: it wakes the live tail after each.
+    intent_worker = IntentWorker(database, settings.intents, on_logged=log_signal.notify)
+    import_runner = ImportRunner(database, settings.imports)
+    # The field pass yields the writer to a running import, and whole rounds to queued
+    # intents (records/indexer.py).
+    indexer = RecordIndexer(database, busy=import_runner.running, paused=intent_worker.busy)
     log_sink = LogSink(database, log_signal, flush_seconds=settings.logs.flush_seconds)
 
     @contextlib.asynccontextmanager
