@@ -344,7 +344,7 @@ def plan(account_id: int, log_filter: LogFilter) -> Plan:
     prefix_params: tuple[Any, ...]
     if f.id is not None:
         source = (
-            "logs WHERE logs.id IN ("
+            "logs NOT INDEXED WHERE logs.id IN ("
             "SELECT id FROM logs INDEXED BY logs_by_request WHERE request_id = ?"
             " UNION SELECT id FROM logs INDEXED BY logs_by_correlation"
             " WHERE account_id = ? AND correlation_id = ?"
