@@ -15,6 +15,7 @@ import pytest
 
 from console.sandbox.logs import query, tail, trace
 from console.sandbox.logs.query import LogFilter, LogQuery
+from console.sandbox.logs.store import insert_entries
 from console.sandbox.storage.sqlite import connect, transaction
 from tests.sandbox.logs_support import entry
 
@@ -52,8 +53,6 @@ STATS = {
 def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlite3.Connection]:
     db = connect(tmp_path)
     with transaction(db):
-        from console.sandbox.logs.store import insert_entries
-
         insert_entries(db, [(entry(1, feed="orders", correlation_id="corr_x"), None)])
     if request.param != "no statistics":
         db.execute("ANALYZE")
@@ -103,7 +102,7 @@ def test_list_pages_are_index_driven(conn: sqlite3.Connection, names: tuple[str,
         # The stream's catch-up reads the same filters oldest first.
         plans += _plans(
             conn,
-            lambda: tail._catch_up_page(conn, account_id=1, log_filter=log_filter, after=10),  # noqa: SLF001
+            lambda: tail._catch_up_page(conn, account_id=1, log_filter=log_filter, after=10),
         )
     _assert_indexed(plans)
     for sql, plan in plans:
@@ -141,9 +140,9 @@ def test_statements_drive_the_index_the_filter_names(conn: sqlite3.Connection) -
 def test_detail_tail_and_trace_are_index_driven(conn: sqlite3.Connection) -> None:
     request_id = conn.execute("SELECT request_id FROM logs").fetchone()[0]
     plans = _plans(conn, lambda: query.detail(conn, 1, request_id))
-    plans += _plans(conn, lambda: tail._read_after(conn, head=0))  # noqa: SLF001
-    plans += _plans(conn, lambda: tail._last_id(conn))  # noqa: SLF001
-    plans += _plans(conn, lambda: tail._oldest_id(conn))  # noqa: SLF001
+    plans += _plans(conn, lambda: tail._read_after(conn, head=0))
+    plans += _plans(conn, lambda: tail._last_id(conn))
+    plans += _plans(conn, lambda: tail._oldest_id(conn))
     for any_id in (request_id, "corr_x", "0190b2c4-0000-7000-8000-000000000000", "A-1"):
         plans += _plans(conn, lambda i=any_id: trace.trace(conn, 1, i))
     _assert_indexed(plans)
