@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -23,33 +24,39 @@ def _feed(api: httpx.Client, slug: str) -> None:
     assert created.status_code == 201, created.text
 
 
-def _write(api: httpx.Client, feed: str, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """A record write; the record and the request's correlation id."""
+@dataclass(frozen=True)
+class Sent:
+    """The ids of one request, from its response headers."""
+
+    request_id: str
+    correlation_id: str
+
+
+def _write(api: httpx.Client, feed: str, body: dict[str, Any]) -> tuple[dict[str, Any], Sent]:
+    """A record write (the route logs it); the record and the request's ids."""
     response = api.post(f"{V1}/feeds/{feed}/records", json=body)
     assert response.status_code in (200, 201), response.text
-    return response.json(), response.headers["X-Correlation-Id"]
+    sent = Sent(response.headers["X-Request-Id"], response.headers["X-Correlation-Id"])
+    return response.json(), sent
 
 
 @pytest.fixture
 def scene(live: LiveApp) -> dict[str, Any]:
-    """An account with two feeds, records written by requests that have log entries."""
+    """An account with two feeds and records written by requests the log recorded."""
     account_id, secret = live.account()
     with live.client(secret) as api:
         _feed(api, "orders")
         _feed(api, "stock")
-        first, corr_create = _write(api, "orders", {"system_id": "A-1", "data": {"n": 1}})
-        _, corr_update = _write(api, "orders", {"system_id": "A-1", "data": {"n": 2}})
-        twin, corr_twin = _write(api, "stock", {"system_id": "A-1", "data": {}})
-        _, corr_silent = _write(api, "stock", {"system_id": "B-9", "data": {}})
-    create = entry(account_id, correlation_id=corr_create, intent="record.create", feed="orders")
-    update = entry(
-        account_id,
-        correlation_id=corr_update,
-        intent="record.update",
-        feed="orders",
-        idempotency_key="idem-update",
+        first, create = _write(api, "orders", {"system_id": "A-1", "data": {"n": 1}})
+        _, update = _write(api, "orders", {"system_id": "A-1", "data": {"n": 2}})
+        twin, sent_twin = _write(api, "stock", {"system_id": "A-1", "data": {}})
+        _, silent = _write(api, "stock", {"system_id": "B-9", "data": {}})
+    # A write whose entry is gone (pruned, or written before logs existed) still has history.
+    live.call(
+        lambda conn: conn.execute("DELETE FROM logs WHERE request_id = ?", (silent.request_id,))
     )
-    live.insert([create, update])
+    idem = entry(account_id, intent="ingest", feed="orders", idempotency_key="idem-update")
+    live.insert([idem])
     return {
         "account_id": account_id,
         "secret": secret,
@@ -57,8 +64,9 @@ def scene(live: LiveApp) -> dict[str, Any]:
         "twin": twin,
         "create": create,
         "update": update,
-        "corr_twin": corr_twin,
-        "corr_silent": corr_silent,
+        "idem": idem,
+        "corr_twin": sent_twin.correlation_id,
+        "corr_silent": silent.correlation_id,
     }
 
 
@@ -95,7 +103,7 @@ def test_correlation_and_idempotency_ids(live: LiveApp, scene: dict[str, Any]) -
     assert [r["guid"] for r in by_correlation["records"]] == [scene["record"]["guid"]]
     by_key = _trace(live, scene["secret"], "idem-update").json()["data"]
     assert by_key["matched"] == ["idempotency_key"]
-    assert [e["request_id"] for e in by_key["entries"]] == [scene["update"].request_id]
+    assert [e["request_id"] for e in by_key["entries"]] == [scene["idem"].request_id]
     # A correlation id with records but no entry (written before logs existed) still leads
     # to its record.
     silent = _trace(live, scene["secret"], scene["corr_silent"]).json()["data"]
