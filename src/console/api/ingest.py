@@ -17,7 +17,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,7 +321,7 @@ class BulkUploader:
         self._done_keys = {k for k in found.done_keys}
         return found
 
-    def _source_batches(self, manifest: Manifest) -> Iterator[Batch]:
+    def _source_batches(self, manifest: Manifest) -> Generator[Batch, None, None]:
         if self._path is not None:
             assert self._format is not None
             return batches(
@@ -353,6 +353,7 @@ class BulkUploader:
         slots = asyncio.Semaphore(self.concurrency)
         tasks: set[asyncio.Task[None]] = set()
         source = self._source_batches(manifest)
+        reading: asyncio.Future[Batch | None] | None = None
         count = 0
 
         def finished(task: asyncio.Task[None]) -> None:
@@ -368,7 +369,8 @@ class BulkUploader:
                     slots.release()
                     break
                 # Parsing runs in a thread so the event loop keeps answering in-flight sends.
-                batch = await asyncio.to_thread(next, source, None)
+                reading = asyncio.ensure_future(asyncio.to_thread(next, source, None))
+                batch = await asyncio.shield(reading)
                 if batch is None:
                     slots.release()
                     self._batches_total = count
@@ -390,9 +392,10 @@ class BulkUploader:
                 await asyncio.wait(list(tasks))
             raise
         finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                await asyncio.to_thread(close)
+            # A cancelled read still runs in its thread: let it end before closing the file.
+            if reading is not None and not reading.done():
+                await asyncio.wait([reading])
+            source.close()
 
     def _stopped(self) -> bool:
         return self._failure is not None

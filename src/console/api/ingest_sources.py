@@ -19,7 +19,7 @@ import codecs
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -139,7 +139,7 @@ def batches(
     max_items: int = MAX_BATCH_ITEMS,
     item_key: str | None = None,
     content_sha: str | None = None,
-) -> Iterator[Batch]:
+) -> Generator[Batch, None, None]:
     """The file's batches in order (the file is read as it goes, never whole)."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
@@ -155,7 +155,7 @@ def batches_of_items(
     max_bytes: int = MAX_BATCH_BYTES,
     max_items: int = MAX_BATCH_ITEMS,
     item_key: str | None = None,
-) -> Iterator[Batch]:
+) -> Generator[Batch, None, None]:
     """The batches of an iterable; ranges are item indexes, and each batch's digest is a
     running SHA-256 of every item up to its end (so equal iterables give equal keys)."""
     running = hashlib.sha256()
