@@ -249,20 +249,26 @@ _STRICT = json.JSONDecoder(parse_constant=_reject_constant)
 
 def _ndjson_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
     """One unit per non-blank physical line; its range ends after the line's newline."""
+    scan = _STRICT.scan_once  # decode() without its two whitespace regex matches
     offset = 0
     number = 0
     for line in file:
-        offset += len(line)
         text = line.strip()
-        if offset == len(line) and text.startswith(codecs.BOM_UTF8):
+        if not offset and text.startswith(codecs.BOM_UTF8):
             text = text[len(codecs.BOM_UTF8) :].strip()
+        offset += len(line)
         if not text:
             continue
         problem: str | None
         try:
-            value = _STRICT.decode(text.decode("utf-8"))
+            decoded = text.decode("utf-8")
+            value, end = scan(decoded, 0)
+            if end != len(decoded):
+                raise ValueError(f"extra data after the value at column {end + 1}")
         except UnicodeDecodeError:
             problem = "the line is not UTF-8"
+        except StopIteration:
+            problem = "the line is not valid JSON (expecting a value)"
         except ValueError as exc:
             problem = f"the line is not valid JSON ({exc})"
         else:
