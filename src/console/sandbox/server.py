@@ -36,7 +36,9 @@ from console.sandbox.ingest import routes as ingest
 from console.sandbox.intents import routes as intents
 from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
+from console.sandbox.logs import routes as logs
 from console.sandbox.logs.model import LogSignal
+from console.sandbox.logs.tail import LogTail
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
@@ -61,6 +63,7 @@ def api_routes(settings: SandboxSettings | None = None) -> list[BaseRoute]:
         *pipelines.routes,
         *intents.routes,
         *ingest.routes,
+        *logs.routes,
         resource("/openapi.json", {"GET": openapi_document}),
     ]
 
@@ -76,6 +79,9 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     import_runner = ImportRunner(database, settings.imports)
     # The field pass yields the writer to a running import (records/indexer.py).
     indexer = RecordIndexer(database, busy=import_runner.running)
+    # Notified after every commit that inserted log entries; the live tail waits on it.
+    log_signal = LogSignal()
+    log_tail = LogTail(database, log_signal)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -92,9 +98,11 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         indexer.start()
         intent_worker.start()
         await import_runner.start()
+        await log_tail.start()
         try:
             yield
         finally:
+            await log_tail.stop()
             await import_runner.stop()
             await intent_worker.stop()
             await indexer.stop()
@@ -126,8 +134,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.intent_worker = intent_worker
     app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     app.state.imports = import_runner
-    # Notified after every commit that inserted log entries; the live tail waits on it.
-    app.state.log_signal = LogSignal()
+    app.state.log_signal = log_signal
+    app.state.log_tail = log_tail
     return app
 
 
@@ -151,6 +159,14 @@ class SandboxServer(uvicorn.Server):
         # An IPv6 literal needs brackets in a URL.
         self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         print(f"listening on {self.url}", flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """End the open log streams first: uvicorn waits for every response to finish
+        before the app's own shutdown runs, and a stream never finishes by itself (R7)."""
+        tail = getattr(getattr(self.config.app, "state", None), "log_tail", None)
+        if isinstance(tail, LogTail):
+            tail.close()
+        await super().shutdown(sockets=sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
