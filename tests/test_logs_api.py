@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from console.api.errors import ApiError
+from console.api.ingest import IngestApi
 from console.api.logs import LogDetail, LogEntry, LogsApi, Trace
 from console.api.transport import ApiClient
 from tests.conftest import run
@@ -301,3 +302,90 @@ def test_detail_and_trace_parse_the_documented_shapes() -> None:
     assert trace.truncated_records
     assert not trace.truncated_entries
     assert trace.entries[0].request_id == _entry(9)["request_id"]
+
+
+# Against the real sandbox: entries written by POST /api/ingest.
+
+FEED = "shop"
+
+
+@pytest.fixture
+def keys(mint_key: Callable[..., str], account: str) -> tuple[str, str]:
+    """(admin key, ingest key of the feed `shop`) of a fresh account."""
+    return mint_key(account, "admin"), mint_key(account, "ingest", FEED)
+
+
+def _live(url: str, keys: tuple[str, str], scenario: Callable[..., Any]) -> None:
+    async def main() -> None:
+        admin = ApiClient(url, keys[0])
+        ingest = ApiClient(url, keys[1])
+        try:
+            await scenario(LogsApi(admin), IngestApi(ingest))
+        finally:
+            await admin.aclose()
+            await ingest.aclose()
+
+    run(main())
+
+
+def test_query_detail_and_trace_find_an_ingest_request(
+    sandbox_url: str, keys: tuple[str, str]
+) -> None:
+    async def scenario(logs: LogsApi, ingest: IngestApi) -> None:
+        sent = await ingest.send(FEED, [{"id": "rec-1", "n": 1}], idempotency_key="idem-live-1")
+        replay = await ingest.send(FEED, [{"id": "rec-1", "n": 1}], idempotency_key="idem-live-1")
+        assert replay.replayed
+        for n in range(3):
+            await ingest.send(FEED, {"id": f"more-{n}"})
+        page = await logs.query(id=sent.request_id)
+        [entry] = page.items
+        assert (entry.request_id, entry.feed, entry.intent) == (sent.request_id, FEED, "ingest")
+        assert (entry.http_status, entry.items_received) == (202, 1)
+        assert entry.idempotency_key == "idem-live-1"
+        assert entry.key is not None
+        assert entry.key.endswith(keys[1][-4:])
+        assert keys[1] not in entry.key
+        by_key = await logs.query(id="idem-live-1")
+        assert sorted(e.processing_status == "duplicate" for e in by_key.items) == [False, True]
+        first = await logs.query(feed=FEED, intent="ingest", limit=2)
+        assert len(first.items) == 2
+        assert first.next_cursor is not None
+        second = await logs.query(feed=FEED, intent="ingest", limit=2, cursor=first.next_cursor)
+        ids = [e.id for e in first.items + second.items]
+        assert ids == sorted(ids, reverse=True)
+        assert len(set(ids)) == 4
+        detail = await logs.detail(sent.request_id)
+        assert detail.entry.request_id == sent.request_id
+        assert detail.request_body is not None
+        assert "rec-1" in detail.request_body
+        assert detail.events
+        assert detail.events[0].stage == "received"
+        assert keys[1] not in json.dumps(detail.headers)
+        trace = await logs.trace("idem-live-1")
+        assert trace.matched
+        assert sent.request_id in {e.request_id for e in trace.entries}
+        with pytest.raises(ApiError) as missing:
+            await logs.detail("req_" + "0" * 26)
+        assert missing.value.status == 404
+
+    _live(sandbox_url, keys, scenario)
+
+
+def test_stream_delivers_new_entries_and_resumes_after_an_id(
+    sandbox_url: str, keys: tuple[str, str]
+) -> None:
+    async def scenario(logs: LogsApi, ingest: IngestApi) -> None:
+        marker = await ingest.send(FEED, {"id": "before"})
+        [before] = (await logs.query(id=marker.request_id)).items
+        sent = [await ingest.send(FEED, {"id": f"s{n}"}) for n in range(3)]
+        # Everything after `before`, in order, even though it was written before connecting.
+        got = await _collect(logs, 3, last_event_id=before.id, feed=FEED)
+        assert [e.request_id for e in got] == [r.request_id for r in sent]
+        # Resume after the second one: only the third, then a new entry as it is written.
+        # (Connected or not yet, the reader gets `late`: it resumes after an id.)
+        reader = asyncio.create_task(_collect(logs, 2, last_event_id=got[1].id))
+        late = await ingest.send(FEED, {"id": "late"})
+        resumed = await reader
+        assert [e.request_id for e in resumed] == [sent[2].request_id, late.request_id]
+
+    _live(sandbox_url, keys, scenario)
