@@ -249,7 +249,8 @@ _STRICT = json.JSONDecoder(parse_constant=_reject_constant)
 
 def _ndjson_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
     """One unit per non-blank physical line; its range ends after the line's newline."""
-    scan = _STRICT.scan_once  # decode() without its two whitespace regex matches
+    # decode() without its two whitespace regex matches (typeshed omits the attribute)
+    scan = _STRICT.scan_once  # type: ignore[attr-defined]
     offset = 0
     number = 0
     for line in file:
