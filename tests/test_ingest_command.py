@@ -154,6 +154,13 @@ def test_a_key_the_server_refuses_exits_2_without_showing_it(
     other = _ingest(["--url", sandbox_url, "--feed", "other", str(source)], ingest, tmp_path)
     assert other.returncode == 2, other.stderr
     assert "STREAM_NOT_FOUND" in other.stderr or "stream" in other.stderr.lower()
+    bad_item_key = _ingest(
+        ["--url", sandbox_url, "--feed", FEED, "--item-key", "x" * 101, str(source)],
+        ingest,
+        tmp_path,
+    )
+    assert bad_item_key.returncode == 2, bad_item_key.stderr
+    assert "--item-key: the item key must be 1 to 100 characters" in bad_item_key.stderr
 
 
 def test_malformed_json_array_exits_2(sandbox_url: str, tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ MANIFEST_INTERVAL = 0.5  # seconds between manifest writes by default
 MAX_TRIES = 8  # per batch, for connection errors and 5xx (then the upload stops, resumable)
 MAX_RATE_LIMITED = 100  # consecutive 429s on one batch before the upload stops
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.5, 8.0
+MAX_ITEM_KEY_LENGTH = 100  # the server's rule for X-Item-Key (a feed's id_field rule)
 _INDEX = re.compile(r"^\[(\d+)\]")
 
 
@@ -97,6 +98,9 @@ class IngestApi:
         uploader passes 0 and retries itself)."""
         headers = {"Content-Type": "application/json"}
         if item_key is not None:
+            problem = item_key_problem(item_key)
+            if problem:
+                raise ValueError(problem)
             headers["X-Item-Key"] = item_key
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
@@ -171,8 +175,19 @@ class UploadIncomplete(Exception):
 
     @property
     def refused(self) -> bool:
-        """The server refused the key or the stream (401/403/404): resending cannot help."""
-        return self.error is not None and self.error.status in (401, 403, 404)
+        """The server refused the request itself (a bad header such as the item key: 400;
+        the key: 401/403; the stream: 404): sending it again cannot help."""
+        return self.error is not None and self.error.status in (400, 401, 403, 404)
+
+
+def item_key_problem(item_key: str) -> str | None:
+    """Why `item_key` cannot be sent as X-Item-Key (None: it can): the server takes 1 to 100
+    characters, not all whitespace; this client sends header values as ASCII."""
+    if not item_key.strip() or len(item_key) > MAX_ITEM_KEY_LENGTH:
+        return f"the item key must be 1 to {MAX_ITEM_KEY_LENGTH} characters, not all whitespace"
+    if not item_key.isascii() or not item_key.isprintable():
+        return "the item key must be printable ASCII (it is sent as the X-Item-Key header)"
+    return None
 
 
 def manifest_every_from_env() -> int | None:
@@ -203,6 +218,8 @@ class BulkUploader:
     ) -> None:
         if not 1 <= concurrency <= 64:
             raise ValueError("concurrency must be between 1 and 64")
+        if item_key is not None and (problem := item_key_problem(item_key)):
+            raise ValueError(problem)
         self._client = client
         self._api = IngestApi(client)
         self.feed = feed

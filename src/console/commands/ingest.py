@@ -137,7 +137,11 @@ def _check(args: argparse.Namespace) -> tuple[str, Path, str]:
         raise UsageError(f"{path}: is a directory") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    from console.api.ingest import item_key_problem
     from console.api.ingest_sources import format_for
+
+    if args.item_key is not None and (problem := item_key_problem(args.item_key)):
+        raise UsageError(f"--item-key: {problem}")
 
     fmt = args.format or format_for(path)
     if fmt is None:
