@@ -246,6 +246,7 @@ def test_an_item_without_the_item_key_is_400_naming_its_index(
         "INVALID_PAYLOAD",
     )
     assert error["field"] == "[1].ean"
+    assert "X-Item-Key" in error["message"]
     accepted = post(pusher, [{"ean": "e-1"}, {"ean": 2}], **{"X-Item-Key": "ean"})
     assert accepted.status_code == 202, accepted.text
     (intent,) = rows(

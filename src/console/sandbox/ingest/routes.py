@@ -265,6 +265,18 @@ async def _answer_replay(
     return _replay_response(replay)
 
 
+def _naming_item_key(error: ApiError) -> ApiError:
+    """A 400 of `read_intent` worded for an X-Item-Key rather than the feed's id field."""
+    problems = [
+        dataclasses.replace(
+            problem,
+            message=problem.message.replace("the feed's id field", "the item key (X-Item-Key)"),
+        )
+        for problem in error.problems
+    ]
+    return ApiError(error.status, problems, headers=error.headers)
+
+
 def _errors_of(error: ApiError) -> list[dict[str, Any]]:
     """A 400's problems as log errors `{item, field, message}` (item: the index in `field`)."""
     errors: list[dict[str, Any]] = []
@@ -316,8 +328,10 @@ async def ingest(request: Request) -> Response:
             raw, _prepare, request, raw, item_key or feed.id_field
         )
     except ApiError as error:
+        if item_key is not None:
+            error = _naming_item_key(error)
         context.errors = _errors_of(error)
-        raise
+        raise error from None
     body, bodies, digest = prepared
     response = _encode(
         {
