@@ -145,6 +145,11 @@ def test_an_entry_inserted_while_connected_arrives_within_a_second(
     assert time.monotonic() - sent < 1.0
     assert (event["id"], event["feed"]) == (log_id, "orders")
     assert reader.quiet(0.3)
+    # HEAD answers the headers at once; it holds no stream open.
+    with live.client(secret) as api:
+        head = api.head(STREAM)
+    assert head.status_code == 200
+    assert head.headers["content-type"].startswith("text/event-stream")
 
 
 def test_resume_with_last_event_id_sends_exactly_the_missed_entries(

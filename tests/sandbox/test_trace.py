@@ -152,3 +152,19 @@ def test_lists_are_capped_and_say_so(live: LiveApp) -> None:
     assert data["truncated"] == {"entries": True, "records": False}
     ids = [e["id"] for e in data["entries"]]
     assert ids == sorted(ids, reverse=True)
+
+
+def test_an_id_of_several_kinds_lists_each(live: LiveApp, scene: dict[str, Any]) -> None:
+    with live.client(scene["secret"]) as api:
+        # A client-chosen correlation id that is also another record's system id.
+        written = api.post(
+            f"{V1}/feeds/stock/records",
+            json={"system_id": "C-1", "data": {}},
+            headers={"X-Correlation-Id": "shared-id"},
+        )
+        assert written.headers["X-Correlation-Id"] == "shared-id"
+        record, _ = _write(api, "stock", {"system_id": "shared-id", "data": {}})
+    data = _trace(live, scene["secret"], "shared-id").json()["data"]
+    assert data["matched"] == ["correlation_id", "system_id"]
+    assert {r["system_id"] for r in data["records"]} == {"C-1", "shared-id"}
+    assert record["guid"] in [r["guid"] for r in data["records"]]

@@ -191,15 +191,7 @@ LOG_SCHEMAS: dict[str, Any] = {
                     "id": {"type": "string"},
                     "matched": {
                         "type": "array",
-                        "items": {
-                            "enum": [
-                                "request_id",
-                                "correlation_id",
-                                "idempotency_key",
-                                "guid",
-                                "system_id",
-                            ]
-                        },
+                        "items": {"enum": list(trace.KINDS)},
                     },
                     "entries": {
                         "type": "array",

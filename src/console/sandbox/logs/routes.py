@@ -30,6 +30,9 @@ LOGS = f"{V1}/logs"
 _MAX_EVENT_ID_DIGITS = 18
 # A client refused for having too many streams open may try again after this long.
 STREAMS_RETRY_AFTER = 5
+_EVENT_STREAM = "text/event-stream; charset=utf-8"
+# No cache may keep a stream, and no proxy may buffer it.
+_STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
 async def list_logs(request: Request) -> Response:
@@ -98,11 +101,7 @@ class EventStream(StreamingResponse):
     """A text/event-stream response that frees its key's stream slot however it ends."""
 
     def __init__(self, content: Any, release: Any) -> None:
-        super().__init__(
-            content,
-            media_type="text/event-stream; charset=utf-8",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        super().__init__(content, media_type=_EVENT_STREAM, headers=_STREAM_HEADERS)
         self._release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -129,6 +128,8 @@ async def stream_logs(request: Request) -> Response:
         return principal, log_filter, last_id
 
     principal, log_filter, last_id = await as_admin(request, work)
+    if request.method == "HEAD":  # the headers a GET would have; no stream to hold open
+        return Response(media_type=_EVENT_STREAM, headers=_STREAM_HEADERS)
     if not tail.open_stream(principal.key_id, settings.streams_per_key):
         raise ApiError.single(
             429,

@@ -22,6 +22,8 @@ MAX_CORRELATIONS = 50
 # Changes listed per record found by its GUID or system id (newest first).
 CHANGES_PER_RECORD = 50
 MAX_ID_LENGTH = 255
+# What an id may be, in the order `matched` lists them.
+KINDS = ("request_id", "correlation_id", "idempotency_key", "guid", "system_id")
 
 _RECORD_SELECT = "r.seq, r.guid, r.system_id, r.deleted, f.slug AS feed"
 _CHANGE_SELECT = "h.id, h.record_seq, h.timestamp, h.intent, h.correlation_id, h.changed"
@@ -140,6 +142,7 @@ def trace(conn: sqlite3.Connection, account_id: int, any_id: str) -> dict[str, A
 
     if not matched:
         return None
+    matched.sort(key=KINDS.index)
     ordered = sorted(entries.values(), key=lambda r: -int(r["id"]))
     entries_truncated |= len(ordered) > MAX_ENTRIES
     request_of: dict[str, str] = {}
