@@ -13,7 +13,7 @@ import pytest
 from console.api.feeds import FeedsApi
 from console.api.ingest import BulkUploader, IngestApi, UploadIncomplete, UploadProgress
 from console.api.ingest_sources import batches
-from console.api.transport import ApiClient, RequestOutcome, RetryWait
+from console.api.transport import ApiClient, RateLimitState, RequestOutcome, RetryWait
 from console.api.upload_manifest import Manifest, ManifestStore
 from console.sandbox.process import SandboxProcess
 from console.sandbox.storage.sqlite import mint_key as store_mint_key
@@ -328,3 +328,14 @@ def test_rate_limit_headroom_waits_for_the_reset_instead_of_meeting_429s(
         assert exchanges.posts == 14
 
     run(main())
+
+
+def test_a_late_answer_does_not_raise_the_remaining_count_of_its_window() -> None:
+    """Concurrent answers arrive out of order; a stale higher count would let the uploader
+    send into a full window."""
+    state = RateLimitState()
+    state.update({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "100"})
+    state.update({"x-ratelimit-remaining": "1", "x-ratelimit-reset": "100"})
+    assert state.remaining == 0
+    state.update({"x-ratelimit-remaining": "5", "x-ratelimit-reset": "102"})
+    assert (state.remaining, state.reset_at) == (5, 102.0)
