@@ -339,3 +339,36 @@ def test_a_late_answer_does_not_raise_the_remaining_count_of_its_window() -> Non
     assert state.remaining == 0
     state.update({"x-ratelimit-remaining": "5", "x-ratelimit-reset": "102"})
     assert (state.remaining, state.reset_at) == (5, 102.0)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_json_array_and_csv_files_upload_every_item(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path, fmt: str
+) -> None:
+    admin, ingest = keys
+    rows = [{"id": f"{fmt}-{i}", "note": f'] [ }} {{ "quoted" \n line {i}'} for i in range(1500)]
+    source = tmp_path / f"items.{fmt}"
+    if fmt == "json":
+        source.write_text(json.dumps(rows, indent=2))
+    else:
+        import csv
+
+        with source.open("w", newline="") as file:
+            writer = csv.DictWriter(file, ["id", "note"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        try:
+            summary = await BulkUploader(
+                client, FEED, source, item_key="id", max_batch_bytes=40_000
+            ).run()
+        finally:
+            await client.aclose()
+        assert summary.items_sent == 1500
+        assert summary.batches_done > 1
+        assert summary.rejected == []
+        assert await _records(sandbox_url, admin, 1500) == 1500
+
+    run(main())
