@@ -300,7 +300,6 @@ DOCUMENT: dict[str, Any] = {
             **INTENT_SCHEMAS,
             **IMPORT_SCHEMAS,
             **STREAM_SCHEMAS,
-
             **LOG_SCHEMAS,
         },
         "securitySchemes": {
@@ -317,7 +316,6 @@ DOCUMENT: dict[str, Any] = {
         **INTENT_PATHS,
         **IMPORT_PATHS,
         **STREAM_PATHS,
-
         **LOG_PATHS,
     },
 }
