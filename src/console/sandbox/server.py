@@ -35,7 +35,9 @@ from console.sandbox.imports.runner import ImportRunner
 from console.sandbox.intents import routes as intents
 from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
+from console.sandbox.logs.demo import restore_log_indexes, seed_demo_logs_in
 from console.sandbox.logs.model import LogSignal
+from console.sandbox.logs.retention import LogPruner
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
@@ -67,13 +69,16 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     """The sandbox platform API on `data_dir` (migrated, and demo-seeded if asked, at start)."""
     settings = settings or SandboxSettings()
     database = Database(data_dir)
-    scheduler = PipelineScheduler(database, settings.pipelines)
+    # Notified after every commit that inserted log entries; the live tail waits on it.
+    log_signal = LogSignal()
+    scheduler = PipelineScheduler(database, settings.pipelines, log_signal)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
     intent_worker = IntentWorker(database, settings.intents)
     import_runner = ImportRunner(database, settings.imports)
     # The field pass yields the writer to a running import (records/indexer.py).
     indexer = RecordIndexer(database, busy=import_runner.running)
+    log_pruner = LogPruner(database, settings.logs)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -86,13 +91,22 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
                 None,
                 partial(seed_bulk_records, database.data_dir, settings.demo_records, opened=True),
             )
+        # A `--demo-logs` seeding killed halfway leaves the table's indexes dropped.
+        await database.run(restore_log_indexes)
+        if settings.logs.demo_logs:
+            await asyncio.get_running_loop().run_in_executor(
+                None,
+                partial(seed_demo_logs_in, database.data_dir, settings.logs.demo_logs, opened=True),
+            )
         scheduler.start()
         indexer.start()
+        log_pruner.start()
         intent_worker.start()
         await import_runner.start()
         try:
             yield
         finally:
+            await log_pruner.stop()
             await import_runner.stop()
             await intent_worker.stop()
             await indexer.stop()
@@ -124,8 +138,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.intent_worker = intent_worker
     app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     app.state.imports = import_runner
-    # Notified after every commit that inserted log entries; the live tail waits on it.
-    app.state.log_signal = LogSignal()
+    app.state.log_pruner = log_pruner
+    app.state.log_signal = log_signal
     return app
 
 
