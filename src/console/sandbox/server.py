@@ -74,10 +74,12 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     scheduler = PipelineScheduler(database, settings.pipelines, log_signal)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
-    intent_worker = IntentWorker(database, settings.intents)
+    # Polls the worker queues get log entries: it wakes the live tail after each.
+    intent_worker = IntentWorker(database, settings.intents, on_logged=log_signal.notify)
     import_runner = ImportRunner(database, settings.imports)
-    # The field pass yields the writer to a running import (records/indexer.py).
-    indexer = RecordIndexer(database, busy=import_runner.running)
+    # The field pass yields the writer to a running import, and whole rounds to queued
+    # intents (records/indexer.py).
+    indexer = RecordIndexer(database, busy=import_runner.running, paused=intent_worker.busy)
     log_pruner = LogPruner(database, settings.logs)
 
     @contextlib.asynccontextmanager

@@ -17,7 +17,8 @@ dirty mark, the feed's counter) per item. An import batch is mostly new records,
   each new record back and parse its JSON again. So imported new records are found by `q`
   as soon as their batch commits, and never wait in `records_dirty`;
 - every other item (an existing record, or a repeat of a system id within the batch) then
-  goes through `upsert_items`, in file order, so the outcome is the one-by-one outcome.
+  goes through `upsert_items_bulk`, in file order, whose outcome is the one-by-one outcome
+  of `upsert_items` (tests/sandbox/test_upsert_bulk.py).
 
 tests/sandbox/test_imports_bulk.py checks that both ways leave identical rows.
 """
@@ -40,7 +41,7 @@ from console.sandbox.records.store import (
     dumps_data,
     new_guids,
     system_id_of,
-    upsert_items,
+    upsert_items_bulk,
 )
 
 # Bound variables per IN (...) lookup.
@@ -187,7 +188,9 @@ def apply_prepared(
     if new:
         _create_all(conn, feed, new, actor, at)
         applied.created += len(new)
-    outcomes = upsert_items(conn, feed, [item.item for item in rest], actor, at) if rest else []
+    outcomes = (
+        upsert_items_bulk(conn, feed, [item.item for item in rest], actor, at) if rest else []
+    )
     for outcome in outcomes:
         if outcome.action == "created":
             applied.created += 1

@@ -11,6 +11,7 @@ short, so requests of every account get the writer between them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -23,11 +24,12 @@ from console.sandbox.intents.queue import QueuedIntent
 from console.sandbox.intents.validation import FETCHES, POLL, IntentBody, read_intent
 from console.sandbox.records.store import (
     Actor,
+    FeedRef,
     ItemOutcome,
     find_feed,
     patch_items,
     set_deleted,
-    upsert_items,
+    upsert_items_bulk,
 )
 
 logger = logging.getLogger("console.sandbox")
@@ -119,7 +121,7 @@ def chunks_of(batch: Sequence[Prepared], size: int) -> Iterator[list[Chunk]]:
 
 
 def _pulled_outcomes(
-    conn: sqlite3.Connection, chunk: Chunk, feed: Any, actor: Actor, at: float
+    conn: sqlite3.Connection, chunk: Chunk, feed: FeedRef, actor: Actor, at: float
 ) -> list[ItemOutcome]:
     prepared = chunk.prepared
     records: list[dict[str, Any]] = []
@@ -136,7 +138,7 @@ def _pulled_outcomes(
         else:
             records.append(pulled)
             items.append(index)
-    for outcome in upsert_items(conn, feed, records, actor, at):
+    for outcome in upsert_items_bulk(conn, feed, records, actor, at):
         outcomes.append(
             ItemOutcome(
                 items[outcome.index],
@@ -159,6 +161,9 @@ def _outcomes(conn: sqlite3.Connection, chunk: Chunk, at: float) -> list[ItemOut
     feed = find_feed(conn, queued.account_id, queued.feed)
     if feed is None:
         raise LookupError(f"Feed {queued.feed} not found.")
+    if queued.item_key is not None:
+        # The intent's item key (X-Item-Key) names its items' system ids, not the feed's.
+        feed = dataclasses.replace(feed, id_field=queued.item_key)
     actor = Actor(
         key_id=queued.key_id or "",
         key_shown=queued.key_shown or POLL_ACTOR,
@@ -169,8 +174,8 @@ def _outcomes(conn: sqlite3.Connection, chunk: Chunk, at: float) -> list[ItemOut
     if queued.intent in _PULLS:
         return _pulled_outcomes(conn, chunk, feed, actor, at)
     if queued.intent == "upsert":
-        applied = upsert_items(conn, feed, body.items[start:stop], actor, at)
-    elif queued.intent == "patch":
+        return upsert_items_bulk(conn, feed, body.items[start:stop], actor, at, first_index=start)
+    if queued.intent == "patch":
         applied = patch_items(conn, feed, body.items[start:stop], actor, at)
     else:
         applied = set_deleted(conn, feed, body.system_ids[start:stop], True, actor, at)

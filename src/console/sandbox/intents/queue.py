@@ -18,6 +18,8 @@ from console.sandbox.http.errors import conflict
 from console.sandbox.http.middleware import new_correlation_id
 from console.sandbox.intents import connector
 from console.sandbox.intents.validation import POLL
+from console.sandbox.logs import store as log_store
+from console.sandbox.logs.model import MAX_ENTRY_ERRORS, LogEntry, new_request_id
 from console.sandbox.settings import IntentTiming
 
 TERMINAL = ("succeeded", "partially_failed", "failed")
@@ -38,9 +40,14 @@ class QueuedIntent:
     items_received: int
     # Items already applied by earlier chunks (a resumed intent goes on from there).
     items_done: int
-    # The feed's id field and method (None when the feed is gone).
+    # The id field of its items: its item key, else the feed's (None when the feed is
+    # gone), and the feed's method (None when the feed is gone).
     id_field: str | None
     method: str | None
+    # The item key it was sent with (X-Item-Key; None: the feed's id field).
+    item_key: str | None = None
+    # Its connector log entry (None: none, e.g. queued before logs existed).
+    log_id: int | None = None
 
 
 def body_digest(body: bytes) -> str:
@@ -95,16 +102,21 @@ def enqueue(
     return True, correlation_id
 
 
-def pending(conn: sqlite3.Connection, *, limit: int, max_items: int) -> list[QueuedIntent]:
-    """The oldest pending (queued or processing) intents, in order: at most `limit` of them,
-    and no more than `max_items` items in all unless the first alone has more."""
+def pending(
+    conn: sqlite3.Connection, *, limit: int, max_items: int, after: int = 0
+) -> list[QueuedIntent]:
+    """The oldest pending (queued or processing) intents after seq `after`, in order: at
+    most `limit` of them, and no more than `max_items` items in all unless the first alone
+    has more."""
     rows = conn.execute(
         "SELECT i.seq, i.correlation_id, i.account_id, i.feed, i.intent, i.key_id,"
-        " i.key_shown, i.body, i.items_received, i.items_done, f.id_field, f.method"
+        " i.key_shown, i.body, i.items_received, i.items_done,"
+        " CASE WHEN f.seq IS NULL THEN NULL ELSE COALESCE(i.item_key, f.id_field) END"
+        " AS id_field, f.method, i.item_key, i.log_id"
         " FROM intents i"
         " LEFT JOIN feeds f ON f.account_id = i.account_id AND f.slug = i.feed"
-        " WHERE i.status IN ('queued', 'processing') ORDER BY i.seq LIMIT ?",
-        (limit,),
+        " WHERE i.status IN ('queued', 'processing') AND i.seq > ? ORDER BY i.seq LIMIT ?",
+        (after, limit),
     ).fetchall()
     batch: list[QueuedIntent] = []
     items = 0
@@ -126,13 +138,25 @@ def pending(conn: sqlite3.Connection, *, limit: int, max_items: int) -> list[Que
                 items_done=int(row["items_done"]),
                 id_field=row["id_field"],
                 method=row["method"],
+                item_key=row["item_key"],
+                log_id=row["log_id"],
             )
         )
     return batch
 
 
 def mark_processing(conn: sqlite3.Connection, seqs: list[int], at: float) -> None:
-    """Mark queued intents as processing from `at` (a resumed one keeps its first start)."""
+    """Mark queued intents as processing from `at` (a resumed one keeps its first start),
+    and their log entries with them."""
+    log_ids = [
+        int(row[0])
+        for row in conn.execute(
+            "SELECT log_id FROM intents WHERE seq IN (SELECT value FROM json_each(?))"
+            " AND status = 'queued' AND log_id IS NOT NULL",
+            (json.dumps(seqs),),
+        )
+    ]
+    log_store.set_status(conn, log_ids, "processing")
     conn.executemany(
         "UPDATE intents SET status = 'processing', started_at = ? WHERE seq = ?"
         " AND status = 'queued'",
@@ -175,15 +199,15 @@ def finish(conn: sqlite3.Connection, seq: int, correlation_id: str, at: float) -
     """Set a fully applied intent's final status from its problems, and its finish time:
     succeeded (none), failed (every item, or the whole intent) or partially_failed."""
     row = conn.execute(
-        "SELECT COUNT(DISTINCT item), COUNT(*) - COUNT(item) FROM intent_errors"
+        "SELECT COUNT(DISTINCT item), COUNT(*) - COUNT(item), COUNT(*) FROM intent_errors"
         " WHERE correlation_id = ?",
         (correlation_id,),
     ).fetchone()
-    failed_items, whole = int(row[0]), int(row[1])
-    total = int(
-        conn.execute("SELECT items_received FROM intents WHERE seq = ?", (seq,)).fetchone()[0]
-    )
-    if whole or failed_items >= total:
+    failed_items, whole, error_count = int(row[0]), int(row[1]), int(row[2])
+    total, log_id = conn.execute(
+        "SELECT items_received, log_id FROM intents WHERE seq = ?", (seq,)
+    ).fetchone()
+    if whole or failed_items >= int(total):
         status = "failed"
     else:
         status = "partially_failed" if failed_items else "succeeded"
@@ -192,6 +216,17 @@ def finish(conn: sqlite3.Connection, seq: int, correlation_id: str, at: float) -
         " WHERE seq = ?",
         (status, at, at, seq),
     )
+    if log_id is not None:
+        # Its log entry: the final status, the first errors (as the outcome lists them).
+        errors = [
+            {"item": error[0], "field": error[1], "message": error[2]}
+            for error in conn.execute(
+                "SELECT item, field, message FROM intent_errors WHERE correlation_id = ?"
+                " ORDER BY item IS NOT NULL, item LIMIT ?",
+                (correlation_id, MAX_ENTRY_ERRORS),
+            )
+        ]
+        log_store.set_status(conn, [int(log_id)], status, errors=errors, error_count=error_count)
 
 
 def outcome(
@@ -250,8 +285,9 @@ def polls_due(conn: sqlite3.Connection, at: float) -> bool:
 
 
 def enqueue_polls(conn: sqlite3.Connection, timing: IntentTiming, at: float) -> int:
-    """Queue one poll of every polling feed that is due (its first comes at once); return
-    how many were queued."""
+    """Queue one poll of every polling feed that is due (its first comes at once), each
+    with its own connector log entry (intent "poll", no key, no HTTP request); return how
+    many were queued."""
     due = conn.execute(
         "SELECT f.seq, f.account_id, f.slug, COALESCE(p.polls, 0) AS polls FROM feeds f"
         " LEFT JOIN feed_polls p ON p.feed_seq = f.seq"
@@ -260,7 +296,7 @@ def enqueue_polls(conn: sqlite3.Connection, timing: IntentTiming, at: float) -> 
     ).fetchall()
     for row in due:
         ids = connector.poll_ids(row["slug"], int(row["polls"]), timing.records_per_poll)
-        enqueue(
+        _, correlation_id = enqueue(
             conn,
             correlation_id=new_correlation_id(),
             account_id=int(row["account_id"]),
@@ -272,6 +308,7 @@ def enqueue_polls(conn: sqlite3.Connection, timing: IntentTiming, at: float) -> 
             items=len(ids),
             at=at,
         )
+        _log_poll(conn, int(row["account_id"]), str(row["slug"]), correlation_id, len(ids), at)
         conn.execute(
             "INSERT INTO feed_polls (feed_seq, polls, next_at) VALUES (?, ?, ?)"
             " ON CONFLICT (feed_seq) DO UPDATE SET polls = excluded.polls,"
@@ -279,3 +316,31 @@ def enqueue_polls(conn: sqlite3.Connection, timing: IntentTiming, at: float) -> 
             (row["seq"], int(row["polls"]) + 1, at + timing.poll_seconds),
         )
     return len(due)
+
+
+def _log_poll(
+    conn: sqlite3.Connection, account_id: int, feed: str, correlation_id: str, items: int, at: float
+) -> None:
+    """The connector log entry of a poll just queued, linked from its intent row."""
+    seq = int(
+        conn.execute(
+            "SELECT seq FROM intents WHERE correlation_id = ?", (correlation_id,)
+        ).fetchone()[0]
+    )
+    request_id = new_request_id()
+    entry = LogEntry(
+        account_id=account_id,
+        timestamp=at,
+        request_id=request_id,
+        correlation_id=correlation_id,
+        feed=feed,
+        intent=POLL,
+        items_received=items,
+        processing_status="queued",
+        source="intent",
+        source_seq=seq,
+    )
+    log_id = log_store.insert_entry(conn, entry, None, at)
+    conn.execute(
+        "UPDATE intents SET log_id = ?, request_id = ? WHERE seq = ?", (log_id, request_id, seq)
+    )

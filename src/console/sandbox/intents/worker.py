@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -29,8 +30,9 @@ logger = logging.getLogger("console.sandbox")
 BATCH_INTENTS = 64
 BATCH_ITEMS = 5_000
 # At most this many items per writer transaction: a large intent is applied in several, so
-# the writer is held only briefly at a time and other requests get it in between.
-CHUNK_ITEMS = 500
+# the writer is held only briefly at a time (~50 ms for small items through the bulk
+# upsert) and other requests get it in between.
+CHUNK_ITEMS = 2_000
 # The longest the worker sleeps with nothing to do (a missed wake-up costs at most this).
 MAX_IDLE_SECONDS = 1.0
 ERROR_BACKOFF_SECONDS = 1.0
@@ -43,17 +45,33 @@ def _prepare_all(batch: list[QueuedIntent]) -> list[Prepared]:
 class IntentWorker:
     """Applies queued intents until stopped; `wake` after queueing one."""
 
-    def __init__(self, database: Database, timing: IntentTiming) -> None:
+    def __init__(
+        self,
+        database: Database,
+        timing: IntentTiming,
+        *,
+        on_logged: Callable[[], None] | None = None,
+    ) -> None:
         self.database = database
         self.timing = timing
+        # Called (on the event loop) after a commit that inserted connector log entries.
+        self.on_logged = on_logged
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intent-parse")
         self._next_poll_check = 0.0
+        self._backlog = False
+        # The next batch, read and prepared while the writer applies the current one.
+        self._ahead: asyncio.Future[list[Prepared]] | None = None
 
     def start(self) -> None:
         """Start the task on the running loop."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="intents")
+
+    def busy(self) -> bool:
+        """Whether queued intents wait: the last look at the queue found some (the record
+        indexer then yields the writer)."""
+        return self._backlog
 
     def wake(self) -> None:
         """Look at the queue now: an intent was just committed."""
@@ -67,23 +85,53 @@ class IntentWorker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.cancel()
+            with contextlib.suppress(BaseException):
+                await ahead
         self._parser.shutdown(wait=True)
 
-    async def drain_once(self) -> int:
-        """Apply one batch of pending intents; return how many were applied (0: none)."""
+    async def _read_and_prepare(self, after: int) -> list[Prepared]:
+        """The next batch of pending intents after seq `after`, read and prepared."""
         batch = await self.database.read(
-            partial(queue.pending, limit=BATCH_INTENTS, max_items=BATCH_ITEMS)
+            partial(queue.pending, limit=BATCH_INTENTS, max_items=BATCH_ITEMS, after=after)
         )
         if not batch:
+            return []
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._parser, _prepare_all, batch)
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.cancel()
+
+    async def drain_once(self) -> int:
+        """Apply one batch of pending intents; return how many were applied (0: none).
+
+        While the writer applies a batch, the next one (the intents after it) is read and
+        prepared on the parser thread: every intent of a batch is finished when its chunks
+        are applied, so the next batch is exactly what the queue holds after it. Should
+        applying fail, that read-ahead is dropped and the queue read again."""
+        ahead, self._ahead = self._ahead, None
+        prepared = await ahead if ahead is not None else []
+        if not prepared:
+            prepared = await self._read_and_prepare(0)
+        self._backlog = bool(prepared)
+        if not prepared:
             return 0
         await self.database.run(
-            partial(queue.mark_processing, seqs=[queued.seq for queued in batch], at=now())
+            partial(queue.mark_processing, seqs=[item.queued.seq for item in prepared], at=now())
         )
-        loop = asyncio.get_running_loop()
-        prepared = await loop.run_in_executor(self._parser, _prepare_all, batch)
+        self._ahead = asyncio.ensure_future(self._read_and_prepare(prepared[-1].queued.seq))
         applied = 0
-        for chunks in chunks_of(prepared, CHUNK_ITEMS):
-            applied += await self.database.run(partial(apply_chunks, chunks=chunks, at=now()))
+        try:
+            for chunks in chunks_of(prepared, CHUNK_ITEMS):
+                applied += await self.database.run(partial(apply_chunks, chunks=chunks, at=now()))
+        except BaseException:
+            self._drop_ahead()
+            raise
         return applied
 
     async def poll_if_due(self) -> None:
@@ -93,7 +141,11 @@ class IntentWorker:
             return
         self._next_poll_check = at + min(self.timing.poll_seconds, MAX_IDLE_SECONDS)
         if await self.database.read(partial(queue.polls_due, at=at)):
-            await self.database.run(partial(queue.enqueue_polls, timing=self.timing, at=at))
+            queued = await self.database.run(
+                partial(queue.enqueue_polls, timing=self.timing, at=at)
+            )
+            if queued and self.on_logged is not None:
+                self.on_logged()
 
     async def _run(self) -> None:
         while True:

@@ -19,6 +19,12 @@ most `DEFERRED_FIELD_BATCH` records once every `DEFERRED_FIELD_SECONDS` (about 1
 writer's time instead of half of it), and catches up at full speed once the import is
 done. `q` stays fresh meanwhile: imports write new records' full text with each batch and
 the full-text pass keeps running at full speed.
+
+While queued intents wait (`paused()` true: the intent worker is applying a backlog), the
+indexer yields the writer to the worker altogether: it runs one round (both passes) at
+most every `PAUSED_ROUND_SECONDS` instead of back to back, and catches up at full speed
+once the queue is empty. So under a bulk load `q` and field filters lag behind the
+records (docs/api.md, Intents: freshness) while items are applied at the worker's pace.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ FRESHNESS_SECONDS = 2.0
 # The field pass's duty cycle while an import runs (docs/api.md, Records: freshness).
 DEFERRED_FIELD_BATCH = 200
 DEFERRED_FIELD_SECONDS = 1.0
+# While intents are queued, at most one round per this many seconds (docs/api.md).
+PAUSED_ROUND_SECONDS = 2.0
 # Top-level fields of one record that get field-filter rows and data keys (the first ones).
 MAX_INDEXED_FIELDS = 100
 # Field names and values longer than these are not indexed (query.py caps filters alike).
@@ -285,6 +293,7 @@ class RecordIndexer:
         batch: int = DEFAULT_BATCH,
         poll_seconds: float = POLL_SECONDS,
         busy: Callable[[], bool] | None = None,
+        paused: Callable[[], bool] | None = None,
     ) -> None:
         self.database = database
         self.batch = batch
@@ -293,7 +302,10 @@ class RecordIndexer:
         # True while a bulk writer (an import) should have the writer: the field pass
         # then runs at DEFERRED_FIELD_BATCH records per DEFERRED_FIELD_SECONDS.
         self.busy = busy or (lambda: False)
+        # True while queued intents wait: whole rounds then run once per PAUSED_ROUND_SECONDS.
+        self.paused = paused or (lambda: False)
         self._deferred_at = -float("inf")  # loop time of the last deferred field round
+        self._paused_at = -float("inf")  # loop time of the last round while paused
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -319,7 +331,14 @@ class RecordIndexer:
         filters still progress); return how many records either pass indexed.
 
         While `busy()`, the field pass does at most DEFERRED_FIELD_BATCH records, and only
-        when DEFERRED_FIELD_SECONDS have passed since its last such round."""
+        when DEFERRED_FIELD_SECONDS have passed since its last such round. While
+        `paused()`, a round runs only when PAUSED_ROUND_SECONDS have passed since the
+        last such round (else 0: nothing done)."""
+        if self.paused():
+            clock = asyncio.get_running_loop().time()
+            if clock - self._paused_at < PAUSED_ROUND_SECONDS:
+                return 0
+            self._paused_at = clock
         if not await self.database.read(has_dirty):
             return 0
         batch, field_batch = self.batch, self.field_batch
