@@ -25,6 +25,7 @@ from console.sandbox.http.openapi_schemas import (
 )
 from console.sandbox.http.responses import json_response
 from console.sandbox.imports.openapi import IMPORT_PATHS, IMPORT_SCHEMAS
+from console.sandbox.ingest.openapi import STREAM_PATHS, STREAM_SCHEMAS
 from console.sandbox.intents.openapi import INTENT_PATHS, INTENT_SCHEMAS
 from console.sandbox.pipelines.openapi import PIPELINE_PATHS, PIPELINE_SCHEMAS
 from console.sandbox.records.openapi import RECORD_PATHS, RECORD_SCHEMAS
@@ -297,6 +298,7 @@ DOCUMENT: dict[str, Any] = {
             **RECORD_SCHEMAS,
             **INTENT_SCHEMAS,
             **IMPORT_SCHEMAS,
+            **STREAM_SCHEMAS,
         },
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
@@ -305,7 +307,14 @@ DOCUMENT: dict[str, Any] = {
         },
     },
     "security": [{"bearer": []}, {"apiKey": []}, {"access_token": []}],
-    "paths": {**PATHS, **PIPELINE_PATHS, **RECORD_PATHS, **INTENT_PATHS, **IMPORT_PATHS},
+    "paths": {
+        **PATHS,
+        **PIPELINE_PATHS,
+        **RECORD_PATHS,
+        **INTENT_PATHS,
+        **IMPORT_PATHS,
+        **STREAM_PATHS,
+    },
 }
 
 

@@ -32,6 +32,7 @@ from console.sandbox.http.responses import api_error_handler, http_exception_han
 from console.sandbox.http.routing import resource
 from console.sandbox.imports import routes as imports
 from console.sandbox.imports.runner import ImportRunner
+from console.sandbox.ingest import routes as ingest
 from console.sandbox.intents import routes as intents
 from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
@@ -61,6 +62,7 @@ def api_routes(settings: SandboxSettings | None = None) -> list[BaseRoute]:
         *catalogue.routes,
         *pipelines.routes,
         *intents.routes,
+        *ingest.routes,
         resource("/openapi.json", {"GET": openapi_document}),
     ]
 

@@ -67,6 +67,9 @@ def enqueue(
     body: bytes,
     items: int,
     at: float,
+    item_key: str | None = None,
+    request_id: str | None = None,
+    log_id: int | None = None,
 ) -> tuple[bool, str]:
     """Queue an intent (committed with the caller's transaction).
 
@@ -77,6 +80,9 @@ def enqueue(
     An id that another account's intent already holds is neither refused nor revealed:
     this intent gets a fresh server-made id, so no account can squat on another's ids or
     learn that they exist.
+
+    `item_key` keys the items by that field instead of the feed's id field (POST
+    /api/ingest's X-Item-Key); `request_id` and `log_id` name the request and its log entry.
     """
     digest = body_digest(body)
     row = conn.execute(
@@ -95,9 +101,23 @@ def enqueue(
             )
     conn.execute(
         "INSERT INTO intents (correlation_id, account_id, feed, intent, key_id, key_shown,"
-        " body, body_sha256, items_received, status, received_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-        (correlation_id, account_id, feed, intent, key_id, key_shown, body, digest, items, at),
+        " body, body_sha256, items_received, status, received_at, item_key, request_id, log_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+        (
+            correlation_id,
+            account_id,
+            feed,
+            intent,
+            key_id,
+            key_shown,
+            body,
+            digest,
+            items,
+            at,
+            item_key,
+            request_id,
+            log_id,
+        ),
     )
     return True, correlation_id
 

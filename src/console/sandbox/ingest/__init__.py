@@ -1,0 +1,1 @@
+"""Inspire-style stream ingestion: POST /api/ingest and its Idempotency-Key store."""
