@@ -26,6 +26,7 @@ from console.sandbox.feeds import routes as feeds
 from console.sandbox.http.auth import LastUsedStamps
 from console.sandbox.http.body_limit import BodyLimitMiddleware
 from console.sandbox.http.errors import ApiError
+from console.sandbox.http.log_capture import LogCapture
 from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import api_error_handler, http_exception_handler
@@ -39,6 +40,7 @@ from console.sandbox.keys import routes as keys
 from console.sandbox.logs.demo import restore_log_indexes, seed_demo_logs_in
 from console.sandbox.logs.model import LogSignal
 from console.sandbox.logs.retention import LogPruner
+from console.sandbox.logs.sink import LogSink
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
@@ -83,6 +85,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     # intents (records/indexer.py).
     indexer = RecordIndexer(database, busy=import_runner.running, paused=intent_worker.busy)
     log_pruner = LogPruner(database, settings.logs)
+    log_sink = LogSink(database, log_signal, flush_seconds=settings.logs.flush_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -102,6 +105,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
                 None,
                 partial(seed_demo_logs_in, database.data_dir, settings.logs.demo_logs, opened=True),
             )
+        log_sink.start()
         scheduler.start()
         indexer.start()
         log_pruner.start()
@@ -115,6 +119,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
             await intent_worker.stop()
             await indexer.stop()
             await scheduler.stop()
+            await log_sink.stop()
             checker.close()
             await last_used.drain()
             await database.close()
@@ -123,6 +128,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         routes=api_routes(settings),
         middleware=[
             Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit)),
+            # Logs what no route logged itself (refusals); sees the body limit's 413s.
+            Middleware(LogCapture, sink=log_sink),
             # Inside the contract middleware, so a 413 carries its headers; before
             # routing, auth and parsing, so an oversized body costs nothing to refuse.
             Middleware(BodyLimitMiddleware, timing=settings.bodies),
@@ -144,6 +151,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.imports = import_runner
     app.state.log_pruner = log_pruner
     app.state.log_signal = log_signal
+    app.state.log_sink = log_sink
     return app
 
 

@@ -10,7 +10,9 @@ from functools import partial
 
 from starlette.requests import Request
 
+from console.common.redaction import mask_key
 from console.sandbox.http.errors import forbidden, unauthorized
+from console.sandbox.logs.request_entry import log_context
 from console.sandbox.storage.database import Database
 from console.sandbox.storage.sqlite import hash_secret
 
@@ -40,6 +42,8 @@ class Principal:
     kind: str
     feed: str | None
     via: str
+    # The key as logs and records show it: prefix…last4 (never the secret).
+    shown: str = ""
 
 
 def _header_values(request: Request, name: bytes) -> list[bytes]:
@@ -91,7 +95,7 @@ def authenticate(conn: sqlite3.Connection, credentials: Credentials | None, at: 
         raise unauthorized(credentials.refusal or "An API key is required.")
     # The lookup is by the hash of a high-entropy secret, so timing reveals nothing useful.
     row = conn.execute(
-        "SELECT id, account_id, kind, feed, expires_at, revoked_at FROM api_keys"
+        "SELECT id, account_id, kind, feed, prefix, last4, expires_at, revoked_at FROM api_keys"
         " WHERE key_hash = ?",
         (hash_secret(credentials.secret),),
     ).fetchone()
@@ -107,7 +111,18 @@ def authenticate(conn: sqlite3.Connection, credentials: Credentials | None, at: 
         kind=str(row["kind"]),
         feed=row["feed"],
         via=credentials.via,
+        shown=mask_key(str(row["prefix"]), str(row["last4"])),
     )
+
+
+def note_principal(request: Request, principal: Principal) -> None:
+    """Tell the request's connector log entry who made it (as soon as it is known, so that
+    a refusal after authentication is logged for the key's account)."""
+    context = log_context(request)
+    context.account_id = principal.account_id
+    context.key_id = principal.key_id
+    context.key_shown = principal.shown
+    context.auth_via = principal.via
 
 
 def _stamp(conn: sqlite3.Connection, rows: list[tuple[float, str, float]]) -> None:

@@ -23,6 +23,7 @@ from console.sandbox.http.auth import (
     Principal,
     authenticate,
     credentials_of,
+    note_principal,
     require_admin,
 )
 from console.sandbox.http.body_limit import MAX_BODY_BYTES
@@ -76,6 +77,7 @@ async def as_admin(
         at = now()
         principal = authenticate(conn, credentials, at)
         used[:] = [(principal.key_id, at)]  # a retried hop replaces its first try's note
+        note_principal(request, principal)
         if not write:
             try:
                 require_admin(principal)

@@ -20,12 +20,20 @@ from starlette.routing import BaseRoute
 
 from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import ApiError, Problem, not_found
+from console.sandbox.http.log_capture import capture_of, entry_written
 from console.sandbox.http.responses import correlation_id_of, json_response
 from console.sandbox.http.routing import as_admin, database_of, resource
 from console.sandbox.imports import store
 from console.sandbox.imports.rows import FORMATS, FileProblem, check_header, count_rows, rows
-from console.sandbox.imports.runner import ImportJob, ImportRunner, uploads_directory
+from console.sandbox.imports.runner import (
+    ImportJob,
+    ImportRunner,
+    settle_log_entry,
+    uploads_directory,
+)
 from console.sandbox.imports.upload import Upload, receive_upload
+from console.sandbox.logs.request_entry import bodies_from_request, entry_from_request, log_context
+from console.sandbox.logs.store import insert_entry
 from console.sandbox.records.store import (
     Actor,
     FeedRef,
@@ -207,9 +215,9 @@ async def create_import(request: Request) -> Response:
                 ],
             )
 
-        def create(conn: sqlite3.Connection) -> tuple[int, str]:
+        def create(conn: sqlite3.Connection) -> tuple[int, Response]:
             current = require_feed(conn, feed.account_id, slug)
-            return store.create_import(
+            seq, import_id = store.create_import(
                 conn,
                 account_id=current.account_id,
                 feed_seq=current.seq,
@@ -223,8 +231,14 @@ async def create_import(request: Request) -> Response:
                 total=total,
                 at=now(),
             )
+            response = json_response(
+                {"import_id": import_id, "correlation_id": correlation_id}, status=202
+            )
+            _log(conn, request, current.account_id, seq, response, items=total)
+            return seq, response
 
-        seq, import_id = await database_of(request).run(create)
+        seq, response = await database_of(request).run(create)
+        entry_written(request)
         _runner(request).submit(
             ImportJob(seq, upload.path, options.file_format, options.start_row, feed, actor)
         )
@@ -232,7 +246,45 @@ async def create_import(request: Request) -> Response:
     finally:
         if not handed_over:
             upload.remove()
-    return json_response({"import_id": import_id, "correlation_id": correlation_id}, status=202)
+    return response
+
+
+def _log(
+    conn: sqlite3.Connection,
+    request: Request,
+    account_id: int,
+    seq: int,
+    response: Response,
+    *,
+    items: int = 0,
+) -> None:
+    """Insert the connector log entry of an import request (create: queued, its status
+    then follows the import; cancel: succeeded), in the route's transaction."""
+    context = log_context(request)
+    created = request.method == "POST" and not request.url.path.endswith("/cancel")
+    entry = entry_from_request(
+        request,
+        account_id,
+        feed=request.path_params["feed_id"],
+        key_id=context.key_id,
+        key_shown=context.key_shown,
+        intent="import" if created else "import.cancel",
+        http_status=response.status_code,
+        items_received=items,
+        processing_status="queued" if created else "succeeded",
+        auth_via=context.auth_via,
+        source="import" if created else None,
+        source_seq=seq if created else None,
+    )
+    kept = capture_of(request)
+    bodies = (
+        kept.request_bodies(request, bytes(response.body))
+        if kept is not None
+        else bodies_from_request(request, b"", bytes(response.body))
+    )
+    log_id = insert_entry(conn, entry, bodies)
+    if created:
+        conn.execute("UPDATE imports SET log_id = ? WHERE seq = ?", (log_id, seq))
 
 
 def _import_seq(
@@ -262,12 +314,19 @@ async def cancel_import(request: Request) -> Response:
     slug = request.path_params["feed_id"]
     import_id = request.path_params["import_id"]
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+    def work(conn: sqlite3.Connection, principal: Principal) -> Response:
         seq, feed = _import_seq(conn, principal, slug, import_id)
+        active = store.status_of(conn, seq) in store.ACTIVE
         store.cancel(conn, seq, now())
-        return store.import_status(conn, seq, feed.slug)
+        if active:
+            settle_log_entry(conn, seq)  # the import's own entry: failed, cancelled
+        response = json_response(store.import_status(conn, seq, feed.slug))
+        _log(conn, request, principal.account_id, seq, response)
+        return response
 
-    return json_response(await as_admin(request, work))
+    response = await as_admin(request, work)
+    entry_written(request)
+    return response
 
 
 def routes(settings: ImportSettings) -> list[BaseRoute]:

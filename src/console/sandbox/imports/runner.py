@@ -19,12 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from console.common.private_files import private_directory
 from console.sandbox.imports import store
 from console.sandbox.imports.bulk import Prepared as PreparedItem
 from console.sandbox.imports.bulk import apply_prepared, prepare
 from console.sandbox.imports.rows import Batch, RowError, batches
+from console.sandbox.logs.model import MAX_ENTRY_ERRORS
+from console.sandbox.logs.store import set_status
 from console.sandbox.records.store import Actor, FeedRef, system_id_of
 from console.sandbox.settings import ImportSettings
 from console.sandbox.storage.database import Database
@@ -73,6 +76,80 @@ def _apply(job: ImportJob, batch: Batch, work: Prepared, conn: sqlite3.Connectio
     return True
 
 
+def settle_log_entry(conn: sqlite3.Connection, seq: int) -> None:
+    """Bring the import's connector log entry in line with the import (writer thread, the
+    caller's transaction): running is processing; succeeded, partially_failed and failed
+    carry over with the row errors (the first 100, `item` = row number); cancelled and
+    interrupted are failed, with an error saying so first (docs/api.md, D10)."""
+    row = conn.execute(
+        "SELECT log_id, status, failed, last_row FROM imports WHERE seq = ?", (seq,)
+    ).fetchone()
+    if row is None or row["log_id"] is None or row["status"] == "queued":
+        return
+    log_ids = [int(row["log_id"])]
+    status = str(row["status"])
+    if status == "running":
+        set_status(conn, log_ids, "processing")
+        return
+    last_row = int(row["last_row"])
+    notes: list[dict[str, Any]] = []
+    if status == "cancelled":
+        notes.append(
+            {"item": None, "field": None,
+             "message": f"The import was cancelled: rows up to {last_row} were applied, "
+             "later rows were not."}
+        )  # fmt: skip
+    elif status == "interrupted":
+        notes.append(
+            {"item": None, "field": None,
+             "message": f"The import was interrupted (the server stopped): rows up to "
+             f"{last_row} were applied; resume with start_row {last_row + 1}."}
+        )  # fmt: skip
+    # The import's own failures (row NULL) first, then the rows' errors.
+    fatal = conn.execute(
+        "SELECT row, field, message FROM import_errors WHERE import_seq = ? AND row IS NULL",
+        (seq,),
+    ).fetchall()
+    rows = conn.execute(
+        "SELECT row, field, message FROM import_errors WHERE import_seq = ?"
+        " AND row IS NOT NULL ORDER BY rowid LIMIT ?",
+        (seq, MAX_ENTRY_ERRORS),
+    ).fetchall()
+    for error in (*fatal, *rows):
+        notes.append({"item": error["row"], "field": error["field"], "message": error["message"]})
+    failed = int(row["failed"]) + len(fatal) + (status in ("cancelled", "interrupted"))
+    final = status if status in ("succeeded", "partially_failed") else "failed"
+    set_status(conn, log_ids, final, errors=notes[:MAX_ENTRY_ERRORS], error_count=failed)
+
+
+def _begin(conn: sqlite3.Connection, seq: int, at: float) -> bool:
+    """store.begin, and the import's entry moves to processing."""
+    started = store.begin(conn, seq, at)
+    if started:
+        settle_log_entry(conn, seq)
+    return started
+
+
+def _finish(conn: sqlite3.Connection, seq: int, at: float, *, fatal: str | None = None) -> None:
+    """store.finish, and the import's entry takes its final status."""
+    store.finish(conn, seq, at, fatal=fatal)
+    settle_log_entry(conn, seq)
+
+
+def _interrupt(conn: sqlite3.Connection, at: float) -> int:
+    """store.interrupt_active, and the interrupted imports' entries are failed."""
+    seqs = [
+        int(row[0])
+        for row in conn.execute(
+            "SELECT seq FROM imports WHERE status IN ('queued', 'running') AND log_id IS NOT NULL"
+        )
+    ]
+    count = store.interrupt_active(conn, at)
+    for seq in seqs:
+        settle_log_entry(conn, seq)
+    return count
+
+
 def _next_batch(
     iterator: Generator[Batch, None, None], feed: FeedRef
 ) -> tuple[Batch, Prepared] | None:
@@ -99,7 +176,7 @@ class ImportRunner:
         Imports a killed server left queued or running are marked interrupted (their
         last_row is exact: resume with start_row = last_row + 1), and their files removed.
         """
-        await self.database.run(lambda conn: store.interrupt_active(conn, now()))
+        await self.database.run(lambda conn: _interrupt(conn, now()))
         private_directory(self.directory)
         self._remove_uploads()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="imports")
@@ -122,7 +199,7 @@ class ImportRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         with contextlib.suppress(Exception):
-            await self.database.run(lambda conn: store.interrupt_active(conn, now()))
+            await self.database.run(lambda conn: _interrupt(conn, now()))
         # Not waiting for a parse in progress: its file is removed under it (POSIX keeps
         # it readable until closed; elsewhere the next start removes it).
         self._parser.shutdown(wait=False, cancel_futures=True)
@@ -146,9 +223,7 @@ class ImportRunner:
                 logger.exception("import %s failed", job.seq)
                 message = f"the import stopped on an internal error ({type(exc).__name__})"
                 with contextlib.suppress(Exception):
-                    await self.database.run(
-                        partial(store.finish, seq=job.seq, at=now(), fatal=message)
-                    )
+                    await self.database.run(partial(_finish, seq=job.seq, at=now(), fatal=message))
             finally:
                 self.current = None
                 with contextlib.suppress(OSError):
@@ -156,7 +231,7 @@ class ImportRunner:
 
     async def _process(self, job: ImportJob) -> None:
         loop = asyncio.get_running_loop()
-        if not await self.database.run(partial(store.begin, seq=job.seq, at=now())):
+        if not await self.database.run(partial(_begin, seq=job.seq, at=now())):
             return  # cancelled while queued
         iterator: Generator[Batch, None, None] = batches(
             job.path,
@@ -177,7 +252,7 @@ class ImportRunner:
                 pending = loop.run_in_executor(self._parser, _next_batch, iterator, job.feed)
                 if not await self.database.run(partial(_apply, job, *ready)):
                     return  # cancelled
-            await self.database.run(partial(store.finish, seq=job.seq, at=now()))
+            await self.database.run(partial(_finish, seq=job.seq, at=now()))
         finally:
             if pending is not None:
                 pending.cancel()

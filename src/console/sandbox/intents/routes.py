@@ -17,8 +17,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.sandbox.http.auth import Principal, authenticate, credentials_of
+from console.sandbox.http.auth import Principal, authenticate, credentials_of, note_principal
 from console.sandbox.http.errors import ApiError, not_found
+from console.sandbox.http.log_capture import entry_written
 from console.sandbox.http.middleware import NARROWER_RATE_LIMIT
 from console.sandbox.http.payload import is_json_media_type, unsupported_media_type
 from console.sandbox.http.ratelimit import FixedWindowLimiter
@@ -33,7 +34,9 @@ from console.sandbox.intents.validation import (
     read_intent,
 )
 from console.sandbox.intents.worker import IntentWorker
-from console.sandbox.records.store import FeedRef, feed_not_found, find_feed, shown_key_of
+from console.sandbox.logs.request_entry import bodies_from_request, entry_from_request, log_context
+from console.sandbox.logs.store import insert_entry
+from console.sandbox.records.store import FeedRef, feed_not_found, find_feed
 from console.sandbox.storage.sqlite import now
 
 INGEST = "/ingest/{feed_id}"
@@ -66,12 +69,14 @@ async def as_ingest(request: Request, slug: str) -> IngestCaller:
         except ApiError as error:
             return error
         used[:] = [(principal.key_id, at)]
+        note_principal(request, principal)
+        log_context(request).feed = slug
         if principal.kind != "admin" and principal.feed != slug:
             return feed_not_found(slug)
         feed = find_feed(conn, principal.account_id, slug)
         if feed is None:
             return feed_not_found(slug)
-        return IngestCaller(principal, shown_key_of(conn, principal.key_id), feed)
+        return IngestCaller(principal, principal.shown, feed)
 
     try:
         outcome = await database_of(request).read_inline(work)
@@ -112,7 +117,11 @@ async def _read(intent: str, raw: bytes, id_field: str) -> IntentBody:
 
 
 async def accept_intent(request: Request, intent: str) -> Response:
-    """Check an intent request and commit it to the queue; 202 with its correlation id."""
+    """Check an intent request and commit it to the queue; 202 with its correlation id.
+
+    Its connector log entry (status queued, or duplicate for a retry) is written in the
+    same transaction as the intent, with the 202's body: nothing more to commit after it.
+    """
     raw = await request.body()
     slug = request.path_params["feed_id"]
     caller = await as_ingest(request, slug)
@@ -126,10 +135,11 @@ async def accept_intent(request: Request, intent: str) -> Response:
         )
     _check_media_type(request)
     body = await _read(intent, raw, feed.id_field)
+    log_context(request).items_received = body.count
     correlation_id = correlation_id_of(request)
 
-    def commit(conn: sqlite3.Connection) -> tuple[bool, str]:
-        return queue.enqueue(
+    def commit(conn: sqlite3.Connection) -> tuple[bool, Response]:
+        queued, given_id = queue.enqueue(
             conn,
             correlation_id=correlation_id,
             account_id=feed.account_id,
@@ -141,14 +151,45 @@ async def accept_intent(request: Request, intent: str) -> Response:
             items=body.count,
             at=now(),
         )
+        # The X-Correlation-Id header names the intent too (the contract middleware reads it).
+        request.scope["state"]["correlation_id"] = given_id
+        response = json_response({"correlationId": given_id}, status=202)
+        seq: int | None = None
+        if queued:
+            seq = int(
+                conn.execute(
+                    "SELECT seq FROM intents WHERE correlation_id = ?", (given_id,)
+                ).fetchone()[0]
+            )
+        entry = entry_from_request(
+            request,
+            feed.account_id,
+            feed=feed.slug,
+            key_id=caller.principal.key_id,
+            key_shown=caller.key_shown,
+            intent=intent,
+            http_status=202,
+            items_received=body.count,
+            # A retry (same id, same body) is answered 202 and applied once: a duplicate.
+            processing_status="queued" if queued else "duplicate",
+            auth_via=caller.principal.via,
+            source="intent" if queued else None,
+            source_seq=seq,
+        )
+        log_id = insert_entry(conn, entry, bodies_from_request(request, raw, bytes(response.body)))
+        if seq is not None:
+            conn.execute(
+                "UPDATE intents SET log_id = ?, request_id = ? WHERE seq = ?",
+                (log_id, entry.request_id, seq),
+            )
+        return queued, response
 
-    queued, correlation_id = await database_of(request).run(commit)
+    queued, response = await database_of(request).run(commit)
+    entry_written(request)
     if queued:
         worker: IntentWorker = request.app.state.intent_worker
         worker.wake()
-    # The X-Correlation-Id header names the intent too (the contract middleware reads it).
-    request.scope["state"]["correlation_id"] = correlation_id
-    return json_response({"correlationId": correlation_id}, status=202)
+    return response
 
 
 def _verb(intent: str) -> Any:

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from console.sandbox.http.auth import Principal, credentials_of
 from console.sandbox.http.errors import ApiError, Problem, invalid, not_found
+from console.sandbox.http.log_capture import entry_written
 from console.sandbox.http.pagination import parse_page
 from console.sandbox.http.payload import (
     Payload,
@@ -30,6 +31,8 @@ from console.sandbox.http.payload import (
 )
 from console.sandbox.http.responses import correlation_id_of, json_response
 from console.sandbox.http.routing import as_admin, resource
+from console.sandbox.logs.request_entry import bodies_from_request, entry_from_request, log_context
+from console.sandbox.logs.store import insert_entry
 from console.sandbox.records import query as queries
 from console.sandbox.records import store
 from console.sandbox.records.merge_patch import apply_merge_patch
@@ -191,23 +194,59 @@ def _reread(conn: sqlite3.Connection, guid: str) -> dict[str, Any]:
     return store.record_json(row)
 
 
+def _logged(
+    request: Request,
+    conn: sqlite3.Connection,
+    principal: Principal,
+    feed: store.FeedRef,
+    intent: str,
+    raw: bytes,
+    response: Response,
+) -> Response:
+    """Insert the request's connector log entry (writer thread, the route's transaction)."""
+    entry = entry_from_request(
+        request,
+        principal.account_id,
+        feed=feed.slug,
+        key_id=principal.key_id,
+        key_shown=principal.shown,
+        intent=intent,
+        http_status=response.status_code,
+        items_received=1,
+        processing_status="succeeded",
+        auth_via=principal.via,
+    )
+    insert_entry(conn, entry, bodies_from_request(request, raw, bytes(response.body)))
+    return response
+
+
 async def post_record(request: Request) -> Response:
     """POST .../records: upsert by guid, else by system_id; 201 created, 200 updated."""
     slug = request.path_params["feed_id"]
     payload = await _read_object(request, _POST_KEYS)
     correlation_id = correlation_id_of(request)
+    raw = await request.body()  # read already: Starlette keeps it
+    context = log_context(request)
+    context.items_received = 1
+    if payload.error is None and "guid" in payload.data:
+        context.intent = "record.update"
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> tuple[dict[str, Any], int]:
+    def work(conn: sqlite3.Connection, principal: Principal) -> Response:
         values = payload.values()
         feed = store.require_feed(conn, principal.account_id, slug)
         actor = store.actor_of(conn, principal.key_id, correlation_id, "record-post")
         try:
-            return _upsert(conn, feed, values, actor, now())
+            record, status = _upsert(conn, feed, values, actor, now())
         except store.RecordError as error:
             raise error.as_api_error() from None
+        intent = "record.create" if status == 201 else "record.update"
+        return _logged(
+            request, conn, principal, feed, intent, raw, json_response(record, status=status)
+        )
 
-    record, status = await as_admin(request, work)
-    return json_response(record, status=status)
+    response = await as_admin(request, work)
+    entry_written(request)
+    return response
 
 
 def _upsert(
@@ -273,8 +312,10 @@ async def patch_record(request: Request) -> Response:
     slug, guid = request.path_params["feed_id"], request.path_params["guid"]
     payload = await _read_object(request, _PATCH_KEYS)
     correlation_id = correlation_id_of(request)
+    raw = await request.body()  # read already: Starlette keeps it
+    log_context(request).items_received = 1
 
-    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+    def work(conn: sqlite3.Connection, principal: Principal) -> Response:
         values = payload.values()
         feed = store.require_feed(conn, principal.account_id, slug)
         row = store.record_by_guid(conn, feed, guid) if GUID.match(guid) else None
@@ -296,9 +337,12 @@ async def patch_record(request: Request) -> Response:
             )
         except store.RecordError as error:
             raise error.as_api_error() from None
-        return _reread(conn, guid)
+        response = json_response(_reread(conn, guid))
+        return _logged(request, conn, principal, feed, "record.update", raw, response)
 
-    return json_response(await as_admin(request, work))
+    response = await as_admin(request, work)
+    entry_written(request)
+    return response
 
 
 routes = [
