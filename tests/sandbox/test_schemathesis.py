@@ -28,6 +28,10 @@ What the run leaves out, and why:
   every item must carry that field, which the body's schema (the feed's id field) cannot
   state: a 400 naming it is known. A repeated Idempotency-Key is answered 202 with the first
   body before the new body is read (D3/D4): a schema-violating body answered so is known.
+- GET /logs/stream is left out: a server-sent event stream never ends by itself (it ends
+  when the client leaves or the server stops), so every case would hit the request
+  timeout. tests/sandbox/test_logs_stream.py covers it; the log list's cursors are signed
+  like the records' (a generated one is 400, field `cursor`).
 - Negative data answered 412 counts as rejected: a PUT with an If-Match naming another
   revision is refused before its body is read (docs/api.md, Pipelines).
 """
@@ -54,6 +58,8 @@ INGEST_ACCOUNT = "conformance-ingest"
 FEED = "conformance"
 SEED = 20261129
 MAX_EXAMPLES = 50
+# The one operation left out (see the module docstring).
+STREAM = "/api/public/v1/logs/stream"
 REFUSAL_STATUSES = [
     "400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "428", "429",
 ]  # fmt: skip
@@ -158,6 +164,8 @@ def test_schemathesis_finds_nothing(
         "all",
         "--exclude-checks",
         "use_after_free",
+        "--exclude-path",
+        STREAM,
         "--max-examples",
         str(MAX_EXAMPLES),
         "--seed",
@@ -173,8 +181,12 @@ def test_schemathesis_finds_nothing(
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-20_000:]
-    # Every operation of the document was selected and tested (none unloadable).
-    assert re.search(r"Selected: (\d+)/\1\s+Tested: \1\b", output), output[-5_000:]
+    # Every operation of the document but the stream was selected and tested (none
+    # unloadable).
+    counts = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)\b", output)
+    assert counts, output[-5_000:]
+    selected, total, tested = map(int, counts.groups())
+    assert (selected, tested) == (total - 1, total - 1), output[-5_000:]
     # The ingest operations reached the queue with every intent (on the conformance feed).
     conn = sqlite3.connect(database_path(server.data_dir), timeout=10)
     try:

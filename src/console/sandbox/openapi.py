@@ -27,6 +27,7 @@ from console.sandbox.http.responses import json_response
 from console.sandbox.imports.openapi import IMPORT_PATHS, IMPORT_SCHEMAS
 from console.sandbox.ingest.openapi import STREAM_PATHS, STREAM_SCHEMAS
 from console.sandbox.intents.openapi import INTENT_PATHS, INTENT_SCHEMAS
+from console.sandbox.logs.openapi import LOG_PATHS, LOG_SCHEMAS
 from console.sandbox.pipelines.openapi import PIPELINE_PATHS, PIPELINE_SCHEMAS
 from console.sandbox.records.openapi import RECORD_PATHS, RECORD_SCHEMAS
 
@@ -299,6 +300,7 @@ DOCUMENT: dict[str, Any] = {
             **INTENT_SCHEMAS,
             **IMPORT_SCHEMAS,
             **STREAM_SCHEMAS,
+            **LOG_SCHEMAS,
         },
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
@@ -314,6 +316,7 @@ DOCUMENT: dict[str, Any] = {
         **INTENT_PATHS,
         **IMPORT_PATHS,
         **STREAM_PATHS,
+        **LOG_PATHS,
     },
 }
 

@@ -37,10 +37,12 @@ from console.sandbox.ingest import routes as ingest
 from console.sandbox.intents import routes as intents
 from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
+from console.sandbox.logs import routes as logs
 from console.sandbox.logs.demo import restore_log_indexes, seed_demo_logs_in
 from console.sandbox.logs.model import LogSignal
 from console.sandbox.logs.retention import LogPruner
 from console.sandbox.logs.sink import LogSink
+from console.sandbox.logs.tail import LogTail
 from console.sandbox.openapi import openapi_document
 from console.sandbox.pipelines import routes as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
@@ -65,6 +67,7 @@ def api_routes(settings: SandboxSettings | None = None) -> list[BaseRoute]:
         *pipelines.routes,
         *intents.routes,
         *ingest.routes,
+        *logs.routes,
         resource("/openapi.json", {"GET": openapi_document}),
     ]
 
@@ -86,6 +89,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     indexer = RecordIndexer(database, busy=import_runner.running, paused=intent_worker.busy)
     log_pruner = LogPruner(database, settings.logs)
     log_sink = LogSink(database, log_signal, flush_seconds=settings.logs.flush_seconds)
+    log_tail = LogTail(database, log_signal)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -111,9 +115,11 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
         log_pruner.start()
         intent_worker.start()
         await import_runner.start()
+        await log_tail.start()
         try:
             yield
         finally:
+            await log_tail.stop()
             await log_pruner.stop()
             await import_runner.stop()
             await intent_worker.stop()
@@ -152,6 +158,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.log_pruner = log_pruner
     app.state.log_signal = log_signal
     app.state.log_sink = log_sink
+    app.state.log_tail = log_tail
     return app
 
 
@@ -175,6 +182,14 @@ class SandboxServer(uvicorn.Server):
         # An IPv6 literal needs brackets in a URL.
         self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         print(f"listening on {self.url}", flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """End the open log streams first: uvicorn waits for every response to finish
+        before the app's own shutdown runs, and a stream never finishes by itself (R7)."""
+        tail = getattr(getattr(self.config.app, "state", None), "log_tail", None)
+        if isinstance(tail, LogTail):
+            tail.close()
+        await super().shutdown(sockets=sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -1,0 +1,316 @@
+"""The live tail of connector logs: one reader task per server, fanning new entries out.
+
+One task, not one per client: woken by the app's LogSignal (code that inserted entries
+notifies it after its commit), else every POLL_SECONDS, it reads the entries past `head`
+on a reader connection and puts each into every matching subscription. A subscription is
+a bounded queue: when it is full the tail marks it `lagging` and stops feeding it, so a
+slow client never slows the tail or another client; its stream then catches up from the
+database (`catch_up`) and resumes from its queue.
+
+Resume without loss or repeat relies on the store's invariant (logs/store.py): ids commit
+in id order, so a reader that sees id N sees every id below it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from console.sandbox.logs import query
+from console.sandbox.logs.model import LogBodies, LogEntry, LogSignal
+from console.sandbox.logs.query import LogFilter
+from console.sandbox.logs.store import SEARCH_BODY_CHARS, entry_json, search_text
+from console.sandbox.storage.database import Database
+
+logger = logging.getLogger("console.sandbox")
+
+# Without a notify, the tail looks for new entries this often.
+POLL_SECONDS = 0.25
+# Entries read per query, by the tail and by a stream's catch-up.
+BATCH = 500
+# A reconnecting client is told to wait this long (milliseconds).
+RETRY_MS = 2000
+
+_TAIL_COLUMNS = (
+    query.ENTRY_SELECT
+    + f", logs.account_id, substr(b.request_body, 1, {SEARCH_BODY_CHARS}) AS request_text"
+)
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One stream's feed from the tail: matching entries, in id order, at most `maxsize`."""
+
+    account_id: int
+    filter: LogFilter
+    maxsize: int
+    items: deque[dict[str, Any]] = field(default_factory=deque)
+    # Set when the queue overflowed: entries were dropped, the stream must catch up.
+    lagging: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, entry: dict[str, Any]) -> None:
+        """Queue `entry`, or mark the subscription lagging when it is full."""
+        if self.lagging:
+            return
+        if len(self.items) >= self.maxsize:
+            self.lagging = True
+            self.items.clear()
+        else:
+            self.items.append(entry)
+        self.ready.set()
+
+
+def _search_text(row: sqlite3.Row, entry: dict[str, Any]) -> str:
+    """The text `q` searches for this entry (as logs/store.py indexed it)."""
+    key = entry["key"] or {}
+    log_entry = LogEntry(
+        account_id=int(row["account_id"]),
+        timestamp=float(entry["timestamp"]),
+        request_id=entry["request_id"],
+        correlation_id=entry["correlation_id"],
+        feed=entry["feed"],
+        pipeline_id=entry["pipeline_id"],
+        key_shown=key.get("shown"),
+        method=entry["method"],
+        path=entry["path"],
+        intent=entry["intent"],
+        http_status=entry["http_status"],
+        processing_status=entry["processing_status"],
+        errors=entry["errors"],
+        client_ip=entry["client_ip"],
+        idempotency_key=entry["idempotency_key"],
+    )
+    request = row["request_text"]
+    bodies = None if request is None else LogBodies(request, 0, False, None)
+    return search_text(log_entry, bodies)
+
+
+def _read_after(conn: sqlite3.Connection, head: int) -> list[sqlite3.Row]:
+    return conn.execute(
+        f"SELECT {_TAIL_COLUMNS} FROM logs LEFT JOIN log_bodies AS b ON b.log_id = logs.id"
+        " WHERE logs.id > ? ORDER BY logs.id LIMIT ?",
+        (head, BATCH),
+    ).fetchall()
+
+
+def _last_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT max(id) FROM logs").fetchone()
+    return int(row[0] or 0)
+
+
+class LogTail:
+    """The server's one reader of new log entries, and its subscriptions."""
+
+    def __init__(self, database: Database, signal: LogSignal) -> None:
+        self.database = database
+        self.signal = signal
+        self.head = 0  # the last id fanned out
+        self.closing = asyncio.Event()
+        self._subscriptions: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._open_streams: dict[str, int] = {}
+
+    async def start(self) -> None:
+        """Start at the newest entry (new entries only) and run the reader task."""
+        self.closing = asyncio.Event()
+        self.head = await self.database.read(_last_id)
+        self._task = asyncio.create_task(self._run(), name="log-tail")
+
+    def close(self) -> None:
+        """End every open stream (the server is stopping; R7)."""
+        self.closing.set()
+        for subscription in self._subscriptions:
+            subscription.ready.set()
+
+    async def stop(self) -> None:
+        """Close the streams and stop the reader task."""
+        self.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def notify(self) -> None:
+        """New entries were committed (the same as the app's LogSignal)."""
+        self.signal.notify()
+
+    def subscribe(self, account_id: int, log_filter: LogFilter, maxsize: int) -> Subscription:
+        """A new subscription: every matching entry the tail reads from now on."""
+        subscription = Subscription(account_id, log_filter, maxsize)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop feeding `subscription`."""
+        self._subscriptions.discard(subscription)
+
+    def open_stream(self, key_id: str, limit: int) -> bool:
+        """Count a stream of `key_id` as open, unless it already has `limit` open."""
+        count = self._open_streams.get(key_id, 0)
+        if count >= limit:
+            return False
+        self._open_streams[key_id] = count + 1
+        return True
+
+    def close_stream(self, key_id: str) -> None:
+        """A stream of `key_id` ended."""
+        count = self._open_streams.get(key_id, 0) - 1
+        if count > 0:
+            self._open_streams[key_id] = count
+        else:
+            self._open_streams.pop(key_id, None)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self.signal.wait()
+            try:
+                await self.poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed read must not end the tail: try again
+                logger.exception("the log tail could not read new entries")
+
+    async def poll(self) -> None:
+        """Read every entry past `head` and hand each to the matching subscriptions."""
+        while True:
+            if not self._subscriptions:
+                self.head = max(self.head, await self.database.read(_last_id))
+                return
+            rows = await self.database.read(partial(_read_after, head=self.head))
+            for row in rows:
+                self._fan_out(row)
+                self.head = int(row["id"])
+            if len(rows) < BATCH:
+                return
+
+    def _fan_out(self, row: sqlite3.Row) -> None:
+        entry = entry_json(row)
+        account_id = int(row["account_id"])
+        text: str | None = None
+        for subscription in list(self._subscriptions):
+            if subscription.account_id != account_id:
+                continue
+            if subscription.filter.q is not None and text is None:
+                text = _search_text(row, entry)
+            if subscription.filter.matches(entry, text):
+                subscription.offer(entry)
+
+
+def format_event(entry: dict[str, Any]) -> str:
+    """One SSE event of an entry: `id:` its log id. JSON with ASCII escapes, so no line
+    separator (U+2028, U+2029, NEL...) ever appears raw in the data line."""
+    data = json.dumps(entry, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return f"id: {entry['id']}\nevent: log\ndata: {data}\n\n"
+
+
+def _catch_up_page(
+    conn: sqlite3.Connection, account_id: int, log_filter: LogFilter, after: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Matching entries past `after`, oldest first (at most BATCH), and where the scan
+    budget stopped (None: it did not)."""
+    id_range = query.id_bounds(conn, log_filter)
+    if id_range is None:
+        return [], None
+    low, high = id_range
+    low = after + 1 if low is None else max(low, after + 1)
+    if high is not None and high < low:
+        return [], None
+    rows, floor = query.fetch(
+        conn, account_id, log_filter, low=low, high=high, limit=BATCH, ascending=True
+    )
+    return [entry_json(row) for row in rows], floor if len(rows) < BATCH else None
+
+
+async def catch_up(
+    database: Database, account_id: int, log_filter: LogFilter, after: int
+) -> AsyncIterator[dict[str, Any]]:
+    """Every matching entry committed past id `after`, oldest first, from the database."""
+    while True:
+        entries, floor = await database.read(
+            partial(_catch_up_page, account_id=account_id, log_filter=log_filter, after=after)
+        )
+        for entry in entries:
+            yield entry
+            after = int(entry["id"])
+        if floor is not None:
+            after = max(after, floor)  # the budget stopped here: go on past it
+            continue
+        if len(entries) < BATCH:
+            return
+
+
+@dataclass
+class StreamStart:
+    """Where a stream starts: after `last_id` (None: at the newest entry, D13)."""
+
+    last_id: int | None
+
+
+async def events(
+    tail: LogTail,
+    account_id: int,
+    log_filter: LogFilter,
+    start: StreamStart,
+    *,
+    queue_size: int,
+    heartbeat_seconds: float,
+) -> AsyncIterator[str]:
+    """The SSE text of one stream: `retry:`, then each new matching entry once, in id
+    order, with comment heartbeats after `heartbeat_seconds` of silence."""
+    subscription = tail.subscribe(account_id, log_filter, queue_size)
+    try:
+        yield f"retry: {RETRY_MS}\n\n"
+        # Subscribed first: whatever commits from now on reaches the queue, everything
+        # before is in the database; ids seen twice are dropped below.
+        if start.last_id is None:
+            last_sent = await tail.database.read(_last_id)
+        else:
+            last_sent = start.last_id
+            oldest = await tail.database.read(_oldest_id)
+            if oldest is not None and last_sent + 1 < oldest:
+                # Entries past the resume point were pruned (D13): say so, then go on.
+                yield f"event: gap\ndata: {json.dumps({'pruned_before': oldest})}\n\n"
+        catching_up = start.last_id is not None
+        while not tail.closing.is_set():
+            if subscription.lagging or catching_up:
+                subscription.lagging = False
+                subscription.items.clear()
+                catching_up = False
+                async for entry in catch_up(tail.database, account_id, log_filter, last_sent):
+                    if entry["id"] > last_sent:
+                        yield format_event(entry)
+                        last_sent = entry["id"]
+                    if tail.closing.is_set():
+                        return
+                continue
+            if subscription.items:
+                entry = subscription.items.popleft()
+                if entry["id"] > last_sent:
+                    yield format_event(entry)
+                    last_sent = entry["id"]
+                continue
+            subscription.ready.clear()
+            try:
+                async with asyncio.timeout(heartbeat_seconds):
+                    await subscription.ready.wait()
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+    finally:
+        tail.unsubscribe(subscription)
+
+
+def _oldest_id(conn: sqlite3.Connection) -> int | None:
+    row = conn.execute("SELECT min(id) FROM logs").fetchone()
+    return None if row[0] is None else int(row[0])
