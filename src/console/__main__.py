@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
         from console.sandbox.cli import main as sandbox_main
 
         return sandbox_main(args[1:])
+    if args and args[0] == "ingest":
+        from console.commands.ingest import main as ingest_main
+
+        return ingest_main(args[1:])
     if args and args[0] == "validate":
         from console.commands.validate import main as validate_main
 

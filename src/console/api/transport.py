@@ -253,12 +253,15 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         content: Content | None = None,
+        max_retries: int | None = None,
     ) -> httpx.Response:
         """Send a request; return the 2xx response or raise ApiError.
 
-        A 429 is retried up to `max_retries` times after sleeping its Retry-After
-        (the server did not act on it, so retrying a POST is safe too).
+        A 429 is retried up to `max_retries` times (default: the client's) after sleeping
+        its Retry-After (the server did not act on it, so retrying a POST is safe too).
+        Callers with their own 429 policy (the bulk uploader) pass 0.
         """
+        retries = self.max_retries if max_retries is None else max_retries
         query = {k: v for k, v in (params or {}).items() if v is not None}
         attempt = 0
         while True:
@@ -274,7 +277,7 @@ class ApiClient:
                 continue
             if response.is_success:
                 self._renew_key = None  # the key works: later 401s are the user's to see
-            if response.status_code != 429 or attempt >= self.max_retries:
+            if response.status_code != 429 or attempt >= retries:
                 break
             wait = _retry_after_seconds(response.headers.get("retry-after"))
             if wait > self.max_retry_wait:
@@ -341,11 +344,7 @@ class ApiClient:
         headers: Mapping[str, str] | None,
         content: Content | None,
     ) -> httpx.Response:
-        all_headers = dict(headers or {})
-        if self.auth_mode == "header":
-            all_headers["Authorization"] = f"Bearer {self._api_key}"
-        else:
-            query = {**query, "apiKey": self._api_key}
+        all_headers, query = self._authorized(headers, query)
         import httpx
 
         started = time.perf_counter()
@@ -369,6 +368,66 @@ class ApiClient:
         failure = None if response.is_success else self._error_from(response)
         self._record(method, path, response.status_code, started, correlation_id, failure)
         return response
+
+    def _authorized(
+        self, headers: Mapping[str, str] | None, query: dict[str, Any]
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        all_headers = dict(headers or {})
+        if self.auth_mode == "header":
+            all_headers["Authorization"] = f"Bearer {self._api_key}"
+        else:
+            query = {**query, "apiKey": self._api_key}
+        return all_headers, query
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        read_timeout: float | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """Open a streamed response (server-sent events) whose body the caller reads.
+
+        A non-2xx answer raises ApiError before anything is yielded; a network failure or
+        a read timeout, also while the caller reads, raises ApiError with status 0.
+        `read_timeout` bounds the wait for each chunk (None: the client's timeout).
+        """
+        import httpx
+
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        all_headers, query = self._authorized(headers, query)
+        timeout = self._http.timeout
+        if read_timeout is not None:
+            timeout = httpx.Timeout(
+                timeout.read,
+                connect=timeout.connect,
+                read=read_timeout,
+                write=timeout.write,
+                pool=timeout.pool,
+            )
+        started = time.perf_counter()
+        try:
+            async with self._http.stream(
+                method, path, params=query, headers=all_headers, timeout=timeout
+            ) as response:
+                self.rate_limit.update(response.headers)
+                correlation_id = response.headers.get("x-correlation-id")
+                if not response.is_success:
+                    await response.aread()
+                    error = self._error_from(response)
+                    self._record(method, path, response.status_code, started, correlation_id, error)
+                    raise error
+                self._record(method, path, response.status_code, started, correlation_id, None)
+                yield response
+        except httpx.TimeoutException as exc:
+            detail = redact_secrets(str(exc)).strip()
+            message = f"{self.base_url} sent nothing in time"
+            raise ApiError(0, "TIMEOUT", f"{message} ({detail})" if detail else message) from None
+        except httpx.HTTPError as exc:
+            raise ApiError(0, "NETWORK_ERROR", network_error_text(self.base_url, exc)) from None
 
     def _record(
         self,

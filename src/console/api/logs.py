@@ -1,0 +1,417 @@
+"""Connector logs (`/api/public/v1/logs`, admin keys): query, detail, trace, and the live
+stream of new entries as server-sent events.
+
+The stream is parsed with httpx-sse: splitting the body with `aiter_lines` would also split
+on U+2028, form feeds and other Unicode line breaks inside the JSON (STACK_NOTES 4).
+httpx-sse has no reconnect, so `LogsApi.stream` has its own: after a dropped connection or
+a silent one (no byte, not even the 15 s heartbeat, for `read_timeout`) it reconnects with
+`Last-Event-ID`, so it neither loses nor repeats an entry, waiting the server's `retry:` or
+a backoff from 0.5 s doubling to 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from console.api.errors import ApiError
+from console.api.fields import objects, optional_float, optional_int, optional_str
+from console.api.pagination import Page, fetch_page
+from console.api.transport import ApiClient
+
+log = logging.getLogger(__name__)
+
+LOGS_PATH = "/api/public/v1/logs"
+STREAM_PATH = f"{LOGS_PATH}/stream"
+TRACE_PATH = "/api/public/v1/trace"
+READ_TIMEOUT = 45.0  # three missed 15 s heartbeats: the connection is dead
+FIRST_BACKOFF, MAX_BACKOFF = 0.5, 10.0
+
+
+@dataclass(frozen=True)
+class LogItemError:
+    """One item's failure in a logged request: its index, field and why."""
+
+    item: int | None
+    field: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One connector log entry (contract "Connector logs")."""
+
+    id: int
+    timestamp: float
+    request_id: str
+    correlation_id: str | None
+    feed: str | None
+    pipeline_id: str | None
+    key: str | None  # prefix…last4, never the secret
+    key_id: str | None
+    method: str | None
+    path: str | None
+    intent: str | None
+    http_status: int | None
+    items_received: int
+    processing_status: str
+    errors: tuple[LogItemError, ...]
+    error_count: int
+    duration_ms: float | None
+    client_ip: str | None
+    auth_via: str | None
+    idempotency_key: str | None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> LogEntry:
+        """Parse an entry (absent fields read as None, 0 or empty)."""
+        key = body.get("key")
+        if isinstance(key, dict):
+            shown, key_id = key.get("shown"), key.get("id")
+        else:
+            shown, key_id = key, None
+        errors = tuple(
+            LogItemError(
+                item=optional_int(item.get("item")),
+                field=item.get("field") or None,
+                message=str(item.get("message") or ""),
+            )
+            for item in objects(body.get("errors"))
+        )
+        count = body.get("error_count")
+        return cls(
+            id=int(body.get("id") or 0),
+            timestamp=float(body.get("timestamp") or 0),
+            request_id=str(body.get("request_id") or ""),
+            correlation_id=optional_str(body.get("correlation_id")),
+            feed=optional_str(body.get("feed")),
+            pipeline_id=optional_str(body.get("pipeline_id")),
+            key=optional_str(shown),
+            key_id=optional_str(key_id),
+            method=optional_str(body.get("method")),
+            path=optional_str(body.get("path")),
+            intent=optional_str(body.get("intent")),
+            http_status=optional_int(body.get("http_status")),
+            items_received=int(body.get("items_received") or 0),
+            processing_status=str(body.get("processing_status") or ""),
+            errors=errors,
+            error_count=len(errors) if count is None else int(count),
+            duration_ms=optional_float(body.get("duration_ms")),
+            client_ip=optional_str(body.get("client_ip")),
+            auth_via=optional_str(body.get("auth_via")),
+            idempotency_key=optional_str(body.get("idempotency_key")),
+        )
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One step of a request's processing timeline (received, queued, processing, …)."""
+
+    timestamp: float | None
+    stage: str
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class LogDetail:
+    """An entry with its kept bodies (first 64 KiB of the request), headers and timeline."""
+
+    entry: LogEntry
+    request_body: str | None
+    request_body_encoding: str | None  # "base64" when the body is not UTF-8 text
+    request_truncated: bool
+    request_bytes: int | None
+    response_body: str | None
+    headers: dict[str, str]
+    events: tuple[LogEvent, ...]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> LogDetail:
+        """Parse a detail (the entry's fields plus the detail's own)."""
+        headers = body.get("headers")
+        return cls(
+            entry=LogEntry.from_json(body),
+            request_body=optional_str(body.get("request_body")),
+            request_body_encoding=optional_str(body.get("request_body_encoding")),
+            request_truncated=bool(body.get("request_truncated")),
+            request_bytes=optional_int(body.get("request_bytes")),
+            response_body=optional_str(body.get("response_body")),
+            headers={str(k): str(v) for k, v in headers.items()}
+            if isinstance(headers, dict)
+            else {},
+            events=tuple(
+                LogEvent(
+                    timestamp=optional_float(item.get("timestamp")),
+                    stage=str(item.get("stage") or ""),
+                    detail=optional_str(item.get("detail")),
+                )
+                for item in objects(body.get("events"))
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class TraceChange:
+    """One change of a traced record and the request that made it."""
+
+    timestamp: float | None
+    intent: str | None
+    correlation_id: str | None
+    request_id: str | None
+    changed: Any
+
+
+@dataclass(frozen=True)
+class TraceRecord:
+    """A record the traced id touched (or is), with its recent changes."""
+
+    feed: str
+    guid: str
+    system_id: str | None
+    deleted: bool
+    changes: tuple[TraceChange, ...]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Everything an id leads to: the kinds it matched, entries and records."""
+
+    id: str
+    matched: tuple[str, ...]
+    entries: tuple[LogEntry, ...]
+    records: tuple[TraceRecord, ...]
+    truncated_entries: bool = False
+    truncated_records: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Trace:
+        """Parse the trace (D14 of docs/api.md)."""
+        truncated = body.get("truncated")
+        truncated = truncated if isinstance(truncated, dict) else {}
+        matched = body.get("matched")
+        return cls(
+            id=str(body.get("id") or ""),
+            matched=tuple(str(m) for m in matched) if isinstance(matched, list) else (),
+            entries=tuple(LogEntry.from_json(e) for e in objects(body.get("entries"))),
+            records=tuple(
+                TraceRecord(
+                    feed=str(r.get("feed") or ""),
+                    guid=str(r.get("guid") or ""),
+                    system_id=optional_str(r.get("system_id")),
+                    deleted=bool(r.get("deleted")),
+                    changes=tuple(
+                        TraceChange(
+                            timestamp=optional_float(c.get("timestamp")),
+                            intent=optional_str(c.get("intent")),
+                            correlation_id=optional_str(c.get("correlation_id")),
+                            request_id=optional_str(c.get("request_id")),
+                            changed=c.get("changed"),
+                        )
+                        for c in objects(r.get("changes"))
+                    ),
+                )
+                for r in objects(body.get("records"))
+            ),
+            truncated_entries=bool(truncated.get("entries")),
+            truncated_records=bool(truncated.get("records")),
+            raw=body,
+        )
+
+
+def _data(body: Any) -> dict[str, Any]:
+    """The object of a `{"data": {...}}` answer (or the answer itself)."""
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        return dict(body["data"])
+    return body if isinstance(body, dict) else {}
+
+
+def filter_params(
+    *,
+    feed: str | None = None,
+    pipeline_id: str | None = None,
+    status: str | None = None,
+    intent: str | None = None,
+    http_status: int | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    q: str | None = None,
+    id: str | None = None,
+) -> dict[str, Any]:
+    """The query parameters of the contract's log filters (None: not filtered)."""
+    params: dict[str, Any] = {
+        "feed": feed,
+        "pipeline_id": pipeline_id,
+        "status": status,
+        "intent": intent,
+        "http_status": http_status,
+        "since": since,
+        "until": until,
+        "q": q,
+        "id": id,
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+class LogsApi:
+    """The connector logs of one account (admin keys)."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        read_timeout: float = READ_TIMEOUT,
+        first_backoff: float = FIRST_BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+    ) -> None:
+        self._client = client
+        self.read_timeout = read_timeout
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
+
+    async def query(
+        self,
+        *,
+        feed: str | None = None,
+        pipeline_id: str | None = None,
+        status: str | None = None,
+        intent: str | None = None,
+        http_status: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        q: str | None = None,
+        id: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[LogEntry]:
+        """One page of entries, newest first (`next_cursor` may be set on a short page:
+        the server stops scanning after a budget and says where to go on)."""
+        params = filter_params(
+            feed=feed,
+            pipeline_id=pipeline_id,
+            status=status,
+            intent=intent,
+            http_status=http_status,
+            since=since,
+            until=until,
+            q=q,
+            id=id,
+        )
+        return await fetch_page(
+            self._client, LOGS_PATH, LogEntry.from_json, limit=limit, cursor=cursor, params=params
+        )
+
+    async def detail(self, request_id: str) -> LogDetail:
+        """The entry of one request with its bodies, headers and timeline."""
+        body = await self._client.get_json(f"{LOGS_PATH}/{quote(request_id, safe='')}")
+        return LogDetail.from_json(_data(body))
+
+    async def trace(self, any_id: str) -> Trace:
+        """What a request, correlation or idempotency id, record GUID or system id touched."""
+        body = await self._client.get_json(f"{TRACE_PATH}/{quote(any_id, safe='')}")
+        return Trace.from_json(_data(body))
+
+    async def stream(
+        self,
+        *,
+        last_event_id: int | None = None,
+        on_gap: Callable[[int | None], None] | None = None,
+        feed: str | None = None,
+        pipeline_id: str | None = None,
+        status: str | None = None,
+        intent: str | None = None,
+        http_status: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        q: str | None = None,
+        id: str | None = None,
+    ) -> AsyncIterator[LogEntry]:
+        """New entries as they are written, for as long as the caller iterates.
+
+        Starts after `last_event_id` (None: at the newest entry). Reconnects by itself;
+        4xx answers other than 429 (a wrong key, a bad filter) are raised. `on_gap` hears
+        of entries pruned before they could be sent (the server's `gap` event). Close it
+        with `contextlib.aclosing` (or cancel the consuming task) to end the connection.
+        """
+        from httpx_sse import EventSource, SSEError
+
+        params = filter_params(
+            feed=feed,
+            pipeline_id=pipeline_id,
+            status=status,
+            intent=intent,
+            http_status=http_status,
+            since=since,
+            until=until,
+            q=q,
+            id=id,
+        )
+        last_id = last_event_id
+        backoff = self.first_backoff
+        server_retry: float | None = None
+        while True:
+            headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+            if last_id is not None:
+                headers["Last-Event-ID"] = str(last_id)
+            wait: float | None = None
+            try:
+                async with self._client.stream(
+                    "GET",
+                    STREAM_PATH,
+                    params=params,
+                    headers=headers,
+                    read_timeout=self.read_timeout,
+                ) as response:
+                    async for event in EventSource(response).aiter_sse():
+                        if event.retry is not None:
+                            server_retry = event.retry / 1000
+                        if not event.data:
+                            continue  # a retry-only block, or a comment turned event
+                        event_id = _event_id(event.id)
+                        if event.event == "gap":
+                            last_id = event_id if event_id is not None else last_id
+                            if on_gap is not None:
+                                on_gap(_pruned_before(event.data))
+                            continue
+                        if event.event not in ("log", "message"):
+                            continue
+                        try:
+                            entry = LogEntry.from_json(json.loads(event.data))
+                        except (ValueError, TypeError, AttributeError):
+                            log.warning("log stream: skipped an event that is no entry")
+                            continue
+                        if event_id is not None:
+                            last_id = event_id
+                        backoff = self.first_backoff  # the connection works
+                        yield entry
+            except SSEError as exc:
+                raise ApiError(0, "INVALID_RESPONSE", f"not an event stream: {exc}") from None
+            except ApiError as error:
+                if error.status == 429:
+                    wait = error.retry_after or backoff
+                elif error.status != 0 and error.status < 500:
+                    raise
+                log.info("log stream interrupted (%s): reconnecting after %s", error, last_id)
+            delay = wait if wait is not None else (server_retry or backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+            await asyncio.sleep(delay)
+
+
+def _event_id(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _pruned_before(data: str) -> int | None:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None
+    return optional_int(body.get("pruned_before")) if isinstance(body, dict) else None

@@ -1,0 +1,268 @@
+"""`integration-console ingest --url URL --feed FEED FILE`: a resumable bulk upload to
+`POST /api/ingest`, for scripts and CI.
+
+The ingest key comes from `$INTEGRATION_CONSOLE_INGEST_KEY` (never an argument, so it stays
+out of shell history and process lists). Progress goes to stderr when it is a terminal; one
+summary line goes to stdout at the end, then each rejected item on stderr. Exit 0 done, 1
+some items rejected, 2 usage error (arguments, no key, unreadable or malformed file, a key
+or feed the server refuses), 3 could not finish (server unreachable or failing: run again
+to resume), 130 interrupted (run again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from console.api.ingest import UploadProgress, UploadSummary
+
+KEY_ENV = "INTEGRATION_CONSOLE_INGEST_KEY"
+TRIES_ENV = "INTEGRATION_CONSOLE_INGEST_TRIES"  # tests: fewer tries before exit 3
+EXIT_DONE, EXIT_REJECTED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+PROGRESS_INTERVAL = 0.25  # at most 4 updates a second
+PROG = "integration-console ingest"
+
+
+class UsageError(Exception):
+    """Something the user must fix before the upload can run; the message says what."""
+
+
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError("must be between 1 and 16")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Upload an NDJSON, JSON-array or CSV file to a feed's stream "
+        f"(POST /api/ingest) with the ingest key in ${KEY_ENV}. Interrupted, run it again: "
+        "it resumes and never sends an item twice. Exit status: 0 done, 1 items rejected, "
+        "2 usage error, 3 could not finish (run again to resume), 130 interrupted.",
+    )
+    parser.add_argument("file", metavar="FILE", help="the file to upload")
+    parser.add_argument("--url", required=True, help="the platform's base URL")
+    parser.add_argument("--feed", required=True, help="the feed (stream) the key belongs to")
+    parser.add_argument(
+        "--format",
+        choices=("ndjson", "json", "csv"),
+        help="the file's format (default: by extension: .ndjson/.jsonl, .json, .csv)",
+    )
+    parser.add_argument(
+        "--item-key",
+        metavar="FIELD",
+        help="the field identifying each item (default: the feed's id field)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=4,
+        metavar="N",
+        help="batches in flight at once, 1-16 (default 4)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the upload `argv` describes; return the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage message
+        return EXIT_DONE if exc.code == 0 else EXIT_USAGE
+    try:
+        key, path, fmt = _check(args)
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from console.api.ingest import UploadIncomplete
+    from console.api.ingest_sources import SourceError
+
+    shown_key = f"{'ik_live_' if key.startswith('ik_live_') else key[:4]}…{key[-4:]}"
+    progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
+    manifest: list[Path | None] = [None]
+    try:
+        summary = asyncio.run(_upload(args, key, path, fmt, progress, manifest))
+    except KeyboardInterrupt:
+        _end(progress)
+        print(f"{PROG}: interrupted; {_resume_hint(manifest[0])}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SourceError as exc:
+        _end(progress)
+        print(f"{PROG}: {path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        _end(progress)
+        print(f"{PROG}: {path}: cannot read it ({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_USAGE
+    except UploadIncomplete as exc:
+        _end(progress)
+        if exc.refused:
+            print(f"{PROG}: {exc} (key {shown_key}, feed {args.feed})", file=sys.stderr)
+            return EXIT_USAGE
+        print(
+            f"{PROG}: could not finish: {exc}; {_resume_hint(exc.manifest_path)}", file=sys.stderr
+        )
+        return EXIT_INCOMPLETE
+    _end(progress)
+    print(summary_line(summary), flush=True)
+    for index, reason in summary.rejected:
+        print(f"item {index}: {reason}", file=sys.stderr)
+    return EXIT_REJECTED if summary.rejected else EXIT_DONE
+
+
+def _check(args: argparse.Namespace) -> tuple[str, Path, str]:
+    key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
+        raise UsageError(f"no ingest key: set {KEY_ENV} to the feed's ingest key (ik_live_…)")
+    if not args.url.lower().startswith(("http://", "https://")):
+        raise UsageError(f"--url must start with http:// or https://, not {args.url!r}")
+    path = Path(args.file)
+    try:
+        with path.open("rb") as file:
+            file.read(1)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    from console.api.ingest import item_key_problem
+    from console.api.ingest_sources import format_for
+
+    if args.item_key is not None and (problem := item_key_problem(args.item_key)):
+        raise UsageError(f"--item-key: {problem}")
+
+    fmt = args.format or format_for(path)
+    if fmt is None:
+        raise UsageError(
+            f"{path}: cannot tell the format from the name; give --format ndjson, json or csv"
+        )
+    return key, path, fmt
+
+
+async def _upload(
+    args: argparse.Namespace,
+    key: str,
+    path: Path,
+    fmt: str,
+    progress: ProgressLine | None,
+    manifest: list[Path | None],
+) -> UploadSummary:
+    from console.api.ingest import MAX_TRIES, BulkUploader
+    from console.api.transport import ApiClient
+    from console.api.upload_manifest import default_manifest_dir
+
+    tries = os.environ.get(TRIES_ENV, "")
+    client = ApiClient(args.url, key, max_retries=0, timeout=60.0)
+    try:
+        uploader = BulkUploader(
+            client,
+            args.feed,
+            path,
+            format=fmt,  # type: ignore[arg-type]
+            item_key=args.item_key,
+            concurrency=args.concurrency,
+            manifest_dir=default_manifest_dir(),
+            on_progress=progress.update if progress is not None else None,
+            max_tries=int(tries) if tries.isdigit() and int(tries) > 0 else MAX_TRIES,
+        )
+        try:
+            return await uploader.run()
+        finally:
+            manifest[0] = uploader.manifest_path
+    finally:
+        await client.aclose()
+
+
+def _resume_hint(manifest: Path | None) -> str:
+    where = f" (progress kept in {manifest})" if manifest is not None else ""
+    return f"run the same command again to resume{where}"
+
+
+def _end(progress: ProgressLine | None) -> None:
+    if progress is not None:
+        progress.close()
+
+
+def summary_line(summary: UploadSummary) -> str:
+    """`ingest: 200000 items sent in 20 batches, 3 duplicates skipped (30000 items), 2 batches
+    retried, 0 rejected, 14.2 s`."""
+    return (
+        f"ingest: {summary.items_sent} items sent in {summary.batches_done} batches, "
+        f"{summary.duplicates} duplicates skipped ({summary.duplicate_items} items), "
+        f"{summary.batches_retried} batches retried, {len(summary.rejected)} rejected, "
+        f"{summary.elapsed:.1f} s"
+    )
+
+
+class ProgressLine:
+    """One `\\r`-rewritten line on a terminal, at most 4 times a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._last = 0.0
+        self._baseline: tuple[float, int] | None = None  # (when, bytes done) at the start
+        self._width = 0
+
+    def update(self, progress: UploadProgress) -> None:
+        """Show `progress` unless the last update was under 0.25 s ago."""
+        now = time.monotonic()
+        if self._baseline is None:
+            self._baseline = (now, progress.bytes_done)
+        if now - self._last < PROGRESS_INTERVAL:
+            return
+        self._last = now
+        self._write(self.text(progress, now))
+
+    def text(self, progress: UploadProgress, now: float) -> str:
+        """The line for `progress`: %, items, batches, duplicates, retries, items/s, ETA."""
+        parts = []
+        fraction = progress.fraction
+        if fraction is not None:
+            parts.append(f"{fraction * 100:5.1f}%")
+        parts += [
+            f"{progress.items_sent:,} items",
+            f"{progress.batches_done} batches",
+            f"{progress.duplicates} dup",
+            f"{progress.retries} retries",
+            f"{progress.rate:,.0f} items/s",
+        ]
+        eta = self._eta(progress, now)
+        if eta is not None:
+            parts.append(f"ETA {eta}")
+        return "  ".join(parts)
+
+    def _eta(self, progress: UploadProgress, now: float) -> str | None:
+        if self._baseline is None or not progress.bytes_total:
+            return None
+        started, bytes_then = self._baseline
+        done = progress.bytes_done - bytes_then
+        if done <= 0 or now <= started:
+            return None
+        seconds = (progress.bytes_total - progress.bytes_done) / (done / (now - started))
+        minutes, secs = divmod(int(seconds + 0.5), 60)
+        return f"{minutes}:{secs:02d}" if minutes else f"{secs} s"
+
+    def _write(self, text: str) -> None:
+        pad = max(0, self._width - len(text))
+        self._width = len(text)
+        self._stream.write("\r" + text + " " * pad)
+        self._stream.flush()
+
+    def close(self) -> None:
+        """End the line (the summary goes on the next)."""
+        if self._width:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._width = 0

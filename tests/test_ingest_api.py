@@ -1,0 +1,306 @@
+"""The stream-ingestion API layer (IngestApi, BulkUploader) against the real sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from console.api.feeds import FeedsApi
+from console.api.ingest import BulkUploader, IngestApi, UploadIncomplete, UploadProgress
+from console.api.ingest_sources import batches
+from console.api.transport import ApiClient, RequestOutcome, RetryWait
+from console.api.upload_manifest import Manifest, ManifestStore
+from console.sandbox.process import SandboxProcess
+from console.sandbox.storage.sqlite import mint_key as store_mint_key
+from tests.conftest import run
+
+FEED = "shop"
+
+
+def _ndjson(path: Path, count: int, *, start: int = 0, pad: int = 20) -> Path:
+    lines = (json.dumps({"id": f"item-{i}", "n": i, "pad": "p" * pad}) for i in range(start, count))
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+async def _records(url: str, admin: str, expected: int, within: float = 30) -> int:
+    """The feed's record count once it reaches `expected` (or the deadline passes)."""
+    client = ApiClient(url, admin)
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            count = (await FeedsApi(client).get(FEED)).record_count
+            if count >= expected or time.monotonic() > deadline:
+                return count
+            await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
+
+
+class Exchanges:
+    """Counts the client's requests to /api/ingest and its 429 answers."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.posts = 0
+        self.rate_limited = 0
+        self.transport_waits = 0
+        client.add_observer(self)
+
+    def __call__(self, event: RequestOutcome | RetryWait) -> None:
+        if isinstance(event, RetryWait):
+            self.transport_waits += 1
+        elif event.path == "/api/ingest":
+            self.posts += 1
+            self.rate_limited += event.status == 429
+
+
+@pytest.fixture
+def keys(mint_key: Callable[..., str], account: str) -> tuple[str, str]:
+    """(admin key, ingest key of the feed `shop`, id field `id`) of a fresh account."""
+    admin = mint_key(account, "admin")
+    return admin, mint_key(account, "ingest", FEED)
+
+
+def test_send_answers_receipt_and_replay_flag(sandbox_url: str, keys: tuple[str, str]) -> None:
+    admin, ingest = keys
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        try:
+            api = IngestApi(client)
+            first = await api.send(FEED, [{"id": "a", "v": 1}, {"id": "b"}], idempotency_key="k-1")
+            assert (first.stream, first.items_received, first.replayed) == (FEED, 2, False)
+            assert first.request_id.startswith("req_")
+            again = await api.send(FEED, {"id": "c"}, idempotency_key="k-1")
+            assert again.replayed
+            assert (again.request_id, again.items_received) == (first.request_id, 2)
+            single = await api.send(FEED, {"sku": "d", "id": "d"}, item_key="sku")
+            assert (single.items_received, single.replayed) == (1, False)
+        finally:
+            await client.aclose()
+        assert await _records(sandbox_url, admin, 3) == 3
+
+    run(main())
+
+
+def test_uploader_sends_a_file_in_batches_and_removes_its_manifest(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    admin, ingest = keys
+    source = _ndjson(tmp_path / "items.ndjson", 2500)
+    seen: list[UploadProgress] = []
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        exchanges = Exchanges(client)
+        try:
+            uploader = BulkUploader(
+                client,
+                FEED,
+                source,
+                manifest_dir=tmp_path / "manifests",
+                max_items=1000,
+                on_progress=seen.append,
+            )
+            summary = await uploader.run()
+        finally:
+            await client.aclose()
+        assert (summary.items_sent, summary.batches_done, summary.duplicates) == (2500, 3, 0)
+        assert summary.bytes_done == summary.bytes_total == source.stat().st_size
+        assert summary.rejected == []
+        assert exchanges.posts == 3
+        assert not list((tmp_path / "manifests").glob("*.json"))
+        assert await _records(sandbox_url, admin, 2500) == 2500
+
+    run(main())
+    assert [p.batches_done for p in seen][-1] == 3
+    assert seen[-1].fraction == 1.0
+
+
+def test_resume_sends_only_what_the_manifest_lacks_and_counts_replays(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    """Batches the server accepted after the manifest's last write are replays on resume."""
+    admin, ingest = keys
+    source = _ndjson(tmp_path / "items.ndjson", 5000)
+    manifests = tmp_path / "manifests"
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        try:
+            # A first run that the server saw whole but whose manifest recorded only two
+            # batches (as if the client were killed right after them).
+            first = await BulkUploader(client, FEED, source, max_items=1000).run()
+            assert first.batches_done == 5
+            cut = list(batches(source, "ndjson", max_items=1000))
+            store = ManifestStore(manifests)
+            from console.api.ingest_sources import content_sha256
+
+            manifest = Manifest(
+                url=client.base_url,
+                feed=FEED,
+                source_id=content_sha256(source),
+                path=str(source.resolve()),
+                format="ndjson",
+                max_batch_bytes=1_000_000,
+                max_items=1000,
+            )
+            for batch in cut[:2]:
+                manifest.mark_done(batch.start, batch.end)
+            manifest.counters.items_sent = 2000
+            manifest.counters.batches_done = 2
+            path = store.save(manifest)
+            assert path.stat().st_mode & 0o777 == 0o600
+            exchanges = Exchanges(client)
+            # A larger limit this time: the manifest's cut wins, or the keys would differ.
+            summary = await BulkUploader(
+                client, FEED, source, manifest_dir=manifests, max_items=5000
+            ).run()
+        finally:
+            await client.aclose()
+        assert exchanges.posts == 3
+        assert (summary.batches_done, summary.duplicates, summary.duplicate_items) == (5, 3, 3000)
+        assert summary.items_sent == 5000
+        assert not path.exists()
+        assert await _records(sandbox_url, admin, 5000) == 5000
+
+    run(main())
+
+
+def test_cancelled_upload_resumes_where_it_stopped(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    admin, ingest = keys
+    source = _ndjson(tmp_path / "items.ndjson", 6000)
+    manifests = tmp_path / "manifests"
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        try:
+            three = asyncio.Event()
+
+            def progress(p: UploadProgress) -> None:
+                if p.batches_done >= 3:
+                    three.set()
+
+            uploader = BulkUploader(
+                client,
+                FEED,
+                source,
+                manifest_dir=manifests,
+                max_items=500,
+                concurrency=2,
+                on_progress=progress,
+                manifest_every=1,
+            )
+            task = asyncio.create_task(uploader.run())
+            await asyncio.wait_for(three.wait(), 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert uploader.manifest_path is not None
+            kept = ManifestStore(manifests).load(client.base_url, FEED, uploader_source_id(source))
+            assert kept is not None
+            done = kept.counters.batches_done
+            assert 3 <= done < 12
+            exchanges = Exchanges(client)
+            summary = await BulkUploader(client, FEED, source, manifest_dir=manifests).run()
+        finally:
+            await client.aclose()
+        assert summary.batches_done == 12
+        assert summary.items_sent == 6000
+        assert exchanges.posts == 12 - done
+        assert summary.duplicates <= 2  # at most the cancelled in-flight batches
+        assert await _records(sandbox_url, admin, 6000) == 6000
+
+    run(main())
+
+
+def uploader_source_id(path: Path) -> str:
+    from console.api.ingest_sources import content_sha256
+
+    return content_sha256(path)
+
+
+def test_items_the_server_refuses_are_listed_and_the_rest_sent(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    """No local item key: the server's 400 names the items; the batch goes again without
+    them under a derived key."""
+    admin, ingest = keys
+    lines = [
+        json.dumps({"id": f"r{i}"} if i not in (3, 1500) else {"name": "no id"})
+        for i in range(2000)
+    ]
+    source = tmp_path / "rows.ndjson"
+    source.write_text("\n".join(lines) + "\n")
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        exchanges = Exchanges(client)
+        try:
+            summary = await BulkUploader(client, FEED, source, max_items=1000).run()
+        finally:
+            await client.aclose()
+        assert [index for index, _ in summary.rejected] == [3, 1500]
+        assert summary.rejected[1][1].startswith("[1500].id")
+        assert summary.items_sent == 1998
+        assert exchanges.posts == 4  # each batch refused once, then sent without the item
+        assert await _records(sandbox_url, admin, 1998) == 1998
+
+    run(main())
+
+
+def test_429_is_honoured_with_the_same_key_and_counted_once(
+    make_sandbox: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    server = make_sandbox(demo=False, extra_args=["--ingest-burst", "2/1"])
+    assert server.base_url is not None
+    ingest = store_mint_key(server.data_dir, account="burst", kind="ingest", feed=FEED)
+    admin = store_mint_key(server.data_dir, account="burst", kind="admin")
+    source = _ndjson(tmp_path / "items.ndjson", 1200)
+
+    async def main() -> None:
+        # The client's own 429 retry is on (3): the uploader must not use it (R9).
+        client = ApiClient(server.base_url or "", ingest, max_retries=3)
+        exchanges = Exchanges(client)
+        try:
+            summary = await BulkUploader(client, FEED, source, max_items=100, concurrency=4).run()
+        finally:
+            await client.aclose()
+        assert summary.batches_done == 12
+        assert summary.items_sent == 1200
+        assert summary.duplicates == 0
+        assert exchanges.rate_limited > 0
+        assert exchanges.transport_waits == 0
+        assert summary.retries == exchanges.rate_limited
+        assert exchanges.posts == 12 + exchanges.rate_limited
+        assert await _records(server.base_url or "", admin, 1200) == 1200
+
+    run(main())
+
+
+def test_unreachable_server_stops_resumably_after_the_tries(tmp_path: Path) -> None:
+    source = _ndjson(tmp_path / "items.ndjson", 10)
+    manifests = tmp_path / "m"
+
+    async def main() -> None:
+        client = ApiClient("http://127.0.0.1:9", "ik_live_" + "x" * 32)
+        try:
+            uploader = BulkUploader(client, FEED, source, manifest_dir=manifests, max_tries=2)
+            with pytest.raises(UploadIncomplete) as caught:
+                await uploader.run()
+        finally:
+            await client.aclose()
+        assert caught.value.error is not None
+        assert caught.value.error.status == 0
+        assert not caught.value.refused
+        assert caught.value.manifest_path is not None
+        assert caught.value.manifest_path.exists()
+
+    run(main())

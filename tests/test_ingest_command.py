@@ -1,0 +1,261 @@
+"""`integration-console ingest`: summary, exit statuses 0/1/2/3/130 and resume, run as a
+subprocess against the real sandbox."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from console.api.ingest import UploadProgress
+from console.commands.ingest import ProgressLine
+from console.sandbox.process import SandboxProcess
+from console.sandbox.storage.sqlite import mint_key as store_mint_key
+
+FEED = "shop"
+SUMMARY = re.compile(
+    r"^ingest: (\d+) items sent in (\d+) batches, (\d+) duplicates skipped \((\d+) items\), "
+    r"(\d+) batches retried, (\d+) rejected, \d+\.\d s$"
+)
+
+
+def _ingest(
+    args: list[str], key: str | None, state: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "INTEGRATION_CONSOLE_INGEST_KEY"}
+    environ |= {"XDG_STATE_HOME": str(state), **env}
+    if key is not None:
+        environ["INTEGRATION_CONSOLE_INGEST_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "console", "ingest", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _ndjson(path: Path, count: int) -> Path:
+    path.write_text("".join(json.dumps({"id": f"i{i}", "n": i}) + "\n" for i in range(count)))
+    return path
+
+
+def _manifests(state: Path) -> list[Path]:
+    return sorted((state / "integration-console" / "uploads").glob("*.json"))
+
+
+def _record_count(url: str, admin: str, expected: int, within: float = 30) -> int:
+    deadline = time.monotonic() + within
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as http:
+        while True:
+            feed = http.get(f"/api/public/v1/feeds/{FEED}").json()
+            count = int(feed.get("record_count", feed.get("data", {}).get("record_count", 0)))
+            if count >= expected or time.monotonic() > deadline:
+                return count
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def keys(mint_key: Callable[..., str], account: str) -> tuple[str, str]:
+    return mint_key(account, "admin"), mint_key(account, "ingest", FEED)
+
+
+def test_upload_prints_one_summary_line_and_exits_0(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    admin, ingest = keys
+    source = _ndjson(tmp_path / "items.jsonl", 25_000)
+    result = _ingest(["--url", sandbox_url, "--feed", FEED, str(source)], ingest, tmp_path)
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    match = SUMMARY.match(line)
+    assert match, line
+    assert match.groups()[:6] == ("25000", "3", "0", "0", "0", "0")
+    assert result.stderr == ""  # not a terminal: no progress
+    assert _manifests(tmp_path) == []
+    assert _record_count(sandbox_url, admin, 25_000) == 25_000
+    assert ingest not in result.stdout + result.stderr
+
+
+def test_rejected_items_are_listed_with_index_and_reason_and_exit_1(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    admin, ingest = keys
+    source = tmp_path / "rows.csv"
+    source.write_text('id,name\na,"one\ntwo"\n,missing\nc,three\nd\n')
+    result = _ingest(["--url", sandbox_url, "--feed", FEED, str(source)], ingest, tmp_path)
+    assert result.returncode == 1, result.stderr
+    match = SUMMARY.match(result.stdout.strip())
+    assert match, result.stdout
+    assert (match.group(1), match.group(6)) == ("2", "2")
+    first, second = result.stderr.splitlines()
+    assert first.startswith("item 1: [1].id must be a non-empty string"), first  # the server's
+    assert second == "item 3: the row has 1 fields; the header has 2"  # found locally
+    assert _record_count(sandbox_url, admin, 2) == 2
+
+
+def test_items_the_server_refuses_are_listed_too(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    _, ingest = keys
+    source = tmp_path / "rows.ndjson"
+    source.write_text('{"id": 1}\n{"nope": 2}\n{"id": 3}\n')
+    # No --item-key: the local check cannot know the feed's id field; the server's 400 does.
+    result = _ingest(["--url", sandbox_url, "--feed", FEED, str(source)], ingest, tmp_path)
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("item 1: [1].id"), line
+
+
+@pytest.mark.parametrize(
+    ("args", "key", "message"),
+    [
+        (["--feed", FEED, "{file}"], "ik_live_x", "--url"),
+        (["--url", "{url}", "--feed", FEED, "{file}"], None, "INTEGRATION_CONSOLE_INGEST_KEY"),
+        (["--url", "{url}", "--feed", FEED, "--concurrency", "17", "{file}"], "k", "1 and 16"),
+        (["--url", "{url}", "--feed", FEED, "{dir}/none.ndjson"], "k", "no such file"),
+        (["--url", "{url}", "--feed", FEED, "{dir}/items.txt"], "k", "--format"),
+        (["--url", "ftp://x", "--feed", FEED, "{file}"], "k", "http://"),
+    ],
+)
+def test_usage_errors_exit_2(
+    sandbox_url: str, tmp_path: Path, args: list[str], key: str | None, message: str
+) -> None:
+    source = _ndjson(tmp_path / "items.ndjson", 3)
+    (tmp_path / "items.txt").write_text("{}\n")
+    filled = [a.format(file=source, url=sandbox_url, dir=tmp_path) for a in args]
+    result = _ingest(filled, key, tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_key_the_server_refuses_exits_2_without_showing_it(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    source = _ndjson(tmp_path / "items.ndjson", 3)
+    wrong = "ik_live_" + "Q" * 28 + "zz99"
+    result = _ingest(["--url", sandbox_url, "--feed", FEED, str(source)], wrong, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert wrong not in result.stderr
+    assert "ik_live_…zz99" in result.stderr
+    _, ingest = keys
+    other = _ingest(["--url", sandbox_url, "--feed", "other", str(source)], ingest, tmp_path)
+    assert other.returncode == 2, other.stderr
+    assert "STREAM_NOT_FOUND" in other.stderr or "stream" in other.stderr.lower()
+    bad_item_key = _ingest(
+        ["--url", sandbox_url, "--feed", FEED, "--item-key", "x" * 101, str(source)],
+        ingest,
+        tmp_path,
+    )
+    assert bad_item_key.returncode == 2, bad_item_key.stderr
+    assert "--item-key: the item key must be 1 to 100 characters" in bad_item_key.stderr
+
+
+def test_malformed_json_array_exits_2(sandbox_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "items.json"
+    source.write_text('[{"id": 1}, {"id": 2]')
+    result = _ingest(["--url", sandbox_url, "--feed", FEED, str(source)], "ik_live_k", tmp_path)
+    assert result.returncode == 2
+    assert "not valid JSON at byte" in result.stderr
+
+
+def test_unreachable_server_exits_3_and_keeps_the_manifest(tmp_path: Path) -> None:
+    source = _ndjson(tmp_path / "items.ndjson", 3)
+    result = _ingest(
+        ["--url", "http://127.0.0.1:9", "--feed", FEED, str(source)],
+        "ik_live_" + "a" * 32,
+        tmp_path,
+        INTEGRATION_CONSOLE_INGEST_TRIES="2",
+    )
+    assert result.returncode == 3, result.stderr
+    assert "run the same command again to resume" in result.stderr
+    assert len(_manifests(tmp_path)) == 1
+    assert oct(_manifests(tmp_path)[0].stat().st_mode & 0o777) == "0o600"
+
+
+def test_ctrl_c_exits_130_and_a_rerun_resumes_without_duplicates(
+    make_sandbox: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    # One request a second: the upload lasts long enough to be interrupted part-way.
+    server = make_sandbox(demo=False, extra_args=["--ingest-burst", "1/1"])
+    url = server.base_url or ""
+    ingest = store_mint_key(server.data_dir, account="cli", kind="ingest", feed=FEED)
+    admin = store_mint_key(server.data_dir, account="cli", kind="admin")
+    source = tmp_path / "items.ndjson"
+    source.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(60_000)))
+    environ = {k: v for k, v in os.environ.items() if k != "INTEGRATION_CONSOLE_INGEST_KEY"}
+    environ |= {
+        "XDG_STATE_HOME": str(tmp_path),
+        "INTEGRATION_CONSOLE_INGEST_KEY": ingest,
+        "INTEGRATION_CONSOLE_MANIFEST_EVERY": "1",
+    }
+    argv = [sys.executable, "-m", "console", "ingest", "--url", url, "--feed", FEED]
+    child = subprocess.Popen(
+        [*argv, "--concurrency", "1", str(source)],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _manifests(tmp_path) and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    assert _manifests(tmp_path), "no manifest written"
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "run the same command again to resume" in err
+    assert out == ""
+    [kept] = _manifests(tmp_path)
+    done_before = json.loads(kept.read_text())["counters"]["batches_done"]
+    assert 1 <= done_before < 6
+    again = subprocess.run([*argv, str(source)], env=environ, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    match = SUMMARY.match(again.stdout.strip())
+    assert match, again.stdout
+    assert (match.group(1), match.group(2)) == ("60000", "6")
+    assert int(match.group(3)) <= 1  # at most the batch in flight when interrupted
+    assert _manifests(tmp_path) == []
+    assert _record_count(url, admin, 60_000) == 60_000
+
+
+def test_progress_line_is_throttled_and_shows_eta() -> None:
+    stream = io.StringIO()
+    line = ProgressLine(stream)
+
+    def progress(done: int) -> UploadProgress:
+        return UploadProgress(
+            bytes_done=done,
+            bytes_total=1000,
+            items_sent=done * 10,
+            duplicates=1,
+            duplicate_items=10,
+            retries=2,
+            batches_retried=1,
+            batches_done=done // 100,
+            batches_total=None,
+            rejected_count=0,
+            elapsed=1.0,
+            rate=1234.0,
+        )
+
+    line.update(progress(0))
+    line.update(progress(100))  # within 0.25 s: not shown
+    assert stream.getvalue().count("\r") == 1
+    text = line.text(progress(500), time.monotonic() + 1)
+    assert text.startswith(" 50.0%  5,000 items  5 batches  1 dup  2 retries  1,234 items/s")
+    assert "ETA" in text
+    line.close()
+    assert stream.getvalue().endswith("\n")
