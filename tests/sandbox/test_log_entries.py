@@ -192,6 +192,11 @@ ACCEPTED: dict[str, tuple[Case, str, str, str, int]] = {
 }  # fmt: skip
 
 
+# An accepted intent's entry follows it: queued at first, but the worker may already have
+# taken or applied it by the time the test reads.
+FOLLOWS_INTENT = ("queued", "processing", "succeeded", "partially_failed", "failed")
+
+
 @pytest.mark.parametrize("case", list(ACCEPTED))
 def test_one_entry_per_accepted_request(
     case: str,
@@ -210,7 +215,9 @@ def test_one_entry_per_accepted_request(
     check_fields(row, response, feeds[feed])
     assert row["intent"] == intent
     assert row["items_received"] == items
-    if status != "*":  # an import's status follows the import
+    if status == "queued":  # the worker may already have taken (or applied) the intent
+        assert row["processing_status"] in FOLLOWS_INTENT
+    elif status != "*":  # an import's status follows the import
         assert row["processing_status"] == status
     if case in ("upsert", "generic-intent"):
         assert row["source"] == "intent"
@@ -261,7 +268,9 @@ def test_an_intent_retry_is_one_more_entry_marked_duplicate(
     first = api.post(f"/ingest/{feeds['shop']}/upsert", json=[{"sku": "a"}], headers=headers)
     again = api.post(f"/ingest/{feeds['shop']}/upsert", json=[{"sku": "a"}], headers=headers)
     assert first.status_code == again.status_code == 202
-    assert entry_of(sandbox.data_dir, first, eventually)["processing_status"] == "queued"
+    # The first follows its intent (the worker may already have applied it).
+    first_status = entry_of(sandbox.data_dir, first, eventually)["processing_status"]
+    assert first_status in FOLLOWS_INTENT
     assert entry_of(sandbox.data_dir, again, eventually)["processing_status"] == "duplicate"
 
 

@@ -104,3 +104,25 @@ def test_every_pipeline_event_is_a_log_entry(
     bad_entries = _entries(server.data_dir, bad)
     assert [row["event"] for row in bad_entries][-2:] == ["sync_failed", "pipeline_failed"]
     assert bad_entries[-1]["correlation_id"] != archive_correlation
+
+    # Through the log API: listed by pipeline_id, a detail whose timeline is the event,
+    # and the archive request's correlation id traced to its events.
+    with httpx.Client(base_url=str(server.base_url), headers=headers, timeout=10) as api:
+        listed = api.get("/api/public/v1/logs", params={"pipeline_id": str(bad)})
+        assert listed.status_code == 200, listed.text
+        assert [entry["request_id"] for entry in listed.json()["data"]] == [
+            row["request_id"] for row in reversed(bad_entries)
+        ]
+        failed = bad_entries[-1]
+        detail = api.get(f"/api/public/v1/logs/{failed['request_id']}")
+        assert detail.status_code == 200, detail.text
+        body = detail.json()
+        body = body.get("data", body)
+        assert body["intent"] == "pipeline.pipeline_failed"
+        assert body["method"] is None
+        assert [event["stage"] for event in body["events"]] == ["failed"]
+        assert failed["detail"] in body["events"][0]["detail"]
+        traced = api.get(f"/api/public/v1/trace/{archive_correlation}")
+        assert traced.status_code == 200, traced.text
+        intents = {entry["intent"] for entry in traced.json()["data"]["entries"]}
+        assert {"pipeline.archived", "pipeline.pipeline_stopped"} <= intents
