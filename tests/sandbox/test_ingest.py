@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from console.sandbox.ingest import routes as ingest_routes
 from console.sandbox.ingest.idempotency import WINDOW_SECONDS, find_replay, remember
 from console.sandbox.process import SandboxProcess
+from console.sandbox.server import create_app
 from console.sandbox.storage.sqlite import connect, database_path, mint_key
+from tests.conftest import run
 
 Waiter = Callable[..., None]
 INGEST = "/api/ingest"
@@ -163,8 +167,15 @@ def test_a_repeated_idempotency_key_answers_the_first_body_and_is_not_processed_
         *(response.headers["X-Request-Id"] for response in (first, again, other, broken)),
     )
     assert [row[0] for row in queued] == [first_id]
-    # Give a wrongly queued replay time to land: the record is untouched.
-    time.sleep(0.5)
+    # The worker applies in acceptance order: once a later request has landed, a replay
+    # queued by mistake would have landed too. The record is untouched.
+    assert post(pusher, {"sku": "r-later"}).status_code == 202
+
+    def later_landed() -> bool:
+        listed = shop.get(f"{FEEDS}/shop/records", params={"system_id": "r-later"})
+        return bool(listed.json()["data"])
+
+    eventually(later_landed, 20)
     assert shop.get(f"{FEEDS}/shop/records/{guid[0]}").json()["updated_at"] == record["updated_at"]
     assert shop.get(f"{FEEDS}/shop/records/{guid[0]}/history").json()["data"] == history
 
@@ -405,3 +416,40 @@ def test_an_idempotency_key_names_its_first_request_for_24_hours(tmp_path: Path)
         assert again.request_id == "req_2"
     finally:
         conn.close()
+
+
+def test_large_bodies_are_parsed_off_the_event_loop_and_off_the_writer_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed_on: list[str] = []
+    real = ingest_routes.read_intent
+
+    def spy(intent: str, raw: bytes, id_field: str) -> Any:
+        parsed_on.append(threading.current_thread().name)
+        return real(intent, raw, id_field)
+
+    monkeypatch.setattr(ingest_routes, "read_intent", spy)
+    key = mint_key(tmp_path, account="threads", kind="ingest", feed="events")
+    small = json.dumps([{"id": "s"}]).encode()
+    large = json.dumps([{"id": f"l-{n}", "pad": "x" * 60} for n in range(1000)]).encode()
+    assert len(small) < ingest_routes.THREAD_PARSE_BYTES <= len(large)
+
+    async def main() -> tuple[str, list[int]]:
+        app = create_app(tmp_path)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://sandbox",
+                headers={"Authorization": f"Bearer {key}", **JSON},
+            ) as client:
+                statuses = [
+                    (await client.post(INGEST, content=body)).status_code for body in (small, large)
+                ]
+        return threading.current_thread().name, statuses
+
+    loop_thread, statuses = run(main())
+    assert statuses == [202, 202]
+    assert parsed_on[0] == loop_thread
+    assert parsed_on[1] != loop_thread
+    assert not parsed_on[1].startswith("sandbox-db")

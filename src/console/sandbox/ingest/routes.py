@@ -39,7 +39,7 @@ from console.sandbox.intents import queue
 from console.sandbox.intents.routes import _check_burst, _check_media_type
 from console.sandbox.intents.validation import THREAD_PARSE_BYTES, IntentBody, read_intent
 from console.sandbox.intents.worker import IntentWorker
-from console.sandbox.logs.model import LogBodies, LogEntry, LogSignal
+from console.sandbox.logs.model import MAX_ENTRY_ERRORS, LogBodies, LogEntry, LogSignal
 from console.sandbox.logs.redact import capture
 from console.sandbox.logs.request_entry import bodies_from_request, entry_from_request, log_context
 from console.sandbox.logs.store import insert_entry
@@ -280,7 +280,7 @@ def _naming_item_key(error: ApiError) -> ApiError:
 def _errors_of(error: ApiError) -> list[dict[str, Any]]:
     """A 400's problems as log errors `{item, field, message}` (item: the index in `field`)."""
     errors: list[dict[str, Any]] = []
-    for problem in error.problems[:100]:
+    for problem in error.problems[:MAX_ENTRY_ERRORS]:
         match = _ITEM_INDEX.match(problem.field or "")
         errors.append(
             {
