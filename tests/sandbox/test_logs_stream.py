@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import json
 import queue
+import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from console.sandbox.logs.model import LogBodies
+from console.sandbox.logs import tail as tail_module
+from console.sandbox.logs.model import LogBodies, LogSignal
+from console.sandbox.logs.query import LogFilter
+from console.sandbox.logs.store import insert_entries
+from console.sandbox.logs.tail import LogTail, Subscription
 from console.sandbox.settings import LogSettings, SandboxSettings
+from console.sandbox.storage.sqlite import connect, transaction
+from tests.conftest import run
 from tests.sandbox.logs_support import V1, LiveApp, entry, rate_limit_off, serve
 
 STREAM = f"{V1}/logs/stream"
@@ -150,6 +158,26 @@ def test_an_entry_inserted_while_connected_arrives_within_a_second(
         head = api.head(STREAM)
     assert head.status_code == 200
     assert head.headers["content-type"].startswith("text/event-stream")
+
+
+def test_an_entry_committed_once_the_stream_is_ready_is_never_taken_for_an_old_one(
+    live: LiveApp, readers: list[Reader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stream's start (the newest id) is read slowly: `retry:` must wait for it, or an
+    # entry committed meanwhile would count as older than the stream and be skipped.
+    slow_last_id = tail_module._last_id
+
+    def slow(conn: sqlite3.Connection) -> int:
+        time.sleep(0.3)
+        return slow_last_id(conn)
+
+    account_id, secret = live.account()
+    monkeypatch.setattr(tail_module, "_last_id", slow)
+    reader = Reader(live, secret)
+    readers.append(reader)
+    reader.wait_ready()
+    (log_id,) = live.insert([entry(account_id)])
+    assert [e["id"] for e in reader.logs(1, timeout=3)] == [log_id]
 
 
 def test_resume_with_last_event_id_sends_exactly_the_missed_entries(
@@ -312,3 +340,45 @@ def test_open_streams_do_not_hold_the_server_stop(
         # The stream ended cleanly (no error), with the server.
         assert stream.next(5) == ("end", None)
         stream.close()
+
+
+def test_a_stream_subscribing_while_the_idle_tail_reads_misses_nothing(
+    tmp_path: Path,
+) -> None:
+    """The idle tail moves its head to the newest id; a stream that subscribed (and an
+    entry committed) during that read must still get the entry."""
+
+    class Interleaved:
+        """Runs reads on `conn`; before the first, a stream subscribes and one commits."""
+
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+            self.before_next_read: Callable[[], None] | None = None
+
+        async def read(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+            hook, self.before_next_read = self.before_next_read, None
+            if hook is not None:
+                hook()
+            return work(self.conn)
+
+    async def scenario() -> list[int]:
+        conn = connect(tmp_path)  # in the scenario's thread
+        with transaction(conn):
+            insert_entries(conn, [(entry(1), None)])
+        database = Interleaved(conn)
+        log_tail = LogTail(database, LogSignal())  # type: ignore[arg-type]
+        await log_tail.poll()
+        subscriptions: list[Subscription] = []
+
+        def subscribe_and_commit() -> None:
+            subscriptions.append(log_tail.subscribe(1, LogFilter(), 10))
+            with transaction(conn):
+                insert_entries(conn, [(entry(1), None)])
+
+        database.before_next_read = subscribe_and_commit
+        await log_tail.poll()  # idle when it starts: reads the newest id
+        await log_tail.poll()
+        conn.close()
+        return [item["id"] for item in subscriptions[0].items]
+
+    assert run(scenario()) == [2]

@@ -19,6 +19,8 @@ SAMPLE_PARAMETERS = {
     "intent": "upsert",
     "correlation_id": "corr_" + "a" * 26,
     "import_id": "imp_" + "a" * 24,
+    "request_id": "req_" + "a" * 26,
+    "any_id": "corr_" + "a" * 26,
 }
 
 

@@ -186,7 +186,11 @@ class LogTail:
         """Read every entry past `head` and hand each to the matching subscriptions."""
         while True:
             if not self._subscriptions:
-                self.head = max(self.head, await self.database.read(_last_id))
+                last = await self.database.read(_last_id)
+                # Only if nobody subscribed meanwhile: a stream that did may be waiting
+                # for entries up to `last`, which must then still be fanned out.
+                if not self._subscriptions:
+                    self.head = max(self.head, last)
                 return
             rows = await self.database.read(partial(_read_after, head=self.head))
             for row in rows:
@@ -271,17 +275,20 @@ async def events(
     order, with comment heartbeats after `heartbeat_seconds` of silence."""
     subscription = tail.subscribe(account_id, log_filter, queue_size)
     try:
-        yield f"retry: {RETRY_MS}\n\n"
         # Subscribed first: whatever commits from now on reaches the queue, everything
-        # before is in the database; ids seen twice are dropped below.
+        # before is in the database; ids seen twice are dropped below. The start is fixed
+        # before anything is sent, so an entry committed once the client sees `retry:`
+        # is always one of the "new" entries.
+        oldest = None
         if start.last_id is None:
             last_sent = await tail.database.read(_last_id)
         else:
             last_sent = start.last_id
             oldest = await tail.database.read(_oldest_id)
-            if oldest is not None and last_sent + 1 < oldest:
-                # Entries past the resume point were pruned (D13): say so, then go on.
-                yield f"event: gap\ndata: {json.dumps({'pruned_before': oldest})}\n\n"
+        yield f"retry: {RETRY_MS}\n\n"
+        if oldest is not None and last_sent + 1 < oldest:
+            # Entries past the resume point were pruned (D13): say so, then go on.
+            yield f"event: gap\ndata: {json.dumps({'pruned_before': oldest})}\n\n"
         catching_up = start.last_id is not None
         while not tail.closing.is_set():
             if subscription.lagging or catching_up:
