@@ -304,3 +304,27 @@ def test_unreachable_server_stops_resumably_after_the_tries(tmp_path: Path) -> N
         assert caught.value.manifest_path.exists()
 
     run(main())
+
+
+def test_rate_limit_headroom_waits_for_the_reset_instead_of_meeting_429s(
+    make_sandbox: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    """Six requests per 2 s per IP: the uploader reads X-RateLimit-Remaining/Reset and waits
+    out the window when it has no room beyond what is in flight."""
+    server = make_sandbox(demo=False, rate_limit="6/2")
+    assert server.base_url is not None
+    ingest = store_mint_key(server.data_dir, account="window", kind="ingest", feed=FEED)
+    source = _ndjson(tmp_path / "items.ndjson", 1400)
+
+    async def main() -> None:
+        client = ApiClient(server.base_url or "", ingest)
+        exchanges = Exchanges(client)
+        try:
+            summary = await BulkUploader(client, FEED, source, max_items=100, concurrency=2).run()
+        finally:
+            await client.aclose()
+        assert summary.batches_done == 14
+        assert exchanges.rate_limited == 0
+        assert exchanges.posts == 14
+
+    run(main())
