@@ -27,7 +27,13 @@ def _write(api: httpx.Client, feed: str, body: dict[str, Any]) -> tuple[dict[str
     """A record write; the record and the request's correlation id."""
     response = api.post(f"{V1}/feeds/{feed}/records", json=body)
     assert response.status_code in (200, 201), response.text
+    _WRITES[response.headers["X-Correlation-Id"]] = response.headers["X-Request-Id"]
     return response.json(), response.headers["X-Correlation-Id"]
+
+
+# A record write logs its own entry (request id by correlation id): the scene's inserted
+# entries share its correlation id, so traces list both, the inserted one (newer) first.
+_WRITES: dict[str, str] = {}
 
 
 @pytest.fixture
@@ -91,16 +97,18 @@ def test_a_request_id_leads_to_its_entry_and_the_record_it_wrote(
 def test_correlation_and_idempotency_ids(live: LiveApp, scene: dict[str, Any]) -> None:
     by_correlation = _trace(live, scene["secret"], scene["create"].correlation_id).json()["data"]
     assert by_correlation["matched"] == ["correlation_id"]
-    assert [e["request_id"] for e in by_correlation["entries"]] == [scene["create"].request_id]
+    assert [e["request_id"] for e in by_correlation["entries"]] == [
+        scene["create"].request_id,
+        _WRITES[scene["create"].correlation_id],
+    ]
     assert [r["guid"] for r in by_correlation["records"]] == [scene["record"]["guid"]]
     by_key = _trace(live, scene["secret"], "idem-update").json()["data"]
     assert by_key["matched"] == ["idempotency_key"]
     assert [e["request_id"] for e in by_key["entries"]] == [scene["update"].request_id]
-    # A correlation id with records but no entry (written before logs existed) still leads
-    # to its record.
+    # A correlation id with records and only the write's own entry leads to its record.
     silent = _trace(live, scene["secret"], scene["corr_silent"]).json()["data"]
     assert silent["matched"] == ["correlation_id"]
-    assert silent["entries"] == []
+    assert [e["request_id"] for e in silent["entries"]] == [_WRITES[scene["corr_silent"]]]
     assert [r["system_id"] for r in silent["records"]] == ["B-9"]
 
 
@@ -116,6 +124,8 @@ def test_a_record_guid_and_a_system_id(live: LiveApp, scene: dict[str, Any]) -> 
     assert [e["request_id"] for e in by_guid["entries"]] == [
         scene["update"].request_id,
         scene["create"].request_id,
+        _WRITES[scene["update"].correlation_id],
+        _WRITES[scene["create"].correlation_id],
     ]
     by_system_id = _trace(live, scene["secret"], "A-1").json()["data"]
     assert by_system_id["matched"] == ["system_id"]
