@@ -13,7 +13,7 @@ import pytest
 from console.api.feeds import FeedsApi
 from console.api.ingest import BulkUploader, IngestApi, UploadIncomplete, UploadProgress
 from console.api.ingest_sources import batches
-from console.api.transport import ApiClient, RequestOutcome, RetryWait
+from console.api.transport import ApiClient, RateLimitState, RequestOutcome, RetryWait
 from console.api.upload_manifest import Manifest, ManifestStore
 from console.sandbox.process import SandboxProcess
 from console.sandbox.storage.sqlite import mint_key as store_mint_key
@@ -326,5 +326,49 @@ def test_rate_limit_headroom_waits_for_the_reset_instead_of_meeting_429s(
         assert summary.batches_done == 14
         assert exchanges.rate_limited == 0
         assert exchanges.posts == 14
+
+    run(main())
+
+
+def test_a_late_answer_does_not_raise_the_remaining_count_of_its_window() -> None:
+    """Concurrent answers arrive out of order; a stale higher count would let the uploader
+    send into a full window."""
+    state = RateLimitState()
+    state.update({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "100"})
+    state.update({"x-ratelimit-remaining": "1", "x-ratelimit-reset": "100"})
+    assert state.remaining == 0
+    state.update({"x-ratelimit-remaining": "5", "x-ratelimit-reset": "102"})
+    assert (state.remaining, state.reset_at) == (5, 102.0)
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_json_array_and_csv_files_upload_every_item(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path, fmt: str
+) -> None:
+    admin, ingest = keys
+    rows = [{"id": f"{fmt}-{i}", "note": f'] [ }} {{ "quoted" \n line {i}'} for i in range(1500)]
+    source = tmp_path / f"items.{fmt}"
+    if fmt == "json":
+        source.write_text(json.dumps(rows, indent=2))
+    else:
+        import csv
+
+        with source.open("w", newline="") as file:
+            writer = csv.DictWriter(file, ["id", "note"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        try:
+            summary = await BulkUploader(
+                client, FEED, source, item_key="id", max_batch_bytes=40_000
+            ).run()
+        finally:
+            await client.aclose()
+        assert summary.items_sent == 1500
+        assert summary.batches_done > 1
+        assert summary.rejected == []
+        assert await _records(sandbox_url, admin, 1500) == 1500
 
     run(main())

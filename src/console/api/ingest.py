@@ -506,14 +506,20 @@ class BulkUploader:
 
     async def _wait_for_headroom(self) -> None:
         """Before a send: when the server's window has no room beyond what is in flight,
-        wait for its reset (at most 5 minutes; the 429 path covers the rest)."""
+        wait for its reset (at most 5 minutes at a time; the 429 path covers the rest).
+
+        Checked again after each wait: other batches may have used the new window while
+        this one slept its jitter.
+        """
         state = self._client.rate_limit
-        if state.remaining is None or state.reset_at is None:
-            return
-        if state.remaining > self._in_flight:
-            return
-        wait = state.reset_at - time.time()
-        if wait > 0:
+        while True:
+            if state.remaining is None or state.reset_at is None:
+                return
+            if state.remaining > self._in_flight:
+                return
+            wait = state.reset_at - time.time()
+            if wait <= 0:
+                return
             await asyncio.sleep(min(wait, 300.0) + random.random() * 0.1)
 
     def _incomplete(self, message: str, error: ApiError) -> UploadIncomplete:

@@ -106,10 +106,19 @@ class RateLimitState:
     reset_at: float | None = None
 
     def update(self, headers: Mapping[str, str]) -> None:
-        """Read `X-RateLimit-*` headers; absent or malformed ones leave the old value."""
+        """Read `X-RateLimit-*` headers; absent or malformed ones leave the old value.
+
+        Concurrent answers arrive in any order: within one window (the same reset) the
+        remaining count only falls, so a late answer cannot raise it again.
+        """
         self.limit = _int_header(headers, "x-ratelimit-limit", self.limit)
-        self.remaining = _int_header(headers, "x-ratelimit-remaining", self.remaining)
+        remaining = _int_header(headers, "x-ratelimit-remaining", None)
         reset = _int_header(headers, "x-ratelimit-reset", None)
+        same_window = reset is not None and self.reset_at == float(reset)
+        if remaining is not None and same_window and self.remaining is not None:
+            remaining = min(remaining, self.remaining)
+        if remaining is not None:
+            self.remaining = remaining
         if reset is not None:
             self.reset_at = float(reset)
 
