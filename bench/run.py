@@ -30,6 +30,11 @@ and every import:
   after first paint; the console overlaps it with its own imports and paint).
 Ratios divide the console's median by the floor's median of the same figure.
 Targets: whole process <= 3x the floor's, first paint <= 2x the floor's.
+
+`--also NAME ...` then runs other benchmarks of bench/ (OTHER_BENCHMARKS), each as its own
+process printing its own table (with `--quick` under `--smoke`), e.g. `--also ingest logs`:
+bulk ingest of 1,000,000 records against its floor, and GET /logs and /trace at 1,000,000
+entries. Each writes its figures to `OUT/NAME.json`.
 """
 
 from __future__ import annotations
@@ -59,6 +64,11 @@ CONSOLE_MARKS = (
     "screenshots-saved",
 )
 FLOOR_MARKS = ("first-paint", "screenshots-saved")
+# Other benchmarks `--also` runs: name -> script in bench/.
+OTHER_BENCHMARKS = {
+    "ingest": "ingest_bench.py",
+    "logs": "logs_bench.py",
+}
 
 
 def _timed_process(
@@ -179,6 +189,14 @@ def main() -> int:
         "--smoke", action="store_true", help="one run, no warm-up, no target check (tests)"
     )
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--also",
+        nargs="+",
+        default=[],
+        choices=sorted(OTHER_BENCHMARKS),
+        metavar="NAME",
+        help=f"then run these benchmarks too: {', '.join(sorted(OTHER_BENCHMARKS))}",
+    )
     args = parser.parse_args()
     runs = 1 if args.smoke else args.runs
     results = {"machine": machine(), "startup": bench_startup(runs, warm_up=not args.smoke)}
@@ -208,7 +226,18 @@ def main() -> int:
         f"| sandbox child, spawn to `listening on` (on its own) | "
         f"{s['median_child_start_ms']:.0f} ms | — | — |"
     )
-    return 0 if args.smoke or s["meets_targets"] else 1
+    status = 0 if args.smoke or s["meets_targets"] else 1
+    for name in args.also:
+        argv = [
+            sys.executable,
+            str(HERE / OTHER_BENCHMARKS[name]),
+            "--json",
+            str(out / f"{name}.json"),
+        ]
+        print(flush=True)
+        other = subprocess.run([*argv, "--quick"] if args.smoke else argv, check=False)
+        status = status or (0 if args.smoke else other.returncode)
+    return status
 
 
 if __name__ == "__main__":

@@ -24,14 +24,14 @@ What the run leaves out, and why:
   second auth provider), so their cases reach the queue. The generic route's body is the
   one its `intent` names, which one schema cannot state (the document gives the union): a
   body failing that intent's own schema is a known 400; so is an integral-float id (`3.0`).
-- GET /logs/stream is left out: a server-sent event stream never ends by itself (it ends
-  when the client leaves or the server stops), so every case would hit the request
-  timeout. tests/sandbox/test_logs_stream.py covers it; the log list's cursors are signed
-  like the records' (a generated one is 400, field `cursor`).
 - POST /api/ingest runs on the conformance feed (`?stream=` fixed). With an X-Item-Key
   every item must carry that field, which the body's schema (the feed's id field) cannot
   state: a 400 naming it is known. A repeated Idempotency-Key is answered 202 with the first
   body before the new body is read (D3/D4): a schema-violating body answered so is known.
+- GET /logs/stream is left out: a server-sent event stream never ends by itself (it ends
+  when the client leaves or the server stops), so every case would hit the request
+  timeout. tests/sandbox/test_logs_stream.py covers it; the log list's cursors are signed
+  like the records' (a generated one is 400, field `cursor`).
 - Negative data answered 412 counts as rejected: a PUT with an If-Match naming another
   revision is refused before its body is read (docs/api.md, Pipelines).
 """

@@ -8,7 +8,13 @@ import logging
 import sys
 from pathlib import Path
 
-from console.sandbox.settings import ImportSettings, IntentTiming, PipelineTiming, RateLimit
+from console.sandbox.settings import (
+    ImportSettings,
+    IntentTiming,
+    LogSettings,
+    PipelineTiming,
+    RateLimit,
+)
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -44,6 +50,28 @@ def _record_count(text: str) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= 9) or int(text) > MAX_DEMO_RECORDS:
         raise argparse.ArgumentTypeError(
             f"expected a record count from 0 to {MAX_DEMO_RECORDS:,}, got {text!r}"
+        )
+    return int(text)
+
+
+MAX_DEMO_LOGS = 10_000_000
+MAX_RETENTION_DAYS = 3650
+
+
+def _log_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or int(text) > MAX_DEMO_LOGS:
+        raise argparse.ArgumentTypeError(
+            f"expected an entry count from 0 to {MAX_DEMO_LOGS:,}, got {text!r}"
+        )
+    return int(text)
+
+
+def _retention_days(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5) or not (
+        1 <= int(text) <= MAX_RETENTION_DAYS
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected a number of days from 1 to {MAX_RETENTION_DAYS}, got {text!r}"
         )
     return int(text)
 
@@ -145,6 +173,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="the most bytes one file import's multipart body may have "
         f"(default {ImportSettings().max_upload_bytes:,}: 1 GiB)",
     )
+    logs = LogSettings()
+    serve.add_argument(
+        "--log-retention-days",
+        type=_retention_days,
+        default=logs.retention_days,
+        metavar="DAYS",
+        help="keep connector log entries this many days, 1 to 3650 "
+        f"(default {logs.retention_days}); older ones are pruned in small batches",
+    )
+    serve.add_argument(
+        "--log-prune-seconds",
+        type=_positive_seconds,
+        default=logs.prune_seconds,
+        metavar="SECONDS",
+        help=f"real seconds between two pruning rounds (default {logs.prune_seconds:g})",
+    )
+    serve.add_argument(
+        "--demo-logs",
+        type=_log_count,
+        default=0,
+        metavar="N",
+        help="seed N connector log entries in bulk into the demo account before serving "
+        "(for benchmarks; spread over the last 7 days; adds N on every start)",
+    )
     serve.add_argument(
         "--stop-on-stdin-eof",
         action="store_true",
@@ -201,7 +253,18 @@ def main(argv: list[str]) -> int:
             ),
             intents=IntentTiming(poll_seconds=args.poll_seconds),
             imports=ImportSettings(max_upload_bytes=args.import_max_bytes),
+            logs=LogSettings(
+                retention_days=args.log_retention_days,
+                prune_seconds=args.log_prune_seconds,
+                demo_logs=args.demo_logs,
+            ),
         )
+        if args.demo_logs and args.log_retention_days < 7:
+            print(
+                f"sandbox: warning: --demo-logs spreads entries over 7 days; with "
+                f"--log-retention-days {args.log_retention_days} the older ones are pruned",
+                file=sys.stderr,
+            )
         return serve(
             args.host,
             args.port,

@@ -38,7 +38,9 @@ from console.sandbox.intents import routes as intents
 from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.keys import routes as keys
 from console.sandbox.logs import routes as logs
+from console.sandbox.logs.demo import restore_log_indexes, seed_demo_logs_in
 from console.sandbox.logs.model import LogSignal
+from console.sandbox.logs.retention import LogPruner
 from console.sandbox.logs.sink import LogSink
 from console.sandbox.logs.tail import LogTail
 from console.sandbox.openapi import openapi_document
@@ -74,16 +76,18 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     """The sandbox platform API on `data_dir` (migrated, and demo-seeded if asked, at start)."""
     settings = settings or SandboxSettings()
     database = Database(data_dir)
-    scheduler = PipelineScheduler(database, settings.pipelines)
+    # Notified after every commit that inserted log entries; the live tail waits on it.
+    log_signal = LogSignal()
+    scheduler = PipelineScheduler(database, settings.pipelines, log_signal)
     last_used = LastUsedStamps(database)
     checker = DefinitionChecker()
-    log_signal = LogSignal()
     # Polls the worker queues get log entries: it wakes the live tail after each.
     intent_worker = IntentWorker(database, settings.intents, on_logged=log_signal.notify)
     import_runner = ImportRunner(database, settings.imports)
     # The field pass yields the writer to a running import, and whole rounds to queued
     # intents (records/indexer.py).
     indexer = RecordIndexer(database, busy=import_runner.running, paused=intent_worker.busy)
+    log_pruner = LogPruner(database, settings.logs)
     log_sink = LogSink(database, log_signal, flush_seconds=settings.logs.flush_seconds)
     log_tail = LogTail(database, log_signal)
 
@@ -98,9 +102,17 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
                 None,
                 partial(seed_bulk_records, database.data_dir, settings.demo_records, opened=True),
             )
+        # A `--demo-logs` seeding killed halfway leaves the table's indexes dropped.
+        await database.run(restore_log_indexes)
+        if settings.logs.demo_logs:
+            await asyncio.get_running_loop().run_in_executor(
+                None,
+                partial(seed_demo_logs_in, database.data_dir, settings.logs.demo_logs, opened=True),
+            )
         log_sink.start()
         scheduler.start()
         indexer.start()
+        log_pruner.start()
         intent_worker.start()
         await import_runner.start()
         await log_tail.start()
@@ -108,6 +120,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
             yield
         finally:
             await log_tail.stop()
+            await log_pruner.stop()
             await import_runner.stop()
             await intent_worker.stop()
             await indexer.stop()
@@ -142,6 +155,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.intent_worker = intent_worker
     app.state.ingest_limiter = FixedWindowLimiter(settings.ingest_burst)
     app.state.imports = import_runner
+    app.state.log_pruner = log_pruner
     # Notified after every commit that inserted log entries; the live tail waits on it.
     app.state.log_signal = log_signal
     app.state.log_sink = log_sink

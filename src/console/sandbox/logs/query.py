@@ -548,9 +548,15 @@ def _event(timestamp: float | None, stage: str, detail: str) -> dict[str, Any]:
 def _events(conn: sqlite3.Connection, row: sqlite3.Row, entry: dict[str, Any]) -> list[Any]:
     """The entry's timeline (derived, never stored): received, then queued, processing and
     the outcome from its intent or import, or duplicate/rejected from the entry itself."""
-    events = [_event(entry["timestamp"], "received", f"{entry['method']} {entry['path']}")]
     status = entry["processing_status"]
     source, seq = row["source"], row["source_seq"]
+    if source == "pipeline":
+        # A pipeline event is no request: one step, the event and its outcome.
+        event = str(entry["intent"] or "").removeprefix("pipeline.")
+        message = entry["errors"][0]["message"] if entry["errors"] else None
+        detail = f"pipeline {entry['pipeline_id']}: {event}" + (f": {message}" if message else "")
+        return [_event(entry["timestamp"], status, detail)]
+    events = [_event(entry["timestamp"], "received", f"{entry['method']} {entry['path']}")]
     timeline = None
     if source == "intent" and seq is not None:
         timeline = conn.execute(

@@ -202,25 +202,29 @@ def _history(
     if demo.status == "draft":
         return {}
     started = created_at + HOUR
-    record_event(conn, pipeline_id, started, "pipeline_started")
+    record_event(conn, pipeline_id, started, "pipeline_started", log=False)
     last_start = at - demo.last_sync_days_ago * DAY
     for index in range(3):
         begin = last_start - (2 - index) * HOUR
-        record_event(conn, pipeline_id, begin, "sync_started")
+        record_event(conn, pipeline_id, begin, "sync_started", log=False)
         failed = demo.status == "failed" and index == 2
         outcome = "sync_failed" if failed else "sync_succeeded"
-        record_event(conn, pipeline_id, begin + 90, outcome, demo.last_error if failed else None)
+        record_event(
+            conn, pipeline_id, begin + 90, outcome, demo.last_error if failed else None, log=False
+        )
     columns: dict[str, object] = {
         "last_sync_started_at": round(last_start, 3),
         "last_sync_finished_at": round(last_start + 90, 3),
         "last_error": demo.last_error,
     }
     if demo.status == "failed":
-        record_event(conn, pipeline_id, last_start + 90, "pipeline_failed", demo.last_error)
+        record_event(
+            conn, pipeline_id, last_start + 90, "pipeline_failed", demo.last_error, log=False
+        )
     elif demo.status in ("stopped", "archived"):
-        record_event(conn, pipeline_id, last_start + 2 * HOUR, "pipeline_stopped")
+        record_event(conn, pipeline_id, last_start + 2 * HOUR, "pipeline_stopped", log=False)
     if demo.status == "archived":
-        record_event(conn, pipeline_id, last_start + 2.5 * HOUR, "archived")
+        record_event(conn, pipeline_id, last_start + 2.5 * HOUR, "archived", log=False)
     if demo.status == "running" and demo.next_sync_in is not None:
         columns["due_at"] = round(at + demo.next_sync_in, 3)
     return columns

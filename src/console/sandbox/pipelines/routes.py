@@ -29,6 +29,7 @@ from console.sandbox.http.pagination import parse_numbered_page, repeated_differ
 from console.sandbox.http.payload import check_json_depth, shown_key
 from console.sandbox.http.responses import json_response
 from console.sandbox.http.routing import as_admin, resource
+from console.sandbox.logs.model import LogSignal
 from console.sandbox.pipelines import runs as pipeline_runs
 from console.sandbox.pipelines import store as pipelines
 from console.sandbox.pipelines.checking import DefinitionChecker
@@ -195,6 +196,19 @@ def _wake_scheduler(request: Request) -> None:
     scheduler.wake()
 
 
+def _correlation_id(request: Request) -> str | None:
+    """The request's correlation id (set by ContractMiddleware), for its events' log entries."""
+    value = request.scope.get("state", {}).get("correlation_id")
+    return value if isinstance(value, str) else None
+
+
+def _notify_logs(request: Request) -> None:
+    """A write that may have logged pipeline events committed: wake the live tail."""
+    signal: LogSignal | None = getattr(request.app.state, "log_signal", None)
+    if signal is not None:
+        signal.notify()
+
+
 def _pipeline_id(request: Request) -> int:
     """The addressed pipeline id; 404 for a path segment that cannot be one."""
     text = request.path_params["pipeline_id"]
@@ -252,7 +266,9 @@ async def _read_pipeline(
 
     outcome = await as_admin(request, on_reader, write=False)
     if isinstance(outcome, _StepsDue):
-        return await as_admin(request, on_writer, write=True)
+        written = await as_admin(request, on_writer, write=True)
+        _notify_logs(request)
+        return written
     return outcome
 
 
@@ -328,6 +344,7 @@ async def list_pipelines(request: Request) -> Response:
     outcome = await as_admin(request, partial(listing, reading=True), write=False)
     if isinstance(outcome, _StepsDue):
         outcome = await as_admin(request, partial(listing, reading=False), write=True)
+        _notify_logs(request)
     return json_response(outcome)
 
 
@@ -381,10 +398,12 @@ async def archive_pipeline(request: Request) -> Response:
     def work(conn: sqlite3.Connection, principal: Principal) -> sqlite3.Row:
         at = now()
         row = _current(conn, principal, request, at)
-        pipeline_runs.archive(conn, row, at)
+        pipeline_runs.archive(conn, row, at, _correlation_id(request))
         return pipelines.find_pipeline(conn, principal.account_id, int(row["id"]))
 
-    return _metadata_response(await as_admin(request, work))
+    row = await as_admin(request, work)
+    _notify_logs(request)
+    return _metadata_response(row)
 
 
 @dataclass(frozen=True)
@@ -502,6 +521,7 @@ async def start_pipeline(request: Request) -> Response:
 
     row = await as_admin(request, work)
     _wake_scheduler(request)
+    _notify_logs(request)
     return _metadata_response(row)
 
 
@@ -512,11 +532,14 @@ async def stop_pipeline(request: Request) -> Response:
         at = now()
         row = _current(conn, principal, request, at)
         force = _flag(request.query_params, "force")
-        pipeline_runs.stop(conn, row, _timing(request), at, force=force)
+        pipeline_runs.stop(
+            conn, row, _timing(request), at, force=force, correlation_id=_correlation_id(request)
+        )
         return pipelines.find_pipeline(conn, principal.account_id, int(row["id"]))
 
     row = await as_admin(request, work)
     _wake_scheduler(request)
+    _notify_logs(request)
     return _metadata_response(row)
 
 

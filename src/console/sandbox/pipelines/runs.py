@@ -227,9 +227,17 @@ def start(conn: sqlite3.Connection, row: sqlite3.Row, timing: PipelineTiming, no
         _set(conn, int(row["id"]), status="deploying", due_at=now + timing.deploy_seconds)
 
 
-def _abandon_sync(conn: sqlite3.Connection, row: sqlite3.Row, now: float, reason: str) -> None:
+def _abandon_sync(
+    conn: sqlite3.Connection,
+    row: sqlite3.Row,
+    now: float,
+    reason: str,
+    correlation_id: str | None = None,
+) -> None:
     if row["sync_in_progress"]:
-        record_event(conn, int(row["id"]), now, "sync_failed", reason)
+        record_event(
+            conn, int(row["id"]), now, "sync_failed", reason, correlation_id=correlation_id
+        )
         _set(conn, int(row["id"]), sync_in_progress=0, last_sync_finished_at=now)
 
 
@@ -240,6 +248,7 @@ def stop(
     now: float,
     *,
     force: bool,
+    correlation_id: str | None = None,
 ) -> None:
     """Stop a deploying or running pipeline; 409 SYNC_IN_PROGRESS during a sync unless forced."""
     if row["status"] not in ("deploying", "running"):
@@ -251,17 +260,28 @@ def stop(
                 "?force=true to abandon it.",
                 code="SYNC_IN_PROGRESS",
             )
-        _abandon_sync(conn, row, now, "stopped by force")
+        _abandon_sync(conn, row, now, "stopped by force", correlation_id)
     _set(conn, int(row["id"]), status="stopping", due_at=now + timing.deploy_seconds)
 
 
-def archive(conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> None:
-    """Archive a pipeline, tearing it down at once if it is deployed; archiving twice is a no-op."""
+def archive(
+    conn: sqlite3.Connection, row: sqlite3.Row, now: float, correlation_id: str | None = None
+) -> None:
+    """Archive a pipeline, tearing it down at once if it is deployed; archiving twice is a no-op.
+
+    `correlation_id`: the archiving request's, for the events' log entries."""
     pipeline_id = int(row["id"])
     if row["status"] == "archived":
         return
     if row["status"] in DEPLOYED:
-        _abandon_sync(conn, row, now, "pipeline archived")
-        record_event(conn, pipeline_id, now, "pipeline_stopped", "torn down to archive")
-    record_event(conn, pipeline_id, now, "archived")
+        _abandon_sync(conn, row, now, "pipeline archived", correlation_id)
+        record_event(
+            conn,
+            pipeline_id,
+            now,
+            "pipeline_stopped",
+            "torn down to archive",
+            correlation_id=correlation_id,
+        )
+    record_event(conn, pipeline_id, now, "archived", correlation_id=correlation_id)
     _set(conn, pipeline_id, status="archived", sync_in_progress=0, due_at=None)

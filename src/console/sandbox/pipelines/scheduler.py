@@ -11,6 +11,7 @@ import contextlib
 import logging
 import sqlite3
 
+from console.sandbox.logs.model import LogSignal
 from console.sandbox.pipelines import runs as pipeline_runs
 from console.sandbox.settings import PipelineTiming
 from console.sandbox.storage.database import Database
@@ -27,9 +28,13 @@ ERROR_BACKOFF_SECONDS = 1.0
 class PipelineScheduler:
     """Runs `pipeline_runs.advance` whenever the next step is due, until stopped."""
 
-    def __init__(self, database: Database, timing: PipelineTiming) -> None:
+    def __init__(
+        self, database: Database, timing: PipelineTiming, log_signal: LogSignal | None = None
+    ) -> None:
         self.database = database
         self.timing = timing
+        # Woken after a tick that applied steps (each step logs its events).
+        self.log_signal = log_signal
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -50,15 +55,17 @@ class PipelineScheduler:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    def _tick(self, conn: sqlite3.Connection) -> float | None:
-        pipeline_runs.advance(conn, self.timing, now())
-        return pipeline_runs.next_due(conn)
+    def _tick(self, conn: sqlite3.Connection) -> tuple[int, float | None]:
+        applied = pipeline_runs.advance(conn, self.timing, now())
+        return applied, pipeline_runs.next_due(conn)
 
     async def _run(self) -> None:
         while True:
             self._wake.clear()  # before the hop, so a wake during it is not lost
             try:
-                due = await self.database.run(self._tick)
+                applied, due = await self.database.run(self._tick)
+                if applied and self.log_signal is not None:
+                    self.log_signal.notify()
             except Exception:
                 logger.exception("the pipeline scheduler failed; retrying")
                 due = now() + ERROR_BACKOFF_SECONDS

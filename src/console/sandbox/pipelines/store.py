@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +21,10 @@ import yaml
 from console.definition import canonical_json, dump_json, dump_yaml, validate_text
 from console.definition.model import Catalog, ProblemKind, ValidationResult
 from console.sandbox.http.errors import ApiError, Problem, conflict, not_found
+from console.sandbox.http.middleware import new_correlation_id
 from console.sandbox.http.pagination import NumberedPage
+from console.sandbox.logs.model import LogEntry, new_request_id
+from console.sandbox.logs.store import insert_entry
 
 DefinitionFormat = Literal["yaml", "json"]
 # Problems of the class that decides the status lead the error body (PLATFORM_API order).
@@ -230,11 +234,55 @@ def replace_definition(
     return True
 
 
+# Pipeline events that log a failure (the others log `succeeded`).
+FAILURE_EVENTS = frozenset({"pipeline_failed", "sync_failed"})
+
+
 def record_event(
-    conn: sqlite3.Connection, pipeline_id: int, at: float, event: str, detail: str | None = None
-) -> None:
-    """Write one pipeline event (the connector logs read them)."""
-    conn.execute(
+    conn: sqlite3.Connection,
+    pipeline_id: int,
+    at: float,
+    event: str,
+    detail: str | None = None,
+    *,
+    correlation_id: str | None = None,
+    log: bool = True,
+) -> int:
+    """Write one pipeline event and its connector log entry (intent `pipeline.<event>`),
+    in the caller's transaction; the event's id.
+
+    `correlation_id`: the request that caused the event, when there is one (an archive,
+    a forced stop); a step that came due by itself gets a fresh one. `log=False` only for
+    seeded history (pipelines/demo.py), whose instants lie in the past.
+    """
+    cursor = conn.execute(
         "INSERT INTO pipeline_events (pipeline_id, timestamp, event, detail) VALUES (?, ?, ?, ?)",
         (pipeline_id, round(at, 3), event, detail),
     )
+    event_id = int(cursor.lastrowid or 0)
+    if log:
+        row = conn.execute(
+            "SELECT account_id FROM pipelines WHERE id = ?", (pipeline_id,)
+        ).fetchone()
+        if row is not None:
+            failed = event in FAILURE_EVENTS
+            errors = [{"item": None, "field": None, "message": detail}] if failed and detail else []
+            insert_entry(
+                conn,
+                LogEntry(
+                    account_id=int(row[0]),
+                    timestamp=round(at, 3),
+                    request_id=new_request_id(),
+                    correlation_id=correlation_id or new_correlation_id(),
+                    pipeline_id=str(pipeline_id),
+                    intent=f"pipeline.{event}",
+                    processing_status="failed" if failed else "succeeded",
+                    errors=errors,
+                    source="pipeline",
+                    source_seq=event_id,
+                ),
+                None,
+                # A due step's instant may lead the clock by the rounding of `now()`.
+                at=max(time.time(), at),
+            )
+    return event_id

@@ -1,0 +1,244 @@
+"""A bulk upload of 200,000 records killed halfway (SIGKILL of the client) and run again
+ends with exactly 200,000 records, and the log shows the re-sent batches as `duplicate`:
+through the command line and through the API layer's BulkUploader."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.sandbox.process import SandboxProcess
+from console.sandbox.storage.sqlite import database_path, mint_key
+
+ITEMS = 200_000
+FEED = "bulk"
+# Every line has the same length, so a manifest's byte ranges convert to items exactly.
+LINE = '{{"id":"r{n:07d}","n":"{n:07d}","city":"Lisbon","status":"paid","total":"0042.00"}}\n'
+LINE_BYTES = len(LINE.format(n=0).encode())
+# A few batches a second (the uploader waits out the 429s), so the kill lands mid-upload.
+BURST = "8/1"
+
+API_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from console.api.ingest import BulkUploader
+    from console.api.transport import ApiClient
+
+    async def main() -> int:
+        url, key, feed, path, manifests = sys.argv[1:6]
+        client = ApiClient(url, key, max_retries=0)
+        try:
+            uploader = BulkUploader(
+                client, feed, Path(path), format="ndjson", concurrency=4,
+                manifest_dir=Path(manifests),
+            )
+            summary = await uploader.run()
+        finally:
+            await client.aclose()
+        print(summary, flush=True)
+        return 1 if summary.rejected else 0
+
+    sys.exit(asyncio.run(main()))
+    """
+)
+
+
+def eventually(condition: Callable[[], bool], timeout: float) -> None:
+    """Poll `condition` until it holds, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(0.02)
+
+
+def query(data_dir: Path, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(database_path(data_dir), timeout=10)
+    try:
+        return conn.execute(sql, parameters).fetchall()
+    finally:
+        conn.close()
+
+
+def write_ndjson(path: Path) -> None:
+    """200,000 fixed-length lines (~17 MB), in well under a second."""
+    with path.open("w", encoding="utf-8") as out:
+        out.write("".join(LINE.format(n=n) for n in range(ITEMS)))
+
+
+def manifest_items(state: Path) -> int | None:
+    """Items the upload's manifest records as done (None: no manifest readable now)."""
+    for manifest in state.rglob("*.json"):
+        try:
+            done = json.loads(manifest.read_text(encoding="utf-8"))["done"]
+        except (OSError, ValueError, KeyError):
+            continue
+        return sum(end - start for start, end in done) // LINE_BYTES
+    return None
+
+
+def accepted_items(data_dir: Path, account: str) -> int:
+    """Items the server has accepted (queued or applied) for the account so far."""
+    return int(
+        query(
+            data_dir,
+            "SELECT coalesce(sum(i.items_received), 0) FROM intents i"
+            " JOIN accounts a ON a.id = i.account_id WHERE a.name = ?",
+            account,
+        )[0][0]
+    )
+
+
+@pytest.fixture
+def bulk_server(make_sandbox: Callable[..., SandboxProcess]) -> SandboxProcess:
+    return make_sandbox(demo=False, extra_args=["--ingest-burst", BURST])
+
+
+def _command(kind: str, server: SandboxProcess, key: str, data: Path, state: Path) -> list[str]:
+    if kind == "cli":
+        return [
+            sys.executable,
+            "-m",
+            "console",
+            "ingest",
+            "--url",
+            str(server.base_url),
+            "--feed",
+            FEED,
+            str(data),
+        ]
+    return [
+        sys.executable,
+        "-c",
+        API_SCRIPT,
+        str(server.base_url),
+        key,
+        FEED,
+        str(data),
+        str(state),
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+@pytest.mark.parametrize("kind", ["cli", "api"])
+def test_a_killed_upload_resumes_to_exactly_all_records(
+    kind: str, bulk_server: SandboxProcess, tmp_path: Path
+) -> None:
+    server = bulk_server
+    account = f"bulk-{kind}"
+    key = mint_key(server.data_dir, account=account, kind="ingest", feed=FEED)
+    data = tmp_path / "records.ndjson"
+    started = time.perf_counter()
+    write_ndjson(data)
+    assert time.perf_counter() - started < 5
+    assert data.stat().st_size == ITEMS * LINE_BYTES
+    state = tmp_path / "state"
+    env = {
+        **os.environ,
+        "INTEGRATION_CONSOLE_INGEST_KEY": key,
+        "INTEGRATION_CONSOLE_MANIFEST_EVERY": "5",
+        "XDG_STATE_HOME": str(state),
+    }
+    argv = _command(kind, server, key, data, state)
+
+    output = tmp_path / "first-run.txt"
+    with output.open("w") as sink:
+        first = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        # Kill once the manifest shows >= 40% and the server has accepted batches the
+        # manifest does not record yet (those are re-sent, and answered as replays).
+        def halfway() -> bool:
+            if first.poll() is not None:
+                pytest.fail(f"the upload ended before the kill: {output.read_text()[-3000:]}")
+            done = manifest_items(state)
+            return (
+                done is not None
+                and done >= 0.4 * ITEMS
+                and accepted_items(server.data_dir, account) > done
+            )
+
+        eventually(halfway, 120)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    done_at_kill = manifest_items(state)
+    assert done_at_kill is not None
+    assert done_at_kill < ITEMS
+
+    second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+    assert second.returncode == 0, (second.stdout, second.stderr[-3000:])
+    if kind == "cli":
+        summary = second.stdout.strip().splitlines()[-1]
+        assert summary.startswith("ingest: "), summary
+        assert "duplicate" in summary
+    assert manifest_items(state) is None  # removed once the upload is complete
+
+    def drained() -> bool:
+        return (
+            query(
+                server.data_dir,
+                "SELECT count(*) FROM intents i JOIN accounts a ON a.id = i.account_id"
+                " WHERE a.name = ? AND i.status IN ('queued', 'processing')",
+                account,
+            )[0][0]
+            == 0
+        )
+
+    eventually(drained, 120)
+    (record_count,) = query(
+        server.data_dir,
+        "SELECT f.record_count FROM feeds f JOIN accounts a ON a.id = f.account_id"
+        " WHERE a.name = ? AND f.slug = ?",
+        account,
+        FEED,
+    )[0]
+    assert record_count == ITEMS
+    distinct = query(
+        server.data_dir,
+        "SELECT count(DISTINCT r.system_id), count(*) FROM records r"
+        " JOIN feeds f ON f.seq = r.feed_seq JOIN accounts a ON a.id = f.account_id"
+        " WHERE a.name = ?",
+        account,
+    )[0]
+    assert distinct == (ITEMS, ITEMS)
+
+    entries = query(
+        server.data_dir,
+        "SELECT l.id, l.idempotency_key, l.processing_status, l.items_received, l.http_status"
+        " FROM logs l JOIN accounts a ON a.id = l.account_id"
+        " WHERE a.name = ? AND l.intent = 'ingest' ORDER BY l.id",
+        account,
+    )
+    accepted: dict[str, int] = {}
+    accepted_total = 0
+    duplicates = []
+    for log_id, idempotency_key, status, items, http_status in entries:
+        if http_status != 202:
+            continue  # a 429 the uploader waited out
+        assert idempotency_key, "every uploader batch has an Idempotency-Key"
+        if status == "duplicate":
+            duplicates.append((log_id, idempotency_key))
+        else:
+            assert idempotency_key not in accepted, "a batch was accepted twice"
+            accepted[idempotency_key] = log_id
+            accepted_total += items
+    assert duplicates, "the re-sent batches are logged as duplicate"
+    for log_id, idempotency_key in duplicates:
+        assert accepted[idempotency_key] < log_id
+    assert accepted_total == ITEMS
