@@ -6,6 +6,7 @@ LOGS_MIGRATION), which the live stream's resume relies on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from console.sandbox.logs.model import MAX_ENTRY_ERRORS, LogBodies, LogEntry
+from console.sandbox.logs.redact import redact_text
 
 # `timestamp` is kept at most this far below `written_at` (see LOGS_MIGRATION).
 TIMESTAMP_LAG_SECONDS = 120.0
@@ -36,6 +38,39 @@ def _dumps(value: object) -> str:
 def _last_written_at(conn: sqlite3.Connection) -> float:
     row = conn.execute("SELECT written_at FROM logs ORDER BY id DESC LIMIT 1").fetchone()
     return float(row[0]) if row is not None else 0.0
+
+
+def _optional(text: str | None) -> str | None:
+    return None if text is None else redact_text(text)
+
+
+def _masked_errors(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first MAX_ENTRY_ERRORS errors with their field and message masked."""
+    return [
+        {
+            name: redact_text(value)
+            if name in ("field", "message") and isinstance(value, str)
+            else value
+            for name, value in error.items()
+        }
+        for error in errors[:MAX_ENTRY_ERRORS]
+    ]
+
+
+def masked(entry: LogEntry) -> LogEntry:
+    """`entry` with every text the client can choose masked like a body (redact.redact_text):
+    the correlation id and Idempotency-Key it sent, a feed or intent from its path, errors
+    quoting its headers. Whoever built the entry, no key lands in a log in full."""
+    return dataclasses.replace(
+        entry,
+        correlation_id=redact_text(entry.correlation_id),
+        feed=_optional(entry.feed),
+        pipeline_id=_optional(entry.pipeline_id),
+        intent=_optional(entry.intent),
+        idempotency_key=_optional(entry.idempotency_key),
+        errors=_masked_errors(entry.errors),
+        error_count=len(entry.errors) if entry.error_count is None else entry.error_count,
+    )
 
 
 def search_text(entry: LogEntry, bodies: LogBodies | None) -> str:
@@ -79,8 +114,9 @@ def insert_entries(
     written_at = max(time.time() if at is None else at, _last_written_at(conn))
     floor = written_at - TIMESTAMP_LAG_SECONDS
     ids: list[int] = []
-    for entry, bodies in items:
-        errors = entry.errors[:MAX_ENTRY_ERRORS]
+    for sent, bodies in items:
+        entry = masked(sent)
+        errors = entry.errors
         error_count = len(entry.errors) if entry.error_count is None else entry.error_count
         cursor = conn.execute(
             _INSERT,
@@ -157,7 +193,7 @@ def set_status(
         )
         return
     count = len(errors) if error_count is None else error_count
-    stored = _dumps(errors[:MAX_ENTRY_ERRORS])
+    stored = _dumps(_masked_errors(errors))
     conn.executemany(
         "UPDATE logs SET processing_status = ?, errors = ?, error_count = ? WHERE id = ?",
         [(status, stored, count, log_id) for log_id in log_ids],
