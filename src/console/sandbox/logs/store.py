@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +20,11 @@ from console.sandbox.logs.redact import redact_text
 
 # `timestamp` is kept at most this far below `written_at` (see LOGS_MIGRATION).
 TIMESTAMP_LAG_SECONDS = 120.0
+# `acct<N>` scopes a search to account N (query.fts_query): client text must not make one.
+_SCOPE_IN_ASCII = re.compile(r"acct(?=[0-9])", re.IGNORECASE)
+_SCOPE_WORD = re.compile(r"(acct)([0-9]+)")
+# A word of `q`: letters and digits, as FTS5's unicode61 tokenizer keeps them.
+_WORD = re.compile(r"[^\W_]+")
 # Body text indexed for `q` (the start of the request body).
 SEARCH_BODY_CHARS = 4096
 
@@ -73,9 +80,34 @@ def masked(entry: LogEntry) -> LogEntry:
     )
 
 
+def words_of(text: str) -> list[str]:
+    """Words as FTS5's `unicode61 remove_diacritics 2` sees them: runs of letters and
+    digits, lower-cased, without diacritics."""
+    folded = unicodedata.normalize("NFD", text.lower())
+    plain = "".join(char for char in folded if unicodedata.category(char) != "Mn")
+    return _WORD.findall(unicodedata.normalize("NFC", plain))
+
+
+def _unscoped(text: str) -> str:
+    """`text` with no word the full-text index would read as an account's scope token.
+
+    ASCII text: `acct` before a digit gets a space. Other text is folded as the index
+    folds it (query.words_of folds every character the index folds to a letter of
+    `acct` or a digit the same way), and only if a word is a scope token is the text
+    replaced by its words with those split."""
+    if text.isascii():
+        return _SCOPE_IN_ASCII.sub("acct ", text)
+    words = words_of(text)
+    if not any(_SCOPE_WORD.fullmatch(word) for word in words):
+        return text
+    return " ".join(_SCOPE_WORD.sub(r"\1 \2", word) for word in words)
+
+
 def search_text(entry: LogEntry, bodies: LogBodies | None) -> str:
-    """The text `q` searches: the entry's fields, errors and the start of its request body."""
-    parts: list[str] = [f"acct{entry.account_id}"]
+    """The text `q` searches: the entry's fields, errors and the start of its request body.
+    Only the first word is the account's scope token: another account's rows never
+    carry it, so they never slow this account's searches."""
+    parts: list[str] = []
     for value in (
         entry.request_id,
         entry.correlation_id,
@@ -99,7 +131,7 @@ def search_text(entry: LogEntry, bodies: LogBodies | None) -> str:
             parts.append(str(error["field"]))
     if bodies is not None and bodies.request:
         parts.append(bodies.request[:SEARCH_BODY_CHARS])
-    return " ".join(parts)
+    return f"acct{entry.account_id} " + _unscoped(" ".join(parts))
 
 
 def insert_entries(
