@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from console.sandbox.logs.model import LogBodies
+from console.sandbox.logs.redact import capture
 from console.sandbox.logs.store import search_text
 from console.sandbox.process import SandboxProcess
 from console.sandbox.storage.sqlite import database_path
@@ -154,3 +155,13 @@ def test_client_text_never_carries_another_accounts_scope_token(planted: str) ->
     assert "acct3" in terms
     assert "acct7" not in terms
     assert conn.execute("SELECT count(*) FROM t WHERE t MATCH '\"acct7\"'").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("prefix", ["FDK_", "Fdk_", "IK_LIVE_"])
+def test_a_secret_behind_a_prefix_in_another_case_is_masked(prefix: str) -> None:
+    # Found: only the exact prefixes were recognised, so FDK_<the 40-character secret>
+    # (an upper-cased environment value, say) was kept in full.
+    secret = "S7bz92geP0IZu3iFmUawC84oJ5kFmdZYbprvdmTx"[: 40 if prefix[0] in "Ff" else 32]
+    text, _ = capture(f'{{"token": "{prefix}{secret}"}}'.encode())
+    assert secret not in text
+    assert secret[-4:] in text
