@@ -22,7 +22,6 @@ import json
 import math
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,12 @@ from typing import Any
 from console.sandbox.http.errors import Problem, invalid, validation_failed
 from console.sandbox.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE_NUMBER
 from console.sandbox.logs.model import PROCESSING_STATUSES
-from console.sandbox.logs.store import ENTRY_COLUMNS, TIMESTAMP_LAG_SECONDS, entry_json
+from console.sandbox.logs.store import (
+    ENTRY_COLUMNS,
+    TIMESTAMP_LAG_SECONDS,
+    entry_json,
+    words_of,
+)
 
 MAX_Q_LENGTH = 200
 MAX_Q_TERMS = 16
@@ -63,8 +67,6 @@ _CURSOR_MAX_LENGTH = 120
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
 # A time parameter is a decimal number of at most this many characters.
 _MAX_NUMBER_LENGTH = 32
-# A word of `q`: letters and digits, as FTS5's unicode61 tokenizer keeps them.
-_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True)
@@ -113,14 +115,6 @@ class LogFilter:
             present = set(words_of(text or ""))
             return all(word in present for word in self.words)
         return True
-
-
-def words_of(text: str) -> list[str]:
-    """Words as FTS5's `unicode61 remove_diacritics 2` sees them: runs of letters and
-    digits, lower-cased, without diacritics."""
-    folded = unicodedata.normalize("NFD", text.lower())
-    plain = "".join(char for char in folded if unicodedata.category(char) != "Mn")
-    return _WORD.findall(unicodedata.normalize("NFC", plain))
 
 
 @dataclass(frozen=True)

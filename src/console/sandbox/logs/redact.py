@@ -14,7 +14,8 @@ from console.common.redaction import ADMIN_KEY_PREFIX, INGEST_KEY_PREFIX, mask_k
 from console.sandbox.logs.model import BODY_CAPTURE_BYTES
 
 # A key's prefix followed by any alphanumeric run (at least one character), wherever it is.
-_KEYLIKE = re.compile(r"(fdk_|ik_live_)([A-Za-z0-9]+)")
+# The prefix in any case: FDK_<secret> is not a key, but its secret is one.
+_KEYLIKE = re.compile(r"(fdk_|ik_live_)([A-Za-z0-9]+)", re.IGNORECASE)
 _SECRET_LENGTH = {ADMIN_KEY_PREFIX: 40, INGEST_KEY_PREFIX: 32}
 # \uXXXX escapes of ASCII letters, digits and '_': a JSON string can spell a key with them.
 _ASCII_ESCAPE = re.compile(r"\\u00([0-7][0-9a-fA-F])")
@@ -49,7 +50,7 @@ def redact_text(text: str) -> str:
 
     def replace(match: re.Match[str]) -> str:
         prefix, rest = match.group(1), match.group(2)
-        if len(rest) == _SECRET_LENGTH[prefix]:
+        if len(rest) == _SECRET_LENGTH[prefix.lower()]:
             return mask_key(prefix, rest[-4:])
         return prefix + "…"
 

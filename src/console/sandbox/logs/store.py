@@ -6,16 +6,25 @@ LOGS_MIGRATION), which the live stream's resume relies on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import sqlite3
 import time
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from console.sandbox.logs.model import MAX_ENTRY_ERRORS, LogBodies, LogEntry
+from console.sandbox.logs.redact import redact_text
 
 # `timestamp` is kept at most this far below `written_at` (see LOGS_MIGRATION).
 TIMESTAMP_LAG_SECONDS = 120.0
+# `acct<N>` scopes a search to account N (query.fts_query): client text must not make one.
+_SCOPE_IN_ASCII = re.compile(r"acct(?=[0-9])", re.IGNORECASE)
+_SCOPE_WORD = re.compile(r"(acct)([0-9]+)")
+# A word of `q`: letters and digits, as FTS5's unicode61 tokenizer keeps them.
+_WORD = re.compile(r"[^\W_]+")
 # Body text indexed for `q` (the start of the request body).
 SEARCH_BODY_CHARS = 4096
 
@@ -38,9 +47,67 @@ def _last_written_at(conn: sqlite3.Connection) -> float:
     return float(row[0]) if row is not None else 0.0
 
 
+def _optional(text: str | None) -> str | None:
+    return None if text is None else redact_text(text)
+
+
+def _masked_errors(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first MAX_ENTRY_ERRORS errors with their field and message masked."""
+    return [
+        {
+            name: redact_text(value)
+            if name in ("field", "message") and isinstance(value, str)
+            else value
+            for name, value in error.items()
+        }
+        for error in errors[:MAX_ENTRY_ERRORS]
+    ]
+
+
+def masked(entry: LogEntry) -> LogEntry:
+    """`entry` with every text the client can choose masked like a body (redact.redact_text):
+    the correlation id and Idempotency-Key it sent, a feed or intent from its path, errors
+    quoting its headers. Whoever built the entry, no key lands in a log in full."""
+    return dataclasses.replace(
+        entry,
+        correlation_id=redact_text(entry.correlation_id),
+        feed=_optional(entry.feed),
+        pipeline_id=_optional(entry.pipeline_id),
+        intent=_optional(entry.intent),
+        idempotency_key=_optional(entry.idempotency_key),
+        errors=_masked_errors(entry.errors),
+        error_count=len(entry.errors) if entry.error_count is None else entry.error_count,
+    )
+
+
+def words_of(text: str) -> list[str]:
+    """Words as FTS5's `unicode61 remove_diacritics 2` sees them: runs of letters and
+    digits, lower-cased, without diacritics."""
+    folded = unicodedata.normalize("NFD", text.lower())
+    plain = "".join(char for char in folded if unicodedata.category(char) != "Mn")
+    return _WORD.findall(unicodedata.normalize("NFC", plain))
+
+
+def _unscoped(text: str) -> str:
+    """`text` with no word the full-text index would read as an account's scope token.
+
+    ASCII text: `acct` before a digit gets a space. Other text is folded as the index
+    folds it (query.words_of folds every character the index folds to a letter of
+    `acct` or a digit the same way), and only if a word is a scope token is the text
+    replaced by its words with those split."""
+    if text.isascii():
+        return _SCOPE_IN_ASCII.sub("acct ", text)
+    words = words_of(text)
+    if not any(_SCOPE_WORD.fullmatch(word) for word in words):
+        return text
+    return " ".join(_SCOPE_WORD.sub(r"\1 \2", word) for word in words)
+
+
 def search_text(entry: LogEntry, bodies: LogBodies | None) -> str:
-    """The text `q` searches: the entry's fields, errors and the start of its request body."""
-    parts: list[str] = [f"acct{entry.account_id}"]
+    """The text `q` searches: the entry's fields, errors and the start of its request body.
+    Only the first word is the account's scope token: another account's rows never
+    carry it, so they never slow this account's searches."""
+    parts: list[str] = []
     for value in (
         entry.request_id,
         entry.correlation_id,
@@ -64,7 +131,7 @@ def search_text(entry: LogEntry, bodies: LogBodies | None) -> str:
             parts.append(str(error["field"]))
     if bodies is not None and bodies.request:
         parts.append(bodies.request[:SEARCH_BODY_CHARS])
-    return " ".join(parts)
+    return f"acct{entry.account_id} " + _unscoped(" ".join(parts))
 
 
 def insert_entries(
@@ -79,8 +146,9 @@ def insert_entries(
     written_at = max(time.time() if at is None else at, _last_written_at(conn))
     floor = written_at - TIMESTAMP_LAG_SECONDS
     ids: list[int] = []
-    for entry, bodies in items:
-        errors = entry.errors[:MAX_ENTRY_ERRORS]
+    for sent, bodies in items:
+        entry = masked(sent)
+        errors = entry.errors
         error_count = len(entry.errors) if entry.error_count is None else entry.error_count
         cursor = conn.execute(
             _INSERT,
@@ -157,7 +225,7 @@ def set_status(
         )
         return
     count = len(errors) if error_count is None else error_count
-    stored = _dumps(errors[:MAX_ENTRY_ERRORS])
+    stored = _dumps(_masked_errors(errors))
     conn.executemany(
         "UPDATE logs SET processing_status = ?, errors = ?, error_count = ? WHERE id = ?",
         [(status, stored, count, log_id) for log_id in log_ids],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -25,9 +26,9 @@ from functools import partial
 from typing import Any
 
 from console.sandbox.logs import query
-from console.sandbox.logs.model import LogBodies, LogEntry, LogSignal
+from console.sandbox.logs.model import LogSignal
 from console.sandbox.logs.query import LogFilter
-from console.sandbox.logs.store import SEARCH_BODY_CHARS, entry_json, search_text
+from console.sandbox.logs.store import entry_json
 from console.sandbox.storage.database import Database
 
 logger = logging.getLogger("console.sandbox")
@@ -39,10 +40,7 @@ BATCH = 500
 # A reconnecting client is told to wait this long (milliseconds).
 RETRY_MS = 2000
 
-_TAIL_COLUMNS = (
-    query.ENTRY_SELECT
-    + f", logs.account_id, substr(b.request_body, 1, {SEARCH_BODY_CHARS}) AS request_text"
-)
+_TAIL_COLUMNS = query.ENTRY_SELECT + ", logs.account_id"
 
 
 @dataclass(eq=False)
@@ -57,6 +55,12 @@ class Subscription:
     lagging: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
+    def overflow(self) -> None:
+        """Drop what is queued and make the stream catch up from the database."""
+        self.lagging = True
+        self.items.clear()
+        self.ready.set()
+
     def offer(self, entry: dict[str, Any]) -> None:
         """Queue `entry`, or mark the subscription lagging when it is full."""
         if self.lagging:
@@ -69,37 +73,33 @@ class Subscription:
         self.ready.set()
 
 
-def _search_text(row: sqlite3.Row, entry: dict[str, Any]) -> str:
-    """The text `q` searches for this entry (as logs/store.py indexed it)."""
-    key = entry["key"] or {}
-    log_entry = LogEntry(
-        account_id=int(row["account_id"]),
-        timestamp=float(entry["timestamp"]),
-        request_id=entry["request_id"],
-        correlation_id=entry["correlation_id"],
-        feed=entry["feed"],
-        pipeline_id=entry["pipeline_id"],
-        key_shown=key.get("shown"),
-        method=entry["method"],
-        path=entry["path"],
-        intent=entry["intent"],
-        http_status=entry["http_status"],
-        processing_status=entry["processing_status"],
-        errors=entry["errors"],
-        client_ip=entry["client_ip"],
-        idempotency_key=entry["idempotency_key"],
-    )
-    request = row["request_text"]
-    bodies = None if request is None else LogBodies(request, 0, False, None)
-    return search_text(log_entry, bodies)
-
-
 def _read_after(conn: sqlite3.Connection, head: int) -> list[sqlite3.Row]:
     return conn.execute(
-        f"SELECT {_TAIL_COLUMNS} FROM logs LEFT JOIN log_bodies AS b ON b.log_id = logs.id"
-        " WHERE logs.id > ? ORDER BY logs.id LIMIT ?",
+        f"SELECT {_TAIL_COLUMNS} FROM logs WHERE logs.id > ? ORDER BY logs.id LIMIT ?",
         (head, BATCH),
     ).fetchall()
+
+
+def _read_batch(
+    conn: sqlite3.Connection, head: int, searches: frozenset[tuple[int, LogFilter]]
+) -> tuple[list[sqlite3.Row], dict[tuple[int, LogFilter], set[int]]]:
+    """The entries past `head` (at most BATCH) and, for each (account, filter with `q`) a
+    stream has, the ids among them the full-text index matches: `q` means what it means
+    for the list and the catch-up, which FTS5's tokenizer decides (query.words_of only
+    approximates it)."""
+    rows = _read_after(conn, head)
+    hits: dict[tuple[int, LogFilter], set[int]] = {}
+    if rows and searches:
+        low, high = int(rows[0]["id"]), int(rows[-1]["id"])
+        for account_id, log_filter in searches:
+            hits[(account_id, log_filter)] = {
+                int(found[0])
+                for found in conn.execute(
+                    "SELECT rowid FROM logs_fts WHERE logs_fts MATCH ? AND rowid BETWEEN ? AND ?",
+                    (query.fts_query(account_id, log_filter), low, high),
+                )
+            }
+    return rows, hits
 
 
 def _last_id(conn: sqlite3.Connection) -> int:
@@ -192,23 +192,38 @@ class LogTail:
                 if not self._subscriptions:
                     self.head = max(self.head, last)
                 return
-            rows = await self.database.read(partial(_read_after, head=self.head))
+            searches = frozenset(
+                (subscription.account_id, subscription.filter)
+                for subscription in self._subscriptions
+                if subscription.filter.q is not None
+            )
+            rows, hits = await self.database.read(
+                partial(_read_batch, head=self.head, searches=searches)
+            )
             for row in rows:
-                self._fan_out(row)
+                self._fan_out(row, hits)
                 self.head = int(row["id"])
             if len(rows) < BATCH:
                 return
 
-    def _fan_out(self, row: sqlite3.Row) -> None:
+    def _fan_out(self, row: sqlite3.Row, hits: dict[tuple[int, LogFilter], set[int]]) -> None:
         entry = entry_json(row)
         account_id = int(row["account_id"])
-        text: str | None = None
         for subscription in list(self._subscriptions):
             if subscription.account_id != account_id:
                 continue
-            if subscription.filter.q is not None and text is None:
-                text = _search_text(row, entry)
-            if subscription.filter.matches(entry, text):
+            log_filter = subscription.filter
+            if log_filter.q is not None:
+                found = hits.get((account_id, log_filter))
+                if found is None:
+                    # Subscribed while the batch was read: its stream reads it (and
+                    # whatever follows) from the database, with the index's `q`.
+                    subscription.overflow()
+                    continue
+                if entry["id"] not in found:
+                    continue
+                log_filter = dataclasses.replace(log_filter, q=None)
+            if log_filter.matches(entry):
                 subscription.offer(entry)
 
 
