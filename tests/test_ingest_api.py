@@ -250,7 +250,9 @@ def test_items_the_server_refuses_are_listed_and_the_rest_sent(
         assert [index for index, _ in summary.rejected] == [3, 1500]
         assert summary.rejected[1][1].startswith("[1500].id")
         assert summary.items_sent == 1998
-        assert exchanges.posts == 4  # each batch refused once, then sent without the item
+        # Each batch is refused at most once, then sent without the item; a batch sent after
+        # a 400 named the id field leaves its items without it out before sending.
+        assert exchanges.posts in (3, 4)
         assert await _records(sandbox_url, admin, 1998) == 1998
 
     run(main())

@@ -259,3 +259,52 @@ def test_progress_line_is_throttled_and_shows_eta() -> None:
     assert "ETA" in text
     line.close()
     assert stream.getvalue().endswith("\n")
+
+
+def _ingest_requests(url: str, admin: str, ingest: str) -> int:
+    """How many POST /api/ingest requests of this ingest key the connector log has."""
+    shown = ingest[-4:]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}) as http:
+        page = http.get("/api/public/v1/logs", params={"intent": "ingest", "limit": 1000})
+        entries = page.json()["data"]
+    return sum(1 for entry in entries if (entry["key"] or {}).get("shown", "").endswith(shown))
+
+
+def test_a_file_keyed_by_another_field_stops_at_once_naming_the_field(
+    sandbox_url: str, mint_key: Callable[..., str], account: str, tmp_path: Path
+) -> None:
+    """Not one item has the feed's id field: the first 400 names it, and the command stops
+    with exit 2 and a hint, instead of 100 refused items per round trip for every batch."""
+    admin, ingest = mint_key(account, "admin"), mint_key(account, "ingest", FEED)
+    source = tmp_path / "items.ndjson"
+    source.write_text("".join(json.dumps({"sku": f"s{i}"}) + "\n" for i in range(25_000)))
+    result = _ingest(["--url", sandbox_url, "--feed", FEED, str(source)], ingest, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "'id'" in result.stderr
+    assert "--item-key" in result.stderr
+    # At most one request per batch that was in flight (concurrency 4), not ~250.
+    assert _ingest_requests(sandbox_url, admin, ingest) <= 4
+
+
+def test_many_rejected_items_take_two_requests_a_batch_and_list_the_first_20(
+    sandbox_url: str, mint_key: Callable[..., str], account: str, tmp_path: Path
+) -> None:
+    admin, ingest = mint_key(account, "admin"), mint_key(account, "ingest", FEED)
+    source = tmp_path / "items.ndjson"
+    lines = [{"id": f"r{i}"} if i % 3 else {"sku": i} for i in range(3_000)]
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    rejects = tmp_path / "rejects.ndjson"
+    args = ["--url", sandbox_url, "--feed", FEED, "--rejects", str(rejects), str(source)]
+    result = _ingest(args, ingest, tmp_path)
+    assert result.returncode == 1, result.stderr
+    match = SUMMARY.match(result.stdout.strip())
+    assert match, result.stdout
+    assert (match.group(1), match.group(6)) == ("2000", "1000")
+    listed = [line for line in result.stderr.splitlines() if line.startswith("item ")]
+    assert len(listed) == 20
+    assert listed[0].startswith("item 0: [0].id")
+    written = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert sorted(entry["item"] for entry in written) == list(range(0, 3_000, 3))
+    # One refused request (its 400 lists 100 problems), then the rest found locally.
+    assert _ingest_requests(sandbox_url, admin, ingest) == 2
+    assert _record_count(sandbox_url, admin, 2_000) >= 2_000

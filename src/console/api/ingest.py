@@ -50,6 +50,8 @@ MAX_RATE_LIMITED = 100  # consecutive 429s on one batch before the upload stops
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.5, 8.0
 MAX_ITEM_KEY_LENGTH = 100  # the server's rule for X-Item-Key (a feed's id_field rule)
 _INDEX = re.compile(r"^\[(\d+)\]")
+# `[i].FIELD`: a problem of item i's FIELD.
+_ITEM_FIELD = re.compile(r"^\[\d+\]\.(.+)$")
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,9 @@ class BulkUploader:
         self._items_this_run = 0
         self._batches_total: int | None = None
         self._failure: BaseException | None = None
+        # The item key a 400 named (when none was given), and whether a batch got through.
+        self._learned_key: str | None = None
+        self._any_accepted = False
 
     @property
     def manifest_path(self) -> Path | None:
@@ -425,6 +430,7 @@ class BulkUploader:
         limited = 0
         retried = False
         receipt: IngestReceipt | None = None
+        self._precheck(batch, excluded, rejected)
         while len(excluded) < len(batch.numbers):
             kept = [n for n in batch.numbers if n not in excluded]
             key = self._key(batch, excluded)
@@ -456,6 +462,11 @@ class BulkUploader:
                     refused = _refused_items(error, kept)
                     rejected.extend(refused)
                     excluded.update(number for number, _ in refused)
+                    if self.item_key is None and self._learned_key is None:
+                        self._learned_key = _item_key_named(error)
+                    # An error body lists at most 100 problems: the rest of the items
+                    # without the key are found here, not 100 per round trip.
+                    self._precheck(batch, excluded, rejected)
                     continue
                 else:
                     raise self._incomplete(
@@ -469,9 +480,35 @@ class BulkUploader:
                 await asyncio.sleep(wait)
             finally:
                 self._in_flight -= 1
+        if receipt is None and not self._any_accepted and self._learned_key is not None:
+            # Not one item of the first batch has the field the stream keys items by: the
+            # file names its items by another field, and every batch would fail alike.
+            raise UploadIncomplete(
+                f"no item of the first batch has the field {self._learned_key!r}, which the "
+                "stream identifies items by; name the field that identifies your items as "
+                "the item key (--item-key FIELD)",
+                manifest_path=self.manifest_path,
+                error=ApiError(400, "INVALID_PAYLOAD", rejected[0][1] if rejected else ""),
+            )
+        self._any_accepted = self._any_accepted or receipt is not None
         self._accepted(
             manifest, batch, receipt, rejected, retried, len(batch.numbers) - len(excluded)
         )
+
+    def _precheck(self, batch: Batch, excluded: set[int], rejected: list[tuple[int, str]]) -> None:
+        """Leave out, as the server would refuse them, the items without the item key the
+        server named in an earlier 400 (only when no item key was given: a given one was
+        checked as the file was split). Deterministic, so a resumed batch gets its key."""
+        key = self._learned_key
+        if self.item_key is not None or key is None:
+            return
+        for number, encoded in zip(batch.numbers, batch.encoded, strict=True):
+            if number in excluded:
+                continue
+            item = json.loads(encoded)
+            if isinstance(item, dict) and key not in item:
+                excluded.add(number)
+                rejected.append((number, f"[{number}].{key} is missing (the item key)"))
 
     def _accepted(
         self,
@@ -593,6 +630,16 @@ class BulkUploader:
             self._on_progress(self._progress())
         except Exception:
             log.exception("upload progress callback failed")
+
+
+def _item_key_named(error: ApiError) -> str | None:
+    """The item field a 400 INVALID_PAYLOAD names as `[i].FIELD`: on /api/ingest the one
+    field checked per item is the item key (the feed's id field unless X-Item-Key)."""
+    for problem in error.problems:
+        match = _ITEM_FIELD.match(problem.field or "")
+        if match:
+            return match.group(1)
+    return None
 
 
 def _refused_items(error: ApiError, kept: list[int]) -> list[tuple[int, str]]:

@@ -3,7 +3,8 @@
 
 The ingest key comes from `$INTEGRATION_CONSOLE_INGEST_KEY` (never an argument, so it stays
 out of shell history and process lists). Progress goes to stderr when it is a terminal; one
-summary line goes to stdout at the end, then each rejected item on stderr. Exit 0 done, 1
+summary line goes to stdout at the end, then the first 20 rejected items on stderr (all of
+them in the `--rejects` file). Exit 0 done, 1
 some items rejected, 2 usage error (arguments, no key, unreadable or malformed file, a key
 or feed the server refuses), 3 could not finish (server unreachable or failing: run again
 to resume), 130 interrupted (run again to resume).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import time
@@ -27,6 +29,7 @@ TRIES_ENV = "INTEGRATION_CONSOLE_INGEST_TRIES"  # tests: fewer tries before exit
 EXIT_DONE, EXIT_REJECTED, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 PROGRESS_INTERVAL = 0.25  # at most 4 updates a second
 PROG = "integration-console ingest"
+LISTED_REJECTS = 20  # rejected items listed on stderr; --rejects writes them all
 
 
 class UsageError(Exception):
@@ -63,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         "--item-key",
         metavar="FIELD",
         help="the field identifying each item (default: the feed's id field)",
+    )
+    parser.add_argument(
+        "--rejects",
+        metavar="PATH",
+        type=Path,
+        help="write every rejected item's index and reason to PATH as NDJSON (stderr lists "
+        f"the first {LISTED_REJECTS})",
     )
     parser.add_argument(
         "--concurrency",
@@ -116,9 +126,24 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INCOMPLETE
     _end(progress)
     print(summary_line(summary), flush=True)
-    for index, reason in summary.rejected:
-        print(f"item {index}: {reason}", file=sys.stderr)
+    _list_rejects(summary.rejected, args.rejects)
     return EXIT_REJECTED if summary.rejected else EXIT_DONE
+
+
+def _list_rejects(rejected: list[tuple[int, str]], path: Path | None) -> None:
+    """The first LISTED_REJECTS rejected items on stderr; all of them in `path` if given."""
+    for index, reason in rejected[:LISTED_REJECTS]:
+        print(f"item {index}: {reason}", file=sys.stderr)
+    more = len(rejected) - LISTED_REJECTS
+    if path is not None and rejected:
+        with path.open("w", encoding="utf-8") as out:
+            for index, reason in rejected:
+                out.write(json.dumps({"item": index, "reason": reason}) + "\n")
+        print(f"all {len(rejected):,} rejected items are listed in {path}", file=sys.stderr)
+    elif more > 0:
+        print(
+            f"… and {more:,} more rejected items (--rejects PATH lists them all)", file=sys.stderr
+        )
 
 
 def _check(args: argparse.Namespace) -> tuple[str, Path, str]:
