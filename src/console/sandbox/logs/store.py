@@ -6,6 +6,7 @@ LOGS_MIGRATION), which the live stream's resume relies on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from console.sandbox.logs.model import MAX_ENTRY_ERRORS, LogBodies, LogEntry
+from console.sandbox.logs.redact import redact_text
 
 # `timestamp` is kept at most this far below `written_at` (see LOGS_MIGRATION).
 TIMESTAMP_LAG_SECONDS = 120.0
@@ -36,6 +38,30 @@ def _dumps(value: object) -> str:
 def _last_written_at(conn: sqlite3.Connection) -> float:
     row = conn.execute("SELECT written_at FROM logs ORDER BY id DESC LIMIT 1").fetchone()
     return float(row[0]) if row is not None else 0.0
+
+
+def _masked_errors(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first errors with key-like runs masked: a message or field can echo what a
+    request sent (a body's field name, a system id), and a log never keeps a secret."""
+    masked = []
+    for error in errors[:MAX_ENTRY_ERRORS]:
+        error = dict(error)
+        for name in ("field", "message"):
+            if isinstance(error.get(name), str):
+                error[name] = redact_text(error[name])
+        masked.append(error)
+    return masked
+
+
+def _masked(entry: LogEntry) -> LogEntry:
+    """`entry` with its errors and its client-sent Idempotency-Key masked (as the capture
+    middleware and the kept headers mask them)."""
+    idempotency_key = entry.idempotency_key
+    if idempotency_key is not None:
+        idempotency_key = redact_text(idempotency_key)
+    return dataclasses.replace(
+        entry, errors=_masked_errors(entry.errors), idempotency_key=idempotency_key
+    )
 
 
 def search_text(entry: LogEntry, bodies: LogBodies | None) -> str:
@@ -79,9 +105,10 @@ def insert_entries(
     written_at = max(time.time() if at is None else at, _last_written_at(conn))
     floor = written_at - TIMESTAMP_LAG_SECONDS
     ids: list[int] = []
-    for entry, bodies in items:
-        errors = entry.errors[:MAX_ENTRY_ERRORS]
-        error_count = len(entry.errors) if entry.error_count is None else entry.error_count
+    for unmasked, bodies in items:
+        error_count = len(unmasked.errors) if unmasked.error_count is None else unmasked.error_count
+        entry = _masked(unmasked)
+        errors = entry.errors
         cursor = conn.execute(
             _INSERT,
             (
@@ -157,7 +184,7 @@ def set_status(
         )
         return
     count = len(errors) if error_count is None else error_count
-    stored = _dumps(errors[:MAX_ENTRY_ERRORS])
+    stored = _dumps(_masked_errors(errors))
     conn.executemany(
         "UPDATE logs SET processing_status = ?, errors = ?, error_count = ? WHERE id = ?",
         [(status, stored, count, log_id) for log_id in log_ids],
