@@ -661,3 +661,52 @@ def test_requests_complete_while_the_sink_is_stalled(in_process: tuple[str, Any]
         assert len(rows) == 1  # an accepted request's entry never waits for the sink
     finally:
         released.set()
+
+
+def test_request_bodies_are_masked_off_the_writer_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Masking a request body (regex work over up to 64 KiB) must never hold the one writer
+    # thread: intent, record and import routes build what the log keeps of the request
+    # before their writer hop. (A record's response, built in the hop, is masked there.)
+    from console.sandbox.logs import redact
+    from tests.conftest import run
+
+    masked_on: list[tuple[str, str]] = []
+    real = redact.redact_text
+    sent = ('[{"id"', '{"system_id"', "--")
+
+    def spy(text: str) -> str:
+        if len(text) >= 1000 and text.startswith(sent):
+            masked_on.append((threading.current_thread().name, text[:12]))
+        return real(text)
+
+    monkeypatch.setattr(redact, "redact_text", spy)
+    admin = mint_key(tmp_path, account="masking")
+    mint_key(tmp_path, account="masking", kind="ingest", feed="things")
+    pad = "fdk_" * 500
+
+    async def main() -> list[int]:
+        app = create_app(tmp_path)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://sandbox",
+                headers={"Authorization": f"Bearer {admin}"},
+            ) as client:
+                intent = await client.post("/ingest/things/upsert", json=[{"id": "a", "pad": pad}])
+                record = await client.post(
+                    f"{FEEDS}/things/records", json={"system_id": "r1", "data": {"pad": pad}}
+                )
+                csv = ("id,pad\n" + "".join(f"{n},{pad}\n" for n in range(3))).encode()
+                upload = await client.post(
+                    f"{FEEDS}/things/imports",
+                    files={"file": ("rows.csv", csv, "text/csv")},
+                    data={"format": "csv"},
+                )
+        return [intent.status_code, record.status_code, upload.status_code]
+
+    assert run(main()) == [202, 201, 202]
+    assert len(masked_on) == 3, masked_on
+    assert not [name for name, _ in masked_on if name.startswith("sandbox-db")], masked_on

@@ -9,6 +9,7 @@ then commit the intent to the durable queue in one writer hop, and only then ans
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from console.sandbox.intents.validation import (
     read_intent,
 )
 from console.sandbox.intents.worker import IntentWorker
+from console.sandbox.logs.model import LogBodies
+from console.sandbox.logs.redact import capture
 from console.sandbox.logs.request_entry import bodies_from_request, entry_from_request, log_context
 from console.sandbox.logs.store import insert_entry
 from console.sandbox.records.store import FeedRef, feed_not_found, find_feed
@@ -116,6 +119,14 @@ async def _read(intent: str, raw: bytes, id_field: str) -> IntentBody:
     return read_intent(intent, raw, id_field)
 
 
+async def _request_bodies(request: Request, raw: bytes) -> LogBodies:
+    """What the log keeps of the request (cut, masked: up to 64 KiB of regex work), built
+    before the writer hop and, for a large body, on a worker thread: never on the writer."""
+    if len(raw) >= THREAD_PARSE_BYTES:
+        return await asyncio.to_thread(bodies_from_request, request, raw, None)
+    return bodies_from_request(request, raw, None)
+
+
 async def accept_intent(request: Request, intent: str) -> Response:
     """Check an intent request and commit it to the queue; 202 with its correlation id.
 
@@ -137,6 +148,7 @@ async def accept_intent(request: Request, intent: str) -> Response:
     body = await _read(intent, raw, feed.id_field)
     log_context(request).items_received = body.count
     correlation_id = correlation_id_of(request)
+    request_bodies = await _request_bodies(request, raw)
 
     def commit(conn: sqlite3.Connection) -> tuple[bool, Response]:
         queued, given_id = queue.enqueue(
@@ -176,7 +188,8 @@ async def accept_intent(request: Request, intent: str) -> Response:
             source="intent" if queued else None,
             source_seq=seq,
         )
-        log_id = insert_entry(conn, entry, bodies_from_request(request, raw, bytes(response.body)))
+        bodies = dataclasses.replace(request_bodies, response=capture(bytes(response.body))[0])
+        log_id = insert_entry(conn, entry, bodies)
         if seq is not None:
             conn.execute(
                 "UPDATE intents SET log_id = ?, request_id = ? WHERE seq = ?",
