@@ -119,12 +119,17 @@ async def _read(intent: str, raw: bytes, id_field: str) -> IntentBody:
     return read_intent(intent, raw, id_field)
 
 
-async def _request_bodies(request: Request, raw: bytes) -> LogBodies:
-    """What the log keeps of the request (cut, masked: up to 64 KiB of regex work), built
-    before the writer hop and, for a large body, on a worker thread: never on the writer."""
+def _bodies_and_digest(request: Request, raw: bytes) -> tuple[LogBodies, str]:
+    return bodies_from_request(request, raw, None), queue.body_digest(raw)
+
+
+async def _request_bodies(request: Request, raw: bytes) -> tuple[LogBodies, str]:
+    """What the log keeps of the request (cut, masked: up to 64 KiB of regex work) and the
+    body's digest (~1.5 ms a MiB), built before the writer hop and, for a large body, on a
+    worker thread: never on the writer."""
     if len(raw) >= THREAD_PARSE_BYTES:
-        return await asyncio.to_thread(bodies_from_request, request, raw, None)
-    return bodies_from_request(request, raw, None)
+        return await asyncio.to_thread(_bodies_and_digest, request, raw)
+    return _bodies_and_digest(request, raw)
 
 
 async def accept_intent(request: Request, intent: str) -> Response:
@@ -148,7 +153,7 @@ async def accept_intent(request: Request, intent: str) -> Response:
     body = await _read(intent, raw, feed.id_field)
     log_context(request).items_received = body.count
     correlation_id = correlation_id_of(request)
-    request_bodies = await _request_bodies(request, raw)
+    request_bodies, digest = await _request_bodies(request, raw)
 
     def commit(conn: sqlite3.Connection) -> tuple[bool, Response]:
         queued, given_id = queue.enqueue(
@@ -162,6 +167,7 @@ async def accept_intent(request: Request, intent: str) -> Response:
             body=raw,
             items=body.count,
             at=now(),
+            digest=digest,
         )
         # The X-Correlation-Id header names the intent too (the contract middleware reads it).
         request.scope["state"]["correlation_id"] = given_id
