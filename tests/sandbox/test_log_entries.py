@@ -710,3 +710,44 @@ def test_request_bodies_are_masked_off_the_writer_thread(
     assert run(main()) == [202, 201, 202]
     assert len(masked_on) == 3, masked_on
     assert not [name for name, _ in masked_on if name.startswith("sandbox-db")], masked_on
+
+
+def test_a_refusal_body_is_masked_off_the_event_loop_and_off_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A refused request's entry goes through the sink: masking its body (up to 64 KiB of
+    # regex work) happened on the event loop as the response went out.
+    from console.sandbox.logs import redact
+    from tests.conftest import run
+
+    masked_on: list[str] = []
+    real = redact.redact_text
+
+    def spy(text: str) -> str:
+        if len(text) >= 1000 and text.startswith('[{"nope"'):
+            masked_on.append(threading.current_thread().name)
+        return real(text)
+
+    monkeypatch.setattr(redact, "redact_text", spy)
+    key = mint_key(tmp_path, account="refusals", kind="ingest", feed="things")
+    body = json.dumps([{"nope": "fdk_" * 500}]).encode()
+
+    async def main() -> tuple[str, int, int]:
+        app = create_app(tmp_path)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://sandbox",
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            ) as client:
+                refused = await client.post("/ingest/things/upsert", content=body)
+            await app.state.log_sink.flush()
+            written = app.state.log_sink.written
+        return threading.current_thread().name, refused.status_code, written
+
+    loop_thread, status, written = run(main())
+    assert (status, written) == (400, 1)
+    assert len(masked_on) == 1
+    assert masked_on[0] != loop_thread
+    assert not masked_on[0].startswith("sandbox-db")

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,6 +52,21 @@ class PendingEntry:
     entry: LogEntry
     bodies: LogBodies | None = None
     key_hash: str | None = None
+    # Builds `bodies` (masking up to 64 KiB: regex work), called on a worker thread by the
+    # flush, so neither the event loop nor the writer does it.
+    bodies_later: Callable[[], LogBodies] | None = None
+
+
+def _build_bodies(batch: list[PendingEntry]) -> None:
+    """Build the bodies of entries that have them later (worker thread)."""
+    for pending in batch:
+        build, pending.bodies_later = pending.bodies_later, None
+        if build is None:
+            continue
+        try:
+            pending.bodies = build()
+        except Exception:
+            logger.exception("could not keep the bodies of a connector log entry")
 
 
 def _resolve(conn: sqlite3.Connection, pending: PendingEntry, at: float) -> bool:
@@ -144,6 +160,8 @@ class LogSink:
             return 0
         count = min(len(self._pending), self.max_batch)
         batch = [self._pending.popleft() for _ in range(count)]
+        if any(pending.bodies_later is not None for pending in batch):
+            await asyncio.to_thread(_build_bodies, batch)
         try:
             written = await self.database.run(lambda conn: write_pending(conn, batch))
         except Exception:
