@@ -751,3 +751,21 @@ def test_a_refusal_body_is_masked_off_the_event_loop_and_off_the_writer(
     assert len(masked_on) == 1
     assert masked_on[0] != loop_thread
     assert not masked_on[0].startswith("sandbox-db")
+
+
+def test_waiting_entries_are_bounded_by_their_body_bytes_too() -> None:
+    # 10,000 waiting refusals with 64 KiB heads each would hold ~1.3 GB while the writer is
+    # stalled: the sink also drops the oldest once their bodies pass `max_bytes`.
+    async def scenario() -> None:
+        sink = LogSink(_StalledDatabase(), _Signal(), capacity=1000, max_bytes=100_000)  # type: ignore[arg-type]
+        entries = []
+        for _ in range(10):
+            pending = _pending()
+            pending.size = 30_000
+            entries.append(pending)
+            sink.submit(pending)
+        assert len(sink) == 3
+        assert sink.dropped == 7
+        assert list(sink._pending) == entries[-3:]
+
+    asyncio.run(scenario())

@@ -296,4 +296,5 @@ def _pending_entry(scope: Scope, route: LoggedRoute, kept: Capture) -> PendingEn
         None,
         key_hash,
         bodies_later=functools.partial(kept.request_bodies, request, response),
+        size=len(kept.request_head) + len(response),
     )
