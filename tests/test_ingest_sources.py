@@ -258,3 +258,33 @@ def test_any_array_splits_into_its_items_in_order(
     assert [i for b in found for i in _items(b)] == [items[n] for n in sent]
     assert all(len(b.body) <= max_bytes and len(b.numbers) <= max_items for b in found)
     _check_ranges(found, data)
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv"])
+def test_a_line_without_end_is_never_read_whole(tmp_path: Path, fmt: str) -> None:
+    # A 64 MiB line (a file without newlines, or a wrong format) used to be read into
+    # memory whole by line iteration; it is read in bounded pieces and refused instead.
+    import tracemalloc
+
+    from console.api import ingest_sources
+
+    huge = b'{"id":"x' + b"x" * (64 << 20) + b'"}\n'
+    head = b"id\n1\n" if fmt == "csv" else b'{"id":"a"}\n'
+    path = _write(
+        tmp_path, f"big.{fmt}", head + huge + (b"2\n" if fmt == "csv" else b'{"id":"b"}\n')
+    )
+    tracemalloc.start()
+    try:
+        if fmt == "csv":
+            with pytest.raises(ingest_sources.SourceError, match="over 8 MiB"):
+                list(batches(path, "csv", content_sha="0" * 64))
+        else:
+            found = list(batches(path, "ndjson", content_sha="0" * 64))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20
+    if fmt == "ndjson":
+        assert [b.numbers for b in found] == [(0, 2)]
+        assert [(n, reason) for n, reason in found[0].rejected] == [(1, "the line is over 8 MiB")]
+        assert found[0].end == path.stat().st_size

@@ -170,6 +170,32 @@ def test_stream_reconnects_by_last_event_id_after_a_cut(
     assert time.monotonic() - started < 4
 
 
+def test_stream_cut_before_its_first_entry_resumes_from_the_start_the_server_named(
+    cutting_server: Callable[[Script], CuttingServer],
+) -> None:
+    # The server's first block names the stream's start (`id:` without data): a cut before
+    # any entry must resume there, not at the newest entry of the reconnect.
+    def script(conn: socket.socket, number: int) -> None:
+        if number == 0:
+            conn.sendall(b"id: 41\nretry: 50\n\n")
+        else:
+            conn.sendall(_event(42))
+            time.sleep(5)
+
+    server = cutting_server(script)
+
+    async def main() -> list[LogEntry]:
+        client = ApiClient(server.url, KEY)
+        try:
+            return await _collect(LogsApi(client, first_backoff=5), 1)
+        finally:
+            await client.aclose()
+
+    assert [e.id for e in run(main())] == [42]
+    assert "last-event-id" not in server.requests[0]
+    assert server.requests[1]["last-event-id"] == "41"
+
+
 def test_a_silent_connection_is_dropped_after_the_read_timeout(
     cutting_server: Callable[[Script], CuttingServer],
 ) -> None:

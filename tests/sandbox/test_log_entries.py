@@ -661,3 +661,111 @@ def test_requests_complete_while_the_sink_is_stalled(in_process: tuple[str, Any]
         assert len(rows) == 1  # an accepted request's entry never waits for the sink
     finally:
         released.set()
+
+
+def test_request_bodies_are_masked_off_the_writer_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Masking a request body (regex work over up to 64 KiB) must never hold the one writer
+    # thread: intent, record and import routes build what the log keeps of the request
+    # before their writer hop. (A record's response, built in the hop, is masked there.)
+    from console.sandbox.logs import redact
+    from tests.conftest import run
+
+    masked_on: list[tuple[str, str]] = []
+    real = redact.redact_text
+    sent = ('[{"id"', '{"system_id"', "--")
+
+    def spy(text: str) -> str:
+        if len(text) >= 1000 and text.startswith(sent):
+            masked_on.append((threading.current_thread().name, text[:12]))
+        return real(text)
+
+    monkeypatch.setattr(redact, "redact_text", spy)
+    admin = mint_key(tmp_path, account="masking")
+    mint_key(tmp_path, account="masking", kind="ingest", feed="things")
+    pad = "fdk_" * 500
+
+    async def main() -> list[int]:
+        app = create_app(tmp_path)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://sandbox",
+                headers={"Authorization": f"Bearer {admin}"},
+            ) as client:
+                intent = await client.post("/ingest/things/upsert", json=[{"id": "a", "pad": pad}])
+                record = await client.post(
+                    f"{FEEDS}/things/records", json={"system_id": "r1", "data": {"pad": pad}}
+                )
+                csv = ("id,pad\n" + "".join(f"{n},{pad}\n" for n in range(3))).encode()
+                upload = await client.post(
+                    f"{FEEDS}/things/imports",
+                    files={"file": ("rows.csv", csv, "text/csv")},
+                    data={"format": "csv"},
+                )
+        return [intent.status_code, record.status_code, upload.status_code]
+
+    assert run(main()) == [202, 201, 202]
+    assert len(masked_on) == 3, masked_on
+    assert not [name for name, _ in masked_on if name.startswith("sandbox-db")], masked_on
+
+
+def test_a_refusal_body_is_masked_off_the_event_loop_and_off_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A refused request's entry goes through the sink: masking its body (up to 64 KiB of
+    # regex work) happened on the event loop as the response went out.
+    from console.sandbox.logs import redact
+    from tests.conftest import run
+
+    masked_on: list[str] = []
+    real = redact.redact_text
+
+    def spy(text: str) -> str:
+        if len(text) >= 1000 and text.startswith('[{"nope"'):
+            masked_on.append(threading.current_thread().name)
+        return real(text)
+
+    monkeypatch.setattr(redact, "redact_text", spy)
+    key = mint_key(tmp_path, account="refusals", kind="ingest", feed="things")
+    body = json.dumps([{"nope": "fdk_" * 500}]).encode()
+
+    async def main() -> tuple[str, int, int]:
+        app = create_app(tmp_path)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://sandbox",
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            ) as client:
+                refused = await client.post("/ingest/things/upsert", content=body)
+            await app.state.log_sink.flush()
+            written = app.state.log_sink.written
+        return threading.current_thread().name, refused.status_code, written
+
+    loop_thread, status, written = run(main())
+    assert (status, written) == (400, 1)
+    assert len(masked_on) == 1
+    assert masked_on[0] != loop_thread
+    assert not masked_on[0].startswith("sandbox-db")
+
+
+def test_waiting_entries_are_bounded_by_their_body_bytes_too() -> None:
+    # 10,000 waiting refusals with 64 KiB heads each would hold ~1.3 GB while the writer is
+    # stalled: the sink also drops the oldest once their bodies pass `max_bytes`.
+    async def scenario() -> None:
+        sink = LogSink(_StalledDatabase(), _Signal(), capacity=1000, max_bytes=100_000)  # type: ignore[arg-type]
+        entries = []
+        for _ in range(10):
+            pending = _pending()
+            pending.size = 30_000
+            entries.append(pending)
+            sink.submit(pending)
+        assert len(sink) == 3
+        assert sink.dropped == 7
+        assert list(sink._pending) == entries[-3:]
+
+    asyncio.run(scenario())

@@ -80,3 +80,28 @@ def test_secrets_are_masked_wherever_they_hide() -> None:
         [(b"authorization", f"Bearer {ADMIN}".encode()), (b"Idempotency-Key", ADMIN.encode())]
     )
     assert headers == {"idempotency-key": "fdk_…wxyz"}
+
+
+def test_errors_and_idempotency_key_never_keep_a_secret(tmp_path: Path) -> None:
+    # A 400's problem names the body's own field (`[0].fdk_…`), a worker error can echo a
+    # system id, and a client can send anything as its Idempotency-Key: none reaches the
+    # row, the search text or a later status update unmasked.
+    conn = connect(tmp_path)
+    errors = [{"item": 0, "field": f"[0].{ADMIN}", "message": f"[0].{ADMIN} is too large."}]
+    with transaction(conn):
+        (log_id,) = insert_entries(
+            conn, [(_entry(errors=errors, idempotency_key=INGEST, http_status=400), None)]
+        )
+        (other,) = insert_entries(conn, [(_entry(), None)])
+        set_status(conn, [other], "failed", errors=[{"item": 1, "field": None, "message": INGEST}])
+    dumped = json.dumps(
+        [list(row) for row in conn.execute("SELECT * FROM logs")]
+        + [list(row) for row in conn.execute("SELECT rowid, body FROM logs_fts")],
+        ensure_ascii=False,
+    )
+    assert ADMIN not in dumped
+    assert INGEST not in dumped
+    row = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM logs WHERE id = ?", (log_id,)).fetchone()
+    entry = entry_json(row)
+    assert entry["errors"][0]["field"] == "[0]." + redact_text(ADMIN)
+    assert entry["idempotency_key"] == redact_text(INGEST)

@@ -382,3 +382,28 @@ def test_a_stream_subscribing_while_the_idle_tail_reads_misses_nothing(
         return [item["id"] for item in subscriptions[0].items]
 
     assert run(scenario()) == [2]
+
+
+def test_the_first_block_names_the_start_so_a_cut_before_any_event_loses_nothing(
+    live: LiveApp, readers: list[Reader]
+) -> None:
+    # A client cut before its first event used to reconnect without Last-Event-ID and
+    # start at the newest entry of its reconnect: what came in between was lost.
+    account_id, secret = live.account()
+    (before,) = live.insert([entry(account_id)])
+    with (
+        live.client(secret, timeout=httpx.Timeout(10, read=30)) as api,
+        api.stream("GET", STREAM) as response,
+    ):
+        first: list[str] = []
+        for line in response.iter_lines():
+            if not line:
+                break
+            first.append(line)
+    fields = dict(line.split(": ", 1) for line in first)
+    assert fields["retry"] == "2000"
+    assert int(fields["id"]) >= before
+    (missed,) = live.insert([entry(account_id)])
+    reader = Reader(live, secret, **{"Last-Event-ID": fields["id"]})
+    readers.append(reader)
+    assert [e["id"] for e in reader.logs(1)] == [missed]

@@ -253,14 +253,19 @@ def _ndjson_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
     scan = _STRICT.scan_once  # type: ignore[attr-defined]
     offset = 0
     number = 0
-    for line in file:
+    for line, length in _bounded_lines(file):
         text = line.strip()
         if not offset and text.startswith(codecs.BOM_UTF8):
             text = text[len(codecs.BOM_UTF8) :].strip()
-        offset += len(line)
+        offset += length
         if not text:
             continue
         problem: str | None
+        if length > len(line):
+            problem = f"the line is over {_MAX_ELEMENT_CHARS >> 20} MiB"
+            yield offset, number, None, problem
+            number += 1
+            continue
         try:
             decoded = text.decode("utf-8")
             value, end = scan(decoded, 0)
@@ -278,6 +283,25 @@ def _ndjson_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
         number += 1
 
 
+def _bounded_lines(file: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """Each physical line (at most its first _MAX_ELEMENT_CHARS bytes) and its full length:
+    the rest of a longer line is read in chunks and dropped, so a file without newlines is
+    never held in memory whole."""
+    while True:
+        line = file.readline(_MAX_ELEMENT_CHARS + 1)
+        if not line:
+            return
+        length = len(line)
+        if length > _MAX_ELEMENT_CHARS and not line.endswith(b"\n"):
+            line = line[:_MAX_ELEMENT_CHARS]
+            while True:
+                rest = file.readline(_CHUNK)
+                length += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield line, length
+
+
 def _csv_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
     """One unit per CSV data record (a quoted newline stays inside its record); values are
     strings, named by the header row."""
@@ -286,7 +310,11 @@ def _csv_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
     def lines() -> Iterator[str]:
         nonlocal consumed
         first = True
-        for raw in file:
+        for raw, length in _bounded_lines(file):
+            if length > len(raw):
+                raise SourceError(
+                    f"a line near byte {consumed:,} is over {_MAX_ELEMENT_CHARS >> 20} MiB"
+                )
             try:
                 text = raw.decode("utf-8-sig" if first else "utf-8")
             except UnicodeDecodeError:

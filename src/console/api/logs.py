@@ -370,9 +370,14 @@ class LogsApi:
                     async for event in EventSource(response).aiter_sse():
                         if event.retry is not None:
                             server_retry = event.retry / 1000
-                        if not event.data:
-                            continue  # a retry-only block, or a comment turned event
                         event_id = _event_id(event.id)
+                        if not event.data:
+                            # A block without data (the server's first names the stream's
+                            # start): resume from its id, so a cut before the first event
+                            # loses nothing.
+                            if event_id is not None:
+                                last_id = event_id
+                            continue
                         if event.event == "gap":
                             last_id = event_id if event_id is not None else last_id
                             if on_gap is not None:

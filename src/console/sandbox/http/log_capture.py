@@ -16,6 +16,7 @@ is a live key: the sink looks it up by the key's hash, never keeping the secret.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -289,4 +290,11 @@ def _pending_entry(scope: Scope, route: LoggedRoute, kept: Capture) -> PendingEn
         auth_via=auth_via,
         idempotency_key=idempotency_key,
     )
-    return PendingEntry(entry, kept.request_bodies(request, response), key_hash)
+    # The bodies are masked later, on a worker thread (the sink's flush), not on the loop.
+    return PendingEntry(
+        entry,
+        None,
+        key_hash,
+        bodies_later=functools.partial(kept.request_bodies, request, response),
+        size=len(kept.request_head) + len(response),
+    )

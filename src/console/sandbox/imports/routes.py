@@ -32,6 +32,8 @@ from console.sandbox.imports.runner import (
     uploads_directory,
 )
 from console.sandbox.imports.upload import Upload, receive_upload
+from console.sandbox.logs.model import LogBodies
+from console.sandbox.logs.redact import capture
 from console.sandbox.logs.request_entry import bodies_from_request, entry_from_request, log_context
 from console.sandbox.logs.store import insert_entry
 from console.sandbox.records.store import (
@@ -215,6 +217,8 @@ async def create_import(request: Request) -> Response:
                 ],
             )
 
+        request_bodies = await _request_bodies(request)
+
         def create(conn: sqlite3.Connection) -> tuple[int, Response]:
             current = require_feed(conn, feed.account_id, slug)
             seq, import_id = store.create_import(
@@ -234,7 +238,7 @@ async def create_import(request: Request) -> Response:
             response = json_response(
                 {"import_id": import_id, "correlation_id": correlation_id}, status=202
             )
-            _log(conn, request, current.account_id, seq, response, items=total)
+            _log(conn, request, current.account_id, seq, response, request_bodies, items=total)
             return seq, response
 
         seq, response = await database_of(request).run(create)
@@ -255,6 +259,7 @@ def _log(
     account_id: int,
     seq: int,
     response: Response,
+    request_bodies: LogBodies,
     *,
     items: int = 0,
 ) -> None:
@@ -276,15 +281,19 @@ def _log(
         source="import" if created else None,
         source_seq=seq if created else None,
     )
-    kept = capture_of(request)
-    bodies = (
-        kept.request_bodies(request, bytes(response.body))
-        if kept is not None
-        else bodies_from_request(request, b"", bytes(response.body))
-    )
+    bodies = dataclasses.replace(request_bodies, response=capture(bytes(response.body))[0])
     log_id = insert_entry(conn, entry, bodies)
     if created:
         conn.execute("UPDATE imports SET log_id = ? WHERE seq = ?", (log_id, seq))
+
+
+async def _request_bodies(request: Request) -> LogBodies:
+    """What the log keeps of the request (its first 64 KiB, masked: regex work), built on
+    a worker thread before the writer hop: never on the writer."""
+    kept = capture_of(request)
+    if kept is None:
+        return bodies_from_request(request, b"", None)
+    return await asyncio.to_thread(kept.request_bodies, request, None)
 
 
 def _import_seq(
@@ -313,6 +322,7 @@ async def cancel_import(request: Request) -> Response:
     """POST .../imports/{import_id}/cancel: stop at a batch boundary; 200 with the status."""
     slug = request.path_params["feed_id"]
     import_id = request.path_params["import_id"]
+    request_bodies = await _request_bodies(request)
 
     def work(conn: sqlite3.Connection, principal: Principal) -> Response:
         seq, feed = _import_seq(conn, principal, slug, import_id)
@@ -321,7 +331,7 @@ async def cancel_import(request: Request) -> Response:
         if active:
             settle_log_entry(conn, seq)  # the import's own entry: failed, cancelled
         response = json_response(store.import_status(conn, seq, feed.slug))
-        _log(conn, request, principal.account_id, seq, response)
+        _log(conn, request, principal.account_id, seq, response, request_bodies)
         return response
 
     response = await as_admin(request, work)

@@ -389,6 +389,7 @@ async def ingest(request: Request) -> Response:
             item_key=item_key,
             request_id=request_id,
             log_id=log_id,
+            digest=digest,
         )
         seq = conn.execute("SELECT seq FROM intents WHERE correlation_id = ?", (corr,)).fetchone()
         conn.execute("UPDATE logs SET source_seq = ? WHERE id = ?", (seq[0], log_id))

@@ -70,6 +70,7 @@ def enqueue(
     item_key: str | None = None,
     request_id: str | None = None,
     log_id: int | None = None,
+    digest: str | None = None,
 ) -> tuple[bool, str]:
     """Queue an intent (committed with the caller's transaction).
 
@@ -83,8 +84,11 @@ def enqueue(
 
     `item_key` keys the items by that field instead of the feed's id field (POST
     /api/ingest's X-Item-Key); `request_id` and `log_id` name the request and its log entry.
+    `digest` is `body_digest(body)` when the caller has it (hashing 1 MiB takes ~1.5 ms:
+    routes do it before their writer hop).
     """
-    digest = body_digest(body)
+    if digest is None:
+        digest = body_digest(body)
     row = conn.execute(
         "SELECT account_id, feed, intent, body_sha256 FROM intents WHERE correlation_id = ?",
         (correlation_id,),

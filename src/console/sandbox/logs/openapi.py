@@ -255,7 +255,9 @@ LOG_PATHS: dict[str, Any] = {
         "get": {
             "summary": "New entries matching the filters, as server-sent events",
             "description": (
-                "text/event-stream: `retry: 2000`, then one `event: log` per new matching "
+                "text/event-stream: `id: <start>` with `retry: 2000` (the id after which "
+                "entries count as new: resume from it when cut before the first event), "
+                "then one `event: log` per new matching "
                 "entry, `id:` its log id and `data:` the entry's JSON (ASCII-escaped). Resume "
                 "with Last-Event-ID (or ?last_event_id=): every matching entry after it, "
                 "once, in order; without it, new entries only. A comment `: keep-alive` "

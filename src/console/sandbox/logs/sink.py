@@ -4,9 +4,10 @@ Refusals (4xx, 5xx) and other answers no route logged itself are handed over by 
 middleware (`http/log_capture.py`) with `submit`: a deque append, never awaited, so logging
 never makes a request wait. One task flushes every `flush_seconds` (or as soon as
 `max_batch` entries wait) in one writer transaction (`store.insert_entries`), then wakes the
-live tail. When `capacity` entries wait (the writer is stalled), the oldest are dropped and
-counted. A killed server loses at most the entries of the last flush interval; the entries
-of accepted requests are written in the requests' own transactions and never wait here.
+live tail. When `capacity` entries wait (the writer is stalled), or their bodies pass
+`max_bytes`, the oldest are dropped and counted. A killed server loses at most the entries
+of the last flush interval; the entries of accepted requests are written in the requests'
+own transactions and never wait here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +31,9 @@ logger = logging.getLogger("console.sandbox")
 
 DEFAULT_MAX_BATCH = 500
 DEFAULT_CAPACITY = 10_000
+# Body bytes the waiting entries may hold in all: 10,000 entries with 64 KiB request and
+# response heads would be ~1.3 GB; past this the oldest are dropped as when full.
+DEFAULT_MAX_BYTES = 64 << 20
 
 
 class Notifier(Protocol):
@@ -51,6 +56,23 @@ class PendingEntry:
     entry: LogEntry
     bodies: LogBodies | None = None
     key_hash: str | None = None
+    # Builds `bodies` (masking up to 64 KiB: regex work), called on a worker thread by the
+    # flush, so neither the event loop nor the writer does it.
+    bodies_later: Callable[[], LogBodies] | None = None
+    # The body bytes it holds until written (counted against the sink's `max_bytes`).
+    size: int = 0
+
+
+def _build_bodies(batch: list[PendingEntry]) -> None:
+    """Build the bodies of entries that have them later (worker thread)."""
+    for pending in batch:
+        build, pending.bodies_later = pending.bodies_later, None
+        if build is None:
+            continue
+        try:
+            pending.bodies = build()
+        except Exception:
+            logger.exception("could not keep the bodies of a connector log entry")
 
 
 def _resolve(conn: sqlite3.Connection, pending: PendingEntry, at: float) -> bool:
@@ -95,12 +117,15 @@ class LogSink:
         flush_seconds: float = 0.1,
         max_batch: int = DEFAULT_MAX_BATCH,
         capacity: int = DEFAULT_CAPACITY,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.database = database
         self.tail = tail
         self.flush_seconds = flush_seconds
         self.max_batch = max_batch
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._bytes = 0  # the `size` of the waiting entries
         self._pending: collections.deque[PendingEntry] = collections.deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -115,10 +140,13 @@ class LogSink:
 
     def submit(self, pending: PendingEntry) -> None:
         """Queue an entry for the next flush; never waits. Full: the oldest is dropped."""
-        if len(self._pending) >= self.capacity:
-            self._pending.popleft()
+        while self._pending and (
+            len(self._pending) >= self.capacity or self._bytes + pending.size > self.max_bytes
+        ):
+            self._bytes -= self._pending.popleft().size
             self.dropped += 1
         self._pending.append(pending)
+        self._bytes += pending.size
         if len(self._pending) >= self.max_batch:
             self._wake.set()
 
@@ -144,6 +172,9 @@ class LogSink:
             return 0
         count = min(len(self._pending), self.max_batch)
         batch = [self._pending.popleft() for _ in range(count)]
+        self._bytes -= sum(pending.size for pending in batch)
+        if any(pending.bodies_later is not None for pending in batch):
+            await asyncio.to_thread(_build_bodies, batch)
         try:
             written = await self.database.run(lambda conn: write_pending(conn, batch))
         except Exception:

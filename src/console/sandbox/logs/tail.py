@@ -300,7 +300,10 @@ async def events(
         else:
             last_sent = start.last_id
             oldest = await tail.database.read(_oldest_id)
-        yield f"retry: {RETRY_MS}\n\n"
+        # `id:` names the start: a client cut before its first event resumes from there
+        # (SSE sets the last event id from a block without data too), rather than from
+        # the newest entry at its reconnect, which would skip what came in between.
+        yield f"id: {last_sent}\nretry: {RETRY_MS}\n\n"
         if oldest is not None and last_sent + 1 < oldest:
             # Entries past the resume point were pruned (D13): say so, then go on.
             yield f"event: gap\ndata: {json.dumps({'pruned_before': oldest})}\n\n"

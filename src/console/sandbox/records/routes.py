@@ -9,6 +9,7 @@ DELETE is 405 (the `resource` helper answers it with `Allow`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import sqlite3
@@ -31,6 +32,8 @@ from console.sandbox.http.payload import (
 )
 from console.sandbox.http.responses import correlation_id_of, json_response
 from console.sandbox.http.routing import as_admin, resource
+from console.sandbox.logs.model import BODY_CAPTURE_BYTES, LogBodies
+from console.sandbox.logs.redact import capture
 from console.sandbox.logs.request_entry import bodies_from_request, entry_from_request, log_context
 from console.sandbox.logs.store import insert_entry
 from console.sandbox.records import query as queries
@@ -200,7 +203,7 @@ def _logged(
     principal: Principal,
     feed: store.FeedRef,
     intent: str,
-    raw: bytes,
+    request_bodies: LogBodies,
     response: Response,
 ) -> Response:
     """Insert the request's connector log entry (writer thread, the route's transaction)."""
@@ -216,8 +219,17 @@ def _logged(
         processing_status="succeeded",
         auth_via=principal.via,
     )
-    insert_entry(conn, entry, bodies_from_request(request, raw, bytes(response.body)))
+    bodies = dataclasses.replace(request_bodies, response=capture(bytes(response.body))[0])
+    insert_entry(conn, entry, bodies)
     return response
+
+
+async def _request_bodies(request: Request, raw: bytes) -> LogBodies:
+    """What the log keeps of the request (cut, masked: up to 64 KiB of regex work), built
+    before the writer hop and, for a large body, on a worker thread: never on the writer."""
+    if len(raw) >= BODY_CAPTURE_BYTES:
+        return await asyncio.to_thread(bodies_from_request, request, raw, None)
+    return bodies_from_request(request, raw, None)
 
 
 async def post_record(request: Request) -> Response:
@@ -226,6 +238,7 @@ async def post_record(request: Request) -> Response:
     payload = await _read_object(request, _POST_KEYS)
     correlation_id = correlation_id_of(request)
     raw = await request.body()  # read already: Starlette keeps it
+    request_bodies = await _request_bodies(request, raw)
     context = log_context(request)
     context.items_received = 1
     if payload.error is None and "guid" in payload.data:
@@ -241,7 +254,13 @@ async def post_record(request: Request) -> Response:
             raise error.as_api_error() from None
         intent = "record.create" if status == 201 else "record.update"
         return _logged(
-            request, conn, principal, feed, intent, raw, json_response(record, status=status)
+            request,
+            conn,
+            principal,
+            feed,
+            intent,
+            request_bodies,
+            json_response(record, status=status),
         )
 
     response = await as_admin(request, work)
@@ -313,6 +332,7 @@ async def patch_record(request: Request) -> Response:
     payload = await _read_object(request, _PATCH_KEYS)
     correlation_id = correlation_id_of(request)
     raw = await request.body()  # read already: Starlette keeps it
+    request_bodies = await _request_bodies(request, raw)
     log_context(request).items_received = 1
 
     def work(conn: sqlite3.Connection, principal: Principal) -> Response:
@@ -338,7 +358,7 @@ async def patch_record(request: Request) -> Response:
         except store.RecordError as error:
             raise error.as_api_error() from None
         response = json_response(_reread(conn, guid))
-        return _logged(request, conn, principal, feed, "record.update", raw, response)
+        return _logged(request, conn, principal, feed, "record.update", request_bodies, response)
 
     response = await as_admin(request, work)
     entry_written(request)
