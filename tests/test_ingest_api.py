@@ -374,3 +374,15 @@ def test_json_array_and_csv_files_upload_every_item(
         assert await _records(sandbox_url, admin, 1500) == 1500
 
     run(main())
+
+
+def test_batches_over_the_body_cap_are_refused_up_front(tmp_path: Path) -> None:
+    """A batch limit over the server's 1,048,576-byte cap would make every batch a 413, on
+    every rerun too: the uploader refuses it before sending anything."""
+    client = ApiClient("http://127.0.0.1:9", "ik_live_" + "x" * 32)
+    source = tmp_path / "x.ndjson"
+    source.write_text('{"id": 1}\n')
+    with pytest.raises(ValueError, match="max_batch_bytes"):
+        BulkUploader(client, FEED, source, max_batch_bytes=1_048_577)
+    with pytest.raises(ValueError, match="max_items"):
+        BulkUploader(client, FEED, source, max_items=10_001)

@@ -240,3 +240,15 @@ def test_every_response_carries_a_fresh_request_id(client: httpx.Client, admin_k
         assert re.fullmatch(r"req_[A-Za-z0-9]{26}", request_id)
         seen.add(request_id)
     assert len(seen) == 3
+
+
+def test_a_correlation_id_that_looks_like_a_key_is_replaced(
+    client: httpx.Client, admin_key: str
+) -> None:
+    """Correlation ids are logged and searched in full: one that starts like a key (a key
+    pasted into the wrong header) is never kept, in any case."""
+    for sent in ("fdk_" + "a" * 40, "IK_LIVE_" + "b" * 32, "Fdk_short"):
+        response = client.get(
+            KEYS, headers={"Authorization": f"Bearer {admin_key}", "X-Correlation-Id": sent}
+        )
+        assert CORRELATION_ID.match(response.headers["X-Correlation-Id"]), sent

@@ -50,6 +50,8 @@ MAX_RATE_LIMITED = 100  # consecutive 429s on one batch before the upload stops
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.5, 8.0
 MAX_ITEM_KEY_LENGTH = 100  # the server's rule for X-Item-Key (a feed's id_field rule)
 _INDEX = re.compile(r"^\[(\d+)\]")
+# The contract's body cap on /api/ingest (one byte more is 413).
+BODY_CAP_BYTES = 1_048_576
 # `[i].FIELD`: a problem of item i's FIELD.
 _ITEM_FIELD = re.compile(r"^\[\d+\]\.(.+)$")
 
@@ -222,6 +224,11 @@ class BulkUploader:
             raise ValueError("concurrency must be between 1 and 64")
         if item_key is not None and (problem := item_key_problem(item_key)):
             raise ValueError(problem)
+        if not 2 <= max_batch_bytes <= BODY_CAP_BYTES:
+            # Over the server's body cap every batch would be a 413, on every rerun too.
+            raise ValueError(f"max_batch_bytes must be 2 to {BODY_CAP_BYTES:,} bytes")
+        if not 1 <= max_items <= MAX_BATCH_ITEMS:
+            raise ValueError(f"max_items must be 1 to {MAX_BATCH_ITEMS:,}")
         self._client = client
         self._api = IngestApi(client)
         self.feed = feed

@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from console.api.ingest import UploadIncomplete
     from console.api.ingest_sources import SourceError
+    from console.common.redaction import mask_secret
 
-    shown_key = f"{'ik_live_' if key.startswith('ik_live_') else key[:4]}…{key[-4:]}"
+    shown_key = mask_secret(key)
     progress = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
     manifest: list[Path | None] = [None]
     try:

@@ -23,6 +23,7 @@ logger = logging.getLogger("console.sandbox")
 
 # A client's own correlation id is kept when it is short and safe to echo in headers and logs.
 _CLIENT_CORRELATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_KEY_PREFIXES = ("fdk_", "ik_live_")
 
 
 def _sent_correlation_id(scope: Scope) -> str:
@@ -33,6 +34,9 @@ def _sent_correlation_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-correlation-id":
             sent = value.decode("latin-1")
+            # One that looks like a key is replaced: ids are logged and searched in full.
+            if sent.lower().startswith(_KEY_PREFIXES):
+                return ""
             return sent if _CLIENT_CORRELATION_ID.match(sent) else ""
     return ""
 
