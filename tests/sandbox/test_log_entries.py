@@ -53,6 +53,25 @@ def rows_of(data_dir: Path, request_id: str) -> list[sqlite3.Row]:
         conn.close()
 
 
+def _flush_barrier(
+    data_dir: Path, response: httpx.Response, eventually: Eventually, timeout: float
+) -> None:
+    """Send one more logged request with the same key (a refusal: an unknown feed) and wait
+    for its entry. The sink flushes in order, so a second entry of `response`'s request,
+    submitted before its response was sent, is stored by then."""
+    request = response.request
+    url = request.url.copy_with(path="/ingest/no-such-feed-barrier/upsert")
+    headers = (
+        {"Authorization": request.headers["Authorization"]}
+        if ("Authorization" in request.headers)
+        else {}
+    )
+    with httpx.Client(timeout=10) as http:
+        barrier = http.post(url, json={"id": "x"}, headers=headers)
+    assert barrier.status_code in (404, 429), barrier.text
+    eventually(lambda: bool(rows_of(data_dir, barrier.headers["X-Request-Id"])), timeout)
+
+
 def entry_of(
     data_dir: Path, response: httpx.Response, eventually: Eventually, timeout: float = 10
 ) -> sqlite3.Row:
@@ -61,7 +80,7 @@ def entry_of(
     assert request_id.startswith("req_")
     assert len(request_id) == 30
     eventually(lambda: bool(rows_of(data_dir, request_id)), timeout)
-    time.sleep(0.25)  # a second entry would come with the next flush
+    _flush_barrier(data_dir, response, eventually, timeout)
     rows = rows_of(data_dir, request_id)
     assert len(rows) == 1, [dict(row) for row in rows]
     return rows[0]
@@ -391,10 +410,12 @@ def test_burst_refusals_are_logged_and_a_401_is_not(
     assert row["processing_status"] == "rejected"
     assert row["intent"] == "upsert"
     assert row["key_shown"] == f"ik_live_…{key[-4:]}"
-    time.sleep(0.3)
+    # entry_of waited for a later request's entry (the sink flushes in order): the 401,
+    # sent before it, would be stored by now.
     assert rows_of(server.data_dir, unknown.headers["X-Request-Id"]) == []
     conn = sqlite3.connect(database_path(server.data_dir))
-    assert conn.execute("SELECT COUNT(*) FROM logs").fetchone()[0] == 2
+    # The 202, the 429 and entry_of's own later (refused) request.
+    assert conn.execute("SELECT COUNT(*) FROM logs").fetchone()[0] == 3
     conn.close()
 
 
@@ -418,7 +439,7 @@ def test_a_413_before_auth_is_logged_for_a_live_key_only(
     assert row["key_shown"] == f"fdk_…{admin_key[-4:]}"
     assert row["http_status"] == 413
     assert row["processing_status"] == "rejected"
-    time.sleep(0.3)
+    # entry_of waited for a later request's entry: the dead key's 413 would be stored.
     assert rows_of(sandbox.data_dir, dead.headers["X-Request-Id"]) == []
 
 
