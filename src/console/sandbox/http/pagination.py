@@ -59,25 +59,43 @@ def repeated_differently(query: Mapping[str, str], *names: str) -> list[Problem]
     ]
 
 
+def bounded_int(text: str, low: int, high: int) -> int | None:
+    """The integer `text` names if it is from `low` to `high` (blanks around it aside),
+    else None."""
+    text = text.strip()
+    # ASCII digits only (int() refuses some Unicode digits that isdigit() accepts), and
+    # few of them: int() refuses over 4,300 (a 500) and SQLite's integers end at 19.
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def parse_limit(query: Mapping[str, str], problems: list[Problem]) -> int:
+    """Read `limit` (default DEFAULT_LIMIT; above MAX_LIMIT capped, not refused, up to
+    MAX_PAGE_NUMBER); a bad one adds a problem naming it and reads as the default."""
+    raw_limit = query.get("limit")
+    if raw_limit is None:
+        return DEFAULT_LIMIT
+    parsed = bounded_int(raw_limit, 1, MAX_PAGE_NUMBER)
+    if parsed is None:
+        problems.append(
+            invalid(
+                "limit",
+                f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
+                f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
+            )
+        )
+        return DEFAULT_LIMIT
+    return min(parsed, MAX_LIMIT)
+
+
 def parse_page(query: Mapping[str, str]) -> PageRequest:
     """Read `limit` and `cursor`; a limit above the maximum is capped, not refused."""
     problems = repeated_differently(query, "limit", "cursor")
     if problems:
         raise validation_failed(problems)
-    limit = DEFAULT_LIMIT
-    raw_limit = query.get("limit")
-    if raw_limit is not None:
-        parsed = _positive_int(raw_limit)
-        if parsed is not None:
-            limit = min(parsed, MAX_LIMIT)
-        else:
-            problems.append(
-                invalid(
-                    "limit",
-                    f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
-                    f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
-                )
-            )
+    limit = parse_limit(query, problems)
     before = None
     raw_cursor = query.get("cursor")
     if raw_cursor:
@@ -130,13 +148,7 @@ class NumberedPage:
 
 def _positive_int(text: str) -> int | None:
     """An integer from 1 to MAX_PAGE_NUMBER, else None."""
-    text = text.strip()
-    # ASCII digits only (int() refuses some Unicode digits that isdigit() accepts), and
-    # few of them: leading zeros aside, the value is at most MAX_PAGE_NUMBER.
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        return None
-    value = int(text)
-    return value if 1 <= value <= MAX_PAGE_NUMBER else None
+    return bounded_int(text, 1, MAX_PAGE_NUMBER)
 
 
 def parse_numbered_page(query: Mapping[str, str]) -> NumberedPage:

@@ -27,7 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.sandbox.http.errors import Problem, invalid, validation_failed
-from console.sandbox.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE_NUMBER
+from console.sandbox.http.pagination import (
+    DEFAULT_LIMIT,
+    bounded_int,
+    parse_limit,
+    repeated_differently,
+)
 from console.sandbox.logs.model import PROCESSING_STATUSES
 from console.sandbox.logs.store import (
     ENTRY_COLUMNS,
@@ -158,14 +163,6 @@ def decode_cursor(key: bytes, account_id: int, cursor: str) -> int | None:
     return int(text) if _DIGITS.match(text) else None
 
 
-def _bounded_int(text: str, low: int, high: int) -> int | None:
-    text = text.strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
-
-
 def _time(text: str) -> float | None:
     text = text.strip()
     if len(text) > _MAX_NUMBER_LENGTH or not text.isascii():
@@ -189,13 +186,7 @@ def _text(query: Mapping[str, str], name: str, limit: int, problems: list[Proble
 
 def parse_filter(query: Mapping[str, str], problems: list[Problem]) -> LogFilter:
     """The filters of a log list or stream; each bad one adds a problem naming it."""
-    getlist = getattr(query, "getlist", None)
-    if getlist is not None:
-        problems += [
-            invalid(name, f"{name} is given more than once with different values; send it once.")
-            for name in _SINGLE
-            if len(set(getlist(name))) > 1
-        ]
+    problems += repeated_differently(query, *_SINGLE)
     status = query.get("status") or None
     if status is not None and status not in PROCESSING_STATUSES:
         problems.append(
@@ -204,7 +195,7 @@ def parse_filter(query: Mapping[str, str], problems: list[Problem]) -> LogFilter
         status = None
     http_status = None
     if query.get("http_status"):
-        http_status = _bounded_int(query["http_status"], MIN_HTTP_STATUS, MAX_HTTP_STATUS)
+        http_status = bounded_int(query["http_status"], MIN_HTTP_STATUS, MAX_HTTP_STATUS)
         if http_status is None:
             problems.append(
                 invalid(
@@ -247,19 +238,7 @@ def parse_log_query(
     """Check every parameter of a log list; 400 VALIDATION_FAILED naming each bad one."""
     problems: list[Problem] = []
     log_filter = parse_filter(query, problems)
-    limit = DEFAULT_LIMIT
-    if "limit" in query:
-        parsed = _bounded_int(query["limit"], 1, MAX_PAGE_NUMBER)
-        if parsed is None:
-            problems.append(
-                invalid(
-                    "limit",
-                    f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
-                    f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
-                )
-            )
-        else:
-            limit = min(parsed, MAX_LIMIT)
+    limit = parse_limit(query, problems)
     before = None
     cursor = query.get("cursor", "")
     if cursor:

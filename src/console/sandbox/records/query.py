@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.sandbox.http.errors import Problem, invalid, validation_failed
-from console.sandbox.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE_NUMBER
+from console.sandbox.http.pagination import (
+    DEFAULT_LIMIT,
+    bounded_int,
+    parse_limit,
+    repeated_differently,
+)
 from console.sandbox.records.store import (
     MAX_SYSTEM_ID_LENGTH,
     RECORD_COLUMNS,
@@ -136,26 +141,12 @@ def decode_cursor(key: bytes, order: str, cursor: str) -> tuple[float, int] | No
     return updated_at, int(seq_text)
 
 
-def _bounded_int(text: str, low: int, high: int) -> int | None:
-    text = text.strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
-
-
 def parse_record_query(
     query: Mapping[str, str], conn: sqlite3.Connection, feed: FeedRef
 ) -> RecordQuery:
     """Check every parameter of a record list; 400 VALIDATION_FAILED naming each bad one."""
     problems: list[Problem] = []
-    getlist = getattr(query, "getlist", None)
-    if getlist is not None:
-        problems += [
-            invalid(name, f"{name} is given more than once with different values; send it once.")
-            for name in _SINGLE
-            if len(set(getlist(name))) > 1
-        ]
+    problems += repeated_differently(query, *_SINGLE)
     q = query.get("q", "")
     if len(q) > MAX_Q_LENGTH:
         problems.append(invalid("q", f"q must be at most {MAX_Q_LENGTH} characters."))
@@ -180,7 +171,7 @@ def parse_record_query(
         )
     version = None
     if "version" in query:
-        version = _bounded_int(query["version"], 0, MAX_VERSION)
+        version = bounded_int(query["version"], 0, MAX_VERSION)
         if version is None:
             problems.append(
                 invalid("version", f"version must be an integer Unix second, 0 to {MAX_VERSION}.")
@@ -191,19 +182,7 @@ def parse_record_query(
     order = query.get("order", "-updated_at")
     if order not in ORDERS:
         problems.append(invalid("order", "order must be -updated_at or updated_at."))
-    limit = DEFAULT_LIMIT
-    if "limit" in query:
-        parsed = _bounded_int(query["limit"], 1, MAX_PAGE_NUMBER)
-        if parsed is None:
-            problems.append(
-                invalid(
-                    "limit",
-                    f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
-                    f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
-                )
-            )
-        else:
-            limit = min(parsed, MAX_LIMIT)
+    limit = parse_limit(query, problems)
     fields = _field_filters(query, problems)
     after = None
     cursor = query.get("cursor", "")
