@@ -24,10 +24,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.sandbox.http.auth import Principal, authenticate, credentials_of
+from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import ApiError, Problem, invalid
 from console.sandbox.http.middleware import new_correlation_id
-from console.sandbox.http.routing import database_of, last_used_of, resource
+from console.sandbox.http.routing import as_key_inline, database_of, resource
 from console.sandbox.ingest.idempotency import (
     IDEMPOTENCY_KEY,
     MAX_IDEMPOTENCY_KEY,
@@ -135,17 +135,9 @@ def _stream_named(request: Request) -> tuple[str | None, bool]:
 async def _authenticate(request: Request, idem_key: str | None) -> _Caller:
     """Key, stream and the Idempotency-Key's first request, in one read on the event loop;
     401 raised, a stream refusal returned (so the log context can name the key first)."""
-    credentials = credentials_of(request)
     named, usable = _stream_named(request)
-    used: list[tuple[str, float]] = []
 
-    def work(conn: sqlite3.Connection) -> _Caller | ApiError:
-        at = now()
-        try:
-            principal = authenticate(conn, credentials, at)
-        except ApiError as error:
-            return error
-        used[:] = [(principal.key_id, at)]
+    def work(conn: sqlite3.Connection, principal: Principal, at: float) -> _Caller | ApiError:
         shown = shown_key_of(conn, principal.key_id)
         # D2: an admin key has no stream of its own: ?stream= must name one of its account.
         slug = named if principal.kind == "admin" else principal.feed
@@ -157,14 +149,7 @@ async def _authenticate(request: Request, idem_key: str | None) -> _Caller:
         replay = None if idem_key is None else find_replay(conn, principal.key_id, idem_key, at)
         return _Caller(principal, shown, feed, replay=replay)
 
-    try:
-        outcome = await database_of(request).read_inline(work)
-    finally:
-        if used:
-            last_used_of(request).note(*used[0])
-    if isinstance(outcome, ApiError):
-        raise outcome
-    return outcome
+    return await as_key_inline(request, work)
 
 
 def _encode(content: Any) -> bytes:
