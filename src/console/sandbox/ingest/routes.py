@@ -197,8 +197,13 @@ def _duplicate_entry(
     )
 
 
-def _replay_response(replay: Replay) -> Response:
-    """D7: the first request's 202, byte for byte, marked as a replay."""
+def _replay_response(request: Request, replay: Replay) -> Response:
+    """D7: the first request's 202, byte for byte, marked as a replay (its `duplicate` log
+    entry committed: the log context and the live tail are told)."""
+    context = log_context(request)
+    context.items_received = _replayed_items(replay)
+    context.processing_status = "duplicate"
+    _logged(request)
     return Response(
         content=replay.response,
         status_code=202,
@@ -243,11 +248,7 @@ async def _answer_replay(
         insert_entry(conn, entry, bodies)
 
     await database_of(request).run(commit)
-    context = log_context(request)
-    context.items_received = _replayed_items(replay)
-    context.processing_status = "duplicate"
-    _logged(request)
-    return _replay_response(replay)
+    return _replay_response(request, replay)
 
 
 def _naming_item_key(error: ApiError) -> ApiError:
@@ -392,10 +393,7 @@ async def ingest(request: Request) -> Response:
 
     outcome = await database_of(request).run(commit)
     if isinstance(outcome, Replay):
-        context.items_received = _replayed_items(outcome)
-        context.processing_status = "duplicate"
-        _logged(request)
-        return _replay_response(outcome)
+        return _replay_response(request, outcome)
     worker: IntentWorker = request.app.state.intent_worker
     worker.wake()
     # The X-Correlation-Id header follows a fresh id (the contract middleware reads it).
