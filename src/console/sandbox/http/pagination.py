@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +46,38 @@ def _decode_cursor(cursor: str) -> int | None:
     if not text.startswith(_CURSOR_TAG) or not digits.isdigit() or len(digits) > 18:
         return None
     return int(digits)
+
+
+# Signed cursors (record and log lists): a MAC of this many bytes, then the payload.
+_MAC_BYTES = 12
+
+
+def cursor_key(conn: sqlite3.Connection) -> bytes:
+    """The server's secret for signing list cursors (made by the migrations)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'records_cursor_key'").fetchone()
+    return bytes.fromhex(str(row[0])) if row is not None else b"records"
+
+
+def sign_cursor(key: bytes, payload: bytes) -> str:
+    """An opaque cursor carrying `payload`, signed with `key`."""
+    mac = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
+
+
+def signed_payload(key: bytes, cursor: str, max_length: int) -> bytes | None:
+    """The payload of a cursor `sign_cursor` made with `key` (at most `max_length`
+    characters), or None when this server did not issue it."""
+    if len(cursor) > max_length:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
+    expected = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    if not hmac.compare_digest(mac, expected):
+        return None
+    return payload
 
 
 def repeated_differently(query: Mapping[str, str], *names: str) -> list[Problem]:

@@ -14,10 +14,6 @@ empty, page then still has a `next_cursor` where its scan stopped.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import math
 import re
@@ -30,8 +26,11 @@ from console.sandbox.http.errors import Problem, invalid, validation_failed
 from console.sandbox.http.pagination import (
     DEFAULT_LIMIT,
     bounded_int,
+    cursor_key,
     parse_limit,
     repeated_differently,
+    sign_cursor,
+    signed_payload,
 )
 from console.sandbox.logs.model import PROCESSING_STATUSES
 from console.sandbox.logs.store import (
@@ -67,7 +66,6 @@ _SINGLE = (
     "cursor",
 )
 _CURSOR_TAG = b"l1"
-_MAC_BYTES = 12
 _CURSOR_MAX_LENGTH = 120
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
 # A time parameter is a decimal number of at most this many characters.
@@ -131,30 +129,17 @@ class LogQuery:
     before: int | None = None  # the list continues below this id
 
 
-def _cursor_key(conn: sqlite3.Connection) -> bytes:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'records_cursor_key'").fetchone()
-    return bytes.fromhex(str(row[0])) if row is not None else b"records"
-
-
 def encode_cursor(key: bytes, account_id: int, before: int) -> str:
     """An opaque cursor, signed for the account, continuing below id `before`."""
     payload = b"%s|%d|%d" % (_CURSOR_TAG, account_id, before)
-    mac = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-    return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
+    return sign_cursor(key, payload)
 
 
 def decode_cursor(key: bytes, account_id: int, cursor: str) -> int | None:
     """The id a cursor continues below, or None when this server did not issue it for the
     account."""
-    if len(cursor) > _CURSOR_MAX_LENGTH:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
-    except (binascii.Error, UnicodeError, ValueError):
-        return None
-    mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
-    expected = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-    if not hmac.compare_digest(mac, expected):
+    payload = signed_payload(key, cursor, _CURSOR_MAX_LENGTH)
+    if payload is None:
         return None
     parts = payload.split(b"|")
     if len(parts) != 3 or parts[0] != _CURSOR_TAG or parts[1] != b"%d" % account_id:
@@ -242,7 +227,7 @@ def parse_log_query(
     before = None
     cursor = query.get("cursor", "")
     if cursor:
-        before = decode_cursor(_cursor_key(conn), account_id, cursor)
+        before = decode_cursor(cursor_key(conn), account_id, cursor)
         if before is None:
             problems.append(invalid("cursor", "cursor is not one this server issued."))
     if problems:
@@ -500,7 +485,7 @@ def list_page(conn: sqlite3.Connection, account_id: int, query: LogQuery) -> dic
         next_before = floor
     next_cursor = None
     if next_before is not None and (low is None or next_before > low):
-        next_cursor = encode_cursor(_cursor_key(conn), account_id, next_before)
+        next_cursor = encode_cursor(cursor_key(conn), account_id, next_before)
     return {"data": [entry_json(row) for row in rows], "pagination": {"next_cursor": next_cursor}}
 
 
