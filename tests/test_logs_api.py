@@ -16,7 +16,7 @@ import pytest
 
 from console.api.errors import ApiError
 from console.api.ingest import IngestApi
-from console.api.logs import LogDetail, LogEntry, LogsApi, Trace
+from console.api.logs import LogDetail, LogEntry, LogsApi, Trace, filter_params
 from console.api.transport import ApiClient
 from tests.conftest import run
 
@@ -415,3 +415,15 @@ def test_stream_delivers_new_entries_and_resumes_after_an_id(
         assert [e.request_id for e in resumed] == [sent[2].request_id, late.request_id]
 
     _live(sandbox_url, keys, scenario)
+
+
+def test_filter_params_keep_the_contract_order_drop_none_and_refuse_unknown_names() -> None:
+    params = filter_params(id="r-1", feed="a", status=None, http_status=0, since=1.5)
+    assert list(params.items()) == [
+        ("feed", "a"),
+        ("http_status", 0),
+        ("since", 1.5),
+        ("id", "r-1"),
+    ]
+    with pytest.raises(TypeError, match="stauts"):
+        filter_params(**{"stauts": "error"})  # type: ignore[typeddict-unknown-key]

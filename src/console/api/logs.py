@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
 from console.api.errors import ApiError
@@ -231,31 +231,29 @@ def _data(body: Any) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def filter_params(
-    *,
-    feed: str | None = None,
-    pipeline_id: str | None = None,
-    status: str | None = None,
-    intent: str | None = None,
-    http_status: int | None = None,
-    since: float | None = None,
-    until: float | None = None,
-    q: str | None = None,
-    id: str | None = None,
-) -> dict[str, Any]:
-    """The query parameters of the contract's log filters (None: not filtered)."""
-    params: dict[str, Any] = {
-        "feed": feed,
-        "pipeline_id": pipeline_id,
-        "status": status,
-        "intent": intent,
-        "http_status": http_status,
-        "since": since,
-        "until": until,
-        "q": q,
-        "id": id,
-    }
-    return {k: v for k, v in params.items() if v is not None}
+class LogFilters(TypedDict, total=False):
+    """The contract's log filters, the keyword arguments of `LogsApi.query` and
+    `LogsApi.stream` (each optional; None: not filtered)."""
+
+    feed: str | None
+    pipeline_id: str | None
+    status: str | None
+    intent: str | None
+    http_status: int | None
+    since: float | None
+    until: float | None
+    q: str | None
+    id: str | None
+
+
+def filter_params(**filters: Unpack[LogFilters]) -> dict[str, Any]:
+    """The query parameters of the contract's log filters (None: not filtered), in the
+    order LogFilters names them."""
+    unknown = filters.keys() - LogFilters.__annotations__.keys()
+    if unknown:
+        raise TypeError(f"unknown log filter(s): {', '.join(sorted(unknown))}")
+    given: dict[str, Any] = dict(filters)
+    return {name: given[name] for name in LogFilters.__annotations__ if given.get(name) is not None}
 
 
 class LogsApi:
@@ -277,31 +275,13 @@ class LogsApi:
     async def query(
         self,
         *,
-        feed: str | None = None,
-        pipeline_id: str | None = None,
-        status: str | None = None,
-        intent: str | None = None,
-        http_status: int | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        q: str | None = None,
-        id: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        **filters: Unpack[LogFilters],
     ) -> Page[LogEntry]:
         """One page of entries, newest first (`next_cursor` may be set on a short page:
         the server stops scanning after a budget and says where to go on)."""
-        params = filter_params(
-            feed=feed,
-            pipeline_id=pipeline_id,
-            status=status,
-            intent=intent,
-            http_status=http_status,
-            since=since,
-            until=until,
-            q=q,
-            id=id,
-        )
+        params = filter_params(**filters)
         return await fetch_page(
             self._client, LOGS_PATH, LogEntry.from_json, limit=limit, cursor=cursor, params=params
         )
@@ -321,15 +301,7 @@ class LogsApi:
         *,
         last_event_id: int | None = None,
         on_gap: Callable[[int | None], None] | None = None,
-        feed: str | None = None,
-        pipeline_id: str | None = None,
-        status: str | None = None,
-        intent: str | None = None,
-        http_status: int | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        q: str | None = None,
-        id: str | None = None,
+        **filters: Unpack[LogFilters],
     ) -> AsyncIterator[LogEntry]:
         """New entries as they are written, for as long as the caller iterates.
 
@@ -340,17 +312,7 @@ class LogsApi:
         """
         from httpx_sse import EventSource, SSEError
 
-        params = filter_params(
-            feed=feed,
-            pipeline_id=pipeline_id,
-            status=status,
-            intent=intent,
-            http_status=http_status,
-            since=since,
-            until=until,
-            q=q,
-            id=id,
-        )
+        params = filter_params(**filters)
         last_id = last_event_id
         backoff = self.first_backoff
         server_retry: float | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +48,38 @@ def _decode_cursor(cursor: str) -> int | None:
     return int(digits)
 
 
+# Signed cursors (record and log lists): a MAC of this many bytes, then the payload.
+_MAC_BYTES = 12
+
+
+def cursor_key(conn: sqlite3.Connection) -> bytes:
+    """The server's secret for signing list cursors (made by the migrations)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'records_cursor_key'").fetchone()
+    return bytes.fromhex(str(row[0])) if row is not None else b"records"
+
+
+def sign_cursor(key: bytes, payload: bytes) -> str:
+    """An opaque cursor carrying `payload`, signed with `key`."""
+    mac = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
+
+
+def signed_payload(key: bytes, cursor: str, max_length: int) -> bytes | None:
+    """The payload of a cursor `sign_cursor` made with `key` (at most `max_length`
+    characters), or None when this server did not issue it."""
+    if len(cursor) > max_length:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
+    expected = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    if not hmac.compare_digest(mac, expected):
+        return None
+    return payload
+
+
 def repeated_differently(query: Mapping[str, str], *names: str) -> list[Problem]:
     """A 400 problem for each of `names` given more than once with different values: a
     request names one page, never "whichever value the server reads last"."""
@@ -59,25 +93,43 @@ def repeated_differently(query: Mapping[str, str], *names: str) -> list[Problem]
     ]
 
 
+def bounded_int(text: str, low: int, high: int) -> int | None:
+    """The integer `text` names if it is from `low` to `high` (blanks around it aside),
+    else None."""
+    text = text.strip()
+    # ASCII digits only (int() refuses some Unicode digits that isdigit() accepts), and
+    # few of them: int() refuses over 4,300 (a 500) and SQLite's integers end at 19.
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def parse_limit(query: Mapping[str, str], problems: list[Problem]) -> int:
+    """Read `limit` (default DEFAULT_LIMIT; above MAX_LIMIT capped, not refused, up to
+    MAX_PAGE_NUMBER); a bad one adds a problem naming it and reads as the default."""
+    raw_limit = query.get("limit")
+    if raw_limit is None:
+        return DEFAULT_LIMIT
+    parsed = bounded_int(raw_limit, 1, MAX_PAGE_NUMBER)
+    if parsed is None:
+        problems.append(
+            invalid(
+                "limit",
+                f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
+                f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
+            )
+        )
+        return DEFAULT_LIMIT
+    return min(parsed, MAX_LIMIT)
+
+
 def parse_page(query: Mapping[str, str]) -> PageRequest:
     """Read `limit` and `cursor`; a limit above the maximum is capped, not refused."""
     problems = repeated_differently(query, "limit", "cursor")
     if problems:
         raise validation_failed(problems)
-    limit = DEFAULT_LIMIT
-    raw_limit = query.get("limit")
-    if raw_limit is not None:
-        parsed = _positive_int(raw_limit)
-        if parsed is not None:
-            limit = min(parsed, MAX_LIMIT)
-        else:
-            problems.append(
-                invalid(
-                    "limit",
-                    f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
-                    f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
-                )
-            )
+    limit = parse_limit(query, problems)
     before = None
     raw_cursor = query.get("cursor")
     if raw_cursor:
@@ -130,13 +182,7 @@ class NumberedPage:
 
 def _positive_int(text: str) -> int | None:
     """An integer from 1 to MAX_PAGE_NUMBER, else None."""
-    text = text.strip()
-    # ASCII digits only (int() refuses some Unicode digits that isdigit() accepts), and
-    # few of them: leading zeros aside, the value is at most MAX_PAGE_NUMBER.
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        return None
-    value = int(text)
-    return value if 1 <= value <= MAX_PAGE_NUMBER else None
+    return bounded_int(text, 1, MAX_PAGE_NUMBER)
 
 
 def parse_numbered_page(query: Mapping[str, str]) -> NumberedPage:

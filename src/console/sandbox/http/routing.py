@@ -110,6 +110,35 @@ async def as_admin(
     return outcome
 
 
+async def as_key_inline(
+    request: Request, work: Callable[[sqlite3.Connection, Principal, float], T | ApiError]
+) -> T:
+    """Authenticate any key and run `work` (given the key and the time it was checked) in one
+    read on the event loop (`Database.read_inline`: a few indexed rows; `work` may run
+    twice). 401 is raised, as is the ApiError `work` returns; the key's last use is stamped
+    once it authenticated, whatever `work` answers."""
+    credentials = credentials_of(request)
+    used: list[tuple[str, float]] = []
+
+    def hop(conn: sqlite3.Connection) -> T | ApiError:
+        at = now()
+        try:
+            principal = authenticate(conn, credentials, at)
+        except ApiError as error:
+            return error
+        used[:] = [(principal.key_id, at)]  # a retried hop replaces its first try's note
+        return work(conn, principal, at)
+
+    try:
+        outcome = await database_of(request).read_inline(hop)
+    finally:
+        if used:
+            last_used_of(request).note(*used[0])
+    if isinstance(outcome, ApiError):
+        raise outcome
+    return outcome
+
+
 class Resource(Route):
     """A path's route: its path alone decides (any other method is 405, with `Allow`), and it
     declares the most request body bytes it accepts.

@@ -24,10 +24,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.sandbox.http.auth import Principal, authenticate, credentials_of
+from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import ApiError, Problem, invalid
 from console.sandbox.http.middleware import new_correlation_id
-from console.sandbox.http.routing import database_of, last_used_of, resource
+from console.sandbox.http.routing import as_key_inline, database_of, resource
 from console.sandbox.ingest.idempotency import (
     IDEMPOTENCY_KEY,
     MAX_IDEMPOTENCY_KEY,
@@ -135,17 +135,9 @@ def _stream_named(request: Request) -> tuple[str | None, bool]:
 async def _authenticate(request: Request, idem_key: str | None) -> _Caller:
     """Key, stream and the Idempotency-Key's first request, in one read on the event loop;
     401 raised, a stream refusal returned (so the log context can name the key first)."""
-    credentials = credentials_of(request)
     named, usable = _stream_named(request)
-    used: list[tuple[str, float]] = []
 
-    def work(conn: sqlite3.Connection) -> _Caller | ApiError:
-        at = now()
-        try:
-            principal = authenticate(conn, credentials, at)
-        except ApiError as error:
-            return error
-        used[:] = [(principal.key_id, at)]
+    def work(conn: sqlite3.Connection, principal: Principal, at: float) -> _Caller | ApiError:
         shown = shown_key_of(conn, principal.key_id)
         # D2: an admin key has no stream of its own: ?stream= must name one of its account.
         slug = named if principal.kind == "admin" else principal.feed
@@ -157,14 +149,7 @@ async def _authenticate(request: Request, idem_key: str | None) -> _Caller:
         replay = None if idem_key is None else find_replay(conn, principal.key_id, idem_key, at)
         return _Caller(principal, shown, feed, replay=replay)
 
-    try:
-        outcome = await database_of(request).read_inline(work)
-    finally:
-        if used:
-            last_used_of(request).note(*used[0])
-    if isinstance(outcome, ApiError):
-        raise outcome
-    return outcome
+    return await as_key_inline(request, work)
 
 
 def _encode(content: Any) -> bytes:
@@ -212,8 +197,13 @@ def _duplicate_entry(
     )
 
 
-def _replay_response(replay: Replay) -> Response:
-    """D7: the first request's 202, byte for byte, marked as a replay."""
+def _replay_response(request: Request, replay: Replay) -> Response:
+    """D7: the first request's 202, byte for byte, marked as a replay (its `duplicate` log
+    entry committed: the log context and the live tail are told)."""
+    context = log_context(request)
+    context.items_received = _replayed_items(replay)
+    context.processing_status = "duplicate"
+    _logged(request)
     return Response(
         content=replay.response,
         status_code=202,
@@ -258,11 +248,7 @@ async def _answer_replay(
         insert_entry(conn, entry, bodies)
 
     await database_of(request).run(commit)
-    context = log_context(request)
-    context.items_received = _replayed_items(replay)
-    context.processing_status = "duplicate"
-    _logged(request)
-    return _replay_response(replay)
+    return _replay_response(request, replay)
 
 
 def _naming_item_key(error: ApiError) -> ApiError:
@@ -408,10 +394,7 @@ async def ingest(request: Request) -> Response:
 
     outcome = await database_of(request).run(commit)
     if isinstance(outcome, Replay):
-        context.items_received = _replayed_items(outcome)
-        context.processing_status = "duplicate"
-        _logged(request)
-        return _replay_response(outcome)
+        return _replay_response(request, outcome)
     worker: IntentWorker = request.app.state.intent_worker
     worker.wake()
     # The X-Correlation-Id header follows a fresh id (the contract middleware reads it).

@@ -18,14 +18,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from console.sandbox.http.auth import Principal, authenticate, credentials_of, note_principal
+from console.sandbox.http.auth import Principal, note_principal
 from console.sandbox.http.errors import ApiError, not_found
 from console.sandbox.http.log_capture import entry_written
 from console.sandbox.http.middleware import NARROWER_RATE_LIMIT
 from console.sandbox.http.payload import is_json_media_type, unsupported_media_type
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import correlation_id_of, json_response
-from console.sandbox.http.routing import as_admin, database_of, last_used_of, resource
+from console.sandbox.http.routing import as_admin, as_key_inline, database_of, resource
 from console.sandbox.intents import queue
 from console.sandbox.intents.validation import (
     FETCHES,
@@ -62,16 +62,8 @@ async def as_ingest(request: Request, slug: str) -> IngestCaller:
     A few indexed reads on the event loop (`Database.read_inline`); the key's last use is
     stamped as on every authenticated route.
     """
-    credentials = credentials_of(request)
-    used: list[tuple[str, float]] = []
 
-    def work(conn: sqlite3.Connection) -> IngestCaller | ApiError:
-        at = now()
-        try:
-            principal = authenticate(conn, credentials, at)
-        except ApiError as error:
-            return error
-        used[:] = [(principal.key_id, at)]
+    def work(conn: sqlite3.Connection, principal: Principal, at: float) -> IngestCaller | ApiError:
         note_principal(request, principal)
         log_context(request).feed = slug
         if principal.kind != "admin" and principal.feed != slug:
@@ -81,14 +73,7 @@ async def as_ingest(request: Request, slug: str) -> IngestCaller:
             return feed_not_found(slug)
         return IngestCaller(principal, principal.shown, feed)
 
-    try:
-        outcome = await database_of(request).read_inline(work)
-    finally:
-        if used:
-            last_used_of(request).note(*used[0])
-    if isinstance(outcome, ApiError):
-        raise outcome
-    return outcome
+    return await as_key_inline(request, work)
 
 
 def _check_burst(request: Request, key_id: str) -> None:

@@ -103,18 +103,7 @@ _EVENT = {
     "type": "object",
     "properties": {
         "timestamp": NULLABLE_TIMESTAMP,
-        "stage": {
-            "enum": [
-                "received",
-                "queued",
-                "processing",
-                "succeeded",
-                "partially_failed",
-                "failed",
-                "duplicate",
-                "rejected",
-            ]
-        },
+        "stage": {"enum": ["received", *PROCESSING_STATUSES]},
         "detail": {"type": "string"},
     },
 }

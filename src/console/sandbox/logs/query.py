@@ -14,10 +14,6 @@ empty, page then still has a `next_cursor` where its scan stopped.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import math
 import re
@@ -27,7 +23,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.sandbox.http.errors import Problem, invalid, validation_failed
-from console.sandbox.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE_NUMBER
+from console.sandbox.http.pagination import (
+    DEFAULT_LIMIT,
+    bounded_int,
+    cursor_key,
+    parse_limit,
+    repeated_differently,
+    sign_cursor,
+    signed_payload,
+)
 from console.sandbox.logs.model import PROCESSING_STATUSES
 from console.sandbox.logs.store import (
     ENTRY_COLUMNS,
@@ -62,7 +66,6 @@ _SINGLE = (
     "cursor",
 )
 _CURSOR_TAG = b"l1"
-_MAC_BYTES = 12
 _CURSOR_MAX_LENGTH = 120
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
 # A time parameter is a decimal number of at most this many characters.
@@ -126,44 +129,23 @@ class LogQuery:
     before: int | None = None  # the list continues below this id
 
 
-def _cursor_key(conn: sqlite3.Connection) -> bytes:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'records_cursor_key'").fetchone()
-    return bytes.fromhex(str(row[0])) if row is not None else b"records"
-
-
 def encode_cursor(key: bytes, account_id: int, before: int) -> str:
     """An opaque cursor, signed for the account, continuing below id `before`."""
     payload = b"%s|%d|%d" % (_CURSOR_TAG, account_id, before)
-    mac = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-    return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
+    return sign_cursor(key, payload)
 
 
 def decode_cursor(key: bytes, account_id: int, cursor: str) -> int | None:
     """The id a cursor continues below, or None when this server did not issue it for the
     account."""
-    if len(cursor) > _CURSOR_MAX_LENGTH:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
-    except (binascii.Error, UnicodeError, ValueError):
-        return None
-    mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
-    expected = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-    if not hmac.compare_digest(mac, expected):
+    payload = signed_payload(key, cursor, _CURSOR_MAX_LENGTH)
+    if payload is None:
         return None
     parts = payload.split(b"|")
     if len(parts) != 3 or parts[0] != _CURSOR_TAG or parts[1] != b"%d" % account_id:
         return None
     text = parts[2].decode("ascii", "replace")
     return int(text) if _DIGITS.match(text) else None
-
-
-def _bounded_int(text: str, low: int, high: int) -> int | None:
-    text = text.strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
 
 
 def _time(text: str) -> float | None:
@@ -189,13 +171,7 @@ def _text(query: Mapping[str, str], name: str, limit: int, problems: list[Proble
 
 def parse_filter(query: Mapping[str, str], problems: list[Problem]) -> LogFilter:
     """The filters of a log list or stream; each bad one adds a problem naming it."""
-    getlist = getattr(query, "getlist", None)
-    if getlist is not None:
-        problems += [
-            invalid(name, f"{name} is given more than once with different values; send it once.")
-            for name in _SINGLE
-            if len(set(getlist(name))) > 1
-        ]
+    problems += repeated_differently(query, *_SINGLE)
     status = query.get("status") or None
     if status is not None and status not in PROCESSING_STATUSES:
         problems.append(
@@ -204,7 +180,7 @@ def parse_filter(query: Mapping[str, str], problems: list[Problem]) -> LogFilter
         status = None
     http_status = None
     if query.get("http_status"):
-        http_status = _bounded_int(query["http_status"], MIN_HTTP_STATUS, MAX_HTTP_STATUS)
+        http_status = bounded_int(query["http_status"], MIN_HTTP_STATUS, MAX_HTTP_STATUS)
         if http_status is None:
             problems.append(
                 invalid(
@@ -247,23 +223,11 @@ def parse_log_query(
     """Check every parameter of a log list; 400 VALIDATION_FAILED naming each bad one."""
     problems: list[Problem] = []
     log_filter = parse_filter(query, problems)
-    limit = DEFAULT_LIMIT
-    if "limit" in query:
-        parsed = _bounded_int(query["limit"], 1, MAX_PAGE_NUMBER)
-        if parsed is None:
-            problems.append(
-                invalid(
-                    "limit",
-                    f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
-                    f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
-                )
-            )
-        else:
-            limit = min(parsed, MAX_LIMIT)
+    limit = parse_limit(query, problems)
     before = None
     cursor = query.get("cursor", "")
     if cursor:
-        before = decode_cursor(_cursor_key(conn), account_id, cursor)
+        before = decode_cursor(cursor_key(conn), account_id, cursor)
         if before is None:
             problems.append(invalid("cursor", "cursor is not one this server issued."))
     if problems:
@@ -521,7 +485,7 @@ def list_page(conn: sqlite3.Connection, account_id: int, query: LogQuery) -> dic
         next_before = floor
     next_cursor = None
     if next_before is not None and (low is None or next_before > low):
-        next_cursor = encode_cursor(_cursor_key(conn), account_id, next_before)
+        next_cursor = encode_cursor(cursor_key(conn), account_id, next_before)
     return {"data": [entry_json(row) for row in rows], "pagination": {"next_cursor": next_cursor}}
 
 

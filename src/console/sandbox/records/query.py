@@ -8,10 +8,6 @@ client pages moves to its new place instead of shifting every later page.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import math
 import re
 import sqlite3
@@ -21,7 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.sandbox.http.errors import Problem, invalid, validation_failed
-from console.sandbox.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE_NUMBER
+from console.sandbox.http.pagination import (
+    DEFAULT_LIMIT,
+    bounded_int,
+    cursor_key,
+    parse_limit,
+    repeated_differently,
+    sign_cursor,
+    signed_payload,
+)
 from console.sandbox.records.store import (
     MAX_SYSTEM_ID_LENGTH,
     RECORD_COLUMNS,
@@ -43,7 +47,6 @@ MAX_FIELD_VALUE = 200
 FIELD_PREFIX = "data."
 _SINGLE = ("q", "guid", "system_id", "version", "deleted", "order", "limit", "cursor")
 _CURSOR_TAG = b"r1"
-_MAC_BYTES = 12
 _CURSOR_MAX_LENGTH = 200
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
 # A word of `q`: letters and digits, as FTS5's unicode61 tokenizer keeps them; `*` after
@@ -93,11 +96,6 @@ class RecordQuery:
         return self.order == "-updated_at"
 
 
-def _cursor_key(conn: sqlite3.Connection) -> bytes:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'records_cursor_key'").fetchone()
-    return bytes.fromhex(str(row[0])) if row is not None else b"records"
-
-
 def _cursor_scope(order: str, feed: FeedRef) -> str:
     """What a cursor is signed for: its order and its feed (a cursor of another feed, or of
     another account's, is refused rather than read as a position in this one)."""
@@ -107,21 +105,13 @@ def _cursor_scope(order: str, feed: FeedRef) -> str:
 def encode_cursor(key: bytes, order: str, updated_at: float, seq: int) -> str:
     """An opaque, signed cursor continuing after (updated_at, seq) in `order`."""
     payload = b"%s|%s|%s|%d" % (_CURSOR_TAG, order.encode(), repr(updated_at).encode(), seq)
-    mac = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-    return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
+    return sign_cursor(key, payload)
 
 
 def decode_cursor(key: bytes, order: str, cursor: str) -> tuple[float, int] | None:
     """The position a cursor names, or None when this server did not issue it for `order`."""
-    if len(cursor) > _CURSOR_MAX_LENGTH:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
-    except (binascii.Error, UnicodeError, ValueError):
-        return None
-    mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
-    expected = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-    if not hmac.compare_digest(mac, expected):
+    payload = signed_payload(key, cursor, _CURSOR_MAX_LENGTH)
+    if payload is None:
         return None
     parts = payload.split(b"|")
     if len(parts) != 4 or parts[0] != _CURSOR_TAG or parts[1] != order.encode():
@@ -136,26 +126,11 @@ def decode_cursor(key: bytes, order: str, cursor: str) -> tuple[float, int] | No
     return updated_at, int(seq_text)
 
 
-def _bounded_int(text: str, low: int, high: int) -> int | None:
-    text = text.strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
-
-
 def parse_record_query(
     query: Mapping[str, str], conn: sqlite3.Connection, feed: FeedRef
 ) -> RecordQuery:
     """Check every parameter of a record list; 400 VALIDATION_FAILED naming each bad one."""
-    problems: list[Problem] = []
-    getlist = getattr(query, "getlist", None)
-    if getlist is not None:
-        problems += [
-            invalid(name, f"{name} is given more than once with different values; send it once.")
-            for name in _SINGLE
-            if len(set(getlist(name))) > 1
-        ]
+    problems = repeated_differently(query, *_SINGLE)
     q = query.get("q", "")
     if len(q) > MAX_Q_LENGTH:
         problems.append(invalid("q", f"q must be at most {MAX_Q_LENGTH} characters."))
@@ -180,7 +155,7 @@ def parse_record_query(
         )
     version = None
     if "version" in query:
-        version = _bounded_int(query["version"], 0, MAX_VERSION)
+        version = bounded_int(query["version"], 0, MAX_VERSION)
         if version is None:
             problems.append(
                 invalid("version", f"version must be an integer Unix second, 0 to {MAX_VERSION}.")
@@ -191,24 +166,12 @@ def parse_record_query(
     order = query.get("order", "-updated_at")
     if order not in ORDERS:
         problems.append(invalid("order", "order must be -updated_at or updated_at."))
-    limit = DEFAULT_LIMIT
-    if "limit" in query:
-        parsed = _bounded_int(query["limit"], 1, MAX_PAGE_NUMBER)
-        if parsed is None:
-            problems.append(
-                invalid(
-                    "limit",
-                    f"limit must be an integer from 1 to {MAX_PAGE_NUMBER:,} "
-                    f"(above {MAX_LIMIT}, {MAX_LIMIT} are returned).",
-                )
-            )
-        else:
-            limit = min(parsed, MAX_LIMIT)
+    limit = parse_limit(query, problems)
     fields = _field_filters(query, problems)
     after = None
     cursor = query.get("cursor", "")
     if cursor and order in ORDERS:
-        after = decode_cursor(_cursor_key(conn), _cursor_scope(order, feed), cursor)
+        after = decode_cursor(cursor_key(conn), _cursor_scope(order, feed), cursor)
         if after is None:
             problems.append(
                 invalid("cursor", "cursor is not one this server issued for this order.")
@@ -470,7 +433,7 @@ def list_records(conn: sqlite3.Connection, feed: FeedRef, query: RecordQuery) ->
     next_cursor = None
     if last is not None:
         next_cursor = encode_cursor(
-            _cursor_key(conn), _cursor_scope(query.order, feed), last[0], last[1]
+            cursor_key(conn), _cursor_scope(query.order, feed), last[0], last[1]
         )
     return {
         "data": [record_json(row) for row in rows],
