@@ -128,9 +128,11 @@ def pending(
     """The oldest pending (queued or processing) intents after seq `after`, in order: at
     most `limit` of them, and no more than `max_items` items in all unless the first alone
     has more."""
+    # The rows without their bodies first (a body is up to 1 MiB, and most of the `limit`
+    # rows are usually left for a later batch), then the bodies of the chosen ones.
     rows = conn.execute(
         "SELECT i.seq, i.correlation_id, i.account_id, i.feed, i.intent, i.key_id,"
-        " i.key_shown, i.body, i.items_received, i.items_done,"
+        " i.key_shown, i.items_received, i.items_done,"
         " CASE WHEN f.seq IS NULL THEN NULL ELSE COALESCE(i.item_key, f.id_field) END"
         " AS id_field, f.method, i.item_key, i.log_id"
         " FROM intents i"
@@ -138,12 +140,24 @@ def pending(
         " WHERE i.status IN ('queued', 'processing') AND i.seq > ? ORDER BY i.seq LIMIT ?",
         (after, limit),
     ).fetchall()
-    batch: list[QueuedIntent] = []
+    chosen: list[sqlite3.Row] = []
     items = 0
     for row in rows:
         items += int(row["items_received"]) - int(row["items_done"])
-        if batch and items > max_items:
+        if chosen and items > max_items:
             break
+        chosen.append(row)
+    bodies: dict[int, bytes] = {}
+    if chosen:
+        bodies = {
+            int(seq): bytes(body)
+            for seq, body in conn.execute(
+                "SELECT seq, body FROM intents WHERE seq IN (SELECT value FROM json_each(?))",
+                (json.dumps([int(row["seq"]) for row in chosen]),),
+            )
+        }
+    batch: list[QueuedIntent] = []
+    for row in chosen:
         batch.append(
             QueuedIntent(
                 seq=int(row["seq"]),
@@ -153,7 +167,7 @@ def pending(
                 intent=str(row["intent"]),
                 key_id=row["key_id"],
                 key_shown=row["key_shown"],
-                body=bytes(row["body"]),
+                body=bodies[int(row["seq"])],
                 items_received=int(row["items_received"]),
                 items_done=int(row["items_done"]),
                 id_field=row["id_field"],
