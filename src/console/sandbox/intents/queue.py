@@ -99,10 +99,12 @@ def enqueue(
                 f"Correlation id {correlation_id} already names another intent; send a new "
                 "X-Correlation-Id (or none, and the server makes one)."
             )
-    conn.execute(
+    # The body goes to its own table (the row is updated as the intent runs: see
+    # storage/sqlite.py); the row's own `body` stays empty.
+    seq = conn.execute(
         "INSERT INTO intents (correlation_id, account_id, feed, intent, key_id, key_shown,"
         " body, body_sha256, items_received, status, received_at, item_key, request_id, log_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, 'queued', ?, ?, ?, ?)",
         (
             correlation_id,
             account_id,
@@ -110,7 +112,6 @@ def enqueue(
             intent,
             key_id,
             key_shown,
-            body,
             digest,
             items,
             at,
@@ -118,7 +119,8 @@ def enqueue(
             request_id,
             log_id,
         ),
-    )
+    ).lastrowid
+    conn.execute("INSERT INTO intent_bodies (seq, body) VALUES (?, ?)", (seq, body))
     return True, correlation_id
 
 
@@ -152,7 +154,9 @@ def pending(
         bodies = {
             int(seq): bytes(body)
             for seq, body in conn.execute(
-                "SELECT seq, body FROM intents WHERE seq IN (SELECT value FROM json_each(?))",
+                "SELECT i.seq, coalesce(b.body, i.body) FROM intents i"
+                " LEFT JOIN intent_bodies b ON b.seq = i.seq"
+                " WHERE i.seq IN (SELECT value FROM json_each(?))",
                 (json.dumps([int(row["seq"]) for row in chosen]),),
             )
         }
