@@ -353,8 +353,21 @@ async def read_payload(request: Request, spec: Sequence[FieldSpec]) -> Payload:
     return await read_body(request, lambda _raw, document: check_shape(document, spec))
 
 
-# A number literal that may overflow to inf: an exponent of 3+ digits, or 309+ digits.
-_MAYBE_HUGE_NUMBER = re.compile(rb"[eE][+-]?\d{3}|\d{309}")
+# A number literal that may overflow to inf: an exponent of 3+ digits, or 309+ digits, as
+# the bytes regex rb"[eE][+-]?\d{3}|\d{309}" finds them. `may_hold_huge_number` finds the
+# same with one translate and substring searches: the regex tries both branches at every
+# byte, ~50 ms on a 1 MiB body of small records, half of a bulk intent's parse.
+_NUMBER_SHAPES = bytes.maketrans(b"0123456789eE+-", b"0000000000ee++").translate(
+    bytes(byte if byte in b"0123456789eE+-" else ord(".") for byte in range(256))
+)
+_HUGE_DIGITS = b"0" * 309
+
+
+def may_hold_huge_number(raw: bytes) -> bool:
+    r"""Whether `raw` holds `[eE][+-]?\d{3}` or `\d{309}` (ASCII digits): a literal that
+    may parse to inf."""
+    shapes = raw.translate(_NUMBER_SHAPES)
+    return b"e000" in shapes or b"e+000" in shapes or _HUGE_DIGITS in shapes
 
 
 def non_finite_problems(raw: bytes, document: Any) -> list[Problem]:
@@ -364,7 +377,7 @@ def non_finite_problems(raw: bytes, document: Any) -> list[Problem]:
     Walks with a stack, front to back (no recursion on user data), only when `raw` holds a
     literal that could overflow."""
     problems: list[Problem] = []
-    if not _MAYBE_HUGE_NUMBER.search(raw):
+    if not may_hold_huge_number(raw):
         return problems
     stack: list[tuple[str, Any]] = [("", document)]
     while stack:
