@@ -39,6 +39,7 @@ _LARGEST_FLOAT = int(sys.float_info.max)
 
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS_OR_QUOTES = bytes(byte for byte in range(256) if byte not in b'[]{}"')
 _AS_STEPS = bytes.maketrans(b"[]", b"\x01\xff")  # +1 and -1 as signed bytes
 # A \u escape of a UTF-16 surrogate: the only way a JSON text can carry a lone one.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
@@ -138,6 +139,17 @@ def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
     if raw.count(b"[") + raw.count(b"{") <= limit:
         return
     original = raw
+    if b"\\" not in raw:
+        # Without escapes every quote opens or closes a string. Keep brackets and quotes
+        # only: a string without brackets becomes "", and once those are dropped no quote
+        # is left exactly when no string holds a bracket; what is left is then the
+        # brackets outside strings (the usual body, found without splitting it up).
+        shapes = raw.translate(None, _NOT_BRACKETS_OR_QUOTES).replace(b'""', b"")
+        if b'"' not in shapes:
+            brackets = shapes.translate(_AS_SQUARE)
+            if len(brackets) > limit and _nesting_exceeds(brackets, limit):
+                raise _too_deep(original, limit)
+            return
     if b"\\" in raw:
         # Drop escaped backslashes, then escaped quotes: every quote left opens or closes
         # a string (outside strings a backslash is a syntax error the parser reports).
@@ -146,12 +158,16 @@ def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
     outside = b"".join(raw.split(b'"')[0::2])
     brackets = outside.translate(_AS_SQUARE, _NOT_BRACKETS)
     if len(brackets) > limit and _nesting_exceeds(brackets, limit):
-        raise ApiError.single(
-            400,
-            "INVALID_PAYLOAD",
-            f"{_position_past_depth(original, limit)}The body nests arrays and objects more than "
-            f"{limit} levels deep.",
-        )
+        raise _too_deep(original, limit)
+
+
+def _too_deep(raw: bytes, limit: int) -> ApiError:
+    return ApiError.single(
+        400,
+        "INVALID_PAYLOAD",
+        f"{_position_past_depth(raw, limit)}The body nests arrays and objects more than "
+        f"{limit} levels deep.",
+    )
 
 
 # A JSON string (escapes included) or one bracket: strings are skipped inside the regex engine.
