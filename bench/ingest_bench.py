@@ -17,6 +17,11 @@ the per-IP and per-key limits lifted), timed from the first byte sent until the 
    line parsed and re-encoded as JSON, then `executemany` of `records`, `record_history`,
    `records_dirty` and `intent_records` (and the feed's count), one transaction per batch
    of the same size. Also the records-only floor (no history, dirty or outcome rows).
+   `connect` is what the server's writer opens too, so both run with the same pragmas
+   (WAL, synchronous=NORMAL, SQLite's default wal_autocheckpoint of 1000 pages). The
+   floor commits once per batch (~10,000 rows), the server every 2,000 items: measured in
+   process, that makes no difference in CPU time (100,000 items in 2,000-, 5,000- or
+   10,000-item transactions: 1.9-2.3 s each).
 
 Reported: seconds and items/s of each, ratio uploader / floor (target <= 2x), and the
 record indexer's catch-up (from every record applied until `records_dirty` is empty: `q`
@@ -383,7 +388,11 @@ def main(argv: list[str]) -> int:
             sequential["applied_s"],
             f"(all 202s after {sequential['accepted_s']:.2f} s)",
         )
-    row("floor", floor["applied_s"], "(plain sqlite3: records, history, dirty, outcomes)")
+    row(
+        "floor",
+        floor["applied_s"],
+        "(plain sqlite3, the server's pragmas: records, history, dirty, outcomes)",
+    )
     row("floor, records only", floor_records["applied_s"])
     indexed = uploader["indexed_s"]
     caught_up = (
