@@ -169,4 +169,5 @@ def test_pending_reads_only_the_chosen_bodies(conn: sqlite3.Connection) -> None:
         conn.set_trace_callback(None)
     assert [item.correlation_id for item in batch] == ["corr_0"]
     body_reads = [sql for sql in reads if "body" in sql.split("FROM")[0]]
-    assert len(body_reads) == 1 and "json_each('[1]')" in body_reads[0].replace(" ", "")
+    assert len(body_reads) == 1
+    assert "json_each('[1]')" in body_reads[0].replace(" ", "")
