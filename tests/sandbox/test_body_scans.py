@@ -88,14 +88,31 @@ def test_depth_check_same_answers_as_before() -> None:
             assert raised == _depth_check_before(text, limit), (text, limit)
 
 
+def _best(work: Callable[[], object], runs: int = 5) -> float:
+    """The quickest of `runs` timings (what a busy machine disturbs least)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
 def test_depth_check_of_a_bulk_body_is_quick() -> None:
-    body = json.dumps([{"id": f"ord-{n:07d}", "tags": ["a", "b"]} for n in range(10_000)]).encode()
-    started = time.perf_counter()
-    for _ in range(3):
-        payload.check_json_depth(body)
-    quick = time.perf_counter() - started
-    started = time.perf_counter()
-    for _ in range(3):
-        _depth_check_before(body, payload.MAX_JSON_DEPTH)
-    before = time.perf_counter() - started
-    assert quick < before / 2, (quick, before)
+    """On a 1 MiB body of 10,000 small records the split at every quote took ~17 ms, the
+    quick path ~2 ms: it must stay well under the old way (here: a third, best of 5)."""
+    body = json.dumps(
+        [
+            {
+                "id": f"ord-{n:07d}",
+                "customer": f"Customer {n % 9973}",
+                "city": "Oslo",
+                "status": "delivered",
+                "total": n * 37 / 100,
+            }
+            for n in range(10_000)
+        ]
+    ).encode()
+    quick = _best(lambda: payload.check_json_depth(body))
+    before = _best(lambda: _depth_check_before(body, payload.MAX_JSON_DEPTH))
+    assert quick < before / 3, (quick, before)
