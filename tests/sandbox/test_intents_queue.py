@@ -120,3 +120,54 @@ def test_failed_items_decide_the_status(conn: sqlite3.Connection) -> None:
     assert outcome["errors"] == [
         {"item": 1, "field": "id", "message": "no record with system_id ghost"}
     ]
+
+
+def test_bodies_live_off_the_intents_row_and_old_rows_still_apply(
+    conn: sqlite3.Connection,
+) -> None:
+    """A body is stored in intent_bodies, never on the intents row the worker updates after
+    each chunk (SQLite rewrites a whole row per update: 1 MiB a chunk); a row queued before
+    that table existed (its body on the row) is still read and applied."""
+    enqueue(conn, "corr_new", "upsert", [{"id": "a", "n": 1}])
+    with transaction(conn):
+        conn.execute(
+            "INSERT INTO intents (correlation_id, account_id, feed, intent, key_id, key_shown,"
+            " body, body_sha256, items_received, status, received_at)"
+            " VALUES ('corr_old', 1, 'ledger', 'upsert', 'key_x', 'fdk_…abcd', ?, '', 1,"
+            " 'queued', ?)",
+            (b'[{"id": "b", "n": 2}]', AT),
+        )
+    rows = conn.execute(
+        "SELECT i.correlation_id, length(i.body), b.body FROM intents i"
+        " LEFT JOIN intent_bodies b ON b.seq = i.seq ORDER BY i.seq"
+    ).fetchall()
+    assert [tuple(row) for row in rows] == [
+        ("corr_new", 0, json.dumps([{"id": "a", "n": 1}]).encode()),
+        ("corr_old", 21, None),
+    ]
+    pending = queue.pending(conn, limit=64, max_items=5_000)
+    assert [json.loads(item.body) for item in pending] == [
+        [{"id": "a", "n": 1}],
+        [{"id": "b", "n": 2}],
+    ]
+    for chunks in hops(conn, 100):
+        apply(conn, chunks)
+    records = conn.execute("SELECT system_id FROM records ORDER BY system_id").fetchall()
+    assert [row[0] for row in records] == ["a", "b"]
+
+
+def test_pending_reads_only_the_chosen_bodies(conn: sqlite3.Connection) -> None:
+    """`max_items` cuts the batch: the bodies of the intents left out are not read (under a
+    bulk upload those are 1 MiB each, up to `limit` of them)."""
+    for n in range(5):
+        enqueue(conn, f"corr_{n}", "upsert", [{"id": f"{n}-{i}"} for i in range(10)])
+    reads: list[str] = []
+    conn.set_trace_callback(reads.append)
+    try:
+        batch = queue.pending(conn, limit=64, max_items=15)
+    finally:
+        conn.set_trace_callback(None)
+    assert [item.correlation_id for item in batch] == ["corr_0"]
+    body_reads = [sql for sql in reads if "body" in sql.split("FROM")[0]]
+    assert len(body_reads) == 1
+    assert "json_each('[1]')" in body_reads[0].replace(" ", "")

@@ -103,10 +103,12 @@ def enqueue(
                 f"Correlation id {correlation_id} already names another intent; send a new "
                 "X-Correlation-Id (or none, and the server makes one)."
             )
-    conn.execute(
+    # The body goes to its own table (the row is updated as the intent runs: see
+    # storage/sqlite.py); the row's own `body` stays empty.
+    seq = conn.execute(
         "INSERT INTO intents (correlation_id, account_id, feed, intent, key_id, key_shown,"
         " body, body_sha256, items_received, status, received_at, item_key, request_id, log_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, x'', ?, ?, 'queued', ?, ?, ?, ?)",
         (
             correlation_id,
             account_id,
@@ -114,7 +116,6 @@ def enqueue(
             intent,
             key_id,
             key_shown,
-            body,
             digest,
             items,
             at,
@@ -122,7 +123,8 @@ def enqueue(
             request_id,
             log_id,
         ),
-    )
+    ).lastrowid
+    conn.execute("INSERT INTO intent_bodies (seq, body) VALUES (?, ?)", (seq, body))
     return True, correlation_id
 
 
@@ -132,9 +134,11 @@ def pending(
     """The oldest pending (queued or processing) intents after seq `after`, in order: at
     most `limit` of them, and no more than `max_items` items in all unless the first alone
     has more."""
+    # The rows without their bodies first (a body is up to 1 MiB, and most of the `limit`
+    # rows are usually left for a later batch), then the bodies of the chosen ones.
     rows = conn.execute(
         "SELECT i.seq, i.correlation_id, i.account_id, i.feed, i.intent, i.key_id,"
-        " i.key_shown, i.body, i.items_received, i.items_done,"
+        " i.key_shown, i.items_received, i.items_done,"
         " CASE WHEN f.seq IS NULL THEN NULL ELSE COALESCE(i.item_key, f.id_field) END"
         " AS id_field, f.method, i.item_key, i.log_id"
         " FROM intents i"
@@ -142,12 +146,26 @@ def pending(
         " WHERE i.status IN ('queued', 'processing') AND i.seq > ? ORDER BY i.seq LIMIT ?",
         (after, limit),
     ).fetchall()
-    batch: list[QueuedIntent] = []
+    chosen: list[sqlite3.Row] = []
     items = 0
     for row in rows:
         items += int(row["items_received"]) - int(row["items_done"])
-        if batch and items > max_items:
+        if chosen and items > max_items:
             break
+        chosen.append(row)
+    bodies: dict[int, bytes] = {}
+    if chosen:
+        bodies = {
+            int(seq): bytes(body)
+            for seq, body in conn.execute(
+                "SELECT i.seq, coalesce(b.body, i.body) FROM intents i"
+                " LEFT JOIN intent_bodies b ON b.seq = i.seq"
+                " WHERE i.seq IN (SELECT value FROM json_each(?))",
+                (json.dumps([int(row["seq"]) for row in chosen]),),
+            )
+        }
+    batch: list[QueuedIntent] = []
+    for row in chosen:
         batch.append(
             QueuedIntent(
                 seq=int(row["seq"]),
@@ -157,7 +175,7 @@ def pending(
                 intent=str(row["intent"]),
                 key_id=row["key_id"],
                 key_shown=row["key_shown"],
-                body=bytes(row["body"]),
+                body=bodies[int(row["seq"])],
                 items_received=int(row["items_received"]),
                 items_done=int(row["items_done"]),
                 id_field=row["id_field"],

@@ -7,12 +7,16 @@ thread (large ones), never on the database writer thread.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from console.sandbox.http.errors import ApiError, Problem
-from console.sandbox.http.payload import check_json_depth, parse_json, shown_key
+from console.sandbox.http.payload import (
+    check_json_depth,
+    may_hold_huge_number,
+    parse_json,
+    shown_key,
+)
 from console.sandbox.records.store import MAX_SYSTEM_ID_LENGTH, system_id_of
 
 # The intents of the contract, in the order the docs list them.
@@ -28,8 +32,6 @@ THREAD_PARSE_BYTES = 64 * 1024
 
 # What a valid id is, as the errors say it (the records store's rule, `system_id_of`).
 ID_RULE = f"a non-empty string of at most {MAX_SYSTEM_ID_LENGTH} characters or an integer"
-# A number literal that may overflow to inf: an exponent of 3+ digits, or 309+ digits.
-_MAYBE_HUGE_NUMBER = re.compile(rb"[eE][+-]?\d{3}|\d{309}")
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def parse_body(raw: bytes) -> Any:
         raise ApiError.single(400, "INVALID_PAYLOAD", "The body is empty; send a JSON body.")
     check_json_depth(raw)
     document = parse_json(raw)
-    if _MAYBE_HUGE_NUMBER.search(raw):
+    if may_hold_huge_number(raw):
         problems = _non_finite_problems(document)
         if problems:
             raise ApiError(400, problems)

@@ -124,6 +124,12 @@ def _empty_intent_bodies_batch(
         " AND status NOT IN ('queued', 'processing')",
         [(row[0],) for row in rows],
     ).rowcount
+    # Bodies of intents queued since the intent_bodies migration live in their own table.
+    emptied += conn.executemany(
+        "DELETE FROM intent_bodies WHERE seq = ? AND seq IN (SELECT seq FROM intents"
+        " WHERE seq = ? AND status NOT IN ('queued', 'processing'))",
+        [(row[0], row[0]) for row in rows],
+    ).rowcount
     return emptied, (float(rows[-1][1]), int(rows[-1][0])), len(rows) == batch
 
 
