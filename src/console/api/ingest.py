@@ -219,6 +219,7 @@ class BulkUploader:
         source_id: str | None = None,
         manifest_every: int | None = None,
         max_tries: int = MAX_TRIES,
+        headroom: bool = True,
     ) -> None:
         if not 1 <= concurrency <= 64:
             raise ValueError("concurrency must be between 1 and 64")
@@ -232,6 +233,9 @@ class BulkUploader:
         self._client = client
         self._api = IngestApi(client)
         self.feed = feed
+        # Wait out the window when the rate-limit headers say it is used up (False: rely on
+        # 429 and Retry-After alone).
+        self._headroom = headroom
         self._path: Path | None = None
         self._items: Iterable[Mapping[str, Any]] | None = None
         if isinstance(source, str | os.PathLike):
@@ -556,7 +560,7 @@ class BulkUploader:
         this one slept its jitter.
         """
         state = self._client.rate_limit
-        while True:
+        while self._headroom:
             if state.remaining is None or state.reset_at is None:
                 return
             if state.remaining > self._in_flight:
