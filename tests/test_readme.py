@@ -76,3 +76,22 @@ def test_the_records_figures_are_in_the_readme_with_their_floors() -> None:
     assert float(imported.group(1)) <= 2, "README's import ratio misses 2x"
     lookup = re.search(r"server-side `system_id` lookup[^|]*\| [\d.]+ / [\d.]+ ms \| [\d.]+", text)
     assert lookup, "the server-side lookup figures (p50 / p95, with floor) are missing"
+
+
+def test_the_ingest_and_log_figures_are_in_the_readme_with_their_floors() -> None:
+    """Issue 12's targets: the 1M bulk ingest <= 2x its in-process floor; every GET /logs
+    case, the detail and the trace p95 <= 100 ms at 1,000,000 entries."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    ingest = re.search(
+        r"bulk ingest of 1,000,000 small records[^|]*\| [\d.]+ s [^|]*\| [\d.]+ s \([^|]*\| "
+        r"([\d.]+)x",
+        text,
+    )
+    assert ingest, "the bulk ingest figure with its floor and ratio is missing from README"
+    assert float(ingest.group(1)) <= 2, "README's bulk ingest ratio misses 2x"
+    p95s = re.findall(
+        r"\| (?:`GET /logs|same|`GET /trace)[^|]*\| [\d.]+ / ([\d.]+) ms \|[^\n]*p95 ≤ 100 ms \|",
+        text,
+    )
+    assert len(p95s) == 7, "README lacks the log list, detail and trace rows"
+    assert all(float(p95) <= 100 for p95 in p95s), "a README log figure misses p95 100 ms"
