@@ -352,3 +352,69 @@ def test_an_untrusted_certificate_reads_as_a_sentence(untrusted_tls_server: Slow
     assert untrusted_tls_server.url in error.message
     for noise in ("[SSL", "_ssl.c", "CERTIFICATE_VERIFY_FAILED"):
         assert noise not in error.message
+
+
+class _ClosingKeepAliveServer:
+    """Answers the first request on each connection with keep-alive, then closes the
+    connection unanswered when a second request arrives on it (a server whose keep-alive
+    timeout ran out just as the client reused the connection)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.requests: list[bytes] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        answered = False
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                self.requests.append(head.split(b"\r\n", 1)[0] + b" " + body)
+                if answered:
+                    break  # close without a response
+                payload = b'{"data": [], "has_more": false, "next_cursor": null}'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + b"Content-Length: %d\r\n\r\n" % len(payload)
+                    + payload
+                )
+                await writer.drain()
+                answered = True
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def test_a_keep_alive_connection_closed_unanswered_is_resent_only_when_safe() -> None:
+    async def scenario() -> None:
+        server = _ClosingKeepAliveServer()
+        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        client = ApiClient(f"http://127.0.0.1:{port}", "fdk_" + "a" * 40)
+        try:
+            await client.get_json(KEYS)
+            # The second GET goes out on the pooled connection, which closes unanswered:
+            # it is sent once more on a new connection and succeeds.
+            await client.get_json(KEYS)
+            assert server.connections == 2
+            # A POST may have been acted on: it is not sent again, the user sees why.
+            with pytest.raises(ApiError) as caught:
+                await client.post_json(KEYS, {"name": "x"})
+            assert caught.value.code == "NETWORK_ERROR"
+            assert server.connections == 2
+            # A POST with an Idempotency-Key is safe to repeat.
+            await client.request("POST", KEYS, json={"n": 1}, headers={"Idempotency-Key": "k1"})
+            await client.request("POST", KEYS, json={"n": 2}, headers={"Idempotency-Key": "k2"})
+            assert server.connections == 4
+        finally:
+            await client.aclose()
+            listener.close()
+            await listener.wait_closed()
+
+    run(scenario())

@@ -34,6 +34,10 @@ AuthMode = Literal["header", "query"]
 # may be sent again after a 429 or a key renewal; a one-shot generator cannot be).
 Content = bytes | str | Iterable[bytes] | AsyncIterable[bytes]
 USER_AGENT = "integration-console/0.1"
+# Idle pooled connections are closed after this many seconds (see ApiClient.__init__).
+KEEPALIVE_SECONDS = 4.0
+# Methods that mean the same when sent twice (RFC 9110 9.2.2).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 def import_httpx() -> None:
@@ -200,6 +204,9 @@ class ApiClient:
 
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
+            # Idle connections are dropped before common servers' 5 s keep-alive timeout
+            # (uvicorn's, Node's), so a connection is rarely reused as it is being closed.
+            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             transport=transport,
@@ -358,9 +365,21 @@ class ApiClient:
 
         started = time.perf_counter()
         try:
-            response = await self._http.request(
-                method, path, json=json, params=query, headers=all_headers, content=content
-            )
+            try:
+                response = await self._http.request(
+                    method, path, json=json, params=query, headers=all_headers, content=content
+                )
+            except httpx.RemoteProtocolError:
+                # A pooled keep-alive connection the server closed just as we reused it
+                # (a Retry-After wait as long as the server's keep-alive timeout makes this
+                # likely): nothing was answered, so a request that is safe to repeat is
+                # sent once more, on a fresh connection.
+                if not _safe_to_resend(method, all_headers, content):
+                    raise
+                log.info("connection closed before %s %s was answered: sending again", method, path)
+                response = await self._http.request(
+                    method, path, json=json, params=query, headers=all_headers, content=content
+                )
         except httpx.TimeoutException as exc:
             # httpx's timeouts often have no text: no empty "()" after the sentence.
             detail = redact_secrets(str(exc)).strip()
@@ -496,6 +515,17 @@ def _int_header(headers: Mapping[str, str], name: str, default: int | None) -> i
         return int(headers[name])
     except (KeyError, ValueError):
         return default
+
+
+def _safe_to_resend(method: str, headers: Mapping[str, str], content: Content | None) -> bool:
+    """Whether a request whose connection closed unanswered may be sent again.
+
+    Idempotent methods, or a POST carrying an Idempotency-Key; and only with a body that
+    can be read again (none, bytes or text: an iterator may be half consumed).
+    """
+    replayable = content is None or isinstance(content, bytes | str)
+    keyed = any(name.lower() == "idempotency-key" for name in headers)
+    return replayable and (method.upper() in IDEMPOTENT_METHODS or keyed)
 
 
 def _retry_after_seconds(value: str | None) -> float:
