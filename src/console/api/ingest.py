@@ -161,9 +161,13 @@ class UploadProgress:
 
 @dataclass
 class UploadSummary(UploadProgress):
-    """The finished upload, with every rejected item: (source index, reason)."""
+    """The finished upload, with every rejected item: (source index, reason), and the
+    request and correlation ids of the batches this run sent, in the order they were
+    accepted (earlier runs' batches are found in the logs by `BulkUploader.key_prefix`)."""
 
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    correlation_ids: list[str] = field(default_factory=list)
 
 
 class UploadIncomplete(Exception):
@@ -220,7 +224,11 @@ class BulkUploader:
         manifest_every: int | None = None,
         max_tries: int = MAX_TRIES,
         headroom: bool = True,
+        server_id: str | None = None,
     ) -> None:
+        """`server_id` names the server in the manifest (default: the client's base URL; a
+        server whose URL changes at each start, like the embedded sandbox, passes a stable
+        name, so its uploads are found again after a restart)."""
         if not 1 <= concurrency <= 64:
             raise ValueError("concurrency must be between 1 and 64")
         if item_key is not None and (problem := item_key_problem(item_key)):
@@ -230,7 +238,12 @@ class BulkUploader:
             raise ValueError(f"max_batch_bytes must be 2 to {BODY_CAP_BYTES:,} bytes")
         if not 1 <= max_items <= MAX_BATCH_ITEMS:
             raise ValueError(f"max_items must be 1 to {MAX_BATCH_ITEMS:,}")
+        if server_id is not None and not server_id:
+            raise ValueError("server_id must not be empty")
         self._client = client
+        self._server_id = server_id
+        self._request_ids: list[str] = []
+        self._correlation_ids: list[str] = []
         self._api = IngestApi(client)
         self.feed = feed
         # Wait out the window when the rate-limit headers say it is used up (False: rely on
@@ -274,6 +287,21 @@ class BulkUploader:
         m = self._manifest
         return self._store.path_for(m.url, m.feed, m.source_id)
 
+    @property
+    def server_id(self) -> str:
+        """The server's name in the manifest (its base URL unless given)."""
+        return self._server_id or self._client.base_url
+
+    @property
+    def key_prefix(self) -> str | None:
+        """What every batch's Idempotency-Key of this file starts with (`ic1:FEED:HASH`):
+        searched in the logs, it finds every batch of the upload, over all its runs.
+        None until the upload has started, and for an iterable."""
+        manifest = self._manifest
+        if manifest is None or self._path is None:
+            return None
+        return idempotency_key(self.feed, manifest.source_id, 0, 0).rsplit(":", 1)[0]
+
     async def run(self) -> UploadSummary:
         """Upload everything not yet accepted; return the summary.
 
@@ -306,11 +334,13 @@ class BulkUploader:
         summary = UploadSummary(
             **asdict(self._progress()),
             rejected=sorted((int(i), str(m)) for i, m in manifest.rejected),
+            request_ids=list(self._request_ids),
+            correlation_ids=list(self._correlation_ids),
         )
         return summary
 
     def _open_manifest(self) -> Manifest:
-        url = self._client.base_url
+        url = self.server_id
         if self._path is not None:
             fmt = self._format or format_for(self._path)
             if fmt is None or fmt not in FORMATS:
@@ -532,6 +562,10 @@ class BulkUploader:
     ) -> None:
         counters = manifest.counters
         if receipt is not None:
+            if receipt.request_id:
+                self._request_ids.append(receipt.request_id)
+            if receipt.correlation_id:
+                self._correlation_ids.append(receipt.correlation_id)
             items = receipt.items_received or sent
             counters.items_sent += items
             self._items_this_run += items

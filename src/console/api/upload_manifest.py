@@ -1,10 +1,13 @@
 """The bulk uploader's progress manifest: which byte ranges the server has accepted.
 
-One small JSON file per (server URL, feed, file content), named by a hash of the three, so a
-changed file gets a new manifest (and new keys). Written atomically (a temporary file,
-fsync, `os.replace`), private (0600), and removed when the upload finishes. A batch the
-server accepted after the last write is sent again on resume: the server answers it as a
-replay of its deterministic Idempotency-Key, so nothing is applied twice.
+One small JSON file per (server, feed, file content), named by a hash of the three, so a
+changed file gets a new manifest (and new keys). The server is named by its base URL, or by
+a stable name the caller gives (the console's embedded sandbox gets a new port at every
+start: it is `sandbox:` + its data dir), kept in the manifest's `url` field. Written
+atomically (a temporary file, fsync, `os.replace`), private (0600), and removed when the
+upload finishes. A batch the server accepted after the last write is sent again on resume:
+the server answers it as a replay of its deterministic Idempotency-Key, so nothing is
+applied twice.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from console.api.ingest_sources import content_sha256
 
 VERSION = 1
 
@@ -49,7 +54,7 @@ class Counters:
 class Manifest:
     """The state of one upload."""
 
-    url: str
+    url: str  # the server's identity: its base URL unless the uploader was given a server_id
     feed: str
     source_id: str  # the content's SHA-256 (files) or the caller's name (iterables)
     path: str | None = None
@@ -65,6 +70,11 @@ class Manifest:
     counters: Counters = field(default_factory=Counters)
     created_at: float = field(default_factory=time.time)
     updated_at: float = 0.0
+
+    @property
+    def bytes_done(self) -> int:
+        """Bytes of the file (items of an iterable) the server has accepted."""
+        return sum(e - s for s, e in self.done)
 
     def is_done(self, start: int, end: int) -> bool:
         """Whether the range [start, end) lies inside what the server has accepted."""
@@ -115,6 +125,63 @@ class Manifest:
         )
 
 
+@dataclass(frozen=True)
+class PendingUpload:
+    """An unfinished upload of a file, as its manifest left it."""
+
+    manifest_path: Path
+    manifest: Manifest
+
+    @property
+    def path(self) -> Path:
+        """The file being uploaded."""
+        assert self.manifest.path is not None
+        return Path(self.manifest.path)
+
+    @property
+    def feed(self) -> str:
+        """The feed (stream) it goes to."""
+        return self.manifest.feed
+
+    @property
+    def size(self) -> int | None:
+        """The file's size when the upload last ran."""
+        return self.manifest.size
+
+    @property
+    def bytes_done(self) -> int:
+        """Bytes of the file the server has accepted."""
+        return self.manifest.bytes_done
+
+    @property
+    def items_sent(self) -> int:
+        """Items the server has accepted so far."""
+        return self.manifest.counters.items_sent
+
+    @property
+    def updated_at(self) -> float:
+        """When the manifest was last written (epoch seconds)."""
+        return self.manifest.updated_at
+
+    def file_state(self) -> str:
+        """`unchanged`, `changed` (other content than the upload's) or `missing` (or
+        unreadable).
+
+        Blocking (it may hash the file when its size or time differ): run it in a thread.
+        """
+        try:
+            stat = self.path.stat()
+            if (stat.st_size, stat.st_mtime_ns) == (self.manifest.size, self.manifest.mtime_ns):
+                return "unchanged"
+            if stat.st_size != self.manifest.size:
+                return "changed"
+            # Same size, another time (copied, touched): the content decides.
+            same = content_sha256(self.path) == self.manifest.source_id
+        except OSError:  # gone, or no longer readable here
+            return "missing"
+        return "unchanged" if same else "changed"
+
+
 class ManifestStore:
     """Manifests in one directory (created 0700)."""
 
@@ -159,6 +226,33 @@ class ManifestStore:
             finally:
                 os.close(dir_fd)
         return path
+
+    def pending(self, server_id: str) -> list[PendingUpload]:
+        """Unfinished uploads of files to the server named `server_id`, newest first.
+
+        Damaged or foreign files in the directory are skipped, as are uploads of
+        iterables (nothing could resume them but the program that made them).
+        """
+        found: list[PendingUpload] = []
+        if not self.directory.is_dir():
+            return found
+        for candidate in self.directory.glob("*.json"):
+            try:
+                manifest = Manifest.from_json(json.loads(candidate.read_bytes()))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if manifest.url != server_id or manifest.path is None:
+                continue
+            if candidate != self.path_for(manifest.url, manifest.feed, manifest.source_id):
+                continue  # a copy under another name: not the upload's own manifest
+            found.append(PendingUpload(candidate, manifest))
+        found.sort(key=lambda upload: upload.updated_at, reverse=True)
+        return found
+
+    def discard(self, upload: PendingUpload) -> None:
+        """Forget an unfinished upload (what the server accepted stays accepted)."""
+        with contextlib.suppress(FileNotFoundError):
+            upload.manifest_path.unlink()
 
     def remove(self, manifest: Manifest) -> None:
         """Delete the manifest (the upload finished)."""
