@@ -47,6 +47,8 @@ from console.ui.widgets.error_banner import ErrorBanner
 
 if TYPE_CHECKING:
     # Imported after the first paint (see the module's docstring).
+    from console.ui.bulk.dialog import BulkIngestDialog
+    from console.ui.bulk.resume_bar import BulkIngest
     from console.ui.pipelines.tab import PipelinesTab
     from console.ui.profiles_dialog import ProfilesDialog
     from console.ui.records.tab import RecordsTab
@@ -135,12 +137,18 @@ class MainWindow(QMainWindow):
         self.profile_combo.activated.connect(self._profile_chosen)
         self.manage_button = QPushButton("Connect&ions…")
         self.manage_button.clicked.connect(self.open_profiles_dialog)
+        self.bulk_button = QPushButton("&Bulk ingest…")
+        self.bulk_button.setToolTip("Upload an NDJSON, JSON or CSV file to a feed (resumable)")
+        self.bulk_button.setEnabled(False)  # until a connection is ready
+        self.bulk_button.clicked.connect(self.open_bulk_ingest)
+        self._bulk: BulkIngest | None = None
         picker_label = QLabel("&Connection:")
         picker_label.setBuddy(self.profile_combo)
         top = QHBoxLayout()
         top.addWidget(picker_label)
         top.addWidget(self.profile_combo)
         top.addWidget(self.manage_button)
+        top.addWidget(self.bulk_button)
         top.addStretch(1)
 
         self.banner = ErrorBanner()
@@ -158,6 +166,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(10, 8, 10, 4)
         layout.addLayout(top)
         layout.addWidget(self.banner)
+        self._central_layout = layout  # the interrupted-uploads bar goes under the banner
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.status = ConsoleStatusBar(self)
@@ -173,6 +182,9 @@ class MainWindow(QMainWindow):
                 f"This console now uses its rotated key (…{last4}).", 8000
             )
         )
+        self.session.connected.connect(lambda _profile: self.bulk_button.setEnabled(True))
+        self.session.disconnected.connect(lambda: self.bulk_button.setEnabled(False))
+        self.connection_ready.connect(lambda _profile: self.bulk.refresh_offers())
         self.tabs.installEventFilter(self)
         self._fill_profile_combo()
         self._add_shortcuts()
@@ -313,6 +325,27 @@ class MainWindow(QMainWindow):
             self.tabs_built.emit()
         else:
             QTimer.singleShot(0, self, self._build_next_deferred)
+
+    # -- bulk ingest -------------------------------------------------------------
+
+    @property
+    def bulk(self) -> BulkIngest:
+        """Bulk ingest: its dialog and the bar offering interrupted uploads (built when
+        first needed, after the first paint)."""
+        if self._bulk is None:
+            from console.ui.bulk.resume_bar import BulkIngest, InterruptedUploadsBar
+
+            bar = InterruptedUploadsBar()
+            self._central_layout.insertWidget(self._central_layout.indexOf(self.banner) + 1, bar)
+            self._bulk = BulkIngest(self.session, self.runner, self, bar)
+        return self._bulk
+
+    def open_bulk_ingest(self) -> BulkIngestDialog | None:
+        """Open the Bulk ingest dialog for the connected server (None: not connected)."""
+        if self.session.client is None:
+            return None
+        dialog: BulkIngestDialog = self.bulk.open_dialog()
+        return dialog
 
     # -- painting ----------------------------------------------------------------
 

@@ -1,0 +1,877 @@
+"""The Bulk ingest dialog: choose a feed and a file, preview its first items with the item key
+checked, then upload it through the resumable bulk uploader with progress, pause, resume and
+cancel, and a summary at the end.
+
+Pause stops the uploader's task (its manifest is written as it stops) and Resume runs it
+again: it goes on from the manifest, and a batch that was in flight when it stopped is sent
+again with the same Idempotency-Key, so the server answers it as a replay and applies
+nothing twice. Closing the dialog (or the window) while uploading is a pause that nobody
+resumes here: the manifest stays, and the upload is offered again when this server is
+connected (`resume_bar`). Cancel asks once, stops, and forgets the manifest.
+
+The dialog opens with `open()` and runs its coroutines on the window's TaskRunner (so the
+window's shutdown stops an upload cleanly, writing its manifest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from console.api.errors import ApiError
+from console.api.feeds import Feed, FeedsApi
+from console.api.ingest import (
+    BulkUploader,
+    UploadIncomplete,
+    UploadProgress,
+    UploadSummary,
+    item_key_problem,
+)
+from console.api.ingest_sources import FORMATS, MAX_BATCH_ITEMS, SourceError, SourceFormat
+from console.api.upload_manifest import ManifestStore, PendingUpload, default_manifest_dir
+from console.ui.bulk.preview import PREVIEW_ITEMS, BulkPreview, read_bulk_preview
+from console.ui.bulk.resume_bar import how_far
+from console.ui.formatting import format_duration
+from console.ui.records.io_files import RateMeter, format_bytes, format_count, in_file_thread
+from console.ui.session import ConsoleSession
+from console.ui.tasks import TaskRunner
+from console.ui.widgets.error_banner import error_text
+
+LISTED_REJECTS = 100  # rejected items listed in the summary ("Save rejected…" writes all)
+FORMAT_TITLES: dict[SourceFormat, str] = {
+    "ndjson": "NDJSON (one JSON object per line)",
+    "json": "JSON (one array of objects)",
+    "csv": "CSV (header row, one item per row)",
+}
+FLAGGED = "#fdecea"
+# Tasks on the window's runner (one bulk dialog at a time).
+FEEDS_TASK, PREVIEW_TASK, UPLOAD_TASK, REJECTS_TASK = (
+    "bulk.feeds",
+    "bulk.preview",
+    "bulk.upload",
+    "bulk.rejects",
+)
+PAGE_SETUP, PAGE_RUN = 0, 1
+
+
+def _muted(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #5c5f66;")
+    return label
+
+
+def _error_label() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #a61b0f;")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+def feed_title(feed: Feed) -> str:
+    """The feed as the picker lists it."""
+    return f"{feed.name} · id field “{feed.id_field}” · {feed.record_count:,} records"
+
+
+def format_of(path: Path) -> SourceFormat:
+    """The format a file's name says (NDJSON when it says none)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".json":
+        return "json"
+    return "ndjson"
+
+
+def write_rejects(target: Path, rejected: list[tuple[int, str]]) -> int:
+    """Every rejected item as NDJSON `{"item": index, "reason": text}` (as the CLI's
+    `--rejects`); returns how many lines were written."""
+    with target.open("w", encoding="utf-8") as out:
+        for index, reason in rejected:
+            out.write(json.dumps({"item": index, "reason": reason}, ensure_ascii=False) + "\n")
+    return len(rejected)
+
+
+class BulkIngestDialog(QDialog):
+    """Feed, file, preview; upload with progress, pause, resume and cancel; summary."""
+
+    feeds_loaded = Signal(int)
+    preview_ready = Signal(object)  # BulkPreview
+    preview_failed = Signal(object)  # the exception
+    state_changed = Signal(str)  # setup, running, paused, finished, failed, cancelled
+    progress_changed = Signal(object)  # UploadProgress
+    upload_finished = Signal(object)  # UploadSummary
+    upload_failed = Signal(object)  # the exception
+    upload_interrupted = Signal()  # closed while uploading: the manifest is kept
+    rejects_saved = Signal(str, int)  # path, items written
+
+    def __init__(
+        self,
+        session: ConsoleSession,
+        runner: TaskRunner,
+        *,
+        server_id: str,
+        manifest_dir: Path | None = None,
+        resume: PendingUpload | None = None,
+        path: Path | None = None,
+        feed_id: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        """`resume`: an interrupted upload to go on with at once; `path` and `feed_id`:
+        a file and a feed to start with (the user still starts the upload)."""
+        super().__init__(parent)
+        self.setWindowTitle("Bulk ingest")
+        self.resize(960, 640)
+        self.session = session
+        self.client = session.require_client()
+        self.runner = runner
+        self.server_id = server_id
+        self.store = ManifestStore(manifest_dir or default_manifest_dir())
+        self.max_items = MAX_BATCH_ITEMS  # items per request at most (tests cut smaller)
+        self.feeds: list[Feed] = []
+        self.path: Path | None = None
+        self.preview: BulkPreview | None = None
+        self.kept: PendingUpload | None = None  # an interrupted upload of this very choice
+        self.uploader: BulkUploader | None = None
+        self.progress: UploadProgress | None = None
+        self.summary: UploadSummary | None = None
+        self.state = "setup"
+        self.file_dialog: QFileDialog | None = None
+        self.confirm_box: QMessageBox | None = None
+        self.last_rejects_file: Path | None = None
+        self._resume = resume
+        self._wanted_feed = resume.feed if resume is not None else feed_id
+        self._stop_reason: str | None = None  # why the running task is being stopped
+        self._task: asyncio.Task[Any] | None = None
+        self._plan: tuple[Feed, Path, SourceFormat, str | None] | None = None
+        self._bytes_rate = RateMeter()
+        self._items_rate = RateMeter()
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self._build_setup_page())
+        self.pages.addWidget(self._build_run_page())
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.pages)
+        self.finished.connect(self._closed)
+        session.disconnected.connect(self._connection_gone)
+        if resume is not None:
+            self._adopt(resume)
+        elif path is not None:
+            self.set_file(path)
+        self._sync_buttons()
+        self.runner.start(self._load_feeds(), name=FEEDS_TASK)
+
+    # -- setup page ------------------------------------------------------------------
+
+    def _build_setup_page(self) -> QWidget:
+        page = QWidget()
+        self.feed_combo = QComboBox()
+        self.feed_combo.setPlaceholderText("Loading feeds…")
+        self.feed_combo.currentIndexChanged.connect(self._feed_changed)
+        self.file_edit = QLineEdit()
+        self.file_edit.setPlaceholderText("An .ndjson, .jsonl, .json or .csv file")
+        self.file_edit.editingFinished.connect(self._file_typed)
+        self.browse_button = QPushButton("&Choose file…")
+        self.browse_button.setAutoDefault(False)
+        self.browse_button.clicked.connect(self.choose_file)
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.file_edit, 1)
+        file_row.addWidget(self.browse_button)
+        self.format_combo = QComboBox()
+        for fmt in FORMATS:
+            self.format_combo.addItem(FORMAT_TITLES[fmt], fmt)
+        self.format_combo.currentIndexChanged.connect(self._refresh_preview)
+        self.item_key_edit = QLineEdit()
+        self.item_key_edit.setMaxLength(100)
+        self.item_key_edit.setToolTip(
+            "The field that identifies each item (sent as X-Item-Key); empty: the feed's id field"
+        )
+        self.item_key_edit.editingFinished.connect(self._refresh_preview)
+        form = QFormLayout()
+        form.addRow("&Feed", self.feed_combo)
+        form.addRow("File", file_row)
+        form.addRow("F&ormat", self.format_combo)
+        form.addRow("Item &key", self.item_key_edit)
+
+        self.kept_label = QLabel()
+        self.kept_label.setWordWrap(True)
+        self.kept_label.setObjectName("keptUpload")
+        self.kept_label.setStyleSheet(
+            "#keptUpload { background: #eef4fd; border: 1px solid #b6cff5; border-radius: 6px;"
+            " padding: 6px; }"
+        )
+        self.kept_label.hide()
+        self.preview_summary = _muted(
+            f"Choose a feed and a file: its first {PREVIEW_ITEMS} items show here, each "
+            "checked for the item key."
+        )
+        self.preview_table = QTableWidget()
+        self.preview_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.preview_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.preview_table.verticalHeader().hide()
+        self.preview_table.setWordWrap(False)
+        self.preview_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.Interactive
+        )
+        self.setup_error = _error_label()
+        self.close_button = QPushButton("Close")
+        self.close_button.setAutoDefault(False)
+        self.close_button.clicked.connect(self.reject)
+        self.start_button = QPushButton("&Start upload")
+        self.start_button.setObjectName("primaryButton")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start_upload)
+        buttons = QHBoxLayout()
+        buttons.addWidget(
+            _muted(
+                "Interrupted, the upload can be resumed (here or at the next start) and "
+                "never applies an item twice."
+            ),
+            1,
+        )
+        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.start_button)
+
+        layout = QVBoxLayout(page)
+        layout.addLayout(form)
+        layout.addWidget(self.kept_label)
+        layout.addWidget(self.preview_summary)
+        layout.addWidget(self.preview_table, 1)
+        layout.addWidget(self.setup_error)
+        layout.addLayout(buttons)
+        return page
+
+    @property
+    def feed(self) -> Feed | None:
+        """The chosen feed."""
+        feed_id = self.feed_combo.currentData()
+        return next((f for f in self.feeds if f.id == feed_id), None)
+
+    @property
+    def file_format(self) -> SourceFormat:
+        """The chosen format."""
+        fmt: SourceFormat = self.format_combo.currentData()
+        return fmt
+
+    @property
+    def item_key(self) -> str | None:
+        """The item key given (None: the feed's id field, chosen by the server)."""
+        return self.item_key_edit.text().strip() or None
+
+    def checked_key(self) -> str | None:
+        """The field the preview checks each item for: the item key, else the feed's id
+        field (None: no feed chosen yet)."""
+        feed = self.feed
+        return self.item_key or (feed.id_field if feed is not None else None)
+
+    async def _load_feeds(self) -> None:
+        try:
+            feeds = await FeedsApi(self.client).list_all()
+        except ApiError as exc:
+            self._show_setup_error(f"Cannot list the feeds: {error_text(exc)}")
+            return
+        self.feeds = feeds
+        wanted = self._wanted_feed
+        self.feed_combo.blockSignals(True)
+        self.feed_combo.clear()
+        for feed in feeds:
+            self.feed_combo.addItem(feed_title(feed), feed.id)
+            self.feed_combo.setItemData(
+                self.feed_combo.count() - 1, f"{feed.name} ({feed.id})", Qt.ItemDataRole.ToolTipRole
+            )
+        self.feed_combo.setPlaceholderText("Choose a feed" if feeds else "This account has no feed")
+        index = self.feed_combo.findData(wanted) if wanted is not None else -1
+        self.feed_combo.setCurrentIndex(index if index >= 0 else (0 if feeds else -1))
+        self.feed_combo.blockSignals(False)
+        self.feeds_loaded.emit(len(feeds))
+        self._feed_changed()
+        if self._resume is not None:
+            resume, self._resume = self._resume, None
+            if self.feed is None or self.feed.id != resume.feed:
+                self._show_setup_error(
+                    f"The feed “{resume.feed}” of the interrupted upload is not on this "
+                    "server any more: it cannot be resumed."
+                )
+            else:
+                self.start_upload()
+
+    def select_feed(self, feed_id: str) -> None:
+        """Choose the feed `feed_id` (once the feeds are loaded)."""
+        index = self.feed_combo.findData(feed_id)
+        if index < 0:
+            raise ValueError(f"no feed {feed_id!r} listed")
+        self.feed_combo.setCurrentIndex(index)
+
+    def _feed_changed(self) -> None:
+        feed = self.feed
+        self.item_key_edit.setPlaceholderText(
+            f"the feed's id field, “{feed.id_field}”" if feed is not None else ""
+        )
+        self._refresh_preview()
+
+    def choose_file(self) -> QFileDialog:
+        """Open a file chooser (Qt's own, so it behaves the same everywhere)."""
+        chooser = QFileDialog(self, "Choose a file to upload")
+        chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
+        chooser.setNameFilters(
+            ["NDJSON, JSON or CSV (*.ndjson *.jsonl *.json *.csv)", "All files (*)"]
+        )
+        chooser.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        chooser.fileSelected.connect(lambda name: self.set_file(Path(name)))
+        chooser.finished.connect(chooser.deleteLater)
+        self.file_dialog = chooser
+        chooser.open()
+        return chooser
+
+    def _file_typed(self) -> None:
+        text = self.file_edit.text().strip()
+        if text and (self.path is None or Path(text) != self.path):
+            self.set_file(Path(text))
+
+    def set_file(self, path: Path) -> None:
+        """Use `path` (its format from its name) and preview it."""
+        self.path = path
+        self.file_edit.setText(str(path))
+        self.format_combo.blockSignals(True)
+        self.format_combo.setCurrentIndex(FORMATS.index(format_of(path)))
+        self.format_combo.blockSignals(False)
+        self._refresh_preview()
+
+    def _adopt(self, upload: PendingUpload) -> None:
+        """Read the file as the interrupted upload read it: same format and item key."""
+        self.path = upload.path
+        self.file_edit.setText(str(upload.path))
+        fmt = upload.manifest.format
+        self.format_combo.blockSignals(True)
+        if fmt in FORMATS:
+            self.format_combo.setCurrentIndex(FORMATS.index(fmt))
+        self.format_combo.blockSignals(False)
+        self.item_key_edit.setText(upload.manifest.item_key or "")
+
+    def _refresh_preview(self) -> None:
+        self.preview = None
+        self.kept = None
+        self.kept_label.hide()
+        self.setup_error.hide()
+        self.preview_table.clear()
+        self.preview_table.setRowCount(0)
+        self.preview_table.setColumnCount(0)
+        key = self.checked_key()
+        if self.path is None or key is None or self.state != "setup":
+            self._sync_buttons()
+            return
+        if self.item_key is not None and (problem := item_key_problem(self.item_key)):
+            self._show_setup_error(f"Item key: {problem}.")
+            self._sync_buttons()
+            return
+        self.preview_summary.setText(f"Reading the first {PREVIEW_ITEMS} items…")
+        self._sync_buttons()
+        feed = self.feed
+        assert feed is not None
+        self.runner.start(
+            self._preview(feed, self.path, self.file_format, key, self.item_key),
+            name=PREVIEW_TASK,
+        )
+
+    async def _preview(
+        self, feed: Feed, path: Path, fmt: SourceFormat, key: str, item_key: str | None
+    ) -> None:
+        # A newer choice cancels this task (same name), so what lands here is current.
+        try:
+            preview = await in_file_thread(read_bulk_preview, path, fmt, key)
+        except (OSError, SourceError, UnicodeDecodeError) as exc:
+            detail = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+            self.preview_summary.setText("")
+            self._show_setup_error(f"Cannot read {path.name} as {fmt.upper()}: {detail}")
+            self._sync_buttons()
+            self.preview_failed.emit(exc)
+            return
+        kept = await in_file_thread(self._kept_upload, feed.id, path, fmt, item_key)
+        self.preview = preview
+        self.kept = kept
+        self._show_preview(preview)
+        self._sync_buttons()
+        self.preview_ready.emit(preview)
+
+    def _kept_upload(
+        self, feed_id: str, path: Path, fmt: str, item_key: str | None
+    ) -> PendingUpload | None:
+        """The interrupted upload this choice would resume, if one is kept (file thread)."""
+        resolved = str(path.resolve())
+        for upload in self.store.pending(self.server_id):
+            manifest = upload.manifest
+            if (manifest.feed, manifest.path, manifest.format, manifest.item_key) == (
+                feed_id,
+                resolved,
+                fmt,
+                item_key,
+            ) and upload.file_state() == "unchanged":
+                return upload
+        return None
+
+    def _show_preview(self, preview: BulkPreview) -> None:
+        table = self.preview_table
+        headers = ["#", f"{preview.item_key} (item key)", "Problem", *preview.columns]
+        table.setColumnCount(len(headers))
+        table.setHorizontalHeaderLabels(headers)
+        table.setRowCount(len(preview.items))
+        for row, item in enumerate(preview.items):
+            cells = [str(item.number + 1), item.key, item.problem or "", *item.cells]
+            for column, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                if item.problem is not None:
+                    cell.setBackground(QBrush(QColor(FLAGGED)))
+                    cell.setToolTip(item.problem)
+                table.setItem(row, column, cell)
+        table.resizeColumnsToContents()
+        count = len(preview.items)
+        if count == 0:
+            self.preview_summary.setText("The file holds no item.")
+            return
+        lacking = preview.lacking_key
+        other = preview.flagged - lacking
+        text = f"First {count} item{'s' if count != 1 else ''}: "
+        if lacking:
+            text += (
+                f"{lacking} of {count} lack the item key “{preview.item_key}” (flagged): the "
+                "server refuses those, the others are sent."
+            )
+        else:
+            text += f"every object has the item key “{preview.item_key}”."
+        if other:
+            text += f" {other} cannot be sent as they are (flagged)."
+        self.preview_summary.setText(text)
+        kept = self.kept
+        if kept is not None:
+            self.kept_label.setText(
+                "An interrupted upload of this file to this feed is kept: "
+                f"{how_far(kept)}. Start resumes it; "
+                "nothing the server took is applied again."
+            )
+            self.kept_label.show()
+
+    def _show_setup_error(self, text: str) -> None:
+        self.setup_error.setText(text)
+        self.setup_error.show()
+
+    def _sync_buttons(self) -> None:
+        ready = self.preview is not None and self.feed is not None and self.state == "setup"
+        self.start_button.setEnabled(ready)
+        self.start_button.setText("&Resume upload" if self.kept is not None else "&Start upload")
+        running = self.state == "running"
+        paused = self.state == "paused"
+        self.pause_button.setVisible(running)
+        self.resume_button.setVisible(paused)
+        self.cancel_button.setVisible(running or paused)
+        self.cancel_button.setEnabled(self._stop_reason != "cancel")
+        self.pause_button.setEnabled(self._stop_reason is None)
+
+    # -- run page --------------------------------------------------------------------
+
+    def _build_run_page(self) -> QWidget:
+        page = QWidget()
+        self.run_title = QLabel()
+        self.run_title.setWordWrap(True)
+        font = self.run_title.font()
+        font.setBold(True)
+        self.run_title.setFont(font)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setFormat("%p%")
+        self.progress_label = _muted("")
+        self.rate_label = _muted("")
+        self.run_note = _muted("")
+        self.run_error = _error_label()
+        self.report_label = QLabel()
+        self.report_label.setWordWrap(True)
+        self.report_label.hide()
+        self.rejects_table = QTableWidget(0, 2)
+        self.rejects_table.setHorizontalHeaderLabels(["Item", "Why it was rejected"])
+        self.rejects_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.rejects_table.verticalHeader().hide()
+        self.rejects_table.horizontalHeader().setStretchLastSection(True)
+        self.rejects_table.hide()
+        self.rejects_note = _muted("")
+        self.rejects_note.hide()
+        self.ids_label = _muted("")
+        self.ids_label.hide()
+        self.ids_text = QPlainTextEdit()
+        self.ids_text.setReadOnly(True)
+        self.ids_text.setMaximumHeight(120)
+        self.ids_text.hide()
+
+        self.pause_button = QPushButton("&Pause")
+        self.pause_button.clicked.connect(self.pause_upload)
+        self.resume_button = QPushButton("&Resume")
+        self.resume_button.clicked.connect(self.resume_upload)
+        self.cancel_button = QPushButton("&Cancel upload")
+        self.cancel_button.clicked.connect(self.ask_to_cancel)
+        self.save_rejects_button = QPushButton("Save &rejected…")
+        self.save_rejects_button.clicked.connect(self.choose_rejects_file)
+        self.save_rejects_button.hide()
+        self.copy_ids_button = QPushButton("Copy &IDs")
+        self.copy_ids_button.clicked.connect(self.copy_ids)
+        self.copy_ids_button.hide()
+        self.done_button = QPushButton("Close")
+        self.done_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.save_rejects_button)
+        buttons.addWidget(self.copy_ids_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.pause_button)
+        buttons.addWidget(self.resume_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.done_button)
+
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.run_title)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self.rate_label)
+        layout.addWidget(self.run_note)
+        layout.addWidget(self.run_error)
+        layout.addWidget(self.report_label)
+        layout.addWidget(self.rejects_table, 1)
+        layout.addWidget(self.rejects_note)
+        layout.addWidget(self.ids_label)
+        layout.addWidget(self.ids_text)
+        layout.addStretch(0)
+        layout.addLayout(buttons)
+        return page
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self._sync_buttons()
+        self.state_changed.emit(state)
+
+    def start_upload(self) -> asyncio.Task[Any] | None:
+        """Upload the chosen file to the chosen feed (resuming a kept upload of it)."""
+        feed, path = self.feed, self.path
+        if feed is None or path is None or self.state != "setup":
+            return None
+        self.runner.cancel(PREVIEW_TASK)
+        self._plan = (feed, path, self.file_format, self.item_key)
+        self.run_title.setText(f"Uploading {path.name} to “{feed.name}”")
+        self.run_error.hide()
+        self.progress_bar.setValue(0)
+        self.progress_label.setText("Reading the file…")
+        self.pages.setCurrentIndex(PAGE_RUN)
+        return self._run()
+
+    def pause_upload(self) -> None:
+        """Stop sending (what the server took is kept in the manifest); Resume goes on."""
+        if self.state != "running" or self._stop_reason is not None:
+            return
+        self._stop_reason = "pause"
+        self.run_note.setText("Pausing: waiting for the batches in flight to stop…")
+        self._sync_buttons()
+        self.runner.cancel(UPLOAD_TASK)
+
+    def resume_upload(self) -> asyncio.Task[Any] | None:
+        """Go on from where the paused upload stopped."""
+        if self.state != "paused" or self._plan is None:
+            return None
+        return self._run()
+
+    def _run(self) -> asyncio.Task[Any]:
+        assert self._plan is not None
+        feed, path, fmt, item_key = self._plan
+        self._stop_reason = None
+        self._bytes_rate = RateMeter()
+        self._items_rate = RateMeter()
+        self.run_note.setText(
+            "Stopped in any way (Pause, closing this dialog or the app, a lost connection), "
+            "the upload goes on later from where it stopped."
+        )
+        self.uploader = BulkUploader(
+            self.client,
+            feed.id,
+            path,
+            format=fmt,
+            item_key=item_key,
+            manifest_dir=self.store.directory,
+            max_items=self.max_items,
+            on_progress=self._show_progress,
+            server_id=self.server_id,
+        )
+        self._set_state("running")
+        task = self.runner.start(self._upload(self.uploader), name=UPLOAD_TASK)
+        self._task = task
+        task.add_done_callback(self._upload_ended)
+        return task
+
+    async def _upload(self, uploader: BulkUploader) -> None:
+        try:
+            summary = await uploader.run()
+        except UploadIncomplete as exc:
+            self._failed(exc, resumable=not exc.refused)
+        except (OSError, SourceError, ValueError) as exc:
+            self._failed(exc, resumable=False)
+        except Exception as exc:  # shown here, not in the window's banner
+            self._failed(exc, resumable=True)
+        else:
+            self._finished(summary)
+
+    def _upload_ended(self, task: asyncio.Task[Any]) -> None:
+        """The upload task is over: it finished, failed, or was stopped (and why)."""
+        if task is not self._task:
+            return
+        self._task = None
+        if not task.cancelled():
+            return  # _finished or _failed said it
+        reason, self._stop_reason = self._stop_reason, None
+        if reason == "cancel":
+            self._discard_manifest()
+            self.run_title.setText("Upload cancelled.")
+            self.run_note.setText(
+                "What the server had taken stays on the server; the progress kept for "
+                "resuming is gone."
+            )
+            self._set_state("cancelled")
+        elif reason == "pause":
+            self.run_note.setText(
+                "Paused. Resume goes on from here; a batch that was in flight is sent again "
+                "and answered as a replay (nothing is applied twice)."
+            )
+            self._set_state("paused")
+        else:  # the dialog or the window closed, or the connection went away
+            self._set_state("paused")
+            self.upload_interrupted.emit()
+
+    def _discard_manifest(self) -> None:
+        uploader = self.uploader
+        path = uploader.manifest_path if uploader is not None else None
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def ask_to_cancel(self) -> QMessageBox:
+        """Ask once whether to stop the upload and forget its progress."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Cancel the upload?",
+            "Stop the upload and forget how far it got? What the server has taken stays "
+            "there; uploading the file again later starts from its beginning (the server "
+            "answers the batches it has already seen as replays).",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.button(QMessageBox.StandardButton.Yes).setText("Cancel upload")
+        box.button(QMessageBox.StandardButton.No).setText("Keep uploading")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.accepted.connect(self.cancel_upload)
+        box.finished.connect(box.deleteLater)
+        self.confirm_box = box
+        box.open()
+        return box
+
+    def cancel_upload(self) -> None:
+        """Stop the upload and forget its manifest (no question: `ask_to_cancel` asks)."""
+        if self.state == "paused":
+            self._discard_manifest()
+            self.run_title.setText("Upload cancelled.")
+            self._set_state("cancelled")
+            return
+        if self.state != "running":
+            return
+        self._stop_reason = "cancel"
+        self._sync_buttons()
+        self.runner.cancel(UPLOAD_TASK)
+
+    def _show_progress(self, progress: UploadProgress) -> None:
+        self.progress = progress
+        self._bytes_rate.add(progress.bytes_done)
+        self._items_rate.add(progress.items_sent)
+        total = progress.bytes_total or 0
+        if total:
+            self.progress_bar.setValue(round(1000 * progress.bytes_done / total))
+        self.progress_label.setText(
+            f"{format_bytes(progress.bytes_done)} of {format_bytes(total)} · "
+            f"{format_count(progress.items_sent)} items sent · "
+            f"{progress.batches_done:,} batches · {progress.duplicates:,} replays · "
+            f"{progress.rejected_count:,} rejected"
+        )
+        rate = self._items_rate.rate
+        left = self._bytes_rate.seconds_left(total - progress.bytes_done) if total else None
+        parts = []
+        if rate is not None:
+            parts.append(f"{format_count(rate)} items/s")
+        if left is not None:
+            parts.append(f"about {format_duration(left)} left")
+        self.rate_label.setText(" · ".join(parts))
+        self.progress_changed.emit(progress)
+
+    def _finished(self, summary: UploadSummary) -> None:
+        self.summary = summary
+        self.progress_bar.setValue(1000)
+        feed_name = self._plan[0].name if self._plan is not None else ""
+        self.run_title.setText(
+            f"Upload finished: {format_count(summary.items_sent)} items sent to “{feed_name}”"
+        )
+        self.rate_label.setText("")
+        self.run_note.setText("")
+        replays = (
+            f"{summary.duplicates:,} batches ({format_count(summary.duplicate_items)} items) "
+            "were answered as replays of batches the server already had: not applied again"
+            if summary.duplicates
+            else "no batch was a replay"
+        )
+        self.report_label.setText(
+            f"{format_count(summary.items_sent)} items accepted in {summary.batches_done:,} "
+            f"batches; {replays}; {len(summary.rejected):,} items rejected; "
+            f"{summary.batches_retried:,} batches retried."
+        )
+        self.report_label.show()
+        self._show_rejects(summary.rejected)
+        self._show_ids(summary)
+        self._set_state("finished")
+        self.upload_finished.emit(summary)
+
+    def _show_rejects(self, rejected: list[tuple[int, str]]) -> None:
+        shown = rejected[:LISTED_REJECTS]
+        self.rejects_table.setRowCount(len(shown))
+        for row, (index, reason) in enumerate(shown):
+            self.rejects_table.setItem(row, 0, QTableWidgetItem(str(index + 1)))
+            self.rejects_table.setItem(row, 1, QTableWidgetItem(reason))
+        self.rejects_table.resizeColumnToContents(0)
+        self.rejects_table.setVisible(bool(rejected))
+        self.save_rejects_button.setVisible(bool(rejected))
+        if len(rejected) > LISTED_REJECTS:
+            self.rejects_note.setText(
+                f"The first {LISTED_REJECTS} of {len(rejected):,} rejected items are listed "
+                "(items are numbered from 1 in file order); Save rejected… writes them all."
+            )
+            self.rejects_note.show()
+        elif rejected:
+            self.rejects_note.setText("Items are numbered from 1 in file order.")
+            self.rejects_note.show()
+
+    def _show_ids(self, summary: UploadSummary) -> None:
+        uploader = self.uploader
+        prefix = uploader.key_prefix if uploader is not None else None
+        lines = []
+        if prefix:
+            lines.append(f"Idempotency keys of every batch start with: {prefix}")
+        lines.extend(
+            f"{request}  {correlation}"
+            for request, correlation in zip(
+                summary.request_ids, summary.correlation_ids, strict=False
+            )
+        )
+        self.ids_label.setText(
+            "To find the upload in the logs: search the key prefix in Ingest Logs (every batch, "
+            "over every run), or Find by ID with a request or correlation ID of the batches "
+            "this run sent:"
+        )
+        self.ids_text.setPlainText("\n".join(lines))
+        self.ids_label.setVisible(bool(lines))
+        self.ids_text.setVisible(bool(lines))
+        self.copy_ids_button.setVisible(bool(lines))
+
+    def copy_ids(self) -> None:
+        """Put the key prefix and every request and correlation ID on the clipboard."""
+        QGuiApplication.clipboard().setText(self.ids_text.toPlainText())
+
+    def _failed(self, error: BaseException, *, resumable: bool) -> None:
+        self.run_title.setText(
+            "The upload stopped before the end." if resumable else "The upload cannot go on."
+        )
+        self.run_error.setText(error_text(error))
+        self.run_error.show()
+        self.rate_label.setText("")
+        if resumable:
+            self.run_note.setText(
+                "Its progress is kept: Resume goes on from where it stopped (now, or when this "
+                "server is connected again)."
+            )
+            self._set_state("paused")
+        else:
+            self.run_note.setText("")
+            self._set_state("failed")
+        self.upload_failed.emit(error)
+
+    def _connection_gone(self) -> None:
+        """The console left this server: stop (the upload is offered when it comes back)."""
+        if self.state == "running" and self._stop_reason is None:
+            self._stop_reason = "connection"
+            self.runner.cancel(UPLOAD_TASK)
+        self.run_note.setText(
+            "The console left this server: the upload is kept and offered again when you "
+            "connect to it."
+        )
+        self.reject()
+
+    def _closed(self, _result: int) -> None:
+        """Closed while uploading: stop, keeping the manifest (an interrupted upload)."""
+        for name in (FEEDS_TASK, PREVIEW_TASK, REJECTS_TASK):
+            self.runner.cancel(name)
+        if self.state == "running" and self._stop_reason is None:
+            self._stop_reason = "close"
+            self.runner.cancel(UPLOAD_TASK)
+        with contextlib.suppress(RuntimeError, TypeError):  # already disconnected
+            self.session.disconnected.disconnect(self._connection_gone)
+
+    # -- rejected items ----------------------------------------------------------------
+
+    def choose_rejects_file(self) -> QFileDialog | None:
+        """Ask where to write the rejected items (NDJSON: item index and reason)."""
+        if self.summary is None or self._plan is None:
+            return None
+        path = self._plan[1]
+        suggested = path.with_name(f"{path.stem}.rejected.ndjson")
+        chooser = QFileDialog(self, "Save rejected items", str(suggested))
+        chooser.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        chooser.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        chooser.selectFile(str(suggested))
+        chooser.fileSelected.connect(lambda name: self.save_rejects(Path(name)))
+        chooser.finished.connect(chooser.deleteLater)
+        self.file_dialog = chooser
+        chooser.open()
+        return chooser
+
+    def save_rejects(self, target: Path) -> asyncio.Task[Any] | None:
+        """Write every rejected item's index and reason to `target`."""
+        if self.summary is None:
+            return None
+        return self.runner.start(
+            self._write_rejects(target, list(self.summary.rejected)), name=REJECTS_TASK
+        )
+
+    async def _write_rejects(self, target: Path, rejected: list[tuple[int, str]]) -> None:
+        try:
+            written = await in_file_thread(write_rejects, target, rejected)
+        except OSError as exc:
+            self.run_error.setText(f"Cannot write {target}: {exc.strerror or exc}")
+            self.run_error.show()
+            return
+        self.last_rejects_file = target
+        self.rejects_note.setText(f"Saved {written:,} rejected items to {target}.")
+        self.rejects_note.show()
+        self.rejects_saved.emit(str(target), written)

@@ -1,0 +1,51 @@
+"""`first_items`: the preview reads a file's first items with the uploader's own parser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.api.ingest_sources import SourceError, first_items
+
+
+def test_first_items_of_each_format_with_their_problems(tmp_path: Path) -> None:
+    ndjson = tmp_path / "a.ndjson"
+    ndjson.write_text('{"id": 1}\n\n[1, 2]\n{"id": 2, "x": NaN}\nnot json\n{"id": 3}\n{"id": 4}\n')
+    found = first_items(ndjson, "ndjson", 5)
+    assert [(n, item) for n, item, _ in found] == [
+        (0, {"id": 1}),
+        (1, None),
+        (2, None),
+        (3, None),
+        (4, {"id": 3}),
+    ]
+    assert found[1][2] == "the item is not a JSON object"
+    assert found[2][2] is not None
+    assert "NaN" in found[2][2]
+    assert found[3][2] is not None
+    assert "not valid JSON" in found[3][2]
+
+    array = tmp_path / "a.json"
+    array.write_text('[{"id": "a"}, 7, {"id": "b", "n": 1.5}, {"id": "c"}]')
+    assert first_items(array, "json", 3) == [
+        (0, {"id": "a"}, None),
+        (1, None, "the item is not a JSON object"),
+        (2, {"id": "b", "n": 1.5}, None),
+    ]
+
+    table = tmp_path / "a.csv"
+    table.write_text('id,name\n1,"a, b"\n2\n3,c\n')
+    assert first_items(table, "csv", 10) == [
+        (0, {"id": "1", "name": "a, b"}, None),
+        (1, None, "the row has 1 fields; the header has 2"),
+        (2, {"id": "3", "name": "c"}, None),
+    ]
+    assert first_items(table, "csv", 0) == []
+
+
+def test_a_file_that_is_not_its_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_text('{"id": 1}')
+    with pytest.raises(SourceError, match="must start with"):
+        first_items(path, "json", 20)

@@ -1,0 +1,242 @@
+"""The Bulk ingest dialog against the real sandbox: the preview flags items without the item
+key; pause then resume finishes with every item exactly once; cancel forgets the progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from console.api.feeds import FeedsApi
+from console.api.ingest import UploadProgress
+from console.api.logs import LogsApi
+from console.api.records import RecordQuery, RecordsApi
+from console.api.transport import ApiClient
+from console.api.upload_manifest import ManifestStore
+from console.ui.bulk.dialog import BulkIngestDialog
+from console.ui.main_window import MainWindow
+from tests.conftest import run
+
+FEED = "bulkui"
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Upload manifests under the test's own state dir."""
+    state = tmp_path / "xdg-state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state / "integration-console" / "uploads"
+
+
+def make_feed(url: str, key: str, feed: str = FEED) -> None:
+    """Create the ingest feed `feed` (id field `id`) on the account of `key`."""
+
+    async def create() -> None:
+        client = ApiClient(url, key)
+        try:
+            await FeedsApi(client).create(feed, f"Bulk {feed}")
+        finally:
+            await client.aclose()
+
+    run(create())
+
+
+def write_items(path: Path, count: int, *, without_id: frozenset[int] = frozenset()) -> Path:
+    """`count` NDJSON items `{"id": "b-N", "sku": "S-N", "n": N}`; those in `without_id`
+    have no `id`."""
+    lines = []
+    for n in range(count):
+        item: dict[str, Any] = {"id": f"b-{n:05d}", "sku": f"S-{n}", "n": n}
+        if n in without_id:
+            del item["id"]
+        lines.append(json.dumps(item))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def open_dialog(qtbot: QtBot, window: MainWindow, path: Path, feed: str = FEED) -> BulkIngestDialog:
+    """The Bulk ingest dialog from the window's button, on `feed` and `path`, previewed."""
+    assert window.bulk_button.isEnabled()
+    window.bulk_button.click()
+    dialog = window.bulk.dialog
+    assert isinstance(dialog, BulkIngestDialog)
+    qtbot.waitUntil(lambda: dialog.feed_combo.findData(feed) >= 0, timeout=15000)
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        dialog.select_feed(feed)
+        dialog.set_file(path)
+    return dialog
+
+
+def exactly_once(url: str, key: str, feed: str, count: int, key_prefix: str) -> None:
+    """The feed holds `count` records, each id once, and the server applied `count` items
+    (the batches it answered as replays carried nothing new)."""
+
+    async def check() -> None:
+        client = ApiClient(url, key)
+        try:
+            ids: list[str] = []
+            for _ in range(300):
+                ids = [
+                    str(record.system_id)
+                    async for page in RecordsApi(client).iterate(feed, RecordQuery(deleted="all"))
+                    for record in page.items
+                ]
+                if len(ids) >= count:
+                    break
+                await asyncio.sleep(0.1)
+            entries = (await LogsApi(client).query(limit=1000, q=key_prefix)).items
+        finally:
+            await client.aclose()
+        assert len(ids) == count
+        assert sorted(ids) == [f"b-{n:05d}" for n in range(count)]
+        applied = sum(e.items_received for e in entries if e.processing_status != "duplicate")
+        assert applied == count
+
+    run(check())
+
+
+def test_preview_flags_items_without_the_item_key(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 30, without_id=frozenset({2, 6, 11, 25}))
+    dialog = open_dialog(qtbot, window, path)
+    preview = dialog.preview
+    assert preview is not None
+    assert len(preview.items) == 20
+    assert (preview.item_key, preview.lacking_key) == ("id", 3)  # item 25 is not previewed
+    flagged = [
+        row
+        for row in range(dialog.preview_table.rowCount())
+        if dialog.preview_table.item(row, 2).text()  # type: ignore[union-attr]
+    ]
+    assert flagged == [2, 6, 11]
+    assert "3 of 20 lack the item key “id”" in dialog.preview_summary.text()
+    assert dialog.preview_table.horizontalHeaderItem(1).text() == "id (item key)"  # type: ignore[union-attr]
+    assert dialog.start_button.isEnabled()
+
+    # Another item key: every item has it.
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        dialog.item_key_edit.setText("sku")
+        dialog.item_key_edit.editingFinished.emit()
+    assert dialog.preview is not None
+    assert (dialog.preview.item_key, dialog.preview.lacking_key) == ("sku", 0)
+    assert "every object has the item key “sku”" in dialog.preview_summary.text()
+
+    # A file that is not what its name says: said, and nothing can start.
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"id": 1}')
+    with qtbot.waitSignal(dialog.preview_failed, timeout=15000):
+        dialog.set_file(broken)
+    assert "must start with '['" in dialog.setup_error.text()
+    assert not dialog.start_button.isEnabled()
+    dialog.reject()
+
+
+def test_pause_then_resume_finishes_with_no_duplicates(
+    qtbot: QtBot,
+    window: MainWindow,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    state_home: Path,
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    count = 4000
+    path = write_items(tmp_path / "items.ndjson", count)
+    dialog = open_dialog(qtbot, window, path)
+    dialog.max_items = 250  # 16 batches
+
+    def pause_after_three(progress: UploadProgress) -> None:
+        if progress.batches_done >= 3 and dialog.state == "running":
+            dialog.pause_button.click()
+
+    dialog.progress_changed.connect(pause_after_three)
+    with qtbot.waitSignal(dialog.state_changed, check_params_cb=lambda s: s == "paused"):
+        dialog.start_button.click()
+    dialog.progress_changed.disconnect(pause_after_three)
+    paused = dialog.progress
+    assert paused is not None
+    assert paused.bytes_total is not None
+    assert 3 <= paused.batches_done < 16
+    assert paused.bytes_done < paused.bytes_total
+    assert dialog.resume_button.isVisible()
+    assert not dialog.pause_button.isVisible()
+    (kept,) = ManifestStore(state_home).pending(sandbox_url)
+    assert kept.manifest_path.stat().st_mode & 0o777 == 0o600
+    assert kept.path == path.resolve()
+    assert kept.items_sent == paused.items_sent
+
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
+        dialog.resume_button.click()
+    summary = finished.args[0]  # type: ignore[index]
+    assert (summary.items_sent, summary.batches_done, summary.rejected) == (count, 16, [])
+    assert summary.duplicates <= 4  # at most the batches in flight at the pause
+    assert dialog.state == "finished"
+    assert "4,000 items sent" in dialog.run_title.text()
+    assert dialog.uploader is not None
+    assert dialog.uploader.key_prefix is not None
+    assert dialog.uploader.key_prefix in dialog.ids_text.toPlainText()
+    assert summary.request_ids[0] in dialog.ids_text.toPlainText()
+    assert ManifestStore(state_home).pending(sandbox_url) == []
+    exactly_once(sandbox_url, admin_key, FEED, count, dialog.uploader.key_prefix)
+    dialog.reject()
+
+
+def test_cancel_asks_once_then_forgets_the_progress(
+    qtbot: QtBot,
+    window: MainWindow,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    state_home: Path,
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 3000)
+    dialog = open_dialog(qtbot, window, path)
+    dialog.max_items = 250
+    asked: list[Any] = []
+
+    def cancel_after_two(progress: UploadProgress) -> None:
+        if progress.batches_done >= 2 and not asked:
+            asked.append(dialog.ask_to_cancel())
+
+    dialog.progress_changed.connect(cancel_after_two)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: bool(asked), timeout=15000)
+    box = asked[0]
+    with qtbot.waitSignal(dialog.state_changed, check_params_cb=lambda s: s == "cancelled"):
+        box.button(box.StandardButton.Yes).click()
+    assert len(asked) == 1
+    assert ManifestStore(state_home).pending(sandbox_url) == []
+    assert not dialog.cancel_button.isVisible()
+    dialog.reject()
+
+
+def test_rejected_items_are_listed_and_saved(
+    qtbot: QtBot,
+    window: MainWindow,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 50, without_id=frozenset({4, 40}))
+    dialog = open_dialog(qtbot, window, path)
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
+        dialog.start_button.click()
+    summary = finished.args[0]  # type: ignore[index]
+    assert [index for index, _ in summary.rejected] == [4, 40]
+    assert dialog.rejects_table.rowCount() == 2
+    assert dialog.rejects_table.item(0, 0).text() == "5"  # type: ignore[union-attr]
+    assert "id" in dialog.rejects_table.item(0, 1).text()  # type: ignore[union-attr]
+    target = tmp_path / "rejected.ndjson"
+    with qtbot.waitSignal(dialog.rejects_saved, timeout=15000):
+        dialog.save_rejects(target)
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line["item"] for line in lines] == [4, 40]
+    dialog.reject()
