@@ -9,8 +9,9 @@ nothing twice. Closing the dialog (or the window) while uploading is a pause tha
 resumes here: the manifest stays, and the upload is offered again when this server is
 connected (`resume_bar`). Cancel asks once, stops, and forgets the manifest.
 
-The dialog opens with `open()` and runs its coroutines on the window's TaskRunner (so the
-window's shutdown stops an upload cleanly, writing its manifest).
+The dialog is not modal (the window stays usable during a long upload) and runs its
+coroutines on the window's TaskRunner, so the window's shutdown stops an upload cleanly,
+writing its manifest.
 """
 
 from __future__ import annotations
@@ -662,9 +663,10 @@ class BulkIngestDialog(QDialog):
                 "and answered as a replay (nothing is applied twice)."
             )
             self._set_state("paused")
-        else:  # the dialog or the window closed, or the connection went away
+        else:  # the dialog closed, the connection went away, or the window shut down
             self._set_state("paused")
-            self.upload_interrupted.emit()
+            if reason is not None:  # not at shutdown: nothing is left to offer it then
+                self.upload_interrupted.emit()
 
     def _discard_manifest(self) -> None:
         uploader = self.uploader

@@ -249,5 +249,6 @@ class BulkIngest(QObject):
         self.dialog = dialog
         if resume is not None:
             self.bar.show_offers([o for o in self.bar.offers if o[0] != resume])
-        dialog.open()
+        # Not modal: the window stays usable during a long upload (watch it in Ingest Logs).
+        dialog.show()
         return dialog
