@@ -127,6 +127,13 @@ def test_preview_flags_items_without_the_item_key(
     assert (dialog.preview.item_key, dialog.preview.lacking_key) == ("sku", 0)
     assert "every object has the item key “sku”" in dialog.preview_summary.text()
 
+    # Read as another format than its name says: the preview follows the picker.
+    with qtbot.waitSignal(dialog.preview_failed, timeout=15000):
+        dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("json"))
+    assert not dialog.start_button.isEnabled()
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("ndjson"))
+
     # A file that is not what its name says: said, and nothing can start.
     broken = tmp_path / "broken.json"
     broken.write_text('{"id": 1}')
@@ -156,7 +163,9 @@ def test_pause_then_resume_finishes_with_no_duplicates(
             dialog.pause_button.click()
 
     dialog.progress_changed.connect(pause_after_three)
-    with qtbot.waitSignal(dialog.state_changed, check_params_cb=lambda s: s == "paused"):
+    with qtbot.waitSignal(
+        dialog.state_changed, check_params_cb=lambda s: s == "paused", timeout=60000
+    ):
         dialog.start_button.click()
     dialog.progress_changed.disconnect(pause_after_three)
     paused = dialog.progress
@@ -209,7 +218,9 @@ def test_cancel_asks_once_then_forgets_the_progress(
     dialog.start_button.click()
     qtbot.waitUntil(lambda: bool(asked), timeout=15000)
     box = asked[0]
-    with qtbot.waitSignal(dialog.state_changed, check_params_cb=lambda s: s == "cancelled"):
+    with qtbot.waitSignal(
+        dialog.state_changed, check_params_cb=lambda s: s == "cancelled", timeout=60000
+    ):
         box.button(box.StandardButton.Yes).click()
     assert len(asked) == 1
     assert ManifestStore(state_home).pending(sandbox_url) == []
