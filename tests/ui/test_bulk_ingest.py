@@ -243,7 +243,7 @@ def test_rejected_items_are_listed_and_saved(
     summary = finished.args[0]  # type: ignore[index]
     assert [index for index, _ in summary.rejected] == [4, 40]
     assert dialog.rejects_table.rowCount() == 2
-    assert dialog.rejects_table.item(0, 0).text() == "5"  # type: ignore[union-attr]
+    assert dialog.rejects_table.item(0, 0).text() == "[4]"  # type: ignore[union-attr]
     assert "id" in dialog.rejects_table.item(0, 1).text()  # type: ignore[union-attr]
     target = tmp_path / "rejected.ndjson"
     with qtbot.waitSignal(dialog.rejects_saved, timeout=15000):

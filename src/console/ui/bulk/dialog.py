@@ -250,6 +250,9 @@ class BulkIngestDialog(QDialog):
         self.start_button.setObjectName("primaryButton")
         self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start_upload)
+        # Wide enough for either of its texts (it says Resume when a kept upload matches).
+        self.start_button.setText("&Resume upload")
+        self.start_button.setMinimumWidth(self.start_button.sizeHint().width())
         buttons = QHBoxLayout()
         buttons.addWidget(
             _muted(
@@ -440,12 +443,12 @@ class BulkIngestDialog(QDialog):
 
     def _show_preview(self, preview: BulkPreview) -> None:
         table = self.preview_table
-        headers = ["#", f"{preview.item_key} (item key)", "Problem", *preview.columns]
+        headers = ["Item", f"{preview.item_key} (item key)", "Problem", *preview.columns]
         table.setColumnCount(len(headers))
         table.setHorizontalHeaderLabels(headers)
         table.setRowCount(len(preview.items))
         for row, item in enumerate(preview.items):
-            cells = [str(item.number + 1), item.key, item.problem or "", *item.cells]
+            cells = [f"[{item.number}]", item.key, item.problem or "", *item.cells]
             for column, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 if item.problem is not None:
@@ -516,6 +519,9 @@ class BulkIngestDialog(QDialog):
         self.report_label.hide()
         self.rejects_table = QTableWidget(0, 2)
         self.rejects_table.setHorizontalHeaderLabels(["Item", "Why it was rejected"])
+        self.rejects_table.horizontalHeaderItem(0).setToolTip(  # type: ignore[union-attr]
+            "The item's index in the file, from [0] (as the reasons and the CLI count)"
+        )
         self.rejects_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.rejects_table.verticalHeader().hide()
         self.rejects_table.horizontalHeader().setStretchLastSection(True)
@@ -760,7 +766,7 @@ class BulkIngestDialog(QDialog):
         shown = rejected[:LISTED_REJECTS]
         self.rejects_table.setRowCount(len(shown))
         for row, (index, reason) in enumerate(shown):
-            self.rejects_table.setItem(row, 0, QTableWidgetItem(str(index + 1)))
+            self.rejects_table.setItem(row, 0, QTableWidgetItem(f"[{index}]"))
             self.rejects_table.setItem(row, 1, QTableWidgetItem(reason))
         self.rejects_table.resizeColumnToContents(0)
         self.rejects_table.setVisible(bool(rejected))
@@ -768,11 +774,11 @@ class BulkIngestDialog(QDialog):
         if len(rejected) > LISTED_REJECTS:
             self.rejects_note.setText(
                 f"The first {LISTED_REJECTS} of {len(rejected):,} rejected items are listed "
-                "(items are numbered from 1 in file order); Save rejected… writes them all."
+                "(by index in the file, from [0]); Save rejected… writes them all."
             )
             self.rejects_note.show()
         elif rejected:
-            self.rejects_note.setText("Items are numbered from 1 in file order.")
+            self.rejects_note.setText("Items are named by their index in the file, from [0].")
             self.rejects_note.show()
 
     def _show_ids(self, summary: UploadSummary) -> None:

@@ -109,13 +109,13 @@ class InterruptedUploadsBar(QFrame):
             )
         elif state == "changed":
             text = (
-                f"{name} changed since its upload to “{feed}” stopped ({how_far(upload)}): it "
-                "is not resumed, as its new content would be a new upload."
+                f"{name} changed since its upload to “{feed}” stopped at {how_far(upload)}: "
+                "it is not resumed, as its new content would be a new upload."
             )
         else:
             text = (
-                f"{name} is gone or unreadable: its upload to “{feed}” ({how_far(upload)}) "
-                "cannot go on."
+                f"{name} is gone or unreadable: its upload to “{feed}”, stopped at "
+                f"{how_far(upload)}, cannot go on."
             )
         label = QLabel(text)
         label.setWordWrap(True)
