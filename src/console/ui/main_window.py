@@ -173,6 +173,9 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
         self.runner.failed.connect(self.show_error)
+        self.session.connected.connect(lambda _profile: self.bulk_button.setEnabled(True))
+        self.session.disconnected.connect(lambda: self.bulk_button.setEnabled(False))
+        self.connection_ready.connect(lambda _profile: self.bulk.refresh_offers())
         self.session.request_finished.connect(self.status.request_finished)
         self.session.retry_waiting.connect(self.status.retry_waiting)
         self.session.connected.connect(lambda _profile: self.keys_tab.clear())
@@ -182,9 +185,6 @@ class MainWindow(QMainWindow):
                 f"This console now uses its rotated key (…{last4}).", 8000
             )
         )
-        self.session.connected.connect(lambda _profile: self.bulk_button.setEnabled(True))
-        self.session.disconnected.connect(lambda: self.bulk_button.setEnabled(False))
-        self.connection_ready.connect(lambda _profile: self.bulk.refresh_offers())
         self.tabs.installEventFilter(self)
         self._fill_profile_combo()
         self._add_shortcuts()
