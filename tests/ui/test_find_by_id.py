@@ -165,8 +165,35 @@ def test_a_guid_opens_the_record_and_the_request_that_wrote_it(
     qtbot.mouseClick(page.open_record_button, Qt.MouseButton.LeftButton)
     assert window.tabs.currentWidget() is tab
     qtbot.waitUntil(lambda: tab.current_guid == record.guid, timeout=15000)
-    assert tab.feed is not None and tab.feed.id == FEED
+    assert tab.feed is not None
+    assert tab.feed.id == FEED
     assert tab.filter_bar.guid_edit.text() == record.guid
+
+
+def test_a_paste_looks_up_at_once_without_enter(
+    qtbot: QtBot, window: Any, seeded: tuple[IngestReceipt, IntentOutcome, str]
+) -> None:
+    receipt, _outcome, _idem = seeded
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    field = window.find_field
+    field.setText("something typed before")
+    qtbot.keyClick(window.keys_tab.table, Qt.Key.Key_K, CTRL)
+    assert field.hasFocus()
+    QApplication.clipboard().setText(receipt.request_id)
+    with qtbot.waitSignal(window.finder.trace_opened, timeout=15000) as opened:
+        qtbot.keyClick(field, Qt.Key.Key_V, CTRL)  # replaces the selected text
+    assert opened.args[0] == receipt.request_id
+    page = opened.args[1]
+    assert "request ID" in page.summary.text()
+    # The trace window has its own field and Ctrl+K; Ctrl+W closes the trace shown.
+    trace_window = window.finder.windows[0]
+    trace_window.activateWindow()
+    qtbot.waitUntil(trace_window.isActiveWindow, timeout=5000)
+    qtbot.keyClick(page.entries_tree, Qt.Key.Key_K, CTRL)
+    assert trace_window.find_field.hasFocus()
+    qtbot.keyClick(trace_window.find_field, Qt.Key.Key_W, CTRL)
+    assert trace_window.pages() == []
 
 
 def test_the_same_id_again_refreshes_its_tab_and_another_opens_a_second(
@@ -304,6 +331,8 @@ def test_the_error_banners_correlation_id_links_to_its_trace(
     qtbot.waitUntil(label.isVisible, timeout=5000)
     prefix = label.fontMetrics().horizontalAdvance("Correlation ID: ")
     with qtbot.waitSignal(window.finder.trace_opened, timeout=15000) as opened:
-        qtbot.mouseClick(label, Qt.MouseButton.LeftButton, pos=QPoint(prefix + 8, label.height() // 2))
+        qtbot.mouseClick(
+            label, Qt.MouseButton.LeftButton, pos=QPoint(prefix + 8, label.height() // 2)
+        )
     assert opened.args[0] == receipt.correlation_id
     assert QApplication.activeModalWidget() is None  # the trace window is not modal

@@ -12,6 +12,7 @@ from console.ui.trace.view import TracePage
 
 MAX_PAGES = 20  # per window; past it the oldest trace not shown is closed
 FIND_KEYS = ("Ctrl+K",)
+CLOSE_TAB_KEYS = ("Ctrl+W", "Ctrl+F4")
 
 
 class TraceWindow(QWidget):
@@ -55,8 +56,10 @@ class TraceWindow(QWidget):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(self.focus_find)
-        close = QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self)
-        close.activated.connect(lambda: self.close_page_at(self.tabs.currentIndex()))
+        for key in CLOSE_TAB_KEYS:
+            close = QShortcut(QKeySequence(key), self)
+            close.setContext(Qt.ShortcutContext.WindowShortcut)
+            close.activated.connect(lambda: self.close_page_at(self.tabs.currentIndex()))
         self._sync()
 
     def pages(self) -> list[TracePage]:
