@@ -6,6 +6,8 @@ trace window and its pages are imported after that paint (`console.ui.trace.find
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QContextMenuEvent, QDropEvent, QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (
@@ -18,7 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.common.redaction import redact_secrets
+from console.common.redaction import (
+    ADMIN_KEY_PREFIX,
+    INGEST_KEY_PREFIX,
+    mask_key,
+    redact_secrets,
+)
 
 MAX_ID_LENGTH = 255  # the server's bound on an id (docs/api.md, Connector logs)
 FIELD_MAX_LENGTH = 4096  # what the field holds at all: a pasted novel is cut here
@@ -26,6 +33,18 @@ KINDS_SEARCHED = (
     "request IDs, correlation IDs, idempotency keys, record GUIDs and system ids (in every feed)"
 )
 _QUOTES = ('""', "''", "``", "“”", "‘’", "<>")
+
+# A key, or what looks like one (cut short, or a character too many): a key prefix and a
+# run of letters and digits. No ID the server hands out starts like that.
+_KEY_LIKE = re.compile(
+    rf"(?<![A-Za-z0-9])({re.escape(ADMIN_KEY_PREFIX)}|{re.escape(INGEST_KEY_PREFIX)})"
+    r"([A-Za-z0-9]{8,})"
+)
+
+
+def mask_key_like(text: str) -> str:
+    """`text` with every key-like run shown as prefix…last4."""
+    return _KEY_LIKE.sub(lambda m: mask_key(m.group(1), m.group(2)[-4:]), redact_secrets(text))
 
 
 def clean_id(text: str) -> str:
@@ -46,10 +65,10 @@ def id_problem(text: str) -> str | None:
     """
     if not text:
         return "Paste or type an ID first."
-    masked = redact_secrets(text)
+    masked = mask_key_like(text)
     if masked != text:
         return (
-            f"That is an API key ({masked[:40]}), not an ID: it was not searched, and the "
+            f"That looks like an API key ({masked[:60]}), not an ID: it was not searched, and the "
             "field was cleared. Keys are never looked up."
         )
     if len(text) > MAX_ID_LENGTH:
@@ -61,7 +80,7 @@ def id_problem(text: str) -> str | None:
 
 def shown_id(text: str, limit: int = 60) -> str:
     """`text` as messages show it: keys masked, long ones cut in the middle."""
-    text = redact_secrets(text)
+    text = mask_key_like(text)
     if len(text) <= limit:
         return text
     half = (limit - 1) // 2
@@ -89,7 +108,7 @@ class FindField(QLineEdit):
     def submit(self) -> None:
         """Ask for the trace of what the field holds."""
         text = self.text()
-        if redact_secrets(text) != text:
+        if mask_key_like(text) != text:
             self.clear()  # a secret does not stay on screen
         self.find_requested.emit(text)
 

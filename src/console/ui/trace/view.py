@@ -417,8 +417,9 @@ class TracePage(QWidget):
                     tips.append(_count(entry.error_count, "item error"))
                 for column in range(len(ENTRY_COLUMNS)):
                     item.setToolTip(column, "\n".join(tips))
-                placeholder = QTreeWidgetItem([format_time(entry.timestamp), "", LOADING_TEXT])
+                placeholder = QTreeWidgetItem([LOADING_TEXT])
                 item.addChild(placeholder)
+                placeholder.setFirstColumnSpanned(True)
                 self._entry_items[entry.request_id] = item
                 items.append(item)
             tree.addTopLevelItems(items)
@@ -427,7 +428,7 @@ class TracePage(QWidget):
                     item.setExpanded(True)
             if items and tree.currentItem() is None:
                 tree.setCurrentItem(items[0])
-            widths = (170, 110, 110, 110, 50, 60, 250, 80)
+            widths = (215, 110, 110, 110, 50, 60, 250, 80)
             for column, width in enumerate(widths):
                 tree.setColumnWidth(column, width)
         finally:
@@ -461,6 +462,8 @@ class TracePage(QWidget):
                     cells[2].setForeground(QColor(colour))
                 for column, cell in enumerate(cells):
                     table.setItem(index, column, cell)
+            for column, width in enumerate((250, 50, 110, 160, 120)):
+                table.setColumnWidth(column, width)
         finally:
             table.setUpdatesEnabled(True)
         requests = len(trace.entries)
@@ -582,29 +585,39 @@ class TracePage(QWidget):
         if item is None or result is None:
             return
         item.takeChildren()
-        if isinstance(result, str):
-            item.addChild(QTreeWidgetItem(["", "", result]))
-            return
-        if not result:
-            item.addChild(QTreeWidgetItem(["", "", "No timeline was kept for this request."]))
+        if isinstance(result, str) or not result:
+            text = result if isinstance(result, str) else "No timeline was kept for this request."
+            note = QTreeWidgetItem([text])
+            item.addChild(note)
+            note.setFirstColumnSpanned(True)
             return
         start = result[0].timestamp
         children = []
         for event in result:
+            at = (
+                datetime.fromtimestamp(event.timestamp).strftime("%H:%M:%S.%f")[:-3]
+                if event.timestamp is not None
+                else "—"
+            )
             offset = (
-                f" (+{(event.timestamp - start) * 1000:,.0f} ms)"
+                f"+{(event.timestamp - start) * 1000:,.0f} ms"
                 if event.timestamp is not None and start is not None and event is not result[0]
                 else ""
             )
-            child = QTreeWidgetItem(
-                [format_time(event.timestamp) + offset, event.stage, event.detail or ""]
+            text = f"{at}  {offset:>10}   {event.stage}"
+            if event.detail:
+                text += f" — {event.detail}"
+            child = QTreeWidgetItem([text])
+            child.setToolTip(
+                0, f"{format_time(event.timestamp)} {event.stage}: {event.detail or ''}"
             )
-            child.setToolTip(2, event.detail or "")
             colour = STATUS_COLOURS.get(event.stage)
             if colour is not None:
-                child.setForeground(1, QColor(colour))
+                child.setForeground(0, QColor(colour))
             children.append(child)
         item.addChildren(children)
+        for child in children:
+            child.setFirstColumnSpanned(True)  # a timeline step reads as one line
 
     def timeline(self, request_id: str) -> tuple[LogEvent, ...] | str | None:
         """The timeline shown for `request_id` (a text when it could not be read)."""
