@@ -146,9 +146,14 @@ def item_rows(
         for change in record.changes:
             if change.request_id:
                 changes_by_request.setdefault(change.request_id, []).append((record, change))
+    shown_outcomes: set[str] = set()
     for entry in trace.entries:
         corr = entry.correlation_id
         outcome = outcomes.get(corr) if corr and entry.processing_status != "duplicate" else None
+        if outcome is not None and corr in shown_outcomes:
+            outcome = None  # another entry of the same intent lists its items already
+        elif outcome is not None and corr is not None:
+            shown_outcomes.add(corr)
 
         row = functools.partial(ItemRow, entry.request_id, corr)
         before = len(rows)
@@ -182,7 +187,7 @@ def item_rows(
             rows.append(
                 row(
                     None,
-                    "failed",
+                    "more errors",
                     "",
                     "",
                     f"{entry.error_count - len(entry.errors):,} more errors not listed "
