@@ -606,7 +606,7 @@ class TracePage(QWidget):
             )
             offset = (
                 f"+{(event.timestamp - start) * 1000:,.0f} ms"
-                if event.timestamp is not None and start is not None and event is not result[0]
+                if event.timestamp is not None and start is not None
                 else ""
             )
             text = f"{at}  {offset:>10}   {event.stage}"
