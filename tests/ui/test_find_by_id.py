@@ -105,6 +105,8 @@ def test_a_correlation_id_opens_its_entries_timeline_items_and_records(
         "Records",
     ]
     assert "correlation ID" in page.summary.text()
+    # Shown from the trace alone: the timeline is asked for after this first paint.
+    assert page.timeline(receipt.request_id) is None
     [row] = tree_rows(page)
     assert row[1] == "succeeded"
     assert (row[2], row[3], row[4], row[5]) == (FEED, "ingest", "202", "2")
@@ -345,3 +347,44 @@ def test_the_error_banners_correlation_id_links_to_its_trace(
         )
     assert opened.args[0] == receipt.correlation_id
     assert QApplication.activeModalWidget() is None  # the trace window is not modal
+
+
+def test_timelines_load_for_the_first_entries_then_for_any_entry_expanded(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, account: str, mint_key: Any
+) -> None:
+    from console.ui.trace.view import PREFETCH_TIMELINES
+
+    mint_key(account, "ingest", FEED)
+    idempotency_key = f"idem-many-{uuid.uuid4().hex[:8]}"
+    sends = PREFETCH_TIMELINES + 3
+
+    async def send_again() -> None:
+        client = ApiClient(sandbox_url, admin_key)
+        try:
+            for _ in range(sends):  # each replay is an entry of its own (duplicate)
+                await IngestApi(client).send(FEED, {"id": "many"}, idempotency_key=idempotency_key)
+        finally:
+            await client.aclose()
+
+    run(send_again())
+    page = paste(qtbot, window, idempotency_key)
+    tree = page.entries_tree
+    count = tree.topLevelItemCount()
+    assert count >= sends  # a refused try the client sent again (a 429) is an entry too
+    assert not tree.topLevelItem(0).isExpanded()  # too many to open them all
+    ids = [tree.topLevelItem(i).text(6) for i in range(count)]
+    qtbot.waitUntil(
+        lambda: all(page.timeline(r) is not None for r in ids[:PREFETCH_TIMELINES]), timeout=15000
+    )
+    qtbot.waitUntil(lambda: window.runner.running == 0, timeout=15000)
+    later = ids[PREFETCH_TIMELINES:]
+    assert [page.timeline(r) for r in later] == [None] * len(later)  # not asked
+    last = tree.topLevelItem(count - 1)
+    with qtbot.waitSignal(page.timeline_loaded, timeout=15000) as loaded:
+        last.setExpanded(True)
+    assert loaded.args == [ids[-1]]
+    events = page.timeline(ids[-1])
+    assert not isinstance(events, str)
+    assert events is not None
+    assert events[0].stage == "received"
+    assert "   received" in last.child(0).text(0)
