@@ -128,7 +128,7 @@ class ConsoleSession(QObject):
 
     @property
     def logs(self) -> LogsApi:
-        """The connector logs of the active connection."""
+        """The connector logs of the active connection (query, detail, trace, stream)."""
         from console.api.logs import LogsApi
 
         return LogsApi(self.require_client())
