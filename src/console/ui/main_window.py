@@ -120,7 +120,6 @@ class MainWindow(QMainWindow):
         self._drafts = drafts
         self._pipelines_tab: PipelinesTab | None = None
         self._records_tab: RecordsTab | None = None
-        self._finder: TraceFinder | None = None
         # Built after the first paint, in this order, one step per loop turn.
         self._unbuilt_tabs: dict[int, Callable[[], QWidget]] = {
             PIPELINES_INDEX: self._build_pipelines_tab,
@@ -155,6 +154,7 @@ class MainWindow(QMainWindow):
         top.addWidget(find_label)
         top.addWidget(self.find_field)
         self.find_notice = FindNotice()
+        self._finder: TraceFinder | None = None  # built at the first find
 
         self.banner = ErrorBanner()
         self.keys_tab = KeysTab(self.session, self.runner, secrets)
