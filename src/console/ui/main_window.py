@@ -43,6 +43,7 @@ from console.ui.sandbox_port import SandboxFactory, SandboxRunner
 from console.ui.session import ConsoleSession
 from console.ui.status_bar import ConsoleStatusBar
 from console.ui.tasks import TaskRunner
+from console.ui.trace.find_field import FindField, FindNotice
 from console.ui.widgets.error_banner import ErrorBanner
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from console.ui.pipelines.tab import PipelinesTab
     from console.ui.profiles_dialog import ProfilesDialog
     from console.ui.records.tab import RecordsTab
+    from console.ui.trace.finder import TraceFinder
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +65,7 @@ KEYS_PATH = "/api/public/v1/keys"
 # Switch tabs from anywhere, the definition editor and the tables included.
 NEXT_TAB_KEYS = ("Ctrl+Tab", "Ctrl+PgDown")
 PREVIOUS_TAB_KEYS = ("Ctrl+Shift+Tab", "Ctrl+Shift+Backtab", "Ctrl+PgUp")
+FIND_BY_ID_KEYS = ("Ctrl+K",)  # from any tab, the definition editor included
 PIPELINES_INDEX = 1
 RECORDS_INDEX = 2
 # Imported after the first paint, before the user could open what needs them: the
@@ -71,6 +74,7 @@ DEFERRED_MODULES = (
     "console.ui.pipelines.tab",
     "console.ui.profiles_dialog",
     "console.ui.keys.dialogs",
+    "console.ui.trace.finder",
 )
 
 
@@ -150,6 +154,15 @@ class MainWindow(QMainWindow):
         top.addWidget(self.manage_button)
         top.addWidget(self.bulk_button)
         top.addStretch(1)
+        # Find by ID: paste an ID (or type it and press Enter); Ctrl+K comes here.
+        self.find_field = FindField()
+        self.find_field.find_requested.connect(self.find_by_id)
+        find_label = QLabel("Find by ID:")
+        find_label.setBuddy(self.find_field)
+        top.addWidget(find_label)
+        top.addWidget(self.find_field)
+        self.find_notice = FindNotice()
+        self._finder: TraceFinder | None = None  # built at the first find
 
         self.banner = ErrorBanner()
         self.keys_tab = KeysTab(self.session, self.runner, secrets)
@@ -165,6 +178,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(10, 8, 10, 4)
         layout.addLayout(top)
+        layout.addWidget(self.find_notice)
         layout.addWidget(self.banner)
         self._central_layout = layout  # the interrupted-uploads bar goes under the banner
         layout.addWidget(self.tabs, 1)
@@ -185,6 +199,7 @@ class MainWindow(QMainWindow):
                 f"This console now uses its rotated key (…{last4}).", 8000
             )
         )
+        self.banner.find_requested.connect(self.find_by_id)
         self.tabs.installEventFilter(self)
         self._fill_profile_combo()
         self._add_shortcuts()
@@ -198,6 +213,7 @@ class MainWindow(QMainWindow):
             (PREVIOUS_TAB_KEYS, lambda: self._step_tab(-1)),
             (QKeySequence.StandardKey.Find, self.focus_filter),
             (QKeySequence.StandardKey.Save, self.apply_definition),
+            (FIND_BY_ID_KEYS, self.focus_find),
         ]
         self.shortcuts: list[QShortcut] = []
         for keys, slot in bindings:
@@ -230,6 +246,38 @@ class MainWindow(QMainWindow):
         search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         search_edit.selectAll()
         return True
+
+    def focus_find(self) -> bool:
+        """Ctrl+K: put the cursor in the Find by ID field, its text selected."""
+        self.find_field.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.find_field.selectAll()
+        return True
+
+    # -- find by ID ----------------------------------------------------------------
+
+    @property
+    def finder(self) -> TraceFinder:
+        """Find by ID's lookups and trace windows (built at the first use)."""
+        if self._finder is None:
+            from console.ui.trace.finder import TraceFinder
+
+            finder = TraceFinder(self.session, self.runner, self)
+            finder.notice.connect(self.find_notice.say)
+            finder.open_record_requested.connect(self.open_record)
+            self._finder = finder
+        return self._finder
+
+    def find_by_id(self, text: str) -> None:
+        """Look up a request, correlation or idempotency ID, GUID or system id."""
+        self.finder.find(text)
+
+    def open_record(self, feed_id: str, guid: str) -> None:
+        """Show record `guid` of `feed_id` in the Records tab (from a trace)."""
+        tab = self.records_tab
+        self.tabs.setCurrentWidget(tab)
+        tab.open_record(feed_id, guid)
+        self.activateWindow()
+        self.raise_()
 
     def apply_definition(self) -> bool:
         """Ctrl+S: apply the edited definition shown on the Pipelines tab, else nothing."""
@@ -274,6 +322,7 @@ class MainWindow(QMainWindow):
         from console.ui.records.tab import RecordsTab
 
         tab = RecordsTab(self.session, self.runner)
+        tab.find_requested.connect(self.find_by_id)
         self.session.connected.connect(lambda _profile: tab.clear())
         self.session.disconnected.connect(tab.clear)
         if self.session.client is not None:

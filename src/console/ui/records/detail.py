@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from console.api.records import ArchiveMark, HistoryEntry, Record
 from console.ui.formatting import format_timestamp
+from console.ui.trace.links import IdLink
 from console.ui.widgets.row_table import setup_row_view
 from console.ui.widgets.status_badge import badge_label_style
 
@@ -61,13 +63,11 @@ def _section(head: QHBoxLayout, body: QWidget) -> QWidget:
 
 
 class CopyableValue(QWidget):
-    """A selectable value with a small Copy button beside it."""
+    """A selectable value with a small Copy button beside it; an ID links to its trace."""
 
     def __init__(self, button_text: str, tooltip: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.label = QLabel("—")
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label = IdLink()
         self.button = QPushButton(button_text)
         self.button.setToolTip(tooltip)
         self.button.clicked.connect(self.copy)
@@ -81,8 +81,7 @@ class CopyableValue(QWidget):
     def set_value(self, value: str, shown: str | None = None) -> None:
         """Show `shown` (default: the value itself); Copy copies `value`."""
         self.value = value
-        self.label.setText(shown if shown is not None else (value or "—"))
-        self.label.setToolTip(value)
+        self.label.set_id(value, shown)
         self.button.setEnabled(bool(value))
 
     def copy(self) -> None:
@@ -95,6 +94,7 @@ class RecordDetail(QWidget):
     """Everything about one record; the tab decides which (`show_record`)."""
 
     more_history_requested = Signal()
+    find_requested = Signal(str)  # a correlation ID's link or "Look up": show its trace
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -128,6 +128,7 @@ class RecordDetail(QWidget):
         self.last_change = CopyableValue(
             "C&opy ID", "Copy the correlation ID of the request that last changed it"
         )
+        self.last_change.label.find_requested.connect(self.find_requested)
         form.addRow("Last change", self.last_change)
 
         # Who archived it (or, restored since, who restored it): the trash view's answer.
@@ -142,6 +143,7 @@ class RecordDetail(QWidget):
         self.archive_correlation = CopyableValue(
             "Copy arc&hive ID", "Copy the correlation ID of the request that archived it"
         )
+        self.archive_correlation.label.find_requested.connect(self.find_requested)
         box_layout = QVBoxLayout(self.archive_box)
         box_layout.setContentsMargins(8, 6, 8, 6)
         box_layout.addWidget(self.archived_label)
@@ -175,6 +177,14 @@ class RecordDetail(QWidget):
         self.copy_history_button = QPushButton("Copy ro&w's ID")
         self.copy_history_button.setToolTip("Copy the correlation ID of the selected change")
         self.copy_history_button.clicked.connect(self.copy_history_correlation)
+        self.find_history_button = QPushButton("Loo&k up row's ID")
+        self.find_history_button.setToolTip(
+            "Find by ID: the trace of the selected change's correlation ID (its log entries, "
+            "items and records)"
+        )
+        self.find_history_button.clicked.connect(self.find_history_correlation)
+        self.history.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.history.customContextMenuRequested.connect(self._history_menu)
         self.more_history_button = QPushButton("&Previous changes")
         self.more_history_button.setToolTip("Load the next page of this record's history")
         self.more_history_button.clicked.connect(self.more_history_requested)
@@ -185,6 +195,7 @@ class RecordDetail(QWidget):
         history_head.addWidget(self.history_status, 1)
         history_head.addWidget(self.more_history_button)
         history_head.addWidget(self.copy_history_button)
+        history_head.addWidget(self.find_history_button)
         history_part = _section(history_head, self.history)
 
         split = QSplitter(Qt.Orientation.Vertical)
@@ -308,7 +319,7 @@ class RecordDetail(QWidget):
                 elif column == 3 and entry.key_id:
                     item.setToolTip(entry.key_id)
                 elif column == CORRELATION_COLUMN:
-                    item.setToolTip("Double-click to copy")
+                    item.setToolTip("Double-click to copy; Look up row's ID shows its trace")
                 self.history.setItem(row, column, item)
         self.more_history_button.setVisible(more)
         if not status and self.record is not None:
@@ -325,6 +336,7 @@ class RecordDetail(QWidget):
 
     def _sync_history_buttons(self) -> None:
         self.copy_history_button.setEnabled(bool(self.history.selectedItems()))
+        self.find_history_button.setEnabled(bool(self.history.selectedItems()))
 
     # -- copying -------------------------------------------------------------------
 
@@ -339,3 +351,22 @@ class RecordDetail(QWidget):
         if rows:
             entry = self._history_entries[rows[0].row()]
             QGuiApplication.clipboard().setText(entry.correlation_id)
+
+    def find_history_correlation(self) -> None:
+        """Show the trace of the selected change's correlation ID."""
+        rows = self.history.selectionModel().selectedRows()
+        if rows:
+            correlation_id = self._history_entries[rows[0].row()].correlation_id
+            if correlation_id:
+                self.find_requested.emit(correlation_id)
+
+    def _history_menu(self, at: QPoint) -> None:
+        row = self.history.rowAt(at.y())
+        if row < 0:
+            return
+        self.history.selectRow(row)
+        menu = QMenu(self)
+        menu.addAction("Copy correlation ID").triggered.connect(self.copy_history_correlation)
+        menu.addAction("Find by ID (its trace)").triggered.connect(self.find_history_correlation)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.history.viewport().mapToGlobal(at))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import html
 import importlib
 import importlib.util
 import itertools
@@ -90,14 +91,19 @@ def feed_label(feed: Feed) -> str:
 
 
 class ResultLine(QFrame):
-    """The last action's outcome, with its correlation ID to copy for support."""
+    """The last action's outcome, with its correlation ID to copy for support (and a link
+    to its trace)."""
+
+    find_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultLine")
         self._set_failed(False)
         self.label = QLabel("")
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.label.linkActivated.connect(self._find)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.copy_button = QPushButton("Copy co&rrelation ID")
         self.copy_button.setToolTip("Copy this action's correlation ID (support and logs use it)")
@@ -114,8 +120,15 @@ class ResultLine(QFrame):
         self.result = result
         self._set_failed(result.failed)
         suffix = f" · correlation ID {result.correlation_id}" if result.correlation_id else ""
-        self.label.setText(result.text + suffix)
-        self.label.setToolTip(result.text + suffix)
+        link = (
+            f' · correlation ID <a href="trace:">{html.escape(result.correlation_id)}</a>'
+            if result.correlation_id
+            else ""
+        )
+        self.label.setText(html.escape(result.text) + link)
+        self.label.setToolTip(
+            result.text + suffix + ("\nClick the ID to see its trace." if link else "")
+        )
         self.copy_button.setEnabled(bool(result.correlation_id))
         self.show()
 
@@ -132,6 +145,10 @@ class ResultLine(QFrame):
         if self.result is not None and self.result.correlation_id:
             QGuiApplication.clipboard().setText(self.result.correlation_id)
 
+    def _find(self, _href: str) -> None:
+        if self.result is not None and self.result.correlation_id:
+            self.find_requested.emit(self.result.correlation_id)
+
 
 class RecordsTab(QWidget):
     """Records of the connected account's feeds."""
@@ -143,6 +160,7 @@ class RecordsTab(QWidget):
     action_done = Signal(object)  # ActionResult
     counts_refreshed = Signal()  # the feeds' record counts were read again after a write
     settled = Signal()  # nothing of the current feed, query or record is in flight
+    find_requested = Signal(str)  # a correlation ID's link: Find by ID shows its trace
 
     def __init__(
         self, session: ConsoleSession, runner: TaskRunner, parent: QWidget | None = None
@@ -166,6 +184,7 @@ class RecordsTab(QWidget):
         self.feeds_listed = False
         self._feeds_loading = False
         self._feeds_task: asyncio.Task[Any] | None = None
+        self._open_after_load: tuple[str, str] | None = None  # (feed, GUID) from a trace
         self.model = RecordsTableModel(runner.start)
 
         self.feed_combo = QComboBox()
@@ -236,9 +255,11 @@ class RecordsTab(QWidget):
         self.summary_label = QLabel("Not loaded")
         self.summary_label.setStyleSheet("color: #5c5f66;")
         self.result_line = ResultLine()
+        self.result_line.find_requested.connect(self.find_requested)
 
         self.detail = RecordDetail()
         self.detail.more_history_requested.connect(self.load_more_history)
+        self.detail.find_requested.connect(self.find_requested)
         self.edit_button = QPushButton("&Edit…")
         self.edit_button.clicked.connect(self.edit_current)
         self.archive_button = QPushButton("&Archive…")
@@ -313,6 +334,7 @@ class RecordsTab(QWidget):
         self.feeds_listed = False
         self._feeds_loading = False
         self._feeds_task = None
+        self._open_after_load = None
         self._needs_load = False
         self.feed_combo.clear()
         self.filter_bar.reset()
@@ -336,6 +358,26 @@ class RecordsTab(QWidget):
     def _feeds_done(self, task: asyncio.Task[Any]) -> None:
         if task is self._feeds_task:
             self._feeds_loading = False
+            pending, self._open_after_load = self._open_after_load, None
+            if pending is not None and self.feeds_listed:
+                self.open_record(*pending)
+
+    def open_record(self, feed_id: str, guid: str) -> None:
+        """Show record `guid` of `feed_id` (a trace's link): its feed, filtered to that
+        GUID, the record current. Waits for the feeds when they are not listed yet."""
+        if not self.feeds_listed or self._feeds_loading:
+            self._open_after_load = (feed_id, guid)
+            if not self._feeds_loading:
+                self.refresh()
+            return
+        if (self.feed is None or self.feed.id != feed_id) and not self.select_feed(feed_id):
+            self.summary_label.setText(f"The feed “{feed_id}” is not listed: refresh the tab.")
+            return
+        self.filter_bar.reset()
+        self.filter_bar.guid_edit.setText(guid)
+        self._set_current(None)
+        self._auto_select = True  # the first row of the answer: the record
+        self.apply_filters(force=True)
 
     async def _load_feeds(self) -> None:
         self.summary_label.setText("Loading feeds…")

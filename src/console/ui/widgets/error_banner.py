@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -52,6 +54,7 @@ class ErrorBanner(QFrame):
     """A dismissible banner above the tabs."""
 
     dismissed = Signal()
+    find_requested = Signal(str)  # the correlation ID's link: Find by ID shows its trace
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,7 +77,12 @@ class ErrorBanner(QFrame):
             # widen the window (an unbreakable run is clipped; the text stays selectable).
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.correlation_label = QLabel()
-        self.correlation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.correlation_label.setTextFormat(Qt.TextFormat.RichText)
+        self.correlation_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextBrowserInteraction
+        )
+        self.correlation_label.setToolTip("Click the ID to find it: its log entries and records")
+        self.correlation_label.linkActivated.connect(self._find_correlation_id)
         self.copy_button = QPushButton("Cop&y ID")
         self.copy_button.setToolTip(
             "Copy the correlation ID, to quote to support or find in the logs"
@@ -111,7 +119,9 @@ class ErrorBanner(QFrame):
         self.details.setVisible(bool(details))
         self.correlation_id = correlation_id
         self.correlation_label.setText(
-            f"Correlation ID: {correlation_id}" if correlation_id else ""
+            f'Correlation ID: <a href="trace:">{html.escape(correlation_id)}</a>'
+            if correlation_id
+            else ""
         )
         self.correlation_label.setVisible(bool(correlation_id))
         self.copy_button.setVisible(bool(correlation_id))
@@ -121,6 +131,10 @@ class ErrorBanner(QFrame):
         """Put the correlation ID on the clipboard."""
         if self.correlation_id:
             QGuiApplication.clipboard().setText(self.correlation_id)
+
+    def _find_correlation_id(self, _href: str) -> None:
+        if self.correlation_id:
+            self.find_requested.emit(self.correlation_id)
 
     def dismiss(self) -> None:
         """Hide the banner."""
