@@ -1,0 +1,1103 @@
+"""The Ingest Logs view's entries as numpy columns: up to a million, filtered in a millisecond.
+
+Layout (docs/console.md, "Ingest Logs buffer"):
+- Each entry has a *slot*: a logical position that never changes while the entry is held.
+  `add_older` gives slots below every held one, `add_newer` above, so slot order is id
+  order and a selection is a slice of one sorted sequence, not a sort.
+- Columns are arrays of `size` elements (doubling up to `capacity`) used as a ring: slot
+  `s` lives at index `s % size`. Evicting the oldest entries frees their indexes for the
+  newest without moving anything.
+- Category columns (status, feed, intent, HTTP status, key, error label, ...) hold small
+  integer codes into a list of values; a code array widens from uint8 to uint16 to
+  uint32 only when a column meets that many distinct values.
+- Request and correlation ids of the sandbox's form (`req_`/`corr_` + 26 alphanumerics)
+  are rows of 26 bytes, their prefix implied; other forms and idempotency keys live in a
+  sparse byte arena (`_arena.SparseStrings`).
+- Every mutation writes its arrays first, then publishes a new immutable `_View`: a
+  `select` running on a worker thread works on the view it started with. Slots evicted
+  meanwhile may show other entries' values in that result: `holds()` tells.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, Final, NamedTuple, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+from console.api.logs import LogEntry, LogItemError
+from console.logbuffer._arena import SparseStrings
+from console.logbuffer._search import fold, rows_containing, rows_starting_with
+
+MAX_ENTRIES = 1_000_000
+STATUSES: tuple[str, ...] = (
+    "queued",
+    "processing",
+    "succeeded",
+    "partially_failed",
+    "failed",
+    "duplicate",
+    "rejected",
+)
+FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed", "duplicate", "rejected"})
+
+ID_WIDTH = 26  # the alphanumerics after `req_` / `corr_` in the sandbox's ids
+REQUEST_PREFIX, CORRELATION_PREFIX = "req_", "corr_"
+# The first slot handed out: slots go down from it (add_older) and up (add_newer) and
+# stay within int32 for about a billion added entries before `_rebase` renumbers them.
+_ORIGIN: Final = 1 << 30
+_SLOT_LIMIT: Final = (1 << 31) - 1
+_FIRST_SIZE: Final = 4096
+_LABEL_LIMIT: Final = 200
+# What an export writes of each entry, in order (NDJSON keys are the contract's names).
+EXPORT_FIELDS: tuple[str, ...] = (
+    "id",
+    "timestamp",
+    "processing_status",
+    "feed",
+    "intent",
+    "http_status",
+    "items_received",
+    "request_id",
+    "correlation_id",
+    "duration_ms",
+    "key",
+    "error_count",
+    "error",
+    "idempotency_key",
+    "pipeline_id",
+    "client_ip",
+    "method",
+    "auth_via",
+)  # characters of an error label (messages come from clients)
+
+
+class Column(enum.Enum):
+    """The columns the table shows and the filters name."""
+
+    TIME = "time"
+    STATUS = "status"
+    FEED = "feed"
+    INTENT = "intent"
+    HTTP_STATUS = "http_status"
+    ITEMS = "items"
+    REQUEST_ID = "request_id"
+    CORRELATION_ID = "correlation_id"
+    DURATION = "duration"
+    KEY = "key"
+    ERROR = "error"
+    IDEMPOTENCY_KEY = "idempotency_key"
+    PIPELINE = "pipeline"
+    CLIENT_IP = "client_ip"
+    METHOD = "method"
+
+
+# BufferFilter's set field for each click-to-filter column.
+_SET_FIELDS: Final = {
+    Column.STATUS: "statuses",
+    Column.FEED: "feeds",
+    Column.INTENT: "intents",
+    Column.HTTP_STATUS: "http_statuses",
+    Column.KEY: "keys",
+    Column.ERROR: "errors",
+}
+# Columns whose clicked value becomes the free text (they have no facet of their own).
+_TEXT_COLUMNS: Final = frozenset(
+    {
+        Column.REQUEST_ID,
+        Column.CORRELATION_ID,
+        Column.IDEMPOTENCY_KEY,
+        Column.PIPELINE,
+        Column.CLIENT_IP,
+    }
+)
+
+
+@dataclass(frozen=True)
+class BufferFilter:
+    """What the view shows: each field empty or None means "not filtered on"."""
+
+    statuses: frozenset[str] = frozenset()
+    feeds: frozenset[str] = frozenset()
+    intents: frozenset[str] = frozenset()
+    http_statuses: frozenset[int] = frozenset()  # 0: no HTTP status (pipeline events)
+    keys: frozenset[str] = frozenset()  # the shown key, prefix…last4
+    errors: frozenset[str] = frozenset()  # error labels (error_label)
+    since: float | None = None  # epoch seconds, inclusive
+    until: float | None = None  # exclusive
+    text: str = ""  # case-insensitive substring of ids, keys and category values
+
+    def with_value(self, column: Column, value: object) -> BufferFilter:
+        """This filter narrowed to one clicked value of `column` (replacing that column's
+        values: a click means "show me this one")."""
+        if column in _SET_FIELDS:
+            if column is Column.HTTP_STATUS:
+                value = 0 if value is None else int(value)  # type: ignore[call-overload]
+            elif value is None:
+                raise ValueError(f"no value to filter {column.value} on")
+            return replace(self, **cast(dict[str, Any], {_SET_FIELDS[column]: frozenset({value})}))
+        if column is Column.TIME:
+            if isinstance(value, tuple) and len(value) == 2:
+                since, until = value
+                return replace(
+                    self,
+                    since=None if since is None else float(since),
+                    until=None if until is None else float(until),
+                )
+            raise ValueError("a time filter takes a (since, until) pair")
+        if column in _TEXT_COLUMNS or column is Column.METHOD:
+            if value is None or value == "":
+                raise ValueError(f"no value to filter {column.value} on")
+            return replace(self, text=str(value))
+        raise ValueError(f"{column.value} cannot be filtered on by value")
+
+    def without(self, column: Column) -> BufferFilter:
+        """This filter no longer filtering on `column`."""
+        if column in _SET_FIELDS:
+            return replace(self, **cast(dict[str, Any], {_SET_FIELDS[column]: frozenset()}))
+        if column is Column.TIME:
+            return replace(self, since=None, until=None)
+        if column in _TEXT_COLUMNS or column is Column.METHOD:
+            return replace(self, text="")
+        return self
+
+    def is_empty(self) -> bool:
+        """True when nothing is filtered."""
+        return self == BufferFilter()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The result of a filter: the slots to show, newest first."""
+
+    slots: NDArray[np.int32]
+    generation: int
+
+    def __len__(self) -> int:
+        """How many entries were selected."""
+        return int(self.slots.shape[0])
+
+
+@dataclass(frozen=True)
+class ErrorGroup:
+    """Entries with the same error label and feed."""
+
+    error: str
+    feed: str | None
+    count: int
+    latest: float
+    http_status: int | None
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Entries per status and time bin: `counts[status_code, bin]`."""
+
+    start: float
+    end: float
+    bin_seconds: float
+    counts: NDArray[np.int64] = field(compare=False)
+
+    def bin_range(self, index: int) -> tuple[float, float]:
+        """The [since, until) of bin `index`."""
+        since = self.start + index * self.bin_seconds
+        return since, min(self.end, since + self.bin_seconds)
+
+
+class AddResult(NamedTuple):
+    """What `add_newer` did: entries added, oldest evicted (or never kept because the
+    batch alone was over capacity), and skipped (already held, repeated, or older than
+    the newest held)."""
+
+    added: int
+    evicted: int
+    skipped: int
+
+
+_HTTP_CODES: Final = {
+    400: "INVALID_PAYLOAD",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "STREAM_NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    412: "PRECONDITION_FAILED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "UNPROCESSABLE",
+    429: "RATE_LIMITED",
+}
+# Refusals whose first message says what was wrong with the payload: the label keeps it.
+# Others' messages carry per-request details (retry seconds, sizes) that would split groups.
+_LABEL_MESSAGE_STATUSES: Final = frozenset({400, 409, 422})
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _problem(error: LogItemError) -> str:
+    """`message (field)`, the field without item indices so that requests group."""
+    message = " ".join(error.message.split())
+    if error.field:
+        name = _INDEX.sub("", error.field).strip(".")
+        if name:
+            return f"{message} ({name})" if message else name
+    return message
+
+
+def error_label(entry: LogEntry) -> str | None:
+    """The entry's error as one groupable label, None when it has none.
+
+    A refused request: `"<status> <contract code>"`, plus the first problem for 400, 409
+    and 422 (`"400 INVALID_PAYLOAD: required field missing (sku)"`). A processed request
+    with item errors: `"items: <first message> (<field>)"`. A pipeline event with an error:
+    `"<intent>: <message>"`.
+    """
+    status = entry.http_status
+    first = entry.errors[0] if entry.errors else None
+    if status is not None and status >= 400:
+        code = _HTTP_CODES.get(status, "INTERNAL" if status >= 500 else "ERROR")
+        label = f"{status} {code}"
+        if status in _LABEL_MESSAGE_STATUSES and first is not None:
+            problem = _problem(first)
+            if problem:
+                label = f"{label}: {problem}"
+        return label[:_LABEL_LIMIT]
+    if first is None:
+        return None if entry.error_count <= 0 else "items: failed"
+    scope = "items" if status is not None or not entry.intent else entry.intent
+    return f"{scope}: {_problem(first) or 'failed'}"[:_LABEL_LIMIT]
+
+
+class _Category:
+    """The values of a category column; a value's code is its index in `values`."""
+
+    def __init__(self, initial: Iterable[object]) -> None:
+        self.values: list[object] = list(initial)
+        self._codes: dict[object, int] = {value: code for code, value in enumerate(self.values)}
+
+    def code(self, value: object) -> int:
+        """The code of `value`, added if new."""
+        code = self._codes.get(value)
+        if code is None:
+            code = self._codes[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def lookup(self, value: object) -> int | None:
+        """The code of `value`, None when the column never had it."""
+        return self._codes.get(value)
+
+    def table(self, wanted: Callable[[object], bool]) -> NDArray[np.bool_]:
+        """A lookup table: for each code, whether its value is wanted."""
+        # The list may grow on another thread; a snapshot of its length keeps the table's
+        # size and the values it judged consistent.
+        values = self.values[: len(self.values)]
+        return np.fromiter((wanted(v) for v in values), np.bool_, len(values))
+
+
+# Category columns and the entry field each codes. STATUS codes are STATUSES' indexes.
+_CATEGORY_FIELDS: Final = {
+    "status": "processing_status",
+    "feed": "feed",
+    "intent": "intent",
+    "http": "http_status",
+    "key": "key",
+    "key_id": "key_id",
+    "method": "method",
+    "client_ip": "client_ip",
+    "auth_via": "auth_via",
+    "pipeline": "pipeline_id",
+}
+# Categories the free text searches (the error label's too, and the ids).
+_TEXT_CATEGORIES: Final = ("feed", "intent", "key", "client_ip", "pipeline", "error")
+_COLUMN_CATEGORY: Final = {
+    Column.STATUS: "status",
+    Column.FEED: "feed",
+    Column.INTENT: "intent",
+    Column.HTTP_STATUS: "http",
+    Column.KEY: "key",
+    Column.ERROR: "error",
+    Column.PIPELINE: "pipeline",
+    Column.CLIENT_IP: "client_ip",
+    Column.METHOD: "method",
+}
+_CODE_TYPES: Final = (np.uint8, np.uint16, np.uint32)
+
+
+def _code_type(largest: int) -> type[np.unsignedinteger[Any]]:
+    """The narrowest unsigned type holding `largest`."""
+    for kind in _CODE_TYPES:
+        if largest <= np.iinfo(kind).max:
+            return kind
+    raise OverflowError("over 4 billion distinct values")
+
+
+def _id_body(value: str | None, prefix: str) -> bytes | None:
+    """The 26 alphanumerics of an id of the sandbox's form, None for any other form."""
+    if value is None or len(value) != len(prefix) + ID_WIDTH or not value.startswith(prefix):
+        return None
+    body = value[len(prefix) :]
+    return body.encode("ascii") if body.isascii() and body.isalnum() else None
+
+
+@dataclass(frozen=True)
+class _View:
+    """One consistent state of the buffer: held slots [lo, hi) at index `slot % size`."""
+
+    generation: int
+    lo: int
+    hi: int
+    size: int
+    columns: dict[str, NDArray[Any]]
+
+    def segments(self) -> list[tuple[int, int, int]]:
+        """The held slots as (first index, end index, first slot) runs, oldest first."""
+        if self.hi == self.lo:
+            return []
+        start = self.lo % self.size
+        count = self.hi - self.lo
+        if start + count <= self.size:
+            return [(start, start + count, self.lo)]
+        first = self.size - start
+        return [(start, self.size, self.lo), (0, count - first, self.lo + first)]
+
+
+_NUMERIC: Final = ("items", "errors_n")
+
+
+class LogBuffer:
+    """Up to `capacity` log entries in numpy columns, in id order (see the module)."""
+
+    def __init__(self, capacity: int = MAX_ENTRIES) -> None:
+        if not 1 <= capacity <= MAX_ENTRIES * 16:
+            raise ValueError(f"capacity must be 1..{MAX_ENTRIES * 16}")
+        self.capacity = capacity
+        self.generation = 0
+        self._categories: dict[str, _Category] = {
+            name: _Category(STATUSES if name == "status" else (None,))
+            for name in (*_CATEGORY_FIELDS, "error")
+        }
+        self._other_requests = SparseStrings()
+        self._other_correlations = SparseStrings()
+        self._idempotency = SparseStrings()
+        self._view = _View(0, _ORIGIN, _ORIGIN, 0, self._allocate(0))
+
+    # -- storage --------------------------------------------------------------------
+
+    def _allocate(self, size: int) -> dict[str, NDArray[Any]]:
+        """Empty columns of `size` elements (codes in each category's current width)."""
+        old = getattr(self, "_view", None)
+        columns: dict[str, NDArray[Any]] = {
+            "id": np.zeros(size, np.int64),
+            "time": np.zeros(size, np.float64),
+            "duration": np.zeros(size, np.float32),
+            "request": np.zeros((size, ID_WIDTH), np.uint8),
+            "correlation": np.zeros((size, ID_WIDTH), np.uint8),
+        }
+        for name in (*self._categories, *_NUMERIC):
+            kind = old.columns[name].dtype if old is not None else np.dtype(np.uint8)
+            columns[name] = np.zeros(size, kind)
+        return columns
+
+    def _room_for(self, count: int) -> _View:
+        """The current view, its columns grown (re-placed by slot) to hold `count`."""
+        view = self._view
+        if count <= view.size:
+            return view
+        size = min(self.capacity, max(count, 2 * view.size, _FIRST_SIZE))
+        columns = self._allocate(size)
+        if view.hi > view.lo:
+            slots = np.arange(view.lo, view.hi, dtype=np.int64)
+            old, new = slots % view.size, slots % size
+            for name, array in view.columns.items():
+                columns[name][new] = array[old]
+        self._view = replace(view, size=size, columns=columns)
+        return self._view
+
+    def _widened(self, view: _View, name: str, largest: int) -> _View:
+        """`view` with column `name` wide enough for `largest`."""
+        array = view.columns[name]
+        if largest <= np.iinfo(array.dtype).max:
+            return view
+        wider = array.astype(_code_type(largest))
+        return replace(view, columns={**view.columns, name: wider})
+
+    def _write(self, view: _View, first: int, entries: Sequence[LogEntry], *, older: bool) -> _View:
+        """Write `entries` (ascending ids) at slots first, first+1, ...; returns the view
+        with any widened columns. `older`: below every held slot (else above)."""
+        count = len(entries)
+        index = np.arange(first, first + count, dtype=np.int64) % view.size
+        slots = list(range(first, first + count))
+        values: dict[str, list[int]] = {}
+        for name, attribute in _CATEGORY_FIELDS.items():
+            code = self._categories[name].code
+            values[name] = [code(getattr(e, attribute)) for e in entries]
+        code = self._categories["error"].code
+        values["error"] = [code(error_label(e)) for e in entries]
+        values["items"] = [max(0, e.items_received) for e in entries]
+        values["errors_n"] = [max(0, e.error_count) for e in entries]
+        for name, column in values.items():
+            view = self._widened(view, name, max(column))
+            view.columns[name][index] = column
+        columns = view.columns
+        columns["id"][index] = [e.id for e in entries]
+        columns["time"][index] = [e.timestamp for e in entries]
+        columns["duration"][index] = [
+            np.nan if e.duration_ms is None else e.duration_ms for e in entries
+        ]
+        blank = bytes(ID_WIDTH)
+        for name, attribute, prefix, store in (
+            ("request", "request_id", REQUEST_PREFIX, self._other_requests),
+            ("correlation", "correlation_id", CORRELATION_PREFIX, self._other_correlations),
+        ):
+            bodies: list[bytes] = []
+            other_slots: list[int] = []
+            others: list[str] = []
+            for slot, entry in zip(slots, entries, strict=True):
+                text = getattr(entry, attribute)
+                body = _id_body(text, prefix)
+                if body is None:
+                    body = blank
+                    if text:
+                        other_slots.append(slot)
+                        others.append(text)
+                bodies.append(body)
+            rows = np.frombuffer(b"".join(bodies), np.uint8).reshape(count, ID_WIDTH)
+            columns[name][index] = rows
+            self._store_side(store, older, other_slots, others)
+        keyed = [(s, e.idempotency_key) for s, e in zip(slots, entries, strict=True)]
+        self._store_side(
+            self._idempotency,
+            older,
+            [s for s, k in keyed if k],
+            [k for _, k in keyed if k],
+        )
+        return view
+
+    @staticmethod
+    def _store_side(store: SparseStrings, older: bool, slots: list[int], values: list[str]) -> None:
+        """Put strings in a side arena, on the older or newer side of what it holds."""
+        if not slots:
+            return
+        if older:
+            store.add_older(slots, values)
+        else:
+            store.add_newer(slots, values)
+
+    def _publish(self, view: _View, lo: int, hi: int) -> None:
+        """Make a new state visible (after its arrays are written)."""
+        self.generation += 1
+        self._view = replace(view, generation=self.generation, lo=lo, hi=hi)
+
+    def _rebase(self) -> None:
+        """Renumber the slots down when the newest nears int32's end (a billion entries
+        added): by a multiple of the size, so nothing moves in the arrays."""
+        view = self._view
+        shift = (view.lo - _ORIGIN) // max(view.size, 1) * max(view.size, 1)
+        if shift <= 0:
+            raise OverflowError("the buffer's slots are exhausted")
+        for store in (self._other_requests, self._other_correlations, self._idempotency):
+            store.shift(-shift)
+        self._publish(view, view.lo - shift, view.hi - shift)
+
+    # -- adding ----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Entries held."""
+        view = self._view
+        return view.hi - view.lo
+
+    def add_older(self, entries: Sequence[LogEntry]) -> int:
+        """Add a page of older entries (from `LogsApi.query`, newest first); entries not
+        older than the oldest held are skipped. When full, adds what fits (the newest of
+        the page) and returns how many were added."""
+        oldest = self.oldest_id
+        by_id = {e.id: e for e in entries if oldest is None or e.id < oldest}
+        fresh = [by_id[i] for i in sorted(by_id)]
+        room = self.capacity - len(self)
+        if len(fresh) > room:
+            fresh = fresh[len(fresh) - room :]
+        if not fresh:
+            return 0
+        view = self._room_for(len(self) + len(fresh))
+        first = view.lo - len(fresh)
+        view = self._write(view, first, fresh, older=True)
+        self._publish(view, first, view.hi)
+        return len(fresh)
+
+    def add_newer(self, entries: Sequence[LogEntry]) -> AddResult:
+        """Add entries from the live stream (any order, newer than what is held); evicts
+        the oldest when over capacity. Ids held, repeated, or not newer than the newest
+        held are skipped: nothing is shown twice."""
+        newest = self.newest_id
+        by_id = {e.id: e for e in entries if newest is None or e.id > newest}
+        fresh = [by_id[i] for i in sorted(by_id)]
+        skipped = len(entries) - len(fresh)
+        never_kept = max(0, len(fresh) - self.capacity)
+        fresh = fresh[never_kept:]
+        if not fresh:
+            return AddResult(0, 0, skipped)
+        if self._view.hi + len(fresh) > _SLOT_LIMIT:
+            self._rebase()
+        evicted = max(0, len(self) + len(fresh) - self.capacity)
+        view = self._view
+        if evicted:
+            # The evicted slots are written over below; publish the shorter buffer first
+            # so that no reader taking a view from now on sees them as held.
+            lo = view.lo + evicted
+            for store in (self._other_requests, self._other_correlations, self._idempotency):
+                store.evict_below(lo)
+            self._publish(view, lo, view.hi)
+        view = self._room_for(len(self) + len(fresh))
+        view = self._write(view, view.hi, fresh, older=False)
+        self._publish(view, view.lo, view.hi + len(fresh))
+        return AddResult(len(fresh), evicted + never_kept, skipped)
+
+    def update(self, entries: Sequence[LogEntry]) -> int:
+        """Refresh the status, HTTP status, error, items and duration of held entries
+        (matched by id); returns how many changed."""
+        if not entries:
+            return 0
+        view = self._view
+        indexes = self._indexes_of(view, np.array([e.id for e in entries], np.int64))
+        changed = 0
+        columns = view.columns
+        for entry, index in zip(entries, indexes.tolist(), strict=True):
+            if index < 0:
+                continue
+            new = {
+                "status": self._categories["status"].code(entry.processing_status),
+                "http": self._categories["http"].code(entry.http_status),
+                "error": self._categories["error"].code(error_label(entry)),
+                "items": max(0, entry.items_received),
+                "errors_n": max(0, entry.error_count),
+            }
+            duration = np.float32(np.nan if entry.duration_ms is None else entry.duration_ms)
+            old_duration = columns["duration"][index]
+            differs = not (
+                old_duration == duration or (np.isnan(old_duration) and np.isnan(duration))
+            )
+            for name, value in new.items():
+                if int(columns[name][index]) != value:
+                    differs = True
+                    view = self._widened(view, name, value)
+                    columns = view.columns
+                    columns[name][index] = value
+            if differs:
+                columns["duration"][index] = duration
+                changed += 1
+        self._publish(view, view.lo, view.hi)
+        return changed
+
+    def clear(self) -> None:
+        """Drop every entry (the columns shrink back)."""
+        self._other_requests.clear()
+        self._other_correlations.clear()
+        self._idempotency.clear()
+        self._view = replace(self._view, size=0, columns=self._allocate(0))
+        self._publish(self._view, _ORIGIN, _ORIGIN)
+
+    # -- reading one entry -------------------------------------------------------------
+
+    def _indexes_of(self, view: _View, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The array index of each id (-1: not held): a binary search per run."""
+        result = np.full(ids.shape[0], -1, np.int64)
+        for start, end, _slot in view.segments():
+            run = view.columns["id"][start:end]
+            at = np.searchsorted(run, ids)
+            inside = at < run.shape[0]
+            found = inside.copy()
+            found[inside] = run[at[inside]] == ids[inside]
+            result[found] = at[found] + start
+        return result
+
+    def has_id(self, entry_id: int) -> bool:
+        """Whether the entry with this id is held."""
+        return self.slot_of(entry_id) is not None
+
+    def slot_of(self, entry_id: int) -> int | None:
+        """The slot of the entry with this id, None when not held."""
+        view = self._view
+        index = int(self._indexes_of(view, np.array([entry_id], np.int64))[0])
+        if index < 0:
+            return None
+        return self._slot_at(view, index)
+
+    @staticmethod
+    def _slot_at(view: _View, index: int) -> int:
+        """The slot stored at array index `index`."""
+        return view.lo + (index - view.lo % view.size) % view.size
+
+    def holds(self, slot: int) -> bool:
+        """Whether `slot` names an entry held now (not evicted since a selection)."""
+        view = self._view
+        return view.lo <= slot < view.hi
+
+    def still_held(self, sel: Selection) -> NDArray[np.int32]:
+        """A selection's slots without those evicted since it was made (same order)."""
+        view = self._view
+        slots = sel.slots
+        if sel.generation == view.generation:
+            return slots
+        return slots[(slots >= view.lo) & (slots < view.hi)]
+
+    def _index(self, view: _View, slot: int) -> int:
+        """The array index of a held slot (KeyError when not held)."""
+        if not view.lo <= slot < view.hi:
+            raise KeyError(f"slot {slot} is not held")
+        return slot % view.size
+
+    def entry_id(self, slot: int) -> int:
+        """The id of the entry at `slot`."""
+        view = self._view
+        return int(view.columns["id"][self._index(view, slot)])
+
+    def _edge(self, name: str, newest: bool) -> float | int | None:
+        """A column's value at the oldest or newest entry."""
+        view = self._view
+        if view.hi == view.lo:
+            return None
+        index = (view.hi - 1 if newest else view.lo) % view.size
+        value = view.columns[name][index]
+        return int(value) if name == "id" else float(value)
+
+    @property
+    def newest_id(self) -> int | None:
+        """The id of the newest entry held."""
+        value = self._edge("id", True)
+        return None if value is None else int(value)
+
+    @property
+    def oldest_id(self) -> int | None:
+        """The id of the oldest entry held."""
+        value = self._edge("id", False)
+        return None if value is None else int(value)
+
+    @property
+    def newest_time(self) -> float | None:
+        """The timestamp of the newest entry held (by id)."""
+        value = self._edge("time", True)
+        return None if value is None else float(value)
+
+    @property
+    def oldest_time(self) -> float | None:
+        """The timestamp of the oldest entry held (by id)."""
+        value = self._edge("time", False)
+        return None if value is None else float(value)
+
+    def _id_text(self, view: _View, name: str, index: int, slot: int) -> str | None:
+        """A request or correlation id as the server sent it."""
+        row = view.columns[name][index]
+        if row[0]:
+            prefix = REQUEST_PREFIX if name == "request" else CORRELATION_PREFIX
+            return prefix + bytes(row.tobytes()).decode("ascii")
+        store = self._other_requests if name == "request" else self._other_correlations
+        return store.get(slot)
+
+    def value(self, slot: int, column: Column) -> object:
+        """What `column` shows for the entry at `slot` (None when the slot is not held)."""
+        view = self._view
+        if not view.lo <= slot < view.hi:
+            return None
+        return self._value(view, slot % view.size, slot, column)
+
+    def _value(self, view: _View, index: int, slot: int, column: Column) -> object:
+        """value() on a given view."""
+        columns = view.columns
+        name = _COLUMN_CATEGORY.get(column)
+        if name is not None:
+            return self._categories[name].values[int(columns[name][index])]
+        if column is Column.TIME:
+            return float(columns["time"][index])
+        if column is Column.ITEMS:
+            return int(columns["items"][index])
+        if column is Column.DURATION:
+            duration = float(columns["duration"][index])
+            # float32 keeps ~7 digits: round back to the contract's millisecond thousandths.
+            return None if np.isnan(duration) else round(duration, 3)
+        if column is Column.REQUEST_ID:
+            return self._id_text(view, "request", index, slot) or ""
+        if column is Column.CORRELATION_ID:
+            return self._id_text(view, "correlation", index, slot)
+        if column is Column.IDEMPOTENCY_KEY:
+            return self._idempotency.get(slot)
+        raise ValueError(f"unknown column {column}")
+
+    def entry(self, slot: int) -> LogEntry:
+        """The entry at `slot` rebuilt from the columns (no path; of its errors only the
+        count and the first one's label)."""
+        view = self._view
+        index = self._index(view, slot)
+        columns = view.columns
+
+        def category(name: str) -> object:
+            return self._categories[name].values[int(columns[name][index])]
+
+        label = category("error")
+        return LogEntry(
+            id=int(columns["id"][index]),
+            timestamp=float(columns["time"][index]),
+            request_id=str(self._value(view, index, slot, Column.REQUEST_ID)),
+            correlation_id=self._id_text(view, "correlation", index, slot),
+            feed=_str_or_none(category("feed")),
+            pipeline_id=_str_or_none(category("pipeline")),
+            key=_str_or_none(category("key")),
+            key_id=_str_or_none(category("key_id")),
+            method=_str_or_none(category("method")),
+            path=None,
+            intent=_str_or_none(category("intent")),
+            http_status=_int_or_none(category("http")),
+            items_received=int(columns["items"][index]),
+            processing_status=str(category("status")),
+            errors=(LogItemError(None, None, str(label)),) if label is not None else (),
+            error_count=int(columns["errors_n"][index]),
+            duration_ms=_float_or_none(self._value(view, index, slot, Column.DURATION)),
+            client_ip=_str_or_none(category("client_ip")),
+            auth_via=_str_or_none(category("auth_via")),
+            idempotency_key=self._idempotency.get(slot),
+        )
+
+    def column_values(
+        self, slots: NDArray[np.int32] | Sequence[int], column: Column
+    ) -> list[object]:
+        """value() of many slots at once (vectorised gathers; None for slots not held)."""
+        view = self._view
+        wanted = np.asarray(slots, np.int64)
+        held = (wanted >= view.lo) & (wanted < view.hi)
+        index = wanted % max(view.size, 1)
+        name = _COLUMN_CATEGORY.get(column)
+        result: list[object]
+        if name is not None:
+            values = self._categories[name].values
+            codes = view.columns[name][index].tolist()
+            result = [values[c] for c in codes]
+        elif column is Column.TIME:
+            result = view.columns["time"][index].tolist()
+        elif column is Column.ITEMS:
+            result = view.columns["items"][index].tolist()
+        elif column is Column.DURATION:
+            durations = view.columns["duration"][index].astype(np.float64).round(3)
+            result = [None if d != d else d for d in durations.tolist()]  # NaN: none
+        else:
+            result = [
+                self._value(view, i, s, column)
+                for i, s in zip(index.tolist(), wanted.tolist(), strict=True)
+            ]
+        if not held.all():
+            for position in np.flatnonzero(~held).tolist():
+                result[position] = None
+        return result
+
+    def export_columns(self, slots: NDArray[np.int32]) -> dict[str, list[object]]:
+        """The exported fields (EXPORT_FIELDS) of many held slots, by field name."""
+        view = self._view
+        index = np.asarray(slots, np.int64) % max(view.size, 1)
+        columns = view.columns
+
+        def category(name: str) -> list[object]:
+            values = self._categories[name].values
+            return [values[c] for c in columns[name][index].tolist()]
+
+        return {
+            "id": columns["id"][index].tolist(),
+            "timestamp": columns["time"][index].tolist(),
+            "processing_status": category("status"),
+            "feed": category("feed"),
+            "intent": category("intent"),
+            "http_status": category("http"),
+            "items_received": columns["items"][index].tolist(),
+            "request_id": self.column_values(slots, Column.REQUEST_ID),
+            "correlation_id": self.column_values(slots, Column.CORRELATION_ID),
+            "duration_ms": self.column_values(slots, Column.DURATION),
+            "key": category("key"),
+            "error_count": columns["errors_n"][index].tolist(),
+            "error": category("error"),
+            "idempotency_key": self.column_values(slots, Column.IDEMPOTENCY_KEY),
+            "pipeline_id": category("pipeline"),
+            "client_ip": category("client_ip"),
+            "method": category("method"),
+            "auth_via": category("auth_via"),
+        }
+
+    # -- selecting -----------------------------------------------------------------------
+
+    def select(self, f: BufferFilter) -> Selection:
+        """The slots `f` keeps, newest first (vectorised; safe on a worker thread)."""
+        view = self._view
+        parts: list[NDArray[np.int64]] = []
+        for start, end, first_slot in view.segments():
+            mask = self._mask(view, start, end, first_slot, f)
+            if mask is None:
+                parts.append(np.arange(first_slot, first_slot + end - start, dtype=np.int64))
+            else:
+                parts.append(np.flatnonzero(mask) + first_slot)
+        if not parts:
+            return Selection(np.empty(0, np.int32), view.generation)
+        slots = np.concatenate(parts)[::-1].astype(np.int32)
+        return Selection(slots, view.generation)
+
+    def _codes_in(
+        self, view: _View, name: str, start: int, end: int, values: Iterable[object]
+    ) -> NDArray[np.bool_]:
+        """Which entries of a run have one of `values` in category `name`."""
+        category = self._categories[name]
+        codes = [c for c in (category.lookup(v) for v in values) if c is not None]
+        array = view.columns[name][start:end]
+        if not codes:
+            return np.zeros(end - start, np.bool_)
+        if len(codes) <= 3:
+            mask = array == codes[0]
+            for code in codes[1:]:
+                mask |= array == code
+            return np.asarray(mask)
+        table = np.zeros(len(category.values), np.bool_)
+        table[codes] = True
+        return np.asarray(table[array])
+
+    def _mask(
+        self, view: _View, start: int, end: int, first_slot: int, f: BufferFilter
+    ) -> NDArray[np.bool_] | None:
+        """The filter's mask over one run of the arrays (None: everything)."""
+        mask: NDArray[np.bool_] | None = None
+
+        def narrow(part: NDArray[np.bool_]) -> None:
+            nonlocal mask
+            mask = part if mask is None else mask & part
+
+        for name, wanted in (
+            ("status", f.statuses),
+            ("feed", f.feeds),
+            ("intent", f.intents),
+            ("key", f.keys),
+            ("error", f.errors),
+        ):
+            if wanted:
+                narrow(self._codes_in(view, name, start, end, wanted))
+        if f.http_statuses:
+            narrow(
+                self._codes_in(
+                    view, "http", start, end, (None if s == 0 else s for s in f.http_statuses)
+                )
+            )
+        times = view.columns["time"][start:end]
+        if f.since is not None:
+            narrow(np.asarray(times >= f.since))
+        if f.until is not None:
+            narrow(np.asarray(times < f.until))
+        if f.text:
+            narrow(self._text_mask(view, start, end, first_slot, f.text))
+        return mask
+
+    def _text_mask(
+        self, view: _View, start: int, end: int, first_slot: int, text: str
+    ) -> NDArray[np.bool_]:
+        """Entries of a run whose ids, idempotency key or category values contain `text`
+        (ASCII case-insensitive in ids and keys, Unicode lower-case in values)."""
+        mask = np.zeros(end - start, np.bool_)
+        lowered = text.lower()
+        for name in _TEXT_CATEGORIES:
+            table = self._categories[name].table(
+                lambda v: v is not None and lowered in str(v).lower()
+            )
+            if table.any():
+                mask |= table[view.columns[name][start:end]]
+        needle = fold(text)
+        for name, prefix in (("request", REQUEST_PREFIX), ("correlation", CORRELATION_PREFIX)):
+            rows = view.columns[name][start:end]
+            mask |= _id_rows_matching(rows, prefix, needle)
+        for store in (self._other_requests, self._other_correlations, self._idempotency):
+            found = store.search(needle)
+            found = found[(found >= first_slot) & (found < first_slot + end - start)]
+            mask[found - first_slot] = True
+        return mask
+
+    # -- summaries ---------------------------------------------------------------------
+
+    def _held_indexes(self, view: _View, sel: Selection) -> NDArray[np.int64]:
+        """The array indexes of a selection's slots still held."""
+        slots = sel.slots.astype(np.int64)
+        if sel.generation != view.generation:
+            slots = slots[(slots >= view.lo) & (slots < view.hi)]
+        return slots % max(view.size, 1)
+
+    def histogram(self, sel: Selection, start: float, end: float, bins: int) -> Histogram:
+        """Entries of `sel` per status and time bin over [start, end)."""
+        if bins < 1 or not end > start:
+            raise ValueError("a histogram needs bins >= 1 and end > start")
+        view = self._view
+        index = self._held_indexes(view, sel)
+        width = (end - start) / bins
+        times = view.columns["time"][index]
+        status = view.columns["status"][index].astype(np.int64)
+        keep = (times >= start) & (times < end) & (status < len(STATUSES))
+        which = np.minimum(((times[keep] - start) / width).astype(np.int64), bins - 1)
+        counts = np.bincount(status[keep] * bins + which, minlength=len(STATUSES) * bins)
+        return Histogram(start, end, width, counts.reshape(len(STATUSES), bins).astype(np.int64))
+
+    def error_groups(self, sel: Selection, limit: int = 200) -> list[ErrorGroup]:
+        """Entries of `sel` with an error, grouped by error label and feed, the biggest
+        groups first (then the most recent)."""
+        view = self._view
+        index = self._held_indexes(view, sel)
+        errors = view.columns["error"][index].astype(np.int64)
+        with_error = np.flatnonzero(errors)
+        if with_error.shape[0] == 0:
+            return []
+        index = index[with_error]
+        errors = errors[with_error]
+        feeds = view.columns["feed"][index].astype(np.int64)
+        width = len(self._categories["feed"].values)
+        keys = errors * width + feeds
+        unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        times = view.columns["time"][index]
+        latest = np.full(unique.shape[0], -np.inf)
+        np.maximum.at(latest, inverse, times)
+        # The selection is newest first: a group's first member is its newest entry.
+        first_member = np.full(unique.shape[0], index.shape[0], np.int64)
+        np.minimum.at(first_member, inverse, np.arange(index.shape[0]))
+        order = np.lexsort((-latest, -counts))[: max(0, limit)]
+        categories = self._categories
+        groups = []
+        for group in order.tolist():
+            error_code, feed_code = divmod(int(unique[group]), width)
+            http = categories["http"].values[int(view.columns["http"][index[first_member[group]]])]
+            groups.append(
+                ErrorGroup(
+                    error=str(categories["error"].values[error_code]),
+                    feed=_str_or_none(categories["feed"].values[feed_code]),
+                    count=int(counts[group]),
+                    latest=float(latest[group]),
+                    http_status=_int_or_none(http),
+                )
+            )
+        return groups
+
+    def facet(self, sel: Selection, column: Column, limit: int = 50) -> list[tuple[object, int]]:
+        """The values of a category column in `sel` with their counts, most frequent first."""
+        name = _COLUMN_CATEGORY.get(column)
+        if name is None:
+            raise ValueError(f"{column.value} has no facet")
+        view = self._view
+        index = self._held_indexes(view, sel)
+        values = self._categories[name].values
+        counts = np.bincount(view.columns[name][index], minlength=len(values))
+        present = np.flatnonzero(counts)
+        order = present[np.argsort(-counts[present], kind="stable")][: max(0, limit)]
+        return [(values[c], int(counts[c])) for c in order.tolist()]
+
+    def pending_since(self, max_age: float, now: float) -> float | None:
+        """The oldest timestamp of a non-final entry younger than `max_age` seconds."""
+        view = self._view
+        category = self._categories["status"]
+        final = [category.lookup(s) for s in FINAL_STATUSES]
+        oldest: float | None = None
+        cutoff = now - max_age
+        for start, end, _slot in view.segments():
+            codes = view.columns["status"][start:end]
+            pending = np.ones(end - start, np.bool_)
+            for code in final:
+                pending &= codes != code
+            found = np.flatnonzero(pending)
+            if found.shape[0] == 0:
+                continue
+            times = view.columns["time"][start:end][found]
+            times = times[times >= cutoff]
+            if times.shape[0]:
+                least = float(times.min())
+                oldest = least if oldest is None else min(oldest, least)
+        return oldest
+
+    def nbytes(self) -> int:
+        """Bytes held by the columns, the side arenas and the category values' lists
+        (their string objects not counted: a few hundred distinct values)."""
+        view = self._view
+        columns = sum(a.nbytes for a in view.columns.values())
+        arenas = sum(
+            s.nbytes() for s in (self._other_requests, self._other_correlations, self._idempotency)
+        )
+        return int(columns + arenas)
+
+    # -- export ----------------------------------------------------------------------
+
+    def write_csv(
+        self,
+        sel: Selection,
+        out: BinaryIO,
+        *,
+        chunk_rows: int = 5000,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int:
+        """Write the selected entries as CSV (UTF-8, a header row), in display order;
+        returns the rows written (fewer than len(sel) when cancelled)."""
+        from console.logbuffer._export import write_rows
+
+        return write_rows(self, sel, out, "csv", chunk_rows, progress, cancelled)
+
+    def write_ndjson(
+        self,
+        sel: Selection,
+        out: BinaryIO,
+        *,
+        chunk_rows: int = 5000,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> int:
+        """Write the selected entries as NDJSON (strict JSON, one object a line), in
+        display order; returns the rows written (fewer than len(sel) when cancelled)."""
+        from console.logbuffer._export import write_rows
+
+        return write_rows(self, sel, out, "ndjson", chunk_rows, progress, cancelled)
+
+
+def _id_rows_matching(rows: NDArray[np.uint8], prefix: str, needle: bytes) -> NDArray[np.bool_]:
+    """Which id rows (26 bytes after an implied `prefix`) show `needle` (folded)."""
+    folded_prefix = fold(prefix)
+    standard = rows[:, 0] != 0
+    if needle in folded_prefix:
+        return np.asarray(standard)
+    mask = rows_containing(rows, needle)
+    # A needle across the prefix's end: its head ends the prefix, its tail starts the id.
+    for split in range(1, min(len(folded_prefix), len(needle) - 1) + 1):
+        if folded_prefix.endswith(needle[:split]):
+            mask |= rows_starting_with(rows, needle[split:])
+    return np.asarray(mask & standard)
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _float_or_none(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def iso_time(timestamp: float) -> str:
+    """An epoch timestamp as ISO 8601 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+__all__ = [
+    "EXPORT_FIELDS",
+    "FINAL_STATUSES",
+    "MAX_ENTRIES",
+    "STATUSES",
+    "AddResult",
+    "BufferFilter",
+    "Column",
+    "ErrorGroup",
+    "Histogram",
+    "LogBuffer",
+    "Selection",
+    "error_label",
+    "iso_time",
+]
