@@ -227,6 +227,7 @@ def build_buffer(
         started = time.perf_counter()
         buffer.add_older(entries)
         adding += time.perf_counter() - started
+    buffer.trim()  # as load_range does when it is done
     return buffer, adding
 
 

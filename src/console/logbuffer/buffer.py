@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from console.api.logs import LogEntry, LogItemError
-from console.logbuffer._arena import SparseStrings, zeros
+from console.logbuffer._arena import SparseStrings, release_freed_heap, zeros
 from console.logbuffer._search import fold, rows_containing, rows_starting_with
 
 MAX_ENTRIES = 1_000_000
@@ -472,11 +472,14 @@ class LogBuffer:
             return view
         size = min(self.capacity, max(count, 2 * view.size, _FIRST_SIZE))
         columns = self._allocate(size)
-        if view.hi > view.lo:
-            slots = np.arange(view.lo, view.hi, dtype=np.int64)
-            old, new = slots % view.size, slots % size
+        # Each run of held slots is contiguous in the old arrays and at most two runs in
+        # the new ones: slice copies, no index arrays the size of the buffer.
+        for start, end, first_slot in view.segments():
+            at = first_slot % size
+            head = min(end - start, size - at)
             for name, array in view.columns.items():
-                columns[name][new] = array[old]
+                columns[name][at : at + head] = array[start : start + head]
+                columns[name][: end - start - head] = array[start + head : end]
         self._view = replace(view, size=size, columns=columns)
         return self._view
 
@@ -1139,9 +1142,11 @@ class LogBuffer:
         return oldest
 
     def trim(self) -> None:
-        """Give back the side arenas' unused room (load_range calls it when done)."""
+        """Give back the side arenas' unused room and the C heap's freed pages
+        (load_range calls it when done)."""
         for store in (self._other_requests, self._other_correlations, self._idempotency):
             store.trim()
+        release_freed_heap()
 
     def nbytes(self) -> int:
         """Bytes held by the columns, the side arenas and the category values' lists
@@ -1192,10 +1197,13 @@ def _id_rows_matching(rows: NDArray[np.uint8], prefix: str, needle: bytes) -> ND
     standard = rows[:, 0] != 0
     if needle in folded_prefix:
         return np.asarray(standard)
-    mask = rows_containing(rows, needle)
+    # The rows hold alphanumerics only: a needle with anything else is in none of them
+    # (no scan), except across the prefix's end.
+    scan = needle.isalnum()
+    mask = rows_containing(rows, needle) if scan else np.zeros(rows.shape[0], np.bool_)
     # A needle across the prefix's end: its head ends the prefix, its tail starts the id.
     for split in range(1, min(len(folded_prefix), len(needle) - 1) + 1):
-        if folded_prefix.endswith(needle[:split]):
+        if folded_prefix.endswith(needle[:split]) and needle[split:].isalnum():
             mask |= rows_starting_with(rows, needle[split:])
     return np.asarray(mask & standard)
 
