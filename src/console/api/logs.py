@@ -301,13 +301,16 @@ class LogsApi:
         *,
         last_event_id: int | None = None,
         on_gap: Callable[[int | None], None] | None = None,
+        on_connection: Callable[[bool], None] | None = None,
         **filters: Unpack[LogFilters],
     ) -> AsyncIterator[LogEntry]:
         """New entries as they are written, for as long as the caller iterates.
 
         Starts after `last_event_id` (None: at the newest entry). Reconnects by itself;
         4xx answers other than 429 (a wrong key, a bad filter) are raised. `on_gap` hears
-        of entries pruned before they could be sent (the server's `gap` event). Close it
+        of entries pruned before they could be sent (the server's `gap` event);
+        `on_connection(True)` when a connection is open, `(False)` when it dropped and a
+        reconnect is waiting (a live tail shows "reconnecting" from it). Close it
         with `contextlib.aclosing` (or cancel the consuming task) to end the connection.
         """
         from httpx_sse import EventSource, SSEError
@@ -329,6 +332,8 @@ class LogsApi:
                     headers=headers,
                     read_timeout=self.read_timeout,
                 ) as response:
+                    if on_connection is not None:
+                        on_connection(True)
                     async for event in EventSource(response).aiter_sse():
                         if event.retry is not None:
                             server_retry = event.retry / 1000
@@ -364,6 +369,8 @@ class LogsApi:
                 elif error.status != 0 and error.status < 500:
                     raise
                 log.info("log stream interrupted (%s): reconnecting after %s", error, last_id)
+            if on_connection is not None:
+                on_connection(False)
             delay = wait if wait is not None else (server_retry or backoff)
             backoff = min(backoff * 2, self.max_backoff)
             await asyncio.sleep(delay)
