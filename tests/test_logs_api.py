@@ -451,3 +451,23 @@ def test_the_stream_says_when_its_connection_opens_and_drops(
     assert [e.id for e in run(main())] == [1, 2]
     # Open, dropped after entry 1 (a reconnect waits), open again.
     assert heard == [True, False, True]
+
+
+def test_a_page_parsed_in_a_worker_thread_is_the_same_page(
+    sandbox_url: str, keys: tuple[str, str]
+) -> None:
+    async def scenario(logs: LogsApi, ingest: IngestApi) -> None:
+        for n in range(3):
+            await ingest.send(FEED, {"id": f"thread-{n}"})
+        on_loop = await logs.query(feed=FEED, limit=2)
+        in_thread = await logs.query(feed=FEED, limit=2, parse_in_thread=True)
+        assert in_thread == on_loop
+        assert in_thread.next_cursor is not None
+        rest = await logs.query(
+            feed=FEED, limit=2, cursor=in_thread.next_cursor, parse_in_thread=True
+        )
+        assert [e.id for e in rest.items] == [
+            e.id for e in (await logs.query(feed=FEED, limit=2, cursor=on_loop.next_cursor)).items
+        ]
+
+    _live(sandbox_url, keys, scenario)
