@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     # Imported when first used, after the first paint (the keys tab needs only KeysApi).
     from console.api.catalog import CatalogApi
     from console.api.feeds import FeedsApi
+    from console.api.logs import LogsApi
     from console.api.pipelines import PipelinesApi
 
 
@@ -124,6 +125,13 @@ class ConsoleSession(QObject):
         from console.api.catalog import CatalogApi
 
         return CatalogApi(self.require_client())
+
+    @property
+    def logs(self) -> LogsApi:
+        """The connector logs of the active connection (query, detail, trace, stream)."""
+        from console.api.logs import LogsApi
+
+        return LogsApi(self.require_client())
 
     def uses_key(self, prefix: str, last4: str) -> bool:
         """Whether the console itself authenticates with the key shown as prefix…last4."""
