@@ -21,12 +21,14 @@ Layout (docs/console.md, "Ingest Logs buffer"):
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, Final, NamedTuple, cast
+from typing import Any, BinaryIO, Concatenate, Final, NamedTuple, ParamSpec, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -430,6 +432,23 @@ def _first_ms_at(seconds: float) -> int:
     return k
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _writer(
+    method: Callable[Concatenate[LogBuffer, _P], _R],
+) -> Callable[Concatenate[LogBuffer, _P], _R]:
+    """A LogBuffer method that changes it: one such call at a time."""
+
+    def locked(self: LogBuffer, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._writing:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(locked, method)  # its name and docstring
+    return locked
+
+
 class LogBuffer:
     """Up to `capacity` log entries in numpy columns, in id order (see the module)."""
 
@@ -438,6 +457,9 @@ class LogBuffer:
             raise ValueError(f"capacity must be 1..{MAX_ENTRIES * 16}")
         self.capacity = capacity
         self.generation = 0
+        # One writer at a time (the loader adds pages in a worker thread while the live
+        # tail may add on the UI thread); readers need no lock (see the module).
+        self._writing = threading.Lock()
         self._categories: dict[str, _Category] = {
             name: _Category(STATUSES if name == "status" else (None,))
             for name in (*_CATEGORY_FIELDS, "error", "origin")
@@ -614,6 +636,7 @@ class LogBuffer:
         view = self._view
         return view.hi - view.lo
 
+    @_writer
     def add_older(self, entries: Sequence[LogEntry]) -> int:
         """Add a page of older entries (from `LogsApi.query`, newest first); entries not
         older than the oldest held are skipped. When full, adds what fits (the newest of
@@ -632,6 +655,7 @@ class LogBuffer:
         self._publish(view, first, view.hi)
         return len(fresh)
 
+    @_writer
     def add_newer(self, entries: Sequence[LogEntry]) -> AddResult:
         """Add entries from the live stream (any order, newer than what is held); evicts
         the oldest when over capacity. Ids held, repeated, or not newer than the newest
@@ -660,6 +684,7 @@ class LogBuffer:
         self._publish(view, view.lo, view.hi + len(fresh))
         return AddResult(len(fresh), evicted + never_kept, skipped)
 
+    @_writer
     def update(self, entries: Sequence[LogEntry]) -> int:
         """Refresh the status, HTTP status, error, items and duration of held entries
         (matched by id); returns how many changed."""
@@ -696,6 +721,7 @@ class LogBuffer:
         self._publish(view, view.lo, view.hi)
         return changed
 
+    @_writer
     def clear(self) -> None:
         """Drop every entry (the columns shrink back)."""
         self._other_requests.clear()
@@ -1141,6 +1167,7 @@ class LogBuffer:
                 oldest = least if oldest is None else min(oldest, least)
         return oldest
 
+    @_writer
     def trim(self) -> None:
         """Give back the side arenas' unused room and the C heap's freed pages
         (load_range calls it when done)."""

@@ -5,18 +5,24 @@ go into `LogBuffer.add_older` until the server's cursor ends (the range is cover
 buffer is full. The ETA comes from how much of the asked time range the loaded entries
 cover, which tracks the work left better than a count nobody knows in advance.
 
-Cancel by cancelling the task: the buffer is only changed between awaits, by whole pages,
-so it stays consistent with what was loaded so far.
+Each page is parsed (`LogsApi.query(parse_in_thread=True)`) and added in a worker thread:
+~45 ms of CPU a 1,000-entry page on this machine (JSON ~11, entries ~19, columns ~16),
+far over a frame, is kept off the event loop the UI paints from.
+
+Cancel by cancelling the task: the buffer changes by whole pages only; a page being added
+when the task is cancelled is finished before the cancellation goes on, so nothing of the
+load touches the buffer after its task ended.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from console.api.logs import LogsApi
+from console.api.logs import LogEntry, LogsApi
 from console.logbuffer.buffer import LogBuffer
 
 PAGE_SIZE = 1000
@@ -76,12 +82,17 @@ async def load_range(
     progress = LoadProgress(0, 0, 0.0, 0.0, None, None)
     while True:
         page = await logs.query(
-            limit=page_size, cursor=cursor, since=since, until=until, **server_filters
+            limit=page_size,
+            cursor=cursor,
+            parse_in_thread=True,
+            since=since,
+            until=until,
+            **server_filters,
         )
         pages += 1
         if top is None and page.items:
             top = max(entry.timestamp for entry in page.items)
-        loaded += buffer.add_older(page.items)
+        loaded += await _add_older_in_thread(buffer, page.items)
         full = len(buffer) >= buffer.capacity
         finished = full or not page.next_cursor or page.next_cursor == cursor
         elapsed = time.monotonic() - started
@@ -101,3 +112,14 @@ async def load_range(
             buffer.trim()
             return progress
         cursor = page.next_cursor
+
+
+async def _add_older_in_thread(buffer: LogBuffer, entries: Sequence[LogEntry]) -> int:
+    """`buffer.add_older(entries)` in a worker thread; when the task is cancelled meanwhile,
+    the add is waited for before the cancellation goes on."""
+    adding = asyncio.ensure_future(asyncio.to_thread(buffer.add_older, entries))
+    try:
+        return await asyncio.shield(adding)
+    except asyncio.CancelledError:
+        await asyncio.wait([adding])
+        raise
