@@ -25,10 +25,11 @@ SEEDED = 4500
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxProcess, str]]:
-    """A sandbox with SEEDED demo log entries and an admin key of the demo account."""
+    """A sandbox with SEEDED demo log entries and an admin key of the demo account (no
+    --demo: its pipelines would keep writing entries while a test compares)."""
     data_dir = tmp_path_factory.mktemp("logs-seeded")
     server = SandboxProcess(
-        data_dir, demo=True, rate_limit=SUITE_RATE_LIMIT, extra_args=["--demo-logs", str(SEEDED)]
+        data_dir, demo=False, rate_limit=SUITE_RATE_LIMIT, extra_args=["--demo-logs", str(SEEDED)]
     )
     server.start(timeout=60)
     key = mint_key(data_dir, account="demo", kind="admin")

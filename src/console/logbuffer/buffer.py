@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, BinaryIO, Concatenate, Final, NamedTuple, ParamSpec, TypeVar, cast
 
 import numpy as np
@@ -290,6 +291,14 @@ class _Category:
             self.values.append(value)
         return code
 
+    def codes(self, values: list[object]) -> list[int]:
+        """The codes of many values, new ones added."""
+        found = list(map(self._codes.get, values))
+        if None not in found:
+            return cast(list[int], found)
+        code = self.code
+        return [code(v) if c is None else c for c, v in zip(found, values, strict=True)]
+
     def lookup(self, value: object) -> int | None:
         """The code of `value`, None when the column never had it."""
         return self._codes.get(value)
@@ -340,6 +349,43 @@ def _code_type(largest: int) -> type[np.unsignedinteger[Any]]:
         if largest <= np.iinfo(kind).max:
             return kind
     raise OverflowError("over 4 billion distinct values")
+
+
+_ALPHANUMERIC_BYTES: Final = np.zeros(256, np.bool_)
+_ALPHANUMERIC_BYTES[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")] = True
+
+
+def _id_rows(values: list[str | None], prefix: str) -> tuple[NDArray[np.uint8], list[int]]:
+    """The 26-byte rows of ids of the sandbox's form (zeros for others) and the positions
+    of the others (None or another form), checked for a whole page at once."""
+    width = len(prefix) + ID_WIDTH
+    count = len(values)
+    joined: bytes | None = None
+    # None (no correlation id) as a row that fails the prefix test below.
+    texts = [("\0" * width if v is None else v) for v in values]
+    if min(map(len, texts)) == max(map(len, texts)) == width:
+        try:
+            joined = "".join(texts).encode("ascii")
+        except UnicodeEncodeError:
+            joined = None
+    if joined is None:
+        found = [_id_body(v, prefix) for v in values]
+        others = [i for i, body in enumerate(found) if body is None and values[i] is not None]
+        blank = bytes(ID_WIDTH)
+        joined_rows = b"".join(blank if body is None else body for body in found)
+        return np.frombuffer(joined_rows, np.uint8).reshape(count, ID_WIDTH), others
+    rows = np.frombuffer(joined, np.uint8).reshape(count, width)
+    standard = (rows[:, : len(prefix)] == np.frombuffer(prefix.encode(), np.uint8)).all(axis=1)
+    standard &= _ALPHANUMERIC_BYTES[rows[:, len(prefix) :]].all(axis=1)
+    kept = rows[:, len(prefix) :].copy()
+    kept[~standard] = 0
+    others = [i for i in np.flatnonzero(~standard).tolist() if values[i] is not None]
+    return kept, others
+
+
+def _may_have_error(entry: LogEntry) -> bool:
+    """Whether error_label can be other than None (a quick test first)."""
+    return bool(entry.errors) or entry.error_count > 0 or (entry.http_status or 0) >= 400
 
 
 def _id_body(value: str | None, prefix: str) -> bytes | None:
@@ -546,24 +592,30 @@ class LogBuffer:
     def _write(self, view: _View, first: int, entries: Sequence[LogEntry], *, older: bool) -> _View:
         """Write `entries` (ascending ids) at slots first, first+1, ...; returns the view
         with any widened columns. `older`: below every held slot (else above)."""
+        # Field by field with map/attrgetter and dict lookups in C: ~3x faster than a
+        # Python loop over the entries (a 1,000-entry page took ~16 ms that way).
         count = len(entries)
         index = np.arange(first, first + count, dtype=np.int64) % view.size
-        slots = list(range(first, first + count))
         values: dict[str, list[int]] = {}
         for name, attribute in _CATEGORY_FIELDS.items():
-            code = self._categories[name].code
-            values[name] = [code(getattr(e, attribute)) for e in entries]
-        code = self._categories["error"].code
-        values["error"] = [code(error_label(e)) for e in entries]
-        code = self._categories["origin"].code
-        values["origin"] = [code(tuple(getattr(e, a) for a in _ORIGIN_FIELDS)) for e in entries]
-        values["items"] = [_count(e.items_received) for e in entries]
-        values["errors_n"] = [_count(e.error_count) for e in entries]
+            values[name] = self._categories[name].codes(list(map(attrgetter(attribute), entries)))
+        values["error"] = self._categories["error"].codes(
+            [error_label(e) if _may_have_error(e) else None for e in entries]
+        )
+        values["origin"] = self._categories["origin"].codes(
+            list(zip(*(map(attrgetter(a), entries) for a in _ORIGIN_FIELDS), strict=True))
+        )
         for name, column in values.items():
             view = self._widened(view, name, max(column))
             view.columns[name][index] = column
-        ids = np.array([e.id for e in entries], np.int64)
-        times = np.array([e.timestamp for e in entries], np.float64)
+        for name, attribute in (("items", "items_received"), ("errors_n", "error_count")):
+            counts = np.clip(
+                np.array(list(map(attrgetter(attribute), entries)), np.float64), 0, _UINT32_MAX
+            )
+            view = self._widened(view, name, int(counts.max()))
+            view.columns[name][index] = counts
+        ids = np.array(list(map(attrgetter("id"), entries)), np.int64)
+        times = np.array(list(map(attrgetter("timestamp"), entries)), np.float64)
         view = self._based(view, ids, times)
         columns = view.columns
         columns["id"][index] = ids if view.id_base is None else ids - view.id_base
@@ -571,35 +623,20 @@ class LogBuffer:
             columns["time"][index] = times
         else:
             columns["time"][index] = np.round(times * 1000.0) - view.time_base
-        columns["duration"][index] = [
-            np.nan if e.duration_ms is None else e.duration_ms for e in entries
-        ]
-        blank = bytes(ID_WIDTH)
+        durations = list(map(attrgetter("duration_ms"), entries))
+        columns["duration"][index] = np.array(durations, np.float64)  # None reads as NaN
         for name, attribute, prefix, store in (
             ("request", "request_id", REQUEST_PREFIX, self._other_requests),
             ("correlation", "correlation_id", CORRELATION_PREFIX, self._other_correlations),
         ):
-            bodies: list[bytes] = []
-            other_slots: list[int] = []
-            others: list[str] = []
-            for slot, entry in zip(slots, entries, strict=True):
-                text = getattr(entry, attribute)
-                body = _id_body(text, prefix)
-                if body is None:
-                    body = blank
-                    if text is not None:
-                        other_slots.append(slot)
-                        others.append(text)
-                bodies.append(body)
-            rows = np.frombuffer(b"".join(bodies), np.uint8).reshape(count, ID_WIDTH)
+            texts = list(map(attrgetter(attribute), entries))
+            rows, others = _id_rows(texts, prefix)
             columns[name][index] = rows
-            self._store_side(store, older, other_slots, others)
-        keyed = [(s, e.idempotency_key) for s, e in zip(slots, entries, strict=True)]
+            self._store_side(store, older, [first + i for i in others], [texts[i] for i in others])
+        keys = list(map(attrgetter("idempotency_key"), entries))
+        keyed = [i for i, k in enumerate(keys) if k is not None]
         self._store_side(
-            self._idempotency,
-            older,
-            [s for s, k in keyed if k is not None],
-            [k for _, k in keyed if k is not None],
+            self._idempotency, older, [first + i for i in keyed], [keys[i] for i in keyed]
         )
         return view
 
