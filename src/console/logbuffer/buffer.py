@@ -480,7 +480,8 @@ def _first_ms_at(seconds: float) -> int:
     """The least whole millisecond k with k / 1000 >= seconds (float division)."""
     if math.isnan(seconds):
         return 1 << 62  # nothing compares to NaN: no entry is at or after it
-    if math.isinf(seconds):
+    if abs(seconds) > 1e12:  # beyond year 33,000 (or infinite): before or after every entry;
+        # nearer, whole milliseconds are exact floats and the steps below end at once
         return -(1 << 62) if seconds < 0 else 1 << 62
     k = math.ceil(seconds * 1000)
     while (k - 1) / 1000 >= seconds:
