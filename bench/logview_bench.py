@@ -8,8 +8,8 @@
     refusals with their errors, rare partial failures, a third with an Idempotency-Key,
     5% pipeline events, ids of the sandbox's form `req_`/`corr_` + 26 alphanumerics,
     spread over 7 days) are added newest first in pages of 1,000 through
-    `LogBuffer.add_older`, as `load_range` does; the time to add them is reported (the
-    synthetic generation is not). Synthetic rather than loaded from a seeded sandbox: 1M
+    `LogBuffer.add_older`, then `trim()`, as `load_range` does (it also hands the C heap's
+    freed pages back); the time to add them is reported (the synthetic generation is not). Synthetic rather than loaded from a seeded sandbox: 1M
     entries through HTTP take minutes (see (d) for that rate).
 (b) Memory. Bytes per entry: `LogBuffer.nbytes()` (every array: columns, id rows, side
     arena) over N, and this process's RSS after the build minus before it (numpy
