@@ -9,8 +9,9 @@
     5% pipeline events, ids of the sandbox's form `req_`/`corr_` + 26 alphanumerics,
     spread over 7 days) are added newest first in pages of 1,000 through
     `LogBuffer.add_older`, then `trim()`, as `load_range` does (it also hands the C heap's
-    freed pages back); the time to add them is reported (the synthetic generation is not). Synthetic rather than loaded from a seeded sandbox: 1M
-    entries through HTTP take minutes (see (d) for that rate).
+    freed pages back); the time to add them is reported (the synthetic generation is
+    not). Synthetic rather than loaded from a seeded sandbox: seeding 1M entries and
+    loading them through HTTP take minutes (see (d) for that rate).
 (b) Memory. Bytes per entry: `LogBuffer.nbytes()` (every array: columns, id rows, side
     arena) over N, and this process's RSS after the build minus before it (numpy
     imported, nothing built) over N. Plus the RSS itself. Targets, judged at 1M entries
