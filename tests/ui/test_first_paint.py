@@ -34,6 +34,9 @@ DEFERRED = (
     "console.ui.profiles_dialog",
     "console.ui.keys.dialogs",
     "console.ui.not_in_build",
+    "console.ui.logs",
+    "console.logbuffer",
+    "numpy",
     "console.api.pipelines",
     "console.api.catalog",
     "logging.handlers",
@@ -102,7 +105,7 @@ def _window(tmp_path: Path, file_keyring: Any) -> Any:
 def test_the_other_tabs_are_built_in_the_turns_after_the_first_paint(
     qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, file_keyring: Any
 ) -> None:
-    from console.ui.not_in_build import NotInThisBuild
+    from console.ui.logs.tab import IngestLogsTab
     from console.ui.pipelines.tab import PipelinesTab
     from console.ui.records.tab import RecordsTab
 
@@ -118,7 +121,8 @@ def test_the_other_tabs_are_built_in_the_turns_after_the_first_paint(
     assert pages[0] is window.keys_tab
     assert isinstance(pages[1], PipelinesTab)
     assert isinstance(pages[2], RecordsTab)
-    assert isinstance(pages[3], NotInThisBuild)
+    assert isinstance(pages[3], IngestLogsTab)
+    assert window.logs_tab is pages[3]
     assert window.pipelines_tab is pages[1]
     assert [window.tabs.tabText(index) for index in range(4)] == [
         "API Keys",

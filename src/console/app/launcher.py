@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 SANDBOX_ACCOUNT = "demo"
 CONSOLE_KEY_NAME = "Integration Console (this computer)"
+# Connector log entries a new sandbox is seeded with (spread over the last 7 days), so
+# its Ingest Logs tab has entries, a histogram and error groups to show.
+DEMO_LOG_ENTRIES = 10_000
 # A lookup waiting for the first paint starts anyway after this long (a window that
 # never paints must not keep the connection waiting for ever).
 NOT_BEFORE_LIMIT = 3.0
@@ -67,8 +70,12 @@ class SandboxLauncher:
         """
         with self._lock:
             if self.process is None or not self.process.running:
+                first_run = not self.data_dir.exists() or not any(self.data_dir.iterdir())
                 self.data_dir.mkdir(parents=True, exist_ok=True)
-                self.process = SandboxProcess(self.data_dir, demo=True)
+                # Demo log entries on the first run only, like the demo data (the
+                # server adds the N entries on every start it is given them).
+                extra = ["--demo-logs", str(DEMO_LOG_ENTRIES)] if first_run else []
+                self.process = SandboxProcess(self.data_dir, demo=True, extra_args=extra)
                 self.process.spawn()
             if self._key_lookup is None:
                 lookup: Future[str | None] = Future()

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     # Imported after the first paint (see the module's docstring).
     from console.ui.bulk.dialog import BulkIngestDialog
     from console.ui.bulk.resume_bar import BulkIngest
+    from console.ui.logs.tab import IngestLogsTab
     from console.ui.pipelines.tab import PipelinesTab
     from console.ui.profiles_dialog import ProfilesDialog
     from console.ui.records.tab import RecordsTab
@@ -68,6 +69,7 @@ PREVIOUS_TAB_KEYS = ("Ctrl+Shift+Tab", "Ctrl+Shift+Backtab", "Ctrl+PgUp")
 FIND_BY_ID_KEYS = ("Ctrl+K",)  # from any tab, the definition editor included
 PIPELINES_INDEX = 1
 RECORDS_INDEX = 2
+INGEST_LOGS_INDEX = 3
 # Imported after the first paint, before the user could open what needs them: the
 # dialogs the keys tab, the profile manager and the Pipelines tab open.
 DEFERRED_MODULES = (
@@ -122,11 +124,12 @@ class MainWindow(QMainWindow):
         self._drafts = drafts
         self._pipelines_tab: PipelinesTab | None = None
         self._records_tab: RecordsTab | None = None
+        self._logs_tab: IngestLogsTab | None = None
         # Built after the first paint, in this order, one step per loop turn.
         self._unbuilt_tabs: dict[int, Callable[[], QWidget]] = {
             PIPELINES_INDEX: self._build_pipelines_tab,
             RECORDS_INDEX: self._build_records_tab,
-            3: self._build_ingest_logs_tab,
+            INGEST_LOGS_INDEX: self._build_ingest_logs_tab,
         }
         self._deferred_modules = list(DEFERRED_MODULES)
 
@@ -241,6 +244,8 @@ class MainWindow(QMainWindow):
             search_edit = self._pipelines_tab.search_edit
         elif self._records_tab is not None and page is self._records_tab:
             search_edit = self._records_tab.filter_bar.text_edit
+        elif self._logs_tab is not None and page is self._logs_tab:
+            search_edit = self._logs_tab.filter_bar.text_edit
         else:
             return False
         search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -304,6 +309,14 @@ class MainWindow(QMainWindow):
         return self._records_tab
 
     @property
+    def logs_tab(self) -> IngestLogsTab:
+        """The Ingest Logs tab, built now if the turns after the first paint have not yet."""
+        if self._logs_tab is None:
+            self._build_tab(INGEST_LOGS_INDEX)
+        assert self._logs_tab is not None
+        return self._logs_tab
+
+    @property
     def all_tabs_built(self) -> bool:
         """Whether every tab is built and every deferred module imported."""
         return not self._unbuilt_tabs and not self._deferred_modules
@@ -331,13 +344,16 @@ class MainWindow(QMainWindow):
         return tab
 
     def _build_ingest_logs_tab(self) -> QWidget:
-        from console.ui.not_in_build import NotInThisBuild
+        from console.ui.logs.tab import IngestLogsTab
 
-        return NotInThisBuild(
-            "Ingest logs",
-            "Here you will read connector logs, tail them live and follow a "
-            "correlation ID to the records it touched.",
-        )
+        # Building it imports no numpy: the buffer's modules load when it first loads.
+        tab = IngestLogsTab(self.session, self.runner)
+        self.session.connected.connect(lambda _profile: tab.clear())
+        self.session.disconnected.connect(tab.clear)
+        if self.session.client is not None:
+            tab.connected()  # it loads when first shown
+        self._logs_tab = tab
+        return tab
 
     def _build_tab(self, index: int) -> None:
         """Put the real page of tab `index` in place of its placeholder, if not yet.
@@ -623,6 +639,8 @@ class MainWindow(QMainWindow):
         self.pipelines_tab.connected()
         if self._records_tab is not None:  # else it loads once built and shown
             self._records_tab.connected()
+        if self._logs_tab is not None:  # likewise
+            self._logs_tab.connected()
         if keys_loading is not None:
             await asyncio.wait({keys_loading})
             if not keys_loading.cancelled() and keys_loading.exception() is not None:

@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QAbstractItemView, QWidget
 
 from console.common.redaction import redact_secrets
+from console.ui.logs.tab import IngestLogsTab
 from console.ui.main_window import MainWindow
 from console.ui.pipelines.definition_panel import DefinitionPanel
 from console.ui.pipelines.tab import PipelinesTab
@@ -125,6 +126,20 @@ async def wait_for_records(window: MainWindow, seconds: float) -> None:
     await _within(settled(), seconds, "the records did not load")
 
 
+async def wait_for_ingest_logs(window: MainWindow, seconds: float) -> None:
+    """The chosen time range loaded and shown (table, histogram, error groups).
+
+    A failure ends the wait too: the banner is worth a screenshot.
+    """
+    tab = window.logs_tab
+
+    async def settled() -> None:
+        while not tab.is_settled and not window.banner.isVisible():
+            await signal_future(tab.loaded, tab.view_applied, window.runner.failed)
+
+    await _within(settled(), seconds, "the log entries did not load")
+
+
 def _write_png(image: QImage, path: Path) -> bool:
     # The format comes from the ".png" suffix (PySide's stubs and runtime disagree
     # about the type of an explicit one).
@@ -166,6 +181,9 @@ async def save_tab_screenshots(
                 if isinstance(page, RecordsTab) and not window.banner.isVisible():
                     # Showing the tab started its loads; the table paints once they answer.
                     await wait_for_records(window, load_wait)
+                    await wait_for_paint(page, load_wait)
+                if isinstance(page, IngestLogsTab) and not window.banner.isVisible():
+                    await wait_for_ingest_logs(window, load_wait)
                     await wait_for_paint(page, load_wait)
                 slug = re.sub(r"[^a-z0-9]+", "-", window.tabs.tabText(index).lower()).strip("-")
                 path = directory / f"{index + 1:02d}-{slug}.png"

@@ -19,6 +19,13 @@ BADGE_COLOURS: dict[str, tuple[str, str]] = {
     "archived": ("#e8e8ea", "#55565c"),
     "stopped": ("#e8e8ea", "#3b3c40"),
     "draft": ("#eef0f4", "#3b3c40"),
+    # Connector log entries' processing statuses (as the Ingest Logs table writes them).
+    "succeeded": ("#d7f5e1", "#11643a"),
+    "partially failed": ("#fff1cc", "#7a5200"),
+    "queued": ("#eef0f4", "#3b3c40"),
+    "processing": ("#dbe9ff", "#1d4f9c"),
+    "duplicate": ("#e8e8ea", "#55565c"),
+    "rejected": ("#f6e0f3", "#6e2369"),
 }
 NEUTRAL = ("#eef0f4", "#3b3c40")
 

@@ -1,0 +1,392 @@
+"""The Ingest Logs tab against a real sandbox seeded with connector log entries.
+
+Every expectation is checked against the server's own answer (the entries read through
+the API layer), not against the buffer the tab filled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from pytestqt.qtbot import QtBot
+
+from console.api.errors import ApiError
+from console.api.ingest import IngestApi
+from console.api.logs import LogEntry, LogsApi
+from console.api.transport import ApiClient
+from console.sandbox.process import SandboxProcess
+from console.ui.screenshots import save_tab_screenshots
+from tests.conftest import SUITE_RATE_LIMIT, run
+
+pytestmark = pytest.mark.gui
+
+DEMO_LOGS = 3000
+LAST_7_DAYS = 3  # the filter bar's preset index
+
+
+@pytest.fixture(scope="module")
+def logs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A sandbox whose demo account holds DEMO_LOGS entries over 7 days; (url, admin key)."""
+    from console.sandbox.storage.sqlite import mint_key
+
+    data_dir = tmp_path_factory.mktemp("logs-sandbox")
+    server = SandboxProcess(
+        data_dir,
+        rate_limit=SUITE_RATE_LIMIT,
+        extra_args=["--demo-logs", str(DEMO_LOGS)],
+    )
+    server.start(timeout=60)
+    assert server.base_url is not None
+    key = mint_key(data_dir, account="demo", kind="admin")
+    yield server.base_url, key
+    server.stop()
+
+
+def server_entries(url: str, key: str, **filters: Any) -> list[LogEntry]:
+    """Every entry the server lists for `filters`, newest first (the test's oracle)."""
+
+    async def read() -> list[LogEntry]:
+        client = ApiClient(url, key)
+        try:
+            api = LogsApi(client)
+            entries: list[LogEntry] = []
+            cursor = None
+            while True:
+                page = await api.query(limit=1000, cursor=cursor, **filters)
+                entries.extend(page.items)
+                cursor = page.next_cursor
+                if cursor is None:
+                    return entries
+        finally:
+            await client.aclose()
+
+    return run(read())
+
+
+def send_ingest(url: str, key: str, feed: str, body: bytes) -> str | None:
+    """POST one ingest request (its request id; None when the server refused it)."""
+
+    async def send() -> str | None:
+        client = ApiClient(url, key)
+        try:
+            receipt = await IngestApi(client).send_body(feed, body)
+            return receipt.request_id
+        except ApiError:
+            return None
+        finally:
+            await client.aclose()
+
+    return run(send())
+
+
+def open_logs(qtbot: QtBot, window: Any, preset: int = LAST_7_DAYS) -> Any:
+    """Show the Ingest Logs tab, load the range `preset` and wait until it is loaded."""
+    tab = window.logs_tab
+    with qtbot.waitSignal(tab.loaded, timeout=30000):
+        window.tabs.setCurrentWidget(tab)
+    if tab.filter_bar.range_combo.currentIndex() != preset:
+        with qtbot.waitSignal(tab.loaded, timeout=30000):
+            tab.filter_bar.set_preset(preset)
+    qtbot.waitUntil(lambda: tab.selection is not None and not tab.loading, timeout=10000)
+    return tab
+
+
+def shown_ids(tab: Any) -> list[int]:
+    model = tab.model
+    return [model.entry_id_at(row) for row in range(model.rowCount())]
+
+
+def loaded_oracle(tab: Any, url: str, key: str) -> list[LogEntry]:
+    """The server's entries of the loaded range."""
+    since, until = tab.loaded_range
+    entries = server_entries(url, key, since=since, until=until)
+    held = set(shown_ids(tab)) if tab.filter.is_empty() else None
+    if held is not None:
+        # Entries written after the load are the live tail's, not the load's.
+        assert {e.id for e in entries} >= held
+    return entries
+
+
+@pytest.fixture
+def logs_window(make_window: Callable[[str, str], Any], logs_server: tuple[str, str]) -> Any:
+    return make_window(*logs_server)
+
+
+def test_clicking_a_histogram_bar_filters_to_it_and_dragging_picks_a_time_range(
+    qtbot: QtBot, logs_window: Any, logs_server: tuple[str, str]
+) -> None:
+    url, key = logs_server
+    tab = open_logs(qtbot, logs_window)
+    oracle = loaded_oracle(tab, url, key)
+    histogram = tab.histogram
+    assert histogram.bins >= 20
+    assert tab.model.rowCount() == len(oracle) >= DEMO_LOGS - 100
+
+    # A click on one status's segment of a bar: that bar's time and that status.
+    index = max(range(histogram.bins), key=histogram.total)
+    since, until = histogram.histogram.bin_range(index)
+    segment = histogram.segment_rect(index, "succeeded")
+    assert not segment.isEmpty()
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        qtbot.mouseClick(histogram, Qt.MouseButton.LeftButton, pos=segment.center().toPoint())
+    assert (tab.filter.since, tab.filter.until) == (since, until)
+    assert tab.filter.statuses == {"succeeded"}
+    expected = [
+        e.id for e in oracle if since <= e.timestamp < until and e.processing_status == "succeeded"
+    ]
+    assert expected
+    assert sorted(shown_ids(tab)) == sorted(expected)
+
+    # Back to everything; a click in a bar's column above its bar: the bar's time only.
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        tab.filter_bar.clear_filters()
+    lower = next(
+        i for i in range(histogram.bins) if 0 < histogram.total(i) < histogram.total(index)
+    )
+    column = histogram.bar_rect(lower)
+    above_bar = QPoint(round(column.center().x()), round(column.top()) + 2)
+    since, until = histogram.histogram.bin_range(lower)
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        qtbot.mouseClick(histogram, Qt.MouseButton.LeftButton, pos=above_bar)
+    assert (tab.filter.since, tab.filter.until, tab.filter.statuses) == (since, until, set())
+    assert sorted(shown_ids(tab)) == sorted(e.id for e in oracle if since <= e.timestamp < until)
+
+    # A drag across bars picks the time range under it.
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        tab.filter_bar.clear_filters()
+    start = QPoint(round(histogram.bar_rect(5).left()) + 1, histogram.height() // 2)
+    end = QPoint(round(histogram.bar_rect(40).right()) - 1, histogram.height() // 2)
+    picked_since, picked_until = histogram.time_at(start.x()), histogram.time_at(end.x())
+    qtbot.mousePress(histogram, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(histogram, QPoint(start.x() + 30, start.y()))
+    qtbot.mouseMove(histogram, end)
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        qtbot.mouseRelease(histogram, Qt.MouseButton.LeftButton, pos=end)
+    assert tab.filter.since == pytest.approx(picked_since)
+    assert tab.filter.until == pytest.approx(picked_until)
+    assert tab.filter.statuses == set()
+    inside = [e.id for e in oracle if tab.filter.since <= e.timestamp < tab.filter.until]
+    assert 0 < len(inside) < len(oracle)
+    assert sorted(shown_ids(tab)) == sorted(inside)
+    # The histogram now spans the picked range; the chip names it and removes it.
+    assert histogram.histogram.start <= tab.filter.since < histogram.histogram.start + 3600
+    [chip] = tab.filter_bar.chips
+    assert chip.label.text().startswith("time ")
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        qtbot.mouseClick(chip.close_button, Qt.MouseButton.LeftButton)
+    assert tab.model.rowCount() == len(oracle)
+
+
+def test_alt_clicking_a_value_in_the_table_filters_on_it_and_keeps_the_selection(
+    qtbot: QtBot, logs_window: Any, logs_server: tuple[str, str]
+) -> None:
+    url, key = logs_server
+    tab = open_logs(qtbot, logs_window)
+    oracle = loaded_oracle(tab, url, key)
+    table, model = tab.table, tab.model
+    # The user picks an entry: it is current and shown in the detail.
+    qtbot.mouseClick(
+        table.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=table.visualRect(model.index(2, 0)).center(),
+    )
+    picked = model.entry_id_at(2)
+    assert tab.current_id == picked
+    feed = model.index(2, 2).data(Qt.ItemDataRole.DisplayRole)
+    # Alt+click on the feed cell of another row filters on that feed; the selection stays.
+    other = next(r for r in range(3, 12) if model.index(r, 2).data() not in (feed, ""))
+    other_feed = model.index(other, 2).data()
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        qtbot.mouseClick(
+            table.viewport(),
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.AltModifier,
+            table.visualRect(model.index(other, 2)).center(),
+        )
+    assert tab.filter.feeds == {other_feed}
+    assert sorted(shown_ids(tab)) == sorted(e.id for e in oracle if e.feed == other_feed)
+    assert tab.current_id == picked  # the click filtered; it picked nothing
+    assert tab.model.row_of_id(picked) is None
+    assert table.selectionModel().selectedRows() == []
+    assert tab.hidden_note.isVisible()
+    # The right-click menu filters a status the same way (and the feed filter stays).
+    status_index = model.index(0, 1)
+    status = status_index.data(Qt.ItemDataRole.UserRole + 1)
+    menu = tab.cell_menu(status_index)
+    [filter_action] = [a for a in menu.actions() if a.text().startswith("Filter on status")]
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        filter_action.trigger()
+    assert tab.filter.statuses == {status}
+    assert sorted(shown_ids(tab)) == sorted(
+        e.id for e in oracle if e.feed == other_feed and e.processing_status == status
+    )
+    # Clearing shows the picked entry again, selected again.
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        tab.filter_bar.clear_filters()
+    row = tab.model.row_of_id(picked)
+    assert row is not None
+    assert [i.row() for i in table.selectionModel().selectedRows()] == [row]
+    assert not tab.hidden_note.isVisible()
+
+
+def test_the_text_filter_runs_off_the_ui_thread_and_drops_stale_answers(
+    qtbot: QtBot, logs_window: Any, logs_server: tuple[str, str]
+) -> None:
+    url, key = logs_server
+    tab = open_logs(qtbot, logs_window)
+    oracle = loaded_oracle(tab, url, key)
+    wanted = oracle[7].request_id
+    applied: list[int] = []
+    tab.view_applied.connect(applied.append)
+    base = tab.filter
+    tab.show_filter(type(base)(text="no-such-entry-anywhere"))
+    assert applied == []  # not computed on the UI thread
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        tab.show_filter(type(base)(text=wanted.upper()))  # case-insensitive
+    qtbot.waitUntil(lambda: "logs.select" not in tab.runner.names, timeout=5000)
+    assert applied == [1]  # the first answer, stale when it came, was dropped
+    assert shown_ids(tab) == [oracle[7].id]
+
+
+def _export(qtbot: QtBot, tab: Any, target: Path, fmt: str) -> Any:
+    dialog = tab.open_export()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(fmt))
+    dialog.file_edit.setText(str(target))
+    with qtbot.waitSignal(dialog.export_finished, timeout=20000) as finished:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    dialog.close()
+    return finished.args
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_export_writes_exactly_the_filtered_rows(
+    qtbot: QtBot, logs_window: Any, logs_server: tuple[str, str], tmp_path: Path, fmt: str
+) -> None:
+    url, key = logs_server
+    tab = open_logs(qtbot, logs_window)
+    oracle = loaded_oracle(tab, url, key)
+    feed = next(e.feed for e in oracle if e.feed)
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        tab.show_filter(
+            type(tab.filter)(feeds=frozenset({feed}), statuses=frozenset({"succeeded"}))
+        )
+    expected = [
+        e.request_id for e in oracle if e.feed == feed and e.processing_status == "succeeded"
+    ]
+    assert 0 < len(expected) < len(oracle)
+    out_dir = tmp_path / "export"
+    out_dir.mkdir()
+    target = out_dir / f"logs.{fmt}"
+    path, rows = _export(qtbot, tab, target, fmt)
+    assert (Path(path), rows) == (target, len(expected))
+    text = target.read_text(encoding="utf-8")
+    if fmt == "csv":
+        records = list(csv.DictReader(text.splitlines()))
+    else:
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert [r["request_id"] for r in records] == expected  # the same rows, newest first
+    assert {r["feed"] for r in records} == {feed}
+    if os.name == "posix":
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in out_dir.iterdir()] == [target.name]  # no temporary left
+
+
+def test_building_the_tab_imports_neither_numpy_nor_the_buffer() -> None:
+    """The tab is built after the first paint; numpy waits for its first load."""
+    code = textwrap.dedent(
+        """
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from console.ui.logs.tab import IngestLogsTab
+        from console.ui.session import ConsoleSession
+        from console.ui.tasks import TaskRunner
+        tab = IngestLogsTab(ConsoleSession(), TaskRunner())
+        tab.resize(1280, 800)
+        tab.show()
+        app.processEvents()
+        heavy = [m for m in sys.modules if m == "numpy" or m.startswith("console.logbuffer")]
+        print("imported:", sorted(heavy))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "imported: []"
+
+
+def test_the_loaded_tab_fits_a_1024_by_640_window(qtbot: QtBot, logs_window: Any) -> None:
+    from tests.ui.test_window_layout import SMALL_SCREEN, _fits, _laid_out
+
+    tab = open_logs(qtbot, logs_window)
+    assert tab.detail is not None  # built, and showing the newest entry
+    assert tab.detail.request_id is not None
+    logs_window.resize(SMALL_SCREEN)
+    _laid_out()
+    hint = logs_window.minimumSizeHint()
+    assert _fits(hint), f"needs {hint.width()}×{hint.height()}"
+    assert logs_window.height() <= SMALL_SCREEN.height()
+
+
+def test_ctrl_f_puts_the_cursor_in_the_logs_text_filter(qtbot: QtBot, window: Any) -> None:
+    tab = window.logs_tab
+    window.tabs.setCurrentWidget(tab)
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(tab.filter_bar.text_edit.hasFocus, timeout=5000)
+
+
+def test_the_screenshot_of_ingest_logs_shows_entries_the_histogram_and_error_groups(
+    qtbot: QtBot, logs_window: Any, logs_server: tuple[str, str], tmp_path: Path
+) -> None:
+    url, key = logs_server
+    # A refused request a moment ago: the last hour has at least one error group.
+    assert send_ingest(url, key, "orders", b"{not json") is None
+    window = logs_window
+    grab = window.grab
+    seen: list[dict[str, Any]] = []
+
+    def grab_and_note(*args: Any) -> Any:
+        tab = window.tabs.currentWidget()
+        if tab is window.logs_tab:
+            histogram = tab.histogram
+            seen.append(
+                {
+                    "rows": tab.model.rowCount(),
+                    "table": tab.table.isVisible(),
+                    "histogram": histogram.isVisible(),
+                    "bars": sum(histogram.total(i) for i in range(histogram.bins)),
+                    "groups": tab.groups_model.rowCount(),
+                    "groups_view": tab.groups_view.isVisible(),
+                    "loading": tab.loading,
+                }
+            )
+        return grab(*args)
+
+    window.grab = grab_and_note
+    task = asyncio.ensure_future(save_tab_screenshots(window, tmp_path / "shots"))
+    qtbot.waitUntil(task.done, timeout=60000)
+    saved = task.result()
+    assert saved[3].name == "04-ingest-logs.png"
+    assert saved[3].stat().st_size > 10_000
+    [shot] = seen
+    assert shot["rows"] > 0
+    assert shot["bars"] == shot["rows"]  # every entry shown is in a bar
+    assert shot["groups"] >= 1
+    assert shot["table"]
+    assert shot["histogram"]
+    assert shot["groups_view"]
+    assert not shot["loading"]
