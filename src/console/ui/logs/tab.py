@@ -371,6 +371,12 @@ class IngestLogsTab(QWidget):
             and "logs.select" not in self.runner.names
         )
 
+    async def shutdown(self) -> None:
+        """Stop the live tail and wait until its connection is released (window closing)."""
+        tail = self._detach_tail()
+        if tail is not None:
+            await tail.shutdown()
+
     # -- loading --------------------------------------------------------------------------
 
     def reload(self) -> asyncio.Task[Any] | None:
@@ -768,7 +774,8 @@ class IngestLogsTab(QWidget):
         self.tail = tail
         tail.start(self.session.logs, buffer, {}, buffer.newest_id)
 
-    def _stop_tail(self) -> None:
+    def _detach_tail(self) -> Any:
+        """The running tail, no longer heard (None when there is none)."""
         tail, self.tail = self.tail, None
         if tail is not None:
             tail.entries_added.disconnect(self._tail_added)
@@ -776,6 +783,11 @@ class IngestLogsTab(QWidget):
             tail.dropped_changed.disconnect(self._set_dropped)
             tail.entries_updated.disconnect(self._tail_updated)
             tail.failed.disconnect(self._tail_failed)
+        return tail
+
+    def _stop_tail(self) -> None:
+        tail = self._detach_tail()
+        if tail is not None:
             tail.stop()
             tail.deleteLater()
         self._tail_state("stopped")
@@ -792,13 +804,18 @@ class IngestLogsTab(QWidget):
 
     def _tail_state(self, state: str) -> None:
         self.tail_state = state
-        texts = {
-            "live": "Live",
-            "reconnecting": "Reconnecting…",
-            "paused": "Paused",
-            "stopped": "",
-        }
-        self.live_label.setText(texts.get(state, state))
+        self._show_live_state()
+
+    def _show_live_state(self) -> None:
+        state = self.tail_state
+        if state == "live" and self.table.verticalScrollBar().value() > 0:
+            # New entries still arrive (the histogram counts them); the rows in view stay.
+            text = "Live: the view holds still while you read below the top"
+        else:
+            text = {"live": "Live", "reconnecting": "Reconnecting…", "stopped": ""}.get(
+                state, state.capitalize()
+            )
+        self.live_label.setText(text)
 
     def _set_dropped(self, dropped: int) -> None:
         self.dropped = dropped
@@ -812,6 +829,7 @@ class IngestLogsTab(QWidget):
         if value == 0 and self.new_count:
             self.new_count = 0
             self._show_new_count()
+        self._show_live_state()
 
     def _show_new_count(self) -> None:
         self.new_button.setVisible(self.new_count > 0)
