@@ -222,7 +222,7 @@ def test_alt_clicking_a_value_in_the_table_filters_on_it_and_keeps_the_selection
     assert tab.current_id == picked  # the click filtered; it picked nothing
     assert tab.model.row_of_id(picked) is None
     assert table.selectionModel().selectedRows() == []
-    assert tab.hidden_note.isVisible()
+    assert tab.current_hidden
     # The right-click menu filters a status the same way (and the feed filter stays).
     status_index = model.index(0, 1)
     status = status_index.data(Qt.ItemDataRole.UserRole + 1)
@@ -240,7 +240,7 @@ def test_alt_clicking_a_value_in_the_table_filters_on_it_and_keeps_the_selection
     row = tab.model.row_of_id(picked)
     assert row is not None
     assert [i.row() for i in table.selectionModel().selectedRows()] == [row]
-    assert not tab.hidden_note.isVisible()
+    assert not tab.current_hidden
 
 
 def test_the_text_filter_runs_off_the_ui_thread_and_drops_stale_answers(

@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -84,6 +85,7 @@ MAX_HISTOGRAM_BINS = 90
 BIN_SECONDS = (
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
 )  # fmt: skip
+HIDDEN_NOTE = "This entry is hidden by the current filter."
 ID_COLUMNS = frozenset({"REQUEST_ID", "CORRELATION_ID"})
 COLUMN_WIDTHS = (172, 124, 96, 160, 48, 56, 240, 240, 76)
 
@@ -173,6 +175,7 @@ class IngestLogsTab(QWidget):
         self.live_button.toggled.connect(self._live_toggled)
         self.live_label = QLabel("")
         self.live_label.setStyleSheet("color: #5c5f66;")
+        self.live_label.setMinimumWidth(120)
         self.new_button = QPushButton("")
         self.new_button.setObjectName("newEntriesButton")
         self.new_button.setToolTip("New entries arrived above: show them (back to the top)")
@@ -194,6 +197,9 @@ class IngestLogsTab(QWidget):
 
         self.summary_label = QLabel("Not loaded")
         self.summary_label.setStyleSheet("color: #5c5f66;")
+        # Its text changes with every filter: a fixed policy keeps that from laying out
+        # (and repainting) the row around it each time.
+        self.summary_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.summary_label.setAccessibleName("What is shown")
         self.progress_bar = QProgressBar()
         self.progress_bar.setAccessibleName("Loading progress")
@@ -250,10 +256,12 @@ class IngestLogsTab(QWidget):
         self.groups_empty = QLabel("No errors in the entries shown.")
         self.groups_empty.setStyleSheet("color: #5c5f66;")
 
-        self.hidden_note = QLabel("This entry is hidden by the current filter.")
+        # Always in place (empty when not needed): showing and hiding it would move the
+        # detail pane, and repaint it, on every filter change.
+        self.hidden_note = QLabel("")
         self.hidden_note.setStyleSheet("color: #8a5300;")
-        self.hidden_note.setWordWrap(True)
-        self.hidden_note.hide()
+        self.hidden_note.setFixedHeight(self.hidden_note.sizeHint().height())
+        self.hidden_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         # The detail pane (console.ui.logs.detail) needs the buffer's module, so it is
         # built when the tab first loads; until then this placeholder holds its place.
         self.detail: Any = None
@@ -608,7 +616,7 @@ class IngestLogsTab(QWidget):
         finally:
             table.setAutoScroll(auto_scroll)
             self._syncing = False
-        self.hidden_note.setVisible(self.current_id is not None and current_row is None)
+        self._note_hidden(self.current_id is not None and current_row is None)
         self._show_new_count()
         self._update_histogram(buffer, selection, f)
         self.groups_model.set_groups(buffer.error_groups(selection))
@@ -689,10 +697,18 @@ class IngestLogsTab(QWidget):
         self.table.scrollTo(self.model.index(row, 0))
         return True
 
+    def _note_hidden(self, hidden: bool) -> None:
+        self.hidden_note.setText(HIDDEN_NOTE if hidden else "")
+
+    @property
+    def current_hidden(self) -> bool:
+        """Whether the current entry is hidden by the filter (the detail says so)."""
+        return bool(self.hidden_note.text())
+
     def _set_current(self, entry_id: int | None) -> None:
         changed = entry_id != self.current_id
         self.current_id = entry_id
-        self.hidden_note.hide()
+        self._note_hidden(False)
         if self.detail is not None and entry_id is not None and self.buffer is not None:
             slot = self.buffer.slot_of(entry_id)
             if slot is not None:
