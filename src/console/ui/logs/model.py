@@ -108,10 +108,11 @@ class LogTableModel(QAbstractTableModel):
         assert self._slots is not None
         return int(self._slots[row])
 
-    def entry_id_at(self, row: int) -> int:
-        """The id of the entry in `row`."""
+    def entry_id_at(self, row: int) -> int | None:
+        """The id of the entry in `row` (None when the live tail evicted it meanwhile)."""
         assert self.buffer is not None
-        return self.buffer.entry_id(self.slot_at(row))
+        slot = self.slot_at(row)
+        return self.buffer.entry_id(slot) if self.buffer.holds(slot) else None
 
     def row_of_id(self, entry_id: int | None) -> int | None:
         """The row of entry `entry_id`, if the selection shows it."""

@@ -39,6 +39,7 @@ from PySide6.QtCore import (
     QObject,
     QPoint,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QGuiApplication, QMouseEvent, QShowEvent
@@ -154,6 +155,7 @@ class IngestLogsTab(QWidget):
         self._needs_load = False
         self._pending_filter: BufferFilter | None = None
         self._token = 0  # the newest filter asked; older answers are dropped
+        self._select_again = False  # entries arrived while a text filter ran
         self._shown_generation = -1
         self._last_progress_refresh = 0.0
         self._syncing = False
@@ -392,6 +394,10 @@ class IngestLogsTab(QWidget):
         if self.session.client is None:
             return None
         self._needs_load = False
+        if self.loading:
+            # The load under way is superseded: it stops without a word (and without
+            # `loaded`), as if cleared.
+            self.buffer = None
         return self.runner.start(self._load(), name="logs.load")
 
     def cancel_load(self) -> None:
@@ -503,10 +509,11 @@ class IngestLogsTab(QWidget):
         self.cancel_button.hide()
         self._load_outcome = outcome
         self.refilter("load")
-        if self.current_id is None and self.model.rowCount() and self.selection is not None:
+        newest = self.model.entry_id_at(0) if self.model.rowCount() else None
+        if self.current_id is None and newest is not None:
             # The first look makes the newest entry current, so the detail is not empty
             # (as the Records tab does); from then on only the user picks.
-            self.select_entry(self.model.entry_id_at(0))
+            self.select_entry(newest)
         self._sync_actions()
         self.loaded.emit(len(buffer))
         if outcome == "done" and self.live_button.isChecked():
@@ -554,8 +561,14 @@ class IngestLogsTab(QWidget):
         buffer, f = self.buffer, self.filter_bar.filter
         if buffer is None or f is None:
             return
+        if f.text and reason == "tail" and "logs.select" in self.runner.names:
+            # New entries while a text filter runs: run it again once it has answered
+            # (cancelling it for every batch could starve the view under a fast tail).
+            self._select_again = True
+            return
         self._token += 1
         token = self._token
+        self._select_again = False
         if not f.text:
             self.runner.cancel("logs.select")
             self._apply(buffer, buffer.select(f), f, reason)
@@ -568,7 +581,15 @@ class IngestLogsTab(QWidget):
         selection = await asyncio.to_thread(buffer.select, f)
         if token != self._token or buffer is not self.buffer or f != self.filter_bar.filter:
             return  # a newer filter was asked meanwhile: this answer is stale
+        if selection.generation != buffer.generation:
+            # Entries were evicted or added while it ran: drop the slots no longer held
+            # (they would show other entries), and look again for what was added.
+            selection = type(selection)(buffer.still_held(selection), selection.generation)
+            self._select_again = True
         self._apply(buffer, selection, f, reason)
+        if self._select_again:
+            self._select_again = False
+            QTimer.singleShot(0, self, lambda: self.refilter("tail"))
 
     def _apply(self, buffer: LogBuffer, selection: Selection, f: BufferFilter, reason: str) -> None:
         """Show `selection`: table (keeping selection and position), histogram, groups."""
@@ -586,7 +607,7 @@ class IngestLogsTab(QWidget):
             found = self.model.row_of_id(self.current_id)
             anchor_row = found if found is not None else -1
         if anchor_row >= 0:
-            anchor_id = self.model.entry_id_at(anchor_row)
+            anchor_id = self.model.entry_id_at(anchor_row)  # None if evicted meanwhile
         # How far the anchor's top is above the viewport's (pixels; negative: below).
         anchor_offset = -table.rowViewportPosition(anchor_row) if anchor_row >= 0 else 0
         self.selection = selection
@@ -686,7 +707,9 @@ class IngestLogsTab(QWidget):
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return  # deselecting (Ctrl+click) keeps the entry in the detail
-        self._set_current(self.model.entry_id_at(rows[0].row()))
+        picked = self.model.entry_id_at(rows[0].row())
+        if picked is not None:
+            self._set_current(picked)
 
     def select_entry(self, entry_id: int) -> bool:
         """Make entry `entry_id` current and select its row; False when not shown."""
