@@ -98,5 +98,6 @@ async def load_range(
         if on_progress is not None:
             on_progress(progress)
         if finished:
+            buffer.trim()
             return progress
         cursor = page.next_cursor
