@@ -198,3 +198,32 @@ def test_logview_ui_benchmark_runs_the_real_tab_and_its_numpy_floor(tmp_path: Pa
     ):
         assert figures[name] > 0, name
     assert "filter change to repaint" in result.stdout
+
+
+@pytest.mark.slow
+def test_live_tail_benchmark_measures_the_stall_against_its_floor(tmp_path: Path) -> None:
+    out = tmp_path / "logs_tail.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "logs_tail_bench.py"),
+            "--quick",
+            "--preload",
+            "20000",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: target missed (noisy CI)
+    assert "longest UI stall, wall (ms)" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["tail"]["ticks"] > 0
+    assert figures["floor"]["ticks"] > 0
+    # Every entry the stream delivered reached the buffer once, none dropped.
+    assert figures["received"] > 0
+    assert figures["added"] + figures["pending_at_end"] == figures["received"]
+    assert (figures["dropped"], figures["skipped"]) == (0, 0)
+    assert figures["generated"]["direct"] > 0

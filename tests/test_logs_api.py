@@ -427,3 +427,47 @@ def test_filter_params_keep_the_contract_order_drop_none_and_refuse_unknown_name
     ]
     with pytest.raises(TypeError, match="stauts"):
         filter_params(**{"stauts": "error"})  # type: ignore[typeddict-unknown-key]
+
+
+def test_the_stream_says_when_its_connection_opens_and_drops(
+    cutting_server: Callable[[Script], CuttingServer],
+) -> None:
+    def script(conn: socket.socket, number: int) -> None:
+        conn.sendall(b"retry: 50\n\n")
+        conn.sendall(_event(number + 1))
+        if number > 0:
+            time.sleep(5)
+
+    server = cutting_server(script)
+    heard: list[bool] = []
+
+    async def main() -> list[LogEntry]:
+        client = ApiClient(server.url, KEY)
+        try:
+            return await _collect(LogsApi(client), 2, on_connection=heard.append)
+        finally:
+            await client.aclose()
+
+    assert [e.id for e in run(main())] == [1, 2]
+    # Open, dropped after entry 1 (a reconnect waits), open again.
+    assert heard == [True, False, True]
+
+
+def test_a_page_parsed_in_a_worker_thread_is_the_same_page(
+    sandbox_url: str, keys: tuple[str, str]
+) -> None:
+    async def scenario(logs: LogsApi, ingest: IngestApi) -> None:
+        for n in range(3):
+            await ingest.send(FEED, {"id": f"thread-{n}"})
+        on_loop = await logs.query(feed=FEED, limit=2)
+        in_thread = await logs.query(feed=FEED, limit=2, parse_in_thread=True)
+        assert in_thread == on_loop
+        assert in_thread.next_cursor is not None
+        rest = await logs.query(
+            feed=FEED, limit=2, cursor=in_thread.next_cursor, parse_in_thread=True
+        )
+        assert [e.id for e in rest.items] == [
+            e.id for e in (await logs.query(feed=FEED, limit=2, cursor=on_loop.next_cursor)).items
+        ]
+
+    _live(sandbox_url, keys, scenario)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -239,3 +240,44 @@ def test_a_refused_stream_stops_the_tail_and_says_why(
     assert keys[1] not in failed.args[0]
     qtbot.waitUntil(lambda: tail.state == "stopped", timeout=1000)
     assert not tail.running
+
+
+def test_after_the_server_restarts_on_its_port_the_tail_resumes_without_a_lost_or_repeated_row(
+    qtbot: QtBot,
+    make_sandbox: Callable[..., Any],
+    tmp_path: Path,
+    make_logs: Callable[[str, str], LogsApi],
+    make_tail: Callable[..., LiveTail],
+) -> None:
+    from console.sandbox.storage.sqlite import mint_key as store_mint_key
+
+    data_dir = tmp_path / "restarted"
+    first = make_sandbox(data_dir=data_dir, demo=False)
+    url = first.base_url
+    port = url.rsplit(":", 1)[1]
+    keys = (
+        store_mint_key(data_dir, account="restart", kind="admin"),
+        store_mint_key(data_dir, account="restart", kind="ingest", feed=FEED),
+    )
+    buffer = LogBuffer()
+    after = _start_after_one(url, keys, buffer)
+    tail = make_tail()
+    states: list[str] = []
+    tail.state_changed.connect(states.append)
+    tail.start(make_logs(url, keys[0]), buffer, {"feed": FEED}, after)
+    ingest(url, keys[1], _items("before", 3))
+    qtbot.waitUntil(lambda: len(buffer) == 4, timeout=10000)
+
+    first.stop()  # the server goes away with the stream open
+    qtbot.waitUntil(lambda: tail.state == "reconnecting", timeout=10000)
+    second = make_sandbox(data_dir=data_dir, demo=False, extra_args=["--port", port])
+    assert second.base_url == url
+    ingest(url, keys[1], _items("after", 3))
+    qtbot.waitUntil(lambda: len(buffer) == 7, timeout=20000)
+    qtbot.waitUntil(lambda: tail.state == "live", timeout=5000)
+
+    server_ids = sorted(entry.id for entry in server_entries(url, keys[0], feed=FEED))
+    assert len(server_ids) == 7
+    assert _ids(buffer) == server_ids
+    assert tail.received == 6
+    assert "reconnecting" in states

@@ -277,14 +277,30 @@ class LogsApi:
         *,
         limit: int = 100,
         cursor: str | None = None,
+        parse_in_thread: bool = False,
         **filters: Unpack[LogFilters],
     ) -> Page[LogEntry]:
         """One page of entries, newest first (`next_cursor` may be set on a short page:
-        the server stops scanning after a budget and says where to go on)."""
+        the server stops scanning after a budget and says where to go on).
+
+        `parse_in_thread`: decode the JSON and build the entries in a worker thread (a
+        1,000-entry page takes ~25 ms to parse, too long a stall for a UI thread that is
+        also painting a live tail).
+        """
         params = filter_params(**filters)
-        return await fetch_page(
-            self._client, LOGS_PATH, LogEntry.from_json, limit=limit, cursor=cursor, params=params
+        if not parse_in_thread:
+            return await fetch_page(
+                self._client,
+                LOGS_PATH,
+                LogEntry.from_json,
+                limit=limit,
+                cursor=cursor,
+                params=params,
+            )
+        response = await self._client.request(
+            "GET", LOGS_PATH, params={**params, "limit": limit, "cursor": cursor}
         )
+        return await asyncio.to_thread(_entry_page, response.content)
 
     async def detail(self, request_id: str) -> LogDetail:
         """The entry of one request with its bodies, headers and timeline."""
@@ -374,6 +390,15 @@ class LogsApi:
             delay = wait if wait is not None else (server_retry or backoff)
             backoff = min(backoff * 2, self.max_backoff)
             await asyncio.sleep(delay)
+
+
+def _entry_page(content: bytes) -> Page[LogEntry]:
+    """A `GET /logs` answer's page (what fetch_page makes of it, off the event loop)."""
+    body = json.loads(content)
+    body = body if isinstance(body, dict) else {}
+    pagination = body.get("pagination")
+    cursor = pagination.get("next_cursor") if isinstance(pagination, dict) else None
+    return Page([LogEntry.from_json(item) for item in objects(body.get("data"))], cursor)
 
 
 def _event_id(value: str | None) -> int | None:

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 BATCH_INTERVAL_MS = 100
 REFRESH_INTERVAL_MS = 2000
 # At most this many entries per batch: a resume after a long pause catches up over a few
-# ticks (20,000 a second) instead of one long stall.
-MAX_BATCH = 2000
+# ticks (5,000 a second) instead of one long stall.
+MAX_BATCH = 500
 
 LIVE, RECONNECTING, PAUSED, STOPPED = "live", "reconnecting", "paused", "stopped"
 
@@ -102,6 +102,11 @@ class LiveTail(QObject):
     def received(self) -> int:
         """Entries the stream delivered since start."""
         return self._pending.received
+
+    @property
+    def refresh_pages(self) -> int:
+        """Pages the status refresh asked for since start."""
+        return self._refresher.requests if self._refresher is not None else 0
 
     # -- control ---------------------------------------------------------------------
 
