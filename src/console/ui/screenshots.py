@@ -135,7 +135,9 @@ async def wait_for_ingest_logs(window: MainWindow, seconds: float) -> None:
 
     async def settled() -> None:
         while not tab.is_settled and not window.banner.isVisible():
-            await signal_future(tab.loaded, tab.view_applied, window.runner.failed)
+            await signal_future(
+                tab.loaded, tab.view_applied, tab.summaries_shown, window.runner.failed
+            )
 
     await _within(settled(), seconds, "the log entries did not load")
 
