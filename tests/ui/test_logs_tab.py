@@ -463,3 +463,34 @@ def test_live_tail_shows_a_new_request_within_a_second_and_keeps_selection_and_s
     tab.tail.dropped_changed.emit(7)
     assert tab.dropped_label.isVisible()
     assert tab.dropped_label.text().startswith("7 new entries not shown")
+
+
+def test_a_big_selections_histogram_and_groups_come_from_a_worker_and_stale_ones_drop(
+    qtbot: QtBot, logs_window: Any, logs_server: tuple[str, str], monkeypatch: Any
+) -> None:
+    import console.ui.logs.tab as tab_module
+
+    monkeypatch.setattr(tab_module, "SUMMARY_IN_WORKER_ABOVE", 10)  # as if 1M rows
+    url, key = logs_server
+    tab = open_logs(qtbot, logs_window)
+    qtbot.waitUntil(lambda: tab.is_settled, timeout=10000)
+    oracle = loaded_oracle(tab, url, key)
+    feeds = sorted({e.feed for e in oracle if e.feed})
+    shown: list[int] = []
+    tab.summaries_shown.connect(lambda: shown.append(tab.histogram.bins))
+    first = type(tab.filter)(feeds=frozenset({feeds[0]}))
+    second = type(tab.filter)(feeds=frozenset({feeds[1]}))
+    tab.show_filter(first)
+    assert shown == []  # not on the UI thread: the table first
+    with qtbot.waitSignal(tab.summaries_shown, timeout=10000):
+        tab.show_filter(second)  # the first one's answer, if it comes, is stale
+    qtbot.waitUntil(lambda: tab.is_settled, timeout=10000)
+    assert len(shown) == 1
+    wanted = [e for e in oracle if e.feed == feeds[1]]
+    histogram = tab.histogram
+    assert sum(histogram.total(i) for i in range(histogram.bins)) == len(wanted)
+    groups = tab.groups_model.groups
+    assert all(g.feed == feeds[1] for g in groups)
+    assert sum(g.count for g in groups) == sum(
+        1 for e in wanted if e.error_count or (e.http_status or 0) >= 400
+    )
