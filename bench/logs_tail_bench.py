@@ -1,10 +1,12 @@
 """Live tail at 1,000 entries a second: the longest UI-thread stall. Run from the repo root:
 
-    python bench/logs_tail_bench.py [--quick] [--rate 1000] [--seconds 20] [--json PATH]
+    python bench/logs_tail_bench.py [--quick] [--rate 1000] [--seconds 20] [--preload N]
+        [--json PATH]
 
 What runs:
 - A sandbox child (`python -m console sandbox serve --port 0`, own data dir, limits lifted).
-- A load generator, its own process, for the whole run: `--rate` log entries a second
+- A load generator, its own process (at nice 10: it stands in for the platform's clients,
+  not for work of the console's machine), for the whole run: `--rate` log entries a second
   (default 1,000) for one account. Real `POST /api/ingest` requests cannot reach that here
   (one uvicorn worker and its client on 2 shared cores top out at ~180 requests a second),
   so the generator writes most entries straight into the sandbox's log store with the
@@ -13,20 +15,25 @@ What runs:
   `--http-rate` (default 20) real ingest requests a second as well, whose entries the
   server writes itself. The server's live tail finds the generator's rows by its 0.25 s
   poll (another process cannot notify it), the requests' rows at once; either way the
-  console receives them over the real SSE stream.
+  console receives them over the real SSE stream, and every entry changes status after
+  it was streamed, so the status refresh has all of them to catch up with.
 - The console side, in this process, on a qasync loop, offscreen: the real `LiveTail` (its
-  stream reader, 100 ms batches into a real `LogBuffer`, status refresh every 2 s with
-  `GET /logs?since=` pages) and a plain QTableView (1280x800, shown) over a minimal model
-  of the buffer that inserts each batch's rows at the top (one `beginInsertRows` a batch,
-  selection recomputed with `LogBuffer.select`), all through the console's ApiClient.
+  stream reader, batches every 100 ms into a real `LogBuffer`, status refresh every 2 s
+  with `GET /logs?since=` pages parsed in a worker thread), the tab's `LogTableModel` in a
+  plain QTableView (1280x800, shown, set up as the console's tables), which on each batch
+  gets the buffer's selection again and one model reset, as the tab does (the tab's
+  histogram and error groups are not included), and `model.values_changed()` on each
+  status refresh. `--preload N` puts N older entries in the buffer first (default 0).
+  Objects built before measuring are left out of full GCs (gc.freeze, as the window does).
 - The stall: a 5 ms PreciseTimer heartbeat on the event loop; the longest gap between two
   ticks (minus the 5 ms) is the longest stall. Also printed: the UI thread's own longest
   CPU time between ticks (the wall-clock gap also holds time a busy shared machine did not
   schedule the thread) and the 99th percentile gap.
 - The floor, measured in the same run while the same generator runs: the same heartbeat,
-  the same shown (empty) table, no tail (first `--floor-seconds`, default 8).
-Then the tail runs for `--seconds` (default 20); its figures: entries received and added
-(they must match, none dropped), batches, status refreshes, and the lag from an entry's
+  the same shown table (empty or preloaded), no tail (first `--floor-seconds`, default 8).
+Then the tail runs for `--seconds` (default 20), from the newest entry at its start (as
+the tab starts it after a load); its figures: entries received and added (they must
+match, none dropped), batches, status refresh rows and pages, and the lag from an entry's
 timestamp to its batch reaching the buffer (it includes the server's 0.25 s poll).
 Target: longest stall with the tail <= 50 ms. `--quick` (200 entries a second, 2 s floor,
 4 s tail) keeps the script working in tests/test_bench.py; its figures mean little.
