@@ -113,6 +113,30 @@ def test_records_ui_benchmark_runs_and_reports_its_figures(tmp_path: Path) -> No
     assert figures["scroll"]["rows_held"] <= 10_500
 
 
+@pytest.mark.slow
+def test_logview_buffer_benchmark_reports_memory_and_each_filter_against_its_floor(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "logview.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "logview_bench.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: target missed (noisy CI)
+    assert "| buffer arrays per entry |" in result.stdout
+    figures = json.loads(out.read_text())
+    assert figures["entries"] == 20_000
+    assert 0 < figures["memory"]["nbytes_per_entry"] < 200
+    for name in ("status (failed)", "feed", "time range (1 h)", "text (part of a request id)"):
+        case = figures["filters"][name]
+        assert case["median_ms"] > 0, name
+        assert case["floor_median_ms"] > 0, name
+    assert figures["sandbox_load"]["entries"] >= 5000
+    assert figures["sandbox_load"]["entries_per_s"] > 0
+
+
 def test_import_benchmark_runs_both_sides_and_reports_the_ratio(tmp_path: Path) -> None:
     out = tmp_path / "import.json"
     result = subprocess.run(

@@ -251,3 +251,70 @@ def test_pending_since_finds_the_oldest_recent_non_final_entry() -> None:
     )
     assert buffer.pending_since(600, base + 700) == base + 300
     assert buffer.pending_since(100, base + 2000) is None
+
+
+def test_text_in_the_side_arena_never_spans_two_keys() -> None:
+    buffer = LogBuffer(capacity=100)
+    buffer.add_older([make_entry(2, idempotency_key="abc"), make_entry(1, idempotency_key="def")])
+    buffer.add_newer([make_entry(3, idempotency_key="ghi"), make_entry(4, idempotency_key="jkl")])
+
+    def found(text: str) -> list[int]:
+        return ids(buffer, buffer.select(BufferFilter(text=text)))
+
+    assert found("EF") == [1]
+    assert found("hi") == [3]
+    assert found("fa") == found("cd") == found("ij") == []
+
+
+def test_columns_widen_for_far_ids_long_spans_fine_times_and_many_values() -> None:
+    buffer = LogBuffer(capacity=1000)
+    day = 86_400.0
+    buffer.add_older([make_entry(10**10, timestamp=1_700_000_000.5, feed="f0")])
+    # 4e9+ ids and 100 days apart: past what 4-byte offsets hold.
+    buffer.add_older([make_entry(7, timestamp=1_700_000_000.5 - 100 * day, feed="f1")])
+    # A timestamp finer than the contract's milliseconds is kept exactly too.
+    buffer.add_newer([make_entry(10**10 + 1, timestamp=1_700_000_001.123456, feed="f2")])
+    buffer.add_newer([make_entry(10**10 + 2 + i, feed=f"f{3 + i}") for i in range(300)])
+    assert ids(buffer, buffer.select(BufferFilter()))[-3:] == [10**10 + 1, 10**10, 7]
+    slot = buffer.slot_of(10**10 + 1)
+    assert slot is not None
+    assert buffer.entry(slot).timestamp == 1_700_000_001.123456
+    assert buffer.value(buffer.slot_of(7) or 0, Column.TIME) == 1_700_000_000.5 - 100 * day
+    window = BufferFilter(since=1_700_000_000.5, until=1_700_000_001.123456)
+    assert ids(buffer, buffer.select(window)) == [10**10]
+    assert ids(buffer, buffer.select(BufferFilter(feeds=frozenset({"f302"})))) == [10**10 + 301]
+    assert buffer.facet(buffer.select(BufferFilter()), Column.FEED, limit=400)[-1][1] == 1
+
+
+def test_time_filters_are_exact_at_millisecond_bounds() -> None:
+    buffer = LogBuffer(capacity=100)
+    base = 1_764_000_000.0
+    buffer.add_older([make_entry(i, timestamp=base + i / 1000) for i in range(10, 0, -1)])
+    f = BufferFilter(since=base + 0.003, until=base + 0.007)
+    assert ids(buffer, buffer.select(f)) == [6, 5, 4, 3]
+    assert ids(buffer, buffer.select(BufferFilter(since=base + 0.0035))) == [10, 9, 8, 7, 6, 5, 4]
+    assert ids(buffer, buffer.select(BufferFilter(until=base - 5))) == []
+    assert len(buffer.select(BufferFilter(since=base - 10**9, until=base + 10**9))) == 10
+
+
+def test_slots_are_renumbered_before_they_run_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    import console.logbuffer.buffer as module
+
+    monkeypatch.setattr(module, "_SLOT_LIMIT", module._ORIGIN + 40)
+    buffer = LogBuffer(capacity=8)
+    buffer.add_older([make_entry(1, idempotency_key="k1", correlation_id="own-1")])
+    for start in range(2, 200, 7):
+        buffer.add_newer(
+            [
+                make_entry(i, idempotency_key=f"k{i}", correlation_id=f"own-{i}")
+                for i in range(start, start + 7)
+            ]
+        )
+    held = ids(buffer, buffer.select(BufferFilter()))
+    assert held == list(range(204, 196, -1))
+    assert int(buffer.select(BufferFilter()).slots.max()) <= module._SLOT_LIMIT
+    for slot in buffer.select(BufferFilter()).slots.tolist():
+        entry = buffer.entry(slot)
+        assert entry.idempotency_key == f"k{entry.id}"
+        assert entry.correlation_id == f"own-{entry.id}"
+    assert ids(buffer, buffer.select(BufferFilter(text="K203"))) == [203]

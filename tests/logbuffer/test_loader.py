@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Coroutine, Iterator
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
 import pytest
 
-from console.api.logs import LogsApi
+from console.api.logs import LogEntry, LogsApi
 from console.api.transport import ApiClient
 from console.logbuffer.buffer import BufferFilter, Column, LogBuffer
 from console.logbuffer.loader import LoadProgress, load_range
@@ -24,10 +25,11 @@ SEEDED = 4500
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SandboxProcess, str]]:
-    """A sandbox with SEEDED demo log entries and an admin key of the demo account."""
+    """A sandbox with SEEDED demo log entries and an admin key of the demo account (no
+    --demo: its pipelines would keep writing entries while a test compares)."""
     data_dir = tmp_path_factory.mktemp("logs-seeded")
     server = SandboxProcess(
-        data_dir, demo=True, rate_limit=SUITE_RATE_LIMIT, extra_args=["--demo-logs", str(SEEDED)]
+        data_dir, demo=False, rate_limit=SUITE_RATE_LIMIT, extra_args=["--demo-logs", str(SEEDED)]
     )
     server.start(timeout=60)
     key = mint_key(data_dir, account="demo", kind="admin")
@@ -171,3 +173,54 @@ def test_cancelling_the_task_leaves_what_was_loaded_consistent(
     assert held_ids(buffer) == server_ids(seeded[0])[:2000]
     # The buffer goes on: live entries on top, a later load below.
     assert buffer.select(BufferFilter(feeds=frozenset({"orders"}))).generation == buffer.generation
+
+
+class ThreadRecordingBuffer(LogBuffer):
+    """A LogBuffer that notes which threads add pages and can hold an add midway."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def add_older(self, entries: Sequence[LogEntry]) -> int:
+        self.threads.add(threading.get_ident())
+        self.entered.set()
+        assert self.release.wait(30)
+        return super().add_older(entries)
+
+
+def test_pages_are_added_off_the_event_loop(seeded: tuple[SandboxProcess, str]) -> None:
+    buffer = ThreadRecordingBuffer()
+
+    async def work(logs: LogsApi) -> int:
+        await load_range(logs, buffer, since=None, until=None)
+        return threading.get_ident()
+
+    loop_thread = with_logs(seeded, work)
+    assert buffer.threads
+    assert loop_thread not in buffer.threads
+
+
+def test_a_cancel_during_an_add_waits_for_the_whole_page(
+    seeded: tuple[SandboxProcess, str],
+) -> None:
+    buffer = ThreadRecordingBuffer()
+    buffer.release.clear()
+
+    async def work(logs: LogsApi) -> tuple[int, int]:
+        task = asyncio.create_task(load_range(logs, buffer, since=None, until=None))
+        await asyncio.to_thread(buffer.entered.wait, 30)
+        task.cancel()
+        await asyncio.sleep(0)  # the cancellation reaches the task while the add is held
+        held_when_cancelled = len(buffer)
+        buffer.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return held_when_cancelled, len(buffer)
+
+    before, after = with_logs(seeded, work)
+    assert (before, after) == (0, 1000)
+    assert held_ids(buffer) == server_ids(seeded[0])[:1000]

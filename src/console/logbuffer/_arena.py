@@ -14,20 +14,61 @@ them keeps a consistent (if stale) view.
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import sys
+from typing import Any
+
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import DTypeLike, NDArray
 
 from console.logbuffer._search import occurrences
 
 _FIRST_ITEMS = 256
 _FIRST_BYTES = 8192
+# Arrays from this size up get pages of their own (an anonymous mmap), not the C heap.
+_MAPPED_FROM = 1 << 16
 
 
-def _grown(array: NDArray[np.generic], needed: int) -> NDArray[np.generic]:
-    """`array` with room for `needed` elements: doubling, so appends are amortised O(1)."""
+def zeros(shape: int | tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
+    """A zeroed array; big ones in an anonymous memory map of their own.
+
+    The pages of a map are only resident once written, and go back to the system when
+    the array is freed. From the C heap, a freed 10-30 MiB column can stay resident
+    (glibc raises its mmap threshold after such a free and later reuses the heap), so
+    the buffer's growth would leave the process bigger than what it holds.
+    """
+    kind = np.dtype(dtype)
+    count = int(np.prod(shape))
+    if count * kind.itemsize < _MAPPED_FROM:
+        return np.zeros(shape, kind)
+    pages = mmap.mmap(-1, count * kind.itemsize)
+    return np.frombuffer(pages, kind, count).reshape(shape)
+
+
+def release_freed_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc only; elsewhere nothing).
+
+    Filling a million-entry buffer frees many temporaries of a few MiB; glibc raises its
+    mmap threshold after freeing big blocks and then serves such sizes from the heap,
+    whose freed middle stays resident: ~27 MiB after a 1M load, measured. One
+    `malloc_trim(0)` after a load returns it (a few ms).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return
+    trim(0)
+
+
+def _grown(array: NDArray[Any], needed: int) -> NDArray[Any]:
+    """`array` with room for `needed` elements: growing by half, so appends are
+    amortised O(1) and at most a third of the room is unused."""
     if needed <= array.shape[0]:
         return array
-    bigger = np.empty(max(needed, 2 * array.shape[0]), array.dtype)
+    bigger = zeros(max(needed, array.shape[0] * 3 // 2), array.dtype)
     bigger[: array.shape[0]] = array
     return bigger
 
@@ -37,9 +78,10 @@ class _Stack:
     `head` are dead (dropped from the front)."""
 
     def __init__(self) -> None:
-        self.keys: NDArray[np.int64] = np.empty(_FIRST_ITEMS, np.int64)
-        self.ends: NDArray[np.int64] = np.empty(_FIRST_ITEMS, np.int64)
-        self.blob: NDArray[np.uint8] = np.empty(_FIRST_BYTES, np.uint8)
+        # Keys are buffer slots (int32); ends are byte offsets in the blob.
+        self.keys: NDArray[np.int32] = np.zeros(_FIRST_ITEMS, np.int32)
+        self.ends: NDArray[np.int64] = np.zeros(_FIRST_ITEMS, np.int64)
+        self.blob: NDArray[np.uint8] = np.zeros(_FIRST_BYTES, np.uint8)
         self.head = 0
         self.count = 0
 
@@ -57,9 +99,9 @@ class _Stack:
             return
         used = self.used_bytes()
         joined = b"".join(values)
-        self.keys = _grown(self.keys, self.count + len(keys))  # type: ignore[assignment]
-        self.ends = _grown(self.ends, self.count + len(keys))  # type: ignore[assignment]
-        self.blob = _grown(self.blob, used + len(joined))  # type: ignore[assignment]
+        self.keys = _grown(self.keys, self.count + len(keys))
+        self.ends = _grown(self.ends, self.count + len(keys))
+        self.blob = _grown(self.blob, used + len(joined))
         self.keys[self.count : self.count + len(keys)] = keys
         lengths = np.fromiter((len(v) for v in values), np.int64, len(values))
         self.ends[self.count : self.count + len(keys)] = used + np.cumsum(lengths)
@@ -80,14 +122,29 @@ class _Stack:
         elif self.head > 1024 and self.head * 2 > self.count:
             first = self.start_of(self.head)
             live = self.count - self.head
-            keys = np.empty(max(_FIRST_ITEMS, 2 * live), np.int64)
-            ends = np.empty_like(keys)
+            keys = zeros(max(_FIRST_ITEMS, 2 * live), np.int32)
+            ends = zeros(max(_FIRST_ITEMS, 2 * live), np.int64)
             keys[:live] = self.keys[self.head : self.count]
             ends[:live] = self.ends[self.head : self.count] - first
-            blob = np.empty(max(_FIRST_BYTES, 2 * int(ends[live - 1])), np.uint8)
+            blob = zeros(max(_FIRST_BYTES, 2 * int(ends[live - 1])), np.uint8)
             blob[: int(ends[live - 1])] = self.blob[first : self.used_bytes()]
             self.keys, self.ends, self.blob = keys, ends, blob
             self.head, self.count = 0, live
+
+    def trim(self) -> None:
+        """Give back the room beyond what is held (after a load: growth left up to a
+        third unused)."""
+        used = self.used_bytes()
+        if self.keys.shape[0] > self.count + 64:
+            keys = zeros(self.count + 64, np.int32)
+            keys[: self.count] = self.keys[: self.count]
+            ends = zeros(self.count + 64, np.int64)
+            ends[: self.count] = self.ends[: self.count]
+            self.keys, self.ends = keys, ends
+        if self.blob.shape[0] > used + 4096:
+            blob = zeros(used + 4096, np.uint8)
+            blob[:used] = self.blob[:used]
+            self.blob = blob
 
     def get(self, key: int) -> bytes | None:
         """The string of `key`, or None."""
@@ -135,10 +192,15 @@ class SparseStrings:
         self.older.pop_from(-position + 1)
         self.newer.drop_below(position)
 
+    def trim(self) -> None:
+        """Give back the room beyond what is held."""
+        self.older.trim()
+        self.newer.trim()
+
     def shift(self, delta: int) -> None:
         """Renumber every position by `delta` (the buffer's slots were rebased)."""
-        self.older.keys = self.older.keys - delta
-        self.newer.keys = self.newer.keys + delta
+        self.older.keys = (self.older.keys.astype(np.int64) - delta).astype(np.int32)
+        self.newer.keys = (self.newer.keys.astype(np.int64) + delta).astype(np.int32)
 
     def clear(self) -> None:
         """Forget everything."""

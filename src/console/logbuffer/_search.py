@@ -2,8 +2,9 @@
 
 The log buffer keeps request and correlation ids as fixed-width rows of bytes and other
 strings in a byte arena; a text filter looks for a needle in all of them at once. Each
-search anchors on the needle's first byte with one vectorised pass over the bytes, then
-narrows the candidate positions byte by byte: no Python loop per row or per hit.
+search anchors on the needle's first two bytes with one vectorised pass over the bytes
+(compared as uint16 words), then narrows the candidate positions byte by byte: no Python
+loop per row or per hit.
 Bytes are processed in chunks so the temporary masks stay a few MiB, whatever the buffer.
 """
 
@@ -34,6 +35,26 @@ def _equal_folded(values: NDArray[np.uint8], byte: int) -> NDArray[np.bool_]:
     return np.asarray(values == byte)
 
 
+def _pair_starts(segment: NDArray[np.uint8], pair: bytes) -> NDArray[np.int64]:
+    """Positions in `segment` where the two bytes of `pair` (folded) start, ascending.
+
+    The bytes are compared two at a time as uint16, once at even and once at odd
+    offsets: as many element operations as a byte-wise pass, but a pair matches ~36
+    times less often than a byte, so far fewer candidates are left to narrow.
+    """
+    mask = sum((0x20 << (8 * i)) for i, byte in enumerate(pair) if byte in _LETTERS)
+    wanted = int.from_bytes(pair, "little")
+    found = []
+    for parity in (0, 1):
+        words = segment[parity : parity + (segment.shape[0] - parity) // 2 * 2].view("<u2")
+        if mask:
+            hits = np.flatnonzero((words | np.uint16(mask)) == wanted)
+        else:
+            hits = np.flatnonzero(words == wanted)
+        found.append(hits * 2 + parity)
+    return np.sort(np.concatenate(found))
+
+
 def occurrences(flat: NDArray[np.uint8], needle: bytes, *, width: int = 0) -> NDArray[np.int64]:
     """Every start position of `needle` (already folded) in `flat`, ascending.
 
@@ -49,10 +70,15 @@ def occurrences(flat: NDArray[np.uint8], needle: bytes, *, width: int = 0) -> ND
     last_start = total - size  # the last position a match can start at
     for begin in range(0, last_start + 1, chunk):
         end = min(begin + chunk, last_start + 1)
-        positions = np.flatnonzero(_equal_folded(flat[begin:end], needle[0])) + begin
+        if size == 1:
+            positions = np.flatnonzero(_equal_folded(flat[begin:end], needle[0]))
+        else:
+            positions = _pair_starts(flat[begin : end + 1], needle[:2])
+            positions = positions[positions < end - begin]
+        positions = positions + begin
         if width:
             positions = positions[positions % width <= width - size]
-        for offset in range(1, size):
+        for offset in range(2, size):
             if positions.shape[0] == 0:
                 break
             positions = positions[_equal_folded(flat[positions + offset], needle[offset])]

@@ -5,18 +5,25 @@ go into `LogBuffer.add_older` until the server's cursor ends (the range is cover
 buffer is full. The ETA comes from how much of the asked time range the loaded entries
 cover, which tracks the work left better than a count nobody knows in advance.
 
-Cancel by cancelling the task: the buffer is only changed between awaits, by whole pages,
-so it stays consistent with what was loaded so far.
+Each page is parsed (`LogsApi.query(parse_in_thread=True)`) and added in a worker thread:
+~45 ms of CPU a 1,000-entry page on this machine (JSON ~11, entries ~19, columns ~16),
+far over a frame, is kept off the event loop the UI paints from.
+
+Cancel by cancelling the task: the buffer changes by whole pages only; a page being added
+when the task is cancelled is finished before the cancellation goes on, so nothing of the
+load touches the buffer after its task ended.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from console.api.logs import LogsApi
+from console.api.logs import LogEntry, LogsApi
+from console.api.pagination import Page
 from console.logbuffer.buffer import LogBuffer
 
 PAGE_SIZE = 1000
@@ -70,33 +77,65 @@ async def load_range(
     """Page the entries of [since, until) newest first into `buffer.add_older` until the
     range is covered or the buffer is full; reports after every page."""
     started = time.monotonic()
-    cursor: str | None = None
     loaded = pages = 0
     top = until
-    progress = LoadProgress(0, 0, 0.0, 0.0, None, None)
-    while True:
-        page = await logs.query(
-            limit=page_size, cursor=cursor, since=since, until=until, **server_filters
+    cursor: str | None = None
+
+    def fetch(after: str | None) -> asyncio.Future[Page[LogEntry]]:
+        return asyncio.ensure_future(
+            logs.query(
+                limit=page_size,
+                cursor=after,
+                parse_in_thread=True,
+                since=since,
+                until=until,
+                **server_filters,
+            )
         )
-        pages += 1
-        if top is None and page.items:
-            top = max(entry.timestamp for entry in page.items)
-        loaded += buffer.add_older(page.items)
-        full = len(buffer) >= buffer.capacity
-        finished = full or not page.next_cursor or page.next_cursor == cursor
-        elapsed = time.monotonic() - started
-        span = None if since is None or top is None else (since, max(top, since))
-        progress = LoadProgress(
-            loaded=loaded,
-            pages=pages,
-            rate=loaded / elapsed if elapsed > 0 else 0.0,
-            elapsed=elapsed,
-            oldest_time=buffer.oldest_time,
-            span=span,
-            done=finished,
-        )
-        if on_progress is not None:
-            on_progress(progress)
-        if finished:
-            return progress
-        cursor = page.next_cursor
+
+    # The next page is asked for as soon as this one's cursor is known, so the server
+    # builds it while this one is added (they share two cores: ~1.5x the entries/s).
+    pending: asyncio.Future[Page[LogEntry]] | None = fetch(None)
+    try:
+        while True:
+            assert pending is not None
+            page = await pending
+            pages += 1
+            more = bool(page.next_cursor) and page.next_cursor != cursor
+            pending = fetch(page.next_cursor) if more else None
+            if top is None and page.items:
+                top = max(entry.timestamp for entry in page.items)
+            loaded += await _add_older_in_thread(buffer, page.items)
+            finished = len(buffer) >= buffer.capacity or not more
+            elapsed = time.monotonic() - started
+            span = None if since is None or top is None else (since, max(top, since))
+            progress = LoadProgress(
+                loaded=loaded,
+                pages=pages,
+                rate=loaded / elapsed if elapsed > 0 else 0.0,
+                elapsed=elapsed,
+                oldest_time=buffer.oldest_time,
+                span=span,
+                done=finished,
+            )
+            if on_progress is not None:
+                on_progress(progress)
+            if finished:
+                buffer.trim()
+                return progress
+            cursor = page.next_cursor
+    finally:
+        if pending is not None:  # a page asked for but not needed (full, cancelled, failed)
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+
+
+async def _add_older_in_thread(buffer: LogBuffer, entries: Sequence[LogEntry]) -> int:
+    """`buffer.add_older(entries)` in a worker thread; when the task is cancelled meanwhile,
+    the add is waited for before the cancellation goes on."""
+    adding = asyncio.ensure_future(asyncio.to_thread(buffer.add_older, entries))
+    try:
+        return await asyncio.shield(adding)
+    except asyncio.CancelledError:
+        await asyncio.wait([adding])
+        raise
