@@ -632,6 +632,8 @@ class MainWindow(QMainWindow):
 
     async def shutdown(self) -> None:
         """Cancel work, close connections and stop sandbox children."""
+        if self._logs_tab is not None:
+            await self._logs_tab.shutdown()  # its live tail's stream is its own task
         await self.runner.shutdown()
         await self.session.aclose()
         for sandbox in self.sandboxes.values():
