@@ -189,18 +189,26 @@ class Heartbeat:
         self.gaps: list[float] = []
         self.longest_cpu = 0.0
         self.last = self.last_cpu = 0.0
+        self.started = self.started_cpu = self.load = 0.0
 
     def start(self) -> None:
         self.gaps = []
         self.longest_cpu = 0.0
         self.last, self.last_cpu = time.perf_counter(), time.thread_time()
+        self.started, self.started_cpu = self.last, self.last_cpu
+        self.load = os.getloadavg()[0]
         self.timer.start()
 
     def stop(self) -> dict[str, float]:
         """Longest and 99th percentile wall-clock stall, longest CPU between ticks (ms)."""
         self.timer.stop()
         gaps = sorted(self.gaps) or [0.0]
+        wall = time.perf_counter() - self.started
         return {
+            # The UI thread's CPU time over the phase's wall time: how much of a core it
+            # needed (on 2 shared cores with a load average over 2, it gets less).
+            "ui_cpu_share": (time.thread_time() - self.started_cpu) / wall if wall else 0.0,
+            "load_average": self.load,
             "longest_ms": gaps[-1] * 1000,
             "p99_ms": gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))] * 1000,
             "longest_cpu_ms": self.longest_cpu * 1000,
@@ -342,6 +350,14 @@ def report(figures: dict[str, Any], generated: dict[str, int]) -> bool:
         ("longest UI-thread CPU between ticks", "longest_cpu_ms"),
     ):
         print(f"{name:38}{tail[key]:10.1f}{floor[key]:10.1f}")
+    print(
+        f"{'UI thread busy (% of a core)':38}{tail['ui_cpu_share'] * 100:10.0f}"
+        f"{floor['ui_cpu_share'] * 100:10.0f}"
+    )
+    print(
+        f"{'load average (1 min) at the start':38}{tail['load_average']:10.2f}"
+        f"{floor['load_average']:10.2f}"
+    )
     print(f"target: longest stall <= {TARGET_STALL_MS:.0f} ms: {'met' if ok else 'MISSED'}")
     print(
         f"generated {generated.get('direct', 0):,} direct + {generated.get('http', 0):,} HTTP "
