@@ -5,8 +5,7 @@
 
 What runs:
 - A sandbox child (`python -m console sandbox serve --port 0`, own data dir, limits lifted).
-- A load generator, its own process (at nice 10: it stands in for the platform's clients,
-  not for work of the console's machine), for the whole run: `--rate` log entries a second
+- A load generator, its own process, for the whole run: `--rate` log entries a second
   (default 1,000) for one account. Real `POST /api/ingest` requests cannot reach that here
   (one uvicorn worker and its client on 2 shared cores top out at ~180 requests a second),
   so the generator writes most entries straight into the sandbox's log store with the
@@ -31,6 +30,9 @@ What runs:
   schedule the thread) and the 99th percentile gap.
 - The floor, measured in the same run while the same generator runs: the same heartbeat,
   the same shown table (empty or preloaded), no tail (first `--floor-seconds`, default 8).
+The sandbox and the generator run at `--platform-nice` (default 10): they stand in for the
+platform and its clients, which run elsewhere in real use, so they take the CPU the console
+does not need (the same in both phases; 0 puts them level with the console).
 Then the tail runs for `--seconds` (default 20), from the newest entry at its start (as
 the tab starts it after a load); its figures: entries received and added (they must
 match, none dropped), batches, status refresh rows and pages, and the lag from an entry's
@@ -87,7 +89,13 @@ FEED = "shop"
 
 
 def generate(
-    data_dir: Path, url: str, ingest_key: str, rate: int, http_rate: int, seconds: float
+    data_dir: Path,
+    url: str,
+    ingest_key: str,
+    rate: int,
+    http_rate: int,
+    seconds: float,
+    nice: int,
 ) -> None:
     """Write `rate` entries a second for `seconds` (see the module docstring); print counts."""
     import httpx
@@ -96,7 +104,7 @@ def generate(
     from console.sandbox.logs.store import insert_entries, set_status
     from console.sandbox.storage import sqlite as storage
 
-    os.nice(10)  # it stands in for the platform's clients, not for the console's machine
+    os.nice(nice)  # it stands in for the platform's clients, not for the console's machine
     conn = storage.connect_opened(data_dir)
     with storage.transaction(conn):
         account_id = storage.ensure_account(conn, ACCOUNT)
@@ -327,6 +335,7 @@ async def measure(args: argparse.Namespace, url: str, admin_key: str) -> dict[st
             "floor_seconds": args.floor_seconds,
             "rate": args.rate,
             "preload": args.preload,
+            "platform_nice": args.platform_nice,
             "http_rate": args.http_rate,
         }
     finally:
@@ -382,6 +391,12 @@ def main() -> int:
     parser.add_argument("--http-rate", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--floor-seconds", type=float, default=None)
+    parser.add_argument(
+        "--platform-nice",
+        type=int,
+        default=10,
+        help="niceness of the sandbox and the generator (they stand in for a remote platform)",
+    )
     parser.add_argument("--preload", type=int, default=0, help="entries in the buffer first")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--generate", nargs=4, metavar=("DATA", "URL", "KEY", "SECONDS"))
@@ -391,7 +406,9 @@ def main() -> int:
     args.floor_seconds = args.floor_seconds or (2.0 if args.quick else 8.0)
     if args.generate:
         data, url, key, seconds = args.generate
-        generate(Path(data), url, key, args.rate, args.http_rate, float(seconds))
+        generate(
+            Path(data), url, key, args.rate, args.http_rate, float(seconds), args.platform_nice
+        )
         return 0
     with tempfile.TemporaryDirectory(prefix="tail-bench-") as temp:
         data_dir = Path(temp) / "data"
@@ -402,6 +419,12 @@ def main() -> int:
             extra_args=["--ingest-burst", "1000000/1"],
         )
         url = server.start()
+        if args.platform_nice and server.pid is not None:
+            # The sandbox stands in for the platform, which runs elsewhere in real use.
+            # Niceness is per thread on Linux: each of the server's threads.
+            tasks = Path(f"/proc/{server.pid}/task")
+            for thread in tasks.iterdir() if tasks.exists() else [Path(str(server.pid))]:
+                os.setpriority(os.PRIO_PROCESS, int(thread.name), args.platform_nice)
         generator: subprocess.Popen[str] | None = None
         try:
             admin_key = mint_key(data_dir, account=ACCOUNT, kind="admin")
@@ -415,6 +438,8 @@ def main() -> int:
                     str(args.rate),
                     "--http-rate",
                     str(args.http_rate),
+                    "--platform-nice",
+                    str(args.platform_nice),
                     "--generate",
                     str(data_dir),
                     url,
