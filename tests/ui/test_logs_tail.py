@@ -218,8 +218,8 @@ def test_statuses_the_stream_does_not_resend_are_refreshed(
     slot = buffer.slot_of(big)
     assert slot is not None
 
-    qtbot.waitUntil(lambda: buffer.value(slot, Column.STATUS) == "succeeded", timeout=30000)
-    assert slot in updated  # the view is told which rows to repaint
+    qtbot.waitUntil(lambda: slot in updated, timeout=30000)  # the view is told to repaint
+    assert buffer.value(slot, Column.STATUS) == "succeeded"
     [server] = [e for e in server_entries(sandbox_url, keys[0], feed=FEED) if e.id == big]
     assert server.processing_status == "succeeded"
     assert receipt
