@@ -185,6 +185,7 @@ class IngestLogsTab(QWidget):
         self._token = 0  # the newest filter asked; older answers are dropped
         self._select_again = False  # entries arrived while a text filter ran
         self._summary_token = 0  # the newest histogram and groups asked
+        self._summary_shown = 0  # the token of the ones shown
         self._summaries_again = False
         self._shown_generation = -1
         self._last_progress_refresh = 0.0
@@ -411,6 +412,7 @@ class IngestLogsTab(QWidget):
             and self.selection is not None
             and "logs.select" not in self.runner.names
             and "logs.summaries" not in self.runner.names
+            and self._summary_shown == self._summary_token
         )
 
     async def shutdown(self) -> None:
@@ -702,7 +704,8 @@ class IngestLogsTab(QWidget):
         over up to a million entries, tens of ms) on a worker thread after the table."""
         span = self._histogram_span(buffer, f)
         if len(selection) <= SUMMARY_IN_WORKER_ABOVE:
-            self._show_summaries(*_summaries(buffer, selection, span))
+            self._summary_token += 1
+            self._show_summaries(*_summaries(buffer, selection, span), self._summary_token)
             return
         if reason == "tail" and "logs.summaries" in self.runner.names:
             self._summaries_again = True  # after the one running (no starvation)
@@ -733,14 +736,17 @@ class IngestLogsTab(QWidget):
         answer = await in_view_worker(_summaries, buffer, selection, span)
         if token != self._summary_token or buffer is not self.buffer:
             return  # a newer view was asked meanwhile
-        self._show_summaries(*answer)
+        self._show_summaries(*answer, token)
         if self._summaries_again:
             self._summaries_again = False
             current, f = self.selection, self.filter_bar.filter
             if current is not None and f is not None:
                 QTimer.singleShot(0, self, lambda: self._summarize(buffer, current, f, "tail"))
 
-    def _show_summaries(self, histogram: Histogram | None, groups: list[ErrorGroup]) -> None:
+    def _show_summaries(
+        self, histogram: Histogram | None, groups: list[ErrorGroup], token: int
+    ) -> None:
+        self._summary_shown = token
         self.histogram.set_histogram(histogram, buffer_statuses(self._modules))
         self.groups_model.set_groups(groups)
         has_groups = self.groups_model.rowCount() > 0
