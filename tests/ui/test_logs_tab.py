@@ -494,3 +494,53 @@ def test_a_big_selections_histogram_and_groups_come_from_a_worker_and_stale_ones
     assert sum(g.count for g in groups) == sum(
         1 for e in wanted if e.error_count or (e.http_status or 0) >= 400
     )
+
+
+def test_every_control_has_a_name_and_tab_walks_the_filters_then_the_views(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractItemView,
+        QComboBox,
+        QHeaderView,
+        QLineEdit,
+        QWidget,
+    )
+
+    tab = open_logs(qtbot, logs_window)
+    detail_parts = set(tab.detail.findChildren(QWidget))  # the detail pane's own test
+    controls = [
+        w
+        for w in tab.findChildren(QWidget)
+        if isinstance(w, QAbstractButton | QLineEdit | QComboBox | QAbstractItemView)
+        and not isinstance(w, QHeaderView)
+        and w.isVisibleTo(tab)
+        and w not in detail_parts
+        and not isinstance(w.parent(), QComboBox | QLineEdit)  # their own inner parts
+    ]
+    assert controls
+    nameless = [
+        f"{type(w).__name__} {w.objectName()} {w.parent().objectName()}"
+        for w in controls
+        if not w.accessibleName() and not (isinstance(w, QAbstractButton) and w.text())
+    ]
+    assert nameless == []
+    assert tab.histogram.accessibleName() == "Entries over time"
+
+    order = [tab.filter_bar.text_edit]
+    while len(order) < 1000 and order[-1] is not tab.groups_view:
+        order.append(order[-1].nextInFocusChain())
+    walked = [w for w in order if w.focusPolicy() & Qt.FocusPolicy.TabFocus]
+    positions = {w: i for i, w in enumerate(walked)}
+    chain = [
+        tab.filter_bar.text_edit,
+        tab.refresh_button,
+        tab.live_button,
+        tab.export_button,
+        tab.filter_bar.facet_buttons["statuses"],
+        tab.histogram,
+        tab.table,
+        tab.groups_view,
+    ]
+    assert [positions[w] for w in chain] == sorted(positions[w] for w in chain)
