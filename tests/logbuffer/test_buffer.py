@@ -359,3 +359,12 @@ def test_clear_empties_the_buffer_for_a_new_load() -> None:
     assert len(buffer.select(BufferFilter())) == 0
     assert buffer.add_older(page(1, 10)) == 10
     assert ids(buffer, buffer.select(BufferFilter())) == list(range(10, 0, -1))
+
+
+def test_time_bounds_far_out_of_range_select_all_or_nothing() -> None:
+    buffer = LogBuffer(capacity=10)
+    buffer.add_older(page(1, 5))
+    assert len(buffer.select(BufferFilter(since=-1e300, until=1e300))) == 5
+    assert len(buffer.select(BufferFilter(since=1e300))) == 0
+    assert len(buffer.select(BufferFilter(until=-1e300))) == 0
+    assert len(buffer.select(BufferFilter(since=float("nan")))) == 0
