@@ -13,9 +13,9 @@
     entries through HTTP take minutes (see (d) for that rate).
 (b) Memory. Bytes per entry: `LogBuffer.nbytes()` (every array: columns, id rows, side
     arena) over N, and this process's RSS after the build minus before it (numpy
-    imported, nothing built) over N. Plus the RSS itself. Targets: ≤ 95 bytes/entry
-    (nbytes) and ≤ 110 MiB RSS added for 1M entries (the console without the buffer is
-    ~90-100 MB: the whole must stay ≤ 200 MB).
+    imported, nothing built) over N. Plus the RSS itself. Targets, judged at 1M entries
+    (a smaller buffer has room to grow into): ≤ 95 bytes/entry (nbytes) and ≤ 110 MiB RSS
+    added (the console without the buffer is ~90-100 MB: the whole must stay ≤ 200 MB).
 (c) Filters. For each kind: status (the rare `failed`), feed (one of 8), time range
     (one hour), status + feed, and free text (a fragment of one request id: the
     case-insensitive scan of both id columns, the idempotency keys and every category's
@@ -377,7 +377,8 @@ def report(figures: dict[str, Any]) -> bool:
     rate = figures["build"]["entries_per_s"]
     print(f"| add_older, pages of {PAGE} | {rate:,.0f} entries/s | — | — |")
     per_entry = memory["nbytes_per_entry"]
-    ok &= per_entry <= TARGET_BYTES_PER_ENTRY
+    # Judged at the full size only: a smaller buffer's arrays have room to grow into.
+    ok &= n < FULL_ENTRIES or per_entry <= TARGET_BYTES_PER_ENTRY
     print(f"| buffer arrays per entry | {per_entry:.1f} B | — | ≤ {TARGET_BYTES_PER_ENTRY:.0f} B |")
     added = memory["rss_added_mib"] * FULL_ENTRIES / n
     print(

@@ -318,3 +318,53 @@ def test_slots_are_renumbered_before_they_run_out(monkeypatch: pytest.MonkeyPatc
         assert entry.idempotency_key == f"k{entry.id}"
         assert entry.correlation_id == f"own-{entry.id}"
     assert ids(buffer, buffer.select(BufferFilter(text="K203"))) == [203]
+
+
+def test_a_long_tail_of_distinct_values_keeps_the_categories_bounded() -> None:
+    buffer = LogBuffer(capacity=50)
+    for start in range(0, 12_000, 25):
+        buffer.add_newer(
+            [
+                make_entry(
+                    i, client_ip=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", feed=f"feed-{i}"
+                )
+                for i in range(start + 1, start + 26)
+            ]
+        )
+    view = buffer._view
+    # Without compaction each category would hold 12,000 values (and 4-byte codes).
+    assert len(view.categories["client_ip"].values) <= 4097
+    assert len(view.categories["feed"].values) <= 4097
+    assert view.columns["feed"].dtype == np.uint16
+    newest = buffer.select(BufferFilter())
+    assert ids(buffer, newest) == list(range(12_000, 11_950, -1))
+    for slot in newest.slots.tolist():
+        entry = buffer.entry(slot)
+        assert entry.feed == f"feed-{entry.id}"
+        assert entry.client_ip == f"10.0.{entry.id // 256 % 256}.{entry.id % 256}"
+    assert ids(buffer, buffer.select(BufferFilter(feeds=frozenset({"feed-11990"})))) == [11_990]
+    assert ids(buffer, buffer.select(BufferFilter(text="FEED-1197"))) == list(
+        range(11_979, 11_969, -1)
+    )
+
+
+def test_clear_empties_the_buffer_for_a_new_load() -> None:
+    buffer = LogBuffer(capacity=100)
+    buffer.add_older(page(1, 300)[:100])
+    before = buffer.generation
+    buffer.clear()
+    assert len(buffer) == 0
+    assert buffer.generation > before
+    assert buffer.oldest_id is None
+    assert len(buffer.select(BufferFilter())) == 0
+    assert buffer.add_older(page(1, 10)) == 10
+    assert ids(buffer, buffer.select(BufferFilter())) == list(range(10, 0, -1))
+
+
+def test_time_bounds_far_out_of_range_select_all_or_nothing() -> None:
+    buffer = LogBuffer(capacity=10)
+    buffer.add_older(page(1, 5))
+    assert len(buffer.select(BufferFilter(since=-1e300, until=1e300))) == 5
+    assert len(buffer.select(BufferFilter(since=1e300))) == 0
+    assert len(buffer.select(BufferFilter(until=-1e300))) == 0
+    assert len(buffer.select(BufferFilter(since=float("nan")))) == 0

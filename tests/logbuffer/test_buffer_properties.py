@@ -195,8 +195,12 @@ operation = st.one_of(
 def test_select_equals_a_plain_python_filter(
     capacity: int, operations: list[tuple[str, list[dict[str, Any]], int]], data: st.DataObject
 ) -> None:
-    # Small first arrays, so that growth re-places entries already wrapped in the ring.
-    with mock.patch.object(buffer_module, "_FIRST_SIZE", 2):
+    # Small first arrays, so that growth re-places entries already wrapped in the ring;
+    # categories compacted as soon as they hold 3 values, so that recoding runs often.
+    with (
+        mock.patch.object(buffer_module, "_FIRST_SIZE", 2),
+        mock.patch.object(buffer_module, "_COMPACT_FROM", 3),
+    ):
         buffer = LogBuffer(capacity=capacity)
         reference = Reference(capacity)
         low = high = 1_000_000

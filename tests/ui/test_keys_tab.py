@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from console.config.secrets import SecretStore, profile_account
@@ -311,14 +311,6 @@ def test_screenshot_refuses_when_a_full_key_is_on_screen(
         task.result()
     assert admin_key not in str(task.exception())
     assert list((tmp_path / "shots").glob("*.png")) == []
-
-
-@pytest.mark.parametrize("tab_index", [3])
-def test_unbuilt_tabs_say_so_plainly(window: Any, tab_index: int) -> None:
-    page = window.tabs.widget(tab_index)
-    texts = " ".join(label.text() for label in page.findChildren(QLabel))
-    assert "not in this build" in texts
-    assert not page.findChildren(QLineEdit)
 
 
 def test_two_rotations_in_flight_both_show_their_secret(qtbot: QtBot, window: Any) -> None:

@@ -411,6 +411,9 @@ class _View:
     # 4 billion ids or 49 days, or a timestamp finer than the contract's milliseconds).
     id_base: int | None = 0
     time_base: int | None = 0
+    # The category values the codes of these columns index. A category is only appended
+    # to, except by `_compact_categories`, which makes a new one (and new code columns).
+    categories: dict[str, _Category] = field(default_factory=dict)
 
     def ids(self, index: NDArray[np.int64] | slice) -> NDArray[np.int64]:
         """The ids at array positions `index`."""
@@ -462,13 +465,23 @@ class _View:
 
 
 _NUMERIC: Final = ("items", "errors_n")
+_COMPACT_FROM: Final = 4096  # distinct values a category may hold before compacting
+
+
+def _fresh_categories() -> dict[str, _Category]:
+    """Empty categories: status with STATUSES' codes, the others with None as code 0."""
+    return {
+        name: _Category(STATUSES if name == "status" else (None,))
+        for name in (*_CATEGORY_FIELDS, "error", "origin")
+    }
 
 
 def _first_ms_at(seconds: float) -> int:
     """The least whole millisecond k with k / 1000 >= seconds (float division)."""
     if math.isnan(seconds):
         return 1 << 62  # nothing compares to NaN: no entry is at or after it
-    if math.isinf(seconds):
+    if abs(seconds) > 1e12:  # beyond year 33,000 (or infinite): before or after every entry;
+        # nearer, whole milliseconds are exact floats and the steps below end at once
         return -(1 << 62) if seconds < 0 else 1 << 62
     k = math.ceil(seconds * 1000)
     while (k - 1) / 1000 >= seconds:
@@ -506,20 +519,24 @@ class LogBuffer:
         # One writer at a time (the loader adds pages in a worker thread while the live
         # tail may add on the UI thread); readers need no lock (see the module).
         self._writing = threading.Lock()
-        self._categories: dict[str, _Category] = {
-            name: _Category(STATUSES if name == "status" else (None,))
-            for name in (*_CATEGORY_FIELDS, "error", "origin")
-        }
+        self._categories = _fresh_categories()
+        # A category is compacted when it holds more values than this (see
+        # _compact_categories): values of evicted entries would otherwise pile up
+        # forever under a live tail (client IPs, error labels with details).
+        self._compact_at: dict[str, int] = {}
         self._other_requests = SparseStrings()
         self._other_correlations = SparseStrings()
         self._idempotency = SparseStrings()
-        self._view = _View(0, _ORIGIN, _ORIGIN, 0, self._allocate(0))
+        self._view = _View(
+            0, _ORIGIN, _ORIGIN, 0, self._allocate(0, fresh=True), categories=dict(self._categories)
+        )
 
     # -- storage --------------------------------------------------------------------
 
-    def _allocate(self, size: int) -> dict[str, NDArray[Any]]:
-        """Empty columns of `size` elements (codes in each category's current width)."""
-        old = getattr(self, "_view", None)
+    def _allocate(self, size: int, *, fresh: bool = False) -> dict[str, NDArray[Any]]:
+        """Empty columns of `size` elements (codes in each category's current width, or
+        the narrowest when `fresh`)."""
+        old = None if fresh else self._view
         columns: dict[str, NDArray[Any]] = {
             "duration": zeros(size, np.float32),
             "request": zeros((size, ID_WIDTH), np.uint8),
@@ -650,10 +667,41 @@ class LogBuffer:
         else:
             store.add_newer(slots, values)
 
+    def _compact_categories(self) -> None:
+        """Drop the values no held entry uses from categories grown past their mark,
+        recoding their columns (new arrays and a new category: a reader keeps the
+        consistent pair it took). Amortised: the mark doubles with what stays."""
+        view = self._view
+        changed = False
+        for name, category in list(self._categories.items()):
+            total = len(category.values)
+            if name == "status" or total <= self._compact_at.get(name, _COMPACT_FROM):
+                continue
+            used = np.zeros(total, np.bool_)
+            used[0] = True  # None (code 0) stays first
+            for start, end, _slot in view.segments():
+                used |= np.bincount(view.columns[name][start:end], minlength=total) > 0
+            kept = np.flatnonzero(used)
+            self._compact_at[name] = max(_COMPACT_FROM, 2 * kept.shape[0])
+            if kept.shape[0] * 2 > total:
+                continue
+            recode = np.zeros(total, np.uint32)
+            recode[kept] = np.arange(kept.shape[0], dtype=np.uint32)
+            column = zeros(view.size, _code_type(kept.shape[0] - 1))
+            for start, end, _slot in view.segments():
+                column[start:end] = recode[view.columns[name][start:end]]
+            self._categories[name] = _Category(category.values[c] for c in kept.tolist())
+            view = replace(view, columns={**view.columns, name: column})
+            changed = True
+        if changed:
+            self._publish(view, view.lo, view.hi)
+
     def _publish(self, view: _View, lo: int, hi: int) -> None:
         """Make a new state visible (after its arrays are written)."""
         self.generation += 1
-        self._view = replace(view, generation=self.generation, lo=lo, hi=hi)
+        self._view = replace(
+            view, generation=self.generation, lo=lo, hi=hi, categories=dict(self._categories)
+        )
 
     def _rebase(self) -> None:
         """Renumber the slots down when the newest nears int32's end (a billion entries
@@ -716,6 +764,7 @@ class LogBuffer:
             for store in (self._other_requests, self._other_correlations, self._idempotency):
                 store.evict_below(lo)
             self._publish(view, lo, view.hi)
+            self._compact_categories()
         view = self._room_for(len(self) + len(fresh))
         view = self._write(view, view.hi, fresh, older=False)
         self._publish(view, view.lo, view.hi + len(fresh))
@@ -764,9 +813,10 @@ class LogBuffer:
         self._other_requests.clear()
         self._other_correlations.clear()
         self._idempotency.clear()
-        self._view = _View(self.generation, _ORIGIN, _ORIGIN, 0, {})
-        self._view = replace(self._view, columns=self._allocate(0))
-        self._publish(self._view, _ORIGIN, _ORIGIN)
+        self._categories = _fresh_categories()
+        self._compact_at = {}
+        empty = _View(self.generation, _ORIGIN, _ORIGIN, 0, self._allocate(0, fresh=True))
+        self._publish(empty, _ORIGIN, _ORIGIN)
 
     # -- reading one entry -------------------------------------------------------------
 
@@ -887,7 +937,7 @@ class LogBuffer:
         coded = _COLUMN_CATEGORY.get(column)
         if coded is not None:
             name, part = coded
-            return _part(self._categories[name].values[int(columns[name][index])], part)
+            return _part(view.categories[name].values[int(columns[name][index])], part)
         if column is Column.TIME:
             return float(view.times(np.array([index]))[0])
         if column is Column.ITEMS:
@@ -912,7 +962,7 @@ class LogBuffer:
         columns = view.columns
 
         def category(name: str) -> object:
-            return self._categories[name].values[int(columns[name][index])]
+            return view.categories[name].values[int(columns[name][index])]
 
         label = category("error")
         origin = category("origin")
@@ -1006,7 +1056,7 @@ class LogBuffer:
         self, view: _View, name: str, part: int | None, index: NDArray[np.int64]
     ) -> list[object]:
         """A category column's values (or part of them) at array positions `index`."""
-        values = self._categories[name].values
+        values = view.categories[name].values
         if part is not None:
             values = [_part(v, part) for v in values[: len(values)]]
         return [values[c] for c in view.columns[name][index].tolist()]
@@ -1032,7 +1082,7 @@ class LogBuffer:
         self, view: _View, name: str, start: int, end: int, values: Iterable[object]
     ) -> NDArray[np.bool_]:
         """Which entries of a run have one of `values` in category `name`."""
-        category = self._categories[name]
+        category = view.categories[name]
         codes = [c for c in (category.lookup(v) for v in values) if c is not None]
         array = view.columns[name][start:end]
         if not codes:
@@ -1087,7 +1137,7 @@ class LogBuffer:
         mask = np.zeros(end - start, np.bool_)
         lowered = text.lower()
         for name in _TEXT_CATEGORIES:
-            table = self._categories[name].table(
+            table = view.categories[name].table(
                 lambda v: v is not None and lowered in str(v).lower()
             )
             if table.any():
@@ -1137,7 +1187,7 @@ class LogBuffer:
         index = index[with_error]
         errors = errors[with_error]
         feeds = view.columns["feed"][index].astype(np.int64)
-        width = len(self._categories["feed"].values)
+        width = len(view.categories["feed"].values)
         keys = errors * width + feeds
         unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
         times = view.times(index)
@@ -1147,7 +1197,7 @@ class LogBuffer:
         first_member = np.full(unique.shape[0], index.shape[0], np.int64)
         np.minimum.at(first_member, inverse, np.arange(index.shape[0]))
         order = np.lexsort((-latest, -counts))[: max(0, limit)]
-        categories = self._categories
+        categories = view.categories
         groups = []
         for group in order.tolist():
             error_code, feed_code = divmod(int(unique[group]), width)
@@ -1171,7 +1221,7 @@ class LogBuffer:
         name, part = coded
         view = self._view
         index = self._held_indexes(view, sel)
-        values = self._categories[name].values
+        values = view.categories[name].values
         values = values[: len(values)]
         counts = np.bincount(view.columns[name][index], minlength=len(values))
         present = np.flatnonzero(counts).tolist()
@@ -1185,7 +1235,7 @@ class LogBuffer:
     def pending_since(self, max_age: float, now: float) -> float | None:
         """The oldest timestamp of a non-final entry younger than `max_age` seconds."""
         view = self._view
-        category = self._categories["status"]
+        category = view.categories["status"]
         final = [category.lookup(s) for s in FINAL_STATUSES]
         oldest: float | None = None
         cutoff = now - max_age
