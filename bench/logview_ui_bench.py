@@ -71,7 +71,7 @@ from console.logbuffer.buffer import BufferFilter, Column, LogBuffer
 from console.sandbox.process import SandboxProcess
 from console.sandbox.storage.sqlite import mint_key
 from console.ui.logs.filters import PRESETS
-from console.ui.logs.tab import IngestLogsTab, return_large_blocks_to_the_os
+from console.ui.logs.tab import IngestLogsTab
 from console.ui.main_window import freeze_long_lived_objects
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner, signal_future
@@ -325,8 +325,6 @@ def main(argv: list[str]) -> int:
     rss_before_buffer = rss_mb()  # Qt, numpy, the console's modules: no entries yet
     build_s = None
     if not args.sandbox:
-        # The tab sets this at its first load, before its buffer exists: the same order.
-        return_large_blocks_to_the_os()
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from logview_bench import build_buffer
 

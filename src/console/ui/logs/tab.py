@@ -29,8 +29,10 @@ import importlib.util
 import itertools
 import math
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import (
     QEvent,
@@ -82,6 +84,7 @@ if TYPE_CHECKING:
     )
     from console.logbuffer.loader import LoadProgress
 
+T = TypeVar("T")
 BUFFER_MODULE = "console.logbuffer.buffer"
 LOADER_MODULE = "console.logbuffer.loader"
 TAIL_MODULE = "console.ui.logs.tail"
@@ -92,7 +95,6 @@ MAX_HISTOGRAM_BINS = 90
 # Histogram and error groups of a bigger selection are computed on a worker thread, after
 # the table has shown the rows (~4 ms per 100,000 entries here).
 SUMMARY_IN_WORKER_ABOVE = 100_000
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 # Bin widths the histogram picks from: the smallest that gives at most MAX_HISTOGRAM_BINS.
 BIN_SECONDS = (
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
@@ -100,6 +102,20 @@ BIN_SECONDS = (
 HIDDEN_NOTE = "This entry is hidden by the current filter."
 ID_COLUMNS = frozenset({"REQUEST_ID", "CORRELATION_ID"})
 COLUMN_WIDTHS = (172, 124, 96, 160, 48, 56, 240, 240, 76)
+
+
+# One thread for the view's numpy passes (text filter, histogram, groups): each thread
+# that allocates gets its own glibc heap, and arrays of a million entries made on many
+# pool threads left ~200 MB in those heaps after 160 filter changes at 1M (measured).
+# Plain threads, not qasync's: its QThreads still running at exit abort the process.
+_VIEW_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs-view")
+
+
+async def in_view_worker(function: Callable[..., T], *args: Any) -> T:
+    """Run `function(*args)` on the view's worker thread."""
+    return await asyncio.get_running_loop().run_in_executor(
+        _VIEW_WORKER, functools.partial(function, *args)
+    )
 
 
 @functools.cache
@@ -423,10 +439,9 @@ class IngestLogsTab(QWidget):
     async def _modules_loaded(self) -> tuple[ModuleType, ModuleType]:
         """The buffer and loader modules, imported off the UI thread the first time."""
         if not self._modules:
-            return_large_blocks_to_the_os()
             self.summary_label.setText("Preparing the log view…")
             for name in (BUFFER_MODULE, LOADER_MODULE):
-                self._modules[name] = await asyncio.to_thread(importlib.import_module, name)
+                self._modules[name] = await in_view_worker(importlib.import_module, name)
             buffer_module = self._modules[BUFFER_MODULE]
             self._build_detail()
             if self.filter_bar.filter is None:
@@ -595,7 +610,7 @@ class IngestLogsTab(QWidget):
     async def _select_in_worker(
         self, token: int, buffer: LogBuffer, f: BufferFilter, reason: str
     ) -> None:
-        selection = await asyncio.to_thread(buffer.select, f)
+        selection = await in_view_worker(buffer.select, f)
         if token != self._token or buffer is not self.buffer or f != self.filter_bar.filter:
             return  # a newer filter was asked meanwhile: this answer is stale
         if selection.generation != buffer.generation:
@@ -715,7 +730,7 @@ class IngestLogsTab(QWidget):
         selection: Selection,
         span: tuple[float, float, int] | None,
     ) -> None:
-        answer = await asyncio.to_thread(_summaries, buffer, selection, span)
+        answer = await in_view_worker(_summaries, buffer, selection, span)
         if token != self._summary_token or buffer is not self.buffer:
             return  # a newer view was asked meanwhile
         self._show_summaries(*answer)
@@ -1009,25 +1024,6 @@ class IngestLogsTab(QWidget):
             if live_possible
             else "Live tail follows ranges that end now (not a custom range)"
         )
-
-
-def return_large_blocks_to_the_os() -> None:
-    """Have glibc map every block of 1 MiB or more on its own (returned when freed).
-
-    Each filter makes arrays of up to a million entries (slots, masks, the histogram's
-    gathers), some on worker threads. glibc's default raises its mmap threshold after the
-    first such block is freed, so later ones come from the heaps (one per thread) and
-    their pages stay with the process: measured here, RSS grew ~50 MB over 40 filters of
-    a 1M buffer with the default, ~10 MB with the threshold fixed at 1 MiB. No-op where
-    the C library is not glibc.
-    """
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(M_MMAP_THRESHOLD, 1024 * 1024)
 
 
 def _summaries(
