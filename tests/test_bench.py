@@ -196,6 +196,35 @@ def test_logs_benchmark_measures_every_case_with_its_floor(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+def test_logview_ui_benchmark_runs_the_real_tab_and_its_numpy_floor(tmp_path: Path) -> None:
+    out = tmp_path / "logview_ui.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "logview_ui_bench.py"),
+            "--quick",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["entries_held"] >= 20_000
+    assert figures["changes_measured"] == 48
+    for name in (
+        "filter_to_repaint_ms_median",
+        "floor_numpy_filter_ms_median",
+        "text_filter_to_repaint_ms_median",
+        "rss_mb_after_load",
+    ):
+        assert figures[name] > 0, name
+    assert "filter change to repaint" in result.stdout
+
+
+@pytest.mark.slow
 def test_live_tail_benchmark_measures_the_stall_against_its_floor(tmp_path: Path) -> None:
     out = tmp_path / "logs_tail.json"
     result = subprocess.run(

@@ -33,7 +33,6 @@ DEFERRED = (
     "console.ui.widgets.problems_list",
     "console.ui.profiles_dialog",
     "console.ui.keys.dialogs",
-    "console.ui.not_in_build",
     "console.ui.logs",
     "console.logbuffer",
     "numpy",

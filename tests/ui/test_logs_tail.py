@@ -196,8 +196,12 @@ def test_statuses_the_stream_does_not_resend_are_refreshed(
     buffer = LogBuffer()
     after = _start_after_one(sandbox_url, keys, buffer)
     tail = make_tail(refresh_interval_ms=200)
-    updated: list[int] = []
-    tail.entries_updated.connect(updated.extend)
+    told: list[tuple[int, object]] = []  # (slot, its status when the view was told)
+
+    def updated(slots: list[int]) -> None:
+        told.extend((slot, buffer.value(slot, Column.STATUS)) for slot in slots)
+
+    tail.entries_updated.connect(updated)
     at_delivery: dict[int, object] = {}
 
     def delivered(_result: object) -> None:
@@ -218,8 +222,8 @@ def test_statuses_the_stream_does_not_resend_are_refreshed(
     slot = buffer.slot_of(big)
     assert slot is not None
 
-    qtbot.waitUntil(lambda: buffer.value(slot, Column.STATUS) == "succeeded", timeout=30000)
-    assert slot in updated  # the view is told which rows to repaint
+    # The view is told to repaint the row once it reads "succeeded".
+    qtbot.waitUntil(lambda: (slot, "succeeded") in told, timeout=30000)
     [server] = [e for e in server_entries(sandbox_url, keys[0], feed=FEED) if e.id == big]
     assert server.processing_status == "succeeded"
     assert receipt

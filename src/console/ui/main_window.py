@@ -348,6 +348,7 @@ class MainWindow(QMainWindow):
 
         # Building it imports no numpy: the buffer's modules load when it first loads.
         tab = IngestLogsTab(self.session, self.runner)
+        tab.find_requested.connect(self.find_by_id)
         self.session.connected.connect(lambda _profile: tab.clear())
         self.session.disconnected.connect(tab.clear)
         if self.session.client is not None:
@@ -714,6 +715,8 @@ class MainWindow(QMainWindow):
 
     async def shutdown(self) -> None:
         """Cancel work, close connections and stop sandbox children."""
+        if self._logs_tab is not None:
+            await self._logs_tab.shutdown()  # its live tail's stream is its own task
         await self.runner.shutdown()
         await self.session.aclose()
         for sandbox in self.sandboxes.values():

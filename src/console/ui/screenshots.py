@@ -135,9 +135,16 @@ async def wait_for_ingest_logs(window: MainWindow, seconds: float) -> None:
 
     async def settled() -> None:
         while not tab.is_settled and not window.banner.isVisible():
-            await signal_future(tab.loaded, tab.view_applied, window.runner.failed)
+            await signal_future(
+                tab.loaded, tab.view_applied, tab.summaries_shown, window.runner.failed
+            )
 
     await _within(settled(), seconds, "the log entries did not load")
+    detail = tab.detail
+    if detail is not None and detail.fetching and not window.banner.isVisible():
+        # The current entry's bodies and timeline, not "Loading detail…".
+        shown = signal_future(detail.detail_shown, detail.detail_failed)
+        await _within(shown, seconds, "the log entry's detail did not load")
 
 
 def _write_png(image: QImage, path: Path) -> bool:

@@ -187,6 +187,9 @@ class IdRow(QWidget):
         self.find_button = QPushButton("Find by ID")
         self.find_button.setToolTip(f"Show everything this {label.lower()} leads to")
         self.find_button.clicked.connect(lambda: pane.find_requested.emit(self.value))
+        policy = self.find_button.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # Copy buttons stay in one column
+        self.find_button.setSizePolicy(policy)
         self.find_button.setVisible(findable)
         self.findable = findable
         layout = QHBoxLayout(self)
@@ -268,6 +271,8 @@ class LogDetailPane(QWidget):
             button.setFlat(True)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.setStyleSheet(LINK_STYLE)
+            # As wide as its text: the status pill must not stretch across the pane.
+            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda _checked=False, c=column: self._filter_clicked(c))
             self.value_buttons[column] = button
             form.addRow(names[column], button)

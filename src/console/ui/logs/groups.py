@@ -86,7 +86,10 @@ def make_groups_view(model: ErrorGroupsModel) -> QTableView:
     vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
     vertical.setDefaultSectionSize(24)
     header = view.horizontalHeader()
+    # Fixed widths: sizing to contents would format every group's cells on each change.
     header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-    for column in (1, 2, 3):
-        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    for column, width in ((1, 90), (2, 60), (3, 128)):
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(column, width)
+    header.setStretchLastSection(False)
     return view

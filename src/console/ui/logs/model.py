@@ -108,10 +108,11 @@ class LogTableModel(QAbstractTableModel):
         assert self._slots is not None
         return int(self._slots[row])
 
-    def entry_id_at(self, row: int) -> int:
-        """The id of the entry in `row`."""
+    def entry_id_at(self, row: int) -> int | None:
+        """The id of the entry in `row` (None when the live tail evicted it meanwhile)."""
         assert self.buffer is not None
-        return self.buffer.entry_id(self.slot_at(row))
+        slot = self.slot_at(row)
+        return self.buffer.entry_id(slot) if self.buffer.holds(slot) else None
 
     def row_of_id(self, entry_id: int | None) -> int | None:
         """The row of entry `entry_id`, if the selection shows it."""
@@ -122,8 +123,13 @@ class LogTableModel(QAbstractTableModel):
             return None
         import numpy as np
 
-        found = np.flatnonzero(self._slots == slot)
-        return int(found[0]) if found.size else None
+        # A selection lists slots newest first, and slot order is id order: the slots
+        # fall strictly, so a binary search finds the row (no pass over a million).
+        rising = self._slots[::-1]
+        index = int(np.searchsorted(rising, slot))
+        if index < len(rising) and int(rising[index]) == slot:
+            return len(rising) - 1 - index
+        return None
 
     def value_at(self, row: int, column: int) -> object:
         """The raw value of a cell (str, int, float or None)."""

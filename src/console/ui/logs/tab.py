@@ -29,8 +29,10 @@ import importlib.util
 import itertools
 import math
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import (
     QEvent,
@@ -39,6 +41,7 @@ from PySide6.QtCore import (
     QObject,
     QPoint,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QGuiApplication, QMouseEvent, QShowEvent
@@ -52,6 +55,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -70,9 +74,17 @@ from console.ui.widgets.status_badge import StatusBadgeDelegate
 
 if TYPE_CHECKING:
     from console.api.logs import LogEntry
-    from console.logbuffer.buffer import AddResult, BufferFilter, LogBuffer, Selection
+    from console.logbuffer.buffer import (
+        AddResult,
+        BufferFilter,
+        ErrorGroup,
+        Histogram,
+        LogBuffer,
+        Selection,
+    )
     from console.logbuffer.loader import LoadProgress
 
+T = TypeVar("T")
 BUFFER_MODULE = "console.logbuffer.buffer"
 LOADER_MODULE = "console.logbuffer.loader"
 TAIL_MODULE = "console.ui.logs.tail"
@@ -80,12 +92,30 @@ DETAIL_MODULE = "console.ui.logs.detail"
 ROW_HEIGHT = 24
 PROGRESS_REFRESH_S = 0.5  # while loading, the view shows what is in at most this often
 MAX_HISTOGRAM_BINS = 90
+# Histogram and error groups of a bigger selection are computed on a worker thread, after
+# the table has shown the rows (~4 ms per 100,000 entries here).
+SUMMARY_IN_WORKER_ABOVE = 100_000
 # Bin widths the histogram picks from: the smallest that gives at most MAX_HISTOGRAM_BINS.
 BIN_SECONDS = (
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
 )  # fmt: skip
+HIDDEN_NOTE = "This entry is hidden by the current filter."
 ID_COLUMNS = frozenset({"REQUEST_ID", "CORRELATION_ID"})
 COLUMN_WIDTHS = (172, 124, 96, 160, 48, 56, 240, 240, 76)
+
+
+# One thread for the view's numpy passes (text filter, histogram, groups): each thread
+# that allocates gets its own glibc heap, and arrays of a million entries made on many
+# pool threads left ~200 MB in those heaps after 160 filter changes at 1M (measured).
+# Plain threads, not qasync's: its QThreads still running at exit abort the process.
+_VIEW_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs-view")
+
+
+async def in_view_worker(function: Callable[..., T], *args: Any) -> T:
+    """Run `function(*args)` on the view's worker thread."""
+    return await asyncio.get_running_loop().run_in_executor(
+        _VIEW_WORKER, functools.partial(function, *args)
+    )
 
 
 @functools.cache
@@ -130,6 +160,7 @@ class IngestLogsTab(QWidget):
 
     loaded = Signal(int)  # a load ended (finished, full, cancelled): entries held
     view_applied = Signal(int)  # rows shown after a filter, load step or tail batch
+    summaries_shown = Signal()  # the histogram and error groups of the rows shown
     current_changed = Signal(object)  # the current entry id (int) or None
     find_requested = Signal(str)  # an ID the user asked Find by ID for
     load_failed = Signal(object)
@@ -152,6 +183,10 @@ class IngestLogsTab(QWidget):
         self._needs_load = False
         self._pending_filter: BufferFilter | None = None
         self._token = 0  # the newest filter asked; older answers are dropped
+        self._select_again = False  # entries arrived while a text filter ran
+        self._summary_token = 0  # the newest histogram and groups asked
+        self._summary_shown = 0  # the token of the ones shown
+        self._summaries_again = False
         self._shown_generation = -1
         self._last_progress_refresh = 0.0
         self._syncing = False
@@ -173,6 +208,7 @@ class IngestLogsTab(QWidget):
         self.live_button.toggled.connect(self._live_toggled)
         self.live_label = QLabel("")
         self.live_label.setStyleSheet("color: #5c5f66;")
+        self.live_label.setMinimumWidth(120)
         self.new_button = QPushButton("")
         self.new_button.setObjectName("newEntriesButton")
         self.new_button.setToolTip("New entries arrived above: show them (back to the top)")
@@ -194,6 +230,9 @@ class IngestLogsTab(QWidget):
 
         self.summary_label = QLabel("Not loaded")
         self.summary_label.setStyleSheet("color: #5c5f66;")
+        # Its text changes with every filter: a fixed policy keeps that from laying out
+        # (and repainting) the row around it each time.
+        self.summary_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.summary_label.setAccessibleName("What is shown")
         self.progress_bar = QProgressBar()
         self.progress_bar.setAccessibleName("Loading progress")
@@ -250,10 +289,12 @@ class IngestLogsTab(QWidget):
         self.groups_empty = QLabel("No errors in the entries shown.")
         self.groups_empty.setStyleSheet("color: #5c5f66;")
 
-        self.hidden_note = QLabel("This entry is hidden by the current filter.")
+        # Always in place (empty when not needed): showing and hiding it would move the
+        # detail pane, and repaint it, on every filter change.
+        self.hidden_note = QLabel("")
         self.hidden_note.setStyleSheet("color: #8a5300;")
-        self.hidden_note.setWordWrap(True)
-        self.hidden_note.hide()
+        self.hidden_note.setFixedHeight(self.hidden_note.sizeHint().height())
+        self.hidden_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         # The detail pane (console.ui.logs.detail) needs the buffer's module, so it is
         # built when the tab first loads; until then this placeholder holds its place.
         self.detail: Any = None
@@ -338,6 +379,7 @@ class IngestLogsTab(QWidget):
         """Forget the previous connection's entries (its answers must not land here)."""
         self.runner.cancel("logs.load")
         self.runner.cancel("logs.select")
+        self.runner.cancel("logs.summaries")
         self._stop_tail()
         self._token += 1
         self.buffer = None
@@ -369,7 +411,15 @@ class IngestLogsTab(QWidget):
             and not self.loading
             and self.selection is not None
             and "logs.select" not in self.runner.names
+            and "logs.summaries" not in self.runner.names
+            and self._summary_shown == self._summary_token
         )
+
+    async def shutdown(self) -> None:
+        """Stop the live tail and wait until its connection is released (window closing)."""
+        tail = self._detach_tail()
+        if tail is not None:
+            await tail.shutdown()
 
     # -- loading --------------------------------------------------------------------------
 
@@ -378,6 +428,10 @@ class IngestLogsTab(QWidget):
         if self.session.client is None:
             return None
         self._needs_load = False
+        if self.loading:
+            # The load under way is superseded: it stops without a word (and without
+            # `loaded`), as if cleared.
+            self.buffer = None
         return self.runner.start(self._load(), name="logs.load")
 
     def cancel_load(self) -> None:
@@ -389,7 +443,7 @@ class IngestLogsTab(QWidget):
         if not self._modules:
             self.summary_label.setText("Preparing the log view…")
             for name in (BUFFER_MODULE, LOADER_MODULE):
-                self._modules[name] = await asyncio.to_thread(importlib.import_module, name)
+                self._modules[name] = await in_view_worker(importlib.import_module, name)
             buffer_module = self._modules[BUFFER_MODULE]
             self._build_detail()
             if self.filter_bar.filter is None:
@@ -489,10 +543,11 @@ class IngestLogsTab(QWidget):
         self.cancel_button.hide()
         self._load_outcome = outcome
         self.refilter("load")
-        if self.current_id is None and self.model.rowCount() and self.selection is not None:
+        newest = self.model.entry_id_at(0) if self.model.rowCount() else None
+        if self.current_id is None and newest is not None:
             # The first look makes the newest entry current, so the detail is not empty
             # (as the Records tab does); from then on only the user picks.
-            self.select_entry(self.model.entry_id_at(0))
+            self.select_entry(newest)
         self._sync_actions()
         self.loaded.emit(len(buffer))
         if outcome == "done" and self.live_button.isChecked():
@@ -540,8 +595,14 @@ class IngestLogsTab(QWidget):
         buffer, f = self.buffer, self.filter_bar.filter
         if buffer is None or f is None:
             return
+        if f.text and reason == "tail" and "logs.select" in self.runner.names:
+            # New entries while a text filter runs: run it again once it has answered
+            # (cancelling it for every batch could starve the view under a fast tail).
+            self._select_again = True
+            return
         self._token += 1
         token = self._token
+        self._select_again = False
         if not f.text:
             self.runner.cancel("logs.select")
             self._apply(buffer, buffer.select(f), f, reason)
@@ -551,10 +612,18 @@ class IngestLogsTab(QWidget):
     async def _select_in_worker(
         self, token: int, buffer: LogBuffer, f: BufferFilter, reason: str
     ) -> None:
-        selection = await asyncio.to_thread(buffer.select, f)
+        selection = await in_view_worker(buffer.select, f)
         if token != self._token or buffer is not self.buffer or f != self.filter_bar.filter:
             return  # a newer filter was asked meanwhile: this answer is stale
+        if selection.generation != buffer.generation:
+            # Entries were evicted or added while it ran: drop the slots no longer held
+            # (they would show other entries), and look again for what was added.
+            selection = type(selection)(buffer.still_held(selection), selection.generation)
+            self._select_again = True
         self._apply(buffer, selection, f, reason)
+        if self._select_again:
+            self._select_again = False
+            QTimer.singleShot(0, self, lambda: self.refilter("tail"))
 
     def _apply(self, buffer: LogBuffer, selection: Selection, f: BufferFilter, reason: str) -> None:
         """Show `selection`: table (keeping selection and position), histogram, groups."""
@@ -572,7 +641,7 @@ class IngestLogsTab(QWidget):
             found = self.model.row_of_id(self.current_id)
             anchor_row = found if found is not None else -1
         if anchor_row >= 0:
-            anchor_id = self.model.entry_id_at(anchor_row)
+            anchor_id = self.model.entry_id_at(anchor_row)  # None if evicted meanwhile
         # How far the anchor's top is above the viewport's (pixels; negative: below).
         anchor_offset = -table.rowViewportPosition(anchor_row) if anchor_row >= 0 else 0
         self.selection = selection
@@ -602,18 +671,17 @@ class IngestLogsTab(QWidget):
         finally:
             table.setAutoScroll(auto_scroll)
             self._syncing = False
-        self.hidden_note.setVisible(self.current_id is not None and current_row is None)
+        self._note_hidden(self.current_id is not None and current_row is None)
         self._show_new_count()
-        self._update_histogram(buffer, selection, f)
-        self.groups_model.set_groups(buffer.error_groups(selection))
-        has_groups = self.groups_model.rowCount() > 0
-        self.groups_view.setVisible(has_groups)
-        self.groups_empty.setVisible(not has_groups)
         self._update_summary()
         self._sync_actions()
+        self._summarize(buffer, selection, f, reason)
         self.view_applied.emit(len(selection))
 
-    def _update_histogram(self, buffer: LogBuffer, selection: Selection, f: BufferFilter) -> None:
+    def _histogram_span(
+        self, buffer: LogBuffer, f: BufferFilter
+    ) -> tuple[float, float, int] | None:
+        """(start, end, bins) the histogram shows: the time window, else the loaded range."""
         loaded_since, loaded_until = self.loaded_range or (None, None)
         start = f.since if f.since is not None else loaded_since
         end = f.until if f.until is not None else loaded_until
@@ -623,13 +691,68 @@ class IngestLogsTab(QWidget):
             newest = buffer.newest_time
             end = max(time.time(), newest) if newest is not None else time.time()
         if start is None or end <= start:
-            self.histogram.set_histogram(None, buffer_statuses(self._modules))
-            return
+            return None
         width = bin_seconds_for(end - start)
         first = math.floor(start / width) * width
         bins = max(1, math.ceil((end - first) / width))
-        histogram = buffer.histogram(selection, first, first + bins * width, bins)
+        return first, first + bins * width, bins
+
+    def _summarize(
+        self, buffer: LogBuffer, selection: Selection, f: BufferFilter, reason: str
+    ) -> None:
+        """Histogram and error groups of `selection`: at once when small, else (a pass
+        over up to a million entries, tens of ms) on a worker thread after the table."""
+        span = self._histogram_span(buffer, f)
+        if len(selection) <= SUMMARY_IN_WORKER_ABOVE:
+            self._summary_token += 1
+            self._show_summaries(*_summaries(buffer, selection, span), self._summary_token)
+            return
+        if reason == "tail" and "logs.summaries" in self.runner.names:
+            self._summaries_again = True  # after the one running (no starvation)
+            return
+        self._summary_token += 1
+        token = self._summary_token
+        # Started in the loop's next turn, after the table's paint (the paint request is
+        # already posted): the worker's numpy work would share the GIL with that paint.
+        QTimer.singleShot(
+            0,
+            self,
+            lambda: (
+                token == self._summary_token
+                and self.runner.start(
+                    self._summaries_in_worker(token, buffer, selection, span),
+                    name="logs.summaries",
+                )
+            ),
+        )
+
+    async def _summaries_in_worker(
+        self,
+        token: int,
+        buffer: LogBuffer,
+        selection: Selection,
+        span: tuple[float, float, int] | None,
+    ) -> None:
+        answer = await in_view_worker(_summaries, buffer, selection, span)
+        if token != self._summary_token or buffer is not self.buffer:
+            return  # a newer view was asked meanwhile
+        self._show_summaries(*answer, token)
+        if self._summaries_again:
+            self._summaries_again = False
+            current, f = self.selection, self.filter_bar.filter
+            if current is not None and f is not None:
+                QTimer.singleShot(0, self, lambda: self._summarize(buffer, current, f, "tail"))
+
+    def _show_summaries(
+        self, histogram: Histogram | None, groups: list[ErrorGroup], token: int
+    ) -> None:
+        self._summary_shown = token
         self.histogram.set_histogram(histogram, buffer_statuses(self._modules))
+        self.groups_model.set_groups(groups)
+        has_groups = self.groups_model.rowCount() > 0
+        self.groups_view.setVisible(has_groups)
+        self.groups_empty.setVisible(not has_groups)
+        self.summaries_shown.emit()
 
     def _facet_counts(self, column: str) -> list[tuple[object, int]]:
         """A facet's values and counts, over the view with that facet's own choice left out."""
@@ -672,7 +795,9 @@ class IngestLogsTab(QWidget):
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return  # deselecting (Ctrl+click) keeps the entry in the detail
-        self._set_current(self.model.entry_id_at(rows[0].row()))
+        picked = self.model.entry_id_at(rows[0].row())
+        if picked is not None:
+            self._set_current(picked)
 
     def select_entry(self, entry_id: int) -> bool:
         """Make entry `entry_id` current and select its row; False when not shown."""
@@ -683,10 +808,18 @@ class IngestLogsTab(QWidget):
         self.table.scrollTo(self.model.index(row, 0))
         return True
 
+    def _note_hidden(self, hidden: bool) -> None:
+        self.hidden_note.setText(HIDDEN_NOTE if hidden else "")
+
+    @property
+    def current_hidden(self) -> bool:
+        """Whether the current entry is hidden by the filter (the detail says so)."""
+        return bool(self.hidden_note.text())
+
     def _set_current(self, entry_id: int | None) -> None:
         changed = entry_id != self.current_id
         self.current_id = entry_id
-        self.hidden_note.hide()
+        self._note_hidden(False)
         if self.detail is not None and entry_id is not None and self.buffer is not None:
             slot = self.buffer.slot_of(entry_id)
             if slot is not None:
@@ -768,7 +901,8 @@ class IngestLogsTab(QWidget):
         self.tail = tail
         tail.start(self.session.logs, buffer, {}, buffer.newest_id)
 
-    def _stop_tail(self) -> None:
+    def _detach_tail(self) -> Any:
+        """The running tail, no longer heard (None when there is none)."""
         tail, self.tail = self.tail, None
         if tail is not None:
             tail.entries_added.disconnect(self._tail_added)
@@ -776,6 +910,11 @@ class IngestLogsTab(QWidget):
             tail.dropped_changed.disconnect(self._set_dropped)
             tail.entries_updated.disconnect(self._tail_updated)
             tail.failed.disconnect(self._tail_failed)
+        return tail
+
+    def _stop_tail(self) -> None:
+        tail = self._detach_tail()
+        if tail is not None:
             tail.stop()
             tail.deleteLater()
         self._tail_state("stopped")
@@ -792,13 +931,18 @@ class IngestLogsTab(QWidget):
 
     def _tail_state(self, state: str) -> None:
         self.tail_state = state
-        texts = {
-            "live": "Live",
-            "reconnecting": "Reconnecting…",
-            "paused": "Paused",
-            "stopped": "",
-        }
-        self.live_label.setText(texts.get(state, state))
+        self._show_live_state()
+
+    def _show_live_state(self) -> None:
+        state = self.tail_state
+        if state == "live" and self.table.verticalScrollBar().value() > 0:
+            # New entries still arrive (the histogram counts them); the rows in view stay.
+            text = "Live: the view holds still while you read below the top"
+        else:
+            text = {"live": "Live", "reconnecting": "Reconnecting…", "stopped": ""}.get(
+                state, state.capitalize()
+            )
+        self.live_label.setText(text)
 
     def _set_dropped(self, dropped: int) -> None:
         self.dropped = dropped
@@ -812,6 +956,7 @@ class IngestLogsTab(QWidget):
         if value == 0 and self.new_count:
             self.new_count = 0
             self._show_new_count()
+        self._show_live_state()
 
     def _show_new_count(self) -> None:
         self.new_button.setVisible(self.new_count > 0)
@@ -885,6 +1030,14 @@ class IngestLogsTab(QWidget):
             if live_possible
             else "Live tail follows ranges that end now (not a custom range)"
         )
+
+
+def _summaries(
+    buffer: LogBuffer, selection: Selection, span: tuple[float, float, int] | None
+) -> tuple[Histogram | None, list[ErrorGroup]]:
+    """The histogram (None without a span) and error groups of `selection` (any thread)."""
+    histogram = buffer.histogram(selection, *span) if span is not None else None
+    return histogram, buffer.error_groups(selection)
 
 
 def buffer_statuses(modules: dict[str, ModuleType]) -> tuple[str, ...]:
