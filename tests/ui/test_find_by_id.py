@@ -388,3 +388,25 @@ def test_timelines_load_for_the_first_entries_then_for_any_entry_expanded(
     assert events is not None
     assert events[0].stage == "received"
     assert "   received" in last.child(0).text(0)
+
+
+def test_find_by_id_in_the_ingest_logs_detail_pane_opens_its_trace(
+    qtbot: QtBot, window: Any, seeded: tuple[IngestReceipt, IntentOutcome, str]
+) -> None:
+    receipt, _outcome, _idem = seeded
+    tab = window.logs_tab
+    with qtbot.waitSignal(tab.loaded, timeout=30000):
+        window.tabs.setCurrentWidget(tab)
+    # The entry of the seeded request becomes the tab's current one (found by its ID).
+    tab.filter_bar.text_edit.setText(receipt.request_id)
+    qtbot.waitUntil(
+        lambda: tab.detail is not None
+        and tab.detail.ids["correlation"].value == receipt.correlation_id,
+        timeout=15000,
+    )
+    button = tab.detail.ids["correlation"].find_button
+    qtbot.waitUntil(button.isVisible, timeout=5000)
+    with qtbot.waitSignal(window.finder.trace_opened, timeout=15000) as opened:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert opened.args[0] == receipt.correlation_id
+    assert [row[6] for row in tree_rows(opened.args[1])] == [receipt.request_id]
