@@ -395,3 +395,14 @@ def test_since_and_until_use_the_entry_timestamp(live: LiveApp, tmp_path: Path) 
     assert [e["request_id"] for e in early] == [old.request_id]
     assert [e["request_id"] for e in late] == [new.request_id]
     assert future == {"data": [], "pagination": {"next_cursor": None}}
+
+
+def test_the_received_step_of_work_without_a_request_names_the_work() -> None:
+    """A scheduled poll has no method or path: its timeline never says "None None"."""
+    from console.sandbox.logs.query import received_detail
+
+    assert received_detail({"method": "POST", "path": "/api/ingest", "intent": "ingest"}) == (
+        "POST /api/ingest"
+    )
+    poll = received_detail({"method": None, "path": None, "intent": "poll"})
+    assert poll == "poll started by the server (no HTTP request)"

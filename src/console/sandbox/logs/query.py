@@ -503,6 +503,14 @@ def _event(timestamp: float | None, stage: str, detail: str) -> dict[str, Any]:
     return {"timestamp": timestamp, "stage": stage, "detail": detail}
 
 
+def received_detail(entry: dict[str, Any]) -> str:
+    """What the "received" step says: the request line, or for work the server started
+    itself (a scheduled poll has no request) which work it was."""
+    if entry["method"] and entry["path"]:
+        return f"{entry['method']} {entry['path']}"
+    return f"{entry['intent'] or 'work'} started by the server (no HTTP request)"
+
+
 def _events(conn: sqlite3.Connection, row: sqlite3.Row, entry: dict[str, Any]) -> list[Any]:
     """The entry's timeline (derived, never stored): received, then queued, processing and
     the outcome from its intent or import, or duplicate/rejected from the entry itself."""
@@ -514,7 +522,7 @@ def _events(conn: sqlite3.Connection, row: sqlite3.Row, entry: dict[str, Any]) -
         message = entry["errors"][0]["message"] if entry["errors"] else None
         detail = f"pipeline {entry['pipeline_id']}: {event}" + (f": {message}" if message else "")
         return [_event(entry["timestamp"], status, detail)]
-    events = [_event(entry["timestamp"], "received", f"{entry['method']} {entry['path']}")]
+    events = [_event(entry["timestamp"], "received", received_detail(entry))]
     timeline = None
     if source == "intent" and seq is not None:
         timeline = conn.execute(
