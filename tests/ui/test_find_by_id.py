@@ -400,8 +400,9 @@ def test_find_by_id_in_the_ingest_logs_detail_pane_opens_its_trace(
     # The entry of the seeded request becomes the tab's current one (found by its ID).
     tab.filter_bar.text_edit.setText(receipt.request_id)
     qtbot.waitUntil(
-        lambda: tab.detail is not None
-        and tab.detail.ids["correlation"].value == receipt.correlation_id,
+        lambda: (
+            tab.detail is not None and tab.detail.ids["correlation"].value == receipt.correlation_id
+        ),
         timeout=15000,
     )
     button = tab.detail.ids["correlation"].find_button
