@@ -13,6 +13,7 @@ import pytest
 from console.api.ingest import IngestApi
 from console.api.logs import LogEntry, LogsApi
 from console.api.transport import ApiClient
+from console.logbuffer import tail_feed
 from console.logbuffer.buffer import Column, LogBuffer
 from console.logbuffer.tail_feed import PendingEntries, StatusRefresher, refresh_filters
 from tests.conftest import run
@@ -48,9 +49,15 @@ def test_the_refresh_keeps_only_filters_an_entry_cannot_leave() -> None:
     assert refresh_filters({"pipeline_id": "7", "since": 5.0}) == {"pipeline_id": "7"}
 
 
+@pytest.mark.parametrize("map_ratio", [8, 0], ids=["pending mapped by a select", "by id"])
 def test_the_status_refresh_reads_bounded_pages_and_goes_on_from_its_cursor(
-    sandbox_url: str, mint_key: Callable[..., str], account: str
+    sandbox_url: str,
+    mint_key: Callable[..., str],
+    account: str,
+    map_ratio: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(tail_feed, "MAP_COST_RATIO", map_ratio)
     admin, ingest_key = mint_key(account, "admin"), mint_key(account, "ingest", FEED)
 
     async def scenario() -> None:
