@@ -544,3 +544,24 @@ def test_every_control_has_a_name_and_tab_walks_the_filters_then_the_views(
         tab.groups_view,
     ]
     assert [positions[w] for w in chain] == sorted(positions[w] for w in chain)
+
+
+def test_the_error_groups_title_stays_put_when_no_group_shows(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from console.logbuffer.buffer import BufferFilter
+
+    tab = open_logs(qtbot, logs_window)
+    title = tab.groups_title
+    qtbot.waitUntil(lambda: tab.groups_view.isVisible(), timeout=10000)
+    before = title.geometry()
+    # Walking the build, the title dropped to the middle of the pane once a filter left no
+    # error group (the note under it took no stretch, so both labels grew).
+    tab.show_filter(BufferFilter(statuses=frozenset({"succeeded"})))
+    qtbot.waitUntil(
+        lambda: tab.groups_model.rowCount() == 0 and tab.groups_empty.isVisible(), timeout=10000
+    )
+    assert title.geometry() == before
+    empty = tab.groups_empty
+    assert empty.alignment() & Qt.AlignmentFlag.AlignTop
+    assert empty.geometry().top() <= before.bottom() + 8
