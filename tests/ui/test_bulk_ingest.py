@@ -251,3 +251,17 @@ def test_rejected_items_are_listed_and_saved(
     lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert [line["item"] for line in lines] == [4, 40]
     dialog.reject()
+
+
+def test_a_one_batch_upload_says_1_batch(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, 3,000 items in one request read "1 batches" twice.
+    make_feed(sandbox_url, admin_key)
+    dialog = open_dialog(qtbot, window, write_items(tmp_path / "items.ndjson", 40))
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
+        dialog.start_button.click()
+    assert "1 batch · 0 replays" in dialog.progress_label.text()
+    assert "40 items accepted in 1 batch;" in dialog.report_label.text()
+    assert "0 batches retried" in dialog.report_label.text()
+    dialog.reject()

@@ -97,6 +97,11 @@ def _error_label() -> QLabel:
     return label
 
 
+def counted(count: int, singular: str, plural: str) -> str:
+    """`count` with its noun agreeing: "1 batch", "37 batches"."""
+    return f"{count:,} {singular if count == 1 else plural}"
+
+
 def feed_title(feed: Feed) -> str:
     """The feed as the picker lists it."""
     return f"{feed.name} · id field “{feed.id_field}” · {feed.record_count:,} records"
@@ -723,7 +728,8 @@ class BulkIngestDialog(QDialog):
         self.progress_label.setText(
             f"{format_bytes(progress.bytes_done)} of {format_bytes(total)} · "
             f"{format_count(progress.items_sent)} items sent · "
-            f"{progress.batches_done:,} batches · {progress.duplicates:,} replays · "
+            f"{counted(progress.batches_done, 'batch', 'batches')} · "
+            f"{counted(progress.duplicates, 'replay', 'replays')} · "
             f"{progress.rejected_count:,} rejected"
         )
         rate = self._items_rate.rate
@@ -746,15 +752,18 @@ class BulkIngestDialog(QDialog):
         self.rate_label.setText("")
         self.run_note.setText("")
         replays = (
-            f"{summary.duplicates:,} batches ({format_count(summary.duplicate_items)} items) "
-            "were answered as replays of batches the server already had: not applied again"
+            f"{counted(summary.duplicates, 'batch', 'batches')} "
+            f"({format_count(summary.duplicate_items)} items) "
+            f"{'was' if summary.duplicates == 1 else 'were'} answered as replays of batches "
+            "the server already had: not applied again"
             if summary.duplicates
             else "no batch was a replay"
         )
         self.report_label.setText(
-            f"{format_count(summary.items_sent)} items accepted in {summary.batches_done:,} "
-            f"batches; {replays}; {len(summary.rejected):,} items rejected; "
-            f"{summary.batches_retried:,} batches retried."
+            f"{format_count(summary.items_sent)} items accepted in "
+            f"{counted(summary.batches_done, 'batch', 'batches')}; {replays}; "
+            f"{len(summary.rejected):,} items rejected; "
+            f"{counted(summary.batches_retried, 'batch', 'batches')} retried."
         )
         self.report_label.show()
         self._show_rejects(summary.rejected)
