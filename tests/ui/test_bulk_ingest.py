@@ -265,3 +265,23 @@ def test_a_one_batch_upload_says_1_batch(
     assert "40 items accepted in 1 batch;" in dialog.report_label.text()
     assert "0 batches retried" in dialog.report_label.text()
     dialog.reject()
+
+
+def test_a_typed_path_previews_without_enter(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, a path typed in the field left Start disabled until Enter.
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 5)
+    window.bulk_button.click()
+    dialog = window.bulk.dialog
+    assert isinstance(dialog, BulkIngestDialog)
+    qtbot.waitUntil(lambda: dialog.feed_combo.findData(FEED) >= 0, timeout=15000)
+    dialog.select_feed(FEED)
+    dialog.file_edit.setFocus()
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        qtbot.keyClicks(dialog.file_edit, str(path))
+    assert dialog.file_edit.hasFocus()
+    assert dialog.path == path
+    assert dialog.start_button.isEnabled()
+    dialog.reject()

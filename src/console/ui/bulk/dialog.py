@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -65,6 +65,7 @@ from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import error_text
 
 LISTED_REJECTS = 100  # rejected items listed in the summary ("Save rejected…" writes all)
+TYPED_PATH_PAUSE_MS = 400  # a pause in typing a path that names a file previews it
 FORMAT_TITLES: dict[SourceFormat, str] = {
     "ndjson": "NDJSON (one JSON object per line)",
     "json": "JSON (one array of objects)",
@@ -205,6 +206,13 @@ class BulkIngestDialog(QDialog):
         self.file_edit = QLineEdit()
         self.file_edit.setPlaceholderText("An .ndjson, .jsonl, .json or .csv file")
         self.file_edit.editingFinished.connect(self._file_typed)
+        # A typed path previews once it names a file, without Enter: the Start button stays
+        # disabled until a preview, and clicking it would not take the focus from the field.
+        self._typed_timer = QTimer(self)
+        self._typed_timer.setSingleShot(True)
+        self._typed_timer.setInterval(TYPED_PATH_PAUSE_MS)
+        self._typed_timer.timeout.connect(self._file_typed_pause)
+        self.file_edit.textEdited.connect(lambda _text: self._typed_timer.start())
         self.browse_button = QPushButton("&Choose file…")
         self.browse_button.setAutoDefault(False)
         self.browse_button.clicked.connect(self.choose_file)
@@ -359,6 +367,11 @@ class BulkIngestDialog(QDialog):
         self.file_dialog = chooser
         chooser.open()
         return chooser
+
+    def _file_typed_pause(self) -> None:
+        text = self.file_edit.text().strip()
+        if text and Path(text).is_file():
+            self._file_typed()
 
     def _file_typed(self) -> None:
         text = self.file_edit.text().strip()
