@@ -565,3 +565,27 @@ def test_the_error_groups_title_stays_put_when_no_group_shows(
     empty = tab.groups_empty
     assert empty.alignment() & Qt.AlignmentFlag.AlignTop
     assert empty.geometry().top() <= before.bottom() + 8
+
+
+def test_picking_custom_before_load_leaves_the_shown_ranges_live_tail_alone(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from console.logbuffer.buffer import BufferFilter
+    from console.ui.logs.filters import CUSTOM_INDEX
+
+    tab = open_logs(qtbot, logs_window)
+    qtbot.waitUntil(lambda: tab.tail_state == "live", timeout=10000)
+    # Walking the build: Custom picked (not loaded yet), then a status filter, greyed out
+    # the Live button while the preset's entries were still shown and tailed.
+    tab.filter_bar.set_preset(CUSTOM_INDEX)
+    tab.show_filter(BufferFilter(statuses=frozenset({"succeeded"})))
+    qtbot.waitUntil(lambda: tab.filter.statuses == frozenset({"succeeded"}), timeout=10000)
+    assert tab.loaded_range is not None
+    assert tab.loaded_range[1] is None
+    assert tab.live_button.isEnabled()
+    # Live off and on again: the tail follows the range shown, not the picker's.
+    tab.live_button.setChecked(False)
+    qtbot.waitUntil(lambda: tab.tail_state == "stopped", timeout=10000)
+    tab.live_button.setChecked(True)
+    qtbot.waitUntil(lambda: tab.tail_state == "live", timeout=10000)
+    tab.show_filter(BufferFilter())

@@ -889,7 +889,7 @@ class IngestLogsTab(QWidget):
             buffer is None
             or self.session.client is None
             or not module_available(TAIL_MODULE)
-            or not self.filter_bar.time_range().is_live
+            or not self._shown_range_is_live()
         ):
             return
         self._stop_tail()
@@ -1019,13 +1019,20 @@ class IngestLogsTab(QWidget):
             text += f" · the newest {buffer.capacity:,} of the range (narrow it for older ones)"
         self.summary_label.setText(text)
 
+    def _shown_range_is_live(self) -> bool:
+        """The range loaded ends now. Picking Custom changes nothing until Load: the entries
+        shown, and their live tail, are still the preset's."""
+        if self.loaded_range is not None:
+            return self.loaded_range[1] is None
+        return self.filter_bar.time_range().is_live
+
     def _sync_actions(self) -> None:
         connected = self.session.client is not None
         self.refresh_button.setEnabled(connected)
         self.export_button.setEnabled(
             self.selection is not None and len(self.selection) > 0 and not self.loading
         )
-        live_possible = self.filter_bar.time_range().is_live and module_available(TAIL_MODULE)
+        live_possible = self._shown_range_is_live() and module_available(TAIL_MODULE)
         self.live_button.setEnabled(live_possible)
         self.live_button.setToolTip(
             "Show new entries as they are written"
