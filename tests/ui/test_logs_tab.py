@@ -589,3 +589,26 @@ def test_picking_custom_before_load_leaves_the_shown_ranges_live_tail_alone(
     tab.live_button.setChecked(True)
     qtbot.waitUntil(lambda: tab.tail_state == "live", timeout=10000)
     tab.show_filter(BufferFilter())
+
+
+def test_the_n_new_button_and_a_loads_cancel_do_not_move_the_table(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from tests.ui.test_window_layout import _laid_out
+
+    tab = open_logs(qtbot, logs_window)
+    table, histogram = tab.table, tab.histogram
+    _laid_out()
+    before = (histogram.mapTo(tab, QPoint(0, 0)), table.mapTo(tab, QPoint(0, 0)))
+    # Walking the build, "↑ 4 new" appearing pushed the histogram and table down 7 px.
+    tab.new_button.setText("↑ 4 new")
+    tab.new_button.show()
+    _laid_out()
+    assert (histogram.mapTo(tab, QPoint(0, 0)), table.mapTo(tab, QPoint(0, 0))) == before
+    tab.new_button.hide()
+    tab.progress_bar.show()
+    tab.cancel_button.show()
+    _laid_out()
+    assert (histogram.mapTo(tab, QPoint(0, 0)), table.mapTo(tab, QPoint(0, 0))) == before
+    tab.progress_bar.hide()
+    tab.cancel_button.hide()

@@ -250,6 +250,11 @@ class IngestLogsTab(QWidget):
         status_row.addWidget(self.dropped_label)
         status_row.addWidget(self.new_button)
         status_row.addWidget(self.live_label)
+        # As tall as its buttons when none shows: "N new" or a load's Cancel appearing would
+        # otherwise push the histogram and the table down under the reader's eyes.
+        self.summary_label.setMinimumHeight(
+            max(self.new_button.sizeHint().height(), self.cancel_button.sizeHint().height())
+        )
 
         self.histogram = LogHistogram()
         self.histogram.bar_clicked.connect(self._bar_clicked)
