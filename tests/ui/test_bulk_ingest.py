@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from console.api.feeds import FeedsApi
@@ -160,7 +161,7 @@ def test_pause_then_resume_finishes_with_no_duplicates(
 
     def pause_after_three(progress: UploadProgress) -> None:
         if progress.batches_done >= 3 and dialog.state == "running":
-            dialog.pause_button.click()
+            qtbot.mouseClick(dialog.pause_button, Qt.MouseButton.LeftButton)
 
     dialog.progress_changed.connect(pause_after_three)
     with qtbot.waitSignal(
@@ -175,6 +176,10 @@ def test_pause_then_resume_finishes_with_no_duplicates(
     assert paused.bytes_done < paused.bytes_total
     assert dialog.resume_button.isVisible()
     assert not dialog.pause_button.isVisible()
+    # Walking the build: paused, the dialog still said "162,190 items/s · about 0:02 left",
+    # and the focus had fallen on Cancel upload (Enter would have asked to cancel).
+    assert dialog.rate_label.text() == ""
+    assert dialog.resume_button.hasFocus()
     (kept,) = ManifestStore(state_home).pending(sandbox_url)
     assert kept.manifest_path.stat().st_mode & 0o777 == 0o600
     assert kept.path == path.resolve()

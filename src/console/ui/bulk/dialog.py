@@ -691,6 +691,11 @@ class BulkIngestDialog(QDialog):
             self._set_state("paused")
             if reason is not None:  # not at shutdown: nothing is left to offer it then
                 self.upload_interrupted.emit()
+        # Nothing is moving now: no rate nor time left. The Pause button clicked is gone
+        # (the focus fell on Cancel upload): Resume takes its place, and the focus.
+        self.rate_label.setText("")
+        if self.state == "paused" and self.isActiveWindow():
+            self.resume_button.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _discard_manifest(self) -> None:
         uploader = self.uploader
