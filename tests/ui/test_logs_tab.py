@@ -612,3 +612,23 @@ def test_the_n_new_button_and_a_loads_cancel_do_not_move_the_table(
     assert (histogram.mapTo(tab, QPoint(0, 0)), table.mapTo(tab, QPoint(0, 0))) == before
     tab.progress_bar.hide()
     tab.cancel_button.hide()
+
+
+def test_a_backwards_custom_range_cannot_be_loaded_and_says_why(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from PySide6.QtCore import QDateTime
+
+    from console.ui.logs.filters import CUSTOM_INDEX
+
+    tab = open_logs(qtbot, logs_window)
+    bar = tab.filter_bar
+    bar.set_preset(CUSTOM_INDEX)
+    assert bar.load_button.isVisible()
+    assert bar.load_button.isEnabled()
+    # Walking the build, "To" before "From" loaded one minute after "From", silently.
+    bar.until_edit.setDateTime(bar.since_edit.dateTime().addSecs(-3600))
+    assert not bar.load_button.isEnabled()
+    assert "“To” must be after “From”" in bar.load_button.toolTip()
+    bar.until_edit.setDateTime(QDateTime.currentDateTime())
+    assert bar.load_button.isEnabled()
