@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from console.api.feeds import FeedsApi
@@ -160,7 +161,7 @@ def test_pause_then_resume_finishes_with_no_duplicates(
 
     def pause_after_three(progress: UploadProgress) -> None:
         if progress.batches_done >= 3 and dialog.state == "running":
-            dialog.pause_button.click()
+            qtbot.mouseClick(dialog.pause_button, Qt.MouseButton.LeftButton)
 
     dialog.progress_changed.connect(pause_after_three)
     with qtbot.waitSignal(
@@ -175,6 +176,10 @@ def test_pause_then_resume_finishes_with_no_duplicates(
     assert paused.bytes_done < paused.bytes_total
     assert dialog.resume_button.isVisible()
     assert not dialog.pause_button.isVisible()
+    # Walking the build: paused, the dialog still said "162,190 items/s · about 0:02 left",
+    # and the focus had fallen on Cancel upload (Enter would have asked to cancel).
+    assert dialog.rate_label.text() == ""
+    assert dialog.resume_button.hasFocus()
     (kept,) = ManifestStore(state_home).pending(sandbox_url)
     assert kept.manifest_path.stat().st_mode & 0o777 == 0o600
     assert kept.path == path.resolve()
@@ -250,4 +255,38 @@ def test_rejected_items_are_listed_and_saved(
         dialog.save_rejects(target)
     lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert [line["item"] for line in lines] == [4, 40]
+    dialog.reject()
+
+
+def test_a_one_batch_upload_says_1_batch(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, 3,000 items in one request read "1 batches" twice.
+    make_feed(sandbox_url, admin_key)
+    dialog = open_dialog(qtbot, window, write_items(tmp_path / "items.ndjson", 40))
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
+        dialog.start_button.click()
+    assert "1 batch · 0 replays" in dialog.progress_label.text()
+    assert "40 items accepted in 1 batch;" in dialog.report_label.text()
+    assert "0 batches retried" in dialog.report_label.text()
+    dialog.reject()
+
+
+def test_a_typed_path_previews_without_enter(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, a path typed in the field left Start disabled until Enter.
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 5)
+    window.bulk_button.click()
+    dialog = window.bulk.dialog
+    assert isinstance(dialog, BulkIngestDialog)
+    qtbot.waitUntil(lambda: dialog.feed_combo.findData(FEED) >= 0, timeout=15000)
+    dialog.select_feed(FEED)
+    dialog.file_edit.setFocus()
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        qtbot.keyClicks(dialog.file_edit, str(path))
+    assert dialog.file_edit.hasFocus()
+    assert dialog.path == path
+    assert dialog.start_button.isEnabled()
     dialog.reject()

@@ -411,3 +411,22 @@ def test_find_by_id_in_the_ingest_logs_detail_pane_opens_its_trace(
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert opened.args[0] == receipt.correlation_id
     assert [row[6] for row in tree_rows(opened.args[1])] == [receipt.request_id]
+
+
+def test_a_records_id_puts_its_own_item_first_among_its_requests_items(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str, account: str, mint_key: Any
+) -> None:
+    # Walking the build, a system id written by a 3,000-item request listed the request's
+    # items in file order: the one looked up was not in view (nor listed, past 1,000 rows).
+    mint_key(account, "ingest", FEED)
+    items = [{"id": f"walk-{n}", "name": f"Item {n}"} for n in range(8)]
+    receipt, outcome = ingest(sandbox_url, admin_key, items, f"idem-{uuid.uuid4().hex[:10]}")
+    assert outcome.status == "succeeded"
+    page = paste(qtbot, window, "walk-6")
+    table = page.items_table
+    qtbot.waitUntil(lambda: table.rowCount() == 8, timeout=15000)
+    records = table_column(table, 3)
+    assert records[0] == "walk-6"
+    assert sorted(records) == sorted(f"walk-{n}" for n in range(8))
+    assert [index.row() for index in table.selectionModel().selectedRows()] == [0]
+    assert table_column(table, 0) == [receipt.request_id] * 8

@@ -544,3 +544,91 @@ def test_every_control_has_a_name_and_tab_walks_the_filters_then_the_views(
         tab.groups_view,
     ]
     assert [positions[w] for w in chain] == sorted(positions[w] for w in chain)
+
+
+def test_the_error_groups_title_stays_put_when_no_group_shows(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from console.logbuffer.buffer import BufferFilter
+
+    tab = open_logs(qtbot, logs_window)
+    title = tab.groups_title
+    qtbot.waitUntil(lambda: tab.groups_view.isVisible(), timeout=10000)
+    before = title.geometry()
+    # Walking the build, the title dropped to the middle of the pane once a filter left no
+    # error group (the note under it took no stretch, so both labels grew).
+    tab.show_filter(BufferFilter(statuses=frozenset({"succeeded"})))
+    qtbot.waitUntil(
+        lambda: tab.groups_model.rowCount() == 0 and tab.groups_empty.isVisible(), timeout=10000
+    )
+    assert title.geometry() == before
+    empty = tab.groups_empty
+    assert empty.alignment() & Qt.AlignmentFlag.AlignTop
+    assert empty.geometry().top() <= before.bottom() + 8
+
+
+def test_picking_custom_before_load_leaves_the_shown_ranges_live_tail_alone(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from console.logbuffer.buffer import BufferFilter
+    from console.ui.logs.filters import CUSTOM_INDEX
+
+    tab = open_logs(qtbot, logs_window)
+    qtbot.waitUntil(lambda: tab.tail_state == "live", timeout=10000)
+    # Walking the build: Custom picked (not loaded yet), then a status filter, greyed out
+    # the Live button while the preset's entries were still shown and tailed.
+    tab.filter_bar.set_preset(CUSTOM_INDEX)
+    tab.show_filter(BufferFilter(statuses=frozenset({"succeeded"})))
+    qtbot.waitUntil(lambda: tab.filter.statuses == frozenset({"succeeded"}), timeout=10000)
+    assert tab.loaded_range is not None
+    assert tab.loaded_range[1] is None
+    assert tab.live_button.isEnabled()
+    # Live off and on again: the tail follows the range shown, not the picker's.
+    tab.live_button.setChecked(False)
+    qtbot.waitUntil(lambda: tab.tail_state == "stopped", timeout=10000)
+    tab.live_button.setChecked(True)
+    qtbot.waitUntil(lambda: tab.tail_state == "live", timeout=10000)
+    tab.show_filter(BufferFilter())
+
+
+def test_the_n_new_button_and_a_loads_cancel_do_not_move_the_table(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from tests.ui.test_window_layout import _laid_out
+
+    tab = open_logs(qtbot, logs_window)
+    table, histogram = tab.table, tab.histogram
+    _laid_out()
+    before = (histogram.mapTo(tab, QPoint(0, 0)), table.mapTo(tab, QPoint(0, 0)))
+    # Walking the build, "↑ 4 new" appearing pushed the histogram and table down 7 px.
+    tab.new_button.setText("↑ 4 new")
+    tab.new_button.show()
+    _laid_out()
+    assert (histogram.mapTo(tab, QPoint(0, 0)), table.mapTo(tab, QPoint(0, 0))) == before
+    tab.new_button.hide()
+    tab.progress_bar.show()
+    tab.cancel_button.show()
+    _laid_out()
+    assert (histogram.mapTo(tab, QPoint(0, 0)), table.mapTo(tab, QPoint(0, 0))) == before
+    tab.progress_bar.hide()
+    tab.cancel_button.hide()
+
+
+def test_a_backwards_custom_range_cannot_be_loaded_and_says_why(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from PySide6.QtCore import QDateTime
+
+    from console.ui.logs.filters import CUSTOM_INDEX
+
+    tab = open_logs(qtbot, logs_window)
+    bar = tab.filter_bar
+    bar.set_preset(CUSTOM_INDEX)
+    assert bar.load_button.isVisible()
+    assert bar.load_button.isEnabled()
+    # Walking the build, "To" before "From" loaded one minute after "From", silently.
+    bar.until_edit.setDateTime(bar.since_edit.dateTime().addSecs(-3600))
+    assert not bar.load_button.isEnabled()
+    assert "“To” must be after “From”" in bar.load_button.toolTip()
+    bar.until_edit.setDateTime(QDateTime.currentDateTime())
+    assert bar.load_button.isEnabled()

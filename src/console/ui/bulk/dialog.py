@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -65,6 +65,7 @@ from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import error_text
 
 LISTED_REJECTS = 100  # rejected items listed in the summary ("Save rejected…" writes all)
+TYPED_PATH_PAUSE_MS = 400  # a pause in typing a path that names a file previews it
 FORMAT_TITLES: dict[SourceFormat, str] = {
     "ndjson": "NDJSON (one JSON object per line)",
     "json": "JSON (one array of objects)",
@@ -95,6 +96,11 @@ def _error_label() -> QLabel:
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.hide()
     return label
+
+
+def counted(count: int, singular: str, plural: str) -> str:
+    """`count` with its noun agreeing: "1 batch", "37 batches"."""
+    return f"{count:,} {singular if count == 1 else plural}"
 
 
 def feed_title(feed: Feed) -> str:
@@ -200,6 +206,13 @@ class BulkIngestDialog(QDialog):
         self.file_edit = QLineEdit()
         self.file_edit.setPlaceholderText("An .ndjson, .jsonl, .json or .csv file")
         self.file_edit.editingFinished.connect(self._file_typed)
+        # A typed path previews once it names a file, without Enter: the Start button stays
+        # disabled until a preview, and clicking it would not take the focus from the field.
+        self._typed_timer = QTimer(self)
+        self._typed_timer.setSingleShot(True)
+        self._typed_timer.setInterval(TYPED_PATH_PAUSE_MS)
+        self._typed_timer.timeout.connect(self._file_typed_pause)
+        self.file_edit.textEdited.connect(lambda _text: self._typed_timer.start())
         self.browse_button = QPushButton("&Choose file…")
         self.browse_button.setAutoDefault(False)
         self.browse_button.clicked.connect(self.choose_file)
@@ -354,6 +367,11 @@ class BulkIngestDialog(QDialog):
         self.file_dialog = chooser
         chooser.open()
         return chooser
+
+    def _file_typed_pause(self) -> None:
+        text = self.file_edit.text().strip()
+        if text and Path(text).is_file():
+            self._file_typed()
 
     def _file_typed(self) -> None:
         text = self.file_edit.text().strip()
@@ -673,6 +691,11 @@ class BulkIngestDialog(QDialog):
             self._set_state("paused")
             if reason is not None:  # not at shutdown: nothing is left to offer it then
                 self.upload_interrupted.emit()
+        # Nothing is moving now: no rate nor time left. The Pause button clicked is gone
+        # (the focus fell on Cancel upload): Resume takes its place, and the focus.
+        self.rate_label.setText("")
+        if self.state == "paused" and self.isActiveWindow():
+            self.resume_button.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _discard_manifest(self) -> None:
         uploader = self.uploader
@@ -723,7 +746,8 @@ class BulkIngestDialog(QDialog):
         self.progress_label.setText(
             f"{format_bytes(progress.bytes_done)} of {format_bytes(total)} · "
             f"{format_count(progress.items_sent)} items sent · "
-            f"{progress.batches_done:,} batches · {progress.duplicates:,} replays · "
+            f"{counted(progress.batches_done, 'batch', 'batches')} · "
+            f"{counted(progress.duplicates, 'replay', 'replays')} · "
             f"{progress.rejected_count:,} rejected"
         )
         rate = self._items_rate.rate
@@ -746,15 +770,18 @@ class BulkIngestDialog(QDialog):
         self.rate_label.setText("")
         self.run_note.setText("")
         replays = (
-            f"{summary.duplicates:,} batches ({format_count(summary.duplicate_items)} items) "
-            "were answered as replays of batches the server already had: not applied again"
+            f"{counted(summary.duplicates, 'batch', 'batches')} "
+            f"({format_count(summary.duplicate_items)} items) "
+            f"{'was' if summary.duplicates == 1 else 'were'} answered as replays of batches "
+            "the server already had: not applied again"
             if summary.duplicates
             else "no batch was a replay"
         )
         self.report_label.setText(
-            f"{format_count(summary.items_sent)} items accepted in {summary.batches_done:,} "
-            f"batches; {replays}; {len(summary.rejected):,} items rejected; "
-            f"{summary.batches_retried:,} batches retried."
+            f"{format_count(summary.items_sent)} items accepted in "
+            f"{counted(summary.batches_done, 'batch', 'batches')}; {replays}; "
+            f"{len(summary.rejected):,} items rejected; "
+            f"{counted(summary.batches_retried, 'batch', 'batches')} retried."
         )
         self.report_label.show()
         self._show_rejects(summary.rejected)

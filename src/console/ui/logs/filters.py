@@ -157,6 +157,8 @@ class LogFilterBar(QWidget):
         self.load_button.setToolTip("Load the custom range")
         self.load_button.clicked.connect(self.range_changed)
         self.load_button.hide()
+        for edit in (self.since_edit, self.until_edit):
+            edit.dateTimeChanged.connect(lambda _value: self._sync_load_button())
 
         self.text_edit = QLineEdit()
         self.text_edit.setPlaceholderText(
@@ -244,6 +246,14 @@ class LogFilterBar(QWidget):
     def _show_custom(self, custom: bool) -> None:
         for widget in (self.since_edit, self.until_edit, self.load_button):
             widget.setVisible(custom)
+
+    def _sync_load_button(self) -> None:
+        """An empty or backwards span cannot load (it used to load one minute, silently)."""
+        ordered = self.until_edit.dateTime() > self.since_edit.dateTime()
+        self.load_button.setEnabled(ordered)
+        self.load_button.setToolTip(
+            "Load the custom range" if ordered else "“To” must be after “From” to load"
+        )
 
     # -- the view's filter --------------------------------------------------------------
 

@@ -250,6 +250,11 @@ class IngestLogsTab(QWidget):
         status_row.addWidget(self.dropped_label)
         status_row.addWidget(self.new_button)
         status_row.addWidget(self.live_label)
+        # As tall as its buttons when none shows: "N new" or a load's Cancel appearing would
+        # otherwise push the histogram and the table down under the reader's eyes.
+        self.summary_label.setMinimumHeight(
+            max(self.new_button.sizeHint().height(), self.cancel_button.sizeHint().height())
+        )
 
         self.histogram = LogHistogram()
         self.histogram.bar_clicked.connect(self._bar_clicked)
@@ -283,11 +288,13 @@ class IngestLogsTab(QWidget):
         self.groups_view = make_groups_view(self.groups_model)
         self.groups_view.clicked.connect(self._group_clicked)
         self.groups_view.activated.connect(self._group_clicked)
-        groups_title = QLabel("Error groups")
+        self.groups_title = groups_title = QLabel("Error groups")
         groups_title.setStyleSheet("font-weight: 600;")
         groups_title.setBuddy(self.groups_view)
         self.groups_empty = QLabel("No errors in the entries shown.")
         self.groups_empty.setStyleSheet("color: #5c5f66;")
+        # Top-aligned in the space the table leaves: the title stays put when no group shows.
+        self.groups_empty.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
 
         # Always in place (empty when not needed): showing and hiding it would move the
         # detail pane, and repaint it, on every filter change.
@@ -313,7 +320,7 @@ class IngestLogsTab(QWidget):
         groups_layout.setSpacing(2)
         groups_layout.addWidget(groups_title)
         groups_layout.addWidget(self.groups_view, 1)
-        groups_layout.addWidget(self.groups_empty)
+        groups_layout.addWidget(self.groups_empty, 1)
         detail_box = QWidget()
         detail_layout = QVBoxLayout(detail_box)
         detail_layout.setContentsMargins(0, 0, 0, 0)
@@ -887,7 +894,7 @@ class IngestLogsTab(QWidget):
             buffer is None
             or self.session.client is None
             or not module_available(TAIL_MODULE)
-            or not self.filter_bar.time_range().is_live
+            or not self._shown_range_is_live()
         ):
             return
         self._stop_tail()
@@ -1017,13 +1024,20 @@ class IngestLogsTab(QWidget):
             text += f" · the newest {buffer.capacity:,} of the range (narrow it for older ones)"
         self.summary_label.setText(text)
 
+    def _shown_range_is_live(self) -> bool:
+        """The range loaded ends now. Picking Custom changes nothing until Load: the entries
+        shown, and their live tail, are still the preset's."""
+        if self.loaded_range is not None:
+            return self.loaded_range[1] is None
+        return self.filter_bar.time_range().is_live
+
     def _sync_actions(self) -> None:
         connected = self.session.client is not None
         self.refresh_button.setEnabled(connected)
         self.export_button.setEnabled(
             self.selection is not None and len(self.selection) > 0 and not self.loading
         )
-        live_possible = self.filter_bar.time_range().is_live and module_available(TAIL_MODULE)
+        live_possible = self._shown_range_is_live() and module_available(TAIL_MODULE)
         self.live_button.setEnabled(live_possible)
         self.live_button.setToolTip(
             "Show new entries as they are written"

@@ -448,6 +448,17 @@ class TracePage(QWidget):
         if trace is None:
             return
         rows, counts = item_rows(trace, self.outcomes)
+        # Looked up by a record's id: its own item first (and current), not somewhere among
+        # the thousands of items of the request that wrote it, nor past the listed rows.
+        targets = {
+            value
+            for record in trace.records
+            if self.any_id in (record.guid, record.system_id)
+            for value in (record.guid, record.system_id)
+            if value
+        }
+        if targets:
+            rows.sort(key=lambda row: row.record not in targets)
         table = self.items_table
         table.setUpdatesEnabled(False)
         try:
@@ -469,6 +480,8 @@ class TracePage(QWidget):
                     table.setItem(index, column, cell)
             for column, width in enumerate((250, 50, 110, 160, 120)):
                 table.setColumnWidth(column, width)
+            if targets and shown and shown[0].record in targets:
+                table.selectRow(0)
         finally:
             table.setUpdatesEnabled(True)
         requests = len(trace.entries)
