@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +45,11 @@ MAX_BODY_CHARS = 256 * 1024
 # Bodies longer than this are formatted in a worker thread (json.loads + dumps of 64 KiB
 # takes a few ms; of the 256 KiB bound, tens of ms).
 FORMAT_IN_THREAD_CHARS = 8 * 1024
+# Indenting multiplies a nested body: 64 KiB of `[[[...]]]` nested 900 deep would become
+# 58 MB of spaces (seconds to build, a frozen pane to show). Past this depth or this size
+# the body is shown as received instead.
+MAX_FORMAT_DEPTH = 64
+MAX_FORMATTED_CHARS = 1024 * 1024
 TIMELINE_COLUMNS = ("Stage", "Time", "Since previous", "Detail")
 ERROR_COLUMNS = ("Item", "Field", "Message")
 # `[14].sku`: item 14's field sku (how refusals name an item's problem).
@@ -93,12 +98,46 @@ def format_body(
     try:
         # Strict: NaN/Infinity are not JSON; json's depth limit ends absurd nesting.
         parsed = json.loads(body, parse_constant=_refuse_constant)
-        text = json.dumps(parsed, indent=2, ensure_ascii=False)
     except (ValueError, RecursionError):
         if body.strip():
             notes.insert(0, "Not valid JSON: shown as received.")
         return FormattedBody(body, " ".join(notes), False)
+    text = _indented(parsed)
+    if text is None:
+        notes.insert(0, "Too deeply nested or too large to format: shown as received.")
+        return FormattedBody(body, " ".join(notes), False)
     return FormattedBody(text, " ".join(notes), True)
+
+
+def _depth_within(value: object, limit: int) -> bool:
+    # Iterative: the parsed body is user data, so no recursion over it.
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[object]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def _indented(parsed: object) -> str | None:
+    if not _depth_within(parsed, MAX_FORMAT_DEPTH):
+        return None
+    parts: list[str] = []
+    size = 0
+    for chunk in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(parsed):
+        size += len(chunk)
+        if size > MAX_FORMATTED_CHARS:
+            return None
+        parts.append(chunk)
+    return "".join(parts)
 
 
 def _refuse_constant(name: str) -> object:
