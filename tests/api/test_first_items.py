@@ -49,3 +49,18 @@ def test_a_file_that_is_not_its_format_is_refused(tmp_path: Path) -> None:
     path.write_text('{"id": 1}')
     with pytest.raises(SourceError, match="must start with"):
         first_items(path, "json", 20)
+
+
+def test_deep_nesting_is_a_problem_of_the_item_or_file_not_a_crash(tmp_path: Path) -> None:
+    deep = '{"id": 1, "a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    ndjson = tmp_path / "deep.ndjson"
+    ndjson.write_text(deep + '\n{"id": 2}\n')
+    found = first_items(ndjson, "ndjson", 5)
+    assert [(n, item) for n, item, _ in found] == [(0, None), (1, {"id": 2})]
+    assert found[0][2] is not None
+    assert "nests deeper" in found[0][2]
+
+    array = tmp_path / "deep.json"
+    array.write_text('[{"id": 0}, ' + deep + "]")
+    with pytest.raises(SourceError, match="nests deeper"):
+        first_items(array, "json", 5)

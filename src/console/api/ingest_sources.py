@@ -296,6 +296,9 @@ def _ndjson_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
             problem = "the line is not valid JSON (expecting a value)"
         except ValueError as exc:
             problem = f"the line is not valid JSON ({exc})"
+        except RecursionError:
+            # json's C scanner stops deep nesting this way: the item is refused, not the file.
+            problem = "the line nests deeper than JSON can be read here"
         else:
             problem = item_problem(value, item_key)
         yield offset, number, (text if problem is None else None), problem
@@ -421,6 +424,11 @@ def _json_array_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
         while True:
             try:
                 value, end = _STRICT.raw_decode(buf, pos)
+            except RecursionError:
+                # Its end cannot be found without reading it: the file cannot go on.
+                raise SourceError(
+                    f"an element at byte {pos_byte:,} nests deeper than JSON can be read here"
+                ) from None
             except ValueError as exc:
                 # Cut by the chunk's end, or broken: read on, but not without bound (an
                 # element this large could never be sent anyway).
