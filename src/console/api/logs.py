@@ -23,6 +23,7 @@ from console.api.errors import ApiError
 from console.api.fields import objects, optional_float, optional_int, optional_str
 from console.api.pagination import Page, fetch_page
 from console.api.transport import ApiClient
+from console.common.redaction import ADMIN_KEY_PREFIX, INGEST_KEY_PREFIX, redact_secrets
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,10 @@ class LogEntry:
             correlation_id=optional_str(body.get("correlation_id")),
             feed=optional_str(body.get("feed")),
             pipeline_id=optional_str(body.get("pipeline_id")),
-            key=optional_str(shown),
+            key=_masked(optional_str(shown)),
             key_id=optional_str(key_id),
             method=optional_str(body.get("method")),
-            path=optional_str(body.get("path")),
+            path=_masked(optional_str(body.get("path"))),
             intent=optional_str(body.get("intent")),
             http_status=optional_int(body.get("http_status")),
             items_received=int(body.get("items_received") or 0),
@@ -390,6 +391,14 @@ class LogsApi:
             delay = wait if wait is not None else (server_retry or backoff)
             backoff = min(backoff * 2, self.max_backoff)
             await asyncio.sleep(delay)
+
+
+def _masked(text: str | None) -> str | None:
+    """`text` with any full key secret masked: the contract sends prefix…last4, but a server
+    that sent more must not put a secret in the buffer, its exports or the trace window."""
+    if text is None or (ADMIN_KEY_PREFIX not in text and INGEST_KEY_PREFIX not in text):
+        return text  # the common case, without a regex run per entry
+    return redact_secrets(text)
 
 
 def _entry_page(content: bytes) -> Page[LogEntry]:
