@@ -544,3 +544,25 @@ def test_every_control_has_a_name_and_tab_walks_the_filters_then_the_views(
         tab.groups_view,
     ]
     assert [positions[w] for w in chain] == sorted(positions[w] for w in chain)
+
+
+def test_a_status_the_tail_refreshes_reaches_the_detail_of_the_current_entry(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    import dataclasses
+
+    from console.logbuffer.buffer import Column
+
+    tab = open_logs(qtbot, logs_window)
+    qtbot.waitUntil(lambda: tab.current_id is not None, timeout=5000)
+    detail = tab.detail
+    qtbot.waitUntil(lambda: detail.detail is not None and not detail.fetching, timeout=10000)
+    buffer = tab.buffer
+    slot = buffer.slot_of(tab.current_id)
+    shown = buffer.entry(slot)
+    moved_on = "failed" if shown.processing_status != "failed" else "succeeded"
+    buffer.update([dataclasses.replace(shown, processing_status=moved_on)])
+    # What the live tail's status refresh says after applying a page.
+    tab._tail_updated([slot])
+    assert detail.value_buttons[Column.STATUS].text() == moved_on
+    assert detail.fetching  # its timeline and errors are read again
