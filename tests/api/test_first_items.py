@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,15 @@ def test_deep_nesting_is_a_problem_of_the_item_or_file_not_a_crash(tmp_path: Pat
     array.write_text('[{"id": 0}, ' + deep + "]")
     with pytest.raises(SourceError, match="nests deeper"):
         first_items(array, "json", 5)
+
+
+def test_first_items_stop_at_a_byte_budget_with_at_least_one_item(tmp_path: Path) -> None:
+    from console.ui.bulk.preview import PREVIEW_BYTES, read_bulk_preview
+
+    big = tmp_path / "big.ndjson"
+    line = json.dumps({"id": 0, "blob": "x" * (PREVIEW_BYTES // 2)}) + "\n"
+    big.write_text(line * 20)
+    assert len(first_items(big, "ndjson", 20, PREVIEW_BYTES)) == 2
+    assert len(first_items(big, "ndjson", 20, 10)) == 1
+    assert len(first_items(big, "ndjson", 20)) == 20
+    assert len(read_bulk_preview(big, "ndjson", "id").items) == 2
