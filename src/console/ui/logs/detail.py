@@ -353,8 +353,8 @@ class LogDetailPane(QWidget):
             note.setWordWrap(True)
             note.setStyleSheet("color: #7a5200;")
         self.bodies = QTabWidget()
-        self.bodies.addTab(self._with_note(self.request_body, self.request_note), "Request body")
-        self.bodies.addTab(self._with_note(self.response_body, self.response_note), "Response body")
+        self.bodies.addTab(self._part(self.request_note, self.request_body), "Request body")
+        self.bodies.addTab(self._part(self.response_note, self.response_body), "Response body")
         self.bodies.addTab(self.headers_view, "Headers")
 
         split = QSplitter(Qt.Orientation.Vertical)
@@ -374,15 +374,6 @@ class LogDetailPane(QWidget):
         layout.addLayout(ids_form)
         layout.addWidget(split, 1)
         self.clear()
-
-    @staticmethod
-    def _with_note(view: QPlainTextEdit, note: QLabel) -> QWidget:
-        part = QWidget()
-        layout = QVBoxLayout(part)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(note)
-        layout.addWidget(view, 1)
-        return part
 
     @staticmethod
     def _part(heading: QLabel, body: QWidget) -> QWidget:
