@@ -87,7 +87,7 @@ class LogEntry:
         count = body.get("error_count")
         return cls(
             id=int(body.get("id") or 0),
-            timestamp=float(body.get("timestamp") or 0),
+            timestamp=_moment(body.get("timestamp")) or 0.0,
             request_id=str(body.get("request_id") or ""),
             correlation_id=optional_str(body.get("correlation_id")),
             feed=optional_str(body.get("feed")),
@@ -147,7 +147,7 @@ class LogDetail:
             else {},
             events=tuple(
                 LogEvent(
-                    timestamp=optional_float(item.get("timestamp")),
+                    timestamp=_moment(item.get("timestamp")),
                     stage=str(item.get("stage") or ""),
                     detail=optional_str(item.get("detail")),
                 )
@@ -208,7 +208,7 @@ class Trace:
                     deleted=bool(r.get("deleted")),
                     changes=tuple(
                         TraceChange(
-                            timestamp=optional_float(c.get("timestamp")),
+                            timestamp=_moment(c.get("timestamp")),
                             intent=optional_str(c.get("intent")),
                             correlation_id=optional_str(c.get("correlation_id")),
                             request_id=optional_str(c.get("request_id")),
@@ -391,6 +391,19 @@ class LogsApi:
             delay = wait if wait is not None else (server_retry or backoff)
             backoff = min(backoff * 2, self.max_backoff)
             await asyncio.sleep(delay)
+
+
+# Year 3000: a local date and time exist for every moment up to it on every platform (a
+# server's 1e12 or 1e400 made every paint, export and timeline of the entry raise).
+MAX_MOMENT = 32_503_680_000.0
+
+
+def _moment(value: Any) -> float | None:
+    """A timestamp the console can show (epoch seconds, 1970 to 3000); None otherwise."""
+    if value is None:
+        return None
+    moment = float(value)
+    return moment if 0.0 <= moment <= MAX_MOMENT else None  # NaN fails both
 
 
 def _masked(text: str | None) -> str | None:
