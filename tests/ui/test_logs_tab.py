@@ -566,3 +566,14 @@ def test_a_status_the_tail_refreshes_reaches_the_detail_of_the_current_entry(
     tab._tail_updated([slot])
     assert detail.value_buttons[Column.STATUS].text() == moved_on
     assert detail.fetching  # its timeline and errors are read again
+
+
+def test_the_text_field_holds_any_id_a_click_filters_on(qtbot: QtBot) -> None:
+    from console.logbuffer.buffer import BufferFilter
+    from console.ui.logs.filters import LogFilterBar
+
+    bar = LogFilterBar()
+    qtbot.addWidget(bar)
+    longest_id = "k" * 255  # the server's bound on an idempotency key
+    bar.set_filter(BufferFilter(text=longest_id), emit=False)
+    assert bar.text_edit.text() == bar.filter.text == longest_id
