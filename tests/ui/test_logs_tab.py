@@ -577,3 +577,24 @@ def test_the_text_field_holds_any_id_a_click_filters_on(qtbot: QtBot) -> None:
     longest_id = "k" * 255  # the server's bound on an idempotency key
     bar.set_filter(BufferFilter(text=longest_id), emit=False)
     assert bar.text_edit.text() == bar.filter.text == longest_id
+
+
+def test_a_cell_menu_filters_on_the_value_it_named_even_after_rows_moved(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from console.logbuffer.buffer import Column
+
+    tab = open_logs(qtbot, logs_window)
+    model = tab.model
+    feed = model.index(0, 2).data()
+    menu = tab.cell_menu(model.index(0, 2))
+    [action] = [a for a in menu.actions() if a.text().startswith("Filter on feed")]
+    # While the menu is open, the rows move (a filter here; the live tail does the same).
+    feeds = (model.index(r, 2).data() for r in range(model.rowCount()))
+    other = next(f for f in feeds if f not in (feed, ""))
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        tab.show_filter(tab.filter.with_value(Column.FEED, other))
+    assert model.index(0, 2).data() == other
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        action.trigger()
+    assert feed in tab.filter.feeds

@@ -857,7 +857,8 @@ class IngestLogsTab(QWidget):
         if field is not None and value not in (None, ""):
             shown = text if len(text) <= 40 else text[:39] + "…"
             action = menu.addAction(f"Filter on {title.lower()} “{shown}”")
-            action.triggered.connect(lambda: self.filter_on_cell(index))
+            # The value named, not the index: rows move under an open menu (live tail).
+            action.triggered.connect(lambda: self.filter_on_column(name, value))
         if name in ID_COLUMNS and text:
             find = menu.addAction(f"Find by ID: {text}")
             find.triggered.connect(lambda: self.find_requested.emit(text))
