@@ -512,6 +512,7 @@ class BulkIngestDialog(QDialog):
     def _build_run_page(self) -> QWidget:
         page = QWidget()
         self.run_title = QLabel()
+        self.run_title.setTextFormat(Qt.TextFormat.PlainText)  # it names the file
         self.run_title.setWordWrap(True)
         font = self.run_title.font()
         font.setBold(True)

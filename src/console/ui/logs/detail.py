@@ -218,6 +218,7 @@ class IdRow(QWidget):
         self.name = name
         self.value = ""
         self.label = QLabel("—")
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # IDs as the server sent them
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.copy_button = QPushButton("Copy")
@@ -269,6 +270,8 @@ class LogDetailPane(QWidget):
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
         self.title = QLabel("No entry selected")
+        # Every label of the pane shows the server's values as they are, never as markup.
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         font = self.title.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
@@ -280,6 +283,7 @@ class LogDetailPane(QWidget):
         head.addWidget(self.title, 1)
         head.addWidget(self.loading)
         self.error = QLabel("")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.setStyleSheet(
@@ -294,6 +298,7 @@ class LogDetailPane(QWidget):
         self._filter_values: dict[Column, object] = {}
         for name in ("Time", "Items", "Duration", "Request", "Client"):
             label = QLabel("—")
+            label.setTextFormat(Qt.TextFormat.PlainText)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.values[name] = label
