@@ -283,13 +283,11 @@ class IngestLogsTab(QWidget):
         self.groups_view = make_groups_view(self.groups_model)
         self.groups_view.clicked.connect(self._group_clicked)
         self.groups_view.activated.connect(self._group_clicked)
-        self.groups_title = groups_title = QLabel("Error groups")
+        groups_title = QLabel("Error groups")
         groups_title.setStyleSheet("font-weight: 600;")
         groups_title.setBuddy(self.groups_view)
         self.groups_empty = QLabel("No errors in the entries shown.")
         self.groups_empty.setStyleSheet("color: #5c5f66;")
-        # Top-aligned in the space the table leaves: the title stays put when no group shows.
-        self.groups_empty.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
 
         # Always in place (empty when not needed): showing and hiding it would move the
         # detail pane, and repaint it, on every filter change.
@@ -315,7 +313,7 @@ class IngestLogsTab(QWidget):
         groups_layout.setSpacing(2)
         groups_layout.addWidget(groups_title)
         groups_layout.addWidget(self.groups_view, 1)
-        groups_layout.addWidget(self.groups_empty, 1)
+        groups_layout.addWidget(self.groups_empty)
         detail_box = QWidget()
         detail_layout = QVBoxLayout(detail_box)
         detail_layout.setContentsMargins(0, 0, 0, 0)
