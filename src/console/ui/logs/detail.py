@@ -444,6 +444,19 @@ class LogDetailPane(QWidget):
         self.loading.setText("Loading detail…")
         self._task = asyncio.ensure_future(self._fetch(self._logs, entry.request_id))
 
+    def refresh_entry(self, entry: LogEntry) -> None:
+        """The entry shown moved on (the live tail refreshed its status): show its new fields
+        and fetch its detail again, so the timeline and errors agree with the table."""
+        if self.entry is None or self.entry.request_id != entry.request_id:
+            return
+        self.entry = entry
+        self._show_fields(entry)
+        if self._logs is None:
+            return
+        self._cancel_fetch()
+        self.loading.setText("Refreshing detail…")
+        self._task = asyncio.ensure_future(self._fetch(self._logs, entry.request_id))
+
     def _show_fields(self, entry: LogEntry) -> None:
         self.title.setText(f"Request {entry.request_id}")
         self.values["Time"].setText(clock(entry.timestamp))
