@@ -165,3 +165,10 @@ def test_server_id_is_checked_and_defaults_to_the_base_url(tmp_path: Path) -> No
         BulkUploader(client, FEED, source, server_id="")
     assert BulkUploader(client, FEED, source).server_id == UNREACHABLE
     run(client.aclose())
+
+
+def test_pending_skips_a_deeply_nested_file_instead_of_failing(tmp_path: Path) -> None:
+    store = ManifestStore(tmp_path / "uploads")
+    store.directory.mkdir()
+    (store.directory / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert store.pending(SERVER) == []

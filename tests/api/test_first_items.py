@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,30 @@ def test_a_file_that_is_not_its_format_is_refused(tmp_path: Path) -> None:
     path.write_text('{"id": 1}')
     with pytest.raises(SourceError, match="must start with"):
         first_items(path, "json", 20)
+
+
+def test_deep_nesting_is_a_problem_of_the_item_or_file_not_a_crash(tmp_path: Path) -> None:
+    deep = '{"id": 1, "a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    ndjson = tmp_path / "deep.ndjson"
+    ndjson.write_text(deep + '\n{"id": 2}\n')
+    found = first_items(ndjson, "ndjson", 5)
+    assert [(n, item) for n, item, _ in found] == [(0, None), (1, {"id": 2})]
+    assert found[0][2] is not None
+    assert "nests deeper" in found[0][2]
+
+    array = tmp_path / "deep.json"
+    array.write_text('[{"id": 0}, ' + deep + "]")
+    with pytest.raises(SourceError, match="nests deeper"):
+        first_items(array, "json", 5)
+
+
+def test_first_items_stop_at_a_byte_budget_with_at_least_one_item(tmp_path: Path) -> None:
+    from console.ui.bulk.preview import PREVIEW_BYTES, read_bulk_preview
+
+    big = tmp_path / "big.ndjson"
+    line = json.dumps({"id": 0, "blob": "x" * (PREVIEW_BYTES // 2)}) + "\n"
+    big.write_text(line * 20)
+    assert len(first_items(big, "ndjson", 20, PREVIEW_BYTES)) == 2
+    assert len(first_items(big, "ndjson", 20, 10)) == 1
+    assert len(first_items(big, "ndjson", 20)) == 20
+    assert len(read_bulk_preview(big, "ndjson", "id").items) == 2

@@ -156,6 +156,8 @@ def test_error_labels_group_refusals_and_item_errors() -> None:
     assert error_label(refused(3, 404, "stream not found")) == "404 STREAM_NOT_FOUND"
     assert error_label(refused(4, 413, "too big")) == "413 PAYLOAD_TOO_LARGE"
     assert error_label(refused(5, 503, "down")) == "503 INTERNAL"
+    # Every status the contract names a code for is labelled with it (one table, shared).
+    assert error_label(refused(8, 408, "too slow")) == "408 REQUEST_TIMEOUT"
     partial = make_entry(
         6,
         processing_status="partially_failed",

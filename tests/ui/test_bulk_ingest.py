@@ -290,3 +290,20 @@ def test_a_typed_path_previews_without_enter(
     assert dialog.path == path
     assert dialog.start_button.isEnabled()
     dialog.reject()
+
+
+def test_the_rejects_file_is_private_and_whole(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from console.ui.bulk.dialog import write_rejects
+
+    target = tmp_path / "rejected.ndjson"
+    old_umask = os.umask(0o022)
+    try:
+        assert write_rejects(target, [(4, "missing “id”"), (40, "missing “id”")]) == 2
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [json.loads(line)["item"] for line in target.read_text("utf-8").splitlines()] == [4, 40]
+    assert [p.name for p in tmp_path.iterdir()] == ["rejected.ndjson"]

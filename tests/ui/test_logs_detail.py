@@ -23,6 +23,7 @@ from console.api.transport import ApiClient
 from console.logbuffer.buffer import Column
 from console.ui.logs.detail import (
     MAX_BODY_CHARS,
+    MAX_FORMATTED_CHARS,
     LogDetailPane,
     format_body,
     timeline_rows,
@@ -278,6 +279,24 @@ def test_bodies_are_pretty_when_json_raw_otherwise_and_say_base64_and_cuts() -> 
     assert len(huge.text) == MAX_BODY_CHARS
     assert "kept" in huge.note
     assert format_body(None).note == "No body kept."
+
+
+def test_a_deeply_nested_body_is_shown_as_received_not_blown_up_by_indenting() -> None:
+    # 64 KiB of valid JSON nested 900 deep would indent to ~58 MB (seconds, frozen pane).
+    one = "[" * 900 + "]" * 900
+    body = "[" + ",".join([one] * 36) + "]"
+    shown = format_body(body)
+    assert not shown.is_json
+    assert shown.text == body
+    assert "Too deeply nested" in shown.note
+    nested_ok = format_body('{"a":' * 20 + "1" + "}" * 20)
+    assert nested_ok.is_json
+    wide = (
+        "["
+        + ",".join(["[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"] * 4000)
+        + "]"
+    )
+    assert len(format_body(wide).text) <= MAX_FORMATTED_CHARS
 
 
 def test_the_timeline_gives_each_step_its_time_and_the_gap_since_the_previous() -> None:

@@ -632,3 +632,59 @@ def test_a_backwards_custom_range_cannot_be_loaded_and_says_why(
     assert "“To” must be after “From”" in bar.load_button.toolTip()
     bar.until_edit.setDateTime(QDateTime.currentDateTime())
     assert bar.load_button.isEnabled()
+
+
+def test_a_status_the_tail_refreshes_reaches_the_detail_of_the_current_entry(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    import dataclasses
+
+    from console.logbuffer.buffer import Column
+
+    tab = open_logs(qtbot, logs_window)
+    qtbot.waitUntil(lambda: tab.current_id is not None, timeout=5000)
+    detail = tab.detail
+    qtbot.waitUntil(lambda: detail.detail is not None and not detail.fetching, timeout=10000)
+    buffer = tab.buffer
+    slot = buffer.slot_of(tab.current_id)
+    shown = buffer.entry(slot)
+    moved_on = "failed" if shown.processing_status != "failed" else "succeeded"
+    buffer.update([dataclasses.replace(shown, processing_status=moved_on)])
+    # What the live tail's status refresh says after applying a page.
+    tab._tail_updated([slot])
+    assert detail.value_buttons[Column.STATUS].text() == moved_on
+    assert detail.fetching  # its timeline and errors are read again
+
+
+def test_the_text_field_holds_any_id_a_click_filters_on(qtbot: QtBot) -> None:
+    from console.logbuffer.buffer import BufferFilter
+    from console.ui.logs.filters import LogFilterBar
+
+    bar = LogFilterBar()
+    qtbot.addWidget(bar)
+    longest_id = "k" * 255  # the server's bound on an idempotency key
+    bar.set_filter(BufferFilter(text=longest_id), emit=False)
+    assert bar.text_edit.text() == bar.filter.text == longest_id
+
+
+def test_a_cell_menu_filters_on_the_value_it_named_even_after_rows_moved(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from console.logbuffer.buffer import Column
+
+    tab = open_logs(qtbot, logs_window)
+    model = tab.model
+    # A row with a feed (the newest rows may be pipeline events, which have none).
+    row = next(r for r in range(model.rowCount()) if model.index(r, 2).data())
+    feed = model.index(row, 2).data()
+    menu = tab.cell_menu(model.index(row, 2))
+    [action] = [a for a in menu.actions() if a.text().startswith("Filter on feed")]
+    # While the menu is open, the rows move (a filter here; the live tail does the same).
+    feeds = (model.index(r, 2).data() for r in range(model.rowCount()))
+    other = next(f for f in feeds if f not in (feed, ""))
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        tab.show_filter(tab.filter.with_value(Column.FEED, other))
+    assert model.index(row, 2).data() == other
+    with qtbot.waitSignal(tab.view_applied, timeout=5000):
+        action.trigger()
+    assert feed in tab.filter.feeds

@@ -149,21 +149,26 @@ def batches(
         yield from _group(units(file, item_key), max_bytes, max_items, lambda _end: digest)
 
 
-def first_items(path: Path, format: SourceFormat, limit: int) -> list[tuple[int, Any, str | None]]:
+def first_items(
+    path: Path, format: SourceFormat, limit: int, max_bytes: int | None = None
+) -> list[tuple[int, Any, str | None]]:
     """The file's first `limit` items as the uploader reads them: (source index, the item
-    or None, why it cannot be sent or None). The item key is not checked here (see
-    `item_problem`); SourceError when the file is not the format it claims."""
+    or None, why it cannot be sent or None), stopping once `max_bytes` of items are read
+    (at least one is). The item key is not checked here (see `item_problem`); SourceError
+    when the file is not the format it claims."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     found: list[tuple[int, Any, str | None]] = []
     if limit <= 0:
         return found
+    read = 0
     with path.open("rb") as file:
         units = {"ndjson": _ndjson_units, "json": _json_array_units, "csv": _csv_units}[format]
         for _end, number, encoded, problem in units(file, None):
             item = _STRICT.decode(encoded.decode("utf-8")) if encoded is not None else None
             found.append((number, item, problem))
-            if len(found) >= limit:
+            read += len(encoded) if encoded is not None else 0
+            if len(found) >= limit or (max_bytes is not None and read >= max_bytes):
                 break
     return found
 
@@ -296,6 +301,9 @@ def _ndjson_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
             problem = "the line is not valid JSON (expecting a value)"
         except ValueError as exc:
             problem = f"the line is not valid JSON ({exc})"
+        except RecursionError:
+            # json's C scanner stops deep nesting this way: the item is refused, not the file.
+            problem = "the line nests deeper than JSON can be read here"
         else:
             problem = item_problem(value, item_key)
         yield offset, number, (text if problem is None else None), problem
@@ -421,6 +429,11 @@ def _json_array_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
         while True:
             try:
                 value, end = _STRICT.raw_decode(buf, pos)
+            except RecursionError:
+                # Its end cannot be found without reading it: the file cannot go on.
+                raise SourceError(
+                    f"an element at byte {pos_byte:,} nests deeper than JSON can be read here"
+                ) from None
             except ValueError as exc:
                 # Cut by the chunk's end, or broken: read on, but not without bound (an
                 # element this large could never be sent anyway).

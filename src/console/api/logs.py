@@ -23,6 +23,7 @@ from console.api.errors import ApiError
 from console.api.fields import objects, optional_float, optional_int, optional_str
 from console.api.pagination import Page, fetch_page
 from console.api.transport import ApiClient
+from console.common.redaction import ADMIN_KEY_PREFIX, INGEST_KEY_PREFIX, redact_secrets
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +87,15 @@ class LogEntry:
         count = body.get("error_count")
         return cls(
             id=int(body.get("id") or 0),
-            timestamp=float(body.get("timestamp") or 0),
+            timestamp=_moment(body.get("timestamp")) or 0.0,
             request_id=str(body.get("request_id") or ""),
             correlation_id=optional_str(body.get("correlation_id")),
             feed=optional_str(body.get("feed")),
             pipeline_id=optional_str(body.get("pipeline_id")),
-            key=optional_str(shown),
+            key=_masked(optional_str(shown)),
             key_id=optional_str(key_id),
             method=optional_str(body.get("method")),
-            path=optional_str(body.get("path")),
+            path=_masked(optional_str(body.get("path"))),
             intent=optional_str(body.get("intent")),
             http_status=optional_int(body.get("http_status")),
             items_received=int(body.get("items_received") or 0),
@@ -146,7 +147,7 @@ class LogDetail:
             else {},
             events=tuple(
                 LogEvent(
-                    timestamp=optional_float(item.get("timestamp")),
+                    timestamp=_moment(item.get("timestamp")),
                     stage=str(item.get("stage") or ""),
                     detail=optional_str(item.get("detail")),
                 )
@@ -207,7 +208,7 @@ class Trace:
                     deleted=bool(r.get("deleted")),
                     changes=tuple(
                         TraceChange(
-                            timestamp=optional_float(c.get("timestamp")),
+                            timestamp=_moment(c.get("timestamp")),
                             intent=optional_str(c.get("intent")),
                             correlation_id=optional_str(c.get("correlation_id")),
                             request_id=optional_str(c.get("request_id")),
@@ -390,6 +391,27 @@ class LogsApi:
             delay = wait if wait is not None else (server_retry or backoff)
             backoff = min(backoff * 2, self.max_backoff)
             await asyncio.sleep(delay)
+
+
+# Year 3000: a local date and time exist for every moment up to it on every platform (a
+# server's 1e12 or 1e400 made every paint, export and timeline of the entry raise).
+MAX_MOMENT = 32_503_680_000.0
+
+
+def _moment(value: Any) -> float | None:
+    """A timestamp the console can show (epoch seconds, 1970 to 3000); None otherwise."""
+    if value is None:
+        return None
+    moment = float(value)
+    return moment if 0.0 <= moment <= MAX_MOMENT else None  # NaN fails both
+
+
+def _masked(text: str | None) -> str | None:
+    """`text` with any full key secret masked: the contract sends prefix…last4, but a server
+    that sent more must not put a secret in the buffer, its exports or the trace window."""
+    if text is None or (ADMIN_KEY_PREFIX not in text and INGEST_KEY_PREFIX not in text):
+        return text  # the common case, without a regex run per entry
+    return redact_secrets(text)
 
 
 def _entry_page(content: bytes) -> Page[LogEntry]:

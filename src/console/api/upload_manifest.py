@@ -239,8 +239,8 @@ class ManifestStore:
         for candidate in self.directory.glob("*.json"):
             try:
                 manifest = Manifest.from_json(json.loads(candidate.read_bytes()))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
+            except (OSError, ValueError, KeyError, TypeError, RecursionError):
+                continue  # RecursionError: json's own stop for absurd nesting
             if manifest.url != server_id or manifest.path is None:
                 continue
             if candidate != self.path_for(manifest.url, manifest.feed, manifest.source_id):

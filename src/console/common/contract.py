@@ -25,6 +25,17 @@ PIPELINE_STATUSES: tuple[str, ...] = (
     "archived",
 )
 
+# Every processing status of a connector log entry, in the contract's order (Connector logs).
+LOG_PROCESSING_STATUSES: tuple[str, ...] = (
+    "queued",
+    "processing",
+    "succeeded",
+    "partially_failed",
+    "failed",
+    "duplicate",
+    "rejected",
+)
+
 # The error code that goes with each HTTP status (PLATFORM_API.md, Conventions).
 ERROR_CODE_BY_STATUS: dict[int, str] = {
     400: "INVALID_PAYLOAD",

@@ -35,19 +35,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from console.api.logs import LogEntry, LogItemError
+from console.common.contract import ERROR_CODE_BY_STATUS, LOG_PROCESSING_STATUSES
 from console.logbuffer._arena import SparseStrings, release_freed_heap, zeros
 from console.logbuffer._search import fold, rows_containing, rows_starting_with
 
 MAX_ENTRIES = 1_000_000
-STATUSES: tuple[str, ...] = (
-    "queued",
-    "processing",
-    "succeeded",
-    "partially_failed",
-    "failed",
-    "duplicate",
-    "rejected",
-)
+STATUSES: tuple[str, ...] = LOG_PROCESSING_STATUSES  # codes 0..6, in this order
 FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed", "duplicate", "rejected"})
 
 ID_WIDTH = 26  # the alphanumerics after `req_` / `corr_` in the sandbox's ids
@@ -223,19 +216,8 @@ class AddResult(NamedTuple):
     skipped: int
 
 
-_HTTP_CODES: Final = {
-    400: "INVALID_PAYLOAD",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "STREAM_NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    412: "PRECONDITION_FAILED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "UNPROCESSABLE",
-    429: "RATE_LIMITED",
-}
+# The contract's code of each status; an ingest request's 404 is its stream's.
+_HTTP_CODES: Final = {**ERROR_CODE_BY_STATUS, 404: "STREAM_NOT_FOUND"}
 # Refusals whose first message says what was wrong with the payload: the label keeps it.
 # Others' messages carry per-request details (retry seconds, sizes) that would split groups.
 _LABEL_MESSAGE_STATUSES: Final = frozenset({400, 409, 422})

@@ -6,17 +6,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from console.common.contract import LOG_PROCESSING_STATUSES
 from console.sandbox.storage.sqlite import random_alphanumeric
 
-PROCESSING_STATUSES = (
-    "queued",
-    "processing",
-    "succeeded",
-    "partially_failed",
-    "failed",
-    "duplicate",
-    "rejected",
-)
+PROCESSING_STATUSES = LOG_PROCESSING_STATUSES
 # An entry keeps the first this many item errors; `error_count` says how many there were.
 MAX_ENTRY_ERRORS = 100
 # Request and response bodies are kept up to this many bytes.

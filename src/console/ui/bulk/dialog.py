@@ -59,7 +59,13 @@ from console.api.upload_manifest import ManifestStore, PendingUpload, default_ma
 from console.ui.bulk.preview import PREVIEW_ITEMS, BulkPreview, read_bulk_preview
 from console.ui.bulk.resume_bar import how_far
 from console.ui.formatting import format_duration
-from console.ui.records.io_files import RateMeter, format_bytes, format_count, in_file_thread
+from console.ui.records.io_files import (
+    RateMeter,
+    atomic_output,
+    format_bytes,
+    format_count,
+    in_file_thread,
+)
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import error_text
@@ -121,9 +127,12 @@ def format_of(path: Path) -> SourceFormat:
 def write_rejects(target: Path, rejected: list[tuple[int, str]]) -> int:
     """Every rejected item as NDJSON `{"item": index, "reason": text}` (as the CLI's
     `--rejects`); returns how many lines were written."""
-    with target.open("w", encoding="utf-8") as out:
+    # Private and whole: the reasons quote the items' data (a data file, 0600), and a
+    # failed write must not leave half a file under the name chosen.
+    with atomic_output(target) as out:
         for index, reason in rejected:
-            out.write(json.dumps({"item": index, "reason": reason}, ensure_ascii=False) + "\n")
+            line = json.dumps({"item": index, "reason": reason}, ensure_ascii=False) + "\n"
+            out.write(line.encode("utf-8"))
     return len(rejected)
 
 
@@ -521,6 +530,7 @@ class BulkIngestDialog(QDialog):
     def _build_run_page(self) -> QWidget:
         page = QWidget()
         self.run_title = QLabel()
+        self.run_title.setTextFormat(Qt.TextFormat.PlainText)  # it names the file
         self.run_title.setWordWrap(True)
         font = self.run_title.font()
         font.setBold(True)

@@ -11,6 +11,9 @@ from typing import Any
 from console.api.ingest_sources import SourceFormat, first_items, item_problem
 
 PREVIEW_ITEMS = 20
+# Items of up to 8 MiB each are valid: without a byte budget, 20 of them decoded at once
+# would hold a gigabyte of Python objects for a preview that shows 200 characters a cell.
+PREVIEW_BYTES = 1 << 20
 MAX_COLUMNS = 8  # data fields shown besides the item key
 MAX_CELL = 200  # characters of a value shown in a cell
 
@@ -56,8 +59,9 @@ def _cell(value: Any) -> str:
 def read_bulk_preview(
     path: Path, fmt: SourceFormat, item_key: str, limit: int = PREVIEW_ITEMS
 ) -> BulkPreview:
-    """Read and check the first `limit` items (OSError, SourceError as the uploader would)."""
-    raw = first_items(path, fmt, limit)
+    """Read and check the first `limit` items, at most PREVIEW_BYTES of them (OSError,
+    SourceError as the uploader would)."""
+    raw = first_items(path, fmt, limit, PREVIEW_BYTES)
     columns: list[str] = []
     for _number, item, _problem in raw:
         if isinstance(item, dict):

@@ -18,7 +18,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from console.api.transport import ApiClient
@@ -118,6 +118,7 @@ class InterruptedUploadsBar(QFrame):
                 f"{how_far(upload)}, cannot go on."
             )
         label = QLabel(text)
+        label.setTextFormat(Qt.TextFormat.PlainText)  # file and feed names, never markup
         label.setWordWrap(True)
         label.setToolTip(str(upload.path))
         layout.addWidget(label, 1)

@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +45,11 @@ MAX_BODY_CHARS = 256 * 1024
 # Bodies longer than this are formatted in a worker thread (json.loads + dumps of 64 KiB
 # takes a few ms; of the 256 KiB bound, tens of ms).
 FORMAT_IN_THREAD_CHARS = 8 * 1024
+# Indenting multiplies a nested body: 64 KiB of `[[[...]]]` nested 900 deep would become
+# 58 MB of spaces (seconds to build, a frozen pane to show). Past this depth or this size
+# the body is shown as received instead.
+MAX_FORMAT_DEPTH = 64
+MAX_FORMATTED_CHARS = 1024 * 1024
 TIMELINE_COLUMNS = ("Stage", "Time", "Since previous", "Detail")
 ERROR_COLUMNS = ("Item", "Field", "Message")
 # `[14].sku`: item 14's field sku (how refusals name an item's problem).
@@ -93,12 +98,46 @@ def format_body(
     try:
         # Strict: NaN/Infinity are not JSON; json's depth limit ends absurd nesting.
         parsed = json.loads(body, parse_constant=_refuse_constant)
-        text = json.dumps(parsed, indent=2, ensure_ascii=False)
     except (ValueError, RecursionError):
         if body.strip():
             notes.insert(0, "Not valid JSON: shown as received.")
         return FormattedBody(body, " ".join(notes), False)
+    text = _indented(parsed)
+    if text is None:
+        notes.insert(0, "Too deeply nested or too large to format: shown as received.")
+        return FormattedBody(body, " ".join(notes), False)
     return FormattedBody(text, " ".join(notes), True)
+
+
+def _depth_within(value: object, limit: int) -> bool:
+    # Iterative: the parsed body is user data, so no recursion over it.
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[object]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def _indented(parsed: object) -> str | None:
+    if not _depth_within(parsed, MAX_FORMAT_DEPTH):
+        return None
+    parts: list[str] = []
+    size = 0
+    for chunk in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(parsed):
+        size += len(chunk)
+        if size > MAX_FORMATTED_CHARS:
+            return None
+        parts.append(chunk)
+    return "".join(parts)
 
 
 def _refuse_constant(name: str) -> object:
@@ -179,6 +218,7 @@ class IdRow(QWidget):
         self.name = name
         self.value = ""
         self.label = QLabel("—")
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # IDs as the server sent them
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.copy_button = QPushButton("Copy")
@@ -230,6 +270,8 @@ class LogDetailPane(QWidget):
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
         self.title = QLabel("No entry selected")
+        # Every label of the pane shows the server's values as they are, never as markup.
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         font = self.title.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
@@ -241,6 +283,7 @@ class LogDetailPane(QWidget):
         head.addWidget(self.title, 1)
         head.addWidget(self.loading)
         self.error = QLabel("")
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.setStyleSheet(
@@ -255,6 +298,7 @@ class LogDetailPane(QWidget):
         self._filter_values: dict[Column, object] = {}
         for name in ("Time", "Items", "Duration", "Request", "Client"):
             label = QLabel("—")
+            label.setTextFormat(Qt.TextFormat.PlainText)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.values[name] = label
@@ -314,8 +358,8 @@ class LogDetailPane(QWidget):
             note.setWordWrap(True)
             note.setStyleSheet("color: #7a5200;")
         self.bodies = QTabWidget()
-        self.bodies.addTab(self._with_note(self.request_body, self.request_note), "Request body")
-        self.bodies.addTab(self._with_note(self.response_body, self.response_note), "Response body")
+        self.bodies.addTab(self._part(self.request_note, self.request_body), "Request body")
+        self.bodies.addTab(self._part(self.response_note, self.response_body), "Response body")
         self.bodies.addTab(self.headers_view, "Headers")
 
         split = QSplitter(Qt.Orientation.Vertical)
@@ -335,15 +379,6 @@ class LogDetailPane(QWidget):
         layout.addLayout(ids_form)
         layout.addWidget(split, 1)
         self.clear()
-
-    @staticmethod
-    def _with_note(view: QPlainTextEdit, note: QLabel) -> QWidget:
-        part = QWidget()
-        layout = QVBoxLayout(part)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(note)
-        layout.addWidget(view, 1)
-        return part
 
     @staticmethod
     def _part(heading: QLabel, body: QWidget) -> QWidget:
@@ -407,6 +442,19 @@ class LogDetailPane(QWidget):
             self.loading.setText("")
             return
         self.loading.setText("Loading detail…")
+        self._task = asyncio.ensure_future(self._fetch(self._logs, entry.request_id))
+
+    def refresh_entry(self, entry: LogEntry) -> None:
+        """The entry shown moved on (the live tail refreshed its status): show its new fields
+        and fetch its detail again, so the timeline and errors agree with the table."""
+        if self.entry is None or self.entry.request_id != entry.request_id:
+            return
+        self.entry = entry
+        self._show_fields(entry)
+        if self._logs is None:
+            return
+        self._cancel_fetch()
+        self.loading.setText("Refreshing detail…")
         self._task = asyncio.ensure_future(self._fetch(self._logs, entry.request_id))
 
     def _show_fields(self, entry: LogEntry) -> None:

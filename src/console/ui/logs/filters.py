@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from console.logbuffer.buffer import BufferFilter
 
 TYPING_DEBOUNCE_MS = 150
-MAX_FILTER_TEXT = 200
+# Room for any ID (the server's bound is 255): clicking "filter on this ID" puts the whole
+# ID in the field, so the field and the filter it drives say the same thing.
+MAX_FILTER_TEXT = 256
 # (label, seconds back from now); None: custom.
 PRESETS: tuple[tuple[str, float | None], ...] = (
     ("Last 15 minutes", 15 * 60.0),

@@ -862,7 +862,8 @@ class IngestLogsTab(QWidget):
         if field is not None and value not in (None, ""):
             shown = text if len(text) <= 40 else text[:39] + "…"
             action = menu.addAction(f"Filter on {title.lower()} “{shown}”")
-            action.triggered.connect(lambda: self.filter_on_cell(index))
+            # The value named, not the index: rows move under an open menu (live tail).
+            action.triggered.connect(lambda: self.filter_on_column(name, value))
         if name in ID_COLUMNS and text:
             find = menu.addAction(f"Find by ID: {text}")
             find.triggered.connect(lambda: self.find_requested.emit(text))
@@ -929,9 +930,16 @@ class IngestLogsTab(QWidget):
     def _tail_added(self, _result: AddResult) -> None:
         self.refilter("tail")
 
-    def _tail_updated(self, _slots: object) -> None:
-        """Held entries finished (their status changed): a status filter may now differ."""
+    def _tail_updated(self, slots: list[int]) -> None:
+        """Held entries finished (their status changed): a status filter may now differ,
+        and the detail of the current entry must not keep its old status."""
         self.refilter("tail")
+        buffer, detail = self.buffer, self.detail
+        if buffer is None or detail is None or self.current_id is None:
+            return
+        slot = buffer.slot_of(self.current_id)
+        if slot is not None and slot in slots:
+            detail.refresh_entry(buffer.entry(slot))
 
     def _tail_failed(self, message: str) -> None:
         self.live_label.setText(f"Live tail stopped: {message}")

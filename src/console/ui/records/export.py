@@ -18,16 +18,7 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -36,7 +27,6 @@ from console.api.feeds import Feed, FeedsApi
 from console.api.records import RecordQuery, RecordsApi
 from console.ui.formatting import format_duration
 from console.ui.records.io_files import (
-    FORMATS,
     ExportWriter,
     FileFormat,
     RateMeter,
@@ -44,12 +34,11 @@ from console.ui.records.io_files import (
     in_file_thread,
 )
 from console.ui.session import ConsoleSession
-from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import error_text
+from console.ui.widgets.export_dialog import ExportDialogBase
 
 PAGE_SIZE = 1000
 FINISH_POLL_SECONDS = 0.2  # how often the progress of writing a CSV from its spool shows
-FORMAT_TITLES = {"csv": "CSV", "ndjson": "NDJSON (one JSON object per line)"}
 DELETED_TITLES = {"0": "active records", "1": "archived records", "all": "active and archived"}
 
 
@@ -73,11 +62,9 @@ def unfiltered(query: RecordQuery) -> bool:
     return query == RecordQuery(order=query.order)
 
 
-class ExportDialog(QDialog):
+class ExportDialog(ExportDialogBase):
     """Choose format and file, then export with progress and Cancel."""
 
-    export_finished = Signal(str, int)  # path, rows written
-    export_stopped = Signal(object)  # the error, or None when cancelled
     progress_changed = Signal(int)  # rows written so far, after each page
 
     def __init__(
@@ -89,108 +76,34 @@ class ExportDialog(QDialog):
         feeds: FeedsApi | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Export from “{feed.name}”")
-        self.setMinimumWidth(560)
+        note = QLabel(
+            "CSV: guid, system_id, version, updated_at, deleted, then the data keys; arrays "
+            "as name[0], name[1], … and objects as JSON text, so the file imports again."
+        )
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #5c5f66;")
+        super().__init__(
+            f"Export from “{feed.name}”",
+            f"Exports the {describe_query(query)} of “{feed.name}”.",
+            feed.id,
+            parent,
+            notes=(note,),
+        )
+        self.note = note
         self.records = records
         self.feeds = feeds
         self.feed = feed
         self.page_size = PAGE_SIZE
         self.query = query
-        self.runner = TaskRunner(self)
-        self.runner.failed.connect(self._task_failed)
-        self.finished.connect(self._closed)
-        self.file_dialog: QFileDialog | None = None
         self.rows_written = 0
         self._writer: ExportWriter | None = None
-
-        self.what_label = QLabel(f"Exports the {describe_query(query)} of “{feed.name}”.")
-        self.what_label.setWordWrap(True)
-        self.format_combo = QComboBox()
-        for fmt in FORMATS:
-            self.format_combo.addItem(FORMAT_TITLES[fmt], fmt)
-        self.format_combo.currentIndexChanged.connect(self._format_changed)
-        self.file_edit = QLineEdit()
-        self.file_edit.setPlaceholderText("Where to write the file")
-        self.file_edit.textChanged.connect(self._sync_buttons)
-        self.browse_button = QPushButton("&Choose…")
-        self.browse_button.clicked.connect(self.choose_file)
-        file_row = QHBoxLayout()
-        file_row.addWidget(self.file_edit, 1)
-        file_row.addWidget(self.browse_button)
-        form = QFormLayout()
-        form.addRow("Format", self.format_combo)
-        form.addRow("File", file_row)
-        self.note = QLabel(
-            "CSV: guid, system_id, version, updated_at, deleted, then the data keys; arrays "
-            "as name[0], name[1], … and objects as JSON text, so the file imports again."
-        )
-        self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: #5c5f66;")
-
-        self.progress_bar = QProgressBar()
-        self.progress_bar.hide()
-        self.progress_label = QLabel()
-        self.progress_label.setWordWrap(True)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #a61b0f;")
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label.hide()
-
-        self.close_button = QPushButton("Close")
-        self.close_button.clicked.connect(self.reject)
-        self.cancel_button = QPushButton("Cancel export")
+        self.finished.connect(self._closed)
         self.cancel_button.clicked.connect(self.cancel_export)
-        self.cancel_button.hide()
-        self.export_button = QPushButton("&Export")
-        self.export_button.setObjectName("primaryButton")
-        self.export_button.setDefault(True)
         self.export_button.clicked.connect(self.start_export)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.close_button)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.what_label)
-        layout.addLayout(form)
-        layout.addWidget(self.note)
-        layout.addWidget(self.progress_bar)
-        layout.addWidget(self.progress_label)
-        layout.addWidget(self.error_label)
-        layout.addStretch(1)
-        layout.addLayout(buttons)
-        self._sync_buttons()
-
-    @property
-    def file_format(self) -> FileFormat:
-        """The chosen format."""
-        fmt: FileFormat = self.format_combo.currentData()
-        return fmt
 
     def _format_changed(self) -> None:
         self.note.setVisible(self.file_format == "csv")
-        text = self.file_edit.text().strip()
-        if text:
-            self.file_edit.setText(str(Path(text).with_suffix(f".{self.file_format}")))
-
-    def _sync_buttons(self) -> None:
-        busy = self.runner.running > 0
-        self.export_button.setEnabled(bool(self.file_edit.text().strip()) and not busy)
-
-    def choose_file(self) -> QFileDialog:
-        """Ask where to write the export (Qt's own dialog, the same everywhere)."""
-        suggested = f"{self.feed.id}.{self.file_format}"
-        chooser = QFileDialog(self, "Export to", suggested)
-        chooser.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        chooser.setOption(QFileDialog.Option.DontUseNativeDialog, True)
-        chooser.selectFile(suggested)
-        chooser.fileSelected.connect(self.file_edit.setText)
-        chooser.finished.connect(chooser.deleteLater)
-        self.file_dialog = chooser
-        chooser.open()
-        return chooser
+        super()._format_changed()
 
     def start_export(self) -> asyncio.Task[Any] | None:
         """Export to the chosen file."""
@@ -198,14 +111,8 @@ class ExportDialog(QDialog):
         if not text or self.runner.running:
             return None
         target = Path(text).expanduser()
-        self.error_label.hide()
-        self.progress_bar.show()
+        self._busy()
         self.progress_bar.setRange(0, 0)
-        self.progress_label.setText("Starting…")
-        self.cancel_button.show()
-        self.cancel_button.setEnabled(True)
-        for widget in (self.export_button, self.format_combo, self.file_edit, self.browse_button):
-            widget.setEnabled(False)
         task = self.runner.start(self._export(target, self.file_format), name="export")
         task.add_done_callback(lambda _task: self._idle())
         return task
@@ -302,29 +209,11 @@ class ExportDialog(QDialog):
         else:
             self.progress_label.setText(f"{format_count(done)} rows{per_second}")
 
-    def _stopped(self, text: str, error: BaseException | None) -> None:
-        self.progress_bar.hide()
-        self.progress_label.setText("")
-        self.error_label.setText(text)
-        self.error_label.show()
-        self.export_stopped.emit(error)
-
     def _closed(self) -> None:
         # The partial file goes at once, not when the cancelled task next runs.
         if self._writer is not None:
             self._writer.abort()
         self.runner.cancel_all()
-
-    def _idle(self) -> None:
-        if not shiboken6.isValid(self):
-            return
-        self.cancel_button.hide()
-        for widget in (self.format_combo, self.file_edit, self.browse_button):
-            widget.setEnabled(True)
-        self._sync_buttons()
-
-    def _task_failed(self, error: BaseException) -> None:
-        self._stopped(error_text(error), error)
 
 
 def start_export(

@@ -158,6 +158,8 @@ class FindNotice(QFrame):
             " #findNotice QLabel { color: #5a4300; }"
         )
         self.label = QLabel("")
+        # Plain: the line quotes what was pasted, which may look like markup.
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)

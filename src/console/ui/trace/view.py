@@ -250,6 +250,7 @@ class TracePage(QWidget):
         self._details_gate = asyncio.Semaphore(DETAIL_CONCURRENCY)
 
         self.title = QLabel(shown_id(any_id, 90))
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # an ID as pasted, never markup
         font = self.title.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
