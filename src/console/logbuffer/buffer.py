@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from console.api.logs import LogEntry, LogItemError
-from console.logbuffer._arena import SparseStrings, release_freed_heap, zeros
+from console.logbuffer._arena import SparseStrings, bound_heap, release_freed_heap, zeros
 from console.logbuffer._search import fold, rows_containing, rows_starting_with
 
 MAX_ENTRIES = 1_000_000
@@ -1373,6 +1373,7 @@ __all__ = [
     "Histogram",
     "LogBuffer",
     "Selection",
+    "bound_heap",
     "error_label",
     "iso_time",
 ]

@@ -480,6 +480,7 @@ class IngestLogsTab(QWidget):
             self._detail_connected = True
         time_range = self.filter_bar.time_range()
         since, until = time_range.resolve()
+        buffer_module.bound_heap()  # before the first million-row temporaries (see there)
         buffer: LogBuffer = buffer_module.LogBuffer()
         self.buffer = buffer
         self.loaded_range = (since, until)
