@@ -65,8 +65,11 @@ def release_freed_heap() -> None:
 
 _M_MMAP_THRESHOLD: Final = -3  # glibc's mallopt parameter numbers (malloc.h)
 _M_ARENA_MAX: Final = -8
-# Blocks from this size up come from mmap and go back to the system when freed.
-_MMAP_FROM: Final = 128 * 1024
+# Blocks from this size up come from mmap and go back to the system when freed. Not
+# lower: a million-row mask (1 MB) faulted in afresh on every filter measured 25 -> 48 ms
+# a filter change (the plain numpy floor 0.4 -> 3 ms) at 128 KiB; 2 MiB measured no
+# smaller than 4 MiB.
+_MMAP_FROM: Final = 4 * 1024 * 1024
 _heap_bounded = False
 
 
@@ -77,9 +80,10 @@ def bound_heap() -> None:
     pass allocates temporaries of 1-8 MiB (masks, slot arrays), many on worker threads.
     glibc raises its mmap threshold after such a block is freed, then serves the next
     ones from the heaps, whose freed middles stay resident: +35-55 MB after the first
-    load. A fixed threshold (which also turns the raising off) keeps every such block
-    in mmap, unmapped when freed; two arenas at most keep the worker threads' small
-    allocations (parsed pages) in heaps that `malloc_trim` can shrink.
+    load. A fixed threshold (which also turns the raising off) keeps the 8 MB arrays
+    (int64 slots and float64 times at 1M) in mmap, unmapped when freed, while the 1-4 MB
+    ones (masks, int32 slots) are reused from the heap; two arenas at most keep the worker
+    threads' small allocations (parsed pages) in heaps that `malloc_trim` can shrink.
     """
     global _heap_bounded
     if _heap_bounded or not sys.platform.startswith("linux"):
