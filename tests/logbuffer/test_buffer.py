@@ -370,3 +370,26 @@ def test_time_bounds_far_out_of_range_select_all_or_nothing() -> None:
     assert len(buffer.select(BufferFilter(since=1e300))) == 0
     assert len(buffer.select(BufferFilter(until=-1e300))) == 0
     assert len(buffer.select(BufferFilter(since=float("nan")))) == 0
+
+
+def test_the_empty_filter_reuses_its_slots_while_held_and_follows_every_change() -> None:
+    buffer = LogBuffer(capacity=10)
+    buffer.add_older(page(1, 8, processing_status="queued"))
+    shown = buffer.select(BufferFilter())
+    again = buffer.select(BufferFilter())
+    # Held by the view: the same array, no pass over the buffer; nobody may change it.
+    assert again.slots is shown.slots
+    assert not shown.slots.flags.writeable
+    assert ids(buffer, again) == list(range(8, 0, -1))
+    # A status refresh keeps the slots and tells the new generation.
+    assert buffer.update([make_entry(3, processing_status="failed")]) == 1
+    refreshed = buffer.select(BufferFilter())
+    assert refreshed.slots is shown.slots
+    assert refreshed.generation == buffer.generation
+    # Added and evicted entries: new slots.
+    buffer.add_newer([make_entry(i) for i in range(9, 13)])
+    moved = buffer.select(BufferFilter())
+    assert ids(buffer, moved) == list(range(12, 2, -1))
+    assert moved.slots is not shown.slots
+    buffer.clear()
+    assert len(buffer.select(BufferFilter())) == 0

@@ -25,6 +25,7 @@ import functools
 import math
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,7 +37,7 @@ from numpy.typing import NDArray
 
 from console.api.logs import LogEntry, LogItemError
 from console.common.contract import ERROR_CODE_BY_STATUS, LOG_PROCESSING_STATUSES
-from console.logbuffer._arena import SparseStrings, release_freed_heap, zeros
+from console.logbuffer._arena import SparseStrings, bound_heap, release_freed_heap, zeros
 from console.logbuffer._search import fold, rows_containing, rows_starting_with
 
 MAX_ENTRIES = 1_000_000
@@ -509,6 +510,8 @@ class LogBuffer:
         self._other_requests = SparseStrings()
         self._other_correlations = SparseStrings()
         self._idempotency = SparseStrings()
+        # The empty filter's slots, (lo, hi) they were made for, held weakly (see select).
+        self._all_slots: tuple[tuple[int, int], weakref.ref[NDArray[np.int32]]] | None = None
         self._view = _View(
             0, _ORIGIN, _ORIGIN, 0, self._allocate(0, fresh=True), categories=dict(self._categories)
         )
@@ -1057,6 +1060,8 @@ class LogBuffer:
     def select(self, f: BufferFilter) -> Selection:
         """The slots `f` keeps, newest first (vectorised; safe on a worker thread)."""
         view = self._view
+        if f.is_empty():
+            return Selection(self._everything(view.lo, view.hi), view.generation)
         parts: list[NDArray[np.int64]] = []
         for start, end, first_slot in view.segments():
             mask = self._mask(view, start, end, first_slot, f)
@@ -1068,6 +1073,19 @@ class LogBuffer:
             return Selection(np.empty(0, np.int32), view.generation)
         slots = np.concatenate(parts)[::-1].astype(np.int32)
         return Selection(slots, view.generation)
+
+    def _everything(self, lo: int, hi: int) -> NDArray[np.int32]:
+        """Every held slot, newest first (read-only): the array handed out last time while
+        anyone still holds it (the view, facet counts), so an empty filter costs nothing."""
+        kept = self._all_slots
+        if kept is not None and kept[0] == (lo, hi):
+            slots = kept[1]()
+            if slots is not None:
+                return slots
+        slots = np.arange(hi - 1, lo - 1, -1, dtype=np.int32)
+        slots.setflags(write=False)  # shared by every caller: nobody may change it
+        self._all_slots = ((lo, hi), weakref.ref(slots))
+        return slots
 
     def _codes_in(
         self, view: _View, name: str, start: int, end: int, values: Iterable[object]
@@ -1355,6 +1373,7 @@ __all__ = [
     "Histogram",
     "LogBuffer",
     "Selection",
+    "bound_heap",
     "error_label",
     "iso_time",
 ]

@@ -187,6 +187,7 @@ class IngestLogsTab(QWidget):
         self._summary_token = 0  # the newest histogram and groups asked
         self._summary_shown = 0  # the token of the ones shown
         self._summaries_again = False
+        self._trim_after_summaries = False  # a load ended: its first summaries trim after
         self._shown_generation = -1
         self._last_progress_refresh = 0.0
         self._syncing = False
@@ -487,6 +488,7 @@ class IngestLogsTab(QWidget):
             self._detail_connected = True
         time_range = self.filter_bar.time_range()
         since, until = time_range.resolve()
+        buffer_module.bound_heap()  # before the first million-row temporaries (see there)
         buffer: LogBuffer = buffer_module.LogBuffer()
         self.buffer = buffer
         self.loaded_range = (since, until)
@@ -549,6 +551,7 @@ class IngestLogsTab(QWidget):
         self.progress_bar.hide()
         self.cancel_button.hide()
         self._load_outcome = outcome
+        self._trim_after_summaries = True
         self.refilter("load")
         newest = self.model.entry_id_at(0) if self.model.rowCount() else None
         if self.current_id is None and newest is not None:
@@ -744,6 +747,11 @@ class IngestLogsTab(QWidget):
         if token != self._summary_token or buffer is not self.buffer:
             return  # a newer view was asked meanwhile
         self._show_summaries(*answer, token)
+        if self._trim_after_summaries and not self.loading:
+            # The load's pages and the first passes over what it loaded are done: the C
+            # heap they freed goes back to the system (~5 MB at 1M, a few ms here).
+            self._trim_after_summaries = False
+            await in_view_worker(buffer.trim)
         if self._summaries_again:
             self._summaries_again = False
             current, f = self.selection, self.filter_bar.filter
