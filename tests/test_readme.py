@@ -95,3 +95,25 @@ def test_the_ingest_and_log_figures_are_in_the_readme_with_their_floors() -> Non
     )
     assert len(p95s) == 7, "README lacks the log list, detail and trace rows"
     assert all(float(p95) <= 100 for p95 in p95s), "a README log figure misses p95 100 ms"
+
+
+def test_the_log_view_and_find_by_id_figures_are_in_the_readme_with_their_floors() -> None:
+    """Issue 13's targets: filter change to repaint <= 30 ms at 1M entries, the live tail's
+    longest stall <= 50 ms, Find by ID <= 1 s; RSS <= 200 MB is reported, met or missed."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    repaint = re.search(r"Ingest Logs tab holding 1,000,000 entries[^|]*\| ([\d.]+) ms", text)
+    assert repaint, "the log view's filter-to-repaint figure is missing from README"
+    assert float(repaint.group(1)) <= 30
+    assert re.search(r"console RSS after the load[^|]*\| [\d.]+ MB[^\n]*≤ 200 MB", text)
+    stall = re.search(
+        r"live tail at 1,000 entries a second[^|]*\| ([\d.]+) ms[^|]*\| [\d.]+ ms", text
+    )
+    assert stall, "the live tail's stall figure with its floor is missing from README"
+    assert float(stall.group(1)) <= 50
+    finds = re.findall(
+        r"\| (?:Find by ID with 1,000,000|same, an idempotency key replayed)"
+        r"[^|]*\| ([\d.]+) ms \| [\d.]+ ms",
+        text,
+    )
+    assert len(finds) == 2, "README lacks the Find by ID rows"
+    assert all(float(ms) <= 1000 for ms in finds)
