@@ -688,3 +688,23 @@ def test_a_cell_menu_filters_on_the_value_it_named_even_after_rows_moved(
     with qtbot.waitSignal(tab.view_applied, timeout=5000):
         action.trigger()
     assert feed in tab.filter.feeds
+
+
+def test_an_entry_the_full_view_drops_for_the_tail_says_it_left_the_view(
+    qtbot: QtBot, logs_window: Any, logs_server: tuple[str, str]
+) -> None:
+    # It read "hidden by the current filter", which no filter was doing.
+    url, key = logs_server
+    logs_window.logs_tab.buffer_capacity = 50
+    tab = open_logs(qtbot, logs_window)
+    qtbot.waitUntil(lambda: tab.tail_state == "live", timeout=10000)
+    assert tab.model.rowCount() == 50
+    oldest_row = tab.model.rowCount() - 1
+    tab.table.selectRow(oldest_row)
+    oldest = tab.model.entry_id_at(oldest_row)
+    assert tab.current_id == oldest
+    assert send_ingest(url, key, "orders", b'[{"order_id": "evict-1"}]') is not None
+    qtbot.waitUntil(lambda: not tab.buffer.has_id(oldest), timeout=LATE_MS)
+    qtbot.waitUntil(lambda: "left the view" in tab.hidden_note.text(), timeout=5000)
+    assert "50 entries" in tab.hidden_note.text()
+    assert "filter" not in tab.hidden_note.text()

@@ -100,6 +100,8 @@ BIN_SECONDS = (
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
 )  # fmt: skip
 HIDDEN_NOTE = "This entry is hidden by the current filter."
+# A full view makes room for the live tail's entries by dropping its oldest.
+EVICTED_NOTE = "This entry has left the view: it keeps the newest {capacity:,} entries."
 ID_COLUMNS = frozenset({"REQUEST_ID", "CORRELATION_ID"})
 COLUMN_WIDTHS = (172, 124, 96, 160, 48, 56, 240, 240, 76)
 
@@ -171,6 +173,8 @@ class IngestLogsTab(QWidget):
         super().__init__(parent)
         self.session = session
         self.runner = runner
+        # Entries the next load's buffer may hold (None: MAX_ENTRIES); tests make it small.
+        self.buffer_capacity: int | None = None
         self.buffer: LogBuffer | None = None
         self.selection: Selection | None = None
         self.current_id: int | None = None
@@ -489,7 +493,8 @@ class IngestLogsTab(QWidget):
         time_range = self.filter_bar.time_range()
         since, until = time_range.resolve()
         buffer_module.bound_heap()  # before the first million-row temporaries (see there)
-        buffer: LogBuffer = buffer_module.LogBuffer()
+        capacity = self.buffer_capacity or buffer_module.MAX_ENTRIES
+        buffer: LogBuffer = buffer_module.LogBuffer(capacity)
         self.buffer = buffer
         self.loaded_range = (since, until)
         self.loading = True
@@ -682,6 +687,8 @@ class IngestLogsTab(QWidget):
             table.setAutoScroll(auto_scroll)
             self._syncing = False
         self._note_hidden(self.current_id is not None and current_row is None)
+        if self.current_id is not None and not buffer.has_id(self.current_id):
+            self.hidden_note.setText(EVICTED_NOTE.format(capacity=buffer.capacity))
         self._show_new_count()
         self._update_summary()
         self._sync_actions()
