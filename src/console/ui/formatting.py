@@ -13,6 +13,14 @@ def format_timestamp(value: float | None, *, empty: str = "—") -> str:
     return datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M")
 
 
+def format_time_ms(value: float | None, *, empty: str = "—") -> str:
+    """Local date and time to the millisecond (log entries are close together)."""
+    if value is None:
+        return empty
+    moment = datetime.fromtimestamp(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
 def format_relative(value: float | None, now: float | None = None, *, empty: str = "—") -> str:
     """ "in 3 days", "5 min ago": for tooltips and expiry hints."""
     if value is None:

@@ -10,11 +10,12 @@ the next reset or change.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
+
+from console.ui.formatting import format_time_ms
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,14 +57,6 @@ def format_duration_ms(value: float | None) -> str:
 def status_text(status: str) -> str:
     """A processing status as the table and filters write it."""
     return status.replace("_", " ")
-
-
-def format_time(value: float | None) -> str:
-    """Local date and time to the millisecond."""
-    if value is None:
-        return ""
-    moment = datetime.fromtimestamp(value)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
 class LogTableModel(QAbstractTableModel):
@@ -207,7 +200,7 @@ def _text(column: str, value: object) -> str:
     if value is None:
         return ""
     if column == "TIME":
-        return format_time(float(value))  # type: ignore[arg-type]
+        return format_time_ms(float(value), empty="")  # type: ignore[arg-type]
     if column == "STATUS":
         return status_text(str(value))
     if column == "HTTP_STATUS":

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from console.api.errors import ApiError
 from console.api.intents import IntentOutcome, IntentsApi
 from console.api.logs import LogEntry, LogEvent, Trace, TraceChange, TraceRecord
+from console.ui.formatting import format_time_ms
 from console.ui.trace.find_field import shown_id
 from console.ui.widgets.error_banner import describe_error
 from console.ui.widgets.row_table import setup_row_view
@@ -83,13 +84,6 @@ STATUS_COLOURS = {
 }
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 LOADING_TEXT = "Loading timeline…"
-
-
-def format_time(value: float | None) -> str:
-    """Local date and time to the millisecond (log entries are close together)."""
-    if value is None:
-        return "—"
-    return datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def describe_changed(changed: Any) -> str:
@@ -398,7 +392,7 @@ class TracePage(QWidget):
             for entry in entries:
                 item = QTreeWidgetItem(
                     [
-                        format_time(entry.timestamp),
+                        format_time_ms(entry.timestamp),
                         entry.processing_status,
                         entry.feed or "—",
                         entry.intent or "—",
@@ -508,7 +502,7 @@ class TracePage(QWidget):
                     _item(record.system_id or "—"),
                     _item("archived" if record.deleted else "active"),
                     _item(f"{len(record.changes):,}"),
-                    _item(format_time(last)),
+                    _item(format_time_ms(last)),
                 )
                 cells[0].setData(ENTRY_ROLE, record)
                 for column, cell in enumerate(cells):
@@ -628,7 +622,7 @@ class TracePage(QWidget):
                 text += f" — {event.detail}"
             child = QTreeWidgetItem([text])
             child.setToolTip(
-                0, f"{format_time(event.timestamp)} {event.stage}: {event.detail or ''}"
+                0, f"{format_time_ms(event.timestamp)} {event.stage}: {event.detail or ''}"
             )
             colour = STATUS_COLOURS.get(event.stage)
             if colour is not None:
@@ -680,7 +674,7 @@ class TracePage(QWidget):
         table.setRowCount(len(changes))
         for row, change in enumerate(changes):
             cells = (
-                _item(format_time(change.timestamp)),
+                _item(format_time_ms(change.timestamp)),
                 _item(change.intent or "—"),
                 _item(describe_changed(change.changed)),
                 _item(change.correlation_id or "—"),
