@@ -17,6 +17,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from console.api.errors import ApiError
 from console.api.ingest import IngestApi, IngestReceipt
 from console.api.intents import IntentOutcome, IntentsApi
 from console.api.transport import ApiClient
@@ -430,3 +431,56 @@ def test_a_records_id_puts_its_own_item_first_among_its_requests_items(
     assert sorted(records) == sorted(f"walk-{n}" for n in range(8))
     assert [index.row() for index in table.selectionModel().selectedRows()] == [0]
     assert table_column(table, 0) == [receipt.request_id] * 8
+
+
+def test_outcomes_that_fail_to_read_say_what_failed_and_offer_a_retry(
+    qtbot: QtBot,
+    window: Any,
+    seeded: tuple[IngestReceipt, IntentOutcome, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A non-404 failure of the outcome route (the sandbox never gives one: the first read
+    is made to fail) used to leave "reading outcomes…" for good."""
+    receipt, _outcome, _idem = seeded
+    assert receipt.correlation_id is not None
+    real_outcome = IntentsApi.outcome
+    failures = [ApiError(503, "UNAVAILABLE", "The outcome store is busy")]
+
+    async def outcome(self: IntentsApi, correlation_id: str) -> IntentOutcome:
+        if failures:
+            raise failures.pop()
+        return await real_outcome(self, correlation_id)
+
+    monkeypatch.setattr(IntentsApi, "outcome", outcome)
+    page = paste(qtbot, window, receipt.correlation_id)
+    qtbot.waitUntil(lambda: not page.retry_outcomes_button.isHidden(), timeout=15000)
+    text = page.items_summary.text()
+    assert "reading outcomes" not in text
+    assert "could not be read" in text
+    assert "The outcome store is busy (HTTP 503 UNAVAILABLE)" in text
+    assert not page.retry_outcomes_button.isHidden()
+    assert page.outcomes == {}
+    with qtbot.waitSignal(page.outcomes_loaded, timeout=15000):
+        qtbot.mouseClick(page.retry_outcomes_button, Qt.MouseButton.LeftButton)
+    assert page.retry_outcomes_button.isHidden()
+    assert "could not be read" not in page.items_summary.text()
+    assert "2 created" in page.items_summary.text()
+    assert sorted(table_column(page.items_table, 3)) == ["sku-1", "sku-2"]
+
+
+def test_the_trace_lists_each_entrys_correlation_id_and_esc_closes_the_window(
+    qtbot: QtBot, window: Any, seeded: tuple[IngestReceipt, IntentOutcome, str]
+) -> None:
+    receipt, _outcome, idempotency_key = seeded
+    page = paste(qtbot, window, idempotency_key)
+    header = page.entries_tree.headerItem()
+    names = [header.text(c) for c in range(page.entries_tree.columnCount())]
+    assert names[6:8] == ["Request ID", "Correlation ID"]
+    [row] = tree_rows(page)
+    assert (row[6], row[7]) == (receipt.request_id, receipt.correlation_id)
+    trace_window = window.finder.windows[0]
+    trace_window.activateWindow()
+    qtbot.waitUntil(trace_window.isActiveWindow, timeout=5000)
+    page.entries_tree.setFocus()
+    qtbot.keyClick(page.entries_tree, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not trace_window.isVisible(), timeout=5000)

@@ -53,7 +53,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TAB_TITLES = ("Log entries", "Items", "Records")
-ENTRY_COLUMNS = ("Time", "Status", "Feed", "Intent", "HTTP", "Items", "Request ID", "Duration")
+ENTRY_COLUMNS = (
+    "Time",
+    "Status",
+    "Feed",
+    "Intent",
+    "HTTP",
+    "Items",
+    "Request ID",
+    "Correlation ID",
+    "Duration",
+)
 ITEM_COLUMNS = ("Request ID", "Item", "Outcome", "Record", "Field", "Message")
 RECORD_COLUMNS = ("Feed", "GUID", "System id", "Status", "Changes", "Last change")
 CHANGE_COLUMNS = ("When", "Intent", "Changed", "Correlation ID", "Request ID")
@@ -220,6 +230,7 @@ class TracePage(QWidget):
     open_record_requested = Signal(str, str)  # feed, GUID: show it in the Records tab
     timeline_loaded = Signal(str)  # request ID whose timeline is shown
     outcomes_loaded = Signal()  # the Items tab holds every outcome it asked for
+    outcomes_failed = Signal(str)  # some outcomes could not be read: what failed
     refreshed = Signal()  # a new trace of this ID is shown
 
     def __init__(
@@ -235,6 +246,8 @@ class TracePage(QWidget):
         self.runner = runner
         self.trace: Trace | None = None
         self.outcomes: dict[str, IntentOutcome] = {}
+        self._outcome_failure = ""  # what the last read of outcomes could not do
+        self._unread_outcomes: list[str] = []  # correlation ids whose outcome failed
         self._timelines: dict[str, tuple[LogEvent, ...] | str] = {}
         self._entry_items: dict[str, QTreeWidgetItem] = {}
         self._asked: set[str] = set()
@@ -289,13 +302,23 @@ class TracePage(QWidget):
 
         self.items_summary = QLabel("")
         self.items_summary.setWordWrap(True)
+        # Server messages go in here (a failed read of outcomes): never markup.
+        self.items_summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.items_summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.retry_outcomes_button = QPushButton("Re&try outcomes")
+        self.retry_outcomes_button.setToolTip("Read again the outcomes that could not be read")
+        self.retry_outcomes_button.clicked.connect(self.retry_outcomes)
+        self.retry_outcomes_button.hide()
+        items_head = QHBoxLayout()
+        items_head.addWidget(self.items_summary, 1)
+        items_head.addWidget(self.retry_outcomes_button)
         self.items_table = _table(ITEM_COLUMNS)
         self.items_table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.items_table.customContextMenuRequested.connect(self._item_menu)
         items_page = QWidget()
         items_layout = QVBoxLayout(items_page)
         items_layout.setContentsMargins(0, 4, 0, 0)
-        items_layout.addWidget(self.items_summary)
+        items_layout.addLayout(items_head)
         items_layout.addWidget(self.items_table, 1)
 
         self.records_table = _table(RECORD_COLUMNS)
@@ -351,6 +374,9 @@ class TracePage(QWidget):
         self._generation += 1
         self.trace = trace
         self.outcomes = {}
+        self._outcome_failure = ""
+        self._unread_outcomes = []
+        self.retry_outcomes_button.hide()
         self._timelines = {}
         self._asked = set()
         self._show_summary(trace)
@@ -399,6 +425,7 @@ class TracePage(QWidget):
                         str(entry.http_status) if entry.http_status is not None else "—",
                         f"{entry.items_received:,}",
                         entry.request_id,
+                        entry.correlation_id or "—",
                         f"{entry.duration_ms:,.1f} ms" if entry.duration_ms is not None else "—",
                     ]
                 )
@@ -428,7 +455,7 @@ class TracePage(QWidget):
                     item.setExpanded(True)
             if items and tree.currentItem() is None:
                 tree.setCurrentItem(items[0])
-            widths = (215, 110, 110, 110, 50, 60, 250, 80)
+            widths = (215, 110, 110, 110, 50, 60, 250, 250, 80)
             for column, width in enumerate(widths):
                 tree.setColumnWidth(column, width)
         finally:
@@ -486,6 +513,8 @@ class TracePage(QWidget):
         text = " · ".join(parts)
         if len(rows) > MAX_ITEM_ROWS:
             text += f" · the first {MAX_ITEM_ROWS:,} of {len(rows):,} rows are listed"
+        if self._outcome_failure:
+            text += f" · {self._outcome_failure}"
         self.items_summary.setText(text)
 
     def _fill_records(self, records: Iterable[TraceRecord]) -> None:
@@ -545,10 +574,21 @@ class TracePage(QWidget):
             ):
                 seen.append(corr)
         if seen:
-            self.items_summary.setText(self.items_summary.text() + " · reading outcomes…")
-            self._spawn(self._load_outcomes(seen[:OUTCOME_LIMIT], self._generation))
+            self._read_outcomes(seen[:OUTCOME_LIMIT])
         else:
             self.outcomes_loaded.emit()
+
+    def _read_outcomes(self, correlation_ids: list[str]) -> None:
+        self._outcome_failure = ""
+        self.retry_outcomes_button.hide()
+        self.items_summary.setText(self.items_summary.text() + " · reading outcomes…")
+        self._spawn(self._load_outcomes(correlation_ids, self._generation))
+
+    def retry_outcomes(self) -> None:
+        """Read again the outcomes whose last read failed."""
+        if self._unread_outcomes and self.trace is not None:
+            self._fill_items()  # drops the failure's note before "reading outcomes…"
+            self._read_outcomes(list(self._unread_outcomes))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = self.runner.start(coro)
@@ -640,21 +680,35 @@ class TracePage(QWidget):
         gate = asyncio.Semaphore(DETAIL_CONCURRENCY)
         intents = IntentsApi(self.session.require_client())
 
-        async def one(corr: str) -> tuple[str, IntentOutcome | None]:
+        async def one(corr: str) -> tuple[str, IntentOutcome | ApiError | None]:
             async with gate:
                 try:
                     return corr, await intents.outcome(corr)
                 except ApiError as error:
                     if error.status == 404:  # no intent under it (a refused request)
                         return corr, None
-                    raise
+                    return corr, error  # said on the Items tab, with a retry
 
         answers = await asyncio.gather(*(one(corr) for corr in correlation_ids))
         if generation != self._generation:
             return
-        self.outcomes = {corr: outcome for corr, outcome in answers if outcome is not None}
+        failed = [(corr, a) for corr, a in answers if isinstance(a, ApiError)]
+        self.outcomes.update(
+            (corr, answer) for corr, answer in answers if isinstance(answer, IntentOutcome)
+        )
+        self._unread_outcomes = [corr for corr, _error in failed]
+        if failed:
+            headline, _details, _corr = describe_error(failed[0][1])
+            count = _count(len(failed), "intent")
+            self._outcome_failure = f"the outcomes of {count} could not be read: {headline}"
+        else:
+            self._outcome_failure = ""
         self._fill_items()
-        self.outcomes_loaded.emit()
+        if failed:
+            self.retry_outcomes_button.show()
+            self.outcomes_failed.emit(self._outcome_failure)
+        else:
+            self.outcomes_loaded.emit()
 
     # -- records -----------------------------------------------------------------------
 

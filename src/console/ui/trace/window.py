@@ -4,7 +4,7 @@ one trace beside another."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from console.ui.trace.find_field import FindField, FindNotice, shown_id
@@ -141,6 +141,13 @@ class TraceWindow(QWidget):
         self._current_changed(self.tabs.currentIndex())
         if self.tabs.count() == 0:
             self.emptied.emit(self)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Esc closes the window, as it does a dialog (a widget using Esc takes it first)."""
+        if event.key() == Qt.Key.Key_Escape and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            self.close()
+            return
+        super().keyPressEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing the window closes its traces."""
