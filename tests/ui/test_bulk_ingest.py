@@ -307,3 +307,48 @@ def test_the_rejects_file_is_private_and_whole(tmp_path: Path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [json.loads(line)["item"] for line in target.read_text("utf-8").splitlines()] == [4, 40]
     assert [p.name for p in tmp_path.iterdir()] == ["rejected.ndjson"]
+
+
+def test_a_progress_file_that_cannot_be_removed_on_cancel_is_said_with_its_path(
+    qtbot: QtBot,
+    window: MainWindow,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    state_home: Path,
+) -> None:
+    """Cancel forgets the manifest; when the file system refuses (here a directory stands
+    where the manifest was: root ignores permission bits), the dialog says what failed and
+    which file, with no traceback."""
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 3000)
+    dialog = open_dialog(qtbot, window, path)
+    dialog.max_items = 250
+
+    def pause_after_two(progress: UploadProgress) -> None:
+        if progress.batches_done >= 2 and dialog.state == "running":
+            dialog.pause_upload()
+
+    dialog.progress_changed.connect(pause_after_two)
+    with qtbot.waitSignal(
+        dialog.state_changed, check_params_cb=lambda s: s == "paused", timeout=60000
+    ):
+        dialog.start_button.click()
+    dialog.progress_changed.disconnect(pause_after_two)
+    (kept,) = ManifestStore(state_home).pending(sandbox_url)
+    manifest = kept.manifest_path
+    manifest.unlink()
+    manifest.mkdir()  # unlink() of it fails: IsADirectoryError
+    (manifest / "in-the-way").write_text("")
+    box = dialog.ask_to_cancel()
+    with qtbot.waitSignal(
+        dialog.state_changed, check_params_cb=lambda s: s == "cancelled", timeout=15000
+    ):
+        box.button(box.StandardButton.Yes).click()
+    assert not dialog.run_error.isHidden()
+    text = dialog.run_error.text()
+    assert "could not be removed" in text
+    assert str(manifest) in text
+    assert "Is a directory" in text
+    assert "Upload cancelled." in dialog.run_title.text()
+    dialog.reject()

@@ -90,6 +90,7 @@ PAGE_SETUP, PAGE_RUN = 0, 1
 
 def _muted(text: str = "") -> QLabel:
     label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # file, feed and server text: never markup
     label.setWordWrap(True)
     label.setStyleSheet("color: #5c5f66;")
     return label
@@ -97,6 +98,7 @@ def _muted(text: str = "") -> QLabel:
 
 def _error_label() -> QLabel:
     label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)  # server messages and paths: never markup
     label.setWordWrap(True)
     label.setStyleSheet("color: #a61b0f;")
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -684,12 +686,13 @@ class BulkIngestDialog(QDialog):
             return  # _finished or _failed said it
         reason, self._stop_reason = self._stop_reason, None
         if reason == "cancel":
-            self._discard_manifest()
+            forgotten = self._discard_manifest()
             self.run_title.setText("Upload cancelled.")
-            self.run_note.setText(
-                "What the server had taken stays on the server; the progress kept for "
-                "resuming is gone."
-            )
+            if forgotten:
+                self.run_note.setText(
+                    "What the server had taken stays on the server; the progress kept for "
+                    "resuming is gone."
+                )
             self._set_state("cancelled")
         elif reason == "pause":
             self.run_note.setText(
@@ -707,11 +710,24 @@ class BulkIngestDialog(QDialog):
         if self.state == "paused" and self.isActiveWindow():
             self.resume_button.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def _discard_manifest(self) -> None:
+    def _discard_manifest(self) -> bool:
+        """Forget the upload's progress file; False, and said here, when it cannot go."""
         uploader = self.uploader
         path = uploader.manifest_path if uploader is not None else None
-        if path is not None:
+        if path is None:
+            return True
+        try:
             path.unlink(missing_ok=True)
+        except OSError as exc:
+            self.run_error.setText(
+                f"The progress kept for resuming could not be removed: {path} "
+                f"({exc.strerror or exc}). The upload stays offered for resuming when this "
+                "server is connected: Discard it there, or delete that file."
+            )
+            self.run_error.show()
+            self.run_note.setText("What the server had taken stays on the server.")
+            return False
+        return True
 
     def ask_to_cancel(self) -> QMessageBox:
         """Ask once whether to stop the upload and forget its progress."""
@@ -736,7 +752,8 @@ class BulkIngestDialog(QDialog):
     def cancel_upload(self) -> None:
         """Stop the upload and forget its manifest (no question: `ask_to_cancel` asks)."""
         if self.state == "paused":
-            self._discard_manifest()
+            if self._discard_manifest():
+                self.run_note.setText("What the server had taken stays on the server.")
             self.run_title.setText("Upload cancelled.")
             self._set_state("cancelled")
             return
