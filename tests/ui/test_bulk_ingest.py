@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from console.api.feeds import FeedsApi
-from console.api.ingest import UploadProgress
+from console.api.ingest import IngestApi, UploadProgress
+from console.api.intents import IntentsApi
 from console.api.logs import LogsApi
 from console.api.records import RecordQuery, RecordsApi
 from console.api.transport import ApiClient
@@ -352,3 +354,72 @@ def test_a_progress_file_that_cannot_be_removed_on_cancel_is_said_with_its_path(
     assert "Is a directory" in text
     assert "Upload cancelled." in dialog.run_title.text()
     dialog.reject()
+
+
+def ingest_now(url: str, key: str, feed: str, count: int) -> None:
+    """Post `count` items to `feed` and wait until the server has applied them."""
+
+    async def send() -> None:
+        client = ApiClient(url, key)
+        try:
+            items = [{"id": f"x-{n}", "n": n} for n in range(count)]
+            receipt = await IngestApi(client).send(feed, items)
+            assert receipt.correlation_id is not None
+            async with asyncio.timeout(30):
+                await IntentsApi(client).wait(receipt.correlation_id, interval=0.05)
+        finally:
+            await client.aclose()
+
+    run(send())
+
+
+def test_the_feeds_record_count_is_read_again_when_chosen_and_after_an_upload(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    make_feed(sandbox_url, admin_key, "bulkother")
+    path = write_items(tmp_path / "items.ndjson", 300)
+    dialog = open_dialog(qtbot, window, path)
+    combo = dialog.feed_combo
+    other = combo.findData("bulkother")
+    assert "· 0 records" in combo.itemText(other)
+    ingest_now(sandbox_url, admin_key, "bulkother", 3)  # while the dialog stays open
+    dialog.select_feed("bulkother")
+    qtbot.waitUntil(lambda: "· 3 records" in combo.itemText(other), timeout=15000)
+    assert dialog.feed is not None
+    assert dialog.feed.record_count == 3
+    qtbot.waitUntil(dialog.start_button.isEnabled, timeout=15000)
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
+        dialog.start_button.click()
+    qtbot.waitUntil(lambda: "· 303 records" in combo.itemText(other), timeout=15000)
+    assert dialog.feed_count_note.text() == "The feed “Bulk bulkother” holds 303 records now."
+    dialog.reject()
+
+
+def test_the_interrupted_uploads_bar_names_the_feed_by_its_name(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 2000)
+    dialog = open_dialog(qtbot, window, path)
+    dialog.max_items = 250
+
+    def pause_after_two(progress: UploadProgress) -> None:
+        if progress.batches_done >= 2 and dialog.state == "running":
+            dialog.pause_upload()
+
+    dialog.progress_changed.connect(pause_after_two)
+    with qtbot.waitSignal(
+        dialog.state_changed, check_params_cb=lambda s: s == "paused", timeout=60000
+    ):
+        dialog.start_button.click()
+    bar = window.bulk.bar
+    dialog.reject()  # closed paused: offered in the window's bar
+    qtbot.waitUntil(lambda: len(bar.offers) == 1, timeout=15000)
+    text = " ".join(label.text() for row in bar.rows for label in row.findChildren(QLabel))
+    assert f"to “Bulk {FEED}”" in text
+    assert f"“{FEED}”" not in text
+    # A feed the server does not list (deleted, or the list failed): its id stands in.
+    bar.show_offers(bar.offers, {})
+    text = " ".join(label.text() for row in bar.rows for label in row.findChildren(QLabel))
+    assert f"to “{FEED}”" in text

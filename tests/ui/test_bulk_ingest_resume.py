@@ -159,7 +159,7 @@ def test_an_upload_closed_halfway_is_offered_at_the_next_start_and_finishes_exac
     assert bar.isVisible()
     text = offered_text(bar)
     assert "big.ndjson" in text
-    assert f"“{FEED}”" in text
+    assert "“Restart feed”" in text  # the feed's name, not its id
     assert "% sent" in text
     assert "500 items" in text  # 2 batches
     buttons = bar.buttons_of(kept)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,8 @@ FORMAT_TITLES: dict[SourceFormat, str] = {
 }
 FLAGGED = "#fdecea"
 # Tasks on the window's runner (one bulk dialog at a time).
+FEED_COUNT_TASK = "bulk.feed_count"
+FEED_COUNT_READS = 10  # after an upload: reads, a second apart, while the last batches apply
 FEEDS_TASK, PREVIEW_TASK, UPLOAD_TASK, REJECTS_TASK = (
     "bulk.feeds",
     "bulk.preview",
@@ -86,6 +89,8 @@ FEEDS_TASK, PREVIEW_TASK, UPLOAD_TASK, REJECTS_TASK = (
     "bulk.rejects",
 )
 PAGE_SETUP, PAGE_RUN = 0, 1
+
+log = logging.getLogger(__name__)
 
 
 def _muted(text: str = "") -> QLabel:
@@ -214,6 +219,8 @@ class BulkIngestDialog(QDialog):
         self.feed_combo = QComboBox()
         self.feed_combo.setPlaceholderText("Loading feeds…")
         self.feed_combo.currentIndexChanged.connect(self._feed_changed)
+        # Choosing the feed again (the same one) reads its record count again too.
+        self.feed_combo.activated.connect(lambda _index: self.refresh_feed_count())
         self.file_edit = QLineEdit()
         self.file_edit.setPlaceholderText("An .ndjson, .jsonl, .json or .csv file")
         self.file_edit.editingFinished.connect(self._file_typed)
@@ -340,7 +347,7 @@ class BulkIngestDialog(QDialog):
         self.feed_combo.setCurrentIndex(index if index >= 0 else (0 if feeds else -1))
         self.feed_combo.blockSignals(False)
         self.feeds_loaded.emit(len(feeds))
-        self._feed_changed()
+        self._feed_changed(listed=True)
         if self._resume is not None:
             resume, self._resume = self._resume, None
             if self.feed is None or self.feed.id != resume.feed:
@@ -358,12 +365,48 @@ class BulkIngestDialog(QDialog):
             raise ValueError(f"no feed {feed_id!r} listed")
         self.feed_combo.setCurrentIndex(index)
 
-    def _feed_changed(self) -> None:
+    def _feed_changed(self, _index: int = -1, *, listed: bool = False) -> None:
         feed = self.feed
         self.item_key_edit.setPlaceholderText(
             f"the feed's id field, “{feed.id_field}”" if feed is not None else ""
         )
+        if not listed:  # just listed: its count is fresh
+            self.refresh_feed_count()
         self._refresh_preview()
+
+    def refresh_feed_count(self, *, until: int | None = None) -> asyncio.Task[Any] | None:
+        """Read the chosen feed's record count again (the list's goes stale while the
+        dialog stays open); `until`: after an upload, read it every second until the feed
+        holds that many records, a few times at most."""
+        feed = self.feed
+        if feed is None:
+            return None
+        reads = FEED_COUNT_READS if until is not None else 1
+        return self.runner.start(self._read_feed_count(feed.id, until, reads), name=FEED_COUNT_TASK)
+
+    async def _read_feed_count(self, feed_id: str, until: int | None, reads: int) -> None:
+        for attempt in range(reads):
+            if attempt:
+                await asyncio.sleep(1.0)
+            try:
+                fresh = await FeedsApi(self.client).get(feed_id)
+            except ApiError as exc:  # the count is a hint: the listed one stays
+                log.info("cannot read the record count of feed %s: %s", feed_id, exc)
+                return
+            self._show_feed(fresh)
+            if until is None or fresh.record_count >= until:
+                return
+
+    def _show_feed(self, fresh: Feed) -> None:
+        self.feeds = [fresh if feed.id == fresh.id else feed for feed in self.feeds]
+        index = self.feed_combo.findData(fresh.id)
+        if index >= 0:
+            self.feed_combo.setItemText(index, feed_title(fresh))
+        if self._plan is not None and self._plan[0].id == fresh.id and self.state == "finished":
+            self.feed_count_note.setText(
+                f"The feed “{fresh.name}” holds {fresh.record_count:,} records now."
+            )
+            self.feed_count_note.show()
 
     def choose_file(self) -> QFileDialog:
         """Open a file chooser (Qt's own, so it behaves the same everywhere)."""
@@ -545,8 +588,11 @@ class BulkIngestDialog(QDialog):
         self.run_note = _muted("")
         self.run_error = _error_label()
         self.report_label = QLabel()
+        self.report_label.setTextFormat(Qt.TextFormat.PlainText)
         self.report_label.setWordWrap(True)
         self.report_label.hide()
+        self.feed_count_note = _muted("")
+        self.feed_count_note.hide()
         self.rejects_table = QTableWidget(0, 2)
         self.rejects_table.setHorizontalHeaderLabels(["Item", "Why it was rejected"])
         self.rejects_table.horizontalHeaderItem(0).setToolTip(  # type: ignore[union-attr]
@@ -596,6 +642,7 @@ class BulkIngestDialog(QDialog):
         layout.addWidget(self.run_note)
         layout.addWidget(self.run_error)
         layout.addWidget(self.report_label)
+        layout.addWidget(self.feed_count_note)
         layout.addWidget(self.rejects_table, 1)
         layout.addWidget(self.rejects_note)
         layout.addWidget(self.ids_label)
@@ -814,6 +861,10 @@ class BulkIngestDialog(QDialog):
         self._show_rejects(summary.rejected)
         self._show_ids(summary)
         self._set_state("finished")
+        if self._plan is not None:
+            # The server applies the last batches just after answering them: read the
+            # count until it holds what this upload could add (new ids), a few times.
+            self.refresh_feed_count(until=self._plan[0].record_count + summary.items_sent)
         self.upload_finished.emit(summary)
 
     def _show_rejects(self, rejected: list[tuple[int, str]]) -> None:
@@ -892,7 +943,7 @@ class BulkIngestDialog(QDialog):
 
     def _closed(self, _result: int) -> None:
         """Closed while uploading: stop, keeping the manifest (an interrupted upload)."""
-        for name in (FEEDS_TASK, PREVIEW_TASK, REJECTS_TASK):
+        for name in (FEEDS_TASK, FEED_COUNT_TASK, PREVIEW_TASK, REJECTS_TASK):
             self.runner.cancel(name)
         if self.state == "running" and self._stop_reason is None:
             self._stop_reason = "close"

@@ -15,12 +15,15 @@ every start), any other by its base URL, as the command line names it.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from console.api.errors import ApiError
 from console.api.transport import ApiClient
 from console.api.upload_manifest import ManifestStore, PendingUpload, default_manifest_dir
 from console.config.profiles import ConnectionProfile
@@ -31,6 +34,8 @@ from console.ui.tasks import TaskRunner
 
 MAX_OFFERS = 3  # uploads listed in the bar; the rest are counted
 OFFER_TASK = "bulk.offers"
+
+log = logging.getLogger(__name__)
 
 
 def upload_server_id(profile: ConnectionProfile, client: ApiClient) -> str:
@@ -72,14 +77,22 @@ class InterruptedUploadsBar(QFrame):
             " border-radius: 6px; }"
         )
         self.offers: list[tuple[PendingUpload, str]] = []
+        self.feed_names: dict[str, str] = {}  # feed id -> name, as the server lists them
         self.rows: list[QWidget] = []
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(10, 6, 10, 6)
         self.more_label = QLabel()
         self.hide()
 
-    def show_offers(self, offers: list[tuple[PendingUpload, str]]) -> None:
-        """List `offers` ((upload, file state), newest first); hidden when there is none."""
+    def show_offers(
+        self,
+        offers: list[tuple[PendingUpload, str]],
+        feed_names: Mapping[str, str] | None = None,
+    ) -> None:
+        """List `offers` ((upload, file state), newest first); hidden when there is none.
+        `feed_names` (id -> name) replaces the names known; a feed not in it shows its id."""
+        if feed_names is not None:
+            self.feed_names = dict(feed_names)
         for row in self.rows:
             self._layout.removeWidget(row)
             row.deleteLater()
@@ -101,7 +114,7 @@ class InterruptedUploadsBar(QFrame):
         row = QWidget()
         layout = QHBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 0)
-        name, feed = upload.path.name, upload.feed
+        name, feed = upload.path.name, self.feed_names.get(upload.feed) or upload.feed
         stopped = format_relative(upload.updated_at) if upload.updated_at else "earlier"
         if state == "unchanged":
             text = (
@@ -120,7 +133,7 @@ class InterruptedUploadsBar(QFrame):
         label = QLabel(text)
         label.setTextFormat(Qt.TextFormat.PlainText)  # file and feed names, never markup
         label.setWordWrap(True)
-        label.setToolTip(str(upload.path))
+        label.setToolTip(f"{upload.path}\nFeed id: {upload.feed}")
         layout.addWidget(label, 1)
         if state == "unchanged":
             resume = QPushButton("Resume")
@@ -188,10 +201,16 @@ class BulkIngest(QObject):
 
     async def _read_offers(self, server_id: str) -> None:
         offers = await in_file_thread(read_offers, self.store, server_id)
+        names: dict[str, str] | None = None
+        if offers and self.session.client is not None:
+            try:
+                names = {feed.id: feed.name for feed in await self.session.feeds.list_all()}
+            except ApiError as exc:  # the ids then stand for the names
+                log.info("cannot list the feeds to name interrupted uploads: %s", exc)
         if self.session.client is None or self.server_id() != server_id:
             return  # the connection changed meanwhile: its own refresh speaks
         running = self._running_manifest()
-        self.bar.show_offers([o for o in offers if o[0].manifest_path != running])
+        self.bar.show_offers([o for o in offers if o[0].manifest_path != running], names)
         self.offers_shown.emit(len(self.bar.offers))
 
     def _running_manifest(self) -> Path | None:
