@@ -708,3 +708,61 @@ def test_an_entry_the_full_view_drops_for_the_tail_says_it_left_the_view(
     qtbot.waitUntil(lambda: "left the view" in tab.hidden_note.text(), timeout=5000)
     assert "50 entries" in tab.hidden_note.text()
     assert "filter" not in tab.hidden_note.text()
+
+
+def test_all_nine_columns_fit_at_1280_and_a_click_never_scrolls_the_table_sideways(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from PySide6.QtGui import QClipboard
+    from PySide6.QtWidgets import QApplication
+
+    from console.ui.logs.model import COLUMNS
+    from tests.ui.test_window_layout import _laid_out
+
+    tab = open_logs(qtbot, logs_window)
+    assert logs_window.width() == 1280
+    _laid_out()
+    table, header = tab.table, tab.table.horizontalHeader()
+    viewport = table.viewport().width()
+    for column in range(len(COLUMNS)):
+        right = header.sectionViewportPosition(column) + header.sectionSize(column)
+        assert right <= viewport, f"{COLUMNS[column][0]} ends at {right} of {viewport}"
+    assert table.horizontalScrollBar().maximum() == 0
+    # A long ID is elided in the middle; its tooltip and Copy give it whole.
+    corr = next(c for c, (_t, name, _f) in enumerate(COLUMNS) if name == "CORRELATION_ID")
+    index = next(
+        i for row in range(tab.model.rowCount()) if (i := tab.model.index(row, corr)).data()
+    )
+    full = index.data()
+    assert table.fontMetrics().horizontalAdvance(full) > header.sectionSize(corr)
+    assert table.textElideMode() == Qt.TextElideMode.ElideMiddle
+    assert index.data(Qt.ItemDataRole.ToolTipRole).startswith(full + "\n")
+    menu = tab.cell_menu(index)
+    [copy] = [a for a in menu.actions() if a.text() == "Copy correlation id"]
+    copy.trigger()
+    assert QApplication.clipboard().text(QClipboard.Mode.Clipboard) == full
+    menu.deleteLater()
+
+    # Narrower (the detail pane dragged wider): the table scrolls sideways, and a click on
+    # a cell cut by the right edge selects its row without moving the table under the
+    # pointer (Qt brought the cell's column into view).
+    tab.splitter.setSizes([520, 740])
+    _laid_out()
+    sideways = table.horizontalScrollBar()
+    qtbot.waitUntil(lambda: sideways.maximum() > 0, timeout=5000)
+    sideways.setValue(0)
+    edge = table.viewport().width() - 4
+    cut = header.logicalIndexAt(edge)
+    assert header.sectionViewportPosition(cut) + header.sectionSize(cut) > edge + 4
+    y = table.rowViewportPosition(2) + 5
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(edge, y))
+    assert table.currentIndex().row() == 2
+    assert table.currentIndex().column() == cut
+    # Qt brings the pressed cell into view a double-click interval after the press (when
+    # no double click came): the same call, made now rather than waited for.
+    table.scrollTo(table.currentIndex())
+    assert sideways.value() == 0
+    # The arrow keys move the current row the same way.
+    qtbot.keyClick(table, Qt.Key.Key_Down)
+    assert table.currentIndex().row() == 3
+    assert sideways.value() == 0

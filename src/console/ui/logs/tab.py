@@ -39,12 +39,13 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QObject,
+    QPersistentModelIndex,
     QPoint,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QGuiApplication, QMouseEvent, QShowEvent
+from PySide6.QtGui import QFontMetrics, QGuiApplication, QMouseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -103,7 +104,49 @@ HIDDEN_NOTE = "This entry is hidden by the current filter."
 # A full view makes room for the live tail's entries by dropping its oldest.
 EVICTED_NOTE = "This entry has left the view: it keeps the newest {capacity:,} entries."
 ID_COLUMNS = frozenset({"REQUEST_ID", "CORRELATION_ID"})
-COLUMN_WIDTHS = (172, 124, 96, 160, 48, 56, 240, 240, 76)
+# The columns but the two IDs get what their content needs (text: measured with the
+# table's font, plus padding); the IDs share what is left, elided in the middle (the
+# tooltip and Copy give them whole), so all nine fit at a 1280 px window with the detail
+# pane open.
+COLUMN_TEXT_WIDTHS = {
+    "TIME": "2026-12-31 23:59:59.999",
+    "FEED": "inventory99",
+    "INTENT": "record.update",
+    "HTTP_STATUS": "HTTP",
+    "ITEMS": "10,000",
+    "DURATION": "Duration",
+}
+STATUS_WIDTH = 124  # the widest pill, "partially failed", and its margins
+CELL_PADDING = 14
+TABLE_SHARE = (860, 400)  # the splitter's first sizes: table, detail pane
+
+
+def column_widths(metrics: QFontMetrics) -> dict[int, int]:
+    """Widths of the columns sized to their content (the ID columns stretch)."""
+    widths = {}
+    for column, (_title, name, _filters) in enumerate(COLUMNS):
+        if name == "STATUS":
+            widths[column] = STATUS_WIDTH
+        elif name in COLUMN_TEXT_WIDTHS:
+            widths[column] = metrics.horizontalAdvance(COLUMN_TEXT_WIDTHS[name]) + CELL_PADDING
+    return widths
+
+
+class LogTableView(QTableView):
+    """The entries table. A click (or any move of the current row) never scrolls it
+    sideways: rows are selected whole, so the cell's column needs no bringing into view,
+    and Qt's doing so shifted the table under the pointer."""
+
+    def scrollTo(
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible,
+    ) -> None:
+        """Scroll vertically only."""
+        sideways = self.horizontalScrollBar()
+        kept = sideways.value()
+        super().scrollTo(index, hint)
+        sideways.setValue(kept)
 
 
 # One thread for the view's numpy passes (text filter, histogram, groups): each thread
@@ -266,7 +309,7 @@ class IngestLogsTab(QWidget):
         self.histogram.range_picked.connect(self._range_picked)
 
         self.model = LogTableModel()
-        self.table = QTableView()
+        self.table = LogTableView()
         self.table.setModel(self.model)
         setup_row_view(self.table)
         self.table.setAccessibleName("Log entries")
@@ -280,9 +323,12 @@ class IngestLogsTab(QWidget):
         vertical.setDefaultSectionSize(ROW_HEIGHT)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for column, width in enumerate(COLUMN_WIDTHS):
+        header.setStretchLastSection(False)
+        for column, width in column_widths(self.table.fontMetrics()).items():
             header.resizeSection(column, width)
+        for column, (_title, name, _filters) in enumerate(COLUMNS):
+            if name in ID_COLUMNS:
+                header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.viewport().installEventFilter(self)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -342,7 +388,7 @@ class IngestLogsTab(QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([800, 460])
+        splitter.setSizes(list(TABLE_SHARE))
         splitter.setChildrenCollapsible(False)
         self.splitter = splitter
 
