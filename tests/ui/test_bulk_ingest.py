@@ -423,3 +423,37 @@ def test_the_interrupted_uploads_bar_names_the_feed_by_its_name(
     bar.show_offers(bar.offers, {})
     text = " ".join(label.text() for row in bar.rows for label in row.findChildren(QLabel))
     assert f"to “{FEED}”" in text
+
+
+def test_a_bulk_upload_pacing_on_the_ingest_burst_is_not_shown_as_an_alarm(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    """The ingest routes report their per-key burst (20 a second here) in the same headers
+    as the per-IP limit: the status bar showed "Rate limit 2/20" in red during uploads."""
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 1200)
+    dialog = open_dialog(qtbot, window, path)
+    dialog.max_items = 100  # 12 requests
+    status = window.status
+    seen: list[tuple[str, str, str]] = []
+
+    def look(outcome: Any) -> None:
+        if "/ingest" in outcome.path:  # the status bar has taken this answer in already
+            pacing = getattr(status, "pacing_label", None)
+            shown = pacing.text() if pacing is not None else ""
+            seen.append((shown, status.rate_label.text(), status.rate_label.styleSheet()))
+
+    window.session.request_finished.connect(look)
+    try:
+        with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
+            dialog.start_button.click()
+    finally:
+        window.session.request_finished.disconnect(look)
+    assert len(seen) >= 12
+    for pacing, rate, style in seen:
+        assert pacing.startswith("Ingest pacing "), pacing
+        assert pacing.endswith("/20"), pacing
+        assert "/20" not in rate, rate  # the per-IP limit's headroom (1,000,000 here)
+        assert "#8f1d12" not in style
+    assert status.pacing_label.styleSheet() == "color: #5c5f66;"
+    dialog.reject()

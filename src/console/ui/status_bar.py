@@ -1,8 +1,16 @@
-"""Status bar: connection state, last request latency, rate-limit headroom."""
+"""Status bar: connection state, last request latency, rate-limit headroom.
+
+Two limits answer in the same `X-RateLimit-*` headers: the per-IP one (every route) and
+the per-key burst of the ingest routes (20 a second by default), reported instead when it
+is the narrower. A bulk upload pacing itself on the burst is normal: its headroom shows
+apart, neutral ("Ingest pacing 2/20"), and only the per-IP headroom turns red when low.
+"""
 
 from __future__ import annotations
 
+import re
 import time
+from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
@@ -12,6 +20,25 @@ from console.ui.formatting import format_duration
 from console.ui.widgets.elided_label import ElidedLabel
 
 STATE_COLOURS = {"connected": "#11643a", "connecting": "#1d4f9c", "offline": "#8f1d12"}
+# `/api/ingest` and the intents' `/ingest/{feed}/...`: the routes with a per-key burst.
+INGEST_ROUTE = re.compile(r"(?:^|/)ingest(?:[/?]|$)")
+PACING_SHOWN_S = 2.0  # past its window's reset, the burst's headroom is stale
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """One limit's figures as a response reported them."""
+
+    limit: int
+    remaining: int
+    reset_at: float | None
+
+    @classmethod
+    def of(cls, state: RateLimitState) -> Headroom | None:
+        """The figures of `state` (None when the server gave none)."""
+        if state.limit is None or state.remaining is None:
+            return None
+        return cls(state.limit, state.remaining, state.reset_at)
 
 
 class ConsoleStatusBar(QStatusBar):
@@ -24,11 +51,19 @@ class ConsoleStatusBar(QStatusBar):
         self.connection_label = ElidedLabel("Not connected")
         self.latency_label = QLabel("")
         self.rate_label = QLabel("")
+        self.pacing_label = QLabel("")
+        self.pacing_label.setStyleSheet("color: #5c5f66;")
+        self.pacing_label.setToolTip(
+            "Requests left in this second under the ingest routes' per-key burst limit: "
+            "bulk uploads pace themselves on it, which is normal"
+        )
         self.addWidget(self.state_dot)
         self.addWidget(self.connection_label, 1)
         self.addPermanentWidget(self.latency_label)
+        self.addPermanentWidget(self.pacing_label)
         self.addPermanentWidget(self.rate_label)
-        self._rate: RateLimitState | None = None
+        self._rate: Headroom | None = None  # the per-IP limit's
+        self._pacing: Headroom | None = None  # the ingest burst's, when it was reported
         self._waiting_until: float | None = None
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
@@ -51,7 +86,15 @@ class ConsoleStatusBar(QStatusBar):
         self._waiting_until = None
         if outcome.status:
             self.latency_label.setText(f"Last request {outcome.latency_ms:.0f} ms")
-        self._rate = outcome.rate_limit
+        reported = Headroom.of(outcome.rate_limit)
+        if reported is not None:
+            burst = INGEST_ROUTE.search(outcome.path.split("?")[0]) is not None and (
+                self._rate is None or reported.limit != self._rate.limit
+            )
+            if burst:
+                self._pacing = reported
+            else:
+                self._rate = reported
         self._render_rate()
 
     def retry_waiting(self, wait: RetryWait) -> None:
@@ -63,12 +106,20 @@ class ConsoleStatusBar(QStatusBar):
         """Forget the last connection's figures."""
         self.latency_label.setText("")
         self.rate_label.setText("")
+        self.pacing_label.setText("")
         self._rate = None
+        self._pacing = None
         self._waiting_until = None
         self._tick.stop()
 
     def _render_rate(self) -> None:
         now = time.time()
+        pacing = self._pacing
+        if pacing is not None and (pacing.reset_at or 0) + PACING_SHOWN_S > now:
+            self.pacing_label.setText(f"Ingest pacing {pacing.remaining}/{pacing.limit}")
+        else:
+            self.pacing_label.setText("")
+            self._pacing = None
         if self._waiting_until is not None and self._waiting_until > now:
             self.rate_label.setText(
                 f"Rate limited: retrying in {format_duration(self._waiting_until - now)}"
@@ -77,16 +128,21 @@ class ConsoleStatusBar(QStatusBar):
             self._tick.start()
             return
         rate = self._rate
-        if rate is None or rate.limit is None or rate.remaining is None:
+        if rate is None:
             self.rate_label.setText("")
-            self._tick.stop()
+            if self._pacing is None:
+                self._tick.stop()
+            else:
+                self._tick.start()  # the pacing figure goes once its second is over
             return
         text = f"Rate limit {rate.remaining}/{rate.limit}"
         if rate.reset_at is not None and rate.reset_at > now:
             text += f", resets in {format_duration(rate.reset_at - now)}"
             self._tick.start()
-        else:
+        elif self._pacing is None:
             self._tick.stop()
+        else:
+            self._tick.start()
         low = rate.remaining <= max(1, rate.limit // 10)
         self.rate_label.setStyleSheet("color: #8f1d12; font-weight: 600;" if low else "")
         self.rate_label.setText(text)
