@@ -766,3 +766,32 @@ def test_all_nine_columns_fit_at_1280_and_a_click_never_scrolls_the_table_sidewa
     qtbot.keyClick(table, Qt.Key.Key_Down)
     assert table.currentIndex().row() == 3
     assert sideways.value() == 0
+
+
+def test_choosing_custom_prefills_the_span_shown_ending_now_not_at_app_start(
+    qtbot: QtBot,
+) -> None:
+    import time as clock
+
+    from PySide6.QtCore import QDateTime
+
+    from console.ui.logs.filters import CUSTOM_INDEX, LogFilterBar
+
+    bar = LogFilterBar()
+    qtbot.addWidget(bar)
+    # As the fields stood when the app started, three hours ago.
+    started = QDateTime.currentDateTime().addSecs(-3 * 3600)
+    bar.since_edit.setDateTime(started.addSecs(-3600))
+    bar.until_edit.setDateTime(started)
+    bar.set_preset(2)  # the last 24 hours
+    bar.set_preset(CUSTOM_INDEX)
+    since, until = bar.time_range().since, bar.time_range().until
+    assert since is not None
+    assert until is not None
+    assert abs(until - clock.time()) < 120
+    assert abs((until - since) - 86_400) < 120
+    assert bar.load_button.isEnabled()
+    # Custom again (a range of the user's own): left as it is.
+    bar.since_edit.setDateTime(started)
+    bar.set_preset(CUSTOM_INDEX)
+    assert bar.since_edit.dateTime() == started

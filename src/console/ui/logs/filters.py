@@ -141,6 +141,7 @@ class LogFilterBar(QWidget):
         for label, seconds in PRESETS:
             self.range_combo.addItem(label, seconds)
         self.range_combo.setCurrentIndex(DEFAULT_PRESET)
+        self._range_index = DEFAULT_PRESET  # the range chosen last (Custom: CUSTOM_INDEX)
         self.range_combo.setAccessibleName("Time range to load")
         self.range_combo.setToolTip("Which entries are loaded from the server (reloads)")
         self.range_combo.activated.connect(self._preset_chosen)
@@ -235,12 +236,21 @@ class LogFilterBar(QWidget):
     def set_custom_range(self, since: float, until: float) -> None:
         """Choose Custom with this span (the caller reloads)."""
         self.range_combo.setCurrentIndex(CUSTOM_INDEX)
+        self._range_index = CUSTOM_INDEX
         self.since_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(since)))
         self.until_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(until) + 59))
         self._show_custom(True)
 
     def _preset_chosen(self, index: int) -> None:
         custom = self.range_combo.itemData(index) is None
+        previous, self._range_index = self._range_index, index
+        if custom and previous != CUSTOM_INDEX:
+            # From a preset: the span it named, ending now (not when the tab was built).
+            seconds = self.range_combo.itemData(previous)
+            now = QDateTime.currentDateTime()
+            span = int(seconds) if seconds is not None else 3600
+            self.since_edit.setDateTime(now.addSecs(-span))
+            self.until_edit.setDateTime(now)
         self._show_custom(custom)
         if not custom:
             self.range_changed.emit()
