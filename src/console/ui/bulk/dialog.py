@@ -254,6 +254,7 @@ class BulkIngestDialog(QDialog):
         form.addRow("Item &key", self.item_key_edit)
 
         self.kept_label = QLabel()
+        self.kept_label.setTextFormat(Qt.TextFormat.PlainText)  # a file and feed name
         self.kept_label.setWordWrap(True)
         self.kept_label.setObjectName("keptUpload")
         self.kept_label.setStyleSheet(

@@ -6,11 +6,12 @@ no nested event loop runs inside a coroutine (STACK_NOTES 2).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from PySide6.QtCore import QDate, QDateTime, QTime, QTimer, Signal
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -54,6 +55,7 @@ class NewKeyRequest:
 
 def _error_label() -> QLabel:
     label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)  # server messages
     label.setWordWrap(True)
     label.setStyleSheet("color: #a61b0f;")
     label.hide()
@@ -182,7 +184,7 @@ class SecretDialog(QDialog):
         self._clipboard_clear_ms = clipboard_clear_ms
         self.key = created.key
         intro = QLabel(
-            f"<b>{heading}</b> for “{created.key.name}” ({created.key.masked}).<br>"
+            f"<b>{heading}</b> for “{html.escape(created.key.name)}” ({created.key.masked}).<br>"
             "This is the only time the full key is shown. Store it in your secret "
             "manager now: the platform keeps only a hash and cannot show it again."
         )
@@ -202,6 +204,7 @@ class SecretDialog(QDialog):
         row.addWidget(self.copy_button)
         self.keychain_box = QCheckBox("Also save it in this computer's keychain")
         self.keychain_note = QLabel()
+        self.keychain_note.setTextFormat(Qt.TextFormat.PlainText)  # the keyring's reason
         self.keychain_note.setWordWrap(True)
         self.keychain_note.setStyleSheet("color: #5c5f66; margin-left: 22px;")
         self.keychain_note.hide()
@@ -295,8 +298,8 @@ class RotateDialog(QDialog):
         self.setWindowTitle("Rotate API key")
         self.key = key
         text = (
-            f"Rotate “{key.name}” ({key.masked})? A new key with the same name, kind and feed "
-            "is created and shown once. Until the grace period ends both keys work."
+            f"Rotate “{html.escape(key.name)}” ({key.masked})? A new key with the same name, "
+            "kind and feed is created and shown once. Until the grace period ends both keys work."
         )
         if is_own_key:
             text += (

@@ -206,6 +206,7 @@ def shown_key(entry: LogEntry) -> str:
 
 def _heading(text: str) -> QLabel:
     label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # it quotes server statuses
     label.setStyleSheet("font-weight: 600;")
     return label
 
@@ -354,6 +355,8 @@ class LogDetailPane(QWidget):
             view.setFont(fixed)
         self.request_note = QLabel("")
         self.response_note = QLabel("")
+        for note in (self.request_note, self.response_note):
+            note.setTextFormat(Qt.TextFormat.PlainText)
         for note in (self.request_note, self.response_note):
             note.setWordWrap(True)
             note.setStyleSheet("color: #7a5200;")

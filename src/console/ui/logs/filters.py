@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QDateTime, QTimer, Signal
+from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -106,6 +106,7 @@ class FilterChip(QFrame):
             "#logChip { background: #eef0f4; border: 1px solid #d6d9e0; border-radius: 10px; }"
         )
         self.label = QLabel(text)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # typed text, feed names
         self.label.setToolTip(tooltip)
         close = QToolButton()
         close.setText("✕")

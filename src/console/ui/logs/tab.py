@@ -255,6 +255,7 @@ class IngestLogsTab(QWidget):
         self.live_button.setToolTip("Show new entries as they are written (ranges ending now)")
         self.live_button.toggled.connect(self._live_toggled)
         self.live_label = QLabel("")
+        self.live_label.setTextFormat(Qt.TextFormat.PlainText)  # server messages
         self.live_label.setStyleSheet("color: #5c5f66;")
         self.live_label.setMinimumWidth(120)
         self.new_button = QPushButton("")

@@ -48,6 +48,7 @@ def describe_mark(mark: ArchiveMark) -> str:
 
 def _heading(text: str) -> QLabel:
     label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
     label.setStyleSheet("font-weight: 600;")
     return label
 
@@ -100,6 +101,7 @@ class RecordDetail(QWidget):
         super().__init__(parent)
         self.record: Record | None = None
         self.title = QLabel("No record selected")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # record ids, as the server sent them
         font = self.title.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
@@ -107,8 +109,10 @@ class RecordDetail(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status_badge = QLabel("")
+        self.status_badge.setTextFormat(Qt.TextFormat.PlainText)
         self.status_badge.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.not_listed = QLabel("")
+        self.not_listed.setTextFormat(Qt.TextFormat.PlainText)
         self.not_listed.setStyleSheet("color: #7a5200;")
         self.not_listed.hide()
         head = QHBoxLayout()
@@ -121,6 +125,7 @@ class RecordDetail(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         for name in ("GUID", "System id", "Version", "Created", "Updated"):
             label = QLabel("—")
+            label.setTextFormat(Qt.TextFormat.PlainText)  # server values
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.values[name] = label
@@ -138,6 +143,7 @@ class RecordDetail(QWidget):
             "#archiveBox { background: #f4f4f6; border: 1px solid #dcdde2; border-radius: 6px; }"
         )
         self.archived_label = QLabel("")
+        self.archived_label.setTextFormat(Qt.TextFormat.PlainText)  # who archived it
         self.archived_label.setWordWrap(True)
         self.archived_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.archive_correlation = CopyableValue(
@@ -189,6 +195,7 @@ class RecordDetail(QWidget):
         self.more_history_button.setToolTip("Load the next page of this record's history")
         self.more_history_button.clicked.connect(self.more_history_requested)
         self.history_status = QLabel("")
+        self.history_status.setTextFormat(Qt.TextFormat.PlainText)
         self.history_status.setStyleSheet("color: #5c5f66;")
         history_head = QHBoxLayout()
         history_head.addWidget(_heading("History"))

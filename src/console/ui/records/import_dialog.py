@@ -90,6 +90,7 @@ NO_DUPLICATES = (
 
 def _error_label() -> QLabel:
     label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)  # server messages
     label.setWordWrap(True)
     label.setStyleSheet("color: #a61b0f;")
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -99,6 +100,7 @@ def _error_label() -> QLabel:
 
 def _muted(text: str = "") -> QLabel:
     label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # file names, server text
     label.setWordWrap(True)
     label.setStyleSheet("color: #5c5f66;")
     return label
@@ -235,6 +237,7 @@ class ImportDialog(QDialog):
             "#resumeFrame { background: #eef4fd; border: 1px solid #b6cff5; border-radius: 6px; }"
         )
         self.resume_label = QLabel()
+        self.resume_label.setTextFormat(Qt.TextFormat.PlainText)
         self.resume_label.setWordWrap(True)
         self.resume_check = QCheckBox()
         self.resume_check.setChecked(True)
@@ -502,6 +505,7 @@ class ImportDialog(QDialog):
     def _build_run_page(self) -> QWidget:
         page = QWidget()
         self.run_title = QLabel()
+        self.run_title.setTextFormat(Qt.TextFormat.PlainText)
         self.run_title.setWordWrap(True)
         font = self.run_title.font()
         font.setBold(True)
@@ -513,9 +517,11 @@ class ImportDialog(QDialog):
         self.rows_bar = QProgressBar()
         self.rate_label = _muted("")
         self.correlation_label = QLabel()
+        self.correlation_label.setTextFormat(Qt.TextFormat.PlainText)
         self.correlation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.run_error = _error_label()
         self.report_summary = QLabel()
+        self.report_summary.setTextFormat(Qt.TextFormat.PlainText)
         self.report_summary.setWordWrap(True)
         self.errors_model = RowErrorsModel()
         self.errors_view = QTableView()

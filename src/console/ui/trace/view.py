@@ -276,6 +276,7 @@ class TracePage(QWidget):
         head.addWidget(self.copy_button)
         head.addWidget(self.refresh_button)
         self.summary = QLabel("")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
         self.summary.setWordWrap(True)
         self.summary.setStyleSheet("color: #5c5f66;")
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
