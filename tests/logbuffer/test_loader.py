@@ -18,6 +18,7 @@ from console.logbuffer.loader import LoadProgress, load_range
 from console.sandbox.process import SandboxProcess
 from console.sandbox.storage.sqlite import database_path, mint_key
 from tests.conftest import SUITE_RATE_LIMIT, run
+from tests.logbuffer.entries import page
 
 T = TypeVar("T")
 SEEDED = 4500
@@ -224,3 +225,49 @@ def test_a_cancel_during_an_add_waits_for_the_whole_page(
     before, after = with_logs(seeded, work)
     assert (before, after) == (0, 1000)
     assert held_ids(buffer) == server_ids(seeded[0])[:1000]
+
+
+class CyclingServer:
+    """A misbehaving server (the sandbox pages correctly, so it stands in for one): its
+    cursors go round `cycle`, each page the entries `pages` names by cursor."""
+
+    def __init__(self, pages: dict[str | None, tuple[list[LogEntry], str | None]]) -> None:
+        self.pages = pages
+        self.asked: list[str | None] = []
+
+    async def query(self, *, cursor: str | None = None, **_filters: Any) -> Any:
+        from console.api.pagination import Page
+
+        self.asked.append(cursor)
+        if len(self.asked) > 100:
+            raise AssertionError("the loader keeps paging")
+        items, following = self.pages[cursor]
+        return Page(items=list(items), next_cursor=following)
+
+
+@pytest.mark.parametrize(
+    "pages",
+    [
+        # A → B → A: a cursor coming back after another one.
+        {None: (page(91, 100), "A"), "A": (page(81, 90), "B"), "B": (page(71, 80), "A")},
+        # Every page the same entries under a new cursor: nothing is ever added.
+        {
+            None: (page(91, 100), "c0"),
+            **{f"c{n}": (page(91, 100), f"c{n + 1}") for n in range(200)},
+        },
+        # Empty pages with a cursor on, for ever.
+        {None: (page(91, 100), "e0"), **{f"e{n}": ([], f"e{n + 1}") for n in range(200)}},
+    ],
+    ids=["cycling-cursors", "repeated-pages", "empty-pages"],
+)
+def test_a_server_whose_cursors_never_end_does_not_keep_the_loader_paging(
+    pages: dict[str | None, tuple[list[LogEntry], str | None]],
+) -> None:
+    server = CyclingServer(pages)
+    buffer = LogBuffer()
+    progress = run(load_range(server, buffer, since=None, until=None))  # type: ignore[arg-type]
+    assert progress.done
+    assert len(server.asked) <= 12
+    held = held_ids(buffer)
+    assert held == sorted(set(held), reverse=True)
+    assert held[0] == 100

@@ -27,6 +27,9 @@ from console.api.pagination import Page
 from console.logbuffer.buffer import LogBuffer
 
 PAGE_SIZE = 1000
+# Pages in a row that add nothing (all held already, or empty with a cursor on): a server
+# repeating itself. The load stops there instead of paging forever.
+MAX_IDLE_PAGES = 10
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ async def load_range(
     started = time.monotonic()
     loaded = pages = 0
     top = until
-    cursor: str | None = None
+    seen: set[str] = set()  # every cursor followed: one coming back is a cycle
+    idle = 0
 
     def fetch(after: str | None) -> asyncio.Future[Page[LogEntry]]:
         return asyncio.ensure_future(
@@ -101,12 +105,14 @@ async def load_range(
             assert pending is not None
             page = await pending
             pages += 1
-            more = bool(page.next_cursor) and page.next_cursor != cursor
+            more = bool(page.next_cursor) and page.next_cursor not in seen
             pending = fetch(page.next_cursor) if more else None
             if top is None and page.items:
                 top = max(entry.timestamp for entry in page.items)
-            loaded += await _add_older_in_thread(buffer, page.items)
-            finished = len(buffer) >= buffer.capacity or not more
+            added = await _add_older_in_thread(buffer, page.items)
+            loaded += added
+            idle = 0 if added else idle + 1
+            finished = len(buffer) >= buffer.capacity or not more or idle >= MAX_IDLE_PAGES
             elapsed = time.monotonic() - started
             span = None if since is None or top is None else (since, max(top, since))
             progress = LoadProgress(
@@ -123,7 +129,7 @@ async def load_range(
             if finished:
                 buffer.trim()
                 return progress
-            cursor = page.next_cursor
+            seen.add(page.next_cursor or "")
     finally:
         if pending is not None:  # a page asked for but not needed (full, cancelled, failed)
             pending.cancel()
