@@ -456,7 +456,7 @@ class TracePage(QWidget):
                     item.setExpanded(True)
             if items and tree.currentItem() is None:
                 tree.setCurrentItem(items[0])
-            widths = (215, 110, 110, 110, 50, 60, 250, 250, 80)
+            widths = (200, 95, 85, 95, 45, 55, 195, 195, 75)  # all in a 1100 px window
             for column, width in enumerate(widths):
                 tree.setColumnWidth(column, width)
         finally:
