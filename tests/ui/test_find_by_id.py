@@ -462,6 +462,7 @@ def test_outcomes_that_fail_to_read_say_what_failed_and_offer_a_retry(
     assert page.outcomes == {}
     with qtbot.waitSignal(page.outcomes_loaded, timeout=15000):
         qtbot.mouseClick(page.retry_outcomes_button, Qt.MouseButton.LeftButton)
+        assert page.items_summary.text().endswith("2 changed · reading outcomes…")
     assert page.retry_outcomes_button.isHidden()
     assert "could not be read" not in page.items_summary.text()
     assert "2 created" in page.items_summary.text()

@@ -588,6 +588,7 @@ class TracePage(QWidget):
     def retry_outcomes(self) -> None:
         """Read again the outcomes whose last read failed."""
         if self._unread_outcomes and self.trace is not None:
+            self._outcome_failure = ""
             self._fill_items()  # drops the failure's note before "reading outcomes…"
             self._read_outcomes(list(self._unread_outcomes))
 
