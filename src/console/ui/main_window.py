@@ -38,6 +38,7 @@ from console.config.drafts import DraftStore
 from console.config.paths import AppPaths
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
+from console.ui.actions import ActionRegistry
 from console.ui.keys.tab import KeysTab
 from console.ui.sandbox_port import SandboxFactory, SandboxRunner
 from console.ui.session import ConsoleSession
@@ -112,6 +113,8 @@ class MainWindow(QMainWindow):
         self.settings: Settings = settings_store.load()
         self.runner = TaskRunner(self)
         self.session = ConsoleSession(self)
+        # Every action of the app: the palette, the F1 sheet and the shortcuts read it.
+        self.action_registry = ActionRegistry()
         self.sandbox_factory = sandbox_factory
         self.sandboxes: dict[str, SandboxRunner] = {}
         # One worker: a stop queued at shutdown runs after any start still under way.
