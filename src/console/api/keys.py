@@ -3,7 +3,7 @@ trail and its last use (sandbox extensions, docs/api.md "Key events and key usag
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -236,10 +236,15 @@ class KeysApi:
             return KeyUse(stamped, from_logs=False)
         return logged
 
-    async def watch_uses(self, key: ApiKey) -> AsyncIterator[KeyUse]:
+    async def watch_uses(
+        self, key: ApiKey, *, on_connection: Callable[[bool], None] | None = None
+    ) -> AsyncIterator[KeyUse]:
         """The key's new logged uses as they are written (the logs' live stream, with the
-        `key` filter; entries of other keys are skipped). Runs until cancelled."""
-        async for entry in LogsApi(self._client).stream(key=key.id):
+        `key` filter; entries of other keys are skipped). Runs until cancelled.
+        `on_connection(True)` when the stream is open (a use just before it is not in it:
+        read `last_use` then), `(False)` when it dropped and is reconnecting."""
+        stream = LogsApi(self._client).stream(key=key.id, on_connection=on_connection)
+        async for entry in stream:
             if own_entry(key, entry):
                 yield KeyUse.from_entry(entry)
 

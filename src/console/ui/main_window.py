@@ -200,6 +200,8 @@ class MainWindow(QMainWindow):
         self.session.retry_waiting.connect(self.status.retry_waiting)
         self.session.connected.connect(lambda _profile: self.keys_tab.clear())
         self.session.disconnected.connect(self.keys_tab.clear)
+        self.keys_tab.expiring_changed.connect(self.status.set_expiring_keys)
+        self.status.expiring_clicked.connect(self._show_expiring_keys)
         self.session.own_key_rotated.connect(
             lambda last4: self.status.showMessage(
                 f"This console now uses its rotated key (…{last4}).", 8000
@@ -233,6 +235,10 @@ class MainWindow(QMainWindow):
                 shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
                 shortcut.activated.connect(slot)
                 self.shortcuts.append(shortcut)
+
+    def _show_expiring_keys(self) -> None:
+        self.tabs.setCurrentWidget(self.keys_tab)
+        self.keys_tab.show_expiring()
 
     def _step_tab(self, step: int) -> None:
         count = self.tabs.count()
@@ -720,6 +726,7 @@ class MainWindow(QMainWindow):
         """Cancel work, close connections and stop sandbox children."""
         if self._logs_tab is not None:
             await self._logs_tab.shutdown()  # its live tail's stream is its own task
+        await self.keys_tab.rotation_panel.shutdown()  # so is the rotation panel's
         await self.runner.shutdown()
         await self.session.aclose()
         for sandbox in self.sandboxes.values():
