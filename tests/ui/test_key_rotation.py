@@ -256,3 +256,20 @@ def test_renew_and_revoke_now_are_refused_on_a_locked_production_profile(
     gate.unlock()
     assert panel.renew_button.isEnabled()
     assert panel.revoke_now_button.isEnabled()
+
+
+def test_renew_is_in_the_action_registry_and_acts_on_the_selected_key(
+    qtbot: QtBot, window: Any, api: httpx.Client
+) -> None:
+    action = window.action_registry.get("keys.renew")
+    window.keys_tab.clear_selection()
+    assert not action.enabled()
+    assert action.disabled_reason() == "Select a key first."
+    old = _create(api, name="From the palette")
+    _reload(qtbot, window, select=old["id"])
+    assert action.enabled()
+    action.run()
+    dialog = window.keys_tab.renew_dialog
+    assert isinstance(dialog, RenewDialog)
+    assert dialog.key.id == old["id"]
+    dialog.reject()

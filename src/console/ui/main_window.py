@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
 
         self.banner = ErrorBanner()
         self.keys_tab = KeysTab(self.session, self.runner, secrets)
+        self.keys_tab.register_rotation_actions(self.action_registry)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.keys_tab, TAB_TITLES[0])

@@ -88,10 +88,10 @@ _FILTERS: list[dict[str, Any]] = [
     {
         "name": "key",
         "in": "query",
-        "schema": {"type": "string", "pattern": "^key_[A-Za-z0-9]{1,60}$"},
+        "schema": {"type": "string", "pattern": "^(key_[A-Za-z0-9]{1,60})?$"},
         "description": "Sandbox extension: entries of requests made with this key (its id "
         "as GET /keys lists it), by an index. A server without it ignores the parameter: "
-        "check each entry's `key.id` (docs/api.md).",
+        "check each entry's `key.id` (docs/api.md). Empty: not filtered.",
     },
 ]
 _LIST_PARAMETERS = [

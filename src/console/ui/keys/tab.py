@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from console.api.errors import ApiError
 from console.api.keys import ApiKey, CreatedKey
 from console.config.secrets import SecretStore, saved_key_account
+from console.ui.actions import ActionRegistry, ConsoleAction
 from console.ui.keys.model import STATUS_COLUMN, KeysTableModel, keys_filter
 from console.ui.keys.rotation_panel import RotationPanel
 from console.ui.session import ConsoleSession
@@ -395,6 +396,25 @@ class KeysTab(QWidget):
             self.search_edit.clear()
             self.status_combo.setCurrentIndex(0)
             self.select_key(flagged[0].id)
+
+    def register_rotation_actions(self, registry: ActionRegistry) -> None:
+        """Offer Renew in the palette (it acts on the selected key, as the button does)."""
+        panel = self.rotation_panel
+        registry.register(
+            ConsoleAction(
+                "keys.renew",
+                "Renew the selected key",
+                "Keys",
+                run=panel.renew_button.click,
+                description="A new key with the same name, kind, feed and expiry period",
+                enabled=panel.renew_button.isEnabled,
+                disabled_reason=lambda: (
+                    self.session.protection.refusal()
+                    or (None if self.selected_key() is not None else "Select a key first.")
+                ),
+                writes=True,
+            )
+        )
 
     def revoke_now(self, key: ApiKey) -> None:
         """Revoke `key` at once after one confirmation (a leaked key in its grace)."""
