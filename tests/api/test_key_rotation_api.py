@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from console.api.keys import KeysApi
 from console.api.transport import ApiClient
@@ -28,7 +29,7 @@ def test_events_list_create_rotate_and_revoke_in_order(sandbox_url: str, admin_k
         assert [event.event for event in trail] == ["created", "rotated", "revoked"]
         assert {event.by_shown for event in trail} == {f"fdk_…{admin_key[-4:]}"}
         assert trail[1].related_key_id == new.key.id
-        assert trail[1].expires_at == new.key.created_at + 3600
+        assert trail[1].expires_at == pytest.approx(new.key.created_at + 3600, abs=0.002)
         assert {event.client_ip for event in trail} == {"127.0.0.1"}
 
     run(_with_keys(sandbox_url, admin_key, scenario))  # type: ignore[arg-type]

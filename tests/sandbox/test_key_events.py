@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 KEYS = "/api/public/v1/keys"
 LOGS = "/api/public/v1/logs"
@@ -49,7 +50,7 @@ def test_trail_lists_create_rotate_and_revoke_in_order_with_who_and_where(
         assert event["auth_via"] == "header"
     assert trail[1]["related_key_id"] == new["id"]
     assert trail[1]["route"] == f"POST {KEYS}/{old['id']}/rotate"
-    assert trail[1]["expires_at"] == new["created_at"] + 3600
+    assert trail[1]["expires_at"] == pytest.approx(new["created_at"] + 3600, abs=0.002)
     successor = _events(api, new["id"])
     assert [(e["event"], e["related_key_id"]) for e in successor] == [("created", old["id"])]
     text = api.get(f"{KEYS}/{old['id']}/events").text + json.dumps(successor)

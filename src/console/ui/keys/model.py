@@ -46,6 +46,13 @@ class KeysTableModel(RowTableModel):
         at = time.time() if now is None else now
         return key.id not in self._replaced and expires_soon(key, at)
 
+    def repaint_expiry(self) -> None:
+        """The Expires column reads differently now (a grace counts down)."""
+        rows = self.rowCount()
+        if rows:
+            column = COLUMNS.index("Expires")
+            self.dataChanged.emit(self.index(0, column), self.index(rows - 1, column))
+
     def renewal_count(self) -> int:
         """How many listed keys are flagged as expiring within 7 days."""
         now = time.time()

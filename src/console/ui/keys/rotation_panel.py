@@ -108,6 +108,7 @@ class RotationPanel(QFrame):
     renew_requested = Signal(object)  # ApiKey
     use_shown = Signal(object)  # KeyUse | None, after the panel shows it (tests wait on it)
     history_shown = Signal(int)  # number of events listed
+    grace_ticked = Signal()  # each second while a key in grace is shown (its row counts down)
 
     def __init__(self, session: ConsoleSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -309,6 +310,7 @@ class RotationPanel(QFrame):
             return
         now = self._clock()
         if successor is not None and is_live(key, now):
+            self.grace_ticked.emit()
             self.grace_label.setText(
                 f"Rotated {format_timestamp(successor.created_at)} to {successor.masked}: "
                 f"{grace_text(key, now)}."

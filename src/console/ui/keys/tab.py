@@ -139,6 +139,7 @@ class KeysTab(QWidget):
         self.rotation_panel = RotationPanel(session, self)
         self.rotation_panel.revoke_requested.connect(self.revoke_now)
         self.rotation_panel.renew_requested.connect(self.renew)
+        self.rotation_panel.grace_ticked.connect(self.model.repaint_expiry)
         self.table.selectionModel().selectionChanged.connect(self._show_rotation)
 
         layout = QVBoxLayout(self)
