@@ -29,6 +29,7 @@ FILTERS: dict[str, Any] = {
     "until": 2_000.0,
     "q": "sku",
     "id": "corr_x",
+    "key": "key_abc",
 }
 COMBINATIONS = [(name,) for name in FILTERS] + list(itertools.combinations(FILTERS, 2))
 # A full scan of one of these tables (an index's name after SCAN is a full index scan too).
@@ -46,6 +47,7 @@ STATS = {
     "logs_by_idempotency": "300000 300000 1 1",
     "logs_by_written": "1000000 2",
     "logs_by_source": "800000 400000 1",
+    "logs_by_key": "1000000 1000000 50 1",
 }
 
 

@@ -245,6 +245,9 @@ class LogFilters(TypedDict, total=False):
     until: float | None
     q: str | None
     id: str | None
+    # A sandbox extension (docs/api.md, "Key events and key usage"): a server without it
+    # ignores the parameter, so callers check each entry's key_id.
+    key: str | None
 
 
 def filter_params(**filters: Unpack[LogFilters]) -> dict[str, Any]:

@@ -12,6 +12,11 @@ from console.common.redaction import redact_secrets
 from console.config.files import write_json_atomically
 
 AUTH_MODES = ("header", "query")
+# What a profile points at. Production opens read-only (console.ui.protection).
+ENVIRONMENTS = ("sandbox", "development", "staging", "production")
+# A settings file written before profiles had an environment: a remote profile may well be
+# production, so it is treated as one (read-only until unlocked) until the user says not.
+LEGACY_REMOTE_ENVIRONMENT = "production"
 
 
 class ProfileError(ValueError):
@@ -27,6 +32,12 @@ class ConnectionProfile:
     auth_mode: str = "header"
     # The embedded sandbox: its data dir, and the console starts and stops it.
     sandbox_data_dir: str | None = None
+    # One of ENVIRONMENTS; the embedded sandbox is always "sandbox".
+    environment: str = "development"
+
+    def __post_init__(self) -> None:
+        if self.sandbox_data_dir is not None:
+            self.environment = "sandbox"
 
     @property
     def is_sandbox(self) -> bool:
@@ -39,6 +50,8 @@ class ConnectionProfile:
             raise ProfileError("Name: give the profile a name.")
         if self.auth_mode not in AUTH_MODES:
             raise ProfileError("Auth mode: choose header or query.")
+        if self.environment not in ENVIRONMENTS:
+            raise ProfileError("Environment: choose sandbox, development, staging or production.")
         if self.is_sandbox:
             return
         parts = urlsplit(self.base_url.strip())
@@ -117,6 +130,7 @@ class SettingsStore:
                         base_url=str(item.get("base_url", "")),
                         auth_mode=str(item.get("auth_mode", "header")),
                         sandbox_data_dir=item.get("sandbox_data_dir"),
+                        environment=_environment_of(item),
                     )
                 )
             except (KeyError, TypeError):
@@ -130,3 +144,11 @@ class SettingsStore:
             "active_profile": settings.active_profile,
         }
         write_json_atomically(self.path, payload, indent=2)
+
+
+def _environment_of(item: dict[str, Any]) -> str:
+    """A saved profile's environment; unknown or missing ones are read fail-safe."""
+    if item.get("sandbox_data_dir") is not None:
+        return "sandbox"
+    value = item.get("environment")
+    return value if value in ENVIRONMENTS else LEGACY_REMOTE_ENVIRONMENT

@@ -10,7 +10,14 @@ import sqlite3
 
 from console.sandbox.pipelines.demo import seed_demo_pipelines
 from console.sandbox.records.demo import seed_demo_records
-from console.sandbox.storage.sqlite import ensure_account, feed_exists, insert_feed, insert_key, now
+from console.sandbox.storage.sqlite import (
+    ensure_account,
+    feed_exists,
+    insert_feed,
+    insert_key,
+    insert_key_event,
+    now,
+)
 
 DEMO_ACCOUNT = "demo"
 _SEEDED_MARK = "demo_seeded"
@@ -96,6 +103,8 @@ def _seed_feeds_and_keys(conn: sqlite3.Connection) -> None:
             revoked_at=days_from_now(None if revoked_days_ago is None else -revoked_days_ago),
             rotated_from=rotated_from,
         )
+        created_at = round(at - age_days * DAY, 3)
+        insert_key_event(conn, account_id, key_id, "created", created_at, route="sandbox demo")
         return key_id
 
     # Inserted oldest first, because lists are ordered newest first by insertion.

@@ -27,6 +27,7 @@ from console.sandbox.http.responses import json_response
 from console.sandbox.imports.openapi import IMPORT_PATHS, IMPORT_SCHEMAS
 from console.sandbox.ingest.openapi import STREAM_PATHS, STREAM_SCHEMAS
 from console.sandbox.intents.openapi import INTENT_PATHS, INTENT_SCHEMAS
+from console.sandbox.keys.openapi import KEY_EVENT_PATHS, KEY_EVENT_SCHEMAS
 from console.sandbox.logs.openapi import LOG_PATHS, LOG_SCHEMAS
 from console.sandbox.pipelines.openapi import PIPELINE_PATHS, PIPELINE_SCHEMAS
 from console.sandbox.records.openapi import RECORD_PATHS, RECORD_SCHEMAS
@@ -301,6 +302,7 @@ DOCUMENT: dict[str, Any] = {
             **IMPORT_SCHEMAS,
             **STREAM_SCHEMAS,
             **LOG_SCHEMAS,
+            **KEY_EVENT_SCHEMAS,
         },
         "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
@@ -317,6 +319,7 @@ DOCUMENT: dict[str, Any] = {
         **IMPORT_PATHS,
         **STREAM_PATHS,
         **LOG_PATHS,
+        **KEY_EVENT_PATHS,
     },
 }
 

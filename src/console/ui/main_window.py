@@ -38,6 +38,7 @@ from console.config.drafts import DraftStore
 from console.config.paths import AppPaths
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
+from console.ui.actions import ActionRegistry
 from console.ui.keys.tab import KeysTab
 from console.ui.sandbox_port import SandboxFactory, SandboxRunner
 from console.ui.session import ConsoleSession
@@ -112,6 +113,8 @@ class MainWindow(QMainWindow):
         self.settings: Settings = settings_store.load()
         self.runner = TaskRunner(self)
         self.session = ConsoleSession(self)
+        # Every action of the app: the palette, the F1 sheet and the shortcuts read it.
+        self.action_registry = ActionRegistry()
         self.sandbox_factory = sandbox_factory
         self.sandboxes: dict[str, SandboxRunner] = {}
         # One worker: a stop queued at shutdown runs after any start still under way.
@@ -169,6 +172,7 @@ class MainWindow(QMainWindow):
 
         self.banner = ErrorBanner()
         self.keys_tab = KeysTab(self.session, self.runner, secrets)
+        self.keys_tab.register_rotation_actions(self.action_registry)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.keys_tab, TAB_TITLES[0])
@@ -197,6 +201,8 @@ class MainWindow(QMainWindow):
         self.session.retry_waiting.connect(self.status.retry_waiting)
         self.session.connected.connect(lambda _profile: self.keys_tab.clear())
         self.session.disconnected.connect(self.keys_tab.clear)
+        self.keys_tab.expiring_changed.connect(self.status.set_expiring_keys)
+        self.status.expiring_clicked.connect(self._show_expiring_keys)
         self.session.own_key_rotated.connect(
             lambda last4: self.status.showMessage(
                 f"This console now uses its rotated key (…{last4}).", 8000
@@ -230,6 +236,10 @@ class MainWindow(QMainWindow):
                 shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
                 shortcut.activated.connect(slot)
                 self.shortcuts.append(shortcut)
+
+    def _show_expiring_keys(self) -> None:
+        self.tabs.setCurrentWidget(self.keys_tab)
+        self.keys_tab.show_expiring()
 
     def _step_tab(self, step: int) -> None:
         count = self.tabs.count()
@@ -717,6 +727,7 @@ class MainWindow(QMainWindow):
         """Cancel work, close connections and stop sandbox children."""
         if self._logs_tab is not None:
             await self._logs_tab.shutdown()  # its live tail's stream is its own task
+        await self.keys_tab.rotation_panel.shutdown()  # so is the rotation panel's
         await self.runner.shutdown()
         await self.session.aclose()
         for sandbox in self.sandboxes.values():

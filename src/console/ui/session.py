@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from console.api.capabilities import EVERYTHING, Capabilities
 from console.api.keys import KeysApi
 from console.api.transport import ApiClient, AuthMode, RequestOutcome, RetryWait
 from console.config.profiles import ConnectionProfile
+from console.ui.protection import WriteGate
 
 if TYPE_CHECKING:
     # Imported when first used, after the first paint (the keys tab needs only KeysApi).
@@ -28,6 +30,7 @@ class ConsoleSession(QObject):
     request_finished = Signal(object)  # RequestOutcome
     retry_waiting = Signal(object)  # RetryWait
     own_key_rotated = Signal(str)  # the new key's last four characters
+    capabilities_changed = Signal(object)  # Capabilities of the connected server
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +38,10 @@ class ConsoleSession(QObject):
         self.client: ApiClient | None = None
         self._persist_key: Callable[[str], object] | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        # Whether the connected profile may be written now (production opens read-only).
+        self.protection = WriteGate(parent=self)
+        # What the connected server offers; everything until learnt otherwise.
+        self.capabilities: Capabilities = EVERYTHING
 
     def new_client(
         self,
@@ -70,6 +77,7 @@ class ConsoleSession(QObject):
         client.add_observer(self._observe)
         self.profile = profile
         self._persist_key = persist_key
+        self.protection.set_profile(profile)
         self.connected.emit(profile)
 
     def disconnect_profile(self) -> None:
@@ -80,6 +88,8 @@ class ConsoleSession(QObject):
             self.close_later(client)
             self.profile = None
             self._persist_key = None
+            self.protection.set_profile(None)
+            self.set_capabilities(EVERYTHING)
             self.disconnected.emit()
 
     def close_later(self, client: ApiClient) -> None:
@@ -93,6 +103,12 @@ class ConsoleSession(QObject):
         self.disconnect_profile()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+    def set_capabilities(self, capabilities: Capabilities) -> None:
+        """What the connected server offers (learnt on connect)."""
+        if capabilities != self.capabilities:
+            self.capabilities = capabilities
+            self.capabilities_changed.emit(capabilities)
 
     def require_client(self) -> ApiClient:
         """The active client; raises when no profile is connected."""

@@ -12,8 +12,8 @@ import re
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
 
 from console.api.transport import RateLimitState, RequestOutcome, RetryWait
 from console.ui.formatting import format_duration
@@ -44,6 +44,8 @@ class Headroom:
 class ConsoleStatusBar(QStatusBar):
     """Shows what the connection is doing, refreshed after every request."""
 
+    expiring_clicked = Signal()  # the "N keys expire within 7 days" link
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state_dot = QLabel("")
@@ -59,6 +61,14 @@ class ConsoleStatusBar(QStatusBar):
         )
         self.addWidget(self.state_dot)
         self.addWidget(self.connection_label, 1)
+        # Keys flagged in the Keys tab; a click selects the first of them there.
+        self.expiring_button = QPushButton("")
+        self.expiring_button.setFlat(True)
+        self.expiring_button.setStyleSheet("color: #7a5200; font-weight: 600;")
+        self.expiring_button.setAccessibleName("Keys expiring within 7 days")
+        self.expiring_button.clicked.connect(self.expiring_clicked)
+        self.expiring_button.hide()
+        self.addPermanentWidget(self.expiring_button)
         self.addPermanentWidget(self.latency_label)
         self.addPermanentWidget(self.pacing_label)
         self.addPermanentWidget(self.rate_label)
@@ -74,6 +84,15 @@ class ConsoleStatusBar(QStatusBar):
         colour = STATE_COLOURS.get(state, "#3b3c40")
         self.state_dot.setText(f"<span style='color:{colour}'>●</span>")
         self.connection_label.setText(text)
+
+    def set_expiring_keys(self, count: int) -> None:
+        """Say how many keys expire within 7 days (hidden when none)."""
+        self.expiring_button.setText(
+            f"{count} key{'s' if count != 1 else ''} expire{'' if count != 1 else 's'} "
+            "within 7 days"
+        )
+        self.expiring_button.setToolTip("Show them in the Keys tab (Renew keeps access)")
+        self.expiring_button.setVisible(count > 0)
 
     def set_disconnected(self) -> None:
         """No connection: no state colour, no figures."""

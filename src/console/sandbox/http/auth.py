@@ -125,8 +125,33 @@ def note_principal(request: Request, principal: Principal) -> None:
     context.auth_via = principal.via
 
 
-def _stamp(conn: sqlite3.Connection, rows: list[tuple[float, str, float]]) -> None:
-    """Write (at, key id, at) stamps; a later stamp already stored is kept."""
+@dataclass(frozen=True)
+class Use:
+    """Where a use of a key came from: what its "first_used" event records."""
+
+    client_ip: str | None
+    via: str
+    route: str
+    feed: str | None
+
+
+def _stamp(
+    conn: sqlite3.Connection, rows: list[tuple[float, str, float]], uses: dict[str, Use]
+) -> None:
+    """Write (at, key id, at) stamps; a later stamp already stored is kept. A key stamped
+    for the first time (no last_used_at yet) gets its "first_used" event: one indexed
+    lookup per stamp, a write only that once."""
+    for at, key_id, _ in rows:
+        use = uses.get(key_id)
+        if use is None:
+            continue
+        conn.execute(
+            "INSERT INTO key_events (account_id, key_id, event, at, actor_key_id, actor_shown,"
+            " client_ip, auth_via, route, feed)"
+            " SELECT account_id, id, 'first_used', ?, id, prefix || '…' || last4, ?, ?, ?, ?"
+            " FROM api_keys WHERE id = ? AND last_used_at IS NULL",
+            (at, use.client_ip, use.via, use.route, use.feed, key_id),
+        )
     conn.executemany(
         "UPDATE api_keys SET last_used_at = ? WHERE id = ?"
         " AND (last_used_at IS NULL OR last_used_at < ?)",
@@ -147,15 +172,19 @@ class LastUsedStamps:
         self.database = database
         self._latest: dict[str, float] = {}
         self._pending: dict[str, float] = {}
+        self._uses: dict[str, Use] = {}
         self._flush: asyncio.Task[None] | None = None
 
-    def note(self, key_id: str, at: float) -> None:
-        """Record a use of `key_id` at `at` (written if the last stamp is a second old)."""
+    def note(self, key_id: str, at: float, use: Use | None = None) -> None:
+        """Record a use of `key_id` at `at` (written if the last stamp is a second old);
+        `use` says where it came from, for the key's "first_used" event."""
         latest = self._latest.get(key_id)
         if latest is not None and at - latest < LAST_USED_GRANULARITY_SECONDS:
             return
         self._latest[key_id] = at
         self._pending[key_id] = at
+        if use is not None and key_id not in self._uses:
+            self._uses[key_id] = use
         if self._flush is None:
             self._flush = asyncio.get_running_loop().create_task(self._write(), name="last-used")
 
@@ -175,9 +204,10 @@ class LastUsedStamps:
         try:
             while self._pending:
                 batch, self._pending = self._pending, {}
+                uses, self._uses = self._uses, {}
                 rows = [(at, key_id, at) for key_id, at in batch.items()]
                 try:
-                    await self.database.run(partial(_stamp, rows=rows))
+                    await self.database.run(partial(_stamp, rows=rows, uses=uses))
                 except Exception:
                     logger.exception("could not stamp the last use of %d keys", len(rows))
         finally:

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from console.sandbox.http.auth import (
     LastUsedStamps,
     Principal,
+    Use,
     authenticate,
     credentials_of,
     note_principal,
@@ -44,6 +45,18 @@ def database_of(request: Request) -> Database:
     """The app's database."""
     database: Database = request.app.state.database
     return database
+
+
+def use_of(request: Request, principal: Principal) -> Use:
+    """Where this request's use of its key came from (a key's "first_used" event)."""
+    client = request.scope.get("client")
+    feed = principal.feed or request.path_params.get("feed_id")
+    return Use(
+        client_ip=client[0] if client else None,
+        via=principal.via,
+        route=f"{request.method} {request.scope.get('path', '')}"[:300],
+        feed=feed if isinstance(feed, str) else None,
+    )
 
 
 def last_used_of(request: Request) -> LastUsedStamps:
@@ -71,12 +84,14 @@ async def as_admin(
     credentials = credentials_of(request)
     if write is None:
         write = request.method not in ("GET", "HEAD")
-    used: list[tuple[str, float]] = []
+    used: list[Principal] = []
+    used_at: list[float] = []
 
     def hop(conn: sqlite3.Connection) -> T | _Refused:
         at = now()
         principal = authenticate(conn, credentials, at)
-        used[:] = [(principal.key_id, at)]  # a retried hop replaces its first try's note
+        used[:] = [principal]  # a retried hop replaces its first try's note
+        used_at[:] = [at]
         note_principal(request, principal)
         if not write:
             try:
@@ -104,7 +119,7 @@ async def as_admin(
             outcome = await (database.read_inline(hop) if inline else database.read(hop))
     finally:
         if used:
-            last_used_of(request).note(*used[0])
+            last_used_of(request).note(used[0].key_id, used_at[0], use_of(request, used[0]))
     if isinstance(outcome, _Refused):
         raise outcome.error
     return outcome
@@ -118,7 +133,8 @@ async def as_key_inline(
     twice). 401 is raised, as is the ApiError `work` returns; the key's last use is stamped
     once it authenticated, whatever `work` answers."""
     credentials = credentials_of(request)
-    used: list[tuple[str, float]] = []
+    used: list[Principal] = []
+    used_at: list[float] = []
 
     def hop(conn: sqlite3.Connection) -> T | ApiError:
         at = now()
@@ -126,14 +142,15 @@ async def as_key_inline(
             principal = authenticate(conn, credentials, at)
         except ApiError as error:
             return error
-        used[:] = [(principal.key_id, at)]  # a retried hop replaces its first try's note
+        used[:] = [principal]  # a retried hop replaces its first try's note
+        used_at[:] = [at]
         return work(conn, principal, at)
 
     try:
         outcome = await database_of(request).read_inline(hop)
     finally:
         if used:
-            last_used_of(request).note(*used[0])
+            last_used_of(request).note(used[0].key_id, used_at[0], use_of(request, used[0]))
     if isinstance(outcome, ApiError):
         raise outcome
     return outcome

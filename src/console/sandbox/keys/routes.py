@@ -15,6 +15,7 @@ from console.sandbox.http.payload import FieldSpec, read_payload
 from console.sandbox.http.responses import json_response
 from console.sandbox.http.routing import as_admin, last_used_of, resource
 from console.sandbox.keys import rules as keys
+from console.sandbox.keys.events import Actor, list_events
 from console.sandbox.storage.sqlite import KEY_KINDS, feed_exists, now
 
 PREFIX = "/api/public/v1/keys"
@@ -27,6 +28,18 @@ CREATE_FIELDS = (
     FieldSpec("expires_at", "number"),
 )
 ROTATE_FIELDS = (FieldSpec("grace_seconds", "integer"),)
+
+
+def _actor(request: Request, principal: Principal) -> Actor:
+    """The admin key making a change, and where its request came from (its audit event)."""
+    client = request.scope.get("client")
+    return Actor(
+        key_id=principal.key_id,
+        shown=principal.shown,
+        client_ip=client[0] if client else None,
+        via=principal.via,
+        route=f"{request.method} {request.scope.get('path', '')}"[:300],
+    )
 
 
 def _with_last_use(request: Request, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +68,7 @@ async def list_keys(request: Request) -> Response:
 
 
 def _checked_create(
-    conn: sqlite3.Connection, account_id: int, values: dict[str, Any], at: float
+    conn: sqlite3.Connection, account_id: int, values: dict[str, Any], at: float, actor: Actor
 ) -> dict[str, Any]:
     """Apply the create rules (400 VALIDATION_FAILED, every problem) and create the key."""
     problems: list[Problem] = []
@@ -96,6 +109,7 @@ def _checked_create(
         feed=feed,
         expires_at=None if expires_at is None else round(float(expires_at), 3),
         at=at,
+        actor=actor,
     )
 
 
@@ -104,7 +118,8 @@ async def create_key(request: Request) -> Response:
     payload = await read_payload(request, CREATE_FIELDS)
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
-        return _checked_create(conn, principal.account_id, payload.values(), now())
+        actor = _actor(request, principal)
+        return _checked_create(conn, principal.account_id, payload.values(), now(), actor)
 
     return json_response(await as_admin(request, work), status=201)
 
@@ -130,7 +145,14 @@ async def rotate_key(request: Request) -> Response:
             raise validation_failed(
                 [invalid("grace_seconds", "grace_seconds must be from 0 to 604800 (7 days).")]
             )
-        return keys.rotate_key(conn, principal.account_id, key_id, grace_seconds=grace, at=now())
+        return keys.rotate_key(
+            conn,
+            principal.account_id,
+            key_id,
+            grace_seconds=grace,
+            at=now(),
+            actor=_actor(request, principal),
+        )
 
     return json_response(await as_admin(request, work), status=201)
 
@@ -140,13 +162,29 @@ async def revoke_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
-        return keys.revoke_key(conn, principal.account_id, key_id, now())
+        return keys.revoke_key(
+            conn, principal.account_id, key_id, now(), _actor(request, principal)
+        )
 
     return json_response(_with_last_use(request, await as_admin(request, work)))
+
+
+async def key_events(request: Request) -> Response:
+    """GET /keys/{key_id}/events (extension): the key's audit trail, oldest first."""
+    key_id = request.path_params["key_id"]
+
+    def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        page = parse_page(request.query_params)
+        keys.find_key(conn, principal.account_id, key_id)  # 404 as for every key route
+        return list_events(conn, principal.account_id, key_id, page)
+
+    # A page of at most 100 events by the key's index: read on the loop, like GET /keys.
+    return json_response(await as_admin(request, work, inline=_small_page(request)))
 
 
 routes = [
     resource(PREFIX, {"GET": list_keys, "POST": create_key}),
     resource(PREFIX + "/{key_id}", {"GET": get_key, "DELETE": revoke_key}),
     resource(PREFIX + "/{key_id}/rotate", {"POST": rotate_key}),
+    resource(PREFIX + "/{key_id}/events", {"GET": key_events}),
 ]

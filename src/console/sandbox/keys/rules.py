@@ -7,6 +7,7 @@ from typing import Any
 
 from console.sandbox.http.errors import conflict, not_found
 from console.sandbox.http.pagination import PageRequest, page_rows
+from console.sandbox.keys.events import Actor, record
 from console.sandbox.storage.sqlite import insert_key
 
 # A key within this many seconds of its expiry reports status "expiring".
@@ -85,6 +86,7 @@ def create_key(
     feed: str | None,
     expires_at: float | None,
     at: float,
+    actor: Actor | None = None,
     rotated_from: str | None = None,
 ) -> dict[str, Any]:
     """Store a new key and return its metadata plus the secret (its only appearance)."""
@@ -98,11 +100,28 @@ def create_key(
         expires_at=expires_at,
         rotated_from=rotated_from,
     )
+    record(
+        conn,
+        account_id,
+        key_id,
+        "created",
+        at,
+        actor,
+        related_key_id=rotated_from,
+        expires_at=expires_at,
+        feed=feed,
+    )
     return {**key_metadata(find_key(conn, account_id, key_id), at), "secret": secret}
 
 
 def rotate_key(
-    conn: sqlite3.Connection, account_id: int, key_id: str, *, grace_seconds: int, at: float
+    conn: sqlite3.Connection,
+    account_id: int,
+    key_id: str,
+    *,
+    grace_seconds: int,
+    at: float,
+    actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Replace a live key: the new one keeps name, kind, feed and lifetime; the old one
     expires after the grace period (or its own earlier expiry)."""
@@ -118,11 +137,9 @@ def rotate_key(
         # A key expiring late in 9999 still gets a successor within the range.
         new_expiry = min(new_expiry, EXPIRES_BEFORE - 0.001)
     grace_end = round(at + grace_seconds, 3)
-    conn.execute(
-        "UPDATE api_keys SET expires_at = ? WHERE id = ?",
-        (grace_end if old_expiry is None else min(old_expiry, grace_end), key_id),
-    )
-    return create_key(
+    old_ends = grace_end if old_expiry is None else min(old_expiry, grace_end)
+    conn.execute("UPDATE api_keys SET expires_at = ? WHERE id = ?", (old_ends, key_id))
+    created = create_key(
         conn,
         account_id,
         name=old["name"],
@@ -130,14 +147,35 @@ def rotate_key(
         feed=old["feed"],
         expires_at=new_expiry,
         at=at,
+        actor=actor,
         rotated_from=key_id,
     )
-
-
-def revoke_key(conn: sqlite3.Connection, account_id: int, key_id: str, at: float) -> dict[str, Any]:
-    """Revoke a key at once; revoking a revoked key changes nothing."""
-    find_key(conn, account_id, key_id)
-    conn.execute(
-        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (at, key_id)
+    # The old key's event names its successor and when the old key stops working.
+    record(
+        conn,
+        account_id,
+        key_id,
+        "rotated",
+        at,
+        actor,
+        related_key_id=created["id"],
+        expires_at=old_ends,
     )
+    return created
+
+
+def revoke_key(
+    conn: sqlite3.Connection,
+    account_id: int,
+    key_id: str,
+    at: float,
+    actor: Actor | None = None,
+) -> dict[str, Any]:
+    """Revoke a key at once; revoking a revoked key changes nothing (and records nothing)."""
+    find_key(conn, account_id, key_id)
+    changed = conn.execute(
+        "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (at, key_id)
+    ).rowcount
+    if changed:
+        record(conn, account_id, key_id, "revoked", at, actor)
     return key_metadata(find_key(conn, account_id, key_id), at)

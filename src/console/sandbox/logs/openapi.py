@@ -85,6 +85,14 @@ _FILTERS: list[dict[str, Any]] = [
         "schema": {"type": "string", "maxLength": MAX_ID_LENGTH},
         "description": "A request id, correlation id or idempotency key.",
     },
+    {
+        "name": "key",
+        "in": "query",
+        "schema": {"type": "string", "pattern": "^(key_[A-Za-z0-9]{1,60})?$"},
+        "description": "Sandbox extension: entries of requests made with this key (its id "
+        "as GET /keys lists it), by an index. A server without it ignores the parameter: "
+        "check each entry's `key.id` (docs/api.md). Empty: not filtered.",
+    },
 ]
 _LIST_PARAMETERS = [
     *_FILTERS,

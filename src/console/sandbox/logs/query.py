@@ -3,10 +3,10 @@
 Newest first, keyset on `id` (`id < cursor`). The driving index is chosen here, not by
 the planner (`INDEXED BY`, so nothing depends on ANALYZE): `id` → three unique or
 account-first lookups; `q` → the full-text index (its `acct<N>` token scopes it); then
-`pipeline_id`, `feed`, `intent`, `status`, `http_status`; else `logs_by_account`. Other
-filters are residual predicates on the rows the index yields. `since`/`until` become an id
-range through `logs_by_written` (D11: `timestamp <= written_at <= timestamp + 120`), plus
-the exact test on `timestamp`.
+`key` (an extension), `pipeline_id`, `feed`, `intent`, `status`, `http_status`; else
+`logs_by_account`. Other filters are residual predicates on the rows the index yields.
+`since`/`until` become an id range through `logs_by_written` (D11: `timestamp <=
+written_at <= timestamp + 120`), plus the exact test on `timestamp`.
 
 A page with residual predicates reads at most SCAN_BUDGET index rows (D15): a short, even
 empty, page then still has a `next_cursor` where its scan stopped.
@@ -62,9 +62,12 @@ _SINGLE = (
     "until",
     "q",
     "id",
+    "key",
     "limit",
     "cursor",
 )
+# The `key` filter (a sandbox extension, docs/api.md): a key id as GET /keys lists it.
+KEY_ID_PATTERN = re.compile(r"^key_[A-Za-z0-9]{1,60}$")
 _CURSOR_TAG = b"l1"
 _CURSOR_MAX_LENGTH = 120
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
@@ -85,6 +88,7 @@ class LogFilter:
     until: float | None = None
     q: str | None = None
     id: str | None = None
+    key: str | None = None
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -107,6 +111,8 @@ class LogFilter:
         if self.since is not None and entry["timestamp"] < self.since:
             return False
         if self.until is not None and entry["timestamp"] > self.until:
+            return False
+        if self.key is not None and (entry["key"] or {}).get("id") != self.key:
             return False
         if self.id is not None and self.id not in (
             entry["request_id"],
@@ -204,6 +210,10 @@ def parse_filter(query: Mapping[str, str], problems: list[Problem]) -> LogFilter
     if q is not None and not words_of(q):
         q = None  # no word: nothing to search for
     identifier = _text(query, "id", MAX_ID_LENGTH, problems)
+    key = _text(query, "key", MAX_NAME_LENGTH, problems)
+    if key is not None and not KEY_ID_PATTERN.match(key):
+        problems.append(invalid("key", "key must be a key id as GET /keys lists it (key_…)."))
+        key = None
     return LogFilter(
         feed=_text(query, "feed", MAX_NAME_LENGTH, problems),
         pipeline_id=_text(query, "pipeline_id", MAX_NAME_LENGTH, problems),
@@ -214,6 +224,7 @@ def parse_filter(query: Mapping[str, str], problems: list[Problem]) -> LogFilter
         until=until,
         q=q,
         id=identifier,
+        key=key,
     )
 
 
@@ -237,6 +248,7 @@ def parse_log_query(
 
 # The driving index of each equality filter, by preference.
 _DRIVERS = (
+    ("key", "logs_by_key", "key_id"),
     ("pipeline_id", "logs_by_pipeline", "pipeline_id"),
     ("feed", "logs_by_feed", "feed"),
     ("intent", "logs_by_intent", "intent"),

@@ -175,6 +175,29 @@ LOGS_MIGRATION: tuple[str, ...] = (
     "CREATE INDEX record_history_by_correlation ON record_history(correlation_id, id)",
 )
 
+# A key's audit trail (docs/api.md, "Key events"): created, rotated, revoked and first used,
+# each with when, which key made the change (id and prefix…last4; none for a key minted
+# from the command line) and from where. `logs_by_key` serves the `key` filter of /logs.
+KEY_EVENTS_MIGRATION: tuple[str, ...] = (
+    """CREATE TABLE key_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        event TEXT NOT NULL CHECK (event IN ('created', 'rotated', 'revoked', 'first_used')),
+        at REAL NOT NULL,
+        actor_key_id TEXT,
+        actor_shown TEXT,
+        client_ip TEXT,
+        auth_via TEXT CHECK (auth_via IN ('header', 'query') OR auth_via IS NULL),
+        route TEXT,
+        feed TEXT,
+        related_key_id TEXT,
+        expires_at REAL
+    )""",
+    "CREATE INDEX key_events_by_key ON key_events(key_id, id)",
+    "CREATE INDEX logs_by_key ON logs(account_id, key_id, id) WHERE key_id IS NOT NULL",
+)
+
 # Each entry migrates the schema from version N to N+1; append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -393,6 +416,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1 MiB body on it cost ~1 MiB of WAL and ~10 ms of the writer per chunk. Rows queued
     # before this migration keep their body on the row (`queue.pending` reads either).
     ("CREATE TABLE intent_bodies (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)",),
+    KEY_EVENTS_MIGRATION,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -627,6 +651,44 @@ def insert_key(
     return key_id, secret
 
 
+def insert_key_event(
+    conn: sqlite3.Connection,
+    account_id: int,
+    key_id: str,
+    event: str,
+    at: float,
+    *,
+    actor_key_id: str | None = None,
+    actor_shown: str | None = None,
+    client_ip: str | None = None,
+    auth_via: str | None = None,
+    route: str | None = None,
+    feed: str | None = None,
+    related_key_id: str | None = None,
+    expires_at: float | None = None,
+) -> None:
+    """Append one event to a key's audit trail (never a secret: ids and prefix…last4 only)."""
+    conn.execute(
+        "INSERT INTO key_events (account_id, key_id, event, at, actor_key_id, actor_shown,"
+        " client_ip, auth_via, route, feed, related_key_id, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            account_id,
+            key_id,
+            event,
+            at,
+            actor_key_id,
+            actor_shown,
+            client_ip,
+            auth_via,
+            route,
+            feed,
+            related_key_id,
+            expires_at,
+        ),
+    )
+
+
 def mint_key(
     data_dir: Path,
     *,
@@ -655,9 +717,11 @@ def mint_key(
             account_id = ensure_account(conn, account)
             if feed is not None and not feed_exists(conn, account_id, feed):
                 insert_feed(conn, account_id, slug=feed, name=feed, method="ingest")
-            _, secret = insert_key(
-                conn, account_id, name=key_name[:100], kind=kind, feed=feed, created_at=now()
+            at = now()
+            key_id, secret = insert_key(
+                conn, account_id, name=key_name[:100], kind=kind, feed=feed, created_at=at
             )
+            insert_key_event(conn, account_id, key_id, "created", at, route="sandbox mint-key")
     finally:
         conn.close()
     return secret

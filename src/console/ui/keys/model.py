@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -9,11 +10,15 @@ from PySide6.QtGui import QColor, QFont, QFontDatabase
 
 from console.api.keys import ApiKey
 from console.ui.formatting import format_relative, format_timestamp
+from console.ui.keys.rotation import expires_soon, grace_text, is_live
 from console.ui.widgets.row_table import RowFilterModel, RowTableModel
 
 COLUMNS = ("Name", "Kind", "Key", "Feed", "Created", "Expires", "Last used", "Status")
 STATUS_COLUMN = COLUMNS.index("Status")
 REVOKED_TEXT = QColor("#8a8b91")
+EXPIRING_TEXT = QColor("#7a5200")
+# The Expires cell of a key that ends within 7 days (and has no successor yet).
+EXPIRING_MARK = "⚠ "
 
 
 class KeysTableModel(RowTableModel):
@@ -24,6 +29,34 @@ class KeysTableModel(RowTableModel):
     def __init__(self) -> None:
         super().__init__()
         self._own: tuple[str, str] | None = None  # (prefix, last4) of the console's key
+        self._replaced: set[str] = set()  # ids of keys another key was rotated from
+
+    def set_rows(self, rows: list[Any]) -> None:
+        """Show `rows`, noting which keys have a successor (in grace while they work)."""
+        self._replaced = {key.rotated_from for key in rows if key.rotated_from}
+        super().set_rows(rows)
+
+    def in_grace(self, key: ApiKey, now: float | None = None) -> bool:
+        """Whether `key` was rotated and still works (its grace period)."""
+        at = time.time() if now is None else now
+        return key.id in self._replaced and key.expires_at is not None and is_live(key, at)
+
+    def needs_renewal(self, key: ApiKey, now: float | None = None) -> bool:
+        """A working key that ends within 7 days and has no successor: flagged."""
+        at = time.time() if now is None else now
+        return key.id not in self._replaced and expires_soon(key, at)
+
+    def repaint_expiry(self) -> None:
+        """The Expires column reads differently now (a grace counts down)."""
+        rows = self.rowCount()
+        if rows:
+            column = COLUMNS.index("Expires")
+            self.dataChanged.emit(self.index(0, column), self.index(rows - 1, column))
+
+    def renewal_count(self) -> int:
+        """How many listed keys are flagged as expiring within 7 days."""
+        now = time.time()
+        return sum(1 for key in self.all_rows() if self.needs_renewal(key, now))
 
     def set_own_key(self, prefix: str | None, last4: str | None) -> None:
         """Mark the key the console itself signs in with."""
@@ -49,7 +82,10 @@ class KeysTableModel(RowTableModel):
             case "Created":
                 return format_timestamp(key.created_at)
             case "Expires":
-                return format_timestamp(key.expires_at, empty="never")
+                if self.in_grace(key):
+                    return grace_text(key, time.time())
+                expires = format_timestamp(key.expires_at, empty="never")
+                return EXPIRING_MARK + expires if self.needs_renewal(key) else expires
             case "Last used":
                 return format_timestamp(key.last_used_at, empty="never")
             case _:
@@ -76,6 +112,17 @@ class KeysTableModel(RowTableModel):
                 return "This console signs in with this key."
             case "Name" if key.rotated_from:
                 return f"Rotated from {key.rotated_from}"
+            case "Expires" if self.in_grace(key):
+                return (
+                    f"Rotated: this old key keeps working until "
+                    f"{format_timestamp(key.expires_at)}. Select it to see whether it is "
+                    "still used."
+                )
+            case "Expires" if self.needs_renewal(key):
+                return (
+                    f"Expires within 7 days ({format_relative(key.expires_at)}): "
+                    "select it and Renew to keep access."
+                )
             case "Expires":
                 return format_relative(key.expires_at, empty="Never expires")
             case "Last used":
@@ -91,6 +138,12 @@ class KeysTableModel(RowTableModel):
         key: ApiKey = row
         if role == Qt.ItemDataRole.ForegroundRole and key.is_revoked:
             return REVOKED_TEXT
+        if (
+            role == Qt.ItemDataRole.ForegroundRole
+            and column == "Expires"
+            and (self.needs_renewal(key) or self.in_grace(key))
+        ):
+            return EXPIRING_TEXT
         if role == Qt.ItemDataRole.FontRole:
             if column == "Key":
                 return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)

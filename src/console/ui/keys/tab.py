@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 from console.api.errors import ApiError
 from console.api.keys import ApiKey, CreatedKey
 from console.config.secrets import SecretStore, saved_key_account
+from console.ui.actions import ActionRegistry, ConsoleAction
 from console.ui.keys.model import STATUS_COLUMN, KeysTableModel, keys_filter
+from console.ui.keys.rotation_panel import RotationPanel
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.error_banner import error_text
@@ -54,6 +56,8 @@ class KeysTab(QWidget):
     key_rotated = Signal(object)  # the new ApiKey
     key_revoked = Signal(object)  # ApiKey
     secret_shown = Signal(object)  # the SecretDialog, for whoever needs to watch it
+    expiring_changed = Signal(int)  # keys flagged as expiring within 7 days
+    key_renewed = Signal(object)  # the new ApiKey
 
     def __init__(
         self,
@@ -131,9 +135,17 @@ class KeysTab(QWidget):
         self.summary_label = QLabel("Not loaded")
         self.summary_label.setStyleSheet("color: #5c5f66;")
 
+        # The selected key's rotation, expiry and history (docs/console.md, "Key rotation").
+        self.rotation_panel = RotationPanel(session, self)
+        self.rotation_panel.revoke_requested.connect(self.revoke_now)
+        self.rotation_panel.renew_requested.connect(self.renew)
+        self.rotation_panel.grace_ticked.connect(self.model.repaint_expiry)
+        self.table.selectionModel().selectionChanged.connect(self._show_rotation)
+
         layout = QVBoxLayout(self)
         layout.addLayout(toolbar)
         layout.addWidget(self.stack, 1)
+        layout.addWidget(self.rotation_panel)
         layout.addWidget(self.summary_label)
         # Tab visits the toolbar in the order it is laid out, then the table.
         chain = (
@@ -168,6 +180,8 @@ class KeysTab(QWidget):
         self._select_after_load = None
         self.summary_label.setText("Not connected")
         self._sync_buttons()
+        self._show_rotation()
+        self.expiring_changed.emit(0)
 
     async def _load(self) -> None:
         self._loading = True
@@ -192,6 +206,8 @@ class KeysTab(QWidget):
             self.clear_selection()  # hidden by the filter: no other key takes its place
         self._update_summary()
         self._sync_buttons()
+        self._show_rotation()
+        self.expiring_changed.emit(self.model.renewal_count())
         self.keys_loaded.emit(len(keys))
 
     def _update_summary(self) -> None:
@@ -366,6 +382,73 @@ class KeysTab(QWidget):
         revoked = await self.session.keys.revoke(key.id)
         self.key_revoked.emit(revoked)
         self.refresh()
+
+    # -- rotation and expiry ------------------------------------------------------
+
+    def _show_rotation(self) -> None:
+        self.rotation_panel.show_key(self.selected_key(), self.model.all_rows())
+
+    def show_expiring(self) -> None:
+        """Select the first key flagged as expiring within 7 days (the status bar's link)."""
+        flagged = [key for key in self.model.all_rows() if self.model.needs_renewal(key)]
+        if not flagged:
+            return
+        if not self.select_key(flagged[0].id):
+            self.search_edit.clear()
+            self.status_combo.setCurrentIndex(0)
+            self.select_key(flagged[0].id)
+
+    def register_rotation_actions(self, registry: ActionRegistry) -> None:
+        """Offer Renew in the palette (it acts on the selected key, as the button does)."""
+        panel = self.rotation_panel
+        registry.register(
+            ConsoleAction(
+                "keys.renew",
+                "Renew the selected key",
+                "Keys",
+                run=panel.renew_button.click,
+                description="A new key with the same name, kind, feed and expiry period",
+                enabled=panel.renew_button.isEnabled,
+                disabled_reason=lambda: (
+                    self.session.protection.refusal()
+                    or (None if self.selected_key() is not None else "Select a key first.")
+                ),
+                writes=True,
+            )
+        )
+
+    def revoke_now(self, key: ApiKey) -> None:
+        """Revoke `key` at once after one confirmation (a leaked key in its grace)."""
+        from console.ui.keys.dialogs import revoke_confirmation
+
+        self.revoke_box = revoke_confirmation(key, is_own_key=self.is_own_key(key), parent=self)
+        self.revoke_box.ask(lambda: self.runner.start(self._revoke(key)))
+
+    def renew(self, key: ApiKey) -> None:
+        """Ask what becomes of the old key, then create its renewal."""
+        from console.ui.keys.renew import RenewDialog
+
+        dialog = RenewDialog(key, parent=self)
+        dialog.accepted.connect(lambda: self.runner.start(self._renew(key, dialog.old_key_grace)))
+        dialog.finished.connect(dialog.deleteLater)
+        self.renew_dialog = dialog
+        dialog.open()
+
+    async def _renew(self, key: ApiKey, old_key_grace: int) -> None:
+        from console.ui.keys.renew import create_renewal
+
+        created, note = await create_renewal(self.session.keys, key, old_key_grace)
+        # The secret is on screen before anything else can fail.
+        self._show_secret(created, "Your renewed API key")
+        self.key_renewed.emit(created.key)
+        try:
+            if old_key_grace == 0:
+                self.key_revoked.emit(await self.session.keys.revoke(key.id))
+        finally:
+            loading = self.refresh(select=created.key.id)
+        if note is not None and loading is not None:
+            await loading
+            self.rotation_panel.error_label.setText(note)
 
     # -- secrets -----------------------------------------------------------------
 
