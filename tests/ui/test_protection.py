@@ -176,15 +176,20 @@ def test_a_locked_production_profile_refuses_every_write_and_sends_nothing(
 ) -> None:
     window = make_env_window(sandbox_url, admin_key, "production")
     gate = window.session.protection
-    assert gate.is_protected and not gate.writes_allowed
+    assert gate.is_protected
+    assert not gate.writes_allowed
     reason = gate.refusal()
-    assert reason is not None and "Live EU" in reason and "Unlock writes" in reason
+    assert reason is not None
+    assert "Live EU" in reason
+    assert "Unlock writes" in reason
     # The band names the profile and says it is read-only; the picker says production.
     band = window.environment_band
     assert band.isVisible()
-    assert "PRODUCTION" in band.label.text() and "Live EU" in band.label.text()
+    assert "PRODUCTION" in band.label.text()
+    assert "Live EU" in band.label.text()
     assert "read-only" in band.label.text()
-    assert band.unlock_button.isVisible() and not band.lock_button.isVisible()
+    assert band.unlock_button.isVisible()
+    assert not band.lock_button.isVisible()
     assert "[production]" in window.profile_combo.currentText()
 
     _select_key(qtbot, window, "Old CI job")
@@ -247,7 +252,8 @@ def test_unlock_allows_writes_for_15_minutes_then_relocks_by_itself(
     qtbot.mouseClick(band.unlock_button, Qt.MouseButton.LeftButton)
     assert gate.writes_allowed
     assert "writes unlocked, 15:00 left" in band.label.text()
-    assert band.lock_button.isVisible() and not band.unlock_button.isVisible()
+    assert band.lock_button.isVisible()
+    assert not band.unlock_button.isVisible()
     for what, button in _write_controls(window).items():
         if what not in ("start pipeline", "new record", "import records"):  # not loaded here
             assert button.isEnabled(), what
@@ -338,10 +344,15 @@ def test_a_staging_profile_asks_once_without_a_typed_name(
 ) -> None:
     window = make_env_window(sandbox_url, admin_key, "staging", name="Staging EU")
     gate = window.session.protection
-    assert not gate.is_protected and gate.writes_allowed  # no unlock needed
+    assert not gate.is_protected
+    assert gate.writes_allowed
     band = window.environment_band
-    assert band.isVisible() and band.label.text() == "Staging · Staging EU"
-    assert not band.unlock_button.isVisible() and not band.lock_button.isVisible()
+    assert band.isVisible()
+    assert band.toolTip() == "Staging · Staging EU"  # a quiet line in staging's colour
+    assert band.accessibleName() == "Staging · Staging EU"
+    assert band.height() < 10
+    assert not band.unlock_button.isVisible()
+    assert not band.lock_button.isVisible()
     assert window.profile_combo.currentText() == "Staging EU"  # no alarm in the picker
 
     tab = window.keys_tab
@@ -396,7 +407,8 @@ def test_refresh_and_filters_never_ask_on_production(
     records = window.records_tab
     window.tabs.setCurrentWidget(records)
     qtbot.waitUntil(lambda: records.feed is not None and records.is_settled, timeout=15000)
-    assert records.refresh_button.isEnabled() and records.export_button.isEnabled()
+    assert records.refresh_button.isEnabled()
+    assert records.export_button.isEnabled()
     records.refresh()
     qtbot.keyClicks(records.filter_bar.text_edit, "anything")
     qtbot.waitUntil(lambda: records.is_settled, timeout=15000)
@@ -417,12 +429,80 @@ def test_the_screenshots_run_writes_the_production_band_png(
     image = QImage(str(path))
     assert (image.width(), image.height()) == (1280, 800)
     band = window.environment_band
-    assert "PRODUCTION" in band.label.text() and "read-only" in band.label.text()
+    assert "PRODUCTION" in band.label.text()
+    assert "read-only" in band.label.text()
     assert "[production]" in window.profile_combo.currentText()
     # The band is red in the picture, right under the connection row.
     spot = band.mapTo(window, band.rect().center())
     spot.setX(band.mapTo(window, band.rect().topLeft()).x() + 20)
     colour = image.pixelColor(spot)
-    assert colour.red() > 150 and colour.green() < 80 and colour.blue() < 80, colour.name()
+    assert colour.red() > 150, colour.name()
+    assert max(colour.green(), colour.blue()) < 80, colour.name()
     # The write buttons in the picture are the disabled ones.
     assert not window.keys_tab.add_button.isEnabled()
+
+
+def test_bulk_ingest_on_production_asks_for_the_feed_then_uploads(
+    qtbot: QtBot,
+    make_env_window: Callable[..., Any],
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.ui.test_bulk_ingest import make_feed, open_dialog, write_items
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    make_feed(sandbox_url, admin_key, "bulkprod")
+    window = make_env_window(sandbox_url, admin_key, "production")
+    assert not window.bulk_button.isEnabled()
+    window.session.protection.unlock()
+    dialog = open_dialog(qtbot, window, write_items(tmp_path / "items.ndjson", 20), "bulkprod")
+    sent = _writes(window)
+    dialog.start_button.click()
+    box = dialog.ingest_box
+    assert isinstance(box, TypedNameConfirmation)
+    assert dialog.state == "setup"  # nothing sent before the name is typed
+    qtbot.keyClicks(box.name_edit, "bulkpro")
+    assert not box.action_button.isEnabled()
+    qtbot.keyClicks(box.name_edit, "d")
+    with qtbot.waitSignal(dialog.upload_finished, timeout=30000) as finished:
+        qtbot.mouseClick(box.action_button, Qt.MouseButton.LeftButton)
+    assert finished.args[0].items_sent == 20
+    assert sent
+
+
+def test_a_url_connection_is_production_unless_told_otherwise(
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    secrets: SecretStore,
+    settings_store: SettingsStore,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+) -> None:
+    from console.app.main import build_parser, main
+    from console.ui.main_window import MainWindow
+
+    args = build_parser().parse_args(["--url", sandbox_url, "--environment", "staging"])
+    assert args.environment == "staging"
+    with pytest.raises(SystemExit):
+        main(["--environment", "staging"])  # a saved profile has its own
+    window = MainWindow(secrets, settings_store, drafts=DraftStore(tmp_path / "drafts"))
+    try:
+        window.show()
+        with qtbot.waitSignal(window.connection_ready, timeout=15000):
+            window.connect_url(sandbox_url, admin_key)
+        assert window.session.profile.environment == "production"
+        assert not window.session.protection.writes_allowed
+        assert not window.keys_tab.add_button.isEnabled()
+        with qtbot.waitSignal(window.connection_ready, timeout=15000):
+            window.connect_url(sandbox_url, admin_key, "development")
+        assert window.session.protection.writes_allowed
+        assert window.keys_tab.add_button.isEnabled()
+        assert window.settings.active_profile is None  # a --url profile is never saved
+    finally:
+        shutdown = asyncio.ensure_future(window.shutdown())
+        qtbot.waitUntil(shutdown.done, timeout=15000)
+        window.close_keeping_drafts()
+        window.deleteLater()

@@ -2,8 +2,9 @@
 
 Production is a red band with the profile's name, its lock state ("read-only" or "writes
 unlocked, 12:34 left") and the button that unlocks or locks writes. The other environments
-get a thin, quiet band in their own colour, so a glance tells staging from development.
-Colour is never the only cue: the band and the picker also say the environment in words.
+get a thin, quiet line in their own colour (it costs the tabs 10 px, so the window still
+fits 1024x640), so a glance tells staging from development; its tooltip and accessible
+name say the environment in words, as the picker's tooltip does.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class EnvironmentStyle:
     marker: str
 
 
+QUIET_LINE_PX = 4  # the band of a non-production environment: a line in its colour
 ENVIRONMENT_STYLES = {
     "production": EnvironmentStyle("Production", "#b3261e", "#ffffff", "#d93025"),
     "staging": EnvironmentStyle("Staging", "#fdf1dc", "#7a4a00", "#e0a030"),
@@ -103,6 +105,8 @@ class EnvironmentBand(QFrame):
             self.hide()
             return
         name = gate.profile_name or ""
+        self.setMinimumHeight(0)
+        self.setMaximumHeight(16777215)  # QWIDGETSIZE_MAX
         if gate.is_protected:
             left = gate.remaining_seconds()
             if left is None:
@@ -110,21 +114,28 @@ class EnvironmentBand(QFrame):
             else:
                 state = f"writes unlocked, {format_time_left(left)} left"
             self.label.setText(f"PRODUCTION · {name} · {state}")
+            self.label.show()
             self.unlock_button.setVisible(left is None)
             self.lock_button.setVisible(left is not None)
-            self._layout.setContentsMargins(10, 6, 10, 6)
-            weight = "font-weight: 700; font-size: 13px;"
+            self._layout.setContentsMargins(10, 3, 10, 3)
+            self.setToolTip("")
+            self.setStyleSheet(
+                f"#environmentBand {{ background: {style.background};"
+                f" border-left: 6px solid {style.marker}; border-radius: 4px; }}"
+                f" #environmentBand QLabel {{ color: {style.text};"
+                " font-weight: 700; font-size: 13px; }"
+            )
         else:
             same = name.casefold() == style.title.casefold()  # "Sandbox · Sandbox" says less
             self.label.setText(style.title if same else f"{style.title} · {name}")
+            self.label.hide()
             self.unlock_button.hide()
             self.lock_button.hide()
-            self._layout.setContentsMargins(10, 1, 10, 1)
-            weight = "font-size: 11px;"
-        self.label.setAccessibleName(self.label.text())
-        self.setStyleSheet(
-            f"#environmentBand {{ background: {style.background};"
-            f" border-left: 6px solid {style.marker}; border-radius: 4px; }}"
-            f" #environmentBand QLabel {{ color: {style.text}; {weight} }}"
-        )
+            self._layout.setContentsMargins(0, 0, 0, 0)
+            self.setFixedHeight(QUIET_LINE_PX)
+            self.setToolTip(self.label.text())
+            self.setStyleSheet(
+                f"#environmentBand {{ background: {style.marker}; border-radius: 2px; }}"
+            )
+        self.setAccessibleName(self.label.text())
         self.show()
