@@ -54,6 +54,7 @@ def test_sandbox_screenshots_run_exits_0_and_leaves_no_secret_behind(tmp_path: P
         "02-pipelines.png",
         "03-records.png",
         "04-ingest-logs.png",
+        "05-production-band.png",  # the same server connected as a production profile
     ]
     assert all(_png_size(p) == (1280, 800) for p in pngs)
 

@@ -290,6 +290,7 @@ def test_screenshots_show_no_secret(qtbot: QtBot, window: Any, tmp_path: Any) ->
         "02-pipelines.png",
         "03-records.png",
         "04-ingest-logs.png",
+        "05-production-band.png",
     ]
     texts = "\n".join(visible_texts(window))
     assert f"fdk_…{secret[-4:]}" in texts  # the new key is on screen, masked

@@ -45,7 +45,10 @@ def test_saved_profile_keeps_its_key_in_the_keychain_only(
     store = SettingsStore(tmp_path / "settings.json")
     store.save(dialog.settings)
     assert admin_key not in (tmp_path / "settings.json").read_text()
-    assert store.load().profile("Staging") == ConnectionProfile("Staging", "http://127.0.0.1:8080")
+    # A new profile is production until the user picks another environment (fail-safe).
+    assert store.load().profile("Staging") == ConnectionProfile(
+        "Staging", "http://127.0.0.1:8080", environment="production"
+    )
 
 
 def test_bad_input_says_what_to_fix_and_keeps_the_form(
@@ -204,3 +207,37 @@ def test_the_delete_question_keeps_a_path_on_one_line(
     assert label.width() >= label.fontMetrics().horizontalAdvance(str(data_dir))
     with qtbot.waitSignal(box.finished, timeout=5000):
         box.reject()
+
+
+def test_the_environment_is_chosen_saved_and_loaded_back(
+    qtbot: QtBot, dialog: ProfilesDialog, secrets: SecretStore, admin_key: str, tmp_path: Path
+) -> None:
+    _fill(qtbot, dialog, "Team staging", "http://127.0.0.1:8080", admin_key)
+    assert dialog.environment_combo.currentData() == "production"  # the safe default
+    dialog.environment_combo.setCurrentIndex(dialog.environment_combo.findData("staging"))
+    with qtbot.waitSignal(dialog.saved):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    store = SettingsStore(tmp_path / "settings.json")
+    store.save(dialog.settings)
+    assert store.load().profile("Team staging").environment == "staging"  # type: ignore[union-attr]
+    # Another profile, then back: the form shows each profile's own environment.
+    _fill(qtbot, dialog, "Dev box", "http://127.0.0.1:8081", admin_key)
+    dialog.environment_combo.setCurrentIndex(dialog.environment_combo.findData("development"))
+    with qtbot.waitSignal(dialog.saved):
+        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    dialog.list.setCurrentItem(dialog.list.findItems("Team staging", Qt.MatchFlag.MatchExactly)[0])
+    assert dialog.environment_combo.currentData() == "staging"
+    dialog.list.setCurrentItem(dialog.list.findItems("Dev box", Qt.MatchFlag.MatchExactly)[0])
+    assert dialog.environment_combo.currentData() == "development"
+
+
+def test_the_sandbox_profile_is_always_the_sandbox_environment(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, secrets: SecretStore, tmp_path: Path
+) -> None:
+    settings = Settings()
+    settings.upsert(ConnectionProfile("Sandbox", "", sandbox_data_dir=str(tmp_path)))
+    box = ProfilesDialog(settings, secrets)
+    qtbot.addWidget(box)
+    box.show()
+    assert box.environment_combo.currentData() == "sandbox"
+    assert not box.environment_combo.isEnabled()

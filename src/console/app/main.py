@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     """The GUI's command line (sub-commands such as `sandbox` are dispatched earlier)."""
+    from console.config.profiles import ENVIRONMENTS
+
     parser = argparse.ArgumentParser(
         prog="integration-console",
         description="Desktop admin console for the data-integration platform.",
@@ -40,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--url",
         help=f"connect to this API base URL with the key in ${API_KEY_ENV} (never saved)",
+    )
+    parser.add_argument(
+        "--environment",
+        choices=ENVIRONMENTS,
+        help="what --url points at (default production: read-only until you unlock writes)",
     )
     parser.add_argument(
         "--screenshots",
@@ -64,6 +71,8 @@ def main(argv: list[str]) -> int:
     if args.screenshots and not (args.sandbox or args.url):
         parser.error("--screenshots needs --sandbox or --url")
     api_key = os.environ.get(API_KEY_ENV, "")
+    if args.environment and not args.url:
+        parser.error("--environment goes with --url (a saved profile has its own)")
     if args.url and not api_key:
         parser.error(f"--url needs the admin key in the environment variable {API_KEY_ENV}")
 
@@ -292,7 +301,7 @@ def _connect_as_asked(
     if args.sandbox:
         window.use_sandbox((args.data or paths.default_sandbox_dir).expanduser())
     elif args.url:
-        window.connect_url(args.url, api_key)
+        window.connect_url(args.url, api_key, args.environment or "production")
     elif args.profile:
         profile = window.settings.profile(args.profile)
         if profile is None:

@@ -39,7 +39,9 @@ from console.config.paths import AppPaths
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
 from console.ui.actions import ActionRegistry
+from console.ui.environment_band import EnvironmentBand, environment_icon, picker_text
 from console.ui.keys.tab import KeysTab
+from console.ui.protection import gate_button
 from console.ui.sandbox_port import SandboxFactory, SandboxRunner
 from console.ui.session import ConsoleSession
 from console.ui.status_bar import ConsoleStatusBar
@@ -62,6 +64,8 @@ T = TypeVar("T")
 
 SANDBOX_PROFILE = "Sandbox"
 COMMAND_LINE_PROFILE = "Command line"
+COMMAND_LINE_ENVIRONMENT = "production"  # a bare --url is read-only until unlocked
+BULK_TOOLTIP = "Upload an NDJSON, JSON or CSV file to a feed (resumable)"
 TAB_TITLES = ("API Keys", "Pipelines", "Records", "Ingest Logs")
 KEYS_PATH = "/api/public/v1/keys"
 # Switch tabs from anywhere, the definition editor and the tables included.
@@ -148,7 +152,7 @@ class MainWindow(QMainWindow):
         self.manage_button = QPushButton("Connect&ions…")
         self.manage_button.clicked.connect(self.open_profiles_dialog)
         self.bulk_button = QPushButton("&Bulk ingest…")
-        self.bulk_button.setToolTip("Upload an NDJSON, JSON or CSV file to a feed (resumable)")
+        self.bulk_button.setToolTip(BULK_TOOLTIP)
         self.bulk_button.setEnabled(False)  # until a connection is ready
         self.bulk_button.clicked.connect(self.open_bulk_ingest)
         self._bulk: BulkIngest | None = None
@@ -171,6 +175,8 @@ class MainWindow(QMainWindow):
         self._finder: TraceFinder | None = None  # built at the first find
 
         self.banner = ErrorBanner()
+        # The connected profile's environment; production: lock state and Unlock writes.
+        self.environment_band = EnvironmentBand(self.session.protection)
         self.keys_tab = KeysTab(self.session, self.runner, secrets)
         self.keys_tab.register_rotation_actions(self.action_registry)
         self.tabs = QTabWidget()
@@ -185,6 +191,7 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(10, 8, 10, 4)
         layout.addLayout(top)
+        layout.addWidget(self.environment_band)
         layout.addWidget(self.find_notice)
         layout.addWidget(self.banner)
         self._central_layout = layout  # the interrupted-uploads bar goes under the banner
@@ -194,8 +201,11 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
         self.runner.failed.connect(self.show_error)
-        self.session.connected.connect(lambda _profile: self.bulk_button.setEnabled(True))
-        self.session.disconnected.connect(lambda: self.bulk_button.setEnabled(False))
+        self.session.connected.connect(lambda _profile: self._sync_bulk_button())
+        self.session.disconnected.connect(self._sync_bulk_button)
+        self.session.protection.writes_changed.connect(self._sync_bulk_button)
+        # A write tried while refused (a shortcut, a menu, code): the status bar says why.
+        self.session.protection.refused.connect(lambda text: self.status.showMessage(text, 10000))
         self.connection_ready.connect(lambda _profile: self.bulk.refresh_offers())
         self.session.request_finished.connect(self.status.request_finished)
         self.session.retry_waiting.connect(self.status.retry_waiting)
@@ -416,9 +426,18 @@ class MainWindow(QMainWindow):
             self._bulk = BulkIngest(self.session, self.runner, self, bar)
         return self._bulk
 
+    def _sync_bulk_button(self) -> None:
+        gate_button(
+            self.session.protection,
+            self.bulk_button,
+            self.session.client is not None,
+            BULK_TOOLTIP,
+        )
+
     def open_bulk_ingest(self) -> BulkIngestDialog | None:
-        """Open the Bulk ingest dialog for the connected server (None: not connected)."""
-        if self.session.client is None:
+        """Open the Bulk ingest dialog for the connected server (None: not connected, or
+        writes refused)."""
+        if self.session.client is None or not self.session.protection.permit("Bulk ingest"):
             return None
         dialog: BulkIngestDialog = self.bulk.open_dialog()
         return dialog
@@ -450,15 +469,23 @@ class MainWindow(QMainWindow):
         connected = self.session.profile
         self.profile_combo.blockSignals(True)
         self.profile_combo.clear()
-        for profile in self.settings.profiles:
-            self.profile_combo.addItem(profile.name, profile.name)
-        if connected is not None and self.profile_combo.findData(connected.name) < 0:
+        shown = list(self.settings.profiles)
+        if connected is not None and self.settings.profile(connected.name) is None:
             # --url, or a profile renamed or deleted meanwhile: still what the tabs show.
-            self.profile_combo.addItem(connected.name, connected.name)
+            shown.append(connected)
+        for profile in shown:
+            # The environment's marker (and, on production, the word) shows closed too.
+            self.profile_combo.addItem(
+                environment_icon(profile.environment),
+                picker_text(profile.name, profile.environment),
+                profile.name,
+            )
         index = self.profile_combo.findData(connected.name) if connected is not None else -1
         self.profile_combo.setCurrentIndex(index)
         self.profile_combo.setToolTip(
-            f"Connected to {connected.name}" if connected is not None else "Not connected"
+            f"Connected to {connected.name} ({connected.environment})"
+            if connected is not None
+            else "Not connected"
         )
         self.profile_combo.blockSignals(False)
 
@@ -573,9 +600,17 @@ class MainWindow(QMainWindow):
         self._connecting = profile.name
         self._connect_task = self.runner.start(self._connect(profile), name="connect")
 
-    def connect_url(self, base_url: str, api_key: str) -> None:
-        """Connect to a server given on the command line (the key is never saved)."""
-        profile = ConnectionProfile(COMMAND_LINE_PROFILE, base_url=base_url)
+    def connect_url(
+        self, base_url: str, api_key: str, environment: str = COMMAND_LINE_ENVIRONMENT
+    ) -> None:
+        """Connect to a server given on the command line (the key is never saved).
+
+        Its environment is production unless told otherwise (`--environment`): nothing
+        says what a bare URL points at, so it opens read-only, fail-safe.
+        """
+        profile = ConnectionProfile(
+            COMMAND_LINE_PROFILE, base_url=base_url, environment=environment
+        )
         self._connecting = profile.name
         self._connect_task = self.runner.start(
             self._connect(profile, api_key=api_key), name="connect"

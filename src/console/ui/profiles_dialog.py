@@ -22,12 +22,15 @@ from PySide6.QtWidgets import (
 from console.api.errors import ApiError
 from console.api.transport import ApiClient
 from console.common.redaction import looks_like_key
-from console.config.profiles import ConnectionProfile, ProfileError, Settings
+from console.config.profiles import ENVIRONMENTS, ConnectionProfile, ProfileError, Settings
 from console.config.secrets import SecretStore, profile_account
+from console.ui.environment_band import environment_icon
 from console.ui.widgets.confirm import Confirmation
 from console.ui.widgets.error_banner import error_text
 
 NEW_PROFILE = "(new profile)"
+# A new profile is production until the user says otherwise: read-only is the safe mistake.
+NEW_PROFILE_ENVIRONMENT = "production"
 
 
 class ProfilesDialog(QDialog):
@@ -75,6 +78,15 @@ class ProfilesDialog(QDialog):
         self.auth_combo = QComboBox()
         self.auth_combo.addItem("Authorization header (recommended)", "header")
         self.auth_combo.addItem("apiKey query parameter", "query")
+        self.environment_combo = QComboBox()
+        for environment in ENVIRONMENTS:
+            self.environment_combo.addItem(
+                environment_icon(environment), environment.capitalize(), environment
+            )
+        self.environment_combo.setToolTip(
+            "Production opens read-only: writes need “Unlock writes” (15 minutes) and "
+            "destructive actions ask you to type the object's name."
+        )
         self.key_edit = QLineEdit()
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.key_note = QLabel()
@@ -86,6 +98,7 @@ class ProfilesDialog(QDialog):
         form.addRow("&Name", self.name_edit)
         form.addRow("Base &URL", self.url_edit)
         form.addRow("&Authentication", self.auth_combo)
+        form.addRow("En&vironment", self.environment_combo)
         form.addRow("Admin &key", self.key_edit)
         form.addRow("", self.key_note)
         self.save_button = QPushButton("&Save")
@@ -139,7 +152,16 @@ class ProfilesDialog(QDialog):
             profile.base_url if not profile.is_sandbox else "(started by the console)"
         )
         self.auth_combo.setCurrentIndex(max(0, self.auth_combo.findData(profile.auth_mode)))
-        for widget in (self.name_edit, self.url_edit, self.auth_combo, self.key_edit):
+        self.environment_combo.setCurrentIndex(
+            max(0, self.environment_combo.findData(profile.environment))
+        )
+        for widget in (
+            self.name_edit,
+            self.url_edit,
+            self.auth_combo,
+            self.environment_combo,
+            self.key_edit,
+        ):
             widget.setEnabled(not profile.is_sandbox)
         self.key_edit.clear()
         self._describe_key_storage(profile)
@@ -173,8 +195,17 @@ class ProfilesDialog(QDialog):
         self.name_edit.setText("")
         self.url_edit.setText("")
         self.auth_combo.setCurrentIndex(0)
+        self.environment_combo.setCurrentIndex(
+            self.environment_combo.findData(NEW_PROFILE_ENVIRONMENT)
+        )
         self.key_edit.clear()
-        for widget in (self.name_edit, self.url_edit, self.auth_combo, self.key_edit):
+        for widget in (
+            self.name_edit,
+            self.url_edit,
+            self.auth_combo,
+            self.environment_combo,
+            self.key_edit,
+        ):
             widget.setEnabled(True)
         self._describe_key_storage(None)
         self.name_edit.setFocus()
@@ -190,6 +221,7 @@ class ProfilesDialog(QDialog):
             name=self.name_edit.text().strip(),
             base_url=self.url_edit.text().strip().rstrip("/"),
             auth_mode=str(self.auth_combo.currentData()),
+            environment=str(self.environment_combo.currentData()),
         )
         existing = self.settings.profile(self._editing) if self._editing else None
         if existing is not None and existing.is_sandbox:

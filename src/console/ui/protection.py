@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QAbstractButton
 
 from console.config.profiles import ConnectionProfile
 
@@ -25,6 +27,10 @@ class WriteGate(QObject):
     """Whether the connected profile may be written now, and for how long."""
 
     changed = Signal()  # environment, lock state or (each second while unlocked) time left
+    # Only when whether (or why) writes are refused changes: the write buttons follow this,
+    # not the countdown's tick.
+    writes_changed = Signal()
+    refused = Signal(str)  # a write was tried while refused: what to tell the user
 
     def __init__(
         self,
@@ -39,6 +45,11 @@ class WriteGate(QObject):
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self.check_expiry)
+        self._last_refusal: str | None = None
+
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        """Read time from `clock` from now on (tests move it instead of sleeping)."""
+        self._clock = clock
 
     # -- state -------------------------------------------------------------------
 
@@ -48,7 +59,7 @@ class WriteGate(QObject):
         self.environment = profile.environment if profile is not None else None
         self._unlocked_until = None
         self._tick.stop()
-        self.changed.emit()
+        self._emit()
 
     @property
     def is_protected(self) -> bool:
@@ -86,7 +97,7 @@ class WriteGate(QObject):
             return
         self._unlocked_until = self._clock() + UNLOCK_SECONDS
         self._tick.start()
-        self.changed.emit()
+        self._emit()
 
     def lock(self) -> None:
         """End an unlock at once."""
@@ -94,11 +105,42 @@ class WriteGate(QObject):
             return
         self._unlocked_until = None
         self._tick.stop()
-        self.changed.emit()
+        self._emit()
 
     def check_expiry(self) -> None:
         """Relock when the unlock has run out; else report the time left (each second)."""
         if self._unlocked_until is not None and self.remaining_seconds() is None:
             self._unlocked_until = None
             self._tick.stop()
+        self._emit()
+
+    def permit(self, what: str = "") -> bool:
+        """Whether a write may run now; if not, say why (`refused`) and return False.
+
+        Every write path calls this, not only its button: a shortcut, a context menu or
+        code calling the method is refused the same way and sends nothing.
+        """
+        reason = self.refusal()
+        if reason is None:
+            return True
+        self.refused.emit(f"{what} refused: {reason}" if what else reason)
+        return False
+
+    def _emit(self) -> None:
         self.changed.emit()
+        refusal = self.refusal()
+        if refusal != self._last_refusal:
+            self._last_refusal = refusal
+            self.writes_changed.emit()
+
+
+def gate_button(
+    gate: WriteGate, button: QAbstractButton | QAction, enabled: bool, tooltip: str = ""
+) -> None:
+    """Enable a write control by its own rules and the gate's; refused, its tooltip says why.
+
+    The control stays visible either way: the console refuses, it does not hide.
+    """
+    refusal = gate.refusal()
+    button.setEnabled(enabled and refusal is None)
+    button.setToolTip(refusal if refusal is not None else tooltip)

@@ -206,4 +206,35 @@ async def save_tab_screenshots(
         if not ok:
             raise OSError(f"could not write {path}")
     window.tabs.setCurrentIndex(0)
+    saved.append(await save_production_band_screenshot(window, directory, load_wait))
     return saved
+
+
+PRODUCTION_BAND_PNG = "05-production-band.png"
+
+
+async def save_production_band_screenshot(
+    window: MainWindow, directory: Path, load_wait: float = 30.0
+) -> Path:
+    """The window connected as a production profile: its red band (read-only), the
+    picker's badge and the write buttons disabled, on the API Keys tab.
+
+    A connection that is not production already is made again to the same server as
+    `--url` makes it (production by default), so the picture is the real thing, not a
+    mock-up; the window stays on that connection.
+    """
+    client = window.session.client
+    profile = window.session.profile
+    if client is not None and profile is not None and profile.environment != "production":
+        ready = signal_future(window.connection_ready, window.connection_failed)
+        # The connection's own key, in memory only: never shown, never saved.
+        window.connect_url(client.base_url, client._api_key, "production")
+        await _within(ready, load_wait, "the production connection did not answer")
+    window.tabs.setCurrentIndex(0)
+    await wait_for_paint(window.keys_tab, load_wait)
+    path = directory / PRODUCTION_BAND_PNG
+    assert_no_secret_on_screen(window)
+    image = window.grab().toImage()
+    if not _write_png(image, path):  # one PNG, ~40 ms: the run ends after it anyway
+        raise OSError(f"could not write {path}")
+    return path

@@ -60,6 +60,7 @@ from console.api.upload_manifest import ManifestStore, PendingUpload, default_ma
 from console.ui.bulk.preview import PREVIEW_ITEMS, BulkPreview, read_bulk_preview
 from console.ui.bulk.resume_bar import how_far
 from console.ui.formatting import format_duration
+from console.ui.protection import gate_button
 from console.ui.records.io_files import (
     RateMeter,
     atomic_output,
@@ -69,6 +70,7 @@ from console.ui.records.io_files import (
 )
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
+from console.ui.widgets.confirm import ConfirmBox, confirm_destructive, destructive_confirmation
 from console.ui.widgets.error_banner import error_text
 
 LISTED_REJECTS = 100  # rejected items listed in the summary ("Save rejected…" writes all)
@@ -189,6 +191,7 @@ class BulkIngestDialog(QDialog):
         self.state = "setup"
         self.file_dialog: QFileDialog | None = None
         self.confirm_box: QMessageBox | None = None
+        self.ingest_box: ConfirmBox | None = None  # production: type the feed's id to start
         self.last_rejects_file: Path | None = None
         self._resume = resume
         self._wanted_feed = resume.feed if resume is not None else feed_id
@@ -205,6 +208,8 @@ class BulkIngestDialog(QDialog):
         layout.addWidget(self.pages)
         self.finished.connect(self._closed)
         session.disconnected.connect(self._connection_gone)
+        # Writes refused (a locked production profile): Start stays, disabled, and says why.
+        session.protection.writes_changed.connect(self._sync_buttons)
         if resume is not None:
             self._adopt(resume)
         elif path is not None:
@@ -561,7 +566,9 @@ class BulkIngestDialog(QDialog):
 
     def _sync_buttons(self) -> None:
         ready = self.preview is not None and self.feed is not None and self.state == "setup"
-        self.start_button.setEnabled(ready)
+        gate = self.session.protection
+        gate_button(gate, self.start_button, ready)
+        gate_button(gate, self.resume_button, True)
         self.start_button.setText("&Resume upload" if self.kept is not None else "&Start upload")
         running = self.state == "running"
         paused = self.state == "paused"
@@ -662,6 +669,32 @@ class BulkIngestDialog(QDialog):
         feed, path = self.feed, self.path
         if feed is None or path is None or self.state != "setup":
             return None
+        gate = self.session.protection
+        if not gate.permit("Bulk ingest"):
+            return None
+        if gate.is_protected:
+            # Production: the feed's id is typed before anything is sent (elsewhere the
+            # Start button, after the preview, is the one confirmation).
+            self.ingest_box = confirm_destructive(
+                gate,
+                lambda typed: destructive_confirmation(
+                    self,
+                    "Bulk ingest",
+                    f"Upload {path.name} to “{feed.name}” on production?",
+                    "Every item is upserted into the feed by its id field; items already "
+                    "there are replaced. An upload cannot be undone.",
+                    "Start upload",
+                    type_to_confirm=typed,
+                ),
+                feed.id,
+                lambda: self._begin_upload(feed, path),
+            )
+            return None
+        return self._begin_upload(feed, path)
+
+    def _begin_upload(self, feed: Feed, path: Path) -> asyncio.Task[Any] | None:
+        if self.feed is not feed or self.path != path or self.state != "setup":
+            return None  # the choice changed while the question was open
         self.runner.cancel(PREVIEW_TASK)
         self._plan = (feed, path, self.file_format, self.item_key)
         self.run_title.setText(f"Uploading {path.name} to “{feed.name}”")
@@ -683,6 +716,8 @@ class BulkIngestDialog(QDialog):
     def resume_upload(self) -> asyncio.Task[Any] | None:
         """Go on from where the paused upload stopped."""
         if self.state != "paused" or self._plan is None:
+            return None
+        if not self.session.protection.permit("Resume upload"):
             return None
         return self._run()
 

@@ -28,6 +28,7 @@ from console.api.transport import ApiClient
 from console.api.upload_manifest import ManifestStore, PendingUpload, default_manifest_dir
 from console.config.profiles import ConnectionProfile
 from console.ui.formatting import format_relative
+from console.ui.protection import WriteGate, gate_button
 from console.ui.records.io_files import format_bytes, format_count, in_file_thread
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
@@ -82,7 +83,22 @@ class InterruptedUploadsBar(QFrame):
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(10, 6, 10, 6)
         self.more_label = QLabel()
+        # The connected profile's write gate: Resume and Upload anew are writes.
+        self.gate: WriteGate | None = None
+        self._write_buttons: list[QPushButton] = []
         self.hide()
+
+    def set_gate(self, gate: WriteGate) -> None:
+        """Gate Resume and Upload anew by `gate` (disabled with its reason while refused)."""
+        self.gate = gate
+        gate.writes_changed.connect(self._sync_write_buttons)
+        self._sync_write_buttons()
+
+    def _sync_write_buttons(self) -> None:
+        if self.gate is None:
+            return
+        for button in self._write_buttons:
+            gate_button(self.gate, button, True)
 
     def show_offers(
         self,
@@ -97,6 +113,7 @@ class InterruptedUploadsBar(QFrame):
             self._layout.removeWidget(row)
             row.deleteLater()
         self.rows = []
+        self._write_buttons = []
         self._layout.removeWidget(self.more_label)
         self.offers = list(offers)
         for upload, state in self.offers[:MAX_OFFERS]:
@@ -108,6 +125,7 @@ class InterruptedUploadsBar(QFrame):
             self.more_label.setText(f"… and {more} more interrupted uploads to this server.")
             self._layout.addWidget(self.more_label)
         self.more_label.setVisible(more > 0)
+        self._sync_write_buttons()
         self.setVisible(bool(self.offers))
 
     def _row(self, upload: PendingUpload, state: str) -> QWidget:
@@ -139,10 +157,12 @@ class InterruptedUploadsBar(QFrame):
             resume = QPushButton("Resume")
             resume.clicked.connect(lambda: self.resume_requested.emit(upload))
             layout.addWidget(resume)
+            self._write_buttons.append(resume)
         elif state == "changed":
             anew = QPushButton("Upload anew…")
             anew.clicked.connect(lambda: self.anew_requested.emit(upload))
             layout.addWidget(anew)
+            self._write_buttons.append(anew)
         discard = QPushButton("Discard")
         discard.setToolTip("Forget this upload's progress (what the server took stays there)")
         discard.clicked.connect(lambda: self.discard_requested.emit(upload))
@@ -179,6 +199,7 @@ class BulkIngest(QObject):
         self.bar = bar
         self.store = ManifestStore(manifest_dir or default_manifest_dir())
         self.dialog: Any = None  # the BulkIngestDialog open or last opened
+        bar.set_gate(session.protection)
         bar.resume_requested.connect(lambda upload: self.open_dialog(resume=upload))
         bar.anew_requested.connect(self._upload_anew)
         bar.discard_requested.connect(self.discard)
@@ -245,6 +266,8 @@ class BulkIngest(QObject):
         `path` and `feed_id` when given)."""
         from console.ui.bulk.dialog import BulkIngestDialog
 
+        if not self.session.protection.permit("Bulk ingest"):
+            return None
         current = self.dialog
         if current is not None and current.isVisible():
             if current.state in ("running", "paused") or (resume is None and path is None):

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from console.api.feeds import Feed
 from console.api.keys import ApiKey, CreatedKey
-from console.ui.widgets.confirm import Confirmation
+from console.ui.widgets.confirm import ConfirmBox, destructive_confirmation
 
 CLIPBOARD_CLEAR_MS = 60_000
 EXPIRY_CHOICES = (("Never", None), ("30 days", 30), ("90 days", 90), ("On a date…", -1))
@@ -334,14 +334,22 @@ class RotateDialog(QDialog):
         return int(self.grace_combo.currentData())
 
 
-def revoke_confirmation(key: ApiKey, *, is_own_key: bool, parent: QWidget) -> Confirmation:
-    """A confirmation that names the key; its Revoke button is the destructive one."""
+def revoke_confirmation(
+    key: ApiKey, *, is_own_key: bool, parent: QWidget, type_to_confirm: str | None = None
+) -> ConfirmBox:
+    """A confirmation that names the key; its Revoke button is the destructive one
+    (production: enabled once `type_to_confirm`, the key's name, is typed)."""
     info = (
         "Every request with this key gets 401 from now on. A revoked key cannot be "
         "reactivated; create a new one if you need access again."
     )
     if is_own_key:
         info += "\n\nThis console uses this key: it will lose access to the account."
-    return Confirmation(
-        parent, "Revoke API key", f"Revoke “{key.name}” ({key.masked})?", info, "Revoke"
+    return destructive_confirmation(
+        parent,
+        "Revoke API key",
+        f"Revoke “{key.name}” ({key.masked})?",
+        info,
+        "Revoke",
+        type_to_confirm=type_to_confirm,
     )

@@ -29,8 +29,10 @@ from console.config.secrets import SecretStore, saved_key_account
 from console.ui.actions import ActionRegistry, ConsoleAction
 from console.ui.keys.model import STATUS_COLUMN, KeysTableModel, keys_filter
 from console.ui.keys.rotation_panel import RotationPanel
+from console.ui.protection import gate_button
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
+from console.ui.widgets.confirm import confirm_destructive
 from console.ui.widgets.error_banner import error_text
 from console.ui.widgets.row_table import ROW_ROLE, select_row, selected_row, setup_row_view
 from console.ui.widgets.status_badge import StatusBadgeDelegate
@@ -161,6 +163,8 @@ class KeysTab(QWidget):
             QWidget.setTabOrder(first, second)
         self._loading = False
         self._select_after_load: str | None = None
+        # Writes refused (a locked production profile): the buttons stay, disabled, and say why.
+        session.protection.writes_changed.connect(self._sync_buttons)
         self._sync_buttons()
 
     # -- loading -----------------------------------------------------------------
@@ -261,17 +265,22 @@ class KeysTab(QWidget):
     def _sync_buttons(self) -> None:
         key = self.selected_key()
         connected = self.session.client is not None
-        self.add_button.setEnabled(connected)
+        gate = self.session.protection
+        gate_button(gate, self.add_button, connected)
         self.refresh_button.setEnabled(connected and not self._loading)
         usable = key is not None and not key.is_revoked
-        self.revoke_button.setEnabled(connected and usable)
-        self.rotate_button.setEnabled(
-            connected and usable and key is not None and key.status != "expired"
+        revoked = key is not None and key.is_revoked
+        gate_button(
+            gate,
+            self.revoke_button,
+            connected and usable,
+            "Revoked keys cannot be reactivated or rotated." if revoked else "",
         )
-        if key is not None and key.is_revoked:
-            self.revoke_button.setToolTip("Revoked keys cannot be reactivated or rotated.")
-        else:
-            self.revoke_button.setToolTip("")
+        gate_button(
+            gate,
+            self.rotate_button,
+            connected and usable and key is not None and key.status != "expired",
+        )
 
     def _context_menu(self, position: QPoint) -> None:
         index = self.table.indexAt(position)
@@ -285,6 +294,7 @@ class KeysTab(QWidget):
         for button in (self.rotate_button, self.revoke_button):
             action = QAction(button.text(), menu)
             action.setEnabled(button.isEnabled())
+            action.setToolTip(button.toolTip())
             action.triggered.connect(button.click)
             menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(position))
@@ -302,6 +312,8 @@ class KeysTab(QWidget):
 
     def add_key(self) -> None:
         """Open the Add dialog (after fetching the feeds ingest keys can use)."""
+        if not self.session.protection.permit("Add key"):
+            return
         self.runner.start(self._open_add_dialog(), name="keys.add")
 
     async def _open_add_dialog(self) -> None:
@@ -311,7 +323,13 @@ class KeysTab(QWidget):
         dialog = AddKeyDialog(feeds, self)
         # Mutations are never pre-empted: cancelling one after the server acted would
         # drop the only copy of a new secret.
-        dialog.submitted.connect(lambda request: self.runner.start(self._create(dialog, request)))
+        dialog.submitted.connect(
+            lambda request: (
+                self.runner.start(self._create(dialog, request))
+                if self.session.protection.permit("Add key")
+                else None
+            )
+        )
         dialog.finished.connect(dialog.deleteLater)
         self.add_dialog = dialog
         dialog.open()
@@ -340,12 +358,18 @@ class KeysTab(QWidget):
     def rotate_selected(self) -> None:
         """Ask for a grace period, then rotate the selected key."""
         key = self.selected_key()
-        if key is None or key.is_revoked:
+        if key is None or key.is_revoked or not self.session.protection.permit("Rotate"):
             return
         from console.ui.keys.dialogs import RotateDialog
 
         dialog = RotateDialog(key, is_own_key=self.is_own_key(key), parent=self)
-        dialog.accepted.connect(lambda: self.runner.start(self._rotate(key, dialog.grace_seconds)))
+        dialog.accepted.connect(
+            lambda: (
+                self.runner.start(self._rotate(key, dialog.grace_seconds))
+                if self.session.protection.permit("Rotate")
+                else None
+            )
+        )
         dialog.finished.connect(dialog.deleteLater)
         self.rotate_dialog = dialog
         dialog.open()
@@ -369,14 +393,23 @@ class KeysTab(QWidget):
     # -- revoke ------------------------------------------------------------------
 
     def revoke_selected(self) -> None:
-        """Confirm, naming the key, then revoke it."""
+        """Confirm, naming the key (on production: type its name), then revoke it."""
         key = self.selected_key()
         if key is None or key.is_revoked:
             return
         from console.ui.keys.dialogs import revoke_confirmation
 
-        self.revoke_box = revoke_confirmation(key, is_own_key=self.is_own_key(key), parent=self)
-        self.revoke_box.ask(lambda: self.runner.start(self._revoke(key)))
+        own = self.is_own_key(key)
+        box = confirm_destructive(
+            self.session.protection,
+            lambda typed: revoke_confirmation(
+                key, is_own_key=own, parent=self, type_to_confirm=typed
+            ),
+            key.name,
+            lambda: self.runner.start(self._revoke(key)),
+        )
+        if box is not None:
+            self.revoke_box = box
 
     async def _revoke(self, key: ApiKey) -> None:
         revoked = await self.session.keys.revoke(key.id)

@@ -51,6 +51,7 @@ from console.ui.pipelines.dialogs import (
     discard_box,
     unified_diff,
 )
+from console.ui.protection import gate_button
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.definition_editor import DefinitionEditor
@@ -183,6 +184,8 @@ class DefinitionPanel(QWidget):
         self._draft_timer.setInterval(DRAFT_SAVE_DEBOUNCE_MS)
         self._draft_timer.timeout.connect(self.save_draft)
         self.editor.textChanged.connect(self._edited)
+        # Writes refused (a locked production profile): Apply stays, disabled, and says why.
+        session.protection.writes_changed.connect(self._sync_buttons)
         self._sync_buttons()
         self._show_nothing()
 
@@ -271,7 +274,7 @@ class DefinitionPanel(QWidget):
             dirty = self.is_dirty
         has_document = self.subject in ("pipeline", "new")
         self.apply_button.setText("Cre&ate" if self.is_new else "&Apply")
-        self.apply_button.setEnabled(self._can_apply(dirty))
+        gate_button(self.session.protection, self.apply_button, self._can_apply(dirty))
         self.diff_button.setEnabled(self.subject == "pipeline")
         self.discard_button.setEnabled(has_document and dirty)
         for widget in (self.format_combo, self.open_button, self.save_button):
@@ -672,6 +675,8 @@ class DefinitionPanel(QWidget):
         """Create or apply, after a server dry-run (one at a time: no double create)."""
         if not self._can_apply(self.is_dirty):
             return
+        if not self.session.protection.permit("Create" if self.is_new else "Apply"):
+            return
         # Ctrl+S can come while completion is open: its choices belong to the edit just sent.
         popup = self.editor.completer.popup()
         if popup is not None:
@@ -705,6 +710,8 @@ class DefinitionPanel(QWidget):
             return
         if not self._showing(pipeline):
             return  # another pipeline was opened during the check: nothing is sent
+        if not self.session.protection.permit("Apply"):
+            return  # the unlock ran out (or was ended) during the check: nothing is sent
         text = self.editor.toPlainText()
         try:
             updated = await self.session.pipelines.replace_definition(
@@ -804,6 +811,8 @@ class DefinitionPanel(QWidget):
         profile_key = self.profile_key
         if not await self._dry_run_passes() or not self.is_new:
             return
+        if not self.session.protection.permit("Create"):
+            return  # the unlock ran out (or was ended) during the check: nothing is sent
         text = self.editor.toPlainText()
         created = await self.session.pipelines.create(text, format=self.format)
         self.drafts.discard(profile_key, NEW_PIPELINE)

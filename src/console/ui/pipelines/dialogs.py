@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.api.pipelines import Pipeline
-from console.ui.widgets.confirm import Confirmation
+from console.ui.widgets.confirm import Confirmation, ConfirmBox, destructive_confirmation
 
 
 def _monospace_view(text: str) -> QPlainTextEdit:
@@ -191,25 +191,37 @@ def discard_box(parent: QWidget, name: str, changed_lines: int) -> Confirmation:
     )
 
 
-def force_stop_box(parent: QWidget, pipeline: Pipeline) -> Confirmation:
-    """Force stop abandons a running sync: say so."""
-    return Confirmation(
+def force_stop_box(
+    parent: QWidget, pipeline: Pipeline, type_to_confirm: str | None = None
+) -> ConfirmBox:
+    """Force stop abandons a running sync: say so (production: type the name)."""
+    return destructive_confirmation(
         parent,
         "Force stop pipeline",
         f"Force stop “{pipeline.name}”?",
         "A sync that is running now is abandoned half-way: the destination may hold a "
         "partial load until the next successful sync.",
         "Force stop",
+        type_to_confirm=type_to_confirm,
     )
 
 
-def archive_box(parent: QWidget, pipeline: Pipeline) -> Confirmation:
-    """Archiving stops a deployed pipeline and cannot be undone."""
+def archive_box(
+    parent: QWidget, pipeline: Pipeline, type_to_confirm: str | None = None
+) -> ConfirmBox:
+    """Archiving stops a deployed pipeline and cannot be undone (production: type the name)."""
     deployed = pipeline.status in ("running", "deploying", "stopping", "failed")
     info = "Archived pipelines are hidden from the list and cannot be started again."
     if deployed:
         info = "It is stopped and torn down first. " + info
-    return Confirmation(parent, "Archive pipeline", f"Archive “{pipeline.name}”?", info, "Archive")
+    return destructive_confirmation(
+        parent,
+        "Archive pipeline",
+        f"Archive “{pipeline.name}”?",
+        info,
+        "Archive",
+        type_to_confirm=type_to_confirm,
+    )
 
 
 class EditsOwner(Protocol):

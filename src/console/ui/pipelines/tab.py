@@ -41,8 +41,10 @@ from console.ui.pipelines.model import (
     pipelines_filter,
     sync_running,
 )
+from console.ui.protection import gate_button
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
+from console.ui.widgets.confirm import confirm_destructive
 from console.ui.widgets.elided_label import ElidedLabel
 from console.ui.widgets.row_table import selected_row, setup_row_view
 from console.ui.widgets.status_badge import StatusBadgeDelegate, badge_label_style
@@ -204,6 +206,9 @@ class PipelinesTab(QWidget):
         self._poll.timeout.connect(self._poll_tick)
         self._show_metadata(None)
         self._sync_list_actions()
+        # Writes refused (a locked production profile): the buttons stay, disabled, and say why.
+        session.protection.writes_changed.connect(self._sync_list_actions)
+        session.protection.writes_changed.connect(self._sync_actions)
 
     # -- loading -----------------------------------------------------------------
 
@@ -237,9 +242,9 @@ class PipelinesTab(QWidget):
         """Refresh and New pipeline need a connection (as the Keys tab's actions do)."""
         connected = self.session.client is not None
         why = "" if connected else "Not connected: choose a connection first."
-        for button in (self.refresh_button, self.new_button):
-            button.setEnabled(connected)
-            button.setToolTip(why)
+        self.refresh_button.setEnabled(connected)
+        self.refresh_button.setToolTip(why)
+        gate_button(self.session.protection, self.new_button, connected, why)
 
     async def _load(self) -> None:
         self.summary_label.setText("Loading pipelines…")
@@ -439,13 +444,20 @@ class PipelinesTab(QWidget):
 
     def new_pipeline(self) -> None:
         """Start a new pipeline in the editor; unapplied edits are kept as their draft."""
+        if not self.session.protection.permit("New pipeline"):
+            return
         if self.panel.is_dirty and self._shown is not None:
             self.panel.save_draft()  # the draft keeps them; "New" never destroys edits
         self._make_current(None)
         self.panel.new_from_example()
 
     def apply_edits(self) -> bool:
-        """Apply (or create) the edited definition (Ctrl+S); False when nothing is edited."""
+        """Apply (or create) the edited definition (Ctrl+S); False when nothing is edited.
+
+        Writes refused, it says why (and sends nothing) rather than doing nothing silently.
+        """
+        if self.panel.is_dirty and not self.session.protection.permit("Apply"):
+            return True
         if not (self.panel.is_dirty and self.panel.apply_button.isEnabled()):
             return False
         self.panel.apply()
@@ -481,41 +493,57 @@ class PipelinesTab(QWidget):
         hidden = pipeline is not None and self._listed(pipeline.id) is None
         connected = self.session.client is not None and pipeline is not None and not hidden
         self.meta_box.setTitle("Pipeline (not in the list)" if hidden else "Pipeline")
-        self.start_button.setEnabled(connected and status in ("draft", "stopped", "failed"))
-        self.stop_button.setEnabled(connected and status in ("running", "deploying"))
-        self.force_button.setEnabled(connected and status in ("running", "deploying", "stopping"))
-        self.archive_button.setEnabled(connected and status != "archived")
+        gate = self.session.protection
+        gate_button(gate, self.start_button, connected and status in ("draft", "stopped", "failed"))
+        gate_button(gate, self.stop_button, connected and status in ("running", "deploying"))
+        gate_button(
+            gate, self.force_button, connected and status in ("running", "deploying", "stopping")
+        )
+        gate_button(gate, self.archive_button, connected and status != "archived")
 
     # -- actions -----------------------------------------------------------------
 
     def start_selected(self) -> None:
         """Deploy and run the shown pipeline."""
-        if self._shown is not None:
+        if self._shown is not None and self.session.protection.permit("Start"):
             pipeline_id = self._shown.id
             self.runner.start(self._act(self.session.pipelines.start(pipeline_id)))
 
     def stop_selected(self, *, force: bool) -> None:
         """Stop the shown pipeline (a running sync makes a graceful stop fail with 409)."""
-        if self._shown is not None:
+        if self._shown is not None and self.session.protection.permit(
+            "Force stop" if force else "Stop"
+        ):
             pipeline_id = self._shown.id
             self.runner.start(self._act(self.session.pipelines.stop(pipeline_id, force=force)))
 
     def force_stop_selected(self) -> None:
-        """Confirm, then force stop."""
-        if self._shown is None:
+        """Confirm (on production: type the pipeline's name), then force stop."""
+        pipeline = self._shown
+        if pipeline is None:
             return
-        self.confirm_box = force_stop_box(self, self._shown)
-        self.confirm_box.ask(lambda: self.stop_selected(force=True))
+        box = confirm_destructive(
+            self.session.protection,
+            lambda typed: force_stop_box(self, pipeline, typed),
+            pipeline.name,
+            lambda: self.stop_selected(force=True),
+        )
+        if box is not None:
+            self.confirm_box = box
 
     def archive_selected(self) -> None:
-        """Confirm, naming the pipeline, then archive it."""
-        if self._shown is None:
+        """Confirm, naming the pipeline (on production: type its name), then archive it."""
+        pipeline = self._shown
+        if pipeline is None:
             return
-        pipeline_id = self._shown.id
-        self.confirm_box = archive_box(self, self._shown)
-        self.confirm_box.ask(
-            lambda: self.runner.start(self._act(self.session.pipelines.archive(pipeline_id)))
+        box = confirm_destructive(
+            self.session.protection,
+            lambda typed: archive_box(self, pipeline, typed),
+            pipeline.name,
+            lambda: self.runner.start(self._act(self.session.pipelines.archive(pipeline.id))),
         )
+        if box is not None:
+            self.confirm_box = box
 
     async def _act(self, action: object) -> None:
         try:

@@ -47,6 +47,7 @@ from console.api.errors import ApiError
 from console.api.feeds import Feed
 from console.api.imports import DryRun, ImportsApi, ImportStatus
 from console.ui.formatting import format_duration, format_timestamp
+from console.ui.protection import WriteGate, gate_button
 from console.ui.records.import_resume import (
     FileFingerprint,
     ImportResumeStore,
@@ -180,6 +181,8 @@ class ImportDialog(QDialog):
         self.store = store or ImportResumeStore()
         self.runner = TaskRunner(self)
         self.runner.failed.connect(self._task_failed)
+        # The connected profile's write gate (set by `start_import` from a session).
+        self.gate: WriteGate | None = None
         self.finished.connect(self.runner.cancel_all)
 
         # What the dialog currently refers to: the preview, the resume offer and the
@@ -493,7 +496,10 @@ class ImportDialog(QDialog):
 
     def _sync_buttons(self) -> None:
         ready = self.dry_run is not None and self.file is not None
-        self.import_button.setEnabled(ready)
+        if self.gate is not None:
+            gate_button(self.gate, self.import_button, ready)
+        else:
+            self.import_button.setEnabled(ready)
         start_row = self._resume_row() if ready else None
         if start_row is not None:
             self.import_button.setText(f"&Import from row {format_count(start_row)}")
@@ -576,6 +582,8 @@ class ImportDialog(QDialog):
     def start_import(self) -> asyncio.Task[Any] | None:
         """Upload the file and follow the import (from the resume row when ticked)."""
         if self.path is None or self.file is None or self.dry_run is None:
+            return None
+        if self.gate is not None and not self.gate.permit("Import"):
             return None
         start_row = self._resume_row()
         self._enter_run_page(start_row)
@@ -942,6 +950,10 @@ def start_import(
     else:
         imports = source
     dialog = ImportDialog(imports, feed, profile=profile or "", store=store, parent=parent)
+    if isinstance(source, ConsoleSession):
+        gate = dialog.gate = source.protection
+        gate.writes_changed.connect(dialog._sync_buttons)
+        dialog._sync_buttons()
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
     return dialog

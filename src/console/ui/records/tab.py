@@ -46,13 +46,14 @@ from console.api.errors import ApiError
 from console.api.feeds import Feed, FeedsApi
 from console.api.intents import IntentsApi
 from console.api.records import Record, RecordQuery, RecordsApi, RecordWrite
+from console.ui.protection import gate_button
 from console.ui.records.detail import RecordDetail
 from console.ui.records.dialogs import FetchDialog, JsonRecordDialog, system_id_text
 from console.ui.records.filters import RecordFilterBar
 from console.ui.records.model import FIRST_PAGE_ROWS, RECORD_ROLE, RecordsTableModel
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
-from console.ui.widgets.confirm import Confirmation
+from console.ui.widgets.confirm import Confirmation, confirm_destructive, destructive_confirmation
 from console.ui.widgets.error_banner import error_text
 from console.ui.widgets.row_table import setup_row_view
 
@@ -302,6 +303,8 @@ class RecordsTab(QWidget):
         )
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
+        # Writes refused (a locked production profile): the buttons stay, disabled, and say why.
+        session.protection.writes_changed.connect(self._sync_actions)
         self._sync_actions()
 
     # -- connection and feeds ---------------------------------------------------------
@@ -708,6 +711,7 @@ class RecordsTab(QWidget):
         connected = self.session.client is not None
         feed = self.feed
         record = self._record
+        gate = self.session.protection
         self.refresh_button.setEnabled(connected)
         no_feed = "Not connected." if not connected else "Choose a feed first."
         for button, module in (
@@ -719,8 +723,12 @@ class RecordsTab(QWidget):
                 button.setEnabled(False)
                 button.setToolTip("Not in this build.")
                 continue
-            button.setEnabled(connected and feed is not None)
-            button.setToolTip("" if connected and feed is not None else no_feed)
+            tip = "" if connected and feed is not None else no_feed
+            if button is self.export_button:  # a read: never gated
+                button.setEnabled(connected and feed is not None)
+                button.setToolTip(tip)
+            else:
+                gate_button(gate, button, connected and feed is not None, tip)
         fetches = connected and feed is not None and feed.method in FETCH_METHODS
         if fetches or feed is None:
             why = "" if fetches else no_feed
@@ -730,28 +738,35 @@ class RecordsTab(QWidget):
                 f"{feed.method} feed (records are pushed to it)."
             )
         for button in (self.fetch_button, self.fetch_list_button):
-            button.setEnabled(fetches)
-            button.setToolTip(why)
+            gate_button(gate, button, fetches, why)
         none = "Select a record first." if connected else "Not connected."
-        self.edit_button.setEnabled(connected and record is not None)
-        self.edit_button.setToolTip("" if record is not None and connected else none)
+        gate_button(
+            gate,
+            self.edit_button,
+            connected and record is not None,
+            "" if record is not None and connected else none,
+        )
         can_archive = connected and record is not None and not record.deleted
-        self.archive_button.setEnabled(can_archive)
-        self.archive_button.setToolTip(
+        gate_button(
+            gate,
+            self.archive_button,
+            can_archive,
             none
             if record is None or not connected
             else "Already archived: Restore brings it back."
             if record.deleted
-            else "Archive (soft delete): it stays readable under Archived and can be restored."
+            else "Archive (soft delete): it stays readable under Archived and can be restored.",
         )
         can_restore = connected and record is not None and record.deleted
-        self.restore_button.setEnabled(can_restore)
-        self.restore_button.setToolTip(
+        gate_button(
+            gate,
+            self.restore_button,
+            can_restore,
             none
             if record is None or not connected
             else "Only archived records can be restored."
             if not record.deleted
-            else "Make this archived record active again."
+            else "Make this archived record active again.",
         )
 
     # -- actions -------------------------------------------------------------------
@@ -789,10 +804,16 @@ class RecordsTab(QWidget):
     def new_record(self) -> JsonRecordDialog | None:
         """Open the JSON editor for a new record (an upsert by the feed's id field)."""
         feed = self.feed
-        if feed is None:
+        if feed is None or not self.session.protection.permit("New record"):
             return None
         dialog = JsonRecordDialog(feed, parent=self)
-        dialog.submitted.connect(lambda data: self.runner.start(self._upsert(dialog, feed, data)))
+        dialog.submitted.connect(
+            lambda data: (
+                self.runner.start(self._upsert(dialog, feed, data))
+                if self.session.protection.permit("New record")
+                else None
+            )
+        )
         dialog.finished.connect(dialog.deleteLater)
         self.record_dialog = dialog
         dialog.open()
@@ -826,11 +847,15 @@ class RecordsTab(QWidget):
     def edit_current(self) -> JsonRecordDialog | None:
         """Open the current record's data to edit; the patch is shown before it is sent."""
         feed, record = self.feed, self._record
-        if feed is None or record is None:
+        if feed is None or record is None or not self.session.protection.permit("Edit"):
             return None
         dialog = JsonRecordDialog(feed, original=record, parent=self)
         dialog.submitted.connect(
-            lambda patch: self.runner.start(self._patch(dialog, feed, record, patch))
+            lambda patch: (
+                self.runner.start(self._patch(dialog, feed, record, patch))
+                if self.session.protection.permit("Edit")
+                else None
+            )
         )
         dialog.finished.connect(dialog.deleteLater)
         self.record_dialog = dialog
@@ -867,25 +892,43 @@ class RecordsTab(QWidget):
             return
         name = record.system_id or record.guid
         if archive:
-            box = Confirmation(
-                self,
-                "Archive record",
-                f"Archive record “{name}” of {feed.name}?",
-                f"GUID {record.guid}. Archiving is a soft delete: the record stays readable "
-                "under Archived, with who archived it, and Restore brings it back.",
-                "Archive",
+            # Destructive: on production the record's name (system id, else GUID) is typed.
+            asked = confirm_destructive(
+                self.session.protection,
+                lambda typed: destructive_confirmation(
+                    self,
+                    "Archive record",
+                    f"Archive record “{name}” of {feed.name}?",
+                    f"GUID {record.guid}. Archiving is a soft delete: the record stays "
+                    "readable under Archived, with who archived it, and Restore brings it back.",
+                    "Archive",
+                    type_to_confirm=typed,
+                ),
+                name,
+                lambda: self.runner.start(self._set_archived(feed, record, True)),
             )
-        else:
-            box = Confirmation(
-                self,
-                "Restore record",
-                f"Restore record “{name}” of {feed.name}?",
-                f"GUID {record.guid}. It becomes active again; its history keeps the archive.",
-                "Restore",
-            )
-            box.setIcon(Confirmation.Icon.Question)
+            if asked is not None:
+                self.confirm_box = asked
+            return
+        if not self.session.protection.permit("Restore"):
+            return
+        # Not destructive (it undoes an archive): asked once everywhere, as before.
+        box = Confirmation(
+            self,
+            "Restore record",
+            f"Restore record “{name}” of {feed.name}?",
+            f"GUID {record.guid}. It becomes active again; its history keeps the archive.",
+            "Restore",
+        )
+        box.setIcon(Confirmation.Icon.Question)
         self.confirm_box = box
-        box.ask(lambda: self.runner.start(self._set_archived(feed, record, archive)))
+        box.ask(
+            lambda: (
+                self.runner.start(self._set_archived(feed, record, False))
+                if self.session.protection.permit("Restore")
+                else None
+            )
+        )
 
     async def _set_archived(self, feed: Feed, record: Record, archive: bool) -> None:
         api = self._records()
@@ -899,11 +942,18 @@ class RecordsTab(QWidget):
     def ask_fetch(self, *, many: bool) -> FetchDialog | None:
         """Ask for the id(s) the trigger or polling feed's connector should pull."""
         feed = self.feed
+        what = "Fetch list" if many else "Trigger fetch"
         if feed is None or feed.method not in FETCH_METHODS:
+            return None
+        if not self.session.protection.permit(what):
             return None
         dialog = FetchDialog(feed, many=many, parent=self)
         dialog.submitted.connect(
-            lambda ids: self.runner.start(self._fetch(dialog, feed, ids, many))
+            lambda ids: (
+                self.runner.start(self._fetch(dialog, feed, ids, many))
+                if self.session.protection.permit(what)
+                else None
+            )
         )
         dialog.finished.connect(dialog.deleteLater)
         self.fetch_dialog = dialog
@@ -975,6 +1025,8 @@ class RecordsTab(QWidget):
     def _start_import(self) -> None:
         """Open the Import dialog for the current feed."""
         if self.feed is not None and io_available(IMPORT_MODULE):
+            if not self.session.protection.permit("Import"):
+                return
             opener = importlib.import_module(IMPORT_MODULE).start_import
             self.import_dialog = opener(self, self.session, self.feed)
             feed_id = self.feed.id
