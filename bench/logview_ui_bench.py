@@ -43,6 +43,7 @@ other work the figures are provisional.
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (PySide6's import hook is tamed before Qt is imported, as the app does)
 import os
 
 # Before Qt is imported: render offscreen, and make qasync pick PySide6.
@@ -63,6 +64,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from console.app.qt_sources import keep_qt_from_caching_sources
+
+keep_qt_from_caching_sources()  # as the app does before it imports Qt
 import qasync  # after PySide6 (STACK_NOTES 2)
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
