@@ -117,21 +117,21 @@ def _needle_codes(needle: bytes) -> tuple[list[int], list[int], list[int]] | Non
 def _narrow(
     flat: NDArray[np.uint8],
     starts: NDArray[np.int64],
-    first: int,
+    known: tuple[int, ...],
     low: list[int],
     high: list[int],
     masks: list[int],
 ) -> NDArray[np.int64]:
     """The candidate starts (row * ID_WIDTH + character index) whose characters match
-    the needle's: low nibbles from character `first` on (those before were matched
-    already), high bits all."""
+    the needle's: the low nibbles of all but the `known` characters (matched already),
+    the high bits of all."""
     rows, chars = np.divmod(starts, ID_WIDTH)
     base = rows * PACKED_WIDTH
     for offset in range(len(low)):
         if rows.shape[0] == 0:
             break
         at = chars + offset
-        if offset >= first:
+        if offset not in known:
             nibble = (flat[base + (at >> 1)] >> ((at & 1) * 4).astype(np.uint8)) & 15
             keep = nibble == low[offset]
             rows, chars, base, at = rows[keep], chars[keep], base[keep], at[keep]
@@ -159,9 +159,9 @@ def rows_containing(packed: NDArray[np.uint8], needle: bytes) -> NDArray[np.bool
         else:
             flat = block.reshape(-1)
             found = []
-            for first, starts in _anchors(flat, low):
+            for known, starts in _anchors(flat, low):
                 starts = starts[starts % ID_WIDTH <= ID_WIDTH - size]
-                found.append(_narrow(flat, starts, first, low, high, masks))
+                found.append(_narrow(flat, starts, known, low, high, masks))
             rows = np.concatenate(found) // ID_WIDTH
         rows = rows[held(block)[rows]]
         mask[begin + rows] = True
@@ -179,30 +179,38 @@ def _any_character(block: NDArray[np.uint8], low: int, high: int, mask: int) -> 
     return hits
 
 
-def _anchors(flat: NDArray[np.uint8], low: list[int]) -> list[tuple[int, NDArray[np.int64]]]:
-    """Where in the flat rows the needle's first low nibbles are (up to four, for a
-    start at an even character; three at an odd one), as row * ID_WIDTH + character
-    index, each with how many characters that matched.
+def _anchors(
+    flat: NDArray[np.uint8], low: list[int]
+) -> list[tuple[tuple[int, ...], NDArray[np.int64]]]:
+    """Where in the flat rows the needle may start, from its first low nibbles, as
+    row * ID_WIDTH + character index, each with the needle characters whose low nibbles
+    matched.
 
-    A little-endian uint16 at byte k of the low plane holds the nibbles of characters
-    2k to 2k+3, so one masked comparison of the words (from even and from odd k) finds
-    the starts at 2k, and another those at 2k+1.
+    Byte k of the low plane holds characters 2k and 2k+1: a start at 2k is where the
+    byte equals the needle's first two nibbles, a start at 2k+1 (with three or more
+    characters) where byte k+1 equals its second and third. A needle of two starting
+    at 2k+1 spans bytes k and k+1: a masked comparison of the little-endian uint16 at
+    k (from even and from odd k). Byte comparisons are one contiguous pass each.
     """
-    even = min(len(low), 4)
-    odd = min(len(low), 3)
-    even_mask = sum(15 << (4 * t) for t in range(even))
-    even_value = sum(low[t] << (4 * t) for t in range(even))
-    odd_mask = sum(15 << (4 * (t + 1)) for t in range(odd))
-    odd_value = sum(low[t] << (4 * (t + 1)) for t in range(odd))
     found: dict[int, list[NDArray[np.int64]]] = {0: [], 1: []}
-    for parity in (0, 1):
-        words = flat[parity : parity + (flat.shape[0] - parity) // 2 * 2].view("<u2")
-        for shift, word_mask, value in ((0, even_mask, even_value), (1, odd_mask, odd_value)):
-            hits = np.flatnonzero((words & np.uint16(word_mask)) == value) * 2 + parity
-            row, byte = np.divmod(hits, PACKED_WIDTH)
-            inside = byte < _LO_BYTES
-            found[shift].append(row[inside] * ID_WIDTH + byte[inside] * 2 + shift)
-    return [(even, np.concatenate(found[0])), (odd, np.concatenate(found[1]))]
+
+    def note(shift: int, hits: NDArray[np.int64]) -> None:
+        row, byte = np.divmod(hits, PACKED_WIDTH)
+        inside = byte < _LO_BYTES
+        found[shift].append(row[inside] * ID_WIDTH + byte[inside] * 2 + shift)
+
+    note(0, np.flatnonzero(flat == np.uint8(low[0] | (low[1] << 4))))
+    if len(low) >= 3:
+        hits = np.flatnonzero(flat == np.uint8(low[1] | (low[2] << 4))) - 1
+        # The pair in byte k+1 of a row: k = -1 (the pair starts the row) is no start.
+        note(1, hits[hits % PACKED_WIDTH < _LO_BYTES - 1])
+    else:
+        wanted = (low[0] << 4) | (low[1] << 8)
+        for parity in (0, 1):
+            words = flat[parity : parity + (flat.shape[0] - parity) // 2 * 2].view("<u2")
+            note(1, np.flatnonzero((words & np.uint16(0x0FF0)) == wanted) * 2 + parity)
+    odd_known = (1, 2) if len(low) >= 3 else (0, 1)
+    return [((0, 1), np.concatenate(found[0])), (odd_known, np.concatenate(found[1]))]
 
 
 def rows_starting_with(packed: NDArray[np.uint8], needle: bytes) -> NDArray[np.bool_]:
@@ -220,7 +228,7 @@ def rows_starting_with(packed: NDArray[np.uint8], needle: bytes) -> NDArray[np.b
         block = np.ascontiguousarray(packed[begin : begin + _CHUNK_ROWS])
         flat = block.reshape(-1)
         first = np.flatnonzero((block[:, 0] & np.uint8(15)) == low[0]) * ID_WIDTH
-        rows = _narrow(flat, first, 1, low, high, masks) // ID_WIDTH
+        rows = _narrow(flat, first, (0,), low, high, masks) // ID_WIDTH
         rows = rows[held(block)[rows]]
         mask[begin + rows] = True
     return mask
