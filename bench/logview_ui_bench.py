@@ -34,7 +34,8 @@ the view while it is measured. Its buffer holds N entries (default 1,000,000):
 (b) RSS of the whole console process after the load, once the view has settled (the
     table, histogram and error groups of the loaded entries shown; then a full collection;
     what start-up built is frozen out of later collections, as the app does), and its peak.
-    Target: RSS ≤ 200 MB.
+    Target: RSS ≤ 200 MB. Qt is imported after `keep_qt_from_caching_sources()`, as the
+    app does (console.app.qt_sources).
 
 `--quick` (20,000 entries, 3 runs) keeps the script working in tests/test_bench.py; its
 figures mean little. Exit status 1 when a target is missed. On a machine shared with
