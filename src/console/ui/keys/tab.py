@@ -81,7 +81,6 @@ class KeysTab(QWidget):
         # F5 refreshes too; mnemonics (Alt+letter) are unique within the tab and the
         # window's connection row (tests/ui/test_keyboard.py checks).
         self.refresh_button = QPushButton("Re&fresh")
-        self.refresh_button.setShortcut("F5")
         self.refresh_button.clicked.connect(self.refresh)
         self.add_button = QPushButton("&Add key…")
         self.add_button.setObjectName("primaryButton")

@@ -223,7 +223,6 @@ class IngestLogsTab(QWidget):
         self.dropped_label.setStyleSheet("color: #8a5300;")
         self.dropped_label.hide()
         self.refresh_button = QPushButton("Re&fresh")
-        self.refresh_button.setShortcut("F5")
         self.refresh_button.setToolTip("Load the time range again from the server (F5)")
         self.refresh_button.clicked.connect(self.reload)
         self.export_button = QPushButton("E&xport…")

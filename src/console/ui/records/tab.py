@@ -196,7 +196,6 @@ class RecordsTab(QWidget):
         self.feed_combo.activated.connect(self._feed_picked)
         feed_label_widget = QLabel("Feed:")
         self.refresh_button = QPushButton("Re&fresh")
-        self.refresh_button.setShortcut("F5")
         self.refresh_button.setToolTip("Reload the feeds, the records and the selected record")
         self.refresh_button.clicked.connect(self.refresh)
         self.new_button = QPushButton("&New record…")
