@@ -143,6 +143,8 @@ class MainWindow(QMainWindow):
         )
         self.profile_combo.setMinimumContentsLength(24)
         self.profile_combo.setPlaceholderText("Not connected")
+        # A combo's accessible name is its value unless set (its buddy is only a relation).
+        self.profile_combo.setAccessibleName("Connection")
         self.profile_combo.activated.connect(self._profile_chosen)
         self.manage_button = QPushButton("Connect&ions…")
         self.manage_button.clicked.connect(self.open_profiles_dialog)
@@ -173,6 +175,7 @@ class MainWindow(QMainWindow):
         self.keys_tab = KeysTab(self.session, self.runner, secrets)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.tabs.setAccessibleName("Console tabs")
         self.tabs.addTab(self.keys_tab, TAB_TITLES[0])
         for index in self._unbuilt_tabs:
             # Never shown: the real page replaces it before its tab can be current.

@@ -213,6 +213,7 @@ class BulkIngestDialog(QDialog):
         self.feed_combo.setPlaceholderText("Loading feeds…")
         self.feed_combo.currentIndexChanged.connect(self._feed_changed)
         self.file_edit = QLineEdit()
+        self.file_edit.setAccessibleName("File to upload")
         self.file_edit.setPlaceholderText("An .ndjson, .jsonl, .json or .csv file")
         self.file_edit.editingFinished.connect(self._file_typed)
         # A typed path previews once it names a file, without Enter: the Start button stays
@@ -229,6 +230,7 @@ class BulkIngestDialog(QDialog):
         file_row.addWidget(self.file_edit, 1)
         file_row.addWidget(self.browse_button)
         self.format_combo = QComboBox()
+        self.format_combo.setAccessibleName("File format")
         for fmt in FORMATS:
             self.format_combo.addItem(FORMAT_TITLES[fmt], fmt)
         self.format_combo.currentIndexChanged.connect(self._refresh_preview)
@@ -257,6 +259,7 @@ class BulkIngestDialog(QDialog):
             "checked for the item key."
         )
         self.preview_table = QTableWidget()
+        self.preview_table.setAccessibleName("Preview of the first items")
         self.preview_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.preview_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.preview_table.verticalHeader().hide()
@@ -546,6 +549,7 @@ class BulkIngestDialog(QDialog):
         self.report_label.setWordWrap(True)
         self.report_label.hide()
         self.rejects_table = QTableWidget(0, 2)
+        self.rejects_table.setAccessibleName("Rejected items")
         self.rejects_table.setHorizontalHeaderLabels(["Item", "Why it was rejected"])
         self.rejects_table.horizontalHeaderItem(0).setToolTip(  # type: ignore[union-attr]
             "The item's index in the file, from [0] (as the reasons and the CLI count)"
@@ -559,6 +563,7 @@ class BulkIngestDialog(QDialog):
         self.ids_label = _muted("")
         self.ids_label.hide()
         self.ids_text = QPlainTextEdit()
+        self.ids_text.setAccessibleName("Ids of the items sent")
         self.ids_text.setReadOnly(True)
         self.ids_text.setMaximumHeight(120)
         self.ids_text.hide()

@@ -474,6 +474,7 @@ class IngestLogsTab(QWidget):
         # Scrolled: the pane's full height (bodies, timeline, errors) must not set the
         # window's minimum height.
         scroll = QScrollArea()
+        scroll.setAccessibleName("Entry detail")
         scroll.setWidget(detail)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
