@@ -8,6 +8,7 @@ defines must be opened here (the last check says which one is missing)."""
 from __future__ import annotations
 
 import importlib
+import itertools
 import pkgutil
 import uuid
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from console.ui.pipelines.dialogs import (
 from console.ui.records.dialogs import FetchDialog
 from console.ui.trace.window import TraceWindow
 from tests.conftest import run
-from tests.ui.accessibility import nameless
+from tests.ui.accessibility import describe, nameless
 from tests.ui.server_setup import create_keys, create_pipelines
 from tests.ui.test_find_by_id import FEED, ingest, paste
 from tests.ui.test_keyboard import _active, _focus
@@ -60,6 +61,10 @@ class Walk:
         self.qtbot.waitUntil(widget.isVisible, timeout=10000)
         self.kinds.add(type(widget))
         missing = nameless(widget)
+        if isinstance(widget, QDialog):
+            wrong = tab_order_problems(widget)
+            if wrong:
+                self.failures[f"{what}: Tab order"] = wrong
         if missing:
             self.failures[f"{what} ({type(widget).__name__})"] = missing
 
@@ -71,6 +76,42 @@ class Walk:
             dialog.done(QDialog.DialogCode.Rejected)
         else:
             dialog.close()
+
+
+ROW = 12  # px: controls whose tops are closer than this share a row
+
+
+def _top_left(widget: QWidget, root: QWidget) -> tuple[int, int, int]:
+    point = widget.mapTo(root, widget.rect().topLeft())
+    return point.x(), point.y(), point.x() + widget.width()
+
+
+def tab_order_problems(dialog: QWidget) -> list[str]:
+    """Steps of Tab in `dialog` that go against reading order: each step goes right along
+    a row, or down to a later row, or up only into a new column to the right."""
+    takers = [
+        w
+        for w in dialog.findChildren(QWidget)
+        if w.focusPolicy() & Qt.FocusPolicy.TabFocus
+        and w.isVisible()
+        and w.isEnabled()
+        and w.window() is dialog
+    ]
+    if not takers:
+        return []
+    first = min(takers, key=lambda w: (_top_left(w, dialog)[1] // ROW, _top_left(w, dialog)[0]))
+    chain = [w for w in _tab_walk(first, first.previousInFocusChain()) if w in takers]
+    problems = []
+    for a, b in itertools.pairwise(chain):
+        ax, ay, a_right = _top_left(a, dialog)
+        bx, by, _ = _top_left(b, dialog)
+        same_row = abs(by - ay) < ROW
+        ok = (bx > ax) if same_row else (by > ay or bx >= a_right)
+        if not ok:
+            problems.append(f"Tab goes from {describe(a)} back to {describe(b)}")
+    if set(chain) != set(takers):
+        problems.append(f"Tab never reaches {[describe(w) for w in set(takers) - set(chain)]}")
+    return problems
 
 
 def console_window_classes() -> set[type[QWidget]]:

@@ -74,7 +74,7 @@ class ProfilesDialog(QDialog):
         self.url_edit = QLineEdit()
         self.url_edit.setPlaceholderText("https://api.example.com")
         self.auth_combo = QComboBox()
-        self.auth_combo.setAccessibleName("How the key is sent")
+        self.auth_combo.setAccessibleName("Authentication")
         self.auth_combo.addItem("Authorization header (recommended)", "header")
         self.auth_combo.addItem("apiKey query parameter", "query")
         self.key_edit = QLineEdit()

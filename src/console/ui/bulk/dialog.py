@@ -213,7 +213,7 @@ class BulkIngestDialog(QDialog):
         self.feed_combo.setPlaceholderText("Loading feeds…")
         self.feed_combo.currentIndexChanged.connect(self._feed_changed)
         self.file_edit = QLineEdit()
-        self.file_edit.setAccessibleName("File to upload")
+        self.file_edit.setAccessibleName("File")
         self.file_edit.setPlaceholderText("An .ndjson, .jsonl, .json or .csv file")
         self.file_edit.editingFinished.connect(self._file_typed)
         # A typed path previews once it names a file, without Enter: the Start button stays
@@ -230,7 +230,7 @@ class BulkIngestDialog(QDialog):
         file_row.addWidget(self.file_edit, 1)
         file_row.addWidget(self.browse_button)
         self.format_combo = QComboBox()
-        self.format_combo.setAccessibleName("File format")
+        self.format_combo.setAccessibleName("Format")
         for fmt in FORMATS:
             self.format_combo.addItem(FORMAT_TITLES[fmt], fmt)
         self.format_combo.currentIndexChanged.connect(self._refresh_preview)

@@ -73,7 +73,7 @@ class AddKeyDialog(QDialog):
         self.name_edit.setPlaceholderText("e.g. Nightly export job")
         self.name_edit.setMaxLength(100)
         self.kind_combo = QComboBox()
-        self.kind_combo.setAccessibleName("Kind of key")
+        self.kind_combo.setAccessibleName("Kind")
         self.kind_combo.addItem("Admin: manages the account through /api/public/v1", "admin")
         self.kind_combo.addItem("Ingest: sends data to one feed", "ingest")
         self.feed_combo = QComboBox()
@@ -312,8 +312,10 @@ class RotateDialog(QDialog):
         label = QLabel(text)
         label.setWordWrap(True)
         self.grace_combo = QComboBox()
-        self.grace_combo.setAccessibleName("Grace period")
-        self.grace_combo.setAccessibleDescription("How long the old key keeps working")
+        self.grace_combo.setAccessibleName("Old key keeps working")
+        self.grace_combo.setAccessibleDescription(
+            "The grace period: how long the old key still works"
+        )
         for title, seconds in GRACE_CHOICES:
             self.grace_combo.addItem(title, seconds)
         self.grace_combo.setCurrentIndex(2)  # 24 h: time to deploy the new key

@@ -206,7 +206,7 @@ class ImportDialog(QDialog):
     def _build_setup_page(self) -> QWidget:
         page = QWidget()
         self.file_edit = QLineEdit()
-        self.file_edit.setAccessibleName("File to import")
+        self.file_edit.setAccessibleName("File")
         self.file_edit.setPlaceholderText("A .csv or .ndjson file")
         self.file_edit.editingFinished.connect(self._file_typed)
         self.browse_button = QPushButton("&Choose file…")
@@ -216,7 +216,7 @@ class ImportDialog(QDialog):
         file_row.addWidget(self.file_edit, 1)
         file_row.addWidget(self.browse_button)
         self.format_combo = QComboBox()
-        self.format_combo.setAccessibleName("File format")
+        self.format_combo.setAccessibleName("Format")
         for fmt in FORMATS:
             self.format_combo.addItem(FORMAT_TITLES[fmt], fmt)
         self.format_combo.currentIndexChanged.connect(self._options_changed)
