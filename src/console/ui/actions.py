@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 def _always() -> bool:
@@ -29,11 +30,36 @@ class ConsoleAction:
     title: str  # what the palette lists: "Rotate the selected key"
     category: str  # "Keys", "Pipelines", "Records", "Ingest Logs", "Window", "Connection"
     run: Callable[[], object]
-    shortcuts: tuple[str, ...] = ()
+    shortcuts: tuple[str, ...] = ()  # portable text ("Ctrl+Shift+P"); the first is shown
     description: str = ""
     enabled: Callable[[], bool] = field(default=_always)
     disabled_reason: Callable[[], str | None] = field(default=_no_reason)
     writes: bool = False  # refused on a locked production profile
+    # Where the keys work. WINDOW: the main window binds a shortcut for each (from
+    # anywhere in it). Any other text names the one place that handles the keys itself
+    # ("the definition editor", "a trace window"): listed, never bound by the window.
+    scope: str = "window"
+
+
+WINDOW = "window"
+
+
+class WriteGateLike(Protocol):
+    """What an action's write check reads (`console.ui.protection.WriteGate`)."""
+
+    @property
+    def writes_allowed(self) -> bool: ...
+
+    def refusal(self) -> str | None: ...
+
+
+def refusal_of(action: ConsoleAction, gate: WriteGateLike) -> str | None:
+    """Why `action` cannot run now (None: it can): writes refused first, then its own reason."""
+    if action.writes and not gate.writes_allowed:
+        return gate.refusal() or "Writes are locked for this profile."
+    if not action.enabled():
+        return action.disabled_reason() or "Not available now."
+    return None
 
 
 class ActionRegistry:

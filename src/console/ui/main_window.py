@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -38,7 +38,7 @@ from console.config.drafts import DraftStore
 from console.config.paths import AppPaths
 from console.config.profiles import ConnectionProfile, Settings, SettingsStore
 from console.config.secrets import SecretStore, profile_account
-from console.ui.actions import ActionRegistry
+from console.ui.actions import ActionRegistry, ConsoleAction
 from console.ui.environment_band import EnvironmentBand, environment_icon, picker_text
 from console.ui.keys.tab import KeysTab
 from console.ui.protection import gate_button
@@ -48,15 +48,18 @@ from console.ui.status_bar import ConsoleStatusBar
 from console.ui.tasks import TaskRunner
 from console.ui.trace.find_field import FindField, FindNotice
 from console.ui.widgets.error_banner import ErrorBanner
+from console.ui.window_actions import WindowActions
 
 if TYPE_CHECKING:
     # Imported after the first paint (see the module's docstring).
     from console.ui.bulk.dialog import BulkIngestDialog
     from console.ui.bulk.resume_bar import BulkIngest
     from console.ui.logs.tab import IngestLogsTab
+    from console.ui.palette import CommandPalette
     from console.ui.pipelines.tab import PipelinesTab
     from console.ui.profiles_dialog import ProfilesDialog
     from console.ui.records.tab import RecordsTab
+    from console.ui.shortcuts_sheet import ShortcutsSheet
     from console.ui.trace.finder import TraceFinder
 
 log = logging.getLogger(__name__)
@@ -68,10 +71,6 @@ COMMAND_LINE_ENVIRONMENT = "production"  # a bare --url is read-only until unloc
 BULK_TOOLTIP = "Upload an NDJSON, JSON or CSV file to a feed (resumable)"
 TAB_TITLES = ("API Keys", "Pipelines", "Records", "Ingest Logs")
 KEYS_PATH = "/api/public/v1/keys"
-# Switch tabs from anywhere, the definition editor and the tables included.
-NEXT_TAB_KEYS = ("Ctrl+Tab", "Ctrl+PgDown")
-PREVIOUS_TAB_KEYS = ("Ctrl+Shift+Tab", "Ctrl+Shift+Backtab", "Ctrl+PgUp")
-FIND_BY_ID_KEYS = ("Ctrl+K",)  # from any tab, the definition editor included
 PIPELINES_INDEX = 1
 RECORDS_INDEX = 2
 INGEST_LOGS_INDEX = 3
@@ -148,6 +147,8 @@ class MainWindow(QMainWindow):
         )
         self.profile_combo.setMinimumContentsLength(24)
         self.profile_combo.setPlaceholderText("Not connected")
+        # A combo's accessible name is its value unless set (its buddy is only a relation).
+        self.profile_combo.setAccessibleName("Connection")
         self.profile_combo.activated.connect(self._profile_chosen)
         self.manage_button = QPushButton("Connect&ions…")
         self.manage_button.clicked.connect(self.open_profiles_dialog)
@@ -181,6 +182,7 @@ class MainWindow(QMainWindow):
         self.keys_tab.register_rotation_actions(self.action_registry)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        self.tabs.setAccessibleName("Console tabs")
         self.tabs.addTab(self.keys_tab, TAB_TITLES[0])
         for index in self._unbuilt_tabs:
             # Never shown: the real page replaces it before its tab can be current.
@@ -226,26 +228,54 @@ class MainWindow(QMainWindow):
     # -- keyboard ----------------------------------------------------------------
 
     def _add_shortcuts(self) -> None:
-        """Window-wide keys: they work whichever widget has the focus."""
-        bindings: list[tuple[tuple[str, ...] | QKeySequence.StandardKey, Callable[[], object]]] = [
-            (NEXT_TAB_KEYS, lambda: self._step_tab(1)),
-            (PREVIOUS_TAB_KEYS, lambda: self._step_tab(-1)),
-            (QKeySequence.StandardKey.Find, self.focus_filter),
-            (QKeySequence.StandardKey.Save, self.apply_definition),
-            (FIND_BY_ID_KEYS, self.focus_find),
-        ]
-        self.shortcuts: list[QShortcut] = []
-        for keys, slot in bindings:
-            sequences = (
-                QKeySequence.keyBindings(keys)
-                if isinstance(keys, QKeySequence.StandardKey)
-                else [QKeySequence(key) for key in keys]
-            )
-            for sequence in sequences:
-                shortcut = QShortcut(sequence, self)
-                shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-                shortcut.activated.connect(slot)
-                self.shortcuts.append(shortcut)
+        """Register every action, then bind the window-wide keys from the registry: they
+        work whichever widget has the focus (console.ui.window_actions)."""
+        self.window_actions = WindowActions(self)
+        self.window_actions.register_all()
+        self.window_actions.bind_shortcuts()
+        self.shortcuts: list[QShortcut] = self.window_actions.shortcuts
+
+    def all_actions(self) -> list[ConsoleAction]:
+        """The registry's actions and one "Connect to …" per saved profile."""
+        return [*self.action_registry, *self.window_actions.profile_actions()]
+
+    def open_palette(self, only: str | None = None) -> CommandPalette:
+        """Open the command palette (`only`: just the actions whose id starts so)."""
+        from console.ui.actions import refusal_of
+        from console.ui.palette import CommandPalette
+
+        palette = CommandPalette(
+            self.all_actions,
+            lambda action: refusal_of(action, self.session.protection),
+            self.window_actions.trigger,
+            self,
+            only=only,
+        )
+        palette.finished.connect(palette.deleteLater)
+        palette.place_over(self)
+        palette.open()
+        palette.query_edit.setFocus(Qt.FocusReason.PopupFocusReason)
+        self.command_palette = palette
+        return palette
+
+    def open_shortcuts_sheet(self) -> ShortcutsSheet:
+        """Open the keyboard shortcuts sheet (F1), written from the registry."""
+        from console.ui.shortcuts_sheet import ShortcutsSheet
+
+        sheet = ShortcutsSheet(self.action_registry, self)
+        sheet.finished.connect(sheet.deleteLater)
+        sheet.open()
+        self.shortcuts_sheet = sheet
+        return sheet
+
+    def current_refresh_button(self) -> QPushButton:
+        """The Refresh button of the tab shown (F5 presses it)."""
+        page = self.tabs.currentWidget()
+        for tab in (self.keys_tab, self._pipelines_tab, self._records_tab, self._logs_tab):
+            if tab is not None and page is tab:
+                button: QPushButton = tab.refresh_button
+                return button
+        return self.keys_tab.refresh_button
 
     def _show_expiring_keys(self) -> None:
         self.tabs.setCurrentWidget(self.keys_tab)

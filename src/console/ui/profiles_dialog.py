@@ -60,6 +60,7 @@ class ProfilesDialog(QDialog):
         self._test_task: asyncio.Task[None] | None = None
 
         self.list = QListWidget()
+        self.list.setAccessibleName("Connection profiles")
         self.list.currentTextChanged.connect(self._load_profile)
         new = QPushButton("Ne&w")
         new.clicked.connect(self.new_profile)
@@ -76,6 +77,7 @@ class ProfilesDialog(QDialog):
         self.url_edit = QLineEdit()
         self.url_edit.setPlaceholderText("https://api.example.com")
         self.auth_combo = QComboBox()
+        self.auth_combo.setAccessibleName("Authentication")
         self.auth_combo.addItem("Authorization header (recommended)", "header")
         self.auth_combo.addItem("apiKey query parameter", "query")
         self.environment_combo = QComboBox()

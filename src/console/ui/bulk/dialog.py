@@ -227,6 +227,7 @@ class BulkIngestDialog(QDialog):
         # Choosing the feed again (the same one) reads its record count again too.
         self.feed_combo.activated.connect(lambda _index: self.refresh_feed_count())
         self.file_edit = QLineEdit()
+        self.file_edit.setAccessibleName("File")
         self.file_edit.setPlaceholderText("An .ndjson, .jsonl, .json or .csv file")
         self.file_edit.editingFinished.connect(self._file_typed)
         # A typed path previews once it names a file, without Enter: the Start button stays
@@ -243,6 +244,7 @@ class BulkIngestDialog(QDialog):
         file_row.addWidget(self.file_edit, 1)
         file_row.addWidget(self.browse_button)
         self.format_combo = QComboBox()
+        self.format_combo.setAccessibleName("Format")
         for fmt in FORMATS:
             self.format_combo.addItem(FORMAT_TITLES[fmt], fmt)
         self.format_combo.currentIndexChanged.connect(self._refresh_preview)
@@ -272,6 +274,7 @@ class BulkIngestDialog(QDialog):
             "checked for the item key."
         )
         self.preview_table = QTableWidget()
+        self.preview_table.setAccessibleName("Preview of the first items")
         self.preview_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.preview_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.preview_table.verticalHeader().hide()
@@ -602,6 +605,7 @@ class BulkIngestDialog(QDialog):
         self.feed_count_note = _muted("")
         self.feed_count_note.hide()
         self.rejects_table = QTableWidget(0, 2)
+        self.rejects_table.setAccessibleName("Rejected items")
         self.rejects_table.setHorizontalHeaderLabels(["Item", "Why it was rejected"])
         self.rejects_table.horizontalHeaderItem(0).setToolTip(  # type: ignore[union-attr]
             "The item's index in the file, from [0] (as the reasons and the CLI count)"
@@ -615,6 +619,7 @@ class BulkIngestDialog(QDialog):
         self.ids_label = _muted("")
         self.ids_label.hide()
         self.ids_text = QPlainTextEdit()
+        self.ids_text.setAccessibleName("Ids of the items sent")
         self.ids_text.setReadOnly(True)
         self.ids_text.setMaximumHeight(120)
         self.ids_text.hide()

@@ -75,15 +75,19 @@ class AddKeyDialog(QDialog):
         self.name_edit.setPlaceholderText("e.g. Nightly export job")
         self.name_edit.setMaxLength(100)
         self.kind_combo = QComboBox()
+        self.kind_combo.setAccessibleName("Kind")
         self.kind_combo.addItem("Admin: manages the account through /api/public/v1", "admin")
         self.kind_combo.addItem("Ingest: sends data to one feed", "ingest")
         self.feed_combo = QComboBox()
+        self.feed_combo.setAccessibleName("Feed")
         for feed in feeds:
             self.feed_combo.addItem(f"{feed.name} ({feed.id})", feed.id)
         self.expiry_combo = QComboBox()
+        self.expiry_combo.setAccessibleName("Expires")
         for label, days in EXPIRY_CHOICES:
             self.expiry_combo.addItem(label, days)
         self.date_edit = QDateEdit(QDate.currentDate().addDays(30))
+        self.date_edit.setAccessibleName("Expiry date")
         self.date_edit.setCalendarPopup(True)
         self.date_edit.setMinimumDate(QDate.currentDate().addDays(1))
         self.date_edit.setDisplayFormat("yyyy-MM-dd")
@@ -190,6 +194,8 @@ class SecretDialog(QDialog):
         )
         intro.setWordWrap(True)
         self.secret_edit = QLineEdit(created.secret)
+        self.secret_edit.setAccessibleName("The new key")
+        self.secret_edit.setAccessibleDescription("Shown only this once: copy it now")
         self.secret_edit.setReadOnly(True)
         self.secret_edit.setObjectName("secretField")
         self.secret_edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -309,6 +315,10 @@ class RotateDialog(QDialog):
         label = QLabel(text)
         label.setWordWrap(True)
         self.grace_combo = QComboBox()
+        self.grace_combo.setAccessibleName("Old key keeps working")
+        self.grace_combo.setAccessibleDescription(
+            "The grace period: how long the old key still works"
+        )
         for title, seconds in GRACE_CHOICES:
             self.grace_combo.addItem(title, seconds)
         self.grace_combo.setCurrentIndex(2)  # 24 h: time to deploy the new key

@@ -79,15 +79,16 @@ class KeysTab(QWidget):
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Filter by name, key, feed or id")
         self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName("Filter keys")
         self.search_edit.textChanged.connect(self._filter_changed)
         self.status_combo = QComboBox()
+        self.status_combo.setAccessibleName("Key status")
         for title, status in STATUS_FILTERS:
             self.status_combo.addItem(title, status)
         self.status_combo.currentIndexChanged.connect(self._filter_changed)
         # F5 refreshes too; mnemonics (Alt+letter) are unique within the tab and the
         # window's connection row (tests/ui/test_keyboard.py checks).
         self.refresh_button = QPushButton("Re&fresh")
-        self.refresh_button.setShortcut("F5")
         self.refresh_button.clicked.connect(self.refresh)
         self.add_button = QPushButton("&Add key…")
         self.add_button.setObjectName("primaryButton")
@@ -107,6 +108,7 @@ class KeysTab(QWidget):
         toolbar.addWidget(self.add_button)
 
         self.table = QTableView()
+        self.table.setAccessibleName("API keys")
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)  # newest first

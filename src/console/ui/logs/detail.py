@@ -336,6 +336,8 @@ class LogDetailPane(QWidget):
         self.timeline.setHorizontalHeaderLabels(TIMELINE_COLUMNS)
         self.errors = QTableWidget(0, len(ERROR_COLUMNS))
         self.errors.setHorizontalHeaderLabels(ERROR_COLUMNS)
+        self.timeline.setAccessibleName("Timeline")
+        self.errors.setAccessibleName("Item errors")
         for table in (self.timeline, self.errors):
             setup_row_view(table, alternating=False)
             table.verticalHeader().hide()
@@ -349,6 +351,9 @@ class LogDetailPane(QWidget):
         self.request_body = QPlainTextEdit()
         self.response_body = QPlainTextEdit()
         self.headers_view = QPlainTextEdit()
+        self.request_body.setAccessibleName("Request body")
+        self.response_body.setAccessibleName("Response body")
+        self.headers_view.setAccessibleName("Headers")
         for view in (self.request_body, self.response_body, self.headers_view):
             view.setReadOnly(True)
             view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
@@ -361,6 +366,7 @@ class LogDetailPane(QWidget):
             note.setWordWrap(True)
             note.setStyleSheet("color: #7a5200;")
         self.bodies = QTabWidget()
+        self.bodies.setAccessibleName("Bodies and headers")
         self.bodies.addTab(self._part(self.request_note, self.request_body), "Request body")
         self.bodies.addTab(self._part(self.response_note, self.response_body), "Response body")
         self.bodies.addTab(self.headers_view, "Headers")

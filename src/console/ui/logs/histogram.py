@@ -199,6 +199,10 @@ class LogHistogram(QWidget):
         painter = QPainter(self)
         palette = self.palette()
         painter.fillRect(self.rect(), palette.base())
+        if self.hasFocus():
+            # Tab lands here before any bar is chosen: the frame says where the focus is.
+            painter.setPen(QPen(palette.highlight().color(), 1))
+            painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         plot = self.plot_rect()
         metrics = QFontMetrics(self.font())
         text_pen = QPen(QColor("#5c5f66"))

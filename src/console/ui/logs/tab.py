@@ -267,7 +267,6 @@ class IngestLogsTab(QWidget):
         self.dropped_label.setStyleSheet("color: #8a5300;")
         self.dropped_label.hide()
         self.refresh_button = QPushButton("Re&fresh")
-        self.refresh_button.setShortcut("F5")
         self.refresh_button.setToolTip("Load the time range again from the server (F5)")
         self.refresh_button.clicked.connect(self.reload)
         self.export_button = QPushButton("E&xport…")
@@ -522,6 +521,7 @@ class IngestLogsTab(QWidget):
         # Scrolled: the pane's full height (bodies, timeline, errors) must not set the
         # window's minimum height.
         scroll = QScrollArea()
+        scroll.setAccessibleName("Entry detail")
         scroll.setWidget(detail)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)

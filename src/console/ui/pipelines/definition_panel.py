@@ -114,6 +114,7 @@ class DefinitionPanel(QWidget):
         self.title = ElidedLabel("No pipeline selected", elide=Qt.TextElideMode.ElideMiddle)
         self.title.setStyleSheet("font-weight: 600;")
         self.format_combo = QComboBox()
+        self.format_combo.setAccessibleName("Definition format")
         self.format_combo.addItem("YAML", "yaml")
         self.format_combo.addItem("JSON", "json")
         self.format_combo.setToolTip("Show the definition as YAML or JSON (the same document)")
@@ -146,8 +147,13 @@ class DefinitionPanel(QWidget):
             toolbar.addWidget(widget)
 
         self.editor = DefinitionEditor()
+        self.editor.setAccessibleName("Pipeline definition")
+        self.editor.setAccessibleDescription(
+            "YAML or JSON; problems are underlined and listed below. Ctrl+Space completes."
+        )
         self.editor.setPlaceholderText(NOTHING_SELECTED)
         self.problems = ProblemsList()
+        self.problems.setAccessibleName("Problems")
         self.state_label = QLabel("")
         self.state_label.setStyleSheet("color: #5c5f66;")
         # Wrapped, and never wider than it is given: "Loading <a long name>…" must not

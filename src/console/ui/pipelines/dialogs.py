@@ -52,6 +52,7 @@ class DiffDialog(QDialog):
         self.setWindowTitle("Changes against the server")
         self.resize(900, 600)
         self.view = _monospace_view("")
+        self.view.setAccessibleName("Differences")
         if not diff_text:
             self.view.setPlainText("No changes: the editor matches the server's definition.")
         else:
@@ -144,6 +145,8 @@ class ConflictDialog(QDialog):
         intro.setWordWrap(True)
         self.mine_view = _monospace_view("")
         self.theirs_view = _monospace_view("")
+        self.theirs_view.setAccessibleName("The server's version")
+        self.mine_view.setAccessibleName("Your version")
         only_mine, only_theirs = changed_line_numbers(mine, theirs)
         _write_marked_lines(self.mine_view, mine, only_mine, ADDED_BACKGROUND)
         _write_marked_lines(self.theirs_view, theirs, only_theirs, REMOVED_BACKGROUND)

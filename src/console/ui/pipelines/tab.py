@@ -87,10 +87,12 @@ class PipelinesTab(QWidget):
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Filter by name or id")
         self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName("Filter pipelines")
         self.search_edit.textChanged.connect(
             lambda text: self._change_filter(lambda: self.proxy.set_text(text))
         )
         self.status_combo = QComboBox()
+        self.status_combo.setAccessibleName("Pipeline status")
         self.status_combo.addItem("All statuses", None)
         for status in PIPELINE_STATUSES:
             self.status_combo.addItem(status.capitalize(), status)
@@ -116,6 +118,7 @@ class PipelinesTab(QWidget):
         row2.addWidget(self.new_button)
 
         self.table = QTableView()
+        self.table.setAccessibleName("Pipelines")
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         setup_row_view(self.table)

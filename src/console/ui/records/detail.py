@@ -158,6 +158,7 @@ class RecordDetail(QWidget):
 
         self.json_view = QPlainTextEdit()
         self.json_view.setReadOnly(True)
+        self.json_view.setAccessibleName("Record data")
         self.json_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.json_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.json_view.setPlaceholderText("The record's data appears here.")
@@ -172,6 +173,7 @@ class RecordDetail(QWidget):
 
         self.history = QTableWidget(0, len(HISTORY_COLUMNS))
         self.history.setHorizontalHeaderLabels(HISTORY_COLUMNS)
+        self.history.setAccessibleName("Record history")
         setup_row_view(self.history, alternating=False)
         self.history.verticalHeader().hide()
         self.history.verticalHeader().setDefaultSectionSize(22)

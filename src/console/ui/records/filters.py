@@ -79,6 +79,7 @@ class RecordFilterBar(QWidget):
         self.since_box = QCheckBox("Chan&ged since")
         self.since_box.setToolTip("Only records changed at or after this time (version)")
         self.since_edit = QDateTimeEdit()
+        self.since_edit.setAccessibleName("Changed since")
         self.since_edit.setCalendarPopup(True)
         self.since_edit.setDisplayFormat("yyyy-MM-dd HH:mm:ss")
         self.since_edit.setDateTime(QDateTime.currentDateTime().addDays(-1))
@@ -88,12 +89,14 @@ class RecordFilterBar(QWidget):
             lambda _dt: self._apply_now() if self.since_box.isChecked() else None
         )
         self.status_combo = QComboBox()
+        self.status_combo.setAccessibleName("Record status")
         for title, value in STATUS_CHOICES:
             self.status_combo.addItem(title, value)
         self.status_combo.setToolTip("Active records, archived ones, or both")
         self.status_combo.currentIndexChanged.connect(lambda _i: self._apply_now())
 
         self.field_combo = QComboBox()
+        self.field_combo.setAccessibleName("Field to filter on")
         self.field_combo.setEditable(True)
         self.field_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.field_combo.setMinimumContentsLength(10)
@@ -105,6 +108,7 @@ class RecordFilterBar(QWidget):
         if line_edit is not None:
             line_edit.setPlaceholderText("field")
         self.value_edit = QLineEdit()
+        self.value_edit.setAccessibleName("Field value")
         self.value_edit.setPlaceholderText("value")
         self.value_edit.setMaxLength(MAX_FILTER_TEXT)
         self.value_edit.returnPressed.connect(self.add_field_filter)
@@ -146,6 +150,7 @@ class RecordFilterBar(QWidget):
     def _line(self, placeholder: str, stretch: int) -> QLineEdit:
         edit = QLineEdit()
         edit.setPlaceholderText(placeholder)
+        edit.setAccessibleName(placeholder)
         edit.setClearButtonEnabled(True)
         edit.setMaxLength(MAX_FILTER_TEXT)
         edit.textEdited.connect(lambda _text: self._debounce.start())

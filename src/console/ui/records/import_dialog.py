@@ -211,6 +211,7 @@ class ImportDialog(QDialog):
     def _build_setup_page(self) -> QWidget:
         page = QWidget()
         self.file_edit = QLineEdit()
+        self.file_edit.setAccessibleName("File")
         self.file_edit.setPlaceholderText("A .csv or .ndjson file")
         self.file_edit.editingFinished.connect(self._file_typed)
         self.browse_button = QPushButton("&Choose file…")
@@ -220,6 +221,7 @@ class ImportDialog(QDialog):
         file_row.addWidget(self.file_edit, 1)
         file_row.addWidget(self.browse_button)
         self.format_combo = QComboBox()
+        self.format_combo.setAccessibleName("Format")
         for fmt in FORMATS:
             self.format_combo.addItem(FORMAT_TITLES[fmt], fmt)
         self.format_combo.currentIndexChanged.connect(self._options_changed)
@@ -243,6 +245,7 @@ class ImportDialog(QDialog):
         self.resume_label.setTextFormat(Qt.TextFormat.PlainText)
         self.resume_label.setWordWrap(True)
         self.resume_check = QCheckBox()
+        self.resume_check.setAccessibleName("Resume after the last row imported")
         self.resume_check.setChecked(True)
         self.resume_check.toggled.connect(self._options_changed)
         self.follow_button = QPushButton("Show its progress")
@@ -260,6 +263,7 @@ class ImportDialog(QDialog):
             "Choose a file: its first rows and the server's dry run show here."
         )
         self.preview_table = QTableWidget()
+        self.preview_table.setAccessibleName("Preview")
         self.preview_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.preview_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.preview_table.verticalHeader().hide()
@@ -531,6 +535,7 @@ class ImportDialog(QDialog):
         self.report_summary.setWordWrap(True)
         self.errors_model = RowErrorsModel()
         self.errors_view = QTableView()
+        self.errors_view.setAccessibleName("Rejected rows")
         self.errors_view.setModel(self.errors_model)
         self.errors_view.verticalHeader().hide()
         self.errors_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

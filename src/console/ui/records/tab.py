@@ -196,8 +196,10 @@ class RecordsTab(QWidget):
         self.feed_combo.setPlaceholderText("No feed")
         self.feed_combo.activated.connect(self._feed_picked)
         feed_label_widget = QLabel("Feed:")
+        feed_label_widget.setBuddy(self.feed_combo)
+        # A combo's accessible name is its value unless set (its buddy is only a relation).
+        self.feed_combo.setAccessibleName("Feed")
         self.refresh_button = QPushButton("Re&fresh")
-        self.refresh_button.setShortcut("F5")
         self.refresh_button.setToolTip("Reload the feeds, the records and the selected record")
         self.refresh_button.clicked.connect(self.refresh)
         self.new_button = QPushButton("&New record…")
@@ -229,6 +231,7 @@ class RecordsTab(QWidget):
         self.filter_bar.changed.connect(self.apply_filters)
 
         self.table = QTableView()
+        self.table.setAccessibleName("Records")
         self.table.setModel(self.model)
         setup_row_view(self.table)
         # A GUID's start is its time and its end its random part: both tell records apart.

@@ -282,6 +282,7 @@ class TracePage(QWidget):
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.entries_tree = QTreeWidget()
+        self.entries_tree.setAccessibleName("Log entries")
         self.entries_tree.setColumnCount(len(ENTRY_COLUMNS))
         self.entries_tree.setHeaderLabels(ENTRY_COLUMNS)
         self.entries_tree.setUniformRowHeights(True)
@@ -314,6 +315,7 @@ class TracePage(QWidget):
         items_head.addWidget(self.items_summary, 1)
         items_head.addWidget(self.retry_outcomes_button)
         self.items_table = _table(ITEM_COLUMNS)
+        self.items_table.setAccessibleName("Items")
         self.items_table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.items_table.customContextMenuRequested.connect(self._item_menu)
         items_page = QWidget()
@@ -323,10 +325,12 @@ class TracePage(QWidget):
         items_layout.addWidget(self.items_table, 1)
 
         self.records_table = _table(RECORD_COLUMNS)
+        self.records_table.setAccessibleName("Records")
         self.records_table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.records_table.itemSelectionChanged.connect(self._record_selected)
         self.records_table.doubleClicked.connect(lambda _index: self.open_selected_record())
         self.changes_table = _table(CHANGE_COLUMNS)
+        self.changes_table.setAccessibleName("Record changes")
         self.changes_table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.changes_table.customContextMenuRequested.connect(self._change_menu)
         self.open_record_button = QPushButton("&Open in Records tab")
@@ -356,6 +360,7 @@ class TracePage(QWidget):
         records_page.setChildrenCollapsible(False)
 
         self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Parts of the trace")
         for page, title in zip((entries_page, items_page, records_page), TAB_TITLES, strict=True):
             self.tabs.addTab(page, title)
         self.tabs.installEventFilter(self)

@@ -42,6 +42,7 @@ class TraceWindow(QWidget):
         top.addWidget(self.detach_button)
         self.notice = FindNotice()
         self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Traces")
         self.tabs.setDocumentMode(True)
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
