@@ -100,6 +100,7 @@ class ProfilesDialog(QDialog):
         form.addRow("&Name", self.name_edit)
         form.addRow("Base &URL", self.url_edit)
         form.addRow("&Authentication", self.auth_combo)
+        self.environment_combo.setAccessibleName("Environment")
         form.addRow("En&vironment", self.environment_combo)
         form.addRow("Admin &key", self.key_edit)
         form.addRow("", self.key_note)

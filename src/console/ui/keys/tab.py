@@ -8,7 +8,7 @@ import itertools
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QAction, QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -151,7 +151,23 @@ class KeysTab(QWidget):
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.rotation_panel)
         layout.addWidget(self.summary_label)
-        # Tab visits the toolbar in the order it is laid out, then the table.
+        self._tab_order_in_window = False
+        self.apply_tab_order()
+        self._loading = False
+        self._select_after_load: str | None = None
+        # Writes refused (a locked production profile): the buttons stay, disabled, and say why.
+        session.protection.writes_changed.connect(self._sync_buttons)
+        self._sync_buttons()
+
+    # -- loading -----------------------------------------------------------------
+
+    def apply_tab_order(self) -> None:
+        """Tab visits the toolbar in the order it is laid out, the table, then the selected
+        key's rotation panel (its buttons left to right, then its history).
+
+        Set again when the tab is first shown: moving the tab into the window rebuilds
+        its focus chain, which loses the order set here for the panel after the table.
+        """
         chain = (
             self.search_edit,
             self.status_combo,
@@ -160,16 +176,19 @@ class KeysTab(QWidget):
             self.revoke_button,
             self.add_button,
             self.table,
+            self.rotation_panel.renew_button,
+            self.rotation_panel.revoke_now_button,
+            self.rotation_panel.history,
         )
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
-        self._loading = False
-        self._select_after_load: str | None = None
-        # Writes refused (a locked production profile): the buttons stay, disabled, and say why.
-        session.protection.writes_changed.connect(self._sync_buttons)
-        self._sync_buttons()
 
-    # -- loading -----------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        """The first show, in its window: the focus chain as laid out (apply_tab_order)."""
+        if not self._tab_order_in_window:
+            self._tab_order_in_window = True
+            self.apply_tab_order()
+        super().showEvent(event)
 
     def refresh(self, *, select: str | None = None) -> asyncio.Task[None] | None:
         """Reload the keys (then select `select`); a newer refresh supersedes a running one."""
