@@ -24,10 +24,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from console.definition.dumping import dump_json, dump_yaml
 from console.definition.merge import (
     ABSENT,
+    UNKNOWN,
     Change,
     Item,
+    MergeResult,
     Path,
     canonical,
+    merge,
     value_at,
 )
 from console.definition.parsing import DefinitionSyntaxError, ParsedDocument, parse_text
@@ -327,3 +330,44 @@ def _insert(text: str, parent: Node, segment: Any, after: Any) -> tuple[int, int
         line = " " * column + "- " + value
     prefix = "" if at == 0 or text[at - 1] == "\n" else "\n"
     return at, at, prefix + line + "\n"
+
+
+class MergeInputError(ValueError):
+    """One of the texts to merge is not a definition document; says which and why."""
+
+
+def document_of(text: str, which: str) -> dict[str, Any]:
+    """The plain document of `text`, or MergeInputError naming `which` text failed."""
+    try:
+        document = validate_parsed(parse_text(text)).document
+    except DefinitionSyntaxError as exc:
+        raise MergeInputError(f"{which} does not parse: {exc}") from None
+    if document is None:
+        raise MergeInputError(f"{which} is not a mapping of definition keys")
+    return document
+
+
+def merge_texts(base: str | None, mine: str, theirs: str) -> MergeResult:
+    """Merge three texts; a base that is unknown or unreadable counts as UNKNOWN."""
+    base_document: Any = UNKNOWN
+    if base is not None:
+        try:
+            base_document = document_of(base, "the revision your edit started from")
+        except MergeInputError:
+            base_document = UNKNOWN
+    return merge(
+        base_document,
+        document_of(mine, "your edit"),
+        document_of(theirs, "the server's revision"),
+    )
+
+
+def describe_value(value: Any) -> str:
+    """A value as short YAML for the review ("(none)" where a side has no such key or item)."""
+    if value is ABSENT:
+        return "(none)"
+    if value is UNKNOWN:
+        return "(not known)"
+    if _is_block(value):
+        return _block(value, 0)
+    return _inline(value)
