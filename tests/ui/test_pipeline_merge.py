@@ -199,3 +199,64 @@ def test_a_merge_dialog_for_one_pipeline_never_applies_to_another_opened_meanwhi
     for pipeline_id in (first.id, second.id):
         server = _server_document(sandbox_url, admin_key, pipeline_id)
         assert _table(server, "public.orders")["columns"]["include"] == ["id", "total"]
+
+
+def _archive_on_server(url: str, key: str, pipeline_id: int) -> None:
+    async def archive() -> None:
+        client = ApiClient(url, key)
+        try:
+            await PipelinesApi(client).archive(pipeline_id)
+        finally:
+            await client.aclose()
+
+    run(archive())
+
+
+def test_a_pipeline_archived_meanwhile_is_said_plainly_and_the_edit_stays_a_draft(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    pipeline = _create_two_tables(sandbox_url, admin_key)
+    tab = _open_pipeline(qtbot, window, pipeline)
+    panel = tab.panel
+    _replace_on_server(
+        sandbox_url, admin_key, pipeline.id, _replace_line(panel.server_text, ": 60", ": 30")
+    )
+    _archive_on_server(sandbox_url, admin_key, pipeline.id)
+    mine = _replace_line(panel.editor.toPlainText(), "[id, total]", "[id, total, email]")
+    panel.editor.setPlainText(mine)
+    shown: list[object] = []
+    panel.conflict_shown.connect(shown.append)
+    qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "was archived meanwhile" in panel.state_label.text(), timeout=15000)
+    assert shown == []  # nothing to merge into
+    assert panel.editor.toPlainText() == mine
+    draft = panel.drafts.load(panel.profile_key, pipeline.id)
+    assert draft is not None
+    assert draft.text == mine
+
+
+def test_a_draft_kept_without_its_base_text_asks_about_every_difference(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    pipeline = _create_two_tables(sandbox_url, admin_key)
+    tab = _open_pipeline(qtbot, window, pipeline)
+    panel = tab.panel
+    mine = _replace_line(panel.editor.toPlainText(), "[id, total]", "[id, total, email]")
+    # A draft as kept before base texts were: based on revision 1, no base text.
+    panel.drafts.save(panel.profile_key, pipeline.id, mine, "yaml", 1)
+    _replace_on_server(
+        sandbox_url, admin_key, pipeline.id, _replace_line(panel.server_text, ": 60", ": 30")
+    )
+    with qtbot.waitSignal(panel.loaded, timeout=10000):
+        tab._open(pipeline)
+    assert panel.editor.toPlainText() == mine
+    with qtbot.waitSignal(panel.conflict_shown, timeout=15000) as shown:
+        qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+    dialog = shown.args[0]
+    # Nobody knows who changed what: both differences are questions, not guesses.
+    assert [row.title() for row in dialog.rows] == [
+        "sync.frequency",
+        "tables[public.orders].columns.include",
+    ]
+    assert all(not row.buttons[Side.BASE].isEnabled() for row in dialog.rows)
+    dialog.reject()
