@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from console.definition import dump_yaml, validate_text
@@ -24,7 +24,7 @@ NEW_FOR_A = ("a.one", "a.two")
 NEW_FOR_B = ("b.one", "b.two")
 COLUMNS = ("id", "total", "created_at", "email", "sku")
 
-names = st.text(alphabet="abcdefgh XYZ-_.é", min_size=1, max_size=12).filter(
+names = st.text(alphabet="abcdefgh XYZ-_.é:#'\"[{*&!|>%@`", min_size=1, max_size=12).filter(
     lambda s: s.strip() == s
 )
 column_lists = st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=4, unique=True)
@@ -221,6 +221,7 @@ def test_the_text_keeps_every_comment_and_the_key_order_of_the_users_edit(
     text = _with_comments(dump_yaml(mine))
     result = merge(base, mine, theirs)
     written = merged_text(text, result.changes(), result.document())
+    note(f"text={text!r}\nchanges={result.changes()!r}")
     assert written.layout_kept
     parsed = validate_text(written.text).document
     assert parsed is not None

@@ -112,25 +112,27 @@ def merged_text(text: str, changes: Sequence[Change], merged: dict[str, Any]) ->
         return _afresh(merged, "yaml")
     paths = _outermost([c.path for c in changes])
     for _attempt in range(len(paths) * 70 + 1):  # each round widens one path one level
-        edits: list[tuple[int, int, str]] = []
+        edits: list[tuple[int, int, str, int]] = []
         widen: Path | None = None
         for path in paths:
             if not path:
                 return _afresh(merged, "yaml")
             try:
-                edits.append(_splice(parsed, document, path, value_at(merged, path)))
+                start, end, replacement = _splice(parsed, document, path, value_at(merged, path))
+                edits.append((start, end, replacement, len(path)))
             except _Unspliceable:
                 widen = path
                 break
         if widen is not None:
             paths = _outermost([p for p in paths if p != widen] + [widen[:-1]])
             continue
-        # Stable by start: two additions at one place keep the order of the changes.
-        edits.sort(key=lambda edit: edit[0])
+        # Two additions at one place: the deeper one belongs inside the last item, so it
+        # goes first; at one depth they keep the order of the changes (a stable sort).
+        edits.sort(key=lambda edit: (edit[0], -edit[3]))
         if any(a[1] > b[0] for a, b in itertools.pairwise(edits)):
             return _afresh(merged, "yaml")
         out = text
-        for start, end, replacement in reversed(edits):
+        for start, end, replacement, _depth in reversed(edits):
             out = out[:start] + replacement + out[end:]
         if _parses_to(out, merged):
             return MergedText(out, True)
@@ -152,12 +154,12 @@ def _parses_to(text: str, merged: dict[str, Any]) -> bool:
 
 def _outermost(paths: list[Path]) -> list[Path]:
     """The paths no other path contains (a widened change covers its descendants)."""
-    unique = sorted(set(paths), key=len)
-    kept: list[Path] = []
-    for path in unique:
-        if not any(path[: len(k)] == k for k in kept):
-            kept.append(path)
-    return kept
+    unique = list(dict.fromkeys(paths))  # in the order of the changes
+    return [
+        path
+        for path in unique
+        if not any(other != path and path[: len(other)] == other for other in unique)
+    ]
 
 
 @dataclass
