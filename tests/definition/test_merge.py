@@ -17,7 +17,7 @@ from console.definition.merge import (
     format_path,
     merge,
 )
-from console.definition.merge_text import merged_text
+from console.definition.merge_text import MergeInputError, merge_texts, merged_text
 
 BASE = """\
 # Orders into the warehouse: owned by the data team
@@ -151,3 +151,12 @@ def test_json_text_is_written_afresh_in_the_users_key_order() -> None:
     assert not written.layout_kept
     assert canonical(_doc(written.text)) == canonical({**mine_doc, "sync": {"frequency": 10}})
     assert list(_doc(written.text)) == list(mine_doc)
+
+
+def test_a_server_revision_that_does_not_parse_is_said_and_an_unreadable_base_is_unknown() -> None:
+    with pytest.raises(MergeInputError, match="the server's revision does not parse"):
+        merge_texts(BASE, BASE, "tables: [unclosed\n")
+    mine = BASE.replace("frequency: 60", "frequency: 5")
+    result = merge_texts("{not: [a definition", mine, BASE)
+    assert [format_path(c.path) for c in result.conflicts] == ["sync.frequency"]
+    assert result.conflicts[0].base is UNKNOWN

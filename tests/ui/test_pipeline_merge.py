@@ -6,6 +6,7 @@ the console holds an edit of the same pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -260,3 +261,31 @@ def test_a_draft_kept_without_its_base_text_asks_about_every_difference(
     ]
     assert all(not row.buttons[Side.BASE].isEnabled() for row in dialog.rows)
     dialog.reject()
+
+
+def test_writes_locked_again_during_the_review_send_nothing(
+    qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
+) -> None:
+    pipeline = _create_two_tables(sandbox_url, admin_key)
+    tab = _open_pipeline(qtbot, window, pipeline)
+    panel = tab.panel
+    gate = window.session.protection
+    gate.set_profile(dataclasses.replace(window.session.profile, environment="production"))
+    gate.unlock()
+    _replace_on_server(
+        sandbox_url, admin_key, pipeline.id, _replace_line(panel.server_text, ": 60", ": 30")
+    )
+    mine = _replace_line(panel.editor.toPlainText(), "[id, total]", "[id, total, email]")
+    panel.editor.setPlainText(mine)
+    with qtbot.waitSignal(panel.conflict_shown, timeout=15000) as shown:
+        panel.apply()
+    dialog = shown.args[0]
+    gate.lock()  # locked again while the merge was being reviewed
+    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "production profile" in panel.state_label.text(), timeout=10000)
+    server = _server_document(sandbox_url, admin_key, pipeline.id)
+    assert _table(server, "public.orders")["columns"]["include"] == ["id", "total"]
+    draft = panel.drafts.load(panel.profile_key, pipeline.id)
+    assert draft is not None
+    assert "[id, total, email]" in draft.text
+    assert draft.base_revision == 2  # the merged edit is based on the server's revision now

@@ -848,6 +848,11 @@ class DefinitionPanel(QWidget):
             self._replace_text_undoably(merged)
             self._edited()
         self.save_draft()
+        refusal = self.session.protection.refusal()
+        if refusal is not None:
+            # Writes were locked again while the review was open: the merge stays, unsent.
+            self.state_label.setText(f"Not applied: {refusal} The merged edit is kept as a draft.")
+            return
         await self._apply(if_match=theirs.revision)
 
     def _still_editing(self, pipeline: Pipeline, document_id: int, text: str) -> bool:
