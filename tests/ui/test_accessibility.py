@@ -24,15 +24,17 @@ from pytestqt.qtbot import QtBot
 import console.ui
 from console.api.keys import KeysApi
 from console.api.transport import ApiClient
+from console.definition.merge import merge
 from console.ui.pipelines.dialogs import (
-    ConflictDialog,
     UnsavedEditsBox,
     archive_box,
     discard_box,
     force_stop_box,
 )
+from console.ui.pipelines.merge_dialog import MergeDialog
 from console.ui.records.dialogs import FetchDialog
 from console.ui.trace.window import TraceWindow
+from console.ui.widgets.confirm import TypedNameConfirmation
 from tests.conftest import run
 from tests.ui.accessibility import describe, nameless
 from tests.ui.server_setup import create_keys, create_pipelines
@@ -190,6 +192,21 @@ def test_every_interactive_widget_of_every_tab_and_dialog_has_an_accessible_name
     walk.check_and_close(keys.rotate_dialog, "rotate key")
     keys.revoke_selected()
     walk.check_and_close(keys.revoke_box, "revoke key")
+    selected = keys.selected_key()
+    assert selected is not None
+    keys.renew(selected)
+    walk.check_and_close(keys.renew_dialog, "renew key")
+    walk.check_and_close(
+        TypedNameConfirmation(
+            window,
+            "Revoke API key",
+            "Revoke “Walked key”?",
+            "Type its name.",
+            "Revoke",
+            "Walked key",
+        ),
+        "typed-name confirmation (production)",
+    )
 
     async def create() -> Any:
         client = ApiClient(sandbox_url, admin_key)
@@ -208,9 +225,17 @@ def test_every_interactive_widget_of_every_tab_and_dialog_has_an_accessible_name
     panel = pipelines_tab.panel
     panel.editor.setPlainText(panel.editor.toPlainText().replace("Walked", "Walked, edited"))
     walk.check_and_close(panel.show_diff(), "diff")
+    merged = merge({"a": 1, "b": 1}, {"a": 2, "b": 1}, {"a": 3, "b": 2})
     walk.check_and_close(
-        ConflictDialog("a: 1\n", "a: 2\n", their_revision=2, base_revision=1, parent=window),
-        "conflict",
+        MergeDialog(
+            merged,
+            "a: 2\nb: 1\n",
+            name="Walked",
+            base_revision=1,
+            their_revision=2,
+            parent=window,
+        ),
+        "merge on conflict",
     )
     shown = pipelines[0]
     for box, what in (

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPlainTextEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from console.api.pipelines import Pipeline, PipelinesApi
@@ -47,13 +46,6 @@ def _loaded_list(qtbot: QtBot, window: Any) -> Any:
         tab.refresh()
     qtbot.waitUntil(lambda: tab.panel.catalog is not None, timeout=10000)
     return tab
-
-
-def _line_is_marked(view: QPlainTextEdit, line: int) -> bool:
-    """Whether 0-based `line` of `view` has a background, as the Diff view colours changes."""
-    block = view.document().findBlockByNumber(line)
-    fragment = block.begin().fragment()
-    return fragment.charFormat().background().style() != Qt.BrushStyle.NoBrush
 
 
 def _marks(problems: list[Any]) -> set[tuple[str, str, int, int]]:
@@ -214,10 +206,10 @@ def test_cancelling_the_discard_question_keeps_the_edits(
     assert panel.editor.toPlainText() == edited
 
 
-# -- B7: a 412 shows the server's newer revision; the conflict marks changed lines ---
+# -- B7: a 412 shows the server's newer revision; the merge review shows the clash ---
 
 
-def test_decide_later_shows_the_servers_revision_and_the_conflict_marks_changes(
+def test_cancelling_the_merge_shows_the_servers_revision_and_keeps_the_edit(
     qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
 ) -> None:
     pipeline = _create_on_server(sandbox_url, admin_key)
@@ -231,16 +223,10 @@ def test_decide_later_shows_the_servers_revision_and_the_conflict_marks_changes(
     with qtbot.waitSignal(panel.conflict_shown, timeout=15000) as shown:
         qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
     dialog = shown.args[0]
-    lines = mine.splitlines()
-    name_line = next(i for i, line in enumerate(lines) if line.startswith("name:"))
-    assert _line_is_marked(dialog.mine_view, name_line)
-    assert _line_is_marked(dialog.theirs_view, name_line)
-    unchanged = [i for i in range(len(lines)) if i != name_line]
-    assert not any(_line_is_marked(dialog.mine_view, i) for i in unchanged)
-    assert not any(_line_is_marked(dialog.theirs_view, i) for i in unchanged)
-
-    later = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Decide later")
-    qtbot.mouseClick(later, Qt.MouseButton.LeftButton)
+    assert [(r.title(), r.conflict.mine, r.conflict.theirs) for r in dialog.rows] == [
+        ("name", "Mine", "Theirs")
+    ]
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     row = tab.model.row_of(pipeline.id)
     qtbot.waitUntil(lambda: tab.model.index(row, COLUMNS.index("Rev")).data() == "2", timeout=10000)
     assert tab.meta_labels["Revision"].text() == "2"

@@ -10,7 +10,8 @@ from pytestqt.qtbot import QtBot
 from console.api.pipelines import Pipeline, PipelinesApi
 from console.api.transport import ApiClient
 from console.config.drafts import DraftStore
-from console.ui.pipelines.dialogs import ConflictChoice, ConflictDialog
+from console.definition.merge import Side
+from console.ui.pipelines.merge_dialog import MergeDialog
 from console.ui.pipelines.model import COLUMNS
 from tests.api.test_pipelines_api import account_example
 from tests.conftest import run
@@ -75,7 +76,7 @@ def test_apply_sends_the_edit_and_the_list_shows_the_new_revision(
     assert not panel.is_dirty
 
 
-def test_a_412_conflict_offers_the_choice_and_keep_mine_wins(
+def test_a_412_clash_offers_the_choice_and_keep_mine_wins(
     qtbot: QtBot, window: Any, sandbox_url: str, admin_key: str
 ) -> None:
     pipeline = _create_on_server(sandbox_url, admin_key)
@@ -88,13 +89,17 @@ def test_a_412_conflict_offers_the_choice_and_keep_mine_wins(
     with qtbot.waitSignal(panel.conflict_shown, timeout=15000) as shown:
         qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
     dialog = shown.args[0]
-    assert isinstance(dialog, ConflictDialog)
-    assert "Mine" in dialog.mine_view.toPlainText()
-    assert "Theirs" in dialog.theirs_view.toPlainText()
+    assert isinstance(dialog, MergeDialog)
+    [row] = dialog.rows
+    assert (row.conflict.path, row.conflict.mine, row.conflict.theirs) == (
+        ("name",),
+        "Mine",
+        "Theirs",
+    )
     assert panel.editor.toPlainText() == mine  # nothing lost while deciding
+    qtbot.mouseClick(row.buttons[Side.MINE], Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(panel.applied, timeout=15000) as applied:
-        qtbot.mouseClick(dialog.keep_mine_button, Qt.MouseButton.LeftButton)
-    assert dialog.choice is ConflictChoice.KEEP_MINE
+        qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
     assert applied.args[0].revision == 3
     assert applied.args[0].name == "Mine"
 
@@ -111,8 +116,10 @@ def test_taking_theirs_in_a_conflict_loads_the_server_version(
     with qtbot.waitSignal(panel.conflict_shown, timeout=15000) as shown:
         qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
     dialog = shown.args[0]
-    qtbot.mouseClick(dialog.take_theirs_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.rows[0].buttons[Side.THEIRS], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Theirs" in panel.editor.toPlainText(), timeout=10000)
+    qtbot.waitUntil(lambda: not panel.is_dirty, timeout=10000)
     assert panel.base_revision == 2
     assert not panel.is_dirty
 
@@ -303,7 +310,9 @@ def test_a_restored_draft_based_on_an_old_revision_meets_a_conflict_not_an_overw
     with qtbot.waitSignal(tab.panel.conflict_shown, timeout=15000) as shown:
         qtbot.mouseClick(tab.panel.apply_button, Qt.MouseButton.LeftButton)
     dialog = shown.args[0]
-    assert "Colleague's" in dialog.theirs_view.toPlainText()
+    assert [(r.conflict.mine, r.conflict.theirs) for r in dialog.rows] == [
+        ("My draft", "Colleague's")
+    ]
     dialog.reject()
 
 

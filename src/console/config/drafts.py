@@ -24,6 +24,9 @@ class Draft:
     format: str
     base_revision: int | None
     saved_at: float
+    # The text of `base_revision`, for a three-way merge when Apply meets a newer revision
+    # (None in drafts kept before it was remembered: the merge then asks about everything).
+    base_text: str | None = None
 
 
 class DraftStore:
@@ -46,20 +49,28 @@ class DraftStore:
                 format=str(raw.get("format") or "yaml"),
                 base_revision=raw.get("base_revision"),
                 saved_at=float(raw.get("saved_at") or 0),
+                base_text=raw["base_text"] if isinstance(raw.get("base_text"), str) else None,
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def save(
-        self, profile: str, pipeline: int | str, text: str, fmt: str, base_revision: int | None
+        self,
+        profile: str,
+        pipeline: int | str,
+        text: str,
+        fmt: str,
+        base_revision: int | None,
+        base_text: str | None = None,
     ) -> Draft:
         """Write atomically, so a crash mid-write keeps the previous draft whole."""
-        draft = Draft(text, fmt, base_revision, time.time())
+        draft = Draft(text, fmt, base_revision, time.time(), base_text)
         payload = {
             "text": draft.text,
             "format": draft.format,
             "base_revision": draft.base_revision,
             "saved_at": draft.saved_at,
+            "base_text": draft.base_text,
         }
         write_json_atomically(self._path(profile, pipeline), payload)
         return draft

@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -43,14 +44,14 @@ from console.definition import (
     minimal_example,
     validate_text,
 )
+from console.definition.merge_text import merge_texts
 from console.ui.formatting import format_timestamp
 from console.ui.pipelines.dialogs import (
-    ConflictChoice,
-    ConflictDialog,
     DiffDialog,
     discard_box,
     unified_diff,
 )
+from console.ui.pipelines.merge_dialog import MergeDialog
 from console.ui.protection import gate_button
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
@@ -75,7 +76,7 @@ class DefinitionPanel(QWidget):
     server_checked = Signal(object)  # list[Problem]; empty when the server accepts it
     applied = Signal(object)  # Pipeline
     created = Signal(object)  # Pipeline
-    conflict_shown = Signal(object)  # ConflictDialog
+    conflict_shown = Signal(object)  # MergeDialog: Apply met a newer revision
     server_moved = Signal(object)  # Pipeline: the server's newer revision met in a conflict
     settled = Signal()  # the text shown has its local (and any due server) result
 
@@ -104,6 +105,9 @@ class DefinitionPanel(QWidget):
         self._server_checking = False
         self.server_text = ""  # what the server has (or the starting text of a new one)
         self.base_revision: int | None = None
+        # The text of base_revision, the revision the edit started from: the base of the
+        # three-way merge when Apply meets a newer revision (None: not known).
+        self.base_text: str | None = None
         self.format: DefinitionFormat = "yaml"
         self._loading = False
         self._applying = False
@@ -302,6 +306,7 @@ class DefinitionPanel(QWidget):
         self.pipeline = pipeline
         self.server_text = ""
         self.base_revision = None
+        self.base_text = None
         self.title.setText(f"{pipeline.name}: loading…")
         self.title.setToolTip(pipeline.name)
         self.editor.setPlaceholderText(f"Loading {pipeline.name}…")
@@ -327,6 +332,7 @@ class DefinitionPanel(QWidget):
         server_revision = definition.revision or pipeline.revision
         self.base_revision = server_revision
         self.server_text = definition.text
+        self.base_text = definition.text
         draft = self.drafts.load(self.profile_key, pipeline.id)
         self.title.setText(f"{pipeline.name}: revision {server_revision}")
         if draft is not None and draft.text != definition.text:
@@ -335,9 +341,10 @@ class DefinitionPanel(QWidget):
             if draft.base_revision is not None and draft.base_revision != server_revision:
                 # Apply must meet the newer revision as a conflict (412), not overwrite it.
                 self.base_revision = draft.base_revision
+                self.base_text = draft.base_text
                 note += (
                     f"; it was based on revision {draft.base_revision}, the server is now at "
-                    f"{server_revision}: Apply will show both to choose from"
+                    f"{server_revision}: Apply will merge the two for you to review"
                 )
             self.state_label.setText(note + ".")
         else:
@@ -372,6 +379,7 @@ class DefinitionPanel(QWidget):
         self.subject = "new"
         self.pipeline = None
         self.base_revision = None
+        self.base_text = None
         self.server_text = example
         self.title.setText("New pipeline")
         self.title.setToolTip("")
@@ -403,6 +411,7 @@ class DefinitionPanel(QWidget):
         self.pipeline = None
         self.server_text = ""
         self.base_revision = None
+        self.base_text = None
         self._set_text("", self.format)
         self.title.setText("No pipeline selected")
         self.title.setToolTip("")
@@ -469,6 +478,7 @@ class DefinitionPanel(QWidget):
                 self.editor.toPlainText(),
                 self.format,
                 self.base_revision,
+                self.base_text,
             )
         else:
             self.drafts.discard(self.profile_key, self.draft_key)
@@ -752,6 +762,7 @@ class DefinitionPanel(QWidget):
         self.pipeline = pipeline
         self.base_revision = pipeline.revision
         self.server_text = text
+        self.base_text = text
         self.drafts.discard(self.profile_key, pipeline.id)
         self.title.setText(f"{pipeline.name}: revision {pipeline.revision}")
         if unchanged:
@@ -766,52 +777,104 @@ class DefinitionPanel(QWidget):
         self._sync_buttons()
 
     async def _resolve_conflict(self, pipeline: Pipeline, mine: str) -> None:
+        """Merge the edit with the server's newer revision, for the user to review and apply.
+
+        Nothing is applied without the user's "Apply merged"; the draft keeps the edit
+        whatever happens. Every await is followed by a check that the same pipeline and
+        the same text are still on screen: a late answer never acts on another one.
+        """
         self.save_draft()  # whatever happens next, the edits survive
-        theirs = await self.session.pipelines.get_definition(pipeline.id, format=self.format)
+        document_id = self.document_id
+        base_revision = self.base_revision
+        try:
+            theirs = await self.session.pipelines.get_definition(pipeline.id, format=self.format)
+            fresh = await self.session.pipelines.get(pipeline.id)
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            if self._still_editing(pipeline, document_id, mine):
+                self.state_label.setText(
+                    f"Not applied: “{pipeline.name}” is no longer on the server. Your edits "
+                    "are kept as a draft (Save as… writes them to a file)."
+                )
+            return
         # The list and the metadata show the server's revision from now on, whatever
         # is decided: the edits' base revision stays, so a later Apply meets it again.
-        fresh = await self.session.pipelines.get(pipeline.id)
         if self._showing(fresh):
             self.pipeline = fresh
             self.title.setText(
-                f"{fresh.name}: revision {fresh.revision} · your edits are of {self.base_revision}"
+                f"{fresh.name}: revision {fresh.revision} · your edits are of {base_revision}"
             )
+            self._sync_buttons()
         self.server_moved.emit(fresh)
-        dialog = ConflictDialog(
+        if not self._still_editing(pipeline, document_id, mine):
+            return  # another pipeline, or other text, is on screen now: nothing is asked
+        if fresh.is_archived:
+            self.state_label.setText(
+                f"Not applied: “{fresh.name}” was archived meanwhile. Your edits are kept "
+                "as a draft (Save as… writes them to a file)."
+            )
+            return
+        try:
+            result = await asyncio.to_thread(merge_texts, self.base_text, mine, theirs.text)
+        except ValueError as error:  # MergeInputError, or a document nested too deep
+            if self._still_editing(pipeline, document_id, mine):
+                self.state_label.setText(
+                    f"Not applied, and not merged: {error}. Your edits are kept as a draft."
+                )
+            return
+        if not self._still_editing(pipeline, document_id, mine):
+            return
+        dialog = MergeDialog(
+            result,
             mine,
-            theirs.text,
+            name=fresh.name,
+            base_revision=base_revision,
             their_revision=theirs.revision,
-            base_revision=self.base_revision,
             parent=self,
         )
-        decided: asyncio.Future[ConflictChoice] = asyncio.get_running_loop().create_future()
+        decided: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 
-        def decide(_result: int) -> None:
+        def decide(code: int) -> None:
             if not decided.done():
-                decided.set_result(dialog.choice)
+                decided.set_result(code == int(QDialog.DialogCode.Accepted))
 
         dialog.finished.connect(decide)
         dialog.finished.connect(dialog.deleteLater)
         self.conflict_dialog = dialog
         dialog.open()
         self.conflict_shown.emit(dialog)
-        choice = await decided
-        if not self._showing(pipeline):
+        accepted = await decided
+        if not self._still_editing(pipeline, document_id, mine):
             return  # another pipeline was opened meanwhile; the draft keeps the edits
-        if choice is ConflictChoice.KEEP_MINE:
-            await self._apply(if_match=theirs.revision)
-        elif choice is ConflictChoice.TAKE_THEIRS:
-            self.server_text = theirs.text
-            self.base_revision = theirs.revision
-            self.drafts.discard(self.profile_key, pipeline.id)
-            self._set_text(theirs.text, self.format)
-            self.title.setText(f"{pipeline.name}: revision {theirs.revision}")
-            self.state_label.setText(f"Took the server's revision {theirs.revision}.")
-            self._sync_buttons()
-        else:
+        if not accepted:
             self.state_label.setText(
                 "Not applied: the server has a newer revision. Your edits are kept as a draft."
             )
+            return
+        merged = dialog.merged.text
+        # The merge is based on their revision now: a later conflict merges from there.
+        self.server_text = theirs.text
+        self.base_text = theirs.text
+        self.base_revision = theirs.revision
+        if merged != mine:
+            self._replace_text_undoably(merged)
+            self._edited()
+        self.save_draft()
+        refusal = self.session.protection.refusal()
+        if refusal is not None:
+            # Writes were locked again while the review was open: the merge stays, unsent.
+            self.state_label.setText(f"Not applied: {refusal} The merged edit is kept as a draft.")
+            return
+        await self._apply(if_match=theirs.revision)
+
+    def _still_editing(self, pipeline: Pipeline, document_id: int, text: str) -> bool:
+        """Whether `pipeline` is on screen with the same document and text as before."""
+        return (
+            self._showing(pipeline)
+            and self.document_id == document_id
+            and self.editor.toPlainText() == text
+        )
 
     async def _create(self) -> None:
         profile_key = self.profile_key

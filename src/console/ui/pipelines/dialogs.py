@@ -1,10 +1,9 @@
-"""Dialogs of the Pipelines tab: diff, edit conflict, unsaved edits, confirmations."""
+"""Dialogs of the Pipelines tab: diff, unsaved edits, confirmations (merge: merge_dialog)."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from enum import Enum
 from typing import Protocol
 
 from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor
@@ -12,11 +11,8 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QDialog,
     QDialogButtonBox,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
     QPlainTextEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -88,97 +84,6 @@ def _write_coloured_diff(view: QPlainTextEdit, diff_text: str) -> None:
             fmt = plain
         cursor.insertText(line, fmt)
     view.moveCursor(QTextCursor.MoveOperation.Start)
-
-
-def changed_line_numbers(mine: str, theirs: str) -> tuple[set[int], set[int]]:
-    """0-based numbers of the lines only in `mine`, and of those only in `theirs`."""
-    mine_lines, their_lines = mine.splitlines(), theirs.splitlines()
-    matcher = difflib.SequenceMatcher(None, their_lines, mine_lines, False)
-    only_mine: set[int] = set()
-    only_theirs: set[int] = set()
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "equal":
-            only_theirs.update(range(i1, i2))
-            only_mine.update(range(j1, j2))
-    return only_mine, only_theirs
-
-
-def _write_marked_lines(view: QPlainTextEdit, text: str, marked: set[int], background: str) -> None:
-    """`text` in `view`, the `marked` lines on `background` (the Diff view's colours)."""
-    view.clear()
-    cursor = view.textCursor()
-    mark, plain = _line_format(background), _line_format(None)
-    for number, line in enumerate(text.splitlines(keepends=True)):
-        cursor.insertText(line, mark if number in marked else plain)
-    view.moveCursor(QTextCursor.MoveOperation.Start)
-
-
-class ConflictChoice(Enum):
-    """What to do when someone else applied first (412)."""
-
-    KEEP_MINE = "mine"
-    TAKE_THEIRS = "theirs"
-    CANCEL = "cancel"
-
-
-class ConflictDialog(QDialog):
-    """Both versions side by side; the user decides which one wins."""
-
-    def __init__(
-        self,
-        mine: str,
-        theirs: str,
-        *,
-        their_revision: int | None,
-        base_revision: int | None,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Someone else changed this pipeline")
-        self.resize(1100, 640)
-        self.choice = ConflictChoice.CANCEL
-        intro = QLabel(
-            f"You edited revision {base_revision}, but the server now has revision "
-            f"{their_revision}. Nothing was applied. Choose which version to keep; your "
-            "edits stay in their draft until you decide."
-        )
-        intro.setWordWrap(True)
-        self.mine_view = _monospace_view("")
-        self.theirs_view = _monospace_view("")
-        self.theirs_view.setAccessibleName("The server's version")
-        self.mine_view.setAccessibleName("Your version")
-        only_mine, only_theirs = changed_line_numbers(mine, theirs)
-        _write_marked_lines(self.mine_view, mine, only_mine, ADDED_BACKGROUND)
-        _write_marked_lines(self.theirs_view, theirs, only_theirs, REMOVED_BACKGROUND)
-        panes = QHBoxLayout()
-        for title, view in (
-            ("Your edits", self.mine_view),
-            (f"Server, revision {their_revision}", self.theirs_view),
-        ):
-            column = QVBoxLayout()
-            label = QLabel(f"<b>{title}</b>")
-            column.addWidget(label)
-            column.addWidget(view)
-            panes.addLayout(column)
-        self.keep_mine_button = QPushButton("Apply mine over theirs")
-        self.take_theirs_button = QPushButton("Discard mine, take theirs")
-        self.later_button = cancel = QPushButton("Decide later")
-        self.keep_mine_button.clicked.connect(lambda: self._choose(ConflictChoice.KEEP_MINE))
-        self.take_theirs_button.clicked.connect(lambda: self._choose(ConflictChoice.TAKE_THEIRS))
-        cancel.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addWidget(cancel)
-        buttons.addStretch(1)
-        buttons.addWidget(self.take_theirs_button)
-        buttons.addWidget(self.keep_mine_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(panes, 1)
-        layout.addLayout(buttons)
-
-    def _choose(self, choice: ConflictChoice) -> None:
-        self.choice = choice
-        self.accept()
 
 
 def discard_box(parent: QWidget, name: str, changed_lines: int) -> Confirmation:
