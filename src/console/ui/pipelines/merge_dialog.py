@@ -110,6 +110,7 @@ class MergeDialog(QDialog):
             column.addWidget(row)
         column.addStretch(1)
         scroll = QScrollArea()
+        scroll.setAccessibleName("Conflicts to decide")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(conflicts)
