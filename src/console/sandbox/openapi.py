@@ -6,10 +6,12 @@ that this document and the app's routes name the same paths and methods.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from console.sandbox.http.openapi_schemas import (
     CURSOR_PATTERN,
@@ -321,6 +323,18 @@ DOCUMENT: dict[str, Any] = {
 }
 
 
+def document_for(routes: Iterable[BaseRoute]) -> dict[str, Any]:
+    """The document above, listing only the paths among `routes` (`serve --only`)."""
+    routed = {route.path for route in routes if isinstance(route, Route)}
+    if routed.issuperset(DOCUMENT["paths"]):
+        return DOCUMENT
+    paths = {path: item for path, item in DOCUMENT["paths"].items() if path in routed}
+    return {**DOCUMENT, "paths": paths}
+
+
 async def openapi_document(request: Request) -> Response:
-    """GET /openapi.json: the document above."""
-    return json_response(DOCUMENT)
+    """GET /openapi.json: the document above, for the parts this server offers."""
+    document = getattr(request.app.state, "openapi_document", None)
+    if document is None:
+        document = request.app.state.openapi_document = document_for(request.app.routes)
+    return json_response(document)
