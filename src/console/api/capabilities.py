@@ -136,11 +136,15 @@ async def _openapi_parts(client: ApiClient) -> frozenset[str] | None:
 async def _offers(client: ApiClient, part: str) -> bool:
     path, params = PROBES[part]
     try:
-        await client.request("GET", path, params=params, max_retries=0)
+        response = await client.request("GET", path, params=params, max_retries=0)
     except ApiError as error:
         if error.is_network_error:
             raise
         return not (error.status == 404 and error.code in ("NOT_FOUND", ""))
+    try:
+        response.json()
+    except ValueError:  # a web page answering every path is not the platform API
+        return False
     return True
 
 
@@ -162,10 +166,12 @@ async def discover(client: ApiClient) -> Capabilities:
 
 async def try_key(client: ApiClient, capabilities: Capabilities) -> bool:
     """Try the key with one authenticated read of a part the server offers (raises the
-    server's refusal); False when no offered part has such a read (intents, ingest)."""
+    server's refusal, or ValueError for an answer that is not JSON); False when no offered
+    part has such a read (intents, ingest)."""
     for part, path, params in TRIAL_READS:
         if capabilities.offers(part):
-            await client.request("GET", path, params=params)
+            # Its JSON too: a web page at that address answers 200 to anything.
+            (await client.request("GET", path, params=params)).json()
             return True
     return False
 
