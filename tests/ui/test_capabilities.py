@@ -89,7 +89,8 @@ def test_a_keys_and_pipelines_server_says_records_and_logs_are_not_offered(
     assert _not_offered(window) == set()
     assert window.tabs.widget(2) is window.records_tab
     assert window.tabs.widget(3) is window.logs_tab
-    assert window.find_field.isEnabled() and window.bulk_button.isEnabled()
+    assert window.find_field.isEnabled()
+    assert window.bulk_button.isEnabled()
     window.tabs.setCurrentIndex(2)
     qtbot.waitUntil(lambda: window.records_tab.feeds_listed, timeout=15000)
 

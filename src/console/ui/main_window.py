@@ -429,7 +429,9 @@ class MainWindow(QMainWindow):
                 if offered and index in self._aside_pages:
                     page: QWidget = self._aside_pages.pop(index)
                 elif not offered and index not in self._aside_pages:
-                    self._aside_pages[index] = self.tabs.widget(index)
+                    own = self.tabs.widget(index)
+                    assert own is not None  # every index of TAB_PARTS has a tab
+                    self._aside_pages[index] = own
                     page = self._not_offered_page(index)
                 else:
                     if not offered:
