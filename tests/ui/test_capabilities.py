@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,7 @@ def test_each_template_connects_to_a_server_offering_its_parts(
     qtbot: QtBot,
     make_sandbox: Callable[..., SandboxProcess],
     bare_window: Any,
+    tmp_path: Path,
     template_name: str,
     only: str,
     kind: str,
@@ -179,5 +181,27 @@ def test_each_template_connects_to_a_server_offering_its_parts(
     if template_name == "Integrate.io":
         qtbot.waitUntil(lambda: window.keys_tab.model.rowCount() == 1, timeout=10000)
     if template_name == "Inspire":
-        # Bulk ingest is what an Inspire connector offers.
-        assert "Upload" in window.bulk_button.toolTip()
+        _bulk_ingest_to_a_named_stream(qtbot, window, tmp_path)
+
+
+def _bulk_ingest_to_a_named_stream(qtbot: QtBot, window: Any, tmp_path: Path) -> None:
+    """Bulk ingest is what an Inspire connector offers: with no feed list, the stream is
+    named by hand, and the items are taken."""
+    from console.ui.bulk.dialog import BulkIngestDialog
+
+    assert "Upload" in window.bulk_button.toolTip()
+    items = tmp_path / "items.ndjson"
+    items.write_text("".join(json.dumps({"id": f"i-{n}", "n": n}) + "\n" for n in range(25)))
+    window.bulk_button.click()
+    dialog = window.bulk.dialog
+    assert isinstance(dialog, BulkIngestDialog)
+    qtbot.waitUntil(dialog.feed_combo.isEditable, timeout=10000)
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        qtbot.keyClicks(dialog.feed_combo, "orders")
+        dialog.set_file(items)
+    assert not dialog.setup_error.isVisibleTo(dialog)
+    with qtbot.waitSignal(dialog.upload_finished, timeout=30000) as finished:
+        dialog.start_upload()
+    assert finished.args[0].items_sent == 25
+    assert finished.args[0].rejected_count == 0
+    dialog.close()
