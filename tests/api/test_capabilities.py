@@ -13,6 +13,7 @@ from console.api.capabilities import (
     Capabilities,
     describe,
     discover,
+    discover_trying_key,
     parts_from_openapi,
     try_key,
 )
@@ -160,16 +161,26 @@ def test_the_key_is_tried_on_a_part_the_server_offers(
 ) -> None:
     server, _key = restricted[frozenset({"keys", "pipelines"})]
 
-    async def attempt(key: str) -> bool:
-        client = ApiClient(str(server.base_url), key, max_retries=0)
+    async def attempt(url: str, key: str) -> Capabilities:
+        client = ApiClient(url, key, max_retries=0)
         try:
-            return await try_key(client, await discover(client))
+            return await discover_trying_key(client)
         finally:
             await client.aclose()
 
     with pytest.raises(ApiError) as refused:
-        run(attempt("fdk_" + "b" * 40))
+        run(attempt(str(server.base_url), "fdk_" + "b" * 40))
     assert refused.value.status == 401
+    assert run(attempt(str(server.base_url), _key)).parts == {"keys", "pipelines"}
+    # Logs only: the keys read sent alongside is a 404 that does not count; logs try it.
+    logs_server, logs_key = restricted[frozenset({"feeds", "records", "logs"})]
+    assert run(attempt(str(logs_server.base_url), logs_key)).offers("logs")
+    with pytest.raises(ApiError) as refused:
+        run(attempt(str(logs_server.base_url), "fdk_" + "b" * 40))
+    assert refused.value.status == 401
+    # Ingest only: no read to try the key on; the server's ingest route takes it or not.
+    ingest_server, _ = restricted[frozenset({"ingest"})]
+    assert run(attempt(str(ingest_server.base_url), "fdk_" + "b" * 40)).parts == {"ingest"}
     ingest_only = Capabilities(frozenset({"ingest"}))
     assert not run(_try(str(server.base_url), ingest_only))
 

@@ -176,6 +176,28 @@ async def try_key(client: ApiClient, capabilities: Capabilities) -> bool:
     return False
 
 
+async def discover_trying_key(client: ApiClient) -> Capabilities:
+    """`discover`, and the key tried on a part offered (raises the server's refusal).
+
+    The read most servers offer (the keys list) is sent alongside the discovery, so this
+    usually costs what the discovery alone does; its answer counts only if keys are offered.
+    """
+    first_part, path, params = TRIAL_READS[0]
+    trial = asyncio.ensure_future(client.request("GET", path, params=params))
+    try:
+        capabilities = await discover(client)
+    except BaseException:
+        trial.cancel()
+        await asyncio.gather(trial, return_exceptions=True)
+        raise
+    if capabilities.offers(first_part):
+        (await trial).json()
+        return capabilities
+    await asyncio.gather(trial, return_exceptions=True)  # a 404: not offered here
+    await try_key(client, capabilities)
+    return capabilities
+
+
 def describe(capabilities: Capabilities) -> str:
     """What the server offers, as a sentence ("This server offers pipelines and API keys.")."""
     titles = [PART_TITLES[part] for part in PARTS if capabilities.offers(part)]

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.api.capabilities import EVERYTHING, discover, try_key
+from console.api.capabilities import EVERYTHING, discover, discover_trying_key, try_key
 from console.api.capabilities import not_offered_text as not_offered
 from console.api.errors import ApiError
 from console.api.transport import ApiClient
@@ -686,16 +686,21 @@ class MainWindow(QMainWindow):
             client = self.session.new_client(profile, base_url, key, renew_key=renew)
             # The embedded sandbox offers every part; another server says what it offers
             # (its /openapi.json, else one cheap probe per part, concurrently).
-            capabilities = EVERYTHING if profile.is_sandbox else await discover(client)
+            # Before dropping what works, the key must work on a part offered (a server
+            # offering only ingest routes has no read to try it on).
+            if profile.is_sandbox:
+                capabilities = EVERYTHING
+                if self.session.profile is not None:
+                    await try_key(client, capabilities)
+            elif self.session.profile is not None:
+                capabilities = await discover_trying_key(client)
+            else:
+                capabilities = await discover(client)
             if not capabilities.parts:
                 raise ValueError(
                     f"{base_url} answers no route of the platform API: check the base URL "
                     "(the server's root, not a web page)."
                 )
-            if self.session.profile is not None:
-                # Before dropping what works: the key must work on a part offered (a
-                # server offering only ingest routes has no read to try it on).
-                await try_key(client, capabilities)
         except asyncio.CancelledError:
             # A newer choice (another connect, `cancel_connect`, deleting this profile)
             # took over: it owns the status.
