@@ -25,7 +25,7 @@ from console.sandbox.http.openapi_schemas import (
     page_of,
     ref,
 )
-from console.sandbox.http.responses import json_response
+from console.sandbox.http.responses import ContractJSONResponse, json_response
 from console.sandbox.imports.openapi import IMPORT_PATHS, IMPORT_SCHEMAS
 from console.sandbox.ingest.openapi import STREAM_PATHS, STREAM_SCHEMAS
 from console.sandbox.intents.openapi import INTENT_PATHS, INTENT_SCHEMAS
@@ -334,7 +334,9 @@ def document_for(routes: Iterable[BaseRoute]) -> dict[str, Any]:
 
 async def openapi_document(request: Request) -> Response:
     """GET /openapi.json: the document above, for the parts this server offers."""
-    document = getattr(request.app.state, "openapi_document", None)
-    if document is None:
-        document = request.app.state.openapi_document = document_for(request.app.routes)
-    return json_response(document)
+    body = getattr(request.app.state, "openapi_body", None)
+    if body is None:
+        # Rendered once: the console reads it on every connect (capability discovery),
+        # and encoding its ~160 KB each time cost more than the rest of the answer.
+        body = request.app.state.openapi_body = json_response(document_for(request.app.routes)).body
+    return Response(bytes(body), media_type=ContractJSONResponse.media_type)
