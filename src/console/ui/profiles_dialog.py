@@ -83,6 +83,10 @@ class ProfilesDialog(QDialog):
         for template in TEMPLATES:
             self.template_combo.addItem(template.name, template.name)
         self.template_combo.activated.connect(self._template_chosen)
+        self.template_combo.setAccessibleName("Profile template")
+        self.template_combo.setAccessibleDescription(
+            "Fills the form with a real service's base URL pattern, auth mode and key kind"
+        )
         self.template_note = QLabel()
         self.template_note.setWordWrap(True)
         self.template_note.setStyleSheet("color: #5c5f66;")
