@@ -297,6 +297,9 @@ class MainWindow(QMainWindow):
 
     def open_record(self, feed_id: str, guid: str) -> None:
         """Show record `guid` of `feed_id` in the Records tab (from a trace)."""
+        if not self.session.capabilities.offers("records"):
+            self.status.showMessage("This server does not offer records.", 8000)
+            return
         tab = self.records_tab
         self.tabs.setCurrentWidget(tab)
         tab.open_record(feed_id, guid)
