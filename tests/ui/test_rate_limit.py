@@ -18,9 +18,10 @@ def test_rate_limited_refresh_waits_and_succeeds_while_ui_stays_responsive(
     make_window: Callable[[str, str], Any],
     make_sandbox: Callable[..., SandboxProcess],
 ) -> None:
-    # Connecting makes 4 requests (keys, pipelines, connections, hooks: no probe first)
-    # and the two refreshes below 2 more: the next refresh is the first one over the limit.
-    server = make_sandbox(demo=False, rate_limit="6/5")
+    # Connecting makes 5 requests (what the server offers, from its /openapi.json; keys,
+    # pipelines, connections, hooks: no probe first) and the two refreshes below 2 more:
+    # the next refresh is the first one over the limit.
+    server = make_sandbox(demo=False, rate_limit="7/5")
     key = mint_key(server.data_dir, account="limited", kind="admin", name="Console")
     assert server.base_url
     window = make_window(server.base_url, key)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from console.sandbox.settings import (
+    PARTS,
     ImportSettings,
     IntentTiming,
     LogSettings,
@@ -80,6 +81,17 @@ def _positive_int(text: str) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= 18) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return int(text)
+
+
+def _parts(text: str) -> frozenset[str]:
+    names = [name.strip().lower() for name in text.split(",")]
+    unknown = [name for name in names if name not in PARTS]
+    if unknown or not any(names):
+        raise argparse.ArgumentTypeError(
+            f"unknown part {', '.join(repr(n) for n in unknown) or repr(text)}: "
+            f"expected a comma-separated list of {', '.join(PARTS)}"
+        )
+    return frozenset(names)
 
 
 def _port(text: str) -> int:
@@ -198,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(for benchmarks; spread over the last 7 days; adds N on every start)",
     )
     serve.add_argument(
+        "--only",
+        type=_parts,
+        default=frozenset(PARTS),
+        metavar="PARTS",
+        help="offer only these parts of the contract, comma-separated, of: "
+        f"{', '.join(PARTS)} (default: all). E.g. keys,pipelines as an Integrate.io "
+        "account, intents as a Frontic ingest host, ingest as an Inspire connector; the "
+        "other parts' routes answer 404 and /openapi.json lists only the parts offered",
+    )
+    serve.add_argument(
         "--stop-on-stdin-eof",
         action="store_true",
         help="stop cleanly when standard input closes (a parent that dies, even by "
@@ -258,6 +280,7 @@ def main(argv: list[str]) -> int:
                 prune_seconds=args.log_prune_seconds,
                 demo_logs=args.demo_logs,
             ),
+            parts=args.only,
         )
         if args.demo_logs and args.log_retention_days < 7:
             print(

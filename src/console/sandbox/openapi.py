@@ -6,10 +6,12 @@ that this document and the app's routes name the same paths and methods.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from console.sandbox.http.openapi_schemas import (
     CURSOR_PATTERN,
@@ -23,7 +25,7 @@ from console.sandbox.http.openapi_schemas import (
     page_of,
     ref,
 )
-from console.sandbox.http.responses import json_response
+from console.sandbox.http.responses import ContractJSONResponse, json_response
 from console.sandbox.imports.openapi import IMPORT_PATHS, IMPORT_SCHEMAS
 from console.sandbox.ingest.openapi import STREAM_PATHS, STREAM_SCHEMAS
 from console.sandbox.intents.openapi import INTENT_PATHS, INTENT_SCHEMAS
@@ -324,6 +326,20 @@ DOCUMENT: dict[str, Any] = {
 }
 
 
+def document_for(routes: Iterable[BaseRoute]) -> dict[str, Any]:
+    """The document above, listing only the paths among `routes` (`serve --only`)."""
+    routed = {route.path for route in routes if isinstance(route, Route)}
+    if routed.issuperset(DOCUMENT["paths"]):
+        return DOCUMENT
+    paths = {path: item for path, item in DOCUMENT["paths"].items() if path in routed}
+    return {**DOCUMENT, "paths": paths}
+
+
 async def openapi_document(request: Request) -> Response:
-    """GET /openapi.json: the document above."""
-    return json_response(DOCUMENT)
+    """GET /openapi.json: the document above, for the parts this server offers."""
+    body = getattr(request.app.state, "openapi_body", None)
+    if body is None:
+        # Rendered once: the console reads it on every connect (capability discovery),
+        # and encoding its ~160 KB each time cost more than the rest of the answer.
+        body = request.app.state.openapi_body = json_response(document_for(request.app.routes)).body
+    return Response(bytes(body), media_type=ContractJSONResponse.media_type)

@@ -55,21 +55,35 @@ from console.sandbox.storage.database import Database
 from console.sandbox.storage.lock import DataDirBusyError, DataDirLock
 
 
+def part_routes(settings: SandboxSettings) -> dict[str, list[BaseRoute]]:
+    """The routes of each part of the contract (`serve --only` offers some of them)."""
+    return {
+        "keys": [*keys.routes],
+        "feeds": [*feeds.routes],
+        # File imports write records: they come and go with them.
+        "records": [*records.routes, *imports.routes(settings.imports)],
+        # Connections and hooks are what a pipeline definition names (an Integrate.io
+        # account offers them with its pipelines).
+        "pipelines": [*catalogue.routes, *pipelines.routes],
+        "intents": [*intents.routes],
+        "ingest": [*ingest.routes],
+        "logs": [*logs.routes],
+    }
+
+
 def api_routes(settings: SandboxSettings | None = None) -> list[BaseRoute]:
-    """Every route of the app, for the app itself and for the OpenAPI check."""
+    """The routes of the parts `settings` offers (every route by default), and /openapi.json.
+
+    A part not offered has no routes at all, so its paths answer 404 as any unknown path.
+    """
     settings = settings or SandboxSettings()
-    return [
-        *keys.routes,
-        *feeds.routes,
-        *records.routes,
-        *imports.routes(settings.imports),
-        *catalogue.routes,
-        *pipelines.routes,
-        *intents.routes,
-        *ingest.routes,
-        *logs.routes,
-        resource("/openapi.json", {"GET": openapi_document}),
+    offered = [
+        route
+        for part, routes in part_routes(settings).items()
+        if part in settings.parts
+        for route in routes
     ]
+    return [*offered, resource("/openapi.json", {"GET": openapi_document})]
 
 
 def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starlette:

@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+# The parts of the contract a server may offer (`sandbox serve --only`). The same names as
+# the console's `console.api.capabilities.PARTS` (a test keeps them in step); the sandbox
+# stands alone, so it does not import them.
+PARTS = ("keys", "pipelines", "feeds", "records", "intents", "ingest", "logs")
+
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
@@ -148,3 +153,10 @@ class SandboxSettings:
     imports: ImportSettings = field(default_factory=ImportSettings)
     # Connector logs: retention, live stream, demo seeding.
     logs: LogSettings = field(default_factory=LogSettings)
+    # The parts of the contract served (`serve --only`); every part unless limited.
+    parts: frozenset[str] = frozenset(PARTS)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(self.parts - set(PARTS))
+        if unknown or not self.parts:
+            raise ValueError(f"parts must be some of {', '.join(PARTS)} (got {unknown or 'none'})")

@@ -32,6 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.api.capabilities import EVERYTHING, discover, discover_trying_key, try_key
+from console.api.capabilities import not_offered_text as not_offered
 from console.api.errors import ApiError
 from console.api.transport import ApiClient
 from console.config.drafts import DraftStore
@@ -48,6 +50,7 @@ from console.ui.status_bar import ConsoleStatusBar
 from console.ui.tasks import TaskRunner
 from console.ui.trace.find_field import FindField, FindNotice
 from console.ui.widgets.error_banner import ErrorBanner
+from console.ui.widgets.not_offered import NotOfferedPage
 from console.ui.window_actions import WindowActions
 
 if TYPE_CHECKING:
@@ -74,6 +77,14 @@ KEYS_PATH = "/api/public/v1/keys"
 PIPELINES_INDEX = 1
 RECORDS_INDEX = 2
 INGEST_LOGS_INDEX = 3
+# The part of the contract each tab shows; a server without it gets a "not offered" page.
+TAB_PARTS = {
+    0: "keys",
+    PIPELINES_INDEX: "pipelines",
+    RECORDS_INDEX: "records",
+    INGEST_LOGS_INDEX: "logs",
+}
+BULK_TOOLTIP = "Upload an NDJSON, JSON or CSV file to a feed (resumable)"
 # Imported after the first paint, before the user could open what needs them: the
 # dialogs the keys tab, the profile manager and the Pipelines tab open.
 DEFERRED_MODULES = (
@@ -203,12 +214,17 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
         self.runner.failed.connect(self.show_error)
-        self.session.connected.connect(lambda _profile: self._sync_bulk_button())
-        self.session.disconnected.connect(self._sync_bulk_button)
-        self.session.protection.writes_changed.connect(self._sync_bulk_button)
+        self.session.connected.connect(lambda _profile: self._sync_offered_actions())
+        self.session.disconnected.connect(self._sync_offered_actions)
+        self.session.protection.writes_changed.connect(self._sync_offered_actions)
         # A write tried while refused (a shortcut, a menu, code): the status bar says why.
         self.session.protection.refused.connect(lambda text: self.status.showMessage(text, 10000))
-        self.connection_ready.connect(lambda _profile: self.bulk.refresh_offers())
+        self.connection_ready.connect(lambda _profile: self._offer_interrupted_uploads())
+        # Tabs whose part the server does not offer show a page saying so instead.
+        self._not_offered_pages: dict[int, NotOfferedPage] = {}
+        self._aside_pages: dict[int, QWidget] = {}  # their own pages, meanwhile
+        self.session.capabilities_changed.connect(lambda _offered: self._show_offered_tabs())
+        self.session.capabilities_changed.connect(lambda _offered: self._sync_offered_actions())
         self.session.request_finished.connect(self.status.request_finished)
         self.session.retry_waiting.connect(self.status.retry_waiting)
         self.session.connected.connect(lambda _profile: self.keys_tab.clear())
@@ -328,6 +344,9 @@ class MainWindow(QMainWindow):
 
     def open_record(self, feed_id: str, guid: str) -> None:
         """Show record `guid` of `feed_id` in the Records tab (from a trace)."""
+        if not self.session.capabilities.offers("records"):
+            self.status.showMessage("This server does not offer records.", 8000)
+            return
         tab = self.records_tab
         self.tabs.setCurrentWidget(tab)
         tab.open_record(feed_id, guid)
@@ -388,7 +407,7 @@ class MainWindow(QMainWindow):
         tab.find_requested.connect(self.find_by_id)
         self.session.connected.connect(lambda _profile: tab.clear())
         self.session.disconnected.connect(tab.clear)
-        if self.session.client is not None:
+        if self.session.client is not None and self.session.capabilities.offers("records"):
             tab.connected()  # it loads when first shown
         self._records_tab = tab
         return tab
@@ -401,7 +420,7 @@ class MainWindow(QMainWindow):
         tab.find_requested.connect(self.find_by_id)
         self.session.connected.connect(lambda _profile: tab.clear())
         self.session.disconnected.connect(tab.clear)
-        if self.session.client is not None:
+        if self.session.client is not None and self.session.capabilities.offers("logs"):
             tab.connected()  # it loads when first shown
         self._logs_tab = tab
         return tab
@@ -416,6 +435,10 @@ class MainWindow(QMainWindow):
         if build is None:
             return
         page = build()
+        if index in self._aside_pages:  # the tab says "not offered": the page waits aside
+            self._aside_pages.pop(index).deleteLater()
+            self._aside_pages[index] = page
+            return
         current = self.tabs.currentIndex()
         placeholder = self.tabs.widget(index)
         # The swap is invisible (no paint runs in between): listeners of the tab
@@ -442,6 +465,63 @@ class MainWindow(QMainWindow):
         else:
             QTimer.singleShot(0, self, self._build_next_deferred)
 
+    # -- what the server offers --------------------------------------------------
+
+    def _show_offered_tabs(self) -> None:
+        """Each tab shows its page if the server offers its part, else a page saying so."""
+        capabilities = self.session.capabilities
+        current = self.tabs.currentIndex()
+        # Swapped without a paint in between, as in `_build_tab`.
+        blocked = self.tabs.blockSignals(True)
+        try:
+            for index, part in TAB_PARTS.items():
+                offered = capabilities.offers(part)
+                if offered and index in self._aside_pages:
+                    page: QWidget = self._aside_pages.pop(index)
+                elif not offered and index not in self._aside_pages:
+                    own = self.tabs.widget(index)
+                    assert own is not None  # every index of TAB_PARTS has a tab
+                    self._aside_pages[index] = own
+                    page = self._not_offered_page(index)
+                else:
+                    if not offered:
+                        self._not_offered_page(index)  # its text names what is offered now
+                    continue
+                self.tabs.removeTab(index)
+                self.tabs.insertTab(index, page, TAB_TITLES[index])
+            self.tabs.setCurrentIndex(current)
+        finally:
+            self.tabs.blockSignals(blocked)
+
+    def _not_offered_page(self, index: int) -> NotOfferedPage:
+        page = self._not_offered_pages.get(index)
+        if page is None:
+            page = self._not_offered_pages[index] = NotOfferedPage(TAB_PARTS[index])
+        page.show_capabilities(self.session.capabilities)
+        return page
+
+    def _sync_offered_actions(self) -> None:
+        """Actions needing a part the server lacks are disabled, and say why."""
+        capabilities = self.session.capabilities
+        connected = self.session.client is not None
+        ingest = capabilities.offers("ingest")
+        # Bulk ingest is a write: refused on a locked production profile, with its reason.
+        gate_button(
+            self.session.protection,
+            self.bulk_button,
+            connected and ingest,
+            BULK_TOOLTIP if ingest else not_offered("ingest"),
+        )
+        logs = capabilities.offers("logs")
+        self.find_field.setEnabled(logs)
+        self.find_field.setToolTip(
+            "" if logs else not_offered("logs") + " Find by ID looks IDs up in them."
+        )
+
+    def _offer_interrupted_uploads(self) -> None:
+        if self.session.capabilities.offers("ingest"):
+            self.bulk.refresh_offers()
+
     # -- bulk ingest -------------------------------------------------------------
 
     @property
@@ -455,14 +535,6 @@ class MainWindow(QMainWindow):
             self._central_layout.insertWidget(self._central_layout.indexOf(self.banner) + 1, bar)
             self._bulk = BulkIngest(self.session, self.runner, self, bar)
         return self._bulk
-
-    def _sync_bulk_button(self) -> None:
-        gate_button(
-            self.session.protection,
-            self.bulk_button,
-            self.session.client is not None,
-            BULK_TOOLTIP,
-        )
 
     def open_bulk_ingest(self) -> BulkIngestDialog | None:
         """Open the Bulk ingest dialog for the connected server (None: not connected, or
@@ -684,8 +756,23 @@ class MainWindow(QMainWindow):
                 # A key given on the command line is never saved, not even after rotation.
                 persist = (lambda _secret: None) if api_key else partial(self.secrets.set, account)
             client = self.session.new_client(profile, base_url, key, renew_key=renew)
-            if self.session.profile is not None:
-                await client.get_json(KEYS_PATH, {"limit": 1})  # before dropping what works
+            # The embedded sandbox offers every part; another server says what it offers
+            # (its /openapi.json, else one cheap probe per part, concurrently).
+            # Before dropping what works, the key must work on a part offered (a server
+            # offering only ingest routes has no read to try it on).
+            if profile.is_sandbox:
+                capabilities = EVERYTHING
+                if self.session.profile is not None:
+                    await try_key(client, capabilities)
+            elif self.session.profile is not None:
+                capabilities = await discover_trying_key(client)
+            else:
+                capabilities = await discover(client)
+            if not capabilities.parts:
+                raise ValueError(
+                    f"{base_url} answers no route of the platform API: check the base URL "
+                    "(the server's root, not a web page)."
+                )
         except asyncio.CancelledError:
             # A newer choice (another connect, `cancel_connect`, deleting this profile)
             # took over: it owns the status.
@@ -707,16 +794,18 @@ class MainWindow(QMainWindow):
         if self._pipelines_tab is not None:
             self._pipelines_tab.panel.save_draft()
         self.session.connect_profile(profile, client, persist_key=persist)
+        self.session.set_capabilities(capabilities)
         self.status.clear()
         if profile.name != COMMAND_LINE_PROFILE:
             self.settings.active_profile = profile.name
         self._fill_profile_combo()  # the tabs now belong to this profile
-        keys_loading = self.keys_tab.refresh()
-        self.pipelines_tab.connected()
-        if self._records_tab is not None:  # else it loads once built and shown
-            self._records_tab.connected()
-        if self._logs_tab is not None:  # likewise
-            self._logs_tab.connected()
+        keys_loading = self.keys_tab.refresh() if capabilities.offers("keys") else None
+        if capabilities.offers("pipelines"):
+            self.pipelines_tab.connected()
+        if self._records_tab is not None and capabilities.offers("records"):
+            self._records_tab.connected()  # else it loads once built and shown
+        if self._logs_tab is not None and capabilities.offers("logs"):
+            self._logs_tab.connected()  # likewise
         if keys_loading is not None:
             await asyncio.wait({keys_loading})
             if not keys_loading.cancelled() and keys_loading.exception() is not None:

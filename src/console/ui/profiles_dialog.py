@@ -19,6 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from console.api.capabilities import (
+    QUERY_AUTH_WARNING,
+    TEMPLATES,
+    ProfileTemplate,
+    describe,
+    discover,
+    try_key,
+)
 from console.api.errors import ApiError
 from console.api.transport import ApiClient
 from console.common.redaction import looks_like_key
@@ -73,6 +81,20 @@ class ProfilesDialog(QDialog):
         row.addWidget(self.delete_button)
         left.addLayout(row)
 
+        # A real service's base URL pattern, auth mode and key kind fill the form.
+        self.template_combo = QComboBox()
+        self.template_combo.addItem("(none: any platform server)", None)
+        for template in TEMPLATES:
+            self.template_combo.addItem(template.name, template.name)
+        self.template_combo.activated.connect(self._template_chosen)
+        self.template_combo.setAccessibleName("Profile template")
+        self.template_combo.setAccessibleDescription(
+            "Fills the form with a real service's base URL pattern, auth mode and key kind"
+        )
+        self.template_note = QLabel()
+        self.template_note.setWordWrap(True)
+        self.template_note.setStyleSheet("color: #5c5f66;")
+        self.template_note.hide()
         self.name_edit = QLineEdit()
         self.url_edit = QLineEdit()
         self.url_edit.setPlaceholderText("https://api.example.com")
@@ -89,6 +111,11 @@ class ProfilesDialog(QDialog):
             "Production opens read-only: writes need “Unlock writes” (15 minutes) and "
             "destructive actions ask you to type the object's name."
         )
+        self.query_warning = QLabel(QUERY_AUTH_WARNING)
+        self.query_warning.setWordWrap(True)
+        self.query_warning.setStyleSheet("color: #8a4b00;")
+        self.query_warning.hide()
+        self.auth_combo.currentIndexChanged.connect(self._warn_about_query_auth)
         self.key_edit = QLineEdit()
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.key_note = QLabel()
@@ -97,12 +124,17 @@ class ProfilesDialog(QDialog):
         self.message = QLabel()
         self.message.setWordWrap(True)
         form = QFormLayout()
+        form.addRow("Tem&plate", self.template_combo)
+        form.addRow("", self.template_note)
         form.addRow("&Name", self.name_edit)
         form.addRow("Base &URL", self.url_edit)
         form.addRow("&Authentication", self.auth_combo)
+        form.addRow("", self.query_warning)
         self.environment_combo.setAccessibleName("Environment")
         form.addRow("En&vironment", self.environment_combo)
-        form.addRow("Admin &key", self.key_edit)
+        self.key_label = QLabel("Admin &key")
+        self.key_label.setBuddy(self.key_edit)
+        form.addRow(self.key_label, self.key_edit)
         form.addRow("", self.key_note)
         self.save_button = QPushButton("&Save")
         self.save_button.clicked.connect(self.save_profile)
@@ -231,9 +263,46 @@ class ProfilesDialog(QDialog):
             return existing
         profile.validate()
         key = self.key_edit.text().strip()
+        if "{" in profile.base_url or "}" in profile.base_url:
+            raise ProfileError(
+                "Base URL: replace the part in braces (such as {integration-id}) with yours."
+            )
         if key and not looks_like_key(key):
-            raise ProfileError("Admin key: paste a whole key (fdk_ followed by 40 characters).")
+            raise ProfileError(
+                "Admin key: paste a whole key (fdk_ followed by 40 characters; an ingest "
+                "key, for services that take one, is ik_live_ followed by 32)."
+            )
         return profile
+
+    def _template_chosen(self, index: int) -> None:
+        name = self.template_combo.itemData(index)
+        template = next((t for t in TEMPLATES if t.name == name), None)
+        if template is not None:
+            self.apply_template(template)
+
+    def apply_template(self, template: ProfileTemplate) -> None:
+        """Fill the form with a real service's base URL pattern, auth mode and key kind;
+        the part of the URL to replace is selected."""
+        if not self.name_edit.text().strip():
+            self.name_edit.setText(template.name)
+        self.url_edit.setText(template.base_url)
+        start = template.base_url.find("{")
+        if start >= 0:
+            self.url_edit.setSelection(start, template.base_url.find("}") - start + 1)
+        self.url_edit.setFocus()
+        self.auth_combo.setCurrentIndex(max(0, self.auth_combo.findData(template.auth_mode)))
+        ingest = template.key_prefix.startswith("ik_")
+        self.key_label.setText("Ingest &key" if ingest else "Admin &key")
+        self.key_edit.setPlaceholderText(f"{template.key_prefix}…")
+        auth = " or ".join(
+            {"header": "Authorization header", "query": "apiKey query"}[mode]
+            for mode in template.auth_modes
+        )
+        self.template_note.setText(f"{template.note} Auth: {auth}.")
+        self.template_note.show()
+
+    def _warn_about_query_auth(self) -> None:
+        self.query_warning.setVisible(self.auth_combo.currentData() == "query")
 
     def save_profile(self) -> bool:
         """Validate and save; the message says what to fix."""
@@ -325,10 +394,13 @@ class ProfilesDialog(QDialog):
     async def _test(self, profile: ConnectionProfile, key: str) -> None:
         client = ApiClient(profile.base_url, key, auth_mode=profile.auth_mode, max_retries=0)  # type: ignore[arg-type]
         try:
-            body = await client.get_json("/api/public/v1/keys", {"limit": 1})
-            count = len(body.get("data", []))
+            capabilities = await discover(client)
+            if not capabilities.parts:
+                raise ValueError("no part of the platform API answered")
+            tried = await try_key(client, capabilities)
             latency = client.last_latency_ms or 0
-            self._say(True, f"Connected in {latency:.0f} ms; the key can list keys ({count}+).")
+            key_said = "the key works" if tried else "its routes take the key at the first use"
+            self._say(True, f"Connected in {latency:.0f} ms; {key_said}. {describe(capabilities)}")
         except ApiError as error:
             self._say(False, error_text(error))
         except ValueError:

@@ -123,6 +123,13 @@ def feed_title(feed: Feed) -> str:
     return f"{feed.name} · id field “{feed.id_field}” · {feed.record_count:,} records"
 
 
+def typed_stream(text: str) -> Feed | None:
+    """A stream named by hand, keyed by the contract's default id field (the item key
+    field overrides it)."""
+    name = text.strip()
+    return Feed(name, name, "ingest", "id", 0, 0.0) if name else None
+
+
 def format_of(path: Path) -> SourceFormat:
     """The format a file's name says (NDJSON when it says none)."""
     suffix = path.suffix.lower()
@@ -316,6 +323,8 @@ class BulkIngestDialog(QDialog):
     @property
     def feed(self) -> Feed | None:
         """The chosen feed."""
+        if self.feed_combo.isEditable():  # a server that lists no feeds: the typed stream
+            return typed_stream(self.feed_combo.currentText())
         feed_id = self.feed_combo.currentData()
         return next((f for f in self.feeds if f.id == feed_id), None)
 
@@ -337,6 +346,9 @@ class BulkIngestDialog(QDialog):
         return self.item_key or (feed.id_field if feed is not None else None)
 
     async def _load_feeds(self) -> None:
+        if not self.session.capabilities.offers("feeds"):
+            self._ask_for_stream()
+            return
         try:
             feeds = await FeedsApi(self.client).list_all()
         except ApiError as exc:
@@ -367,8 +379,28 @@ class BulkIngestDialog(QDialog):
             else:
                 self.start_upload()
 
+    def _ask_for_stream(self) -> None:
+        """A server offering /api/ingest but no feed list (an Inspire connector): the user
+        names the stream, as the service names it (a wrong name is 404 STREAM_NOT_FOUND)."""
+        self.feed_combo.setEditable(True)
+        line = self.feed_combo.lineEdit()
+        if line is not None:
+            line.setPlaceholderText("The stream your key writes to")
+        self.feed_combo.setToolTip(
+            "This server does not list its feeds: type the stream's name (an ingest key "
+            "writes to its own stream only)."
+        )
+        if self._wanted_feed:
+            self.feed_combo.setEditText(self._wanted_feed)
+        self.feed_combo.editTextChanged.connect(lambda _text: self._feed_changed())
+        self.feeds_loaded.emit(0)
+        self._feed_changed()
+
     def select_feed(self, feed_id: str) -> None:
         """Choose the feed `feed_id` (once the feeds are loaded)."""
+        if self.feed_combo.isEditable():
+            self.feed_combo.setEditText(feed_id)
+            return
         index = self.feed_combo.findData(feed_id)
         if index < 0:
             raise ValueError(f"no feed {feed_id!r} listed")

@@ -1,0 +1,212 @@
+"""Capability discovery against real sandboxes restricted with `serve --only`."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from console.api.capabilities import (
+    Capabilities,
+    describe,
+    discover,
+    discover_trying_key,
+    parts_from_openapi,
+    try_key,
+)
+from console.api.errors import ApiError
+from console.api.transport import ApiClient
+from console.sandbox.process import SandboxProcess
+from console.sandbox.storage.sqlite import mint_key
+from tests.conftest import run
+
+RESTRICTIONS = [
+    frozenset({"keys", "pipelines"}),
+    frozenset({"intents"}),
+    frozenset({"ingest"}),
+    frozenset({"feeds", "records", "logs"}),
+]
+
+
+class NoDocumentProxy:
+    """A loopback proxy of a sandbox that publishes no /openapi.json (404 NOT_FOUND, as a
+    server without one answers): discovery has to probe."""
+
+    def __init__(self, target: str) -> None:
+        upstream = httpx.Client(base_url=target, timeout=10)
+        self.upstream = upstream
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                if self.path.split("?", 1)[0] == "/openapi.json":
+                    body = b'{"success": false, "error": {"code": "NOT_FOUND", "message": "no"}}'
+                    status, headers = 404, {"content-type": "application/json"}
+                else:
+                    length = int(self.headers.get("content-length") or 0)
+                    answer = upstream.request(
+                        self.command,
+                        self.path,
+                        content=self.rfile.read(length) if length else None,
+                        headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                    )
+                    body, status = answer.content, answer.status_code
+                    headers = {"content-type": answer.headers.get("content-type", "")}
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.upstream.close()
+
+
+@pytest.fixture
+def no_document_proxy() -> Iterator[Callable[[str], NoDocumentProxy]]:
+    proxies: list[NoDocumentProxy] = []
+
+    def make(target: str) -> NoDocumentProxy:
+        proxies.append(NoDocumentProxy(target))
+        return proxies[-1]
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
+
+
+async def _discover(url: str, key: str) -> Capabilities:
+    client = ApiClient(url, key)
+    try:
+        return await discover(client)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def restricted(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[frozenset[str], tuple[SandboxProcess, str]]]:
+    """One sandbox per restriction (started concurrently), each with an admin key."""
+    servers = {}
+    for parts in RESTRICTIONS:
+        server = SandboxProcess(
+            tmp_path_factory.mktemp("only"), demo=False, extra_args=["--only", ",".join(parts)]
+        )
+        server.spawn()
+        servers[parts] = server
+    try:
+        yield {
+            parts: (server, mint_key(server.data_dir, account="caps", kind="admin"))
+            for parts, server in servers.items()
+            if server.wait_until_listening(20)
+        }
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.mark.parametrize("parts", RESTRICTIONS, ids=lambda parts: ",".join(sorted(parts)))
+def test_discovery_reads_the_servers_openapi_document(
+    restricted: dict[frozenset[str], tuple[SandboxProcess, str]], parts: frozenset[str]
+) -> None:
+    server, key = restricted[parts]
+    found = run(_discover(str(server.base_url), key))
+    assert found == Capabilities(parts, source="openapi")
+
+
+@pytest.mark.parametrize("parts", RESTRICTIONS, ids=lambda parts: ",".join(sorted(parts)))
+def test_discovery_probes_a_server_without_a_document(
+    restricted: dict[frozenset[str], tuple[SandboxProcess, str]],
+    no_document_proxy: Callable[[str], NoDocumentProxy],
+    parts: frozenset[str],
+) -> None:
+    server, key = restricted[parts]
+    proxy = no_document_proxy(str(server.base_url))
+    assert httpx.get(proxy.url + "/openapi.json").status_code == 404
+    found = run(_discover(proxy.url, key))
+    assert found == Capabilities(parts, source="probe")
+
+
+def test_the_full_sandbox_offers_everything(sandbox_url: str, admin_key: str) -> None:
+    found = run(_discover(sandbox_url, admin_key))
+    assert found.source == "openapi"
+    assert all(found.offers(part) for part in found.parts)
+    assert len(found.parts) == 7
+
+
+def test_a_server_that_is_not_there_fails_the_discovery() -> None:
+    with pytest.raises(ApiError) as error:
+        run(_discover("http://127.0.0.1:9", "fdk_" + "a" * 40))
+    assert error.value.is_network_error
+
+
+def test_the_key_is_tried_on_a_part_the_server_offers(
+    restricted: dict[frozenset[str], tuple[SandboxProcess, str]],
+) -> None:
+    server, _key = restricted[frozenset({"keys", "pipelines"})]
+
+    async def attempt(url: str, key: str) -> Capabilities:
+        client = ApiClient(url, key, max_retries=0)
+        try:
+            return await discover_trying_key(client)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(ApiError) as refused:
+        run(attempt(str(server.base_url), "fdk_" + "b" * 40))
+    assert refused.value.status == 401
+    assert run(attempt(str(server.base_url), _key)).parts == {"keys", "pipelines"}
+    # Logs only: the keys read sent alongside is a 404 that does not count; logs try it.
+    logs_server, logs_key = restricted[frozenset({"feeds", "records", "logs"})]
+    assert run(attempt(str(logs_server.base_url), logs_key)).offers("logs")
+    with pytest.raises(ApiError) as refused:
+        run(attempt(str(logs_server.base_url), "fdk_" + "b" * 40))
+    assert refused.value.status == 401
+    # Ingest only: no read to try the key on; the server's ingest route takes it or not.
+    ingest_server, _ = restricted[frozenset({"ingest"})]
+    assert run(attempt(str(ingest_server.base_url), "fdk_" + "b" * 40)).parts == {"ingest"}
+    ingest_only = Capabilities(frozenset({"ingest"}))
+    assert not run(_try(str(server.base_url), ingest_only))
+
+
+async def _try(url: str, capabilities: Capabilities) -> bool:
+    client = ApiClient(url, "fdk_" + "c" * 40)
+    try:
+        return await try_key(client, capabilities)
+    finally:
+        await client.aclose()
+
+
+def test_paths_relative_to_the_documents_server_count() -> None:
+    document = {
+        "servers": [{"url": "https://acme.integrate.io/api/public/v1"}],
+        "paths": {"/pipelines": {}, "/pipelines/{id}": {}, "/keys": {}},
+    }
+    assert parts_from_openapi(document) == {"pipelines", "keys"}
+    assert parts_from_openapi({"openapi": "3.1.0"}) is None
+    assert parts_from_openapi([]) is None
+
+
+def test_what_a_server_offers_reads_as_a_sentence() -> None:
+    assert describe(Capabilities(frozenset({"pipelines", "keys"}))) == (
+        "This server offers API keys and pipelines."
+    )
+    assert describe(Capabilities(frozenset({"ingest"}))) == (
+        "This server offers stream ingestion (/api/ingest)."
+    )
