@@ -172,6 +172,9 @@ def test_each_template_connects_to_a_server_offering_its_parts(
         assert "logs" in dialog.query_warning.text()
     dialog.url_edit.setText(str(server.base_url))
     dialog.key_edit.setText(key)
+    # A new profile is production (read-only) unless told otherwise: this one is a test
+    # deployment, so that the bulk ingest below is not refused.
+    dialog.environment_combo.setCurrentIndex(dialog.environment_combo.findData("development"))
     with qtbot.waitSignal(window.connection_ready, timeout=15000):
         qtbot.mouseClick(dialog.connect_button, Qt.MouseButton.LeftButton)
     _settle(qtbot, window)

@@ -730,8 +730,9 @@ class BulkIngestDialog(QDialog):
         return self._begin_upload(feed, path)
 
     def _begin_upload(self, feed: Feed, path: Path) -> asyncio.Task[Any] | None:
-        if self.feed is not feed or self.path != path or self.state != "setup":
-            return None  # the choice changed while the question was open
+        if self.feed != feed or self.path != path or self.state != "setup":
+            return None  # the choice changed while the question was open (a typed stream
+            # is a new Feed at each read: compared by value)
         self.runner.cancel(PREVIEW_TASK)
         self._plan = (feed, path, self.file_format, self.item_key)
         self.run_title.setText(f"Uploading {path.name} to “{feed.name}”")
