@@ -271,3 +271,29 @@ def test_frozen_ingest_resumes_an_interrupted_upload(
     assert int(match.group(3)) <= 1  # at most the batch in flight when interrupted
     assert _manifests(state) == []
     assert _record_count(url, admin, 60_000) == 60_000  # no duplicates, none lost
+
+
+def test_the_frozen_start_up_benchmark_times_both_side_by_side(
+    frozen_app: Path, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "frozen_startup_bench.py"),
+            "--app",
+            str(frozen_app),
+            "--smoke",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((tmp_path / "frozen_startup.json").read_text())
+    for kind in ("frozen", "source"):
+        for mark in ("first-paint", "screenshots-saved", "wall"):
+            assert figures["median_ms"][f"{kind} {mark}"] > 0
+    assert "whole process <= 1.1x" in result.stdout
