@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.definition.test_positions import YAML_WITH_UNKNOWN_KEY_ON_LINE_14
-from tests.test_ingest_command import FEED, SUMMARY, _record_count
+from tests.test_ingest_command import FEED, interrupt_and_resume
 
 pytestmark = [pytest.mark.frozen, pytest.mark.slow]
 
@@ -226,10 +225,6 @@ def test_frozen_sandbox_serve_answers_on_loopback(
     assert any(key["prefix"] == admin[:4] for key in body["data"])
 
 
-def _manifests(state: Path) -> list[Path]:
-    return sorted(state.rglob("*.json")) if state.exists() else []
-
-
 def test_frozen_ingest_resumes_an_interrupted_upload(
     frozen_app: Path,
     frozen_env: dict[str, str],
@@ -239,38 +234,7 @@ def test_frozen_ingest_resumes_an_interrupted_upload(
     url, data = frozen_sandbox
     ingest = _mint(frozen_app, frozen_env, data, "ingest", FEED)
     admin = _mint(frozen_app, frozen_env, data, "admin")
-    source = tmp_path / "items.ndjson"
-    source.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(60_000)))
-    state = Path(frozen_env["XDG_STATE_HOME"])
-    env = frozen_env | {
-        "INTEGRATION_CONSOLE_INGEST_KEY": ingest,
-        "INTEGRATION_CONSOLE_MANIFEST_EVERY": "1",
-    }
-    argv = [_exe(frozen_app), "ingest", "--url", url, "--feed", FEED]
-    child = subprocess.Popen(
-        [*argv, "--concurrency", "1", str(source)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not _manifests(state) and time.monotonic() < deadline and child.poll() is None:
-        time.sleep(0.05)
-    assert _manifests(state), "no manifest written"
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=60)
-    assert child.returncode == 130, err
-    again = subprocess.run(
-        [*argv, str(source)], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert again.returncode == 0, again.stderr
-    match = SUMMARY.match(again.stdout.strip())
-    assert match, again.stdout
-    assert (match.group(1), match.group(2)) == ("60000", "6")
-    assert int(match.group(3)) <= 1  # at most the batch in flight when interrupted
-    assert _manifests(state) == []
-    assert _record_count(url, admin, 60_000) == 60_000  # no duplicates, none lost
+    interrupt_and_resume([_exe(frozen_app)], frozen_env, url, ingest, admin, tmp_path)
 
 
 def test_the_frozen_start_up_benchmark_times_both_side_by_side(
