@@ -17,7 +17,7 @@ def _tool(name: str) -> str:
 
 def test_ruff_is_clean() -> None:
     result = subprocess.run(
-        [_tool("ruff"), "check", "src", "tests", "bench"],
+        [_tool("ruff"), "check", "src", "tests", "bench", "packaging"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -28,7 +28,7 @@ def test_ruff_is_clean() -> None:
 
 def test_ruff_format_is_applied() -> None:
     result = subprocess.run(
-        [_tool("ruff"), "format", "--check", "src", "tests", "bench"],
+        [_tool("ruff"), "format", "--check", "src", "tests", "bench", "packaging"],
         capture_output=True,
         text=True,
         cwd=ROOT,

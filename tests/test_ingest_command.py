@@ -193,15 +193,26 @@ def test_ctrl_c_exits_130_and_a_rerun_resumes_without_duplicates(
     url = server.base_url or ""
     ingest = store_mint_key(server.data_dir, account="cli", kind="ingest", feed=FEED)
     admin = store_mint_key(server.data_dir, account="cli", kind="admin")
-    source = tmp_path / "items.ndjson"
-    source.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(60_000)))
     environ = {k: v for k, v in os.environ.items() if k != "INTEGRATION_CONSOLE_INGEST_KEY"}
-    environ |= {
-        "XDG_STATE_HOME": str(tmp_path),
+    environ["XDG_STATE_HOME"] = str(tmp_path)
+    interrupt_and_resume([sys.executable, "-m", "console"], environ, url, ingest, admin, tmp_path)
+
+
+def interrupt_and_resume(
+    command: list[str], environ: dict[str, str], url: str, ingest: str, admin: str, tmp: Path
+) -> None:
+    """Ctrl-C an upload of 60,000 items part-way (exit 130, manifest kept), run the same
+    command again: it finishes, sends at most the batch in flight twice, and every item
+    lands once. `command` runs the console (the source install or a frozen build); the
+    server must allow one ingest request a second; `environ` names XDG_STATE_HOME."""
+    source = tmp / "items.ndjson"
+    source.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(60_000)))
+    state = Path(environ["XDG_STATE_HOME"])
+    environ = environ | {
         "INTEGRATION_CONSOLE_INGEST_KEY": ingest,
         "INTEGRATION_CONSOLE_MANIFEST_EVERY": "1",
     }
-    argv = [sys.executable, "-m", "console", "ingest", "--url", url, "--feed", FEED]
+    argv = [*command, "ingest", "--url", url, "--feed", FEED]
     child = subprocess.Popen(
         [*argv, "--concurrency", "1", str(source)],
         env=environ,
@@ -210,15 +221,15 @@ def test_ctrl_c_exits_130_and_a_rerun_resumes_without_duplicates(
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not _manifests(tmp_path) and time.monotonic() < deadline and child.poll() is None:
+    while not _manifests(state) and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)
-    assert _manifests(tmp_path), "no manifest written"
+    assert _manifests(state), "no manifest written"
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=60)
     assert child.returncode == 130, err
     assert "run the same command again to resume" in err
     assert out == ""
-    [kept] = _manifests(tmp_path)
+    [kept] = _manifests(state)
     done_before = json.loads(kept.read_text())["counters"]["batches_done"]
     assert 1 <= done_before < 6
     again = subprocess.run([*argv, str(source)], env=environ, capture_output=True, text=True)
@@ -227,7 +238,7 @@ def test_ctrl_c_exits_130_and_a_rerun_resumes_without_duplicates(
     assert match, again.stdout
     assert (match.group(1), match.group(2)) == ("60000", "6")
     assert int(match.group(3)) <= 1  # at most the batch in flight when interrupted
-    assert _manifests(tmp_path) == []
+    assert _manifests(state) == []
     assert _record_count(url, admin, 60_000) == 60_000
 
 

@@ -10,8 +10,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
+
+from console import __version__
 
 API_KEY_ENV = "INTEGRATION_CONSOLE_API_KEY"
 BENCH_T0_ENV = "INTEGRATION_CONSOLE_BENCH_T0"
@@ -54,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="save a 1280x800 PNG of each tab into DIR and exit (with --sandbox or --url)",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help=(
+            "start the embedded sandbox, open the window offscreen, do a round trip on every "
+            "tab, check FTS5 and the keychain; exit 0 when all passed"
+        ),
+    )
     parser.add_argument(
         "--exit-after",
         choices=("first-paint", "keys-loaded"),
@@ -76,9 +88,23 @@ def main(argv: list[str]) -> int:
     if args.url and not api_key:
         parser.error(f"--url needs the admin key in the environment variable {API_KEY_ENV}")
 
-    from console.app.platform_check import xcb_problem
+    self_test_work: Path | None = None
+    if args.self_test:
+        if args.sandbox or args.url or args.profile or args.screenshots:
+            parser.error("--self-test runs on its own sandbox: give it no other option")
+        import tempfile
 
-    problem = xcb_problem()
+        from console.app.self_test import prepare_environment
+
+        # Its own sandbox and settings in a temporary folder, offscreen: never the user's.
+        self_test_work = Path(tempfile.mkdtemp(prefix="integration-console-self-test-"))
+        prepare_environment(self_test_work)
+        args.sandbox = True
+        args.data = self_test_work / "sandbox"
+
+    from console.app.platform_check import startup_problem
+
+    problem = startup_problem()
     if problem:
         print(problem, file=sys.stderr)
         return 1
@@ -89,6 +115,13 @@ def main(argv: list[str]) -> int:
     paths = AppPaths.from_environment()
     secrets = SecretStore()
     launcher = None
+    stderr_capture = contextlib.ExitStack()
+    read_stderr = None
+    if self_test_work is not None:
+        from console.app.self_test import captured_stderr
+
+        # Before the sandbox child starts, so what it prints is checked too.
+        read_stderr = stderr_capture.enter_context(captured_stderr())
     # Start-up overlaps its waits: the sandbox child starts (on the other core) while
     # this thread imports Qt and paints the window. A thread reads the keychain and
     # imports httpx, but only once the window has painted: those are imports (~120 ms
@@ -153,7 +186,28 @@ def main(argv: list[str]) -> int:
                 )
             )
         )
+        if self_test_work is not None and read_stderr is not None:
+            exit_code = _finish_self_test(args, read_stderr, stderr_capture, self_test_work)
         _exit_now(exit_code)
+
+
+def _finish_self_test(
+    args: argparse.Namespace,
+    read_stderr: Callable[[], str],
+    capture: contextlib.ExitStack,
+    work: Path,
+) -> int:
+    """Judge the self-test: its checks and what reached stderr; remove its folder."""
+    import shutil
+
+    from console.app.self_test import report, unexpected_stderr
+
+    logging.shutdown()  # flush anything still buffered into the capture
+    stray = unexpected_stderr(read_stderr())
+    capture.close()
+    code = report(getattr(args, "self_test_results", []), stray)
+    shutil.rmtree(work, ignore_errors=True)
+    return code
 
 
 def _import_http_client(tls: bool = True) -> None:
@@ -276,6 +330,9 @@ async def run_console(
     except TimeoutError:
         log.warning("no paint event within 2 s of show(); connecting anyway")
     start_connecting()
+    if args.self_test:
+        exit_code = await _run_self_test(window, args, paths)
+        window.close_keeping_drafts()
     if args.screenshots:
         from console.ui.screenshots import save_tab_screenshots
 
@@ -290,6 +347,32 @@ async def run_console(
     await closed
     await window.shutdown()
     return exit_code
+
+
+async def _run_self_test(window: object, args: argparse.Namespace, paths: object) -> int:
+    """Wait for the sandbox connection, then run every check (results kept on `args`)."""
+    import asyncio
+
+    from console.app.self_test import STEP_TIMEOUT_S, StepResult, run_checks
+    from console.ui.main_window import MainWindow
+    from console.ui.tasks import signal_future
+
+    assert isinstance(window, MainWindow)
+    started = time.monotonic()
+    ready = signal_future(window.connection_ready)
+    failed = signal_future(window.connection_failed)
+    done, _ = await asyncio.wait(
+        {ready, failed}, timeout=STEP_TIMEOUT_S, return_when="FIRST_COMPLETED"
+    )
+    elapsed = time.monotonic() - started
+    if ready not in done:
+        why = "it failed" if failed in done else f"no connection within {STEP_TIMEOUT_S:.0f} s"
+        args.self_test_results = [StepResult("sandbox", False, why, elapsed)]
+        return 1
+    first = StepResult("sandbox", True, "embedded sandbox started and connected", elapsed)
+    assert args.data is not None
+    args.self_test_results = [first, *await run_checks(window, Path(args.data).parent)]
+    return 0 if all(result.passed for result in args.self_test_results) else 1
 
 
 def _connect_as_asked(
