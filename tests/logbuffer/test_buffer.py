@@ -393,3 +393,20 @@ def test_the_empty_filter_reuses_its_slots_while_held_and_follows_every_change()
     assert moved.slots is not shown.slots
     buffer.clear()
     assert len(buffer.select(BufferFilter())) == 0
+
+
+def test_the_side_arena_widens_its_offsets_past_their_narrow_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Offsets are uint32; a blob past 4 GiB widens them. The limit is lowered to see it.
+    from console.logbuffer import _arena
+
+    monkeypatch.setattr(_arena, "_NARROW_ENDS_MAX", 10)
+    buffer = LogBuffer(capacity=100)
+    buffer.add_older([make_entry(2, idempotency_key="abcdef"), make_entry(1, idempotency_key="gh")])
+    assert buffer._idempotency.older.ends.dtype == np.uint32
+    buffer.add_older([make_entry(0, idempotency_key="ijklmn")])
+    assert buffer._idempotency.older.ends.dtype == np.int64
+    keys = [buffer.value(buffer.slot_of(i) or 0, Column.IDEMPOTENCY_KEY) for i in (0, 1, 2)]
+    assert keys == ["ijklmn", "gh", "abcdef"]
+    assert ids(buffer, buffer.select(BufferFilter(text="KLM"))) == [0]

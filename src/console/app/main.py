@@ -101,6 +101,9 @@ def main(argv: list[str]) -> int:
     import asyncio
     import concurrent.futures
 
+    from console.app.qt_sources import keep_qt_from_caching_sources
+
+    keep_qt_from_caching_sources()  # ~15 MB of source lines otherwise (see the module)
     import qasync
     from PySide6.QtWidgets import QApplication
 

@@ -4,6 +4,9 @@ Idempotency keys (a third of the entries) and ids of unusual forms live here rat
 as Python strings (~60 bytes of object each) or as a fixed-width column wasted on the
 entries that have none. Each held string costs its UTF-8 bytes plus 16 bytes of index.
 
+Byte offsets are uint32 (4 bytes an item, not 8: 1.3 MB at a million entries with the
+demo's third of idempotency keys); a stack whose blob passes 4 GiB widens them to int64.
+
 Positions are the buffer's logical slots: `add_older` gives ever smaller ones and
 `add_newer` ever larger ones, so the arena is two stacks, an older one (pushed with
 decreasing positions) and a newer one (increasing). Evicting the oldest entries pops the
@@ -28,6 +31,7 @@ _FIRST_ITEMS = 256
 _FIRST_BYTES = 8192
 # Arrays from this size up get pages of their own (an anonymous mmap), not the C heap.
 _MAPPED_FROM = 1 << 16
+_NARROW_ENDS_MAX: Final = (1 << 32) - 1
 
 
 def zeros(shape: int | tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
@@ -118,9 +122,10 @@ class _Stack:
     `head` are dead (dropped from the front)."""
 
     def __init__(self) -> None:
-        # Keys are buffer slots (int32); ends are byte offsets in the blob.
+        # Keys are buffer slots (int32); ends are byte offsets in the blob (uint32 until
+        # the blob passes 4 GiB).
         self.keys: NDArray[np.int32] = np.zeros(_FIRST_ITEMS, np.int32)
-        self.ends: NDArray[np.int64] = np.zeros(_FIRST_ITEMS, np.int64)
+        self.ends: NDArray[np.unsignedinteger[Any] | np.int64] = np.zeros(_FIRST_ITEMS, np.uint32)
         self.blob: NDArray[np.uint8] = np.zeros(_FIRST_BYTES, np.uint8)
         self.head = 0
         self.count = 0
@@ -139,6 +144,8 @@ class _Stack:
             return
         used = self.used_bytes()
         joined = b"".join(values)
+        if used + len(joined) > _NARROW_ENDS_MAX and self.ends.dtype != np.int64:
+            self.ends = self.ends.astype(np.int64)
         self.keys = _grown(self.keys, self.count + len(keys))
         self.ends = _grown(self.ends, self.count + len(keys))
         self.blob = _grown(self.blob, used + len(joined))
@@ -163,7 +170,7 @@ class _Stack:
             first = self.start_of(self.head)
             live = self.count - self.head
             keys = zeros(max(_FIRST_ITEMS, 2 * live), np.int32)
-            ends = zeros(max(_FIRST_ITEMS, 2 * live), np.int64)
+            ends = zeros(max(_FIRST_ITEMS, 2 * live), self.ends.dtype)
             keys[:live] = self.keys[self.head : self.count]
             ends[:live] = self.ends[self.head : self.count] - first
             blob = zeros(max(_FIRST_BYTES, 2 * int(ends[live - 1])), np.uint8)
@@ -178,7 +185,7 @@ class _Stack:
         if self.keys.shape[0] > self.count + 64:
             keys = zeros(self.count + 64, np.int32)
             keys[: self.count] = self.keys[: self.count]
-            ends = zeros(self.count + 64, np.int64)
+            ends = zeros(self.count + 64, self.ends.dtype)
             ends[: self.count] = self.ends[: self.count]
             self.keys, self.ends = keys, ends
         if self.blob.shape[0] > used + 4096:
@@ -202,7 +209,7 @@ class _Stack:
         positions = occurrences(flat, needle) + first
         if positions.shape[0] == 0:
             return np.empty(0, np.int64)
-        ends = self.ends[self.head : self.count]
+        ends = self.ends[self.head : self.count].astype(np.int64)
         items = np.searchsorted(ends, positions, "right")
         # A match must end inside its item: one spanning two items is no match.
         items = items[positions + len(needle) <= ends[items]]

@@ -11,8 +11,8 @@ Layout (docs/console.md, "Ingest Logs buffer"):
   integer codes into a list of values; a code array widens from uint8 to uint16 to
   uint32 only when a column meets that many distinct values.
 - Request and correlation ids of the sandbox's form (`req_`/`corr_` + 26 alphanumerics)
-  are rows of 26 bytes, their prefix implied; other forms and idempotency keys live in a
-  sparse byte arena (`_arena.SparseStrings`).
+  are rows of 20 bytes (6 bits a character, `_ids`), their prefix implied; other forms
+  and idempotency keys live in a sparse byte arena (`_arena.SparseStrings`).
 - Every mutation writes its arrays first, then publishes a new immutable `_View`: a
   `select` running on a worker thread works on the view it started with. Slots evicted
   meanwhile may show other entries' values in that result: `holds()` tells.
@@ -38,13 +38,15 @@ from numpy.typing import NDArray
 from console.api.logs import LogEntry, LogItemError
 from console.common.contract import ERROR_CODE_BY_STATUS, LOG_PROCESSING_STATUSES
 from console.logbuffer._arena import SparseStrings, bound_heap, release_freed_heap, zeros
-from console.logbuffer._search import fold, rows_containing, rows_starting_with
+from console.logbuffer._ids import ID_WIDTH, PACKED_WIDTH, held, pack, text_of, unpack
+from console.logbuffer._ids import rows_containing as ids_containing
+from console.logbuffer._ids import rows_starting_with as ids_starting_with
+from console.logbuffer._search import fold
 
 MAX_ENTRIES = 1_000_000
 STATUSES: tuple[str, ...] = LOG_PROCESSING_STATUSES  # codes 0..6, in this order
 FINAL_STATUSES = frozenset({"succeeded", "partially_failed", "failed", "duplicate", "rejected"})
 
-ID_WIDTH = 26  # the alphanumerics after `req_` / `corr_` in the sandbox's ids
 REQUEST_PREFIX, CORRELATION_PREFIX = "req_", "corr_"
 # The first slot handed out: slots go down from it (add_older) and up (add_newer) and
 # stay within int32 for about a billion added entries before `_rebase` renumbers them.
@@ -339,8 +341,15 @@ _ALPHANUMERIC_BYTES[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 
 def _id_rows(values: list[str | None], prefix: str) -> tuple[NDArray[np.uint8], list[int]]:
-    """The 26-byte rows of ids of the sandbox's form (zeros for others) and the positions
+    """The packed rows of ids of the sandbox's form (zeros for others) and the positions
     of the others (None or another form), checked for a whole page at once."""
+    rows, others = _id_text_rows(values, prefix)
+    return pack(rows, rows[:, 0] != 0), others
+
+
+def _id_text_rows(values: list[str | None], prefix: str) -> tuple[NDArray[np.uint8], list[int]]:
+    """The 26 ASCII bytes of each id of the sandbox's form (zeros for others), and the
+    positions of the others (None or another form)."""
     width = len(prefix) + ID_WIDTH
     count = len(values)
     joined: bytes | None = None
@@ -524,8 +533,8 @@ class LogBuffer:
         old = None if fresh else self._view
         columns: dict[str, NDArray[Any]] = {
             "duration": zeros(size, np.float32),
-            "request": zeros((size, ID_WIDTH), np.uint8),
-            "correlation": zeros((size, ID_WIDTH), np.uint8),
+            "request": zeros((size, PACKED_WIDTH), np.uint8),
+            "correlation": zeros((size, PACKED_WIDTH), np.uint8),
         }
         for name in (*self._categories, *_NUMERIC, "id", "time"):
             if old is not None:
@@ -908,10 +917,10 @@ class LogBuffer:
 
     def _id_text(self, view: _View, name: str, index: int, slot: int) -> str | None:
         """A request or correlation id as the server sent it."""
-        row = view.columns[name][index]
-        if row[0]:
+        body = text_of(view.columns[name][index])
+        if body is not None:
             prefix = REQUEST_PREFIX if name == "request" else CORRELATION_PREFIX
-            return prefix + bytes(row.tobytes()).decode("ascii")
+            return prefix + body
         store = self._other_requests if name == "request" else self._other_correlations
         return store.get(slot)
 
@@ -1006,6 +1015,8 @@ class LogBuffer:
         elif column is Column.DURATION:
             durations = view.columns["duration"][index].astype(np.float64).round(3)
             result = [None if d != d else d for d in durations.tolist()]  # NaN: none
+        elif column in (Column.REQUEST_ID, Column.CORRELATION_ID):
+            result = self._id_texts(view, column, index, wanted)
         else:
             result = [
                 self._value(view, i, s, column)
@@ -1014,6 +1025,27 @@ class LogBuffer:
         if not held.all():
             for position in np.flatnonzero(~held).tolist():
                 result[position] = None
+        return result
+
+    def _id_texts(
+        self, view: _View, column: Column, index: NDArray[np.int64], slots: NDArray[np.int64]
+    ) -> list[object]:
+        """Request or correlation ids at array positions `index` (unpacked together: an
+        export asks for thousands at a time)."""
+        request = column is Column.REQUEST_ID
+        rows = view.columns["request" if request else "correlation"][index]
+        packed = held(rows).tolist()
+        joined = unpack(rows).tobytes().decode("ascii")
+        prefix = REQUEST_PREFIX if request else CORRELATION_PREFIX
+        store = self._other_requests if request else self._other_correlations
+        result: list[object] = []
+        for position, (slot, inline) in enumerate(zip(slots.tolist(), packed, strict=True)):
+            if inline:
+                start = position * ID_WIDTH
+                result.append(prefix + joined[start : start + ID_WIDTH])
+            else:
+                other = store.get(slot)
+                result.append("" if other is None and request else other)
         return result
 
     def export_columns(self, slots: NDArray[np.int32]) -> dict[str, list[object]]:
@@ -1315,19 +1347,19 @@ class LogBuffer:
 
 
 def _id_rows_matching(rows: NDArray[np.uint8], prefix: str, needle: bytes) -> NDArray[np.bool_]:
-    """Which id rows (26 bytes after an implied `prefix`) show `needle` (folded)."""
+    """Which packed id rows (after an implied `prefix`) show `needle` (folded)."""
     folded_prefix = fold(prefix)
-    standard = rows[:, 0] != 0
+    standard = held(rows)
     if needle in folded_prefix:
         return np.asarray(standard)
     # The rows hold alphanumerics only: a needle with anything else is in none of them
     # (no scan), except across the prefix's end.
     scan = needle.isalnum()
-    mask = rows_containing(rows, needle) if scan else np.zeros(rows.shape[0], np.bool_)
+    mask = ids_containing(rows, needle) if scan else np.zeros(rows.shape[0], np.bool_)
     # A needle across the prefix's end: its head ends the prefix, its tail starts the id.
     for split in range(1, min(len(folded_prefix), len(needle) - 1) + 1):
         if folded_prefix.endswith(needle[:split]) and needle[split:].isalnum():
-            mask |= rows_starting_with(rows, needle[split:])
+            mask |= ids_starting_with(rows, needle[split:])
     return np.asarray(mask & standard)
 
 
