@@ -15,7 +15,7 @@ _PROBE = textwrap.dedent(
     """
     import ctypes, os, sys, tempfile, threading
     if sys.argv[1] == "shared":
-        from console.logbuffer.heap import share_one_heap
+        from console.common.heap import share_one_heap
         share_one_heap()
     kept = []
     def allocate():

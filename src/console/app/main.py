@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
         print(problem, file=sys.stderr)
         return 1
 
-    from console.logbuffer.heap import share_one_heap
+    from console.common.heap import share_one_heap
 
     share_one_heap()  # before the first thread (see the module)
     from console.config.paths import AppPaths

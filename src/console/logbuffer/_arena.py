@@ -25,8 +25,8 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from console.common.heap import share_one_heap
 from console.logbuffer._search import occurrences
-from console.logbuffer.heap import share_one_heap
 
 _FIRST_ITEMS = 256
 _FIRST_BYTES = 8192
@@ -89,7 +89,7 @@ def bound_heap() -> None:
     (int64 slots and float64 times at 1M) in mmap, unmapped when freed, while the 1-4 MB
     ones (masks, int32 slots) are reused from the heap; one arena keeps the worker
     threads' allocations (parsed pages) in the heap `malloc_trim` shrinks whole (see
-    console.logbuffer.heap, which the app sets before its first thread starts).
+    console.common.heap, which the app sets before its first thread starts).
     """
     global _heap_bounded
     if _heap_bounded or not sys.platform.startswith("linux"):

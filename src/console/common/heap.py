@@ -6,7 +6,8 @@ in such arenas, and `malloc_trim` never gives back the free top of an arena othe
 the main one: measured with the tab loading 1,000,000 entries from the sandbox, 8-9 MB
 of free but resident memory in three thread arenas after the load (201.5 -> 194.1 MB of
 RSS with one arena; filters no slower). An arena made before the limit stays, hence the
-call before the first thread starts. No numpy here: the app calls it at start-up.
+call before the first thread starts. Nothing imported here the first paint waits for
+(numpy, the log buffer): the app calls it at start-up.
 """
 
 from __future__ import annotations
