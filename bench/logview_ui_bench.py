@@ -35,7 +35,8 @@ the view while it is measured. Its buffer holds N entries (default 1,000,000):
     table, histogram and error groups of the loaded entries shown; then a full collection;
     what start-up built is frozen out of later collections, as the app does), and its peak.
     Target: RSS ≤ 200 MB. Qt is imported after `keep_qt_from_caching_sources()`, as the
-    app does (console.app.qt_sources).
+    app does (console.app.qt_sources), and every thread allocates from one C heap
+    (`share_one_heap()` before any thread starts, as the app does: console.common.heap).
 
 `--quick` (20,000 entries, 3 runs) keeps the script working in tests/test_bench.py; its
 figures mean little. Exit status 1 when a target is missed. On a machine shared with
@@ -64,6 +65,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from console.common.heap import share_one_heap
+
+share_one_heap()  # before any thread starts (numpy's BLAS starts some), as the app does
 import numpy as np
 
 from console.app.qt_sources import keep_qt_from_caching_sources

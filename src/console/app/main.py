@@ -109,6 +109,9 @@ def main(argv: list[str]) -> int:
         print(problem, file=sys.stderr)
         return 1
 
+    from console.common.heap import share_one_heap
+
+    share_one_heap()  # before the first thread (see the module)
     from console.config.paths import AppPaths
     from console.config.secrets import SecretStore
 

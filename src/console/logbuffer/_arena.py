@@ -25,6 +25,7 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from console.common.heap import share_one_heap
 from console.logbuffer._search import occurrences
 
 _FIRST_ITEMS = 256
@@ -69,7 +70,6 @@ def release_freed_heap() -> None:
 
 _M_TRIM_THRESHOLD: Final = -1  # glibc's mallopt parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD: Final = -3
-_M_ARENA_MAX: Final = -8
 # Blocks from this size up come from mmap and go back to the system when freed. Not
 # lower: a million-row mask (1 MB) faulted in afresh on every filter measured 25 -> 48 ms
 # a filter change (the plain numpy floor 0.4 -> 3 ms) at 128 KiB; 2 MiB measured no
@@ -87,8 +87,9 @@ def bound_heap() -> None:
     ones from the heaps, whose freed middles stay resident: +35-55 MB after the first
     load. A fixed threshold (which also turns the raising off) keeps the 8 MB arrays
     (int64 slots and float64 times at 1M) in mmap, unmapped when freed, while the 1-4 MB
-    ones (masks, int32 slots) are reused from the heap; two arenas at most keep the worker
-    threads' small allocations (parsed pages) in heaps that `malloc_trim` can shrink.
+    ones (masks, int32 slots) are reused from the heap; one arena keeps the worker
+    threads' allocations (parsed pages) in the heap `malloc_trim` shrinks whole (see
+    console.common.heap, which the app sets before its first thread starts).
     """
     global _heap_bounded
     if _heap_bounded or not sys.platform.startswith("linux"):
@@ -104,7 +105,7 @@ def bound_heap() -> None:
     # the heap's top was handed back and faulted in again by the next filter (a feed or
     # time filter 1 -> 4 ms at 1M). Twice the mmap threshold, as glibc's own raising sets.
     mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_FROM)
-    mallopt(_M_ARENA_MAX, 2)
+    share_one_heap()
 
 
 def _grown(array: NDArray[Any], needed: int) -> NDArray[Any]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import importlib
 import importlib.util
 import itertools
@@ -805,7 +806,7 @@ class IngestLogsTab(QWidget):
             # The load's pages and the first passes over what it loaded are done: the C
             # heap they freed goes back to the system (~5 MB at 1M, a few ms here).
             self._trim_after_summaries = False
-            await in_view_worker(buffer.trim)
+            await in_view_worker(_release_load_garbage, buffer)
         if self._summaries_again:
             self._summaries_again = False
             current, f = self.selection, self.filter_bar.filter
@@ -1114,6 +1115,14 @@ class IngestLogsTab(QWidget):
             if live_possible
             else "Live tail follows ranges that end now (not a custom range)"
         )
+
+
+def _release_load_garbage(buffer: LogBuffer) -> None:
+    """Collect the load's reference cycles, then trim: what the collection frees (its
+    requests' and tasks' cycles, measured) lands in the C heap after the first trim,
+    ~4.5 MB RSS at 1M when trimmed again."""
+    gc.collect()
+    buffer.trim()
 
 
 def _summaries(
