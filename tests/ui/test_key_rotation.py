@@ -99,10 +99,11 @@ def test_a_use_of_the_old_key_in_grace_shows_as_still_used_within_a_second(
         )
         answered = time.monotonic()
     assert sent.status_code == 202
-    qtbot.waitUntil(lambda: panel.verdict().startswith("Still used"), timeout=1000)
+    # Within a second, with its client IP. (The key's last_used_at may be read first,
+    # before the log entry is written: "Still used just now" for a moment, time only.)
+    qtbot.waitUntil(lambda: panel.verdict() == "Still used just now by 127.0.0.1", timeout=1000)
     shown_after = time.monotonic() - answered
     print(f"old key's use shown {shown_after * 1000:.0f} ms after the request's answer")
-    assert panel.verdict() == "Still used just now by 127.0.0.1"
     text = panel.use_label.text()
     assert "from 127.0.0.1" in text
     assert "key in the header" in text

@@ -7,7 +7,6 @@ read-only connections; the stream is fed by the server's one LogTail (logs/tail.
 from __future__ import annotations
 
 import sqlite3
-from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from console.sandbox.http.responses import json_response
 from console.sandbox.http.routing import as_admin, resource
 from console.sandbox.logs import query, trace
 from console.sandbox.logs.query import LogFilter
-from console.sandbox.logs.tail import LogTail, StreamStart, events
+from console.sandbox.logs.tail import LogTail, events, start_stream
 from console.sandbox.settings import LogSettings
 
 V1 = "/api/public/v1"
@@ -138,15 +137,30 @@ async def stream_logs(request: Request) -> Response:
             f"or retry after {STREAMS_RETRY_AFTER} s.",
             headers={"Retry-After": str(STREAMS_RETRY_AFTER)},
         )
+    try:
+        # Subscribed and the start fixed before the headers go out: a client that sees the
+        # stream open (and then reads what came before) misses no entry in between.
+        start = await start_stream(
+            tail, principal.account_id, log_filter, last_id, settings.stream_queue
+        )
+    except BaseException:
+        tail.close_stream(principal.key_id)
+        raise
     body = events(
         tail,
         principal.account_id,
         log_filter,
-        StreamStart(last_id),
+        start,
         queue_size=settings.stream_queue,
         heartbeat_seconds=settings.heartbeat_seconds,
     )
-    return EventStream(body, partial(tail.close_stream, principal.key_id))
+
+    def release() -> None:
+        if start.subscription is not None:
+            tail.unsubscribe(start.subscription)  # also when the body never ran
+        tail.close_stream(principal.key_id)
+
+    return EventStream(body, release)
 
 
 routes = [

@@ -272,9 +272,28 @@ async def catch_up(
 
 @dataclass
 class StreamStart:
-    """Where a stream starts: after `last_id` (None: at the newest entry, D13)."""
+    """Where a stream starts: after `last_id` (None: at the newest entry, D13).
+
+    `subscription` and `newest` are set by `start_stream`, before the answer's headers go
+    out: a client that sees them open may count on every entry committed from then on.
+    """
 
     last_id: int | None
+    subscription: Subscription | None = None
+    newest: int | None = None
+
+
+async def start_stream(
+    tail: LogTail, account_id: int, log_filter: LogFilter, last_id: int | None, queue_size: int
+) -> StreamStart:
+    """Subscribe, and fix a new stream's start at the newest entry, before answering."""
+    subscription = tail.subscribe(account_id, log_filter, queue_size)
+    try:
+        newest = await tail.database.read(_last_id) if last_id is None else None
+    except BaseException:
+        tail.unsubscribe(subscription)
+        raise
+    return StreamStart(last_id, subscription, newest)
 
 
 async def events(
@@ -288,7 +307,7 @@ async def events(
 ) -> AsyncIterator[str]:
     """The SSE text of one stream: `retry:`, then each new matching entry once, in id
     order, with comment heartbeats after `heartbeat_seconds` of silence."""
-    subscription = tail.subscribe(account_id, log_filter, queue_size)
+    subscription = start.subscription or tail.subscribe(account_id, log_filter, queue_size)
     try:
         # Subscribed first: whatever commits from now on reaches the queue, everything
         # before is in the database; ids seen twice are dropped below. The start is fixed
@@ -296,7 +315,9 @@ async def events(
         # is always one of the "new" entries.
         oldest = None
         if start.last_id is None:
-            last_sent = await tail.database.read(_last_id)
+            last_sent = (
+                start.newest if start.newest is not None else await tail.database.read(_last_id)
+            )
         else:
             last_sent = start.last_id
             oldest = await tail.database.read(_oldest_id)

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from console.api.errors import ApiError
-from console.api.keys import ApiKey, KeyEvent, KeyUse
+from console.api.keys import UNLOGGED_SLACK_SECONDS, ApiKey, KeyEvent, KeyUse
 from console.ui.formatting import format_time_ms, format_timestamp
 from console.ui.keys.rotation import (
     expires_soon,
@@ -281,8 +281,23 @@ class RotationPanel(QFrame):
             self._offer_use(use)
 
     def _offer_use(self, use: KeyUse) -> None:
-        """Show `use` unless a later one is already shown."""
-        if self.use is None or use.at >= self.use.at:
+        """Show `use` unless a later one is already shown.
+
+        A key's `last_used_at` is stamped when the request arrives and its log entry is
+        written a moment later, so one use can come as a logged use (time, IP, auth, feed,
+        route) and as a time-only stamp, in either order. Within UNLOGGED_SLACK_SECONDS
+        they are the same use, and the logged one, which says more, is kept.
+        """
+        shown = self.use
+        if shown is None:
+            self._show_use(use)
+        elif use.from_logs == shown.from_logs:
+            if use.at >= shown.at:
+                self._show_use(use)
+        elif use.from_logs:  # a logged use, a stamp shown
+            if use.at >= shown.at - UNLOGGED_SLACK_SECONDS:
+                self._show_use(use)
+        elif use.at > shown.at + UNLOGGED_SLACK_SECONDS:  # a later use the logs do not record
             self._show_use(use)
 
     # -- rendering ---------------------------------------------------------------
