@@ -807,6 +807,10 @@ class IngestLogsTab(QWidget):
             # heap they freed goes back to the system (~5 MB at 1M, a few ms here).
             self._trim_after_summaries = False
             await in_view_worker(_release_load_garbage, buffer)
+        elif not self.loading and not self._summaries_again:
+            # A filter's view is complete: its freed selections and summaries' temporaries
+            # go back too, in the worker (RSS at 1M after 160 filter changes: 210.6 -> 201.2 MB).
+            await in_view_worker(buffer.trim)
         if self._summaries_again:
             self._summaries_again = False
             current, f = self.selection, self.filter_bar.filter
