@@ -145,17 +145,6 @@ def library_problem(
     )
 
 
-def xcb_problem(
-    environ: Mapping[str, str] | None = None,
-    libraries: Sequence[tuple[str, str]] = XCB_LIBRARIES,
-) -> str | None:
-    """The xcb libraries' message (kept for callers that check only those)."""
-    env = os.environ if environ is None else environ
-    if not uses_xcb(env):
-        return None
-    return library_problem(env, libraries)
-
-
 def startup_problem(environ: Mapping[str, str] | None = None) -> str | None:
     """What stops the window from opening here, or None: the display, then libraries."""
     return display_problem(environ) or library_problem(environ)
