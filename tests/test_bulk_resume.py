@@ -48,7 +48,8 @@ API_SCRIPT = textwrap.dedent(
         finally:
             await client.aclose()
         print(summary, flush=True)
-        return 1 if summary.rejected else 0
+        summary.rejects.discard()
+        return 1 if summary.rejected_count else 0
 
     sys.exit(asyncio.run(main()))
     """

@@ -21,7 +21,7 @@ def test_saved_manifest_is_private_and_reads_back(tmp_path: Path) -> None:
     assert manifest.done == [[0, 30], [40, 50]]
     assert manifest.is_done(10, 20)
     assert not manifest.is_done(30, 40)
-    manifest.rejected.append([3, "why"])
+    manifest.rejected_count, manifest.rejected_first = 1, [[3, "why"]]
     manifest.counters.items_sent = 7
     path = store.save(manifest)
     assert path.stat().st_mode & 0o777 == 0o600
@@ -29,7 +29,7 @@ def test_saved_manifest_is_private_and_reads_back(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "uploads").iterdir()] == [path.name]  # no temp left
     loaded = store.load("http://h", "f", "ab" * 32)
     assert loaded is not None
-    assert (loaded.done, loaded.rejected, loaded.counters.items_sent) == (
+    assert (loaded.done, loaded.rejected_first, loaded.counters.items_sent) == (
         [[0, 30], [40, 50]],
         [[3, "why"]],
         7,

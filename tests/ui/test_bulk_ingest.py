@@ -190,7 +190,7 @@ def test_pause_then_resume_finishes_with_no_duplicates(
     with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
         dialog.resume_button.click()
     summary = finished.args[0]  # type: ignore[index]
-    assert (summary.items_sent, summary.batches_done, summary.rejected) == (count, 16, [])
+    assert (summary.items_sent, summary.batches_done, summary.rejected_count) == (count, 16, 0)
     assert summary.duplicates <= 4  # at most the batches in flight at the pause
     assert dialog.state == "finished"
     assert "4,000 items sent" in dialog.run_title.text()
@@ -248,7 +248,7 @@ def test_rejected_items_are_listed_and_saved(
     with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
         dialog.start_button.click()
     summary = finished.args[0]  # type: ignore[index]
-    assert [index for index, _ in summary.rejected] == [4, 40]
+    assert [index for index, _ in summary.rejects.first] == [4, 40]
     assert dialog.rejects_table.rowCount() == 2
     assert dialog.rejects_table.item(0, 0).text() == "[4]"  # type: ignore[union-attr]
     assert "id" in dialog.rejects_table.item(0, 1).text()  # type: ignore[union-attr]
@@ -257,7 +257,11 @@ def test_rejected_items_are_listed_and_saved(
         dialog.save_rejects(target)
     lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert [line["item"] for line in lines] == [4, 40]
+    kept = summary.rejects.path
+    assert kept is not None
+    assert kept.exists()  # kept while the summary is on screen (Save rejected… again)
     dialog.reject()
+    assert not kept.exists()  # dismissed: nothing can save them any more
 
 
 def test_a_one_batch_upload_says_1_batch(
@@ -298,17 +302,24 @@ def test_the_rejects_file_is_private_and_whole(tmp_path: Path) -> None:
     import os
     import stat
 
-    from console.ui.bulk.dialog import write_rejects
+    from console.api.upload_rejects import RejectsFile
 
-    target = tmp_path / "rejected.ndjson"
+    sidecar = RejectsFile(tmp_path / "uploads" / "0123.rejects.ndjson")
     old_umask = os.umask(0o022)
     try:
-        assert write_rejects(target, [(4, "missing “id”"), (40, "missing “id”")]) == 2
+        sidecar.append([(4, "missing “id”"), (40, "missing “id”")])
+        rejects = sidecar.hand_over(2, [[4, "missing “id”"], [40, "missing “id”"]])
+        assert rejects.path is not None
+        assert stat.S_IMODE(rejects.path.stat().st_mode) == 0o600
+        target = tmp_path / "rejected.ndjson"
+        assert rejects.copy_to(target) == 2
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [json.loads(line)["item"] for line in target.read_text("utf-8").splitlines()] == [4, 40]
-    assert [p.name for p in tmp_path.iterdir()] == ["rejected.ndjson"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rejected.ndjson", "uploads"]
+    rejects.discard()
+    assert list((tmp_path / "uploads").iterdir()) == []
 
 
 def test_a_progress_file_that_cannot_be_removed_on_cancel_is_said_with_its_path(

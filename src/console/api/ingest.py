@@ -5,7 +5,9 @@ sends each with a deterministic `Idempotency-Key` (feed, content hash, byte rang
 keeps a progress manifest (`upload_manifest`) so an upload stopped in any way, a killed
 process included, resumes where it stopped without applying anything twice: a batch the
 server accepted but the manifest had not yet recorded is answered as a replay
-(`Idempotent-Replayed: true`) and counted as a duplicate.
+(`Idempotent-Replayed: true`) and counted as a duplicate. Rejected items go to the
+manifest's append-only sidecar (`upload_rejects`), exactly once over every run; the summary
+streams them from there and never holds them all.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from console.api.ingest_sources import (
 )
 from console.api.transport import ApiClient
 from console.api.upload_manifest import Manifest, ManifestStore
+from console.api.upload_rejects import RejectedItems, RejectsFile, lowest, sweep_handed_over
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +164,12 @@ class UploadProgress:
 
 @dataclass
 class UploadSummary(UploadProgress):
-    """The finished upload, with every rejected item: (source index, reason), and the
-    request and correlation ids of the batches this run sent, in the order they were
-    accepted (earlier runs' batches are found in the logs by `BulkUploader.key_prefix`)."""
+    """The finished upload: its rejected items (`rejects`: the count, the first few, and
+    every one streamed from a file the caller discards once handed on), and the request
+    and correlation ids of the batches this run sent, in the order they were accepted
+    (earlier runs' batches are found in the logs by `BulkUploader.key_prefix`)."""
 
-    rejected: list[tuple[int, str]] = field(default_factory=list)
+    rejects: RejectedItems = field(default_factory=lambda: RejectedItems(0, [], None))
     request_ids: list[str] = field(default_factory=list)
     correlation_ids: list[str] = field(default_factory=list)
 
@@ -266,6 +270,7 @@ class BulkUploader:
         self._manifest_every = manifest_every or manifest_every_from_env()
         self._max_tries = max_tries
         self._manifest: Manifest | None = None
+        self._rejects = RejectsFile(None)
         self._done_keys: set[str] = set()
         self._in_flight = 0
         self._unsaved = 0
@@ -313,27 +318,39 @@ class BulkUploader:
         manifest = await asyncio.to_thread(self._open_manifest)
         self._manifest = manifest
         try:
-            await self._send_all(manifest)
-        except BaseException:
-            self._save(force=True)
-            raise
-        if self._failure is not None:
-            self._save(force=True)
-            raise self._failure
-        if self._path is not None:
-            stat = self._path.stat()
-            if (stat.st_size, stat.st_mtime_ns) != (manifest.size, manifest.mtime_ns):
+            try:
+                await self._send_all(manifest)
+            except BaseException:
                 self._save(force=True)
-                raise UploadIncomplete(
-                    f"{self._path} changed during the upload; run again to send its new content",
-                    manifest_path=self.manifest_path,
-                )
+                raise
+            if self._failure is not None:
+                self._save(force=True)
+                raise self._failure
+            if self._path is not None:
+                stat = self._path.stat()
+                if (stat.st_size, stat.st_mtime_ns) != (manifest.size, manifest.mtime_ns):
+                    self._save(force=True)
+                    raise UploadIncomplete(
+                        f"{self._path} changed during the upload; run again to send its new "
+                        "content",
+                        manifest_path=self.manifest_path,
+                    )
+        except BaseException:
+            self._rejects.close()
+            if self._store is None:  # nothing can resume it: its rejected items go too
+                self._rejects.hand_over(0, [])
+            raise
         self._cancel_timer()
         if self._store is not None:
             self._store.remove(manifest)
+        # After the manifest is gone: a crash in between leaves a sidecar no manifest
+        # counts, which the next upload of this file cuts back to nothing.
+        rejects = await asyncio.to_thread(
+            self._rejects.hand_over, manifest.rejected_count, manifest.rejected_first
+        )
         summary = UploadSummary(
             **asdict(self._progress()),
-            rejected=sorted((int(i), str(m)) for i, m in manifest.rejected),
+            rejects=rejects,
             request_ids=list(self._request_ids),
             correlation_ids=list(self._correlation_ids),
         )
@@ -370,6 +387,8 @@ class BulkUploader:
         )
         if self._store is None:
             return fresh
+        sweep_handed_over(self._store.directory)
+        self._rejects = RejectsFile(self._store.rejects_path_for(url, self.feed, source_id))
         if path_text is not None:
             removed = self._store.remove_stale(
                 url, self.feed, path_text, keep=self._store.path_for(url, self.feed, source_id).stem
@@ -378,6 +397,13 @@ class BulkUploader:
                 log.info("%s changed since an earlier upload: its old manifest is gone", path_text)
         found = self._store.load(url, self.feed, source_id)
         if found is None or (found.format, found.item_key) != (self._format, self.item_key):
+            self._rejects.keep(0)
+            return fresh
+        # Lines appended after the manifest's last write belong to batches it does not
+        # record as done: they are sent again and reject their items again.
+        if not self._rejects.keep(found.rejects_bytes):
+            log.info("the rejected items of an earlier run are missing: starting again")
+            self._rejects.keep(0)
             return fresh
         # Resume: the same cut as before, whatever limits this run was given.
         found.size, found.mtime_ns = fresh.size, fresh.mtime_ns
@@ -560,6 +586,14 @@ class BulkUploader:
         retried: bool,
         sent: int,
     ) -> None:
+        if rejected:
+            # In the sidecar before anything counts the batch as done: a manifest written
+            # from now on accounts for these lines, and one written before does not. A
+            # failed append stops here, with nothing of the batch counted.
+            entries = sorted(rejected)
+            manifest.rejects_bytes += self._rejects.append(entries)
+            manifest.rejected_count += len(entries)
+            manifest.rejected_first = [[i, m] for i, m in lowest(manifest.rejected_first, entries)]
         counters = manifest.counters
         if receipt is not None:
             if receipt.request_id:
@@ -574,7 +608,6 @@ class BulkUploader:
                 counters.duplicate_items += items
         counters.batches_done += 1
         counters.batches_retried += 1 if retried else 0
-        manifest.rejected.extend([number, reason] for number, reason in rejected)
         if self._path is not None:
             manifest.mark_done(batch.start, batch.end)
         else:
@@ -627,6 +660,7 @@ class BulkUploader:
                         self._save_timer = loop.call_later(due, self._timed_save)
                     return
         self._cancel_timer()
+        self._rejects.sync()  # the manifest never counts a line the disk may not have
         self._store.save(manifest)
         self._unsaved = 0
         self._last_save = time.monotonic()
@@ -663,7 +697,7 @@ class BulkUploader:
             batches_retried=counters.batches_retried,
             batches_done=counters.batches_done,
             batches_total=self._batches_total,
-            rejected_count=len(manifest.rejected),
+            rejected_count=manifest.rejected_count,
             elapsed=elapsed,
             rate=self._items_this_run / elapsed if elapsed > 0 else 0.0,
         )

@@ -8,6 +8,10 @@ atomically (a temporary file, fsync, `os.replace`), private (0600), and removed 
 upload finishes. A batch the server accepted after the last write is sent again on resume:
 the server answers it as a replay of its deterministic Idempotency-Key, so nothing is
 applied twice.
+
+The rejected items are not in the manifest: it keeps their count and the first few, and
+every one of them is appended to a sidecar file next to it (`upload_rejects`). A manifest of
+version 1 (which listed every rejected item) is migrated to the sidecar when it is loaded.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from console.api.ingest_sources import content_sha256
+from console.api.upload_rejects import RejectsFile, lowest, sidecar_for
 
-VERSION = 1
+VERSION = 2
+# Version 1 listed every rejected item in the manifest; it is read, and migrated on load.
+READABLE_VERSIONS = (1, VERSION)
 
 
 def manifest_id(url: str, feed: str, source_id: str) -> str:
@@ -66,7 +73,9 @@ class Manifest:
     max_items: int = 0
     done: list[list[int]] = field(default_factory=list)  # merged [start, end) ranges
     done_keys: list[str] = field(default_factory=list)  # iterables: keys of accepted batches
-    rejected: list[list[Any]] = field(default_factory=list)  # [item index, reason]
+    rejected_count: int = 0  # items rejected, every one in the sidecar
+    rejected_first: list[list[Any]] = field(default_factory=list)  # the lowest [index, reason]
+    rejects_bytes: int = 0  # the sidecar's length this manifest accounts for
     counters: Counters = field(default_factory=Counters)
     created_at: float = field(default_factory=time.time)
     updated_at: float = 0.0
@@ -100,11 +109,20 @@ class Manifest:
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Manifest:
         """Parse a manifest written by `to_json` (ValueError when it is not one)."""
-        if not isinstance(body, dict) or body.get("version") != VERSION:
+        if not isinstance(body, dict) or body.get("version") not in READABLE_VERSIONS:
             raise ValueError("not an upload manifest of this version")
         counters = body.get("counters") or {}
         known = set(Counters.__dataclass_fields__)
         done = [[int(s), int(e)] for s, e in body.get("done") or []]
+        if body["version"] == 1:  # every rejected item listed: counted here, moved on load
+            legacy = legacy_rejected(body)
+            count, first, length = len(legacy), lowest([], legacy), 0
+        else:
+            count = int(body.get("rejected_count") or 0)
+            first = [(int(i), str(m)) for i, m in body.get("rejected_first") or []]
+            length = int(body.get("rejects_bytes") or 0)
+            if count < 0 or length < 0:
+                raise ValueError("negative rejected count or length")
         return cls(
             url=str(body["url"]),
             feed=str(body["feed"]),
@@ -118,11 +136,18 @@ class Manifest:
             max_items=int(body.get("max_items") or 0),
             done=done,
             done_keys=[str(k) for k in body.get("done_keys") or []],
-            rejected=[[int(i), str(m)] for i, m in body.get("rejected") or []],
+            rejected_count=count,
+            rejected_first=[[i, m] for i, m in first],
+            rejects_bytes=length,
             counters=Counters(**{k: int(v) for k, v in counters.items() if k in known}),
             created_at=float(body.get("created_at") or time.time()),
             updated_at=float(body.get("updated_at") or 0.0),
         )
+
+
+def legacy_rejected(body: dict[str, Any]) -> list[tuple[int, str]]:
+    """The rejected items a version 1 manifest lists, as (index, reason)."""
+    return [(int(i), str(m)) for i, m in body.get("rejected") or []]
 
 
 @dataclass(frozen=True)
@@ -192,18 +217,47 @@ class ManifestStore:
         """Where the manifest of this upload lives."""
         return self.directory / f"{manifest_id(url, feed, source_id)}.json"
 
+    def rejects_path_for(self, url: str, feed: str, source_id: str) -> Path:
+        """Where the rejected items of this upload are appended (the manifest's sidecar)."""
+        return sidecar_for(self.path_for(url, feed, source_id))
+
     def load(self, url: str, feed: str, source_id: str) -> Manifest | None:
-        """The upload's manifest, or None when there is none (or it is unreadable)."""
+        """The upload's manifest, or None when there is none (or it is unreadable).
+
+        A version 1 manifest's rejected items are written to the sidecar and the manifest
+        saved as this version before it is returned (blocking: run it in a thread).
+        """
         path = self.path_for(url, feed, source_id)
         try:
-            manifest = Manifest.from_json(json.loads(path.read_bytes()))
+            body = json.loads(path.read_bytes())
+            manifest = Manifest.from_json(body)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # damaged: start again; replays keep the server free of duplicates
         if (manifest.url, manifest.feed, manifest.source_id) != (url, feed, source_id):
             return None
+        if body["version"] == 1:
+            try:
+                self._migrate(manifest, legacy_rejected(body))
+            except OSError:
+                return None  # as a damaged one: start again
         return manifest
+
+    def _migrate(self, manifest: Manifest, rejected: list[tuple[int, str]]) -> None:
+        """Move a version 1 manifest's rejected items to a new sidecar, then save it as this
+        version (a crash in between leaves the old manifest, migrated again next time)."""
+        m = manifest
+        sidecar = RejectsFile(self.rejects_path_for(m.url, m.feed, m.source_id))
+        sidecar.keep(0)
+        try:
+            for start in range(0, len(rejected), 10_000):
+                manifest.rejects_bytes += sidecar.append(rejected[start : start + 10_000])
+            sidecar.sync()
+        finally:
+            sidecar.close()
+        manifest.rejected_count = len(rejected)
+        self.save(manifest)
 
     def save(self, manifest: Manifest) -> Path:
         """Write atomically: a temporary file, fsync, rename over the old one, fsync the dir."""
@@ -253,9 +307,11 @@ class ManifestStore:
         """Forget an unfinished upload (what the server accepted stays accepted)."""
         with contextlib.suppress(FileNotFoundError):
             upload.manifest_path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            sidecar_for(upload.manifest_path).unlink()
 
     def remove(self, manifest: Manifest) -> None:
-        """Delete the manifest (the upload finished)."""
+        """Delete the manifest (the upload finished; its sidecar is handed over apart)."""
         with contextlib.suppress(FileNotFoundError):
             self.path_for(manifest.url, manifest.feed, manifest.source_id).unlink()
 
@@ -280,4 +336,6 @@ class ManifestStore:
                 with contextlib.suppress(OSError):
                     candidate.unlink()
                     removed.append(candidate)
+                with contextlib.suppress(OSError):
+                    sidecar_for(candidate).unlink()
         return removed

@@ -218,6 +218,10 @@ async def check_bulk_ingest(window: MainWindow, feed: Feed, work: Path) -> str:
         manifest_dir=work / "manifests",
     )
     summary = await uploader.run()
+    summary.rejects.discard()
+    if summary.rejects:
+        index, reason = summary.rejects.first[0]
+        raise SelfTestFailure(f"bulk ingest: the server rejected item {index}: {reason}")
     if summary.items_sent != 3 or not summary.correlation_ids:
         raise SelfTestFailure(f"bulk ingest sent {summary.items_sent} of 3 items")
     correlation = summary.correlation_ids[0]

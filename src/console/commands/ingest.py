@@ -4,8 +4,8 @@
 The ingest key comes from `$INTEGRATION_CONSOLE_INGEST_KEY` (never an argument, so it stays
 out of shell history and process lists). Progress goes to stderr when it is a terminal; one
 summary line goes to stdout at the end, then the first 20 rejected items on stderr (all of
-them in the `--rejects` file). Exit 0 done, 1
-some items rejected, 2 usage error (arguments, no key, unreadable or malformed file, a key
+them in the `--rejects` file, copied from the upload's sidecar file, which then goes). Exit 0
+done, 1 some items rejected, 2 usage error (arguments, no key, unreadable or malformed file, a key
 or feed the server refuses), 3 could not finish (server unreachable or failing: run again
 to resume), 130 interrupted (run again to resume).
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from console.api.ingest import UploadProgress, UploadSummary
+    from console.api.upload_rejects import RejectedItems
 
 KEY_ENV = "INTEGRATION_CONSOLE_INGEST_KEY"
 TRIES_ENV = "INTEGRATION_CONSOLE_INGEST_TRIES"  # tests: fewer tries before exit 3
@@ -127,24 +127,37 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INCOMPLETE
     _end(progress)
     print(summary_line(summary), flush=True)
-    _list_rejects(summary.rejected, args.rejects)
-    return EXIT_REJECTED if summary.rejected else EXIT_DONE
+    rejects = summary.rejects
+    if _list_rejects(rejects, args.rejects):
+        rejects.discard()
+    else:
+        rejects.keep()
+    return EXIT_REJECTED if rejects else EXIT_DONE
 
 
-def _list_rejects(rejected: list[tuple[int, str]], path: Path | None) -> None:
-    """The first LISTED_REJECTS rejected items on stderr; all of them in `path` if given."""
-    for index, reason in rejected[:LISTED_REJECTS]:
+def _list_rejects(rejects: RejectedItems, path: Path | None) -> bool:
+    """The first LISTED_REJECTS rejected items (lowest indexes) on stderr; all of them in
+    `path` if given, streamed from the upload's file. False when `path` could not be
+    written: the upload's file is then kept, and named."""
+    for index, reason in rejects.first[:LISTED_REJECTS]:
         print(f"item {index}: {reason}", file=sys.stderr)
-    more = len(rejected) - LISTED_REJECTS
-    if path is not None and rejected:
-        with path.open("w", encoding="utf-8") as out:
-            for index, reason in rejected:
-                out.write(json.dumps({"item": index, "reason": reason}) + "\n")
-        print(f"all {len(rejected):,} rejected items are listed in {path}", file=sys.stderr)
+    more = rejects.count - LISTED_REJECTS
+    if path is not None and rejects:
+        try:
+            rejects.copy_to(path)
+        except OSError as exc:
+            print(
+                f"{PROG}: cannot write {path} ({exc.strerror or exc}); all {rejects.count:,} "
+                f"rejected items are kept in {rejects.path}",
+                file=sys.stderr,
+            )
+            return False
+        print(f"all {rejects.count:,} rejected items are listed in {path}", file=sys.stderr)
     elif more > 0:
         print(
             f"… and {more:,} more rejected items (--rejects PATH lists them all)", file=sys.stderr
         )
+    return True
 
 
 def _check(args: argparse.Namespace) -> tuple[str, Path, str]:
@@ -168,6 +181,9 @@ def _check(args: argparse.Namespace) -> tuple[str, Path, str]:
 
     if args.item_key is not None and (problem := item_key_problem(args.item_key)):
         raise UsageError(f"--item-key: {problem}")
+    if args.rejects is not None and not args.rejects.parent.is_dir():
+        # Found before the upload, not after it when the rejected items are to be written.
+        raise UsageError(f"--rejects: {args.rejects.parent} is not a directory")
 
     fmt = args.format or format_for(path)
     if fmt is None:
@@ -227,7 +243,7 @@ def summary_line(summary: UploadSummary) -> str:
     return (
         f"ingest: {summary.items_sent} items sent in {summary.batches_done} batches, "
         f"{summary.duplicates} duplicates skipped ({summary.duplicate_items} items), "
-        f"{summary.batches_retried} batches retried, {len(summary.rejected)} rejected, "
+        f"{summary.batches_retried} batches retried, {summary.rejected_count} rejected, "
         f"{summary.elapsed:.1f} s"
     )
 

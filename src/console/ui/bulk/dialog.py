@@ -12,13 +12,16 @@ connected (`resume_bar`). Cancel asks once, stops, and forgets the manifest.
 The dialog is not modal (the window stays usable during a long upload) and runs its
 coroutines on the window's TaskRunner, so the window's shutdown stops an upload cleanly,
 writing its manifest.
+
+A finished upload's rejected items stay in the uploader's private file (the summary lists
+the first 100; Save rejected… copies all of them from it) until the dialog is closed: then
+the file is removed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -57,13 +60,13 @@ from console.api.ingest import (
 )
 from console.api.ingest_sources import FORMATS, MAX_BATCH_ITEMS, SourceError, SourceFormat
 from console.api.upload_manifest import ManifestStore, PendingUpload, default_manifest_dir
+from console.api.upload_rejects import RejectedItems, sidecar_for
 from console.ui.bulk.preview import PREVIEW_ITEMS, BulkPreview, read_bulk_preview
 from console.ui.bulk.resume_bar import how_far
 from console.ui.formatting import format_duration
 from console.ui.protection import gate_button
 from console.ui.records.io_files import (
     RateMeter,
-    atomic_output,
     format_bytes,
     format_count,
     in_file_thread,
@@ -138,18 +141,6 @@ def format_of(path: Path) -> SourceFormat:
     if suffix == ".json":
         return "json"
     return "ndjson"
-
-
-def write_rejects(target: Path, rejected: list[tuple[int, str]]) -> int:
-    """Every rejected item as NDJSON `{"item": index, "reason": text}` (as the CLI's
-    `--rejects`); returns how many lines were written."""
-    # Private and whole: the reasons quote the items' data (a data file, 0600), and a
-    # failed write must not leave half a file under the name chosen.
-    with atomic_output(target) as out:
-        for index, reason in rejected:
-            line = json.dumps({"item": index, "reason": reason}, ensure_ascii=False) + "\n"
-            out.write(line.encode("utf-8"))
-    return len(rejected)
 
 
 class BulkIngestDialog(QDialog):
@@ -839,6 +830,7 @@ class BulkIngestDialog(QDialog):
             return True
         try:
             path.unlink(missing_ok=True)
+            sidecar_for(path).unlink(missing_ok=True)
         except OSError as exc:
             self.run_error.setText(
                 f"The progress kept for resuming could not be removed: {path} "
@@ -928,11 +920,11 @@ class BulkIngestDialog(QDialog):
         self.report_label.setText(
             f"{format_count(summary.items_sent)} items accepted in "
             f"{counted(summary.batches_done, 'batch', 'batches')}; {replays}; "
-            f"{len(summary.rejected):,} items rejected; "
+            f"{summary.rejected_count:,} items rejected; "
             f"{counted(summary.batches_retried, 'batch', 'batches')} retried."
         )
         self.report_label.show()
-        self._show_rejects(summary.rejected)
+        self._show_rejects(summary.rejects)
         self._show_ids(summary)
         self._set_state("finished")
         if self._plan is not None:
@@ -941,22 +933,22 @@ class BulkIngestDialog(QDialog):
             self.refresh_feed_count(until=self._plan[0].record_count + summary.items_sent)
         self.upload_finished.emit(summary)
 
-    def _show_rejects(self, rejected: list[tuple[int, str]]) -> None:
-        shown = rejected[:LISTED_REJECTS]
+    def _show_rejects(self, rejects: RejectedItems) -> None:
+        shown = rejects.first[:LISTED_REJECTS]
         self.rejects_table.setRowCount(len(shown))
         for row, (index, reason) in enumerate(shown):
             self.rejects_table.setItem(row, 0, QTableWidgetItem(f"[{index}]"))
             self.rejects_table.setItem(row, 1, QTableWidgetItem(reason))
         self.rejects_table.resizeColumnToContents(0)
-        self.rejects_table.setVisible(bool(rejected))
-        self.save_rejects_button.setVisible(bool(rejected))
-        if len(rejected) > LISTED_REJECTS:
+        self.rejects_table.setVisible(bool(rejects))
+        self.save_rejects_button.setVisible(bool(rejects))
+        if rejects.count > LISTED_REJECTS:
             self.rejects_note.setText(
-                f"The first {LISTED_REJECTS} of {len(rejected):,} rejected items are listed "
+                f"The first {LISTED_REJECTS} of {rejects.count:,} rejected items are listed "
                 "(by index in the file, from [0]); Save rejected… writes them all."
             )
             self.rejects_note.show()
-        elif rejected:
+        elif rejects:
             self.rejects_note.setText("Items are named by their index in the file, from [0].")
             self.rejects_note.show()
 
@@ -1019,6 +1011,9 @@ class BulkIngestDialog(QDialog):
         """Closed while uploading: stop, keeping the manifest (an interrupted upload)."""
         for name in (FEEDS_TASK, FEED_COUNT_TASK, PREVIEW_TASK, REJECTS_TASK):
             self.runner.cancel(name)
+        if self.summary is not None:
+            # The summary is dismissed: nothing can save its rejected items any more.
+            self.summary.rejects.discard()
         if self.state == "running" and self._stop_reason is None:
             self._stop_reason = "close"
             self.runner.cancel(UPLOAD_TASK)
@@ -1044,16 +1039,17 @@ class BulkIngestDialog(QDialog):
         return chooser
 
     def save_rejects(self, target: Path) -> asyncio.Task[Any] | None:
-        """Write every rejected item's index and reason to `target`."""
+        """Write every rejected item's index and reason to `target` (NDJSON, 0600, whole),
+        streamed from the upload's file."""
         if self.summary is None:
             return None
         return self.runner.start(
-            self._write_rejects(target, list(self.summary.rejected)), name=REJECTS_TASK
+            self._write_rejects(target, self.summary.rejects), name=REJECTS_TASK
         )
 
-    async def _write_rejects(self, target: Path, rejected: list[tuple[int, str]]) -> None:
+    async def _write_rejects(self, target: Path, rejects: RejectedItems) -> None:
         try:
-            written = await in_file_thread(write_rejects, target, rejected)
+            written = await in_file_thread(rejects.copy_to, target)
         except OSError as exc:
             self.run_error.setText(f"Cannot write {target}: {exc.strerror or exc}")
             self.run_error.show()
