@@ -4,6 +4,7 @@ through the command line and through the API layer's BulkUploader."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -243,3 +244,114 @@ def test_a_killed_upload_resumes_to_exactly_all_records(
     for log_id, idempotency_key in duplicates:
         assert accepted[idempotency_key] < log_id
     assert accepted_total == ITEMS
+
+
+REJECT_ITEMS = 200_000  # every 4th row has no id: 50,000 rejected items
+
+
+def _uploads(state: Path) -> Path:
+    return state / "integration-console" / "uploads"
+
+
+def _sidecar_ahead(state: Path) -> tuple[int, int] | None:
+    """(lines in the sidecar, rejected items the manifest counts) when the sidecar holds
+    lines the manifest does not count yet (the state a kill must be able to survive)."""
+    manifests = list(_uploads(state).glob("*.json"))
+    sidecars = list(_uploads(state).glob("*.rejects.ndjson"))
+    if len(manifests) != 1 or len(sidecars) != 1:
+        return None
+    try:
+        counted = int(json.loads(manifests[0].read_bytes())["rejected_count"])
+        lines = sidecars[0].read_bytes().count(b"\n")
+    except (OSError, ValueError, KeyError):
+        return None
+    return (lines, counted) if lines > counted else None
+
+
+def _kill_when_sidecar_ahead(
+    argv: list[str], env: dict[str, str], state: Path, output: Path
+) -> int:
+    """Run the upload and SIGKILL it once the sidecar is ahead of the manifest; returns the
+    largest manifest seen meanwhile (bytes)."""
+    largest = 0
+    with output.open("w") as sink:
+        child = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+
+        def ahead() -> bool:
+            nonlocal largest
+            if child.poll() is not None:
+                pytest.fail(f"the upload ended before the kill: {output.read_text()[-3000:]}")
+            for manifest in _uploads(state).glob("*.json"):
+                with contextlib.suppress(OSError):
+                    largest = max(largest, manifest.stat().st_size)
+            return _sidecar_ahead(state) is not None
+
+        eventually(ahead, 120)
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    return largest
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_killed_uploads_with_50000_rejected_items_list_each_once_in_a_small_manifest(
+    bulk_server: SandboxProcess, tmp_path: Path
+) -> None:
+    """Killed while the sidecar holds rejected items the manifest does not count yet, and
+    run again: --rejects lists each of the 50,000 rejected items once, and the manifest
+    stayed a few KB all along (it keeps a count and the first 100)."""
+    server = bulk_server
+    key = mint_key(server.data_dir, account="bulk-rejects", kind="ingest", feed=FEED)
+    data = tmp_path / "rows.ndjson"
+    with data.open("w", encoding="utf-8") as out:
+        out.write(
+            "".join(
+                f'{{"id":"r{n:07d}"}}\n' if n % 4 else f'{{"sku":"s{n:07d}"}}\n'
+                for n in range(REJECT_ITEMS)
+            )
+        )
+    bad = list(range(0, REJECT_ITEMS, 4))
+    state = tmp_path / "state"
+    rejects = tmp_path / "rejects.ndjson"
+    env = {
+        **os.environ,
+        "INTEGRATION_CONSOLE_INGEST_KEY": key,
+        "INTEGRATION_CONSOLE_MANIFEST_EVERY": "3",
+        "XDG_STATE_HOME": str(state),
+    }
+    argv = [
+        *_command("cli", server, key, data, state)[:-1],
+        "--item-key",
+        "id",
+        "--rejects",
+        str(rejects),
+        str(data),
+    ]
+    largest = 0
+    ahead_at_kill: tuple[int, int] | None = None
+    for _attempt in range(3):  # a kill can land just after a manifest write: kill again
+        largest = max(largest, _kill_when_sidecar_ahead(argv, env, state, tmp_path / "run.txt"))
+        ahead_at_kill = _sidecar_ahead(state)
+        if ahead_at_kill is not None:
+            break
+    assert ahead_at_kill is not None, "no kill left the sidecar ahead of the manifest"
+    assert not rejects.exists()
+
+    final = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240)
+    assert final.returncode == 1, (final.stdout, final.stderr[-3000:])  # 1: items rejected
+    assert "150000 items sent" in final.stdout
+    assert ", 50000 rejected," in final.stdout
+    listed = [line for line in final.stderr.splitlines() if line.startswith("item ")]
+    assert [int(line.split()[1].rstrip(":")) for line in listed] == bad[:20]
+    written = [json.loads(line)["item"] for line in rejects.read_text("utf-8").splitlines()]
+    assert len(written) == len(bad)
+    assert sorted(written) == bad  # each once
+    assert rejects.stat().st_mode & 0o777 == 0o600
+    assert list(_uploads(state).iterdir()) == []  # manifest and sidecar gone
+    # 50,000 [index, reason] pairs in the manifest would be ~3 MB.
+    assert 0 < largest < 16_000, largest

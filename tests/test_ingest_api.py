@@ -394,3 +394,245 @@ def test_batches_over_the_body_cap_are_refused_up_front(tmp_path: Path) -> None:
         BulkUploader(client, FEED, source, max_batch_bytes=1_048_577)
     with pytest.raises(ValueError, match="max_items"):
         BulkUploader(client, FEED, source, max_items=10_001)
+
+
+def test_fifty_thousand_rejected_items_keep_the_manifest_small_and_stream_each_once(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    """Every other row of 100,000 lacks the id: the manifest, written after every batch,
+    keeps a count and the first 100, while every rejected item is in the private sidecar,
+    streamed from it exactly once."""
+    import stat
+
+    from console.api.upload_rejects import FIRST_REJECTS
+
+    admin, ingest = keys
+    count = 100_000
+    source = tmp_path / "rows.ndjson"
+    source.write_text(
+        "".join(
+            json.dumps({"id": f"r{n:06d}"} if n % 2 == 0 else {"name": f"n{n}"}) + "\n"
+            for n in range(count)
+        )
+    )
+    manifests = tmp_path / "manifests"
+    largest = [0]
+    sidecar_modes: set[int] = set()
+
+    def watch(progress: UploadProgress) -> None:
+        for path in manifests.glob("*.json"):
+            largest[0] = max(largest[0], path.stat().st_size)
+        for path in manifests.glob("*.rejects.ndjson"):
+            sidecar_modes.add(stat.S_IMODE(path.stat().st_mode))
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        try:
+            # No item key: the server's first 400 names the id field, then the rest of the
+            # rows without it are left out locally.
+            summary = await BulkUploader(
+                client,
+                FEED,
+                source,
+                manifest_dir=manifests,
+                max_items=2000,
+                manifest_every=1,
+                on_progress=watch,
+            ).run()
+        finally:
+            await client.aclose()
+        rejects = summary.rejects
+        bad = list(range(1, count, 2))
+        assert summary.rejected_count == rejects.count == len(bad) == 50_000
+        assert summary.items_sent == 50_000
+        assert [index for index, _ in rejects.first] == bad[:FIRST_REJECTS]
+        streamed = [index for index, _ in rejects]
+        assert len(streamed) == 50_000
+        assert sorted(streamed) == bad  # every one, once
+        assert all(reason.startswith(f"[{i}].id") for i, reason in rejects.first)
+        assert rejects.path is not None
+        assert rejects.path.parent == manifests
+        assert stat.S_IMODE(rejects.path.stat().st_mode) == 0o600
+        assert list(manifests.glob("*.json")) == []  # the manifest went at the end
+        rejects.discard()
+        assert list(manifests.iterdir()) == []
+        assert await _records(sandbox_url, admin, 50_000) == 50_000
+
+    run(main())
+    # 50,000 [index, reason] pairs would be ~2.5 MB rewritten after every batch.
+    assert 0 < largest[0] < 16_000, largest[0]
+    assert sidecar_modes == {0o600}
+
+
+def _rows_every_third_without_id(path: Path, count: int) -> Path:
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"t{n:05d}"} if n % 3 else {"name": f"n{n}"}) + "\n"
+            for n in range(count)
+        )
+    )
+    return path
+
+
+def test_a_resume_after_a_kill_keeps_each_rejected_item_exactly_once(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    """The state a SIGKILL leaves: the sidecar holds the rejected items of batches the last
+    manifest write does not record (and half a line); a resume drops those lines, sends the
+    batches again, and ends with every rejected item once."""
+    admin, ingest = keys
+    source = _rows_every_third_without_id(tmp_path / "rows.ndjson", 6000)
+    total = len(list(batches(source, "ndjson", max_items=500, item_key="id")))
+    assert total == 8  # 500 items sent a batch, and the rows without id among them
+    manifests = tmp_path / "manifests"
+    snapshot: dict[str, bytes] = {}
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        try:
+            six = asyncio.Event()
+
+            def progress(p: UploadProgress) -> None:
+                if p.batches_done == 3 and not snapshot:
+                    [manifest] = manifests.glob("*.json")  # written after every batch
+                    snapshot["manifest"] = manifest.read_bytes()
+                if p.batches_done >= 6:
+                    six.set()
+
+            uploader = BulkUploader(
+                client,
+                FEED,
+                source,
+                item_key="id",
+                manifest_dir=manifests,
+                max_items=500,
+                concurrency=1,
+                manifest_every=1,
+                on_progress=progress,
+            )
+            task = asyncio.create_task(uploader.run())
+            await asyncio.wait_for(six.wait(), 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # As if killed after batch 6's lines were appended but before the manifest
+            # recorded batches 4 to 6, in the middle of appending a line.
+            manifest_path = uploader.manifest_path
+            assert manifest_path is not None
+            manifest_path.write_bytes(snapshot["manifest"])
+            [sidecar] = manifests.glob("*.rejects.ndjson")
+            counted = json.loads(snapshot["manifest"])["rejected_count"]
+            assert sidecar.read_bytes().count(b"\n") > counted > 0
+            with sidecar.open("ab") as tail:
+                tail.write(b'{"item": 3999, "rea')
+            exchanges = Exchanges(client)
+            summary = await BulkUploader(
+                client, FEED, source, item_key="id", manifest_dir=manifests, max_items=500
+            ).run()
+        finally:
+            await client.aclose()
+        assert exchanges.posts == total - 3  # batches 4 to 6 again (answered as replays)
+        assert summary.duplicates >= 3
+        bad = list(range(0, 6000, 3))
+        streamed = sorted(index for index, _ in summary.rejects)
+        assert streamed == bad
+        assert summary.rejected_count == len(bad)
+        summary.rejects.discard()
+        assert await _records(sandbox_url, admin, 4000) == 4000
+
+    run(main())
+
+
+def test_a_manifest_of_the_previous_version_resumes_with_its_rejected_items(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    """A version 1 manifest (every rejected item listed in it) is migrated to the sidecar
+    when loaded, and the upload resumes from it: its items, then the rest, each once."""
+    from console.api.ingest_sources import content_sha256
+    from console.api.upload_rejects import sidecar_for
+
+    _, ingest = keys
+    source = _rows_every_third_without_id(tmp_path / "rows.ndjson", 4500)
+    cut = list(batches(source, "ndjson", max_items=1000, item_key="id"))
+    manifests = tmp_path / "manifests"
+    store = ManifestStore(manifests)
+    assert len(cut) == 3  # 1,000 items sent a batch
+    old_reasons = [[n, f"[{n}].id: said by the earlier version"] for n, _ in cut[0].rejected]
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        try:
+            manifest_path = store.path_for(client.base_url, FEED, content_sha256(source))
+            manifests.mkdir(mode=0o700)
+            # What version 1 wrote after the first batch (its keys, as `asdict` gave them).
+            version_1 = {
+                "url": client.base_url,
+                "feed": FEED,
+                "source_id": content_sha256(source),
+                "path": str(source.resolve()),
+                "size": source.stat().st_size,
+                "mtime_ns": source.stat().st_mtime_ns,
+                "format": "ndjson",
+                "item_key": "id",
+                "max_batch_bytes": 1_000_000,
+                "max_items": 1000,
+                "done": [[cut[0].start, cut[0].end]],
+                "done_keys": [],
+                "rejected": old_reasons,
+                "counters": {
+                    "items_sent": 1000,
+                    "duplicates": 0,
+                    "duplicate_items": 0,
+                    "retries": 0,
+                    "batches_retried": 0,
+                    "batches_done": 1,
+                    "bytes_done": 0,
+                },
+                "created_at": 1.0,
+                "updated_at": 2.0,
+                "version": 1,
+            }
+            manifest_path.write_text(json.dumps(version_1))
+            manifest_path.chmod(0o600)
+            exchanges = Exchanges(client)
+            summary = await BulkUploader(
+                client, FEED, source, item_key="id", manifest_dir=manifests, max_items=5000
+            ).run()
+        finally:
+            await client.aclose()
+        assert exchanges.posts == 2  # the first batch is not sent again
+        assert summary.batches_done == 3
+        assert summary.items_sent == 3000
+        streamed = sorted(summary.rejects)
+        assert [index for index, _ in streamed] == list(range(0, 4500, 3))
+        assert [list(entry) for entry in streamed[: len(old_reasons)]] == old_reasons
+        assert summary.rejected_count == summary.rejects.count == 1500
+        assert summary.rejects.first == [tuple(entry) for entry in old_reasons[:100]]
+        assert not manifest_path.exists()
+        assert not sidecar_for(manifest_path).exists()  # handed over under its own name
+        summary.rejects.discard()
+        assert list(manifests.iterdir()) == []
+
+    run(main())
+
+
+def test_loading_a_version_1_manifest_moves_its_list_to_the_sidecar(tmp_path: Path) -> None:
+    store = ManifestStore(tmp_path / "uploads")
+    manifest = Manifest(url="http://h", feed="f", source_id="ab" * 32)
+    body = manifest.to_json() | {"version": 1, "rejected": [[7, "seven"], [2, "two"]]}
+    for key in ("rejected_count", "rejected_first", "rejects_bytes"):
+        del body[key]
+    path = store.path_for("http://h", "f", "ab" * 32)
+    path.parent.mkdir(mode=0o700)
+    path.write_text(json.dumps(body))
+    loaded = store.load("http://h", "f", "ab" * 32)
+    assert loaded is not None
+    assert (loaded.rejected_count, loaded.rejected_first) == (2, [[2, "two"], [7, "seven"]])
+    on_disk = json.loads(path.read_text())
+    assert on_disk["version"] == 2
+    assert "rejected" not in on_disk
+    sidecar = store.rejects_path_for("http://h", "f", "ab" * 32)
+    assert on_disk["rejects_bytes"] == sidecar.stat().st_size
+    assert sidecar.stat().st_mode & 0o777 == 0o600
+    lines = [json.loads(line) for line in sidecar.read_text().splitlines()]
+    assert lines == [{"item": 7, "reason": "seven"}, {"item": 2, "reason": "two"}]
