@@ -324,3 +324,53 @@ def test_many_rejected_items_take_two_requests_a_batch_and_list_the_first_20(
         time.sleep(0.05)
     assert _ingest_requests(sandbox_url, admin, ingest) == 2
     assert _record_count(sandbox_url, admin, 2_000) >= 2_000
+
+
+def test_rejects_go_to_the_file_and_the_uploads_directory_is_left_empty(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    _, ingest = keys
+    source = tmp_path / "rows.ndjson"
+    source.write_text(
+        "".join(json.dumps({"id": i} if i % 5 else {"sku": i}) + "\n" for i in range(500))
+    )
+    missing = tmp_path / "no-such-dir" / "rejects.ndjson"
+    early = _ingest(
+        ["--url", sandbox_url, "--feed", FEED, "--rejects", str(missing), str(source)],
+        ingest,
+        tmp_path,
+    )
+    assert early.returncode == 2, early.stderr  # said before anything is sent
+    assert "--rejects" in early.stderr
+    assert early.stdout == ""
+
+    rejects = tmp_path / "rejects.ndjson"
+    args = ["--url", sandbox_url, "--feed", FEED, "--item-key", "id", "--rejects", str(rejects)]
+    result = _ingest([*args, str(source)], ingest, tmp_path)
+    assert result.returncode == 1, result.stderr
+    written = [json.loads(line)["item"] for line in rejects.read_text().splitlines()]
+    assert written == list(range(0, 500, 5))
+    assert oct(rejects.stat().st_mode & 0o777) == "0o600"  # the reasons may quote the data
+    uploads = tmp_path / "integration-console" / "uploads"
+    assert list(uploads.iterdir()) == []  # neither manifest nor rejected items left behind
+
+
+def test_rejects_that_cannot_be_written_are_kept_and_named(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    _, ingest = keys
+    source = tmp_path / "rows.ndjson"
+    source.write_text(
+        "".join(json.dumps({"id": i} if i % 5 else {"sku": i}) + "\n" for i in range(50))
+    )
+    taken = tmp_path / "a-directory"
+    taken.mkdir()
+    args = ["--url", sandbox_url, "--feed", FEED, "--item-key", "id", "--rejects", str(taken)]
+    result = _ingest([*args, str(source)], ingest, tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert f"cannot write {taken}" in result.stderr
+    kept = re.search(r"rejected items are kept in (\S+)$", result.stderr.strip())
+    assert kept, result.stderr
+    lines = Path(kept.group(1)).read_text().splitlines()
+    assert [json.loads(line)["item"] for line in lines] == list(range(0, 50, 5))
+    assert Path(kept.group(1)).parent == tmp_path / "integration-console" / "uploads"

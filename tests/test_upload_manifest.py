@@ -72,3 +72,74 @@ def test_a_changed_file_gets_a_new_manifest_and_the_old_one_goes(tmp_path: Path)
     second = run(attempt())
     assert second != first
     assert sorted(manifests.glob("*.json")) == [second]
+
+
+def test_forgetting_an_upload_removes_its_rejected_items_too(tmp_path: Path) -> None:
+    """Discard (the resume bar), a changed file's stale manifest, and handed-over files
+    left behind by a killed process (after a week) take their sidecars with them."""
+    import os
+    import time
+
+    from console.api.upload_manifest import PendingUpload
+    from console.api.upload_rejects import HANDED_OVER_SUFFIX, RejectsFile, sweep_handed_over
+
+    store = ManifestStore(tmp_path / "uploads")
+    kept, stale = (
+        Manifest(url="http://h", feed="f", source_id=c * 64, path="/data/x.ndjson") for c in "ab"
+    )
+    for manifest in (kept, stale):
+        RejectsFile(store.rejects_path_for(manifest.url, manifest.feed, manifest.source_id)).append(
+            [(1, "why")]
+        )
+        store.save(manifest)
+    store.remove_stale(
+        "http://h", "f", "/data/x.ndjson", keep=store.path_for("http://h", "f", "a" * 64).stem
+    )
+    assert not store.rejects_path_for("http://h", "f", "b" * 64).exists()
+    kept_sidecar = store.rejects_path_for("http://h", "f", "a" * 64)
+    assert kept_sidecar.exists()
+    store.discard(PendingUpload(store.path_for("http://h", "f", "a" * 64), kept))
+    assert list(store.directory.iterdir()) == []
+
+    old, young = (store.directory / f"{name}{HANDED_OVER_SUFFIX}" for name in ("old", "young"))
+    for path in (old, young):
+        path.write_text('{"item": 1, "reason": "why"}\n')
+    week = 8 * 24 * 3600
+    os.utime(old, (time.time() - week, time.time() - week))
+    sweep_handed_over(store.directory)
+    assert list(store.directory.iterdir()) == [young]
+
+
+def test_reasons_are_capped_and_a_resume_cuts_back_to_what_the_manifest_counts(
+    tmp_path: Path,
+) -> None:
+    from console.api.upload_rejects import MAX_REASON_CHARS, RejectsFile
+
+    sidecar = RejectsFile(tmp_path / "x.rejects.ndjson")
+    sidecar.append([(0, "x" * 50_000)])
+    [line] = (tmp_path / "x.rejects.ndjson").read_text("utf-8").splitlines()
+    reason = json.loads(line)["reason"]
+    assert len(reason) == MAX_REASON_CHARS
+    assert reason.endswith("…")
+    sidecar.close()
+    assert sidecar.keep(len(line) + 1)
+    assert not sidecar.keep(len(line) + 2)  # the manifest counts more than the file holds
+    assert sidecar.keep(0)
+    assert not (tmp_path / "x.rejects.ndjson").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_after_a_failed_append_nothing_more_is_appended() -> None:
+    """A half-written line must not be followed by more lines (the manifest's byte count
+    would no longer end on a line): the batch fails, and so does every later append."""
+    import errno
+
+    from console.api.upload_rejects import RejectsFile
+
+    full = RejectsFile(Path("/dev/full"))  # every write: ENOSPC, a real full disk
+    with pytest.raises(OSError, match="No space left") as caught:
+        full.append([(1, "why")])
+    assert caught.value.errno == errno.ENOSPC
+    with pytest.raises(OSError, match="an earlier write of the rejected items failed"):
+        full.append([(2, "why")])
+    full.close()

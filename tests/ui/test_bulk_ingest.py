@@ -264,6 +264,40 @@ def test_rejected_items_are_listed_and_saved(
     assert not kept.exists()  # dismissed: nothing can save them any more
 
 
+def test_past_the_first_100_rejected_items_save_writes_every_one_from_the_file(
+    qtbot: QtBot,
+    window: MainWindow,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    state_home: Path,
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    bad = frozenset(range(1, 600, 4))
+    path = write_items(tmp_path / "items.ndjson", 600, without_id=bad)
+    dialog = open_dialog(qtbot, window, path)
+    dialog.max_items = 100
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
+        dialog.start_button.click()
+    summary = finished.args[0]  # type: ignore[index]
+    assert summary.rejected_count == len(bad) == 150
+    assert len(summary.rejects.first) == 100  # what the summary holds: no list of all
+    assert dialog.rejects_table.rowCount() == 100
+    assert dialog.rejects_table.item(99, 0).text() == f"[{sorted(bad)[99]}]"  # type: ignore[union-attr]
+    assert "The first 100 of 150 rejected items" in dialog.rejects_note.text()
+    assert "150 items rejected" in dialog.report_label.text()
+    target = tmp_path / "rejected.ndjson"
+    with qtbot.waitSignal(dialog.rejects_saved, timeout=15000) as saved:
+        dialog.save_rejects(target)
+    assert saved.args == [str(target), 150]
+    items = [json.loads(line)["item"] for line in target.read_text("utf-8").splitlines()]
+    assert sorted(items) == sorted(bad)
+    assert len(items) == 150
+    assert [p.name for p in state_home.iterdir()] != []  # kept while the summary is shown
+    dialog.reject()
+    assert list(state_home.iterdir()) == []
+
+
 def test_a_one_batch_upload_says_1_batch(
     qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
 ) -> None:
