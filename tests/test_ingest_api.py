@@ -250,7 +250,7 @@ def test_items_the_server_refuses_are_listed_and_the_rest_sent(
             await client.aclose()
         assert [index for index, _ in summary.rejects.first] == [3, 1500]
         assert summary.rejects.first[1][1].startswith("[1500].id")
-        assert sorted(summary.rejects) == summary.rejects.first  # streamed from its file
+        assert list(summary.rejects) == summary.rejects.first  # streamed from its file
         summary.rejects.discard()
         assert summary.items_sent == 1998
         # Each batch is refused at most once, then sent without the item; a batch sent after
@@ -447,8 +447,7 @@ def test_fifty_thousand_rejected_items_keep_the_manifest_small_and_stream_each_o
         assert summary.items_sent == 50_000
         assert [index for index, _ in rejects.first] == bad[:FIRST_REJECTS]
         streamed = [index for index, _ in rejects]
-        assert len(streamed) == 50_000
-        assert sorted(streamed) == bad  # every one, once
+        assert streamed == bad  # every one, once, by index (batches finish in any order)
         assert all(reason.startswith(f"[{i}].id") for i, reason in rejects.first)
         assert rejects.path is not None
         assert rejects.path.parent == manifests
@@ -534,8 +533,8 @@ def test_a_resume_after_a_kill_keeps_each_rejected_item_exactly_once(
         assert exchanges.posts == total - 3  # batches 4 to 6 again (answered as replays)
         assert summary.duplicates >= 3
         bad = list(range(0, 6000, 3))
-        streamed = sorted(index for index, _ in summary.rejects)
-        assert streamed == bad
+        streamed = [index for index, _ in summary.rejects]
+        assert streamed == bad  # by index, though run 1's batches 4 to 6 were dropped
         assert summary.rejected_count == len(bad)
         summary.rejects.discard()
         assert await _records(sandbox_url, admin, 4000) == 4000
@@ -603,7 +602,7 @@ def test_a_manifest_of_the_previous_version_resumes_with_its_rejected_items(
         assert exchanges.posts == 2  # the first batch is not sent again
         assert summary.batches_done == 3
         assert summary.items_sent == 3000
-        streamed = sorted(summary.rejects)
+        streamed = list(summary.rejects)
         assert [index for index, _ in streamed] == list(range(0, 4500, 3))
         assert [list(entry) for entry in streamed[: len(old_reasons)]] == old_reasons
         assert summary.rejected_count == summary.rejects.count == 1500

@@ -143,3 +143,35 @@ def test_after_a_failed_append_nothing_more_is_appended() -> None:
     with pytest.raises(OSError, match="an earlier write of the rejected items failed"):
         full.append([(2, "why")])
     full.close()
+
+
+def test_rejected_items_stream_by_index_whatever_order_their_batches_finished(
+    tmp_path: Path,
+) -> None:
+    """Batches (disjoint ranges of items) finish out of order, over several runs: the file
+    holds sorted runs in any order, overlapping where consecutive batches finished in order
+    around a late one; reading merges them by index."""
+    from console.api.upload_rejects import RejectsFile
+
+    sidecar = RejectsFile(tmp_path / "u.rejects.ndjson")
+    batches_finished = [
+        [(0, "a"), (3, "b")],  # items 0-9
+        [(21, "e"), (25, "f")],  # items 20-29: before 10-19, one rising run with 0-9
+        [(12, "c"), (18, "d")],  # items 10-19, late
+        [(40, "h")],
+        [(30, "g"), (31, "g2")],
+        [(5000, "z")],
+    ]
+    for entries in batches_finished:
+        sidecar.append(entries)
+    count = sum(len(entries) for entries in batches_finished)
+    rejects = sidecar.hand_over(count, [])
+    expected = sorted(entry for entries in batches_finished for entry in entries)
+    assert list(rejects) == expected
+    target = tmp_path / "out.ndjson"
+    assert rejects.copy_to(target) == count
+    lines = [json.loads(line) for line in target.read_text("utf-8").splitlines()]
+    assert [(line["item"], line["reason"]) for line in lines] == expected
+    rejects.discard()
+    assert rejects.path is not None
+    assert not rejects.path.exists()

@@ -15,7 +15,8 @@ damaged one: the upload starts again (the server answers what it has as replays)
 
 When the upload finishes, the sidecar is renamed to a name of its own (so a new upload of the
 same file starts a new one) and handed to the caller as `RejectedItems`: the count, the first
-few, and every item streamed from the file, never a list of all of them. The caller removes
+few, and every item streamed from the file by index (batches finish out of order: their
+sorted runs are merged as the file is read), never a list of all of them. The caller removes
 it (`discard`) once it has handed the items on; a process that exits first removes it too,
 and a handed-over file left behind by a killed process is swept after `HANDED_OVER_MAX_AGE`.
 """
@@ -26,6 +27,7 @@ import contextlib
 import heapq
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -40,7 +42,8 @@ MAX_REASON_CHARS = 1000  # a longer reason is cut (the server's messages may quo
 SIDECAR_SUFFIX = ".rejects.ndjson"
 HANDED_OVER_SUFFIX = ".finished-rejects.ndjson"
 HANDED_OVER_MAX_AGE = 7 * 24 * 3600.0  # seconds; a killed process's leftovers are swept after
-_COPY_CHUNK = 1 << 20
+_READ_CHUNK = 1 << 16  # bytes read at a time from each run being merged
+_ITEM = re.compile(rb'^\{"item": (\d+),')  # how `encode` starts every line
 
 
 def capped(reason: str) -> str:
@@ -205,10 +208,76 @@ def _remove(path: Path | None, temporary: Path | None) -> None:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
+def _index(line: bytes) -> int:
+    match = _ITEM.match(line)
+    return int(match.group(1)) if match else int(json.loads(line)["item"])
+
+
+def _lines(fd: int, start: int, end: int) -> Iterator[bytes]:
+    """The lines of the file `fd` from byte `start` to `end`, read a chunk at a time."""
+    rest = b""
+    while start < end:
+        chunk = os.pread(fd, min(_READ_CHUNK, end - start), start)
+        if not chunk:
+            break
+        start += len(chunk)
+        *lines, rest = (rest + chunk).split(b"\n")
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest + b"\n"
+
+
+def _runs(fd: int) -> list[tuple[int, int, int]]:
+    """(first index, start, end) of each run of lines with rising indexes in the file."""
+    runs: list[tuple[int, int, int]] = []
+    start = offset = 0
+    first = previous = -1
+    for line in _lines(fd, 0, os.fstat(fd).st_size):
+        index = _index(line)
+        if index <= previous:
+            runs.append((first, start, offset))
+            start, first = offset, index
+        elif first < 0:
+            first = index
+        previous = index
+        offset += len(line)
+    if offset > start:
+        runs.append((first, start, offset))
+    return runs
+
+
+def _in_order(fd: int) -> Iterator[bytes]:
+    """The file's lines by item index, in bounded memory.
+
+    A batch's lines are appended sorted, and batches cover disjoint ranges of items, so the
+    file is a few sorted runs (as many as batches finished out of order). They are merged,
+    each opened only once the merge reaches its first index: the runs read at once are the
+    ones whose ranges overlap, not all of them.
+    """
+    runs = sorted(_runs(fd))
+    heap: list[tuple[int, int, bytes, Iterator[bytes]]] = []
+    opened = 0
+    while heap or opened < len(runs):
+        while opened < len(runs) and (not heap or runs[opened][0] <= heap[0][0]):
+            _, start, end = runs[opened]
+            reader = _lines(fd, start, end)
+            line = next(reader)
+            heapq.heappush(heap, (_index(line), opened, line, reader))
+            opened += 1
+        _, number, line, reader = heap[0]
+        yield line
+        following = next(reader, None)
+        if following is None:
+            heapq.heappop(heap)
+        else:
+            heapq.heapreplace(heap, (_index(following), number, following, reader))
+
+
 class RejectedItems:
     """A finished upload's rejected items: `count`, `first` (up to FIRST_REJECTS, lowest
-    indexes first), and every one streamed from `path`, in the order their batches finished
-    (iterate, or `copy_to`). `discard` removes the file; so does the end of the process."""
+    indexes first), and every one streamed from `path` by index (iterate, or `copy_to`).
+    `discard` removes the file; so does the end of the process."""
 
     def __init__(
         self,
@@ -230,25 +299,26 @@ class RejectedItems:
         return self.count > 0
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
-        """Every rejected item, (index, reason), read line by line from the file."""
+        """Every rejected item, (index, reason), by index, read from the file as it goes."""
+        for line in self._lines():
+            entry = json.loads(line)
+            yield int(entry["item"]), str(entry["reason"])
+
+    def _lines(self) -> Iterator[bytes]:
         if self.path is None:
             return
-        with self.path.open("rb") as lines:
-            for line in lines:
-                entry = json.loads(line)
-                yield int(entry["item"]), str(entry["reason"])
+        with self.path.open("rb") as file:
+            yield from _in_order(file.fileno())
 
     def copy_to(self, target: Path) -> int:
-        """Write every rejected item to `target` as NDJSON `{"item": index, "reason": text}`:
-        private (0600), and only whole (a temporary file renamed over it). Returns how many
-        items were written. Blocking."""
+        """Write every rejected item to `target` as NDJSON `{"item": index, "reason": text}`,
+        by index: private (0600), and only whole (a temporary file renamed over it). Returns
+        how many items were written. Blocking."""
         target = Path(target)
         fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
             with os.fdopen(fd, "wb") as out:
-                if self.path is not None:
-                    with self.path.open("rb") as source:
-                        shutil.copyfileobj(source, out, _COPY_CHUNK)
+                out.writelines(self._lines())
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, target)
