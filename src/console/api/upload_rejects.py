@@ -182,8 +182,11 @@ class RejectsFile:
         if self._temporary is None:
             stem = path.name.removesuffix(SIDECAR_SUFFIX)
             target = path.with_name(f"{stem}-{secrets.token_hex(4)}{HANDED_OVER_SUFFIX}")
-            os.replace(path, target)
-            path = target
+            try:
+                os.replace(path, target)
+                path = target
+            except OSError:  # the items are all there: hand them over under the old name
+                pass
         items = [(int(i), str(m)) for i, m in first]
         return RejectedItems(count, items, path, temporary=self._temporary)
 
