@@ -278,6 +278,9 @@ def test_an_ingest_key_on_a_full_server_is_told_what_it_may_not_use(
         assert "This key may not use connector logs." in window.find_field.toolTip()
         assert "admin key (fdk_…)" in window.find_field.toolTip()
         assert refusal("find_by_id") == window.find_field.toolTip()
+        window.find_by_id("corr_0123456789")  # an ID clicked in a message, say
+        assert "This key may not use connector logs." in window.status.currentMessage()
+        assert window._finder is None  # nothing was asked of the logs
         # The tabs' actions are refused with the page's sentence; showing a tab shows it.
         assert refusal("keys.add") == "This key may not use API keys."
         assert refusal("pipelines.new") == "This key may not use pipelines."

@@ -346,6 +346,10 @@ class MainWindow(QMainWindow):
 
     def find_by_id(self, text: str) -> None:
         """Look up a request, correlation or idempotency ID, GUID or system id."""
+        if not self.session.capabilities.allows("logs"):
+            # From the banner's ID, say: the lookup reads the logs, so it would only fail.
+            self.status.showMessage(self.find_field.toolTip(), 8000)
+            return
         self.finder.find(text)
 
     def open_record(self, feed_id: str, guid: str) -> None:
