@@ -253,6 +253,9 @@ def test_an_ingest_key_may_use_only_its_streams_routes_of_what_is_offered(
         for part, (path, params) in PROBES.items():
             status = http.get(path, params=params).status_code
             assert (status == 403) == (part in found.forbidden), (part, status)
+        # What it may use takes it: its stream, and its own feed's intents.
+        assert http.post("/api/ingest", json={"id": "i-1"}).status_code == 202
+        assert http.post("/ingest/orders/upsert", json={"id": "i-2"}).status_code == 202
     # An admin key of the same account may use everything.
     admin = run(_discover(sandbox_url, mint_key(account, "admin")))
     assert admin.key_kind == "admin"
