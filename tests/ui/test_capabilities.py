@@ -295,3 +295,28 @@ def test_an_ingest_key_on_a_full_server_is_told_what_it_may_not_use(
         assert not window.banner.isVisibleTo(window)
     _bulk_ingest_to_a_named_stream(qtbot, window, tmp_path)
     assert not window.banner.isVisibleTo(window)
+
+
+def test_testing_an_ingest_key_says_what_it_may_use(
+    qtbot: QtBot,
+    bare_window: Any,
+    sandbox_url: str,
+    mint_key: Callable[..., str],
+    account: str,
+) -> None:
+    """ "Test connection" with an ingest key on a full server: the key is not tried on a
+    read it may not make (that 403 failed the test); the result says what it may use."""
+    dialog = bare_window.open_profiles_dialog()
+    dialog.name_edit.setText("Stream")
+    dialog.url_edit.setText(sandbox_url)
+    dialog.key_edit.setText(mint_key(account, "ingest", feed="orders"))
+    with qtbot.waitSignal(dialog.tested, timeout=10000) as result:
+        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    ok, text = result.args
+    assert ok, text
+    assert "its routes take the key at the first use" in text
+    assert "This server offers API keys" in text
+    assert text.endswith(
+        "This key may use ingest intents (/ingest) and stream ingestion (/api/ingest)."
+    )
+    dialog.close()

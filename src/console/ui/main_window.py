@@ -526,19 +526,12 @@ class MainWindow(QMainWindow):
         )
         logs = capabilities.allows("logs")
         self.find_field.setEnabled(logs)
-        self.find_field.setToolTip(
-            ""
-            if logs
-            else " ".join(
-                text
-                for text in (
-                    unavailable_text(capabilities, "logs"),
-                    "Find by ID looks IDs up in them.",
-                    key_reason(capabilities, "logs"),
-                )
-                if text
-            )
+        why = (
+            unavailable_text(capabilities, "logs"),
+            "Find by ID looks IDs up in them.",
+            key_reason(capabilities, "logs"),  # which key may, when this one may not
         )
+        self.find_field.setToolTip("" if logs else " ".join(text for text in why if text))
 
     def _offer_interrupted_uploads(self) -> None:
         if self.session.capabilities.allows("ingest"):
