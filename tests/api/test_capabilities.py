@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import http.server
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import httpx
 import pytest
 
 from console.api.capabilities import (
+    PARTS,
+    PROBES,
     Capabilities,
     describe,
+    describe_key,
     discover,
     discover_trying_key,
+    key_reason,
     parts_from_openapi,
     try_key,
+    unavailable_text,
 )
 from console.api.errors import ApiError
 from console.api.transport import ApiClient
@@ -33,15 +39,23 @@ RESTRICTIONS = [
 
 class NoDocumentProxy:
     """A loopback proxy of a sandbox that publishes no /openapi.json (404 NOT_FOUND, as a
-    server without one answers): discovery has to probe."""
+    server without one answers): discovery has to probe.
 
-    def __init__(self, target: str) -> None:
+    `keys` maps keys of another format (a service whose keys have no prefix the contract
+    names, which the sandbox cannot mint) to sandbox keys; `document` keeps the sandbox's
+    /openapi.json published.
+    """
+
+    def __init__(
+        self, target: str, *, keys: Mapping[str, str] | None = None, document: bool = False
+    ) -> None:
         upstream = httpx.Client(base_url=target, timeout=10)
         self.upstream = upstream
+        aliases = {f"Bearer {alias}": f"Bearer {key}" for alias, key in (keys or {}).items()}
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _forward(self) -> None:
-                if self.path.split("?", 1)[0] == "/openapi.json":
+                if self.path.split("?", 1)[0] == "/openapi.json" and not document:
                     body = b'{"success": false, "error": {"code": "NOT_FOUND", "message": "no"}}'
                     status, headers = 404, {"content-type": "application/json"}
                 else:
@@ -50,7 +64,11 @@ class NoDocumentProxy:
                         self.command,
                         self.path,
                         content=self.rfile.read(length) if length else None,
-                        headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                        headers={
+                            k: aliases.get(v, v) if k.lower() == "authorization" else v
+                            for k, v in self.headers.items()
+                            if k.lower() != "host"
+                        },
                     )
                     body, status = answer.content, answer.status_code
                     headers = {"content-type": answer.headers.get("content-type", "")}
@@ -78,11 +96,11 @@ class NoDocumentProxy:
 
 
 @pytest.fixture
-def no_document_proxy() -> Iterator[Callable[[str], NoDocumentProxy]]:
+def no_document_proxy() -> Iterator[Callable[..., NoDocumentProxy]]:
     proxies: list[NoDocumentProxy] = []
 
-    def make(target: str) -> NoDocumentProxy:
-        proxies.append(NoDocumentProxy(target))
+    def make(target: str, **options: Any) -> NoDocumentProxy:
+        proxies.append(NoDocumentProxy(target, **options))
         return proxies[-1]
 
     yield make
@@ -127,7 +145,7 @@ def test_discovery_reads_the_servers_openapi_document(
 ) -> None:
     server, key = restricted[parts]
     found = run(_discover(str(server.base_url), key))
-    assert found == Capabilities(parts, source="openapi")
+    assert found == Capabilities(parts, source="openapi", key_kind="admin")
 
 
 @pytest.mark.parametrize("parts", RESTRICTIONS, ids=lambda parts: ",".join(sorted(parts)))
@@ -140,7 +158,7 @@ def test_discovery_probes_a_server_without_a_document(
     proxy = no_document_proxy(str(server.base_url))
     assert httpx.get(proxy.url + "/openapi.json").status_code == 404
     found = run(_discover(proxy.url, key))
-    assert found == Capabilities(parts, source="probe")
+    assert found == Capabilities(parts, source="probe", key_kind="admin")
 
 
 def test_the_full_sandbox_offers_everything(sandbox_url: str, admin_key: str) -> None:
@@ -210,3 +228,96 @@ def test_what_a_server_offers_reads_as_a_sentence() -> None:
     assert describe(Capabilities(frozenset({"ingest"}))) == (
         "This server offers stream ingestion (/api/ingest)."
     )
+
+
+# What the contract refuses an ingest key (403 FORBIDDEN): everything under /api/public/v1.
+ADMIN_PARTS = frozenset({"keys", "pipelines", "feeds", "records", "logs"})
+
+
+def test_an_ingest_key_may_use_only_its_streams_routes_of_what_is_offered(
+    sandbox_url: str, mint_key: Callable[..., str], account: str
+) -> None:
+    key = mint_key(account, "ingest", feed="orders")
+    found = run(_discover(sandbox_url, key))
+    # The server offers every part, whoever asks; this key may not use the admin ones.
+    assert found.source == "openapi"
+    assert found.parts == frozenset(PARTS)
+    assert found.key_kind == "ingest"
+    assert found.forbidden == ADMIN_PARTS
+    assert [part for part in PARTS if found.allows(part)] == ["intents", "ingest"]
+    assert all(found.offers(part) for part in found.forbidden)
+    # The real server agrees: each forbidden part answers this key 403, no other does.
+    with httpx.Client(
+        base_url=sandbox_url, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    ) as http:
+        for part, (path, params) in PROBES.items():
+            status = http.get(path, params=params).status_code
+            assert (status == 403) == (part in found.forbidden), (part, status)
+        # What it may use takes it: its stream, and its own feed's intents.
+        assert http.post("/api/ingest", json={"id": "i-1"}).status_code == 202
+        assert http.post("/ingest/orders/upsert", json={"id": "i-2"}).status_code == 202
+    # An admin key of the same account may use everything.
+    admin = run(_discover(sandbox_url, mint_key(account, "admin")))
+    assert admin.key_kind == "admin"
+    assert admin.forbidden == frozenset()
+
+
+def test_a_probe_answered_403_is_offered_and_recorded_as_forbidden_for_the_key(
+    sandbox_url: str,
+    mint_key: Callable[..., str],
+    account: str,
+    no_document_proxy: Callable[..., NoDocumentProxy],
+) -> None:
+    """A key whose prefix says nothing: what it may use comes from the server's 403s, with
+    or without a document (then only the parts it could be refused are asked)."""
+    ingest_key = mint_key(account, "ingest", feed="orders")
+    admin_key = mint_key(account, "admin")
+    foreign = {"svc-ingest-0001": ingest_key, "svc-admin-0001": admin_key}
+    probing = no_document_proxy(sandbox_url, keys=foreign)
+    found = run(_discover(probing.url, "svc-ingest-0001"))
+    assert found == Capabilities(frozenset(PARTS), "probe", ADMIN_PARTS, key_kind=None)
+    assert run(_discover(probing.url, "svc-admin-0001")) == Capabilities(frozenset(PARTS), "probe")
+    documented = no_document_proxy(sandbox_url, keys=foreign, document=True)
+    found = run(_discover(documented.url, "svc-ingest-0001"))
+    assert found == Capabilities(frozenset(PARTS), "openapi", ADMIN_PARTS, key_kind=None)
+    assert run(_discover(documented.url, "svc-admin-0001")) == Capabilities(
+        frozenset(PARTS), "openapi"
+    )
+    assert "403 FORBIDDEN" in key_reason(found, "logs")
+
+
+def test_switching_to_an_ingest_key_tries_no_admin_read(
+    sandbox_url: str, mint_key: Callable[..., str], account: str
+) -> None:
+    """With a connection to keep, the key is tried before switching: never on a part it
+    may not use (that 403 would fail the switch), so an ingest key has nothing to try."""
+    key = mint_key(account, "ingest", feed="orders")
+
+    async def attempt() -> tuple[Capabilities, bool]:
+        client = ApiClient(sandbox_url, key, max_retries=0)
+        try:
+            capabilities = await discover_trying_key(client)
+            return capabilities, await try_key(client, capabilities)
+        finally:
+            await client.aclose()
+
+    capabilities, tried = run(attempt())
+    assert capabilities.forbidden == ADMIN_PARTS
+    assert not tried
+
+
+def test_what_a_key_may_not_use_reads_as_sentences() -> None:
+    ingest = Capabilities(frozenset(PARTS), "openapi", ADMIN_PARTS, key_kind="ingest")
+    assert unavailable_text(ingest, "keys") == "This key may not use API keys."
+    assert unavailable_text(ingest, "ingest") == ""
+    reason = key_reason(ingest, "keys")
+    assert "ingest key (ik_live_…)" in reason
+    assert "An admin key (fdk_…) may use API keys" in reason
+    assert key_reason(ingest, "ingest") == ""
+    assert describe_key(ingest) == (
+        "This key may use ingest intents (/ingest) and stream ingestion (/api/ingest)."
+    )
+    only_keys = Capabilities(frozenset({"keys", "pipelines"}), "openapi", key_kind="admin")
+    assert unavailable_text(only_keys, "logs") == "This server does not offer connector logs."
+    assert key_reason(only_keys, "logs") == ""
+    assert describe_key(only_keys) == ""

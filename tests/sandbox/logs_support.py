@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from console.sandbox.logs.model import LogBodies, LogEntry, new_request_id
 from console.sandbox.logs.store import insert_entries
@@ -39,10 +41,16 @@ class _ThreadServer(SandboxServer):
 class LiveApp:
     """The app under uvicorn on a loopback port, with its loop in a thread of its own."""
 
-    def __init__(self, data_dir: Path, settings: SandboxSettings | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: SandboxSettings | None = None,
+        wrap: Callable[[Starlette], ASGIApp] | None = None,
+    ) -> None:
         self.app = create_app(data_dir, settings or SandboxSettings(rate_limit_off()))
         config = uvicorn.Config(
-            self.app,
+            # `wrap`: what answers in front of the app (tests/contract_logs.py).
+            wrap(self.app) if wrap is not None else self.app,
             host="127.0.0.1",
             port=0,
             log_level="warning",

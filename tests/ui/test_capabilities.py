@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from console.api.capabilities import TEMPLATES
+from console.api.capabilities import PARTS, TEMPLATES
 from console.config.drafts import DraftStore
 from console.config.profiles import ConnectionProfile, SettingsStore
 from console.config.secrets import SecretStore, profile_account
@@ -209,4 +209,114 @@ def _bulk_ingest_to_a_named_stream(qtbot: QtBot, window: Any, tmp_path: Path) ->
         dialog.start_upload()
     assert finished.args[0].items_sent == 25
     assert finished.args[0].rejected_count == 0
+    dialog.close()
+
+
+def _connect(qtbot: QtBot, window: Any, name: str) -> None:
+    with qtbot.waitSignal(window.connection_ready, timeout=15000):
+        window.connect_profile(window.settings.profile(name))
+    _settle(qtbot, window)
+
+
+def test_an_ingest_key_on_a_full_server_is_told_what_it_may_not_use(
+    qtbot: QtBot,
+    bare_window: Any,
+    secrets: SecretStore,
+    sandbox_url: str,
+    mint_key: Callable[..., str],
+    account: str,
+    tmp_path: Path,
+) -> None:
+    """The server offers every tab's part; an ingest key may use none of them (403 under
+    /api/public/v1): each tab says so and which key may, nothing fails, and the actions
+    follow. Connected first with nothing to keep, then switching from an admin key."""
+    from console.ui.actions import refusal_of
+
+    window = bare_window
+    for name, key in (
+        ("Stream", mint_key(account, "ingest", feed="orders")),
+        ("Admin", mint_key(account, "admin")),
+    ):
+        window.settings.upsert(
+            ConnectionProfile(name, base_url=sandbox_url, environment="development")
+        )
+        secrets.set(profile_account(name), key)
+
+    def refusal(action_id: str) -> str | None:
+        return refusal_of(window.action_registry.get(action_id), window.session.protection)
+
+    for step in ("Stream", "Admin", "Stream"):
+        _connect(qtbot, window, step)
+        if step == "Admin":
+            # Every tab is back, and usable.
+            assert window.session.capabilities.forbidden == frozenset()
+            assert _not_offered(window) == set()
+            assert window.find_field.isEnabled()
+            assert refusal("keys.add") is None
+            qtbot.waitUntil(lambda: window.keys_tab.model.rowCount() == 2, timeout=10000)
+            continue
+        capabilities = window.session.capabilities
+        assert capabilities.parts == set(PARTS)  # the server offers all, whoever asks
+        assert capabilities.key_kind == "ingest"
+        assert _not_offered(window) == set(TAB_NAMES)
+        shown = _assert_no_error_anywhere(qtbot, window)
+        for texts, title in zip(
+            shown, ("API keys", "pipelines", "records", "connector logs"), strict=True
+        ):
+            assert f"This key may not use {title}." in texts
+            assert "It is an ingest key (ik_live_…)" in texts
+            assert f"An admin key (fdk_…) may use {title}" in texts
+            assert "This server offers API keys, pipelines, feeds" in texts
+            assert "This key may use ingest intents (/ingest) and stream ingestion" in texts
+            assert "FORBIDDEN" not in texts
+            assert not re.search(r"\b403\b", texts)  # whole word: not in a port number
+        page = window.tabs.widget(0)
+        assert page.accessibleName() == "This key may not use API keys."
+        assert "admin key (fdk_…)" in page.accessibleDescription()
+        # Find by ID reads the logs: disabled, saying why and which key may.
+        assert not window.find_field.isEnabled()
+        assert "This key may not use connector logs." in window.find_field.toolTip()
+        assert "admin key (fdk_…)" in window.find_field.toolTip()
+        assert refusal("find_by_id") == window.find_field.toolTip()
+        window.find_by_id("corr_0123456789")  # an ID clicked in a message, say
+        assert "This key may not use connector logs." in window.status.currentMessage()
+        assert window._finder is None  # nothing was asked of the logs
+        # The tabs' actions are refused with the page's sentence; showing a tab shows it.
+        assert refusal("keys.add") == "This key may not use API keys."
+        assert refusal("pipelines.new") == "This key may not use pipelines."
+        assert refusal("records.import") == "This key may not use records."
+        assert refusal("logs.export") == "This key may not use connector logs."
+        window.window_actions.trigger(window.action_registry.get("tab.pipelines"))
+        assert window.tabs.currentIndex() == 1
+        assert refusal("view.refresh") == "This key may not use pipelines."
+        # Its own stream is what it may write: Bulk ingest is on, and takes the items.
+        assert window.bulk_button.isEnabled()
+        assert refusal("bulk.ingest") is None
+        assert not window.banner.isVisibleTo(window)
+    _bulk_ingest_to_a_named_stream(qtbot, window, tmp_path)
+    assert not window.banner.isVisibleTo(window)
+
+
+def test_testing_an_ingest_key_says_what_it_may_use(
+    qtbot: QtBot,
+    bare_window: Any,
+    sandbox_url: str,
+    mint_key: Callable[..., str],
+    account: str,
+) -> None:
+    """ "Test connection" with an ingest key on a full server: the key is not tried on a
+    read it may not make (that 403 failed the test); the result says what it may use."""
+    dialog = bare_window.open_profiles_dialog()
+    dialog.name_edit.setText("Stream")
+    dialog.url_edit.setText(sandbox_url)
+    dialog.key_edit.setText(mint_key(account, "ingest", feed="orders"))
+    with qtbot.waitSignal(dialog.tested, timeout=10000) as result:
+        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    ok, text = result.args
+    assert ok, text
+    assert "its routes take the key at the first use" in text
+    assert "This server offers API keys" in text
+    assert text.endswith(
+        "This key may use ingest intents (/ingest) and stream ingestion (/api/ingest)."
+    )
     dialog.close()

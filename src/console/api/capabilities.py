@@ -4,6 +4,9 @@ The sandbox offers every part; a real service offers only some (an Integrate.io 
 keys and pipelines; a Frontic ingest host: the intents; an Inspire connector: /api/ingest).
 The console learns it on connect (`discover`, from /openapi.json where the server publishes
 one, else by probing the documented routes) and each tab says plainly what is not offered.
+It learns too what the connected key may use: an ingest key (`ik_live_…`) is refused
+(403 FORBIDDEN) everywhere under /api/public/v1, so those parts are offered by the server
+but forbidden for the key, and the tabs say that instead of failing.
 """
 
 from __future__ import annotations
@@ -21,18 +24,39 @@ from console.api.transport import ApiClient
 PARTS = ("keys", "pipelines", "feeds", "records", "intents", "ingest", "logs")
 
 
+# What an ingest key may use: its own stream, through /api/ingest and its feed's intents.
+# Everything else lives under /api/public/v1, which answers an ingest key 403 FORBIDDEN.
+INGEST_KEY_PARTS = frozenset({"intents", "ingest"})
+# A key's kind by its prefix, as the contract formats keys (anything else: not known).
+KEY_KIND_PREFIXES = {"fdk_": "admin", "ik_live_": "ingest"}
+
+
+def key_kind(prefix: str) -> str | None:
+    """The kind ("admin" or "ingest") a key's prefix (`ApiClient.key_prefix`) says, or None."""
+    return KEY_KIND_PREFIXES.get(prefix)
+
+
 @dataclass(frozen=True)
 class Capabilities:
-    """The parts of the contract one server offers, and how that was learnt."""
+    """The parts of the contract one server offers, how that was learnt, and which of them
+    the connected key may not use."""
 
     parts: frozenset[str]
     source: str = "assumed"  # "openapi", "probe" or "assumed" (nothing learnt yet)
+    # Offered by the server, refused to this key (403 FORBIDDEN): by its kind, or a probe's
+    # answer. Always a subset of `parts`.
+    forbidden: frozenset[str] = frozenset()
+    key_kind: str | None = None  # "admin", "ingest" (from the key's prefix), None: unknown
 
     def offers(self, part: str) -> bool:
         """Whether the server offers `part` (one of PARTS)."""
         if part not in PARTS:
             raise ValueError(f"unknown part {part!r}")
         return part in self.parts
+
+    def allows(self, part: str) -> bool:
+        """Whether the server offers `part` and the connected key may use it."""
+        return self.offers(part) and part not in self.forbidden
 
 
 EVERYTHING = Capabilities(frozenset(PARTS))
@@ -133,35 +157,60 @@ async def _openapi_parts(client: ApiClient) -> frozenset[str] | None:
         return None
 
 
-async def _offers(client: ApiClient, part: str) -> bool:
+# What one probe learns of its part.
+ABSENT, OFFERED, FORBIDDEN = "absent", "offered", "forbidden"
+
+
+async def _probe(client: ApiClient, part: str) -> str:
+    """ABSENT, OFFERED, or FORBIDDEN (offered, but this key is refused there: 403)."""
     path, params = PROBES[part]
     try:
         response = await client.request("GET", path, params=params, max_retries=0)
     except ApiError as error:
         if error.is_network_error:
             raise
-        return not (error.status == 404 and error.code in ("NOT_FOUND", ""))
+        if error.status == 404 and error.code in ("NOT_FOUND", ""):
+            return ABSENT
+        return FORBIDDEN if error.status == 403 else OFFERED
     try:
         response.json()
     except ValueError:  # a web page answering every path is not the platform API
-        return False
-    return True
+        return ABSENT
+    return OFFERED
+
+
+async def _probe_all(client: ApiClient, parts: tuple[str, ...]) -> dict[str, str]:
+    answers = await asyncio.gather(*(_probe(client, part) for part in parts))
+    return dict(zip(parts, answers, strict=True))
+
+
+def _forbidden_by_kind(kind: str | None, parts: frozenset[str]) -> frozenset[str]:
+    return parts - INGEST_KEY_PARTS if kind == "ingest" else frozenset()
 
 
 async def discover(client: ApiClient) -> Capabilities:
-    """What the server behind `client` offers: from its /openapi.json, else by probing.
+    """What the server behind `client` offers (from its /openapi.json, else by probing),
+    and what of it the key may not use.
 
-    The probes run concurrently, so either way it costs about one round trip (two when
-    the server publishes no document).
+    The key's prefix says its kind, and the contract what each kind may use; a key of
+    no known prefix is asked once per part it may be refused (403) on. Probes run
+    concurrently, so it costs about one round trip (two without a document, or with a
+    key of no known prefix).
     """
+    kind = key_kind(client.key_prefix)
     parts = await _openapi_parts(client)
     if parts is not None:
-        return Capabilities(parts, source="openapi")
-    answers = await asyncio.gather(*(_offers(client, part) for part in PARTS))
-    return Capabilities(
-        frozenset(part for part, offered in zip(PARTS, answers, strict=True) if offered),
-        source="probe",
-    )
+        if kind is not None:
+            forbidden = _forbidden_by_kind(kind, parts)
+        else:
+            asked = tuple(part for part in PARTS if part in parts - INGEST_KEY_PARTS)
+            answers = await _probe_all(client, asked)
+            forbidden = frozenset(part for part in asked if answers[part] == FORBIDDEN)
+        return Capabilities(parts, "openapi", forbidden, kind)
+    answers = await _probe_all(client, PARTS)
+    parts = frozenset(part for part in PARTS if answers[part] != ABSENT)
+    refused = frozenset(part for part in PARTS if answers[part] == FORBIDDEN)
+    return Capabilities(parts, "probe", refused | _forbidden_by_kind(kind, parts), kind)
 
 
 async def try_key(client: ApiClient, capabilities: Capabilities) -> bool:
@@ -169,7 +218,7 @@ async def try_key(client: ApiClient, capabilities: Capabilities) -> bool:
     server's refusal, or ValueError for an answer that is not JSON); False when no offered
     part has such a read (intents, ingest)."""
     for part, path, params in TRIAL_READS:
-        if capabilities.offers(part):
+        if capabilities.allows(part):
             # Its JSON too: a web page at that address answers 200 to anything.
             (await client.request("GET", path, params=params)).json()
             return True
@@ -177,11 +226,17 @@ async def try_key(client: ApiClient, capabilities: Capabilities) -> bool:
 
 
 async def discover_trying_key(client: ApiClient) -> Capabilities:
-    """`discover`, and the key tried on a part offered (raises the server's refusal).
+    """`discover`, and the key tried on a part offered that it may use (raises the
+    server's refusal).
 
     The read most servers offer (the keys list) is sent alongside the discovery, so this
-    usually costs what the discovery alone does; its answer counts only if keys are offered.
+    usually costs what the discovery alone does; its answer counts only if keys are offered
+    and the key may read them. An ingest key may not (403): it is not sent for one.
     """
+    if key_kind(client.key_prefix) == "ingest":
+        capabilities = await discover(client)
+        await try_key(client, capabilities)
+        return capabilities
     first_part, path, params = TRIAL_READS[0]
     trial = asyncio.ensure_future(client.request("GET", path, params=params))
     try:
@@ -190,10 +245,10 @@ async def discover_trying_key(client: ApiClient) -> Capabilities:
         trial.cancel()
         await asyncio.gather(trial, return_exceptions=True)
         raise
-    if capabilities.offers(first_part):
+    if capabilities.allows(first_part):
         (await trial).json()
         return capabilities
-    await asyncio.gather(trial, return_exceptions=True)  # a 404: not offered here
+    await asyncio.gather(trial, return_exceptions=True)  # a 404 or 403: it does not count
     await try_key(client, capabilities)
     return capabilities
 
@@ -203,13 +258,62 @@ def describe(capabilities: Capabilities) -> str:
     titles = [PART_TITLES[part] for part in PARTS if capabilities.offers(part)]
     if not titles:
         return "This server offers no part of the platform API the console knows."
-    listed = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
-    return f"This server offers {listed}."
+    return f"This server offers {_listed(titles)}."
+
+
+def _listed(titles: list[str]) -> str:
+    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
 
 
 def not_offered_text(part: str) -> str:
     """The sentence a tab shows for a part the server does not offer."""
     return f"This server does not offer {PART_TITLES[part]}."
+
+
+def forbidden_text(part: str) -> str:
+    """The sentence a tab shows for a part the server offers but the key may not use."""
+    return f"This key may not use {PART_TITLES[part]}."
+
+
+def unavailable_text(capabilities: Capabilities, part: str) -> str:
+    """Why `part` cannot be used here ("" when it can): not offered, or not for this key."""
+    if not capabilities.offers(part):
+        return not_offered_text(part)
+    return forbidden_text(part) if part in capabilities.forbidden else ""
+
+
+def key_reason(capabilities: Capabilities, part: str) -> str:
+    """What a page for a part forbidden to the key adds: what the key is, and which kind
+    of key may use the part ("" when the key may use it)."""
+    if not capabilities.offers(part) or part not in capabilities.forbidden:
+        return ""
+    title = PART_TITLES[part]
+    if capabilities.key_kind == "ingest":
+        return (
+            "It is an ingest key (ik_live_…), which may only send items to its own stream. "
+            f"An admin key (fdk_…) may use {title} (change the connection's key under "
+            "Connections…)."
+        )
+    if capabilities.key_kind == "admin":
+        return (
+            "The server refuses this admin key there (403 FORBIDDEN): ask the server's "
+            "administrator for a key that may."
+        )
+    return (
+        f"The server refuses this key there (403 FORBIDDEN). An admin key (fdk_…) may use "
+        f"{title} (change the connection's key under Connections…)."
+    )
+
+
+def describe_key(capabilities: Capabilities) -> str:
+    """What the connected key may use, when that is less than the server offers ("" when
+    it may use all of it)."""
+    if not capabilities.forbidden & capabilities.parts:
+        return ""
+    titles = [PART_TITLES[part] for part in PARTS if capabilities.allows(part)]
+    if not titles:
+        return "This key may use none of it."
+    return f"This key may use {_listed(titles)}."
 
 
 # -- profile templates -----------------------------------------------------------------

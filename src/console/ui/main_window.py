@@ -32,8 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from console.api.capabilities import EVERYTHING, discover, discover_trying_key, try_key
-from console.api.capabilities import not_offered_text as not_offered
+from console.api.capabilities import (
+    EVERYTHING,
+    discover,
+    discover_trying_key,
+    key_reason,
+    try_key,
+    unavailable_text,
+)
 from console.api.errors import ApiError
 from console.api.transport import ApiClient
 from console.config.drafts import DraftStore
@@ -340,12 +346,16 @@ class MainWindow(QMainWindow):
 
     def find_by_id(self, text: str) -> None:
         """Look up a request, correlation or idempotency ID, GUID or system id."""
+        if not self.session.capabilities.allows("logs"):
+            # From the banner's ID, say: the lookup reads the logs, so it would only fail.
+            self.status.showMessage(self.find_field.toolTip(), 8000)
+            return
         self.finder.find(text)
 
     def open_record(self, feed_id: str, guid: str) -> None:
         """Show record `guid` of `feed_id` in the Records tab (from a trace)."""
-        if not self.session.capabilities.offers("records"):
-            self.status.showMessage("This server does not offer records.", 8000)
+        if not self.session.capabilities.allows("records"):
+            self.status.showMessage(unavailable_text(self.session.capabilities, "records"), 8000)
             return
         tab = self.records_tab
         self.tabs.setCurrentWidget(tab)
@@ -407,7 +417,7 @@ class MainWindow(QMainWindow):
         tab.find_requested.connect(self.find_by_id)
         self.session.connected.connect(lambda _profile: tab.clear())
         self.session.disconnected.connect(tab.clear)
-        if self.session.client is not None and self.session.capabilities.offers("records"):
+        if self.session.client is not None and self.session.capabilities.allows("records"):
             tab.connected()  # it loads when first shown
         self._records_tab = tab
         return tab
@@ -420,7 +430,7 @@ class MainWindow(QMainWindow):
         tab.find_requested.connect(self.find_by_id)
         self.session.connected.connect(lambda _profile: tab.clear())
         self.session.disconnected.connect(tab.clear)
-        if self.session.client is not None and self.session.capabilities.offers("logs"):
+        if self.session.client is not None and self.session.capabilities.allows("logs"):
             tab.connected()  # it loads when first shown
         self._logs_tab = tab
         return tab
@@ -468,14 +478,15 @@ class MainWindow(QMainWindow):
     # -- what the server offers --------------------------------------------------
 
     def _show_offered_tabs(self) -> None:
-        """Each tab shows its page if the server offers its part, else a page saying so."""
+        """Each tab shows its page if the server offers its part and the key may use it,
+        else a page saying which is missing."""
         capabilities = self.session.capabilities
         current = self.tabs.currentIndex()
         # Swapped without a paint in between, as in `_build_tab`.
         blocked = self.tabs.blockSignals(True)
         try:
             for index, part in TAB_PARTS.items():
-                offered = capabilities.offers(part)
+                offered = capabilities.allows(part)
                 if offered and index in self._aside_pages:
                     page: QWidget = self._aside_pages.pop(index)
                 elif not offered and index not in self._aside_pages:
@@ -485,7 +496,7 @@ class MainWindow(QMainWindow):
                     page = self._not_offered_page(index)
                 else:
                     if not offered:
-                        self._not_offered_page(index)  # its text names what is offered now
+                        self._not_offered_page(index)  # its text says why, as of now
                     continue
                 self.tabs.removeTab(index)
                 self.tabs.insertTab(index, page, TAB_TITLES[index])
@@ -501,25 +512,29 @@ class MainWindow(QMainWindow):
         return page
 
     def _sync_offered_actions(self) -> None:
-        """Actions needing a part the server lacks are disabled, and say why."""
+        """Actions needing a part the server lacks, or the key may not use, are disabled,
+        and say why."""
         capabilities = self.session.capabilities
         connected = self.session.client is not None
-        ingest = capabilities.offers("ingest")
+        ingest = capabilities.allows("ingest")
         # Bulk ingest is a write: refused on a locked production profile, with its reason.
         gate_button(
             self.session.protection,
             self.bulk_button,
             connected and ingest,
-            BULK_TOOLTIP if ingest else not_offered("ingest"),
+            BULK_TOOLTIP if ingest else unavailable_text(capabilities, "ingest"),
         )
-        logs = capabilities.offers("logs")
+        logs = capabilities.allows("logs")
         self.find_field.setEnabled(logs)
-        self.find_field.setToolTip(
-            "" if logs else not_offered("logs") + " Find by ID looks IDs up in them."
+        why = (
+            unavailable_text(capabilities, "logs"),
+            "Find by ID looks IDs up in them.",
+            key_reason(capabilities, "logs"),  # which key may, when this one may not
         )
+        self.find_field.setToolTip("" if logs else " ".join(text for text in why if text))
 
     def _offer_interrupted_uploads(self) -> None:
-        if self.session.capabilities.offers("ingest"):
+        if self.session.capabilities.allows("ingest"):
             self.bulk.refresh_offers()
 
     # -- bulk ingest -------------------------------------------------------------
@@ -757,7 +772,8 @@ class MainWindow(QMainWindow):
                 persist = (lambda _secret: None) if api_key else partial(self.secrets.set, account)
             client = self.session.new_client(profile, base_url, key, renew_key=renew)
             # The embedded sandbox offers every part; another server says what it offers
-            # (its /openapi.json, else one cheap probe per part, concurrently).
+            # (its /openapi.json, else one cheap probe per part, concurrently), and the
+            # key's kind what of it the key may use.
             # Before dropping what works, the key must work on a part offered (a server
             # offering only ingest routes has no read to try it on).
             if profile.is_sandbox:
@@ -799,12 +815,12 @@ class MainWindow(QMainWindow):
         if profile.name != COMMAND_LINE_PROFILE:
             self.settings.active_profile = profile.name
         self._fill_profile_combo()  # the tabs now belong to this profile
-        keys_loading = self.keys_tab.refresh() if capabilities.offers("keys") else None
-        if capabilities.offers("pipelines"):
+        keys_loading = self.keys_tab.refresh() if capabilities.allows("keys") else None
+        if capabilities.allows("pipelines"):
             self.pipelines_tab.connected()
-        if self._records_tab is not None and capabilities.offers("records"):
+        if self._records_tab is not None and capabilities.allows("records"):
             self._records_tab.connected()  # else it loads once built and shown
-        if self._logs_tab is not None and capabilities.offers("logs"):
+        if self._logs_tab is not None and capabilities.allows("logs"):
             self._logs_tab.connected()  # likewise
         if keys_loading is not None:
             await asyncio.wait({keys_loading})

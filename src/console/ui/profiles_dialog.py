@@ -24,6 +24,7 @@ from console.api.capabilities import (
     TEMPLATES,
     ProfileTemplate,
     describe,
+    describe_key,
     discover,
     try_key,
 )
@@ -400,7 +401,8 @@ class ProfilesDialog(QDialog):
             tried = await try_key(client, capabilities)
             latency = client.last_latency_ms or 0
             key_said = "the key works" if tried else "its routes take the key at the first use"
-            self._say(True, f"Connected in {latency:.0f} ms; {key_said}. {describe(capabilities)}")
+            said = f"Connected in {latency:.0f} ms; {key_said}. {describe(capabilities)}"
+            self._say(True, " ".join(text for text in (said, describe_key(capabilities)) if text))
         except ApiError as error:
             self._say(False, error_text(error))
         except ValueError:

@@ -5,7 +5,8 @@ An action that a button also offers runs that button (`click()`), after showing 
 the palette and a shortcut run exactly what the button runs, with the same checks; its
 enabled state is the button's, so whatever disables the button (no selection, no
 connection, a locked production profile) disables the entry too, with the button's tooltip
-(or a plainer reason) as the why.
+(or a plainer reason) as the why. An action of a tab whose part the server does not offer,
+or the connected key may not use, is disabled with the sentence that tab's page shows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractButton, QWidget
 
+from console.api.capabilities import unavailable_text
 from console.ui.actions import WINDOW, ActionRegistry, ConsoleAction, refusal_of
+from console.ui.widgets.not_offered import NotOfferedPage
 
 if TYPE_CHECKING:
     from console.ui.main_window import MainWindow
@@ -58,8 +61,9 @@ def _negated(check: Callable[[], bool]) -> bool:
     return not check()
 
 
-def _show(window: MainWindow, page: Callable[[], QWidget]) -> None:
-    window.tabs.setCurrentWidget(page())
+def _show(window: MainWindow, index: int) -> None:
+    # By index: a tab whose part cannot be used here shows the page saying why.
+    window.tabs.setCurrentIndex(index)
 
 
 def _button_of(owner: Callable[[], object], name: str) -> QAbstractButton:
@@ -135,8 +139,10 @@ class WindowActions:
         shortcuts: tuple[str, ...] = (),
         description: str = "",
         writes: bool = False,
+        part: str | None = None,
     ) -> None:
-        """An action that presses `button` (after showing `page`), enabled as it is."""
+        """An action that presses `button` (after showing `page`), enabled as it is and
+        while `part` (of the contract) can be used here."""
         window = self.window
 
         def run() -> None:
@@ -144,9 +150,15 @@ class WindowActions:
                 window.tabs.setCurrentWidget(page())
             button().click()
 
+        def usable() -> bool:
+            return part is None or window.session.capabilities.allows(part)
+
         def reason() -> str:
             if window.session.client is None:
                 return NOT_CONNECTED
+            if not usable():
+                assert part is not None
+                return unavailable_text(window.session.capabilities, part)
             return button_reason(button(), fallback)
 
         self.add(
@@ -157,7 +169,7 @@ class WindowActions:
                 run,
                 shortcuts=shortcuts,
                 description=description,
-                enabled=lambda: button().isEnabled(),
+                enabled=lambda: usable() and button().isEnabled(),
                 disabled_reason=reason,
                 writes=writes,
             )
@@ -174,19 +186,28 @@ class WindowActions:
 
     def _window_actions(self) -> None:
         w = self.window
-        pages: tuple[tuple[str, str, Callable[[], QWidget]], ...] = (
-            ("tab.keys", "API Keys", lambda: w.keys_tab),
-            ("tab.pipelines", "Pipelines", lambda: w.pipelines_tab),
-            ("tab.records", "Records", lambda: w.records_tab),
-            ("tab.logs", "Ingest Logs", lambda: w.logs_tab),
+
+        def refresh_reason() -> str:
+            if w.session.client is None:
+                return NOT_CONNECTED
+            page = w.tabs.currentWidget()
+            if isinstance(page, NotOfferedPage):
+                return page.headline.text()  # the tab's part cannot be used here
+            return "It is loading already."
+
+        pages = (
+            ("tab.keys", "API Keys"),
+            ("tab.pipelines", "Pipelines"),
+            ("tab.records", "Records"),
+            ("tab.logs", "Ingest Logs"),
         )
-        for (action_id, name, page), key in zip(pages, TAB_KEYS, strict=True):
+        for index, ((action_id, name), key) in enumerate(zip(pages, TAB_KEYS, strict=True)):
             self.add(
                 ConsoleAction(
                     action_id,
                     f"Show the {name} tab",
                     "Window",
-                    partial(_show, w, page),
+                    partial(_show, w, index),
                     shortcuts=(key,),
                 )
             )
@@ -222,10 +243,11 @@ class WindowActions:
                 lambda: w.current_refresh_button().click(),
                 shortcuts=REFRESH_KEYS,
                 description="Load what the tab shows again from the server",
-                enabled=lambda: w.current_refresh_button().isEnabled(),
-                disabled_reason=lambda: (
-                    NOT_CONNECTED if w.session.client is None else "It is loading already."
+                enabled=lambda: (
+                    not isinstance(w.tabs.currentWidget(), NotOfferedPage)
+                    and w.current_refresh_button().isEnabled()
                 ),
+                disabled_reason=refresh_reason,
             )
         )
         self.add(
@@ -236,6 +258,9 @@ class WindowActions:
                 w.focus_find,
                 shortcuts=FIND_BY_ID_KEYS,
                 description="Look up a request, correlation or idempotency ID, GUID or system id",
+                # Disabled as the field is, where the logs cannot be read: its tooltip says why.
+                enabled=lambda: w.find_field.isEnabled(),
+                disabled_reason=lambda: w.find_field.toolTip() or None,
             )
         )
         self.add(
@@ -300,6 +325,7 @@ class WindowActions:
             "Connection",
             lambda: w.bulk_button,
             fallback=NOT_CONNECTED,
+            part="ingest",
             description="Upload an NDJSON, JSON or CSV file to a feed (resumable)",
             writes=True,
         )
@@ -345,6 +371,7 @@ class WindowActions:
             lambda: tab.add_button,
             page=page,
             fallback=NOT_CONNECTED,
+            part="keys",
             writes=True,
         )
         self.button_action(
@@ -354,6 +381,7 @@ class WindowActions:
             lambda: tab.rotate_button,
             page=page,
             fallback=select,
+            part="keys",
             description="A new secret for the selected key; the old one works for a grace period",
             writes=True,
         )
@@ -364,6 +392,7 @@ class WindowActions:
             lambda: tab.revoke_button,
             page=page,
             fallback=select,
+            part="keys",
             writes=True,
         )
 
@@ -381,11 +410,14 @@ class WindowActions:
             lambda: w.pipelines_tab.new_button,
             page=page,
             fallback=NOT_CONNECTED,
+            part="pipelines",
             description="Start a new pipeline in the definition editor",
             writes=True,
         )
 
         def apply_reason() -> str:
+            if not w.session.capabilities.allows("pipelines"):
+                return unavailable_text(w.session.capabilities, "pipelines")
             if w.tabs.currentWidget() is not w._pipelines_tab:
                 return "Show the Pipelines tab: Apply acts on the definition shown there."
             panel = w.pipelines_tab.panel
@@ -424,6 +456,7 @@ class WindowActions:
                 partial(_button_of, lambda: w.pipelines_tab, button),
                 page=page,
                 fallback=fallback,
+                part="pipelines",
                 writes=writes,
             )
         for action_id, title, button, fallback in (
@@ -444,6 +477,7 @@ class WindowActions:
                 partial(_button_of, lambda: w.pipelines_tab.panel, button),
                 page=page,
                 fallback=fallback,
+                part="pipelines",
             )
 
         def complete() -> None:
@@ -494,6 +528,7 @@ class WindowActions:
                 partial(_button_of, lambda: w.records_tab, button),
                 page=page,
                 fallback=fallback,
+                part="records",
                 writes=writes,
             )
 
@@ -510,6 +545,7 @@ class WindowActions:
             lambda: w.logs_tab.live_button,
             page=page,
             fallback="Live tail follows ranges that end now (not a custom range).",
+            part="logs",
             description="Show new log entries as they are written",
         )
         self.button_action(
@@ -519,6 +555,7 @@ class WindowActions:
             lambda: w.logs_tab.export_button,
             page=page,
             fallback="No entries shown: load a time range first.",
+            part="logs",
         )
 
         def trace_window() -> TraceWindow | None:

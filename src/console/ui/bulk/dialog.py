@@ -337,7 +337,7 @@ class BulkIngestDialog(QDialog):
         return self.item_key or (feed.id_field if feed is not None else None)
 
     async def _load_feeds(self) -> None:
-        if not self.session.capabilities.offers("feeds"):
+        if not self.session.capabilities.allows("feeds"):  # also: an ingest key (403)
             self._ask_for_stream()
             return
         try:
