@@ -795,3 +795,81 @@ def test_choosing_custom_prefills_the_span_shown_ending_now_not_at_app_start(
     bar.since_edit.setDateTime(started)
     bar.set_preset(CUSTOM_INDEX)
     assert bar.since_edit.dateTime() == started
+
+
+def test_a_typed_path_of_an_existing_file_is_replaced_only_when_the_user_says_so(
+    qtbot: QtBot, logs_window: Any, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    tab = open_logs(qtbot, logs_window)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "logs.csv"
+    target.write_text("keep me\n", encoding="utf-8")
+    dialog = tab.open_export()
+    dialog.file_edit.setText(str(target))
+    exported: list[Any] = []
+    dialog.export_finished.connect(lambda *args: exported.append(args))
+
+    # Enter in the path field: a question, not a silent overwrite; Cancel keeps the file.
+    qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    question = dialog.replace_question
+    assert isinstance(question, QMessageBox)
+    qtbot.waitUntil(question.isVisible, timeout=5000)
+    assert target.name in question.text()
+    assert dialog.runner.running == 0
+    question.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: not question.isVisible(), timeout=5000)
+    assert dialog.runner.running == 0
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+
+    # Asked again; Replace writes the export, atomically and private.
+    qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    question = dialog.replace_question
+    qtbot.waitUntil(question.isVisible, timeout=5000)
+    with qtbot.waitSignal(dialog.export_finished, timeout=20000):
+        question.action_button.click()
+    assert "request_id" in target.read_text(encoding="utf-8").splitlines()[0]
+    if os.name == "posix":
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in folder.iterdir()] == [target.name]  # no temporary left
+
+    # The same file again: the user already agreed, so no second question.
+    asked = dialog.replace_question
+    qtbot.waitUntil(dialog.export_button.isEnabled, timeout=5000)
+    with qtbot.waitSignal(dialog.export_finished, timeout=20000):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert dialog.replace_question is asked
+    assert len(exported) == 2
+    dialog.close()
+
+
+def test_a_file_chosen_in_the_save_dialog_is_not_asked_about_twice(
+    qtbot: QtBot, logs_window: Any, tmp_path: Path
+) -> None:
+    tab = open_logs(qtbot, logs_window)
+    target = tmp_path / "chosen.ndjson"
+    target.write_text("old\n", encoding="utf-8")
+    dialog = tab.open_export()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("ndjson"))
+    chooser = dialog.choose_file()
+    # What Qt's save dialog says once the user confirmed replacing the existing file there.
+    chooser.fileSelected.emit(str(target))
+    chooser.close()
+    assert dialog.file_edit.text() == str(target)
+    with qtbot.waitSignal(dialog.export_finished, timeout=20000):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert dialog.replace_question is None
+    assert target.read_text(encoding="utf-8") != "old\n"
+    # Typed by hand to another existing file: that one is asked about.
+    other = tmp_path / "other.ndjson"
+    other.write_text("other\n", encoding="utf-8")
+    qtbot.waitUntil(dialog.export_button.isEnabled, timeout=5000)
+    dialog.file_edit.setText(str(other))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert dialog.replace_question is not None
+    qtbot.waitUntil(dialog.replace_question.isVisible, timeout=5000)
+    assert other.read_text(encoding="utf-8") == "other\n"
+    dialog.replace_question.reject()
+    dialog.close()
