@@ -873,3 +873,37 @@ def test_a_file_chosen_in_the_save_dialog_is_not_asked_about_twice(
     assert other.read_text(encoding="utf-8") == "other\n"
     dialog.replace_question.reject()
     dialog.close()
+
+
+def test_refused_batches_missing_the_id_at_different_items_make_one_error_group(
+    qtbot: QtBot, logs_window: Any, logs_server: tuple[str, str]
+) -> None:
+    import uuid
+
+    from console.api.feeds import FeedsApi
+
+    url, key = logs_server
+    feed = f"grp-{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        client = ApiClient(url, key)
+        try:
+            await FeedsApi(client).create(feed, "Groups")
+        finally:
+            await client.aclose()
+
+    run(create())
+    missing = (7, 699, 3, 41)
+    for at in missing:
+        items = [{"n": n} if n == at else {"id": f"i{n}"} for n in range(700)]
+        assert send_ingest(url, key, feed, json.dumps(items).encode()) is None
+    tab = open_logs(qtbot, logs_window, preset=1)  # the last hour
+
+    def groups_of_feed() -> list[Any]:
+        return [g for g in tab.groups_model.groups if g.feed == feed]
+
+    qtbot.waitUntil(lambda: sum(g.count for g in groups_of_feed()) == len(missing), timeout=15000)
+    [group] = groups_of_feed()
+    assert group.count == len(missing)
+    assert group.error.startswith("400 INVALID_PAYLOAD: [*].id is missing")
+    assert not group.error.endswith("(id)")  # the message names the field already
