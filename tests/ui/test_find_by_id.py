@@ -485,3 +485,29 @@ def test_the_trace_lists_each_entrys_correlation_id_and_esc_closes_the_window(
     page.entries_tree.setFocus()
     qtbot.keyClick(page.entries_tree, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not trace_window.isVisible(), timeout=5000)
+
+
+def test_a_key_pasted_in_the_trace_windows_field_is_said_there_and_goes_with_it(
+    qtbot: QtBot, window: Any, seeded: tuple[IngestReceipt, IntentOutcome, str]
+) -> None:
+    receipt, _outcome, _idem = seeded
+    paste(qtbot, window, receipt.request_id)
+    trace_window = window.finder.windows[0]
+    assert trace_window.isVisible()
+    secret = "fdk_" + "Zq9Wx8Vu7T" * 4
+    field = trace_window.find_field
+    field.setText(secret)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    assert field.text() == ""
+    assert "looks like an API key" in trace_window.notice.label.text()
+    assert trace_window.notice.isVisible()
+    # Said where it was asked: the main window shows nothing of it, now or after closing.
+    assert window.find_notice.isHidden()
+    qtbot.keyClick(trace_window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not trace_window.isVisible(), timeout=5000)
+    assert window.find_notice.isHidden()
+    assert "API key" not in window.find_notice.label.text()
+    # Opened again for another trace: no stale notice either.
+    paste(qtbot, window, receipt.request_id)
+    assert trace_window.isVisible()
+    assert trace_window.notice.isHidden()
