@@ -368,3 +368,33 @@ def test_a_cut_body_too_large_to_indent_gets_a_line_per_top_level_item() -> None
     assert shown.neutral
     assert shown.text.splitlines()[1] == "  " + one + ","
     assert len(shown.text) <= MAX_FORMATTED_CHARS
+
+
+def test_a_long_id_is_cut_in_the_middle_with_an_ellipsis_and_whole_in_tooltip_and_copy(
+    qtbot: QtBot, pane: LogDetailPane, sandbox_url: str, keys: tuple[str, str]
+) -> None:
+    idem = "ic1:invoices:28d4f0a1b2c3d4e5f6a7b8c9d0e1f2a3"
+    [receipt] = ingest(sandbox_url, keys[1], [GOOD_ITEMS], idempotency_keys=[idem])
+    assert isinstance(receipt, IngestReceipt)
+    [entry] = [
+        e
+        for e in server_entries(sandbox_url, keys[0], feed=FEED)
+        if e.request_id == receipt.request_id
+    ]
+    with qtbot.waitSignal(pane.detail_shown, timeout=10000):
+        pane.show_entry(entry)
+    row = pane.ids["idempotency"]
+    pane.resize(380, 900)
+    qtbot.waitUntil(lambda: row.label.width() < row.label.fontMetrics().horizontalAdvance(idem))
+    shown = row.label.shown_text()
+    assert "…" in shown  # cut visibly, not clipped
+    head, tail = shown.split("…")
+    assert idem.startswith(head)
+    assert idem.endswith(tail)
+    assert head
+    assert tail
+    assert row.label.toolTip().startswith(idem + "\n")
+    row.copy_button.click()
+    assert QGuiApplication.clipboard().text() == idem
+    pane.resize(1400, 900)
+    qtbot.waitUntil(lambda: row.label.shown_text() == idem)

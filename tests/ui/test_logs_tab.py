@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import json
 import os
 import stat
@@ -907,3 +908,86 @@ def test_refused_batches_missing_the_id_at_different_items_make_one_error_group(
     assert group.count == len(missing)
     assert group.error.startswith("400 INVALID_PAYLOAD: [*].id is missing")
     assert not group.error.endswith("(id)")  # the message names the field already
+
+
+def test_every_status_keeps_its_legend_entry_however_narrow_the_histogram(
+    qtbot: QtBot,
+) -> None:
+    import numpy as np
+
+    from console.logbuffer.buffer import STATUSES, Histogram
+    from console.ui.logs.histogram import LEFT_MARGIN, LogHistogram
+
+    histogram = LogHistogram()
+    qtbot.addWidget(histogram)
+    counts = np.ones((len(STATUSES), 10), dtype=np.int64)
+    histogram.set_histogram(Histogram(0.0, 600.0, 60.0, counts), STATUSES)
+    for width in (1200, 640, 420):
+        histogram.resize(width, 124)
+        entries = histogram.legend_entries()
+        assert [status for status, _label, _rect in entries] == list(STATUSES), width
+        for status, label, rect in entries:
+            assert rect.left() >= LEFT_MARGIN, (width, status)  # clear of the count axis
+            assert rect.right() <= width, (width, status)
+            assert label, (width, status)
+        lefts = [rect.left() for _s, _l, rect in entries]
+        assert lefts == sorted(lefts)
+        for (_s, _l, one), (_s2, _l2, two) in itertools.pairwise(entries):
+            assert one.right() <= two.left()  # none drawn over another
+        if width == 1200:
+            assert [label for _s, label, _r in entries] == [s.replace("_", " ") for s in STATUSES]
+    assert any(label.endswith("…") for _s, label, _r in histogram.legend_entries())
+    assert "succeeded: 10" in histogram.legend_tip()
+    assert "partially failed: 10" in histogram.legend_tip()
+
+
+def test_times_are_as_short_as_the_range_and_ids_get_the_width_saved(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from console.ui.logs.model import COLUMNS
+    from tests.ui.test_window_layout import _laid_out
+
+    tab = open_logs(qtbot, logs_window)  # the last 7 days: month and day, then the time
+    _laid_out()
+    time_column = 0
+    corr = next(c for c, (_t, name, _f) in enumerate(COLUMNS) if name == "CORRELATION_ID")
+    header = tab.table.horizontalHeader()
+    index = tab.model.index(0, time_column)
+    text = index.data()
+    assert len(text) == len("12-31 23:59:59.999"), text
+    full = index.data(Qt.ItemDataRole.ToolTipRole)
+    assert full.endswith(text)
+    assert len(full) == len("2026-12-31 23:59:59.999")
+    week_id_width = header.sectionSize(corr)
+    week_time_width = header.sectionSize(time_column)
+    full_time_width = tab.table.fontMetrics().horizontalAdvance(full)
+    assert week_time_width < full_time_width
+
+    with qtbot.waitSignal(tab.loaded, timeout=30000):
+        tab.filter_bar.set_preset(1)  # the last hour
+    qtbot.waitUntil(lambda: tab.selection is not None and not tab.loading, timeout=10000)
+    _laid_out()
+    assert tab.model.rowCount() > 0
+    index = tab.model.index(0, time_column)
+    assert len(index.data()) == len("23:59:59.999")
+    assert index.data(Qt.ItemDataRole.ToolTipRole).endswith(index.data())
+    hour_time_width = header.sectionSize(time_column)
+    assert hour_time_width < week_time_width
+    # What the Time column gave up went to the two ID columns; all nine still fit.
+    assert header.sectionSize(corr) - week_id_width >= (week_time_width - hour_time_width) // 2 - 1
+    viewport = tab.table.viewport().width()
+    for column in range(len(COLUMNS)):
+        assert header.sectionViewportPosition(column) + header.sectionSize(column) <= viewport
+    assert tab.table.horizontalScrollBar().maximum() == 0
+    # Ctrl+C copies the current cell whole: an ID as the server wrote it, a time with its date.
+    from PySide6.QtWidgets import QApplication
+
+    row_id = tab.model.index(0, corr).data()
+    tab.table.setCurrentIndex(tab.model.index(0, corr))
+    qtbot.keyClick(tab.table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text() == row_id
+    tab.table.setCurrentIndex(tab.model.index(0, time_column))
+    qtbot.keyClick(tab.table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text() == tab.model.index(0, time_column).data(
+        Qt.ItemDataRole.ToolTipRole
+    )

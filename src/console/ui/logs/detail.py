@@ -34,6 +34,7 @@ from console.api.errors import ApiError
 from console.api.logs import LogDetail, LogEntry, LogEvent, LogItemError, LogsApi
 from console.common.redaction import looks_like_key, mask_secret
 from console.logbuffer.buffer import Column
+from console.ui.widgets.elided_label import ElidedLabel
 from console.ui.widgets.row_table import setup_row_view
 from console.ui.widgets.status_badge import badge_label_style
 
@@ -299,9 +300,9 @@ class IdRow(QWidget):
         super().__init__(pane)
         self.name = name
         self.value = ""
-        self.label = QLabel("—")
-        self.label.setTextFormat(Qt.TextFormat.PlainText)  # IDs as the server sent them
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Too long for the pane: cut in the middle with an ellipsis (an ID's start and end
+        # both tell IDs apart), whole in the tooltip and from Copy.
+        self.label = ElidedLabel("—", elide=Qt.TextElideMode.ElideMiddle)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip(f"Copy the {label.lower()}")
@@ -325,7 +326,7 @@ class IdRow(QWidget):
         """Show `value` ("" for none: the buttons are disabled)."""
         self.value = value
         self.label.setText(value or "—")
-        self.label.setToolTip(value)
+        self.label.setToolTip(f"{value}\nCopy puts it on the clipboard whole" if value else "")
         self.copy_button.setEnabled(bool(value))
         self.find_button.setEnabled(bool(value) and self.findable)
 
