@@ -152,6 +152,24 @@ def test_error_labels_group_refusals_and_item_errors() -> None:
         error_label(refused(1, 400, "required field missing", "[14].sku"))
         == "400 INVALID_PAYLOAD: required field missing (sku)"
     )
+    # The field is not repeated when the message names it (indices and all).
+    assert (
+        error_label(refused(1, 400, "[7].id is missing: every item carries the id.", "[7].id"))
+        == "400 INVALID_PAYLOAD: [*].id is missing: every item carries the id."
+    )
+    assert (
+        error_label(refused(1, 400, "id must be a string.", "id"))
+        == "400 INVALID_PAYLOAD: id must be a string."
+    )
+    assert (
+        error_label(refused(1, 400, "Item [3] must be an object.", "[3]"))
+        == "400 INVALID_PAYLOAD: Item [*] must be an object."
+    )
+    # A word that merely contains the field's name does not count as naming it.
+    assert (
+        error_label(refused(1, 400, "an invalid value", "[2].valid"))
+        == "400 INVALID_PAYLOAD: an invalid value (valid)"
+    )
     assert error_label(refused(2, 429, "rate limited: retry after 3 s")) == "429 RATE_LIMITED"
     assert error_label(refused(3, 404, "stream not found")) == "404 STREAM_NOT_FOUND"
     assert error_label(refused(4, 413, "too big")) == "413 PAYLOAD_TOO_LARGE"

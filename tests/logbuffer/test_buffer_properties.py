@@ -21,7 +21,7 @@ from console.logbuffer.buffer import (
     LogBuffer,
     error_label,
 )
-from tests.logbuffer.entries import ALPHANUMERIC
+from tests.logbuffer.entries import ALPHANUMERIC, refused
 
 BASE_TIME = 1_764_000_000.0
 FEEDS = ("orders", "customers", "Ünïcode-feed", None)
@@ -271,3 +271,45 @@ def test_select_equals_a_plain_python_filter(
             assert held.items_received == original.items_received
             assert held.duration_ms == original.duration_ms
             assert buffer.value(slot, Column.ERROR) == error_label(original)
+
+
+indexes = st.integers(0, 100_000)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(indexes, indexes), min_size=2, max_size=20))
+def test_one_problem_in_items_at_different_indices_makes_one_error_group(
+    at: list[tuple[int, int]],
+) -> None:
+    """The sandbox names the indexed field in the message too: `[7].id is missing…`."""
+    made = []
+    for item, line in at:
+        made.append(
+            (
+                LogItemError(
+                    item,
+                    f"[{item}].id",
+                    f"[{item}].id is missing: every item carries the feed's id field.",
+                ),
+                LogItemError(
+                    item,
+                    f"[{item}].items[{line}].sku",
+                    f"[{item}].items[{line}].sku must be a string.",
+                ),
+            )
+        )
+    top = {error_label(_refused_with(n, first)) for n, (first, _nested) in enumerate(made)}
+    nested = {error_label(_refused_with(n, second)) for n, (_first, second) in enumerate(made)}
+    assert top == {
+        "400 INVALID_PAYLOAD: [*].id is missing: every item carries the feed's id field."
+    }
+    assert nested == {"400 INVALID_PAYLOAD: [*].items[*].sku must be a string."}
+    buffer = LogBuffer(capacity=100)
+    buffer.add_older([_refused_with(n + 1, first) for n, (first, _nested) in enumerate(made)][::-1])
+    [group] = buffer.error_groups(buffer.select(BufferFilter()))
+    assert group.count == len(at)
+    assert group.error in top
+
+
+def _refused_with(entry_id: int, error: LogItemError) -> LogEntry:
+    return refused(entry_id, 400, error.message, error.field, feed="orders")

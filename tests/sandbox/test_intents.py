@@ -471,7 +471,9 @@ def test_upserts_and_patches_reach_the_records(
     (record,) = records_of(feeds, "shop", system_id="7")
     assert record["data"] == {"sku": 7, "qty": 2}
     assert record["last_correlation_id"] == patched
-    assert outcome["records"] == [{"guid": record["guid"], "system_id": "7", "action": "updated"}]
+    assert outcome["records"] == [
+        {"item": 0, "guid": record["guid"], "system_id": "7", "action": "updated"}
+    ]
     # One history row per applied intent, naming it (read behind the server's back).
     conn = sqlite3.connect(database_path(sandbox.data_dir), timeout=10)
     try:

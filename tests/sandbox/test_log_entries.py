@@ -790,3 +790,52 @@ def test_waiting_entries_are_bounded_by_their_body_bytes_too() -> None:
         assert list(sink._pending) == entries[-3:]
 
     asyncio.run(scenario())
+
+
+def _without_id(count: int, missing: int, id_field: str) -> list[dict[str, Any]]:
+    return [{"n": n} if n == missing else {id_field: f"i{n}", "n": n} for n in range(count)]
+
+
+def test_a_refused_batch_that_parsed_logs_how_many_items_it_held(
+    api: httpx.Client,
+    feeds: dict[str, str],
+    sandbox: SandboxProcess,
+    sandbox_url: str,
+    account: str,
+    mint_key: Callable[..., str],
+    eventually: Eventually,
+) -> None:
+    shop = feeds["shop"]
+    ingest_key = mint_key(account, "ingest", shop)
+    headers = {"Authorization": f"Bearer {ingest_key}"}
+    with httpx.Client(base_url=sandbox_url, headers=headers, timeout=30) as pusher:
+        sent = {
+            "api-ingest": (pusher.post(
+                f"/api/ingest?stream={shop}", json=_without_id(4200, 699, "sku")
+            ), 4200),
+            "api-ingest-one": (pusher.post(f"/api/ingest?stream={shop}", json={"n": 1}), 1),
+            "api-ingest-item-key": (pusher.post(
+                f"/api/ingest?stream={shop}",
+                json=_without_id(30, 7, "ean"),
+                headers={"X-Item-Key": "ean"},
+            ), 30),
+            "intent-upsert": (api.post(
+                f"/ingest/{shop}/upsert", json=_without_id(1234, 5, "sku")
+            ), 1234),
+            "intent-delete": (api.post(
+                f"/ingest/{shop}/delete", json={"ids": ["a", 7, "c", None]}
+            ), 4),
+        }  # fmt: skip
+        not_json = pusher.post(
+            f"/api/ingest?stream={shop}",
+            content=b'[{"sku": 1},',
+            headers={"Content-Type": "application/json"},
+        )
+    for case, (response, received) in sent.items():
+        assert response.status_code == 400, (case, response.text)
+        row = entry_of(sandbox.data_dir, response, eventually)
+        assert row["processing_status"] == "rejected", case
+        assert row["items_received"] == received, case
+    # A body that is not JSON holds no items anyone could count.
+    assert not_json.status_code == 400
+    assert entry_of(sandbox.data_dir, not_json, eventually)["items_received"] == 0

@@ -485,3 +485,97 @@ def test_the_trace_lists_each_entrys_correlation_id_and_esc_closes_the_window(
     page.entries_tree.setFocus()
     qtbot.keyClick(page.entries_tree, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not trace_window.isVisible(), timeout=5000)
+
+
+def test_a_key_pasted_in_the_trace_windows_field_is_said_there_and_goes_with_it(
+    qtbot: QtBot, window: Any, seeded: tuple[IngestReceipt, IntentOutcome, str]
+) -> None:
+    receipt, _outcome, _idem = seeded
+    paste(qtbot, window, receipt.request_id)
+    trace_window = window.finder.windows[0]
+    assert trace_window.isVisible()
+    secret = "fdk_" + "Zq9Wx8Vu7T" * 4
+    field = trace_window.find_field
+    field.setText(secret)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    assert field.text() == ""
+    assert "looks like an API key" in trace_window.notice.label.text()
+    assert trace_window.notice.isVisible()
+    # Said where it was asked: the main window shows nothing of it, now or after closing.
+    assert window.find_notice.isHidden()
+    qtbot.keyClick(trace_window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not trace_window.isVisible(), timeout=5000)
+    assert window.find_notice.isHidden()
+    assert "API key" not in window.find_notice.label.text()
+    # Opened again for another trace: no stale notice either.
+    paste(qtbot, window, receipt.request_id)
+    assert trace_window.isVisible()
+    assert trace_window.notice.isHidden()
+
+
+def test_a_duplicate_links_to_the_request_it_repeats_and_items_name_their_index(
+    qtbot: QtBot,
+    window: Any,
+    sandbox_url: str,
+    admin_key: str,
+    seeded: tuple[IngestReceipt, IntentOutcome, str],
+) -> None:
+    receipt, _outcome, idempotency_key = seeded
+
+    async def replay() -> IngestReceipt:
+        client = ApiClient(sandbox_url, admin_key)
+        try:
+            items = [{"id": "sku-1"}, {"id": "sku-2"}]
+            return await IngestApi(client).send(FEED, items, idempotency_key=idempotency_key)
+        finally:
+            await client.aclose()
+
+    assert run(replay()).replayed  # answered with the first request's body
+    page = paste(qtbot, window, idempotency_key)
+    rows = tree_rows(page)
+    assert sorted(row[1] for row in rows) == ["duplicate", "succeeded"]
+    [repeat_id] = [row[6] for row in rows if row[1] == "duplicate"]
+    assert {row[6] for row in rows} == {receipt.request_id, repeat_id}
+    # Items: the ingest items by their index in the request, beside their key value.
+    qtbot.waitUntil(lambda: bool(page.outcomes), timeout=15000)
+    table = page.items_table
+    created = [r for r in range(table.rowCount()) if table.item(r, 2).text() == "created"]
+    assert sorted((table.item(r, 1).text(), table.item(r, 3).text()) for r in created) == [
+        ("0", "sku-1"),
+        ("1", "sku-2"),
+    ]
+    # The duplicate's row names the request it repeats, as a link that selects it.
+    [row] = [r for r in range(table.rowCount()) if table.item(r, 2).text() == "duplicate"]
+    message = table.item(row, 5)
+    assert receipt.request_id in message.text()
+    assert message.font().underline()
+    page.tabs.setCurrentIndex(1)
+    rect = table.visualItemRect(message)
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert page.tabs.currentIndex() == 0
+    current = page.entries_tree.currentItem()
+    assert current is not None
+    assert current.text(6) == receipt.request_id
+    # Its timeline's duplicate step links the same way.
+    wait_timeline(qtbot, page, repeat_id)
+    repeat_item = next(
+        page.entries_tree.topLevelItem(i)
+        for i in range(page.entries_tree.topLevelItemCount())
+        if page.entries_tree.topLevelItem(i).text(6) == repeat_id
+    )
+    [step] = [
+        repeat_item.child(i)
+        for i in range(repeat_item.childCount())
+        if "duplicate" in repeat_item.child(i).text(0)
+    ]
+    assert f"replay of {receipt.request_id}" in step.text(0)
+    page.entries_tree.setCurrentItem(repeat_item)
+    page.entries_tree.itemClicked.emit(step, 0)
+    assert page.entries_tree.currentItem().text(6) == receipt.request_id
+    # Traced by the duplicate's own request ID, the original is not in the trace: the link
+    # opens the original's trace.
+    alone = paste(qtbot, window, repeat_id)
+    wait_timeline(qtbot, alone, repeat_id)
+    with qtbot.waitSignal(window.finder.trace_opened, timeout=15000) as opened:
+        alone.show_request(receipt.request_id)
+    assert opened.args[0] == receipt.request_id

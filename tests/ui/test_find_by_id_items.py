@@ -88,3 +88,49 @@ def test_without_an_outcome_the_entry_says_it_rejections_duplicates_and_pending(
     assert by_request["req_1"] == ["created", "updated", "failed"]
     assert by_request["req_0"] == ["succeeded"]
     assert counts["failed"] == 1
+
+
+def test_a_duplicate_names_the_request_it_repeats_and_records_their_item_index() -> None:
+    original = _entry(1, idempotency_key="batch-7", key={"id": "key_1", "shown": "ik_…abcd"})
+    repeat = _entry(
+        2,
+        processing_status="duplicate",
+        idempotency_key="batch-7",
+        key={"id": "key_1", "shown": "ik_…abcd"},
+        correlation_id="corr_2",
+    )
+    other_key = _entry(
+        3,
+        processing_status="duplicate",
+        idempotency_key="batch-7",
+        key={"id": "key_9", "shown": "ik_…zzzz"},
+        correlation_id="corr_3",
+    )
+    trace = Trace.from_json(
+        {"id": "batch-7", "matched": ["idempotency_key"], "entries": [other_key, repeat, original]}
+    )
+    outcome = IntentOutcome.from_json(
+        {
+            "correlation_id": "corr_1",
+            "feed": "shop",
+            "intent": "ingest",
+            "status": "succeeded",
+            "items_received": 2,
+            "errors": [],
+            "records": [
+                {"item": 0, "guid": "g-1", "system_id": "a", "action": "created"},
+                {"item": 1, "guid": "g-2", "system_id": "b", "action": "created"},
+            ],
+        }
+    )
+    rows, _counts = item_rows(trace, {"corr_1": outcome})
+    by_request = {row.request_id: row for row in rows if row.outcome == "duplicate"}
+    assert by_request["req_2"].link == "req_1"
+    assert "a repeat of req_1" in by_request["req_2"].message
+    # Another key's idempotency key is another request's: the trace does not hold its first.
+    assert by_request["req_3"].link is None
+    assert "an earlier request" in by_request["req_3"].message
+    # What its timeline names wins.
+    rows, _counts = item_rows(trace, {"corr_1": outcome}, {"req_3": "req_0"})
+    assert next(r for r in rows if r.request_id == "req_3").link == "req_0"
+    assert [(r.item, r.record) for r in rows if r.outcome == "created"] == [(0, "a"), (1, "b")]

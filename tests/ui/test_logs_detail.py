@@ -274,10 +274,10 @@ def test_bodies_are_pretty_when_json_raw_otherwise_and_say_base64_and_cuts() -> 
     assert "base64" in binary.note
     cut = format_body('[{"id": 1}', truncated=True, total_bytes=70_000)
     assert "70,000 bytes" in cut.note
-    assert "64 KiB" in cut.note
+    assert cut.note == "First 10 bytes of 70,000 bytes (cut)."
     huge = format_body("x" * (MAX_BODY_CHARS + 10))
     assert len(huge.text) == MAX_BODY_CHARS
-    assert "kept" in huge.note
+    assert huge.note == "First 256 KiB (cut)."
     assert format_body(None).note == "No body kept."
 
 
@@ -316,3 +316,85 @@ def test_the_timeline_gives_each_step_its_time_and_the_gap_since_the_previous() 
         ("total", "1.75 s"),
     ]
     assert rows[0][3] == "POST /api/ingest"
+
+
+def test_a_body_cut_at_64_kib_is_laid_out_as_far_as_it_goes_and_said_neutrally(
+    qtbot: QtBot, pane: LogDetailPane, sandbox_url: str, keys: tuple[str, str]
+) -> None:
+    from console.ui.logs.detail import NOTE_NEUTRAL
+
+    items = [{"id": f"big-{n:05d}", "sku": "S" * 20, "lines": [{"qty": n}]} for n in range(4200)]
+    total = len(json.dumps(items).encode())
+    assert total > 64 * 1024
+    [receipt] = ingest(sandbox_url, keys[1], [items])
+    assert isinstance(receipt, IngestReceipt)
+    qtbot.waitUntil(
+        lambda: any(e.request_id == receipt.request_id for e in server_entries(
+            sandbox_url, keys[0], feed=FEED
+        )),
+        timeout=15000,
+    )  # fmt: skip
+    [entry] = [
+        e for e in server_entries(sandbox_url, keys[0], feed=FEED)
+        if e.request_id == receipt.request_id
+    ]  # fmt: skip
+    with qtbot.waitSignal(pane.detail_shown, timeout=10000):
+        pane.show_entry(entry)
+    assert pane.detail is not None
+    assert pane.detail.request_truncated
+    note = pane.request_note.text()
+    assert "Not valid JSON" not in note
+    assert note == f"First 64 KiB of {pane.detail.request_bytes:,} bytes (cut)."
+    assert pane.request_note.styleSheet() == NOTE_NEUTRAL
+    text = pane.request_body.toPlainText()
+    lines = text.splitlines()
+    # Laid out as json.dumps(indent=2) lays out the whole, as far as the cut.
+    whole = json.dumps(items, indent=2).splitlines()
+    assert lines[:-1] == whole[: len(lines) - 1]
+    assert len(lines) > 1000
+    assert max(len(line) for line in lines) < 200
+    # A body that is whole but not JSON still says so, as a warning.
+    assert format_body("{nope").note.startswith("Not valid JSON")
+    assert not format_body("{nope").neutral
+
+
+def test_a_cut_body_too_large_to_indent_gets_a_line_per_top_level_item() -> None:
+    from console.ui.logs.detail import indent_cut_json
+
+    one = "[" * 60 + "1" + "]" * 60
+    body = ("[" + ",".join([one] * 4000))[: 64 * 1024]
+    assert indent_cut_json(body) is None  # past MAX_FORMATTED_CHARS
+    shown = format_body(body, truncated=True, total_bytes=500_000)
+    assert shown.neutral
+    assert shown.text.splitlines()[1] == "  " + one + ","
+    assert len(shown.text) <= MAX_FORMATTED_CHARS
+
+
+def test_a_long_id_is_cut_in_the_middle_with_an_ellipsis_and_whole_in_tooltip_and_copy(
+    qtbot: QtBot, pane: LogDetailPane, sandbox_url: str, keys: tuple[str, str]
+) -> None:
+    idem = "ic1:invoices:28d4f0a1b2c3d4e5f6a7b8c9d0e1f2a3"
+    [receipt] = ingest(sandbox_url, keys[1], [GOOD_ITEMS], idempotency_keys=[idem])
+    assert isinstance(receipt, IngestReceipt)
+    [entry] = [
+        e
+        for e in server_entries(sandbox_url, keys[0], feed=FEED)
+        if e.request_id == receipt.request_id
+    ]
+    with qtbot.waitSignal(pane.detail_shown, timeout=10000):
+        pane.show_entry(entry)
+    row = pane.ids["idempotency"]
+    pane.resize(380, 900)
+    qtbot.waitUntil(lambda: row.label.width() < row.label.fontMetrics().horizontalAdvance(idem))
+    shown = row.label.shown_text()
+    assert "…" in shown  # cut visibly, not clipped
+    head, tail = shown.split("…")
+    assert idem.startswith(head)
+    assert idem.endswith(tail)
+    assert head
+    assert tail
+    assert row.label.toolTip().startswith(idem + "\n")
+    row.copy_button.click()
+    assert QGuiApplication.clipboard().text() == idem
+    pane.resize(1400, 900)
+    qtbot.waitUntil(lambda: row.label.shown_text() == idem)

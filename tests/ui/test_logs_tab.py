@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import json
 import os
 import stat
@@ -795,3 +796,198 @@ def test_choosing_custom_prefills_the_span_shown_ending_now_not_at_app_start(
     bar.since_edit.setDateTime(started)
     bar.set_preset(CUSTOM_INDEX)
     assert bar.since_edit.dateTime() == started
+
+
+def test_a_typed_path_of_an_existing_file_is_replaced_only_when_the_user_says_so(
+    qtbot: QtBot, logs_window: Any, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    tab = open_logs(qtbot, logs_window)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "logs.csv"
+    target.write_text("keep me\n", encoding="utf-8")
+    dialog = tab.open_export()
+    dialog.file_edit.setText(str(target))
+    exported: list[Any] = []
+    dialog.export_finished.connect(lambda *args: exported.append(args))
+
+    # Enter in the path field: a question, not a silent overwrite; Cancel keeps the file.
+    qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    question = dialog.replace_question
+    assert isinstance(question, QMessageBox)
+    qtbot.waitUntil(question.isVisible, timeout=5000)
+    assert target.name in question.text()
+    assert dialog.runner.running == 0
+    question.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: not question.isVisible(), timeout=5000)
+    assert dialog.runner.running == 0
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+
+    # Asked again; Replace writes the export, atomically and private.
+    qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    question = dialog.replace_question
+    qtbot.waitUntil(question.isVisible, timeout=5000)
+    with qtbot.waitSignal(dialog.export_finished, timeout=20000):
+        question.action_button.click()
+    assert "request_id" in target.read_text(encoding="utf-8").splitlines()[0]
+    if os.name == "posix":
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in folder.iterdir()] == [target.name]  # no temporary left
+
+    # The same file again: the user already agreed, so no second question.
+    asked = dialog.replace_question
+    qtbot.waitUntil(dialog.export_button.isEnabled, timeout=5000)
+    with qtbot.waitSignal(dialog.export_finished, timeout=20000):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert dialog.replace_question is asked
+    assert len(exported) == 2
+    dialog.close()
+
+
+def test_a_file_chosen_in_the_save_dialog_is_not_asked_about_twice(
+    qtbot: QtBot, logs_window: Any, tmp_path: Path
+) -> None:
+    tab = open_logs(qtbot, logs_window)
+    target = tmp_path / "chosen.ndjson"
+    target.write_text("old\n", encoding="utf-8")
+    dialog = tab.open_export()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("ndjson"))
+    chooser = dialog.choose_file()
+    # What Qt's save dialog says once the user confirmed replacing the existing file there.
+    chooser.fileSelected.emit(str(target))
+    chooser.close()
+    assert dialog.file_edit.text() == str(target)
+    with qtbot.waitSignal(dialog.export_finished, timeout=20000):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert dialog.replace_question is None
+    assert target.read_text(encoding="utf-8") != "old\n"
+    # Typed by hand to another existing file: that one is asked about.
+    other = tmp_path / "other.ndjson"
+    other.write_text("other\n", encoding="utf-8")
+    qtbot.waitUntil(dialog.export_button.isEnabled, timeout=5000)
+    dialog.file_edit.setText(str(other))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert dialog.replace_question is not None
+    qtbot.waitUntil(dialog.replace_question.isVisible, timeout=5000)
+    assert other.read_text(encoding="utf-8") == "other\n"
+    dialog.replace_question.reject()
+    dialog.close()
+
+
+def test_refused_batches_missing_the_id_at_different_items_make_one_error_group(
+    qtbot: QtBot, logs_window: Any, logs_server: tuple[str, str]
+) -> None:
+    import uuid
+
+    from console.api.feeds import FeedsApi
+
+    url, key = logs_server
+    feed = f"grp-{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        client = ApiClient(url, key)
+        try:
+            await FeedsApi(client).create(feed, "Groups")
+        finally:
+            await client.aclose()
+
+    run(create())
+    missing = (7, 699, 3, 41)
+    for at in missing:
+        items = [{"n": n} if n == at else {"id": f"i{n}"} for n in range(700)]
+        assert send_ingest(url, key, feed, json.dumps(items).encode()) is None
+    tab = open_logs(qtbot, logs_window, preset=1)  # the last hour
+
+    def groups_of_feed() -> list[Any]:
+        return [g for g in tab.groups_model.groups if g.feed == feed]
+
+    qtbot.waitUntil(lambda: sum(g.count for g in groups_of_feed()) == len(missing), timeout=15000)
+    [group] = groups_of_feed()
+    assert group.count == len(missing)
+    assert group.error.startswith("400 INVALID_PAYLOAD: [*].id is missing")
+    assert not group.error.endswith("(id)")  # the message names the field already
+
+
+def test_every_status_keeps_its_legend_entry_however_narrow_the_histogram(
+    qtbot: QtBot,
+) -> None:
+    import numpy as np
+
+    from console.logbuffer.buffer import STATUSES, Histogram
+    from console.ui.logs.histogram import LEFT_MARGIN, LogHistogram
+
+    histogram = LogHistogram()
+    qtbot.addWidget(histogram)
+    counts = np.ones((len(STATUSES), 10), dtype=np.int64)
+    histogram.set_histogram(Histogram(0.0, 600.0, 60.0, counts), STATUSES)
+    for width in (1200, 640, 420):
+        histogram.resize(width, 124)
+        entries = histogram.legend_entries()
+        assert [status for status, _label, _rect in entries] == list(STATUSES), width
+        for status, label, rect in entries:
+            assert rect.left() >= LEFT_MARGIN, (width, status)  # clear of the count axis
+            assert rect.right() <= width, (width, status)
+            assert label, (width, status)
+        lefts = [rect.left() for _s, _l, rect in entries]
+        assert lefts == sorted(lefts)
+        for (_s, _l, one), (_s2, _l2, two) in itertools.pairwise(entries):
+            assert one.right() <= two.left()  # none drawn over another
+        if width == 1200:
+            assert [label for _s, label, _r in entries] == [s.replace("_", " ") for s in STATUSES]
+    assert any(label.endswith("…") for _s, label, _r in histogram.legend_entries())
+    assert "succeeded: 10" in histogram.legend_tip()
+    assert "partially failed: 10" in histogram.legend_tip()
+
+
+def test_times_are_as_short_as_the_range_and_ids_get_the_width_saved(
+    qtbot: QtBot, logs_window: Any
+) -> None:
+    from console.ui.logs.model import COLUMNS
+    from tests.ui.test_window_layout import _laid_out
+
+    tab = open_logs(qtbot, logs_window)  # the last 7 days: month and day, then the time
+    _laid_out()
+    time_column = 0
+    corr = next(c for c, (_t, name, _f) in enumerate(COLUMNS) if name == "CORRELATION_ID")
+    header = tab.table.horizontalHeader()
+    index = tab.model.index(0, time_column)
+    text = index.data()
+    assert len(text) == len("12-31 23:59:59.999"), text
+    full = index.data(Qt.ItemDataRole.ToolTipRole)
+    assert full.endswith(text)
+    assert len(full) == len("2026-12-31 23:59:59.999")
+    week_id_width = header.sectionSize(corr)
+    week_time_width = header.sectionSize(time_column)
+    full_time_width = tab.table.fontMetrics().horizontalAdvance(full)
+    assert week_time_width < full_time_width
+
+    with qtbot.waitSignal(tab.loaded, timeout=30000):
+        tab.filter_bar.set_preset(1)  # the last hour
+    qtbot.waitUntil(lambda: tab.selection is not None and not tab.loading, timeout=10000)
+    _laid_out()
+    assert tab.model.rowCount() > 0
+    index = tab.model.index(0, time_column)
+    assert len(index.data()) == len("23:59:59.999")
+    assert index.data(Qt.ItemDataRole.ToolTipRole).endswith(index.data())
+    hour_time_width = header.sectionSize(time_column)
+    assert hour_time_width < week_time_width
+    # What the Time column gave up went to the two ID columns; all nine still fit.
+    assert header.sectionSize(corr) - week_id_width >= (week_time_width - hour_time_width) // 2 - 1
+    viewport = tab.table.viewport().width()
+    for column in range(len(COLUMNS)):
+        assert header.sectionViewportPosition(column) + header.sectionSize(column) <= viewport
+    assert tab.table.horizontalScrollBar().maximum() == 0
+    # Ctrl+C copies the current cell whole: an ID as the server wrote it, a time with its date.
+    from PySide6.QtWidgets import QApplication
+
+    row_id = tab.model.index(0, corr).data()
+    tab.table.setCurrentIndex(tab.model.index(0, corr))
+    qtbot.keyClick(tab.table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text() == row_id
+    tab.table.setCurrentIndex(tab.model.index(0, time_column))
+    qtbot.keyClick(tab.table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text() == tab.model.index(0, time_column).data(
+        Qt.ItemDataRole.ToolTipRole
+    )

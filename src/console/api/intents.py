@@ -39,6 +39,7 @@ class IntentRecord:
     guid: str | None
     system_id: str | None
     action: str
+    item: int | None = None  # its 0-based index in the request, when the server says
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class IntentOutcome:
                     guid=item.get("guid") or None,
                     system_id=optional_str(item.get("system_id")),
                     action=str(item.get("action") or ""),
+                    item=optional_int(item.get("item")),
                 )
                 for item in objects(body.get("records"))
             ),

@@ -225,13 +225,25 @@ _HTTP_CODES: Final = {**ERROR_CODE_BY_STATUS, 404: "STREAM_NOT_FOUND"}
 # Others' messages carry per-request details (retry seconds, sizes) that would split groups.
 _LABEL_MESSAGE_STATUSES: Final = frozenset({400, 409, 422})
 _INDEX = re.compile(r"\[\d+\]")
+# What stands for any item index in a label: `[7].id` and `[699].id` are one problem.
+_ANY_INDEX: Final = "[*]"
+
+
+def _names(message: str, field: str) -> bool:
+    """Whether `message` (indices normalised) already names `field` as a whole word."""
+    return re.search(rf"(?<![\w.\]]){re.escape(field)}(?![\w\[])", message) is not None
 
 
 def _problem(error: LogItemError) -> str:
-    """`message (field)`, the field without item indices so that requests group."""
-    message = " ".join(error.message.split())
+    """`message (field)` with every item index as `[*]`, in the message as in the field,
+    so that one problem in many items (or many requests) makes one group; the field is
+    left out when the message names it already."""
+    message = _INDEX.sub(_ANY_INDEX, " ".join(error.message.split()))
     if error.field:
         name = _INDEX.sub("", error.field).strip(".")
+        shown = _INDEX.sub(_ANY_INDEX, error.field)
+        if message and (_names(message, shown) or (name and _names(message, name))):
+            return message
         if name:
             return f"{message} ({name})" if message else name
     return message

@@ -37,7 +37,12 @@ from console.sandbox.ingest.idempotency import (
 )
 from console.sandbox.intents import queue
 from console.sandbox.intents.routes import _check_burst, _check_media_type
-from console.sandbox.intents.validation import THREAD_PARSE_BYTES, IntentBody, read_intent
+from console.sandbox.intents.validation import (
+    THREAD_PARSE_BYTES,
+    IntentBody,
+    RefusedBody,
+    read_intent,
+)
 from console.sandbox.intents.worker import IntentWorker
 from console.sandbox.logs.model import MAX_ENTRY_ERRORS, LogBodies, LogEntry, LogSignal
 from console.sandbox.logs.redact import capture
@@ -314,6 +319,8 @@ async def ingest(request: Request) -> Response:
             raw, _prepare, request, raw, item_key or feed.id_field
         )
     except ApiError as error:
+        if isinstance(error, RefusedBody):
+            context.items_received = error.items_received
         if item_key is not None:
             error = _naming_item_key(error)
         context.errors = _errors_of(error)

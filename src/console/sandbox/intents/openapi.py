@@ -174,6 +174,12 @@ INTENT_SCHEMAS: dict[str, Any] = {
                 "items": {
                     "type": "object",
                     "properties": {
+                        "item": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "0-based index of the item in the request "
+                            "(extension, docs/api.md)",
+                        },
                         "guid": {"type": ["string", "null"]},
                         "system_id": {"type": ["string", "null"]},
                         "action": {

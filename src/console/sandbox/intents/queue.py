@@ -284,7 +284,8 @@ def outcome(
     if row is None:
         return None
     records = conn.execute(
-        "SELECT guid, system_id, action FROM intent_records WHERE correlation_id = ? ORDER BY item",
+        "SELECT item, guid, system_id, action FROM intent_records WHERE correlation_id = ?"
+        " ORDER BY item",
         (correlation_id,),
     ).fetchall()
     errors = conn.execute(
@@ -310,7 +311,12 @@ def outcome(
             for error in errors
         ],
         "records": [
-            {"guid": record["guid"], "system_id": record["system_id"], "action": record["action"]}
+            {
+                "item": record["item"],
+                "guid": record["guid"],
+                "system_id": record["system_id"],
+                "action": record["action"],
+            }
             for record in records
         ],
     }

@@ -32,6 +32,7 @@ from console.sandbox.intents.validation import (
     INTENTS,
     THREAD_PARSE_BYTES,
     IntentBody,
+    RefusedBody,
     read_intent,
 )
 from console.sandbox.intents.worker import IntentWorker
@@ -135,7 +136,11 @@ async def accept_intent(request: Request, intent: str) -> Response:
             f"Feed {slug} is an ingest feed: {intent} works only on trigger and polling feeds.",
         )
     _check_media_type(request)
-    body = await _read(intent, raw, feed.id_field)
+    try:
+        body = await _read(intent, raw, feed.id_field)
+    except RefusedBody as refused:
+        log_context(request).items_received = refused.items_received
+        raise
     log_context(request).items_received = body.count
     correlation_id = correlation_id_of(request)
     request_bodies, digest = await _request_bodies(request, raw)

@@ -194,6 +194,35 @@ def check_body(intent: str, document: Any, id_field: str) -> IntentBody:
     raise ValueError(f"unknown intent {intent!r}")
 
 
+class RefusedBody(ApiError):
+    """A body that parsed as JSON but was refused: how many items it held, so that the
+    refusal's log entry says what was received (docs/api.md "items_received")."""
+
+    def __init__(self, error: ApiError, items_received: int) -> None:
+        super().__init__(error.status, error.problems, headers=error.headers)
+        self.items_received = items_received
+
+
+def items_in(intent: str, document: Any) -> int:
+    """How many items a parsed body holds as received, valid or not: an array's length
+    or 1 for one object (upsert, patch); the `ids` given, or 1 for an `id` (the others)."""
+    if intent in ("upsert", "patch"):
+        if isinstance(document, list):
+            return len(document)
+        return 1 if isinstance(document, dict) else 0
+    if not isinstance(document, dict):
+        return 0
+    ids = document.get("ids")
+    return (len(ids) if isinstance(ids, list) else 0) + (1 if "id" in document else 0)
+
+
 def read_intent(intent: str, raw: bytes, id_field: str) -> IntentBody:
-    """Parse and check a raw body (what the route does before the 202, and the worker after)."""
-    return check_body(intent, parse_body(raw), id_field)
+    """Parse and check a raw body (what the route does before the 202, and the worker after).
+
+    A body that parses but is refused raises RefusedBody (an ApiError) with its item count.
+    """
+    document = parse_body(raw)
+    try:
+        return check_body(intent, document, id_field)
+    except ApiError as error:
+        raise RefusedBody(error, items_in(intent, document)) from None

@@ -34,6 +34,7 @@ from console.api.errors import ApiError
 from console.api.logs import LogDetail, LogEntry, LogEvent, LogItemError, LogsApi
 from console.common.redaction import looks_like_key, mask_secret
 from console.logbuffer.buffer import Column
+from console.ui.widgets.elided_label import ElidedLabel
 from console.ui.widgets.row_table import setup_row_view
 from console.ui.widgets.status_badge import badge_label_style
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 # The server keeps the first 64 KiB of a body; a body longer than this (a server keeping
 # more) is cut here, so the pane never formats or shows an unbounded text.
 MAX_BODY_CHARS = 256 * 1024
+SERVER_KEEPS = 64 * 1024  # bytes of a body the server keeps (PLATFORM_API, Connector logs)
 # Bodies longer than this are formatted in a worker thread (json.loads + dumps of 64 KiB
 # takes a few ms; of the 256 KiB bound, tens of ms).
 FORMAT_IN_THREAD_CHARS = 8 * 1024
@@ -66,13 +68,86 @@ LINK_STYLE = "QPushButton { text-align: left; color: #1d4f9c; padding: 1px 4px; 
 FILTER_COLUMNS = (Column.STATUS, Column.FEED, Column.INTENT, Column.HTTP_STATUS, Column.KEY)
 
 
+# A JSON token of a body that may be cut anywhere: a string (perhaps unterminated), a
+# punctuation mark, a run of anything else (numbers, literals, stray text), or spaces.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[{}\[\],:]|[^"{}\[\],:\s]+|\s+', re.DOTALL)
+NOTE_WARNING = "color: #7a5200;"
+NOTE_NEUTRAL = "color: #5c5f66;"
+
+
 @dataclass(frozen=True)
 class FormattedBody:
-    """A body ready to show: its text and a note saying what it is."""
+    """A body ready to show: its text and a note saying what it is (`neutral`: the note
+    only informs, it warns of nothing)."""
 
     text: str
     note: str
     is_json: bool
+    neutral: bool = False
+
+
+def _size(size: int) -> str:
+    return f"{size // 1024:,} KiB" if size >= 1024 and size % 1024 == 0 else f"{size:,} bytes"
+
+
+def _cut_note(body: str, total_bytes: int | None) -> str:
+    """ "First 64 KiB of 1,234,567 bytes (cut)." (what is shown of how much was sent)."""
+    kept = len(body.encode("utf-8", "surrogatepass"))
+    # The server cuts at 64 KiB of bytes; a character it cut in two is not shown (<4 bytes).
+    if SERVER_KEEPS - 4 < kept <= SERVER_KEEPS:
+        kept = SERVER_KEEPS
+    whole = f" of {total_bytes:,} bytes" if total_bytes and total_bytes > kept else ""
+    return f"First {_size(kept)}{whole} (cut)."
+
+
+def _line(depth: int) -> str:
+    return "\n" + "  " * min(depth, MAX_FORMAT_DEPTH)
+
+
+def indent_cut_json(text: str, break_depth: int = MAX_FORMAT_DEPTH) -> str | None:
+    """`text`, JSON that may be cut anywhere, laid out as json.dumps(indent=2) would lay
+    out the whole: a line per item, indented by depth (up to MAX_FORMAT_DEPTH levels).
+
+    Lines break only at depths up to `break_depth` (1: one line per top-level item).
+    Tolerant of the cut (an open string, unclosed brackets) and of whatever else it
+    meets, which is kept as it is; None when the result would pass MAX_FORMATTED_CHARS.
+    Iterative and linear in the text.
+    """
+    out: list[str] = []
+    size = 0
+    depth = 0
+    previous = ""
+    need_break = False  # the next item starts a line (after an opener or a comma)
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token.isspace():
+            continue
+        if token in ("}", "]"):
+            inner = depth
+            depth = max(0, depth - 1)
+            empty = previous in ("{", "[")
+            piece = token if empty or inner > break_depth else _line(depth) + token
+            need_break = False
+        else:
+            piece = _line(depth) if need_break else ""
+            need_break = False
+            if token in ("{", "["):
+                depth += 1
+                need_break = depth <= break_depth
+                piece += token
+            elif token == ",":
+                need_break = depth <= break_depth
+                piece += "," if need_break else ", "
+            elif token == ":":
+                piece += ": "
+            else:
+                piece += token
+        out.append(piece)
+        size += len(piece)
+        if size > MAX_FORMATTED_CHARS:
+            return None
+        previous = token
+    return "".join(out)
 
 
 def format_body(
@@ -90,8 +165,7 @@ def format_body(
         body = body[:MAX_BODY_CHARS]
         truncated = True
     if truncated:
-        size = f" of {total_bytes:,} bytes" if total_bytes else ""
-        notes.append(f"Only the start{size} is kept (the server keeps 64 KiB).")
+        notes.append(_cut_note(body, total_bytes))
     if encoding == "base64":
         notes.insert(0, "Not text: shown as base64, as the server keeps it.")
         return FormattedBody(body, " ".join(notes), False)
@@ -99,9 +173,17 @@ def format_body(
         # Strict: NaN/Infinity are not JSON; json's depth limit ends absurd nesting.
         parsed = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
+        if truncated and body.strip():
+            # Valid JSON cut short, as a rule: laid out as far as it goes, a line per item
+            # (or, when that would be too large, a line per top-level item).
+            laid_out = indent_cut_json(body)
+            if laid_out is None:
+                laid_out = indent_cut_json(body, break_depth=1)
+            if laid_out is not None:
+                return FormattedBody(laid_out, " ".join(notes), False, neutral=True)
         if body.strip():
             notes.insert(0, "Not valid JSON: shown as received.")
-        return FormattedBody(body, " ".join(notes), False)
+        return FormattedBody(body, " ".join(notes), False, neutral=not body.strip())
     text = _indented(parsed)
     if text is None:
         notes.insert(0, "Too deeply nested or too large to format: shown as received.")
@@ -218,9 +300,9 @@ class IdRow(QWidget):
         super().__init__(pane)
         self.name = name
         self.value = ""
-        self.label = QLabel("—")
-        self.label.setTextFormat(Qt.TextFormat.PlainText)  # IDs as the server sent them
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Too long for the pane: cut in the middle with an ellipsis (an ID's start and end
+        # both tell IDs apart), whole in the tooltip and from Copy.
+        self.label = ElidedLabel("—", elide=Qt.TextElideMode.ElideMiddle)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip(f"Copy the {label.lower()}")
@@ -244,7 +326,7 @@ class IdRow(QWidget):
         """Show `value` ("" for none: the buttons are disabled)."""
         self.value = value
         self.label.setText(value or "—")
-        self.label.setToolTip(value)
+        self.label.setToolTip(f"{value}\nCopy puts it on the clipboard whole" if value else "")
         self.copy_button.setEnabled(bool(value))
         self.find_button.setEnabled(bool(value) and self.findable)
 
@@ -364,7 +446,7 @@ class LogDetailPane(QWidget):
             note.setTextFormat(Qt.TextFormat.PlainText)
         for note in (self.request_note, self.response_note):
             note.setWordWrap(True)
-            note.setStyleSheet("color: #7a5200;")
+            note.setStyleSheet(NOTE_WARNING)
         self.bodies = QTabWidget()
         self.bodies.setAccessibleName("Bodies and headers")
         self.bodies.addTab(self._part(self.request_note, self.request_body), "Request body")
@@ -599,8 +681,10 @@ class LogDetailPane(QWidget):
         )
         self.request_body.setPlainText(request.text)
         self.request_note.setText(request.note)
+        self.request_note.setStyleSheet(NOTE_NEUTRAL if request.neutral else NOTE_WARNING)
         self.response_body.setPlainText(response.text)
         self.response_note.setText(response.note)
+        self.response_note.setStyleSheet(NOTE_NEUTRAL if response.neutral else NOTE_WARNING)
         self.headers_view.setPlainText(
             "\n".join(f"{name}: {value}" for name, value in detail.headers.items())
         )

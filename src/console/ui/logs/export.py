@@ -89,7 +89,6 @@ class LogExportDialog(ExportDialogBase):
         self.progress_bar.setRange(0, max(1, self.total))
         self.finished.connect(self._closed)
         self.cancel_button.clicked.connect(self.cancel_export)
-        self.export_button.clicked.connect(self.start_export)
 
     def start_export(self) -> asyncio.Task[Any] | None:
         """Write the file chosen."""

@@ -43,6 +43,9 @@ AXIS_HEIGHT = 18
 TOP_MARGIN = 20  # the legend's strip
 LEFT_MARGIN = 44  # room for the largest count
 RIGHT_MARGIN = 8
+LEGEND_SWATCH = 9
+LEGEND_SWATCH_GAP = 5
+LEGEND_ENTRY_GAP = 12
 
 
 def status_colour(status: str) -> QColor:
@@ -262,35 +265,77 @@ class LogHistogram(QWidget):
             painter.fillRect(brush, shade)
         painter.end()
 
-    def _paint_legend(
-        self, painter: QPainter, plot: QRectF, metrics: QFontMetrics, pen: QPen
-    ) -> None:
-        """A swatch and name for each status shown, at the top right."""
+    def legend_entries(self) -> list[tuple[str, str, QRectF]]:
+        """The legend, left to right: (status, its label as drawn, the entry's rectangle).
+
+        A swatch and name for each status shown, at the top right, between the count
+        axis and the right edge. When the names do not all fit, the longest are cut
+        (with an ellipsis) to the widest width at which they do: every status keeps its
+        swatch and the start of its name; the legend's tooltip names them whole.
+        """
         histogram = self.histogram
         if histogram is None:
-            return
+            return []
         present = [
             status
             for row, status in enumerate(self.statuses)
             if int(histogram.counts[row].sum()) > 0
         ]
+        metrics = QFontMetrics(self.font())
+        plot = self.plot_rect()
+        labels = [status.replace("_", " ") for status in present]
+        widths = [metrics.horizontalAdvance(label) for label in labels]
+        fixed = (LEGEND_SWATCH + LEGEND_SWATCH_GAP + LEGEND_ENTRY_GAP) * len(labels)
+        room = int(plot.right() - LEFT_MARGIN) - fixed
+        if widths and sum(widths) > room:
+            low, high = 0, max(widths)  # the widest cap at which the names fit
+            while low < high:
+                cap = (low + high + 1) // 2
+                if sum(min(width, cap) for width in widths) <= room:
+                    low = cap
+                else:
+                    high = cap - 1
+            labels = [
+                label
+                if width <= low
+                else metrics.elidedText(label, Qt.TextElideMode.ElideRight, low)
+                for label, width in zip(labels, widths, strict=True)
+            ]
+        entries: list[tuple[str, str, QRectF]] = []
         x = plot.right()
-        y = 2.0
-        for status in reversed(present):
-            label = status.replace("_", " ")
-            width = metrics.horizontalAdvance(label)
-            x -= width + 4
+        for status, label in zip(reversed(present), reversed(labels), strict=True):
+            right = x
+            x -= metrics.horizontalAdvance(label) + LEGEND_SWATCH_GAP + LEGEND_SWATCH
+            entries.append((status, label, QRectF(x, 2.0, right - x, metrics.height())))
+            x -= LEGEND_ENTRY_GAP
+        entries.reverse()
+        return entries
+
+    def legend_tip(self) -> str:
+        """The legend's tooltip: every status shown, named whole, with its count."""
+        histogram = self.histogram
+        if histogram is None:
+            return ""
+        return "\n".join(
+            f"{status.replace('_', ' ')}: {int(histogram.counts[row].sum()):,}"
+            for row, status in enumerate(self.statuses)
+            if int(histogram.counts[row].sum()) > 0
+        )
+
+    def _paint_legend(
+        self, painter: QPainter, plot: QRectF, metrics: QFontMetrics, pen: QPen
+    ) -> None:
+        """A swatch and name for each status shown, at the top right."""
+        for status, label, rect in self.legend_entries():
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(status_colour(status))
+            painter.drawRect(QRectF(rect.left(), rect.top() + metrics.height() / 2 - 4, 9, 9))
             painter.setPen(pen)
             painter.drawText(
-                QRectF(x, y, width + 4, metrics.height()),
+                rect.adjusted(LEGEND_SWATCH + LEGEND_SWATCH_GAP, 0, 2, 0),
                 int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                 label,
             )
-            x -= 14
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(status_colour(status))
-            painter.drawRect(QRectF(x, y + metrics.height() / 2 - 4, 9, 9))
-            x -= 8
 
     # -- mouse ---------------------------------------------------------------------
 
@@ -356,6 +401,9 @@ class LogHistogram(QWidget):
     def event(self, event: QEvent) -> bool:
         """Tooltips: the bar's time range and its count per status."""
         if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            if event.pos().y() < TOP_MARGIN and self.legend_entries():
+                QToolTip.showText(event.globalPos(), self.legend_tip(), self)
+                return True
             index = self.bin_at(float(event.pos().x()))
             if index is None:
                 QToolTip.hideText()

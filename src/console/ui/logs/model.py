@@ -10,6 +10,7 @@ the next reset or change.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -42,6 +43,31 @@ NUMERIC = frozenset({"HTTP_STATUS", "ITEMS", "DURATION"})
 VALUE_ROLE = Qt.ItemDataRole.UserRole + 1  # the raw value (what a click filters on)
 ENTRY_ID_ROLE = Qt.ItemDataRole.UserRole + 2
 CACHE_ROWS = 512  # formatted rows kept: several screens' worth
+DAY_SECONDS = 86_400
+# How the Time column writes a moment, by the span of the range shown: the time alone
+# within one day, the day and time across days (the year is in the range's summary; the
+# full form is the cell's tooltip).
+TIME_FORMATS = {"time": "%H:%M:%S.", "day": "%m-%d %H:%M:%S.", "full": "%Y-%m-%d %H:%M:%S."}
+TIME_SAMPLES = {
+    "time": "23:59:59.999",
+    "day": "12-31 23:59:59.999",
+    "full": "2026-12-31 23:59:59.999",
+}
+
+
+def time_format_for(span: float | None) -> str:
+    """The Time column's format for a range of `span` seconds (None: unbounded)."""
+    if span is None:
+        return "full"
+    return "time" if span <= DAY_SECONDS else "day"
+
+
+def format_moment(value: float, time_format: str) -> str:
+    """`value` (Unix seconds) in local time, to the millisecond, as `time_format` says."""
+    moment = datetime.fromtimestamp(value)
+    return moment.strftime(TIME_FORMATS[time_format]) + f"{moment.microsecond // 1000:03d}"
+
+
 ERROR_TEXT = QColor("#a61b0f")
 
 
@@ -69,6 +95,15 @@ class LogTableModel(QAbstractTableModel):
         self._slots: np.ndarray | None = None
         self._columns: list[Column] = []
         self._cache: dict[int, tuple[tuple[object, ...], tuple[str, ...]]] = {}
+        self.time_format = "full"
+
+    def set_time_span(self, span: float | None) -> str:
+        """Write times for a range of `span` seconds (see TIME_FORMATS); the format."""
+        time_format = time_format_for(span)
+        if time_format != self.time_format:
+            self.time_format = time_format
+            self.values_changed()
+        return time_format
 
     # -- contents ---------------------------------------------------------------------
 
@@ -174,6 +209,9 @@ class LogTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             text = self._row(index.row())[1][index.column()]
             column = COLUMNS[index.column()]
+            if column[1] == "TIME":
+                value = self._row(index.row())[0][index.column()]
+                return format_time_ms(float(value)) if isinstance(value, int | float) else None
             if column[2] is not None and text:
                 return f"{text}\nAlt+click to filter on it; right-click for more"
             return text or None
@@ -188,7 +226,8 @@ class LogTableModel(QAbstractTableModel):
         slot = self.slot_at(row)
         values = tuple(buffer.value(slot, column) for column in self._columns)
         texts = tuple(
-            _text(name, value) for (_t, name, _f), value in zip(COLUMNS, values, strict=True)
+            _text(name, value, self.time_format)
+            for (_t, name, _f), value in zip(COLUMNS, values, strict=True)
         )
         if len(self._cache) >= CACHE_ROWS:
             self._cache.clear()
@@ -196,11 +235,11 @@ class LogTableModel(QAbstractTableModel):
         return values, texts
 
 
-def _text(column: str, value: object) -> str:
+def _text(column: str, value: object, time_format: str = "full") -> str:
     if value is None:
         return ""
     if column == "TIME":
-        return format_time_ms(float(value), empty="")  # type: ignore[arg-type]
+        return format_moment(float(value), time_format)  # type: ignore[arg-type]
     if column == "STATUS":
         return status_text(str(value))
     if column == "HTTP_STATUS":

@@ -46,7 +46,14 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QFontMetrics, QGuiApplication, QMouseEvent, QShowEvent
+from PySide6.QtGui import (
+    QFontMetrics,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -68,7 +75,13 @@ from console.ui.formatting import format_duration
 from console.ui.logs.filters import LogFilterBar, facet_value_text, format_moment
 from console.ui.logs.groups import GROUP_ROLE, ErrorGroupsModel, make_groups_view
 from console.ui.logs.histogram import LogHistogram
-from console.ui.logs.model import COLUMNS, STATUS_COLUMN, VALUE_ROLE, LogTableModel
+from console.ui.logs.model import (
+    COLUMNS,
+    STATUS_COLUMN,
+    TIME_SAMPLES,
+    VALUE_ROLE,
+    LogTableModel,
+)
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
 from console.ui.widgets.row_table import setup_row_view
@@ -110,7 +123,7 @@ ID_COLUMNS = frozenset({"REQUEST_ID", "CORRELATION_ID"})
 # tooltip and Copy give them whole), so all nine fit at a 1280 px window with the detail
 # pane open.
 COLUMN_TEXT_WIDTHS = {
-    "TIME": "2026-12-31 23:59:59.999",
+    "TIME": TIME_SAMPLES["full"],
     "FEED": "inventory99",
     "INTENT": "record.update",
     "HTTP_STATUS": "HTTP",
@@ -122,12 +135,14 @@ CELL_PADDING = 14
 TABLE_SHARE = (860, 400)  # the splitter's first sizes: table, detail pane
 
 
-def column_widths(metrics: QFontMetrics) -> dict[int, int]:
+def column_widths(metrics: QFontMetrics, time_format: str = "full") -> dict[int, int]:
     """Widths of the columns sized to their content (the ID columns stretch)."""
     widths = {}
     for column, (_title, name, _filters) in enumerate(COLUMNS):
         if name == "STATUS":
             widths[column] = STATUS_WIDTH
+        elif name == "TIME":
+            widths[column] = metrics.horizontalAdvance(TIME_SAMPLES[time_format]) + CELL_PADDING
         elif name in COLUMN_TEXT_WIDTHS:
             widths[column] = metrics.horizontalAdvance(COLUMN_TEXT_WIDTHS[name]) + CELL_PADDING
     return widths
@@ -148,6 +163,20 @@ class LogTableView(QTableView):
         kept = sideways.value()
         super().scrollTo(index, hint)
         sideways.setValue(kept)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Ctrl+C copies the current cell whole (an ID elided on screen; a time with its
+        date)."""
+        if event.matches(QKeySequence.StandardKey.Copy):
+            index = self.currentIndex()
+            whole = index.isValid() and COLUMNS[index.column()][1] == "TIME"
+            role = Qt.ItemDataRole.ToolTipRole if whole else Qt.ItemDataRole.DisplayRole
+            text = index.data(role) if index.isValid() else None
+            if isinstance(text, str) and text:
+                QGuiApplication.clipboard().setText(text)
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
 
 # One thread for the view's numpy passes (text filter, histogram, groups): each thread
@@ -545,6 +574,7 @@ class IngestLogsTab(QWidget):
         buffer: LogBuffer = buffer_module.LogBuffer(capacity)
         self.buffer = buffer
         self.loaded_range = (since, until)
+        self._fit_time_column(since, until)
         self.loading = True
         self.load_progress = None
         self.new_count = 0
@@ -1105,6 +1135,15 @@ class IngestLogsTab(QWidget):
         if self.loaded_range is not None:
             return self.loaded_range[1] is None
         return self.filter_bar.time_range().is_live
+
+    def _fit_time_column(self, since: float | None, until: float | None) -> None:
+        """Times as the range needs them (the time alone within a day), the column as
+        wide as that: what it gives up goes to the ID columns."""
+        span = None if since is None else (until if until is not None else time.time()) - since
+        time_format = self.model.set_time_span(span)
+        time_column = next(c for c, (_t, name, _f) in enumerate(COLUMNS) if name == "TIME")
+        width = column_widths(self.table.fontMetrics(), time_format)[time_column]
+        self.table.horizontalHeader().resizeSection(time_column, width)
 
     def _sync_actions(self) -> None:
         connected = self.session.client is not None

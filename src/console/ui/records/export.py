@@ -99,7 +99,6 @@ class ExportDialog(ExportDialogBase):
         self._writer: ExportWriter | None = None
         self.finished.connect(self._closed)
         self.cancel_button.clicked.connect(self.cancel_export)
-        self.export_button.clicked.connect(self.start_export)
 
     def _format_changed(self) -> None:
         self.note.setVisible(self.file_format == "csv")

@@ -45,15 +45,23 @@ class TraceFinder(QObject):
         self.owner = owner
         self.windows: list[TraceWindow] = []
         self._generation = 0
+        # The trace window whose own field asked the newest question (None: the main
+        # window's): what Find says about it is said there only, and goes with that window.
+        self._origin: TraceWindow | None = None
         session.connected.connect(lambda _profile: self.clear())
         session.disconnected.connect(self.clear)
 
     # -- looking up ------------------------------------------------------------------
 
-    def find(self, text: str) -> asyncio.Task[Any] | None:
-        """Look up the ID in `text` and show its trace; None when nothing was sent."""
+    def find(self, text: str, origin: TraceWindow | None = None) -> asyncio.Task[Any] | None:
+        """Look up the ID in `text` and show its trace; None when nothing was sent.
+
+        `origin`: the trace window whose Find field asked, where the answer's notice shows
+        (and nowhere else); None for the main window's field and links.
+        """
         any_id = clean_id(text)
         self._generation += 1  # whatever was asked before is stale now
+        self._origin = origin
         self.runner.cancel(TASK_NAME)
         problem = id_problem(any_id)
         if problem is not None:
@@ -105,9 +113,10 @@ class TraceFinder(QObject):
             self._say(f"Could not look up “{shown}”: {' '.join([headline, *details])}")
 
     def _say(self, text: str) -> None:
-        self.notice.emit(text)
+        origin = self._origin if self._origin in self.windows else None
+        self.notice.emit(text if origin is None else "")
         for window in self.windows:
-            window.notice.say(text)
+            window.notice.say(text if origin is None or window is origin else "")
 
     # -- showing -----------------------------------------------------------------------
 
@@ -139,9 +148,10 @@ class TraceFinder(QObject):
 
     def _new_window(self, *, primary: bool) -> TraceWindow:
         window = TraceWindow(self.owner, primary=primary)
-        window.find_requested.connect(self.find)
+        window.find_requested.connect(lambda text: self.find(text, origin=window))
         window.detach_requested.connect(self._detach)
         window.emptied.connect(self._window_emptied)
+        window.closed.connect(self._window_closed)
         self.windows.append(window)
         return window
 
@@ -156,7 +166,16 @@ class TraceFinder(QObject):
         window.move(source.pos().x() + 40, source.pos().y() + 40)
         window.bring_forward()
 
+    def _window_closed(self, window: TraceWindow) -> None:
+        """A notice of the window's own question goes with it; it never stays behind on
+        the main window."""
+        window.notice.say("")
+        if self._origin is window:
+            self._origin = None
+            self.notice.emit("")
+
     def _window_emptied(self, window: TraceWindow) -> None:
+        window.notice.say("")
         if not window.primary and window in self.windows:
             self.windows.remove(window)
             window.hide()

@@ -13,13 +13,14 @@ import asyncio
 import functools
 import json
 import logging
-from collections.abc import Coroutine, Iterable
+import re
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication
+from PySide6.QtGui import QColor, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -93,6 +94,11 @@ STATUS_COLOURS = {
     "processing": "#1d4f9c",
 }
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
+# A row or timeline step that names another request: the request ID it links to.
+LINK_ROLE = Qt.ItemDataRole.UserRole + 2
+LINK_COLOUR = "#1d4f9c"
+# The duplicate step of a timeline names the request it repeats (sandbox logs/query.py).
+_REPLAY_OF = re.compile(r"\breplay of (\S+?):? ")
 LOADING_TEXT = "Loading timeline…"
 
 
@@ -133,16 +139,49 @@ class ItemRow:
     record: str
     field: str
     message: str
+    link: str | None = None  # a request ID the message names (the one a duplicate repeats)
+
+
+def replayed_request(events: Iterable[LogEvent]) -> str | None:
+    """The request a duplicate repeats, as its timeline names it."""
+    for event in events:
+        if event.stage == "duplicate" and event.detail:
+            found = _REPLAY_OF.search(event.detail + " ")
+            if found:
+                return found.group(1)
+    return None
+
+
+def original_request(entry: LogEntry, entries: Iterable[LogEntry]) -> str | None:
+    """The request of `entries` that a duplicate `entry` repeats: the first that was not a
+    duplicate with the same idempotency key and key (or, without one, the same
+    correlation ID: a retried intent)."""
+    same: list[LogEntry] = []
+    for other in entries:
+        if other.request_id == entry.request_id or other.processing_status == "duplicate":
+            continue
+        if entry.idempotency_key:
+            if other.idempotency_key == entry.idempotency_key and other.key == entry.key:
+                same.append(other)
+        elif entry.correlation_id and other.correlation_id == entry.correlation_id:
+            same.append(other)
+    if not same:
+        return None
+    return min(same, key=lambda e: e.timestamp).request_id
 
 
 def item_rows(
-    trace: Trace, outcomes: dict[str, IntentOutcome]
+    trace: Trace,
+    outcomes: dict[str, IntentOutcome],
+    originals: Mapping[str, str] | None = None,
 ) -> tuple[list[ItemRow], dict[str, int]]:
     """What became of each item of the traced requests, and the count of each outcome.
 
     An intent's outcome (when read) says it per record and per failed item; other
     requests say it through their entry (its item errors) and, for record writes, the
-    changes they made to the traced records.
+    changes they made to the traced records. A duplicate names (and links to) the request
+    it repeats: from `originals` (duplicate's request ID to the original's, read from its
+    timeline) or else found among the traced entries.
     """
     rows: list[ItemRow] = []
     changes_by_request: dict[str, list[tuple[TraceRecord, TraceChange]]] = {}
@@ -163,7 +202,7 @@ def item_rows(
         before = len(rows)
         if outcome is not None:
             for done in outcome.records:
-                rows.append(row(None, done.action, done.system_id or done.guid or "", "", ""))
+                rows.append(row(done.item, done.action, done.system_id or done.guid or "", "", ""))
             for error in outcome.errors:
                 rows.append(row(error.item, "failed", "", error.field or "", error.message))
         else:
@@ -178,15 +217,20 @@ def item_rows(
                     rows.append(row(None, what, record.system_id or record.guid, "", ""))
         if len(rows) == before:
             status = entry.processing_status
+            link = None
             if status == "duplicate":
-                note = "a repeat of an earlier request: applied once, by that one"
+                link = (originals or {}).get(entry.request_id) or original_request(
+                    entry, trace.entries
+                )
+                earlier = link or "an earlier request"
+                note = f"a repeat of {earlier}: applied once, by that one"
             elif status in ("queued", "processing"):
                 note = f"{status}: not finished yet (Refresh to see it later)"
             elif entry.items_received:
                 note = f"{_count(entry.items_received, 'item')} received"
             else:
                 note = ""
-            rows.append(row(None, status or "—", "", "", note))
+            rows.append(row(None, status or "—", "", "", note, link))
         if entry.error_count > len(entry.errors) and outcome is None:
             rows.append(
                 row(
@@ -202,6 +246,22 @@ def item_rows(
     for item in rows:
         counts[item.outcome] = counts.get(item.outcome, 0) + 1
     return rows, counts
+
+
+def _as_link(item: QTreeWidgetItem | QTableWidgetItem, request_id: str, tooltip: str) -> None:
+    """Show `item` as a link to `request_id` (a click or Enter follows it)."""
+    font = QFont(item.font(0) if isinstance(item, QTreeWidgetItem) else item.font())
+    font.setUnderline(True)
+    if isinstance(item, QTreeWidgetItem):
+        item.setData(0, LINK_ROLE, request_id)
+        item.setFont(0, font)
+        item.setForeground(0, QColor(LINK_COLOUR))
+        item.setToolTip(0, tooltip)
+    else:
+        item.setData(LINK_ROLE, request_id)
+        item.setFont(font)
+        item.setForeground(QColor(LINK_COLOUR))
+        item.setToolTip(tooltip)
 
 
 def _item(text: str, tooltip: str | None = None) -> QTableWidgetItem:
@@ -249,6 +309,8 @@ class TracePage(QWidget):
         self._outcome_failure = ""  # what the last read of outcomes could not do
         self._unread_outcomes: list[str] = []  # correlation ids whose outcome failed
         self._timelines: dict[str, tuple[LogEvent, ...] | str] = {}
+        # Duplicate's request ID -> the request it repeats, as its timeline names it.
+        self._originals: dict[str, str] = {}
         self._entry_items: dict[str, QTreeWidgetItem] = {}
         self._asked: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -292,6 +354,8 @@ class TracePage(QWidget):
         self.entries_tree.header().setStretchLastSection(False)
         self.entries_tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.entries_tree.itemExpanded.connect(self._expanded)
+        self.entries_tree.itemClicked.connect(lambda item, _column: self._follow_link(item))
+        self.entries_tree.itemActivated.connect(lambda item, _column: self._follow_link(item))
         self.entries_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.entries_tree.customContextMenuRequested.connect(self._entry_menu)
         self.entries_note = QLabel("")
@@ -318,6 +382,8 @@ class TracePage(QWidget):
         self.items_table.setAccessibleName("Items")
         self.items_table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.items_table.customContextMenuRequested.connect(self._item_menu)
+        self.items_table.itemClicked.connect(self._follow_link)
+        self.items_table.itemActivated.connect(self._follow_link)
         items_page = QWidget()
         items_layout = QVBoxLayout(items_page)
         items_layout.setContentsMargins(0, 4, 0, 0)
@@ -384,6 +450,7 @@ class TracePage(QWidget):
         self._unread_outcomes = []
         self.retry_outcomes_button.hide()
         self._timelines = {}
+        self._originals = {}
         self._asked = set()
         self._show_summary(trace)
         self._fill_entries(trace.entries)
@@ -475,7 +542,7 @@ class TracePage(QWidget):
         trace = self.trace
         if trace is None:
             return
-        rows, counts = item_rows(trace, self.outcomes)
+        rows, counts = item_rows(trace, self.outcomes, self._originals)
         # Looked up by a record's id: its own item first (and current), not somewhere among
         # the thousands of items of the request that wrote it, nor past the listed rows.
         targets = {
@@ -504,6 +571,8 @@ class TracePage(QWidget):
                 colour = STATUS_COLOURS.get(row.outcome)
                 if colour is not None:
                     cells[2].setForeground(QColor(colour))
+                if row.link:
+                    _as_link(cells[5], row.link, f"{row.message}\nClick to show {row.link}")
                 for column, cell in enumerate(cells):
                     table.setItem(index, column, cell)
             for column, width in enumerate((250, 50, 110, 160, 120)):
@@ -674,10 +743,35 @@ class TracePage(QWidget):
             colour = STATUS_COLOURS.get(event.stage)
             if colour is not None:
                 child.setForeground(0, QColor(colour))
+            original = replayed_request((event,))
+            if original is not None:
+                _as_link(child, original, f"{child.toolTip(0)}\nClick to show {original}")
             children.append(child)
         item.addChildren(children)
         for child in children:
             child.setFirstColumnSpanned(True)  # a timeline step reads as one line
+        original = replayed_request(result)
+        if original is not None and self._originals.get(request_id) != original:
+            self._originals[request_id] = original
+            self._fill_items()  # its Items row names the request it repeats
+
+    def _follow_link(self, item: QTreeWidgetItem | QTableWidgetItem) -> None:
+        link = (
+            item.data(0, LINK_ROLE) if isinstance(item, QTreeWidgetItem) else item.data(LINK_ROLE)
+        )
+        if isinstance(link, str) and link:
+            self.show_request(link)
+
+    def show_request(self, request_id: str) -> None:
+        """Select `request_id`'s entry when this trace holds it; else trace it in turn."""
+        item = self._entry_items.get(request_id)
+        if item is None:
+            self.find_requested.emit(request_id)
+            return
+        self.tabs.setCurrentIndex(TAB_TITLES.index("Log entries"))
+        self.entries_tree.setCurrentItem(item)
+        self.entries_tree.scrollToItem(item)
+        self.entries_tree.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def timeline(self, request_id: str) -> tuple[LogEvent, ...] | str | None:
         """The timeline shown for `request_id` (a text when it could not be read)."""

@@ -21,6 +21,7 @@ class TraceWindow(QWidget):
     find_requested = Signal(str)  # from its own field
     detach_requested = Signal(object)  # TracePage to move to a window of its own
     emptied = Signal(object)  # this window, now without pages
+    closed = Signal(object)  # this window, closed by the user (Esc, its close button)
 
     def __init__(self, parent: QWidget | None = None, *, primary: bool = True) -> None:
         super().__init__(parent, Qt.WindowType.Window)
@@ -154,3 +155,4 @@ class TraceWindow(QWidget):
         """Closing the window closes its traces."""
         self.close_all()
         super().closeEvent(event)
+        self.closed.emit(self)

@@ -7,7 +7,9 @@ chooses and sees around that is this one form, so both dialogs behave alike.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
@@ -27,14 +29,25 @@ from PySide6.QtWidgets import (
 
 from console.ui.records.io_files import FORMATS, FileFormat
 from console.ui.tasks import TaskRunner
+from console.ui.widgets.confirm import Confirmation
 from console.ui.widgets.error_banner import error_text
 
 FORMAT_TITLES = {"csv": "CSV", "ndjson": "NDJSON (one JSON object per line)"}
 
 
+def _same_file_name(path: Path) -> str:
+    """`path` as compared for "already agreed to replace": absolute, user expanded."""
+    return os.path.abspath(path.expanduser())
+
+
 class ExportDialogBase(QDialog):
-    """Choose format and file; the subclass connects `export_button`, `cancel_button` and
-    `finished` to how it writes, cancels and stops."""
+    """Choose format and file; the subclass implements `start_export` and connects
+    `cancel_button` and `finished` to how it cancels and stops.
+
+    Export (or Enter in the file field) goes through `export_clicked`: a file that already
+    exists is replaced only once the user said so, either in the file chooser (which asks
+    itself) or in this dialog's own question for a typed path; never asked twice.
+    """
 
     export_finished = Signal(str, int)  # path, rows written
     export_stopped = Signal(object)  # the error, or None when cancelled
@@ -54,6 +67,9 @@ class ExportDialogBase(QDialog):
         self.runner = TaskRunner(self)
         self.runner.failed.connect(self._task_failed)
         self.file_dialog: QFileDialog | None = None
+        self.replace_question: Confirmation | None = None
+        # The one existing file the user agreed to replace (in the chooser or our question).
+        self._replace_agreed: str | None = None
 
         self.what_label = QLabel(what)
         self.what_label.setWordWrap(True)
@@ -92,6 +108,7 @@ class ExportDialogBase(QDialog):
         self.export_button = QPushButton("&Export")
         self.export_button.setObjectName("primaryButton")
         self.export_button.setDefault(True)
+        self.export_button.clicked.connect(self.export_clicked)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
@@ -133,11 +150,55 @@ class ExportDialogBase(QDialog):
         chooser.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         chooser.setOption(QFileDialog.Option.DontUseNativeDialog, True)
         chooser.selectFile(suggested)
-        chooser.fileSelected.connect(self.file_edit.setText)
+        chooser.fileSelected.connect(self._file_chosen)
         chooser.finished.connect(chooser.deleteLater)
         self.file_dialog = chooser
         chooser.open()
         return chooser
+
+    def _file_chosen(self, path: str) -> None:
+        # Qt's save dialog has asked already whether to replace an existing file.
+        self._replace_agreed = _same_file_name(Path(path))
+        self.file_edit.setText(path)
+
+    def export_clicked(self) -> None:
+        """Export to the file named; ask first when a typed path names an existing file."""
+        text = self.file_edit.text().strip()
+        if not text or self.runner.running:
+            return
+        target = Path(text).expanduser()
+        # A folder is not replaced: the export says it cannot write there.
+        if target.is_file() and _same_file_name(target) != self._replace_agreed:
+            self._ask_to_replace(target)
+            return
+        self.start_export()
+
+    def _ask_to_replace(self, target: Path) -> None:
+        asking = self.replace_question
+        if asking is not None and shiboken6.isValid(asking) and asking.isVisible():
+            return
+        question = Confirmation(
+            self,
+            "Replace file?",
+            f"“{target.name}” already exists.",
+            f"{target}\n\nThe export replaces this file when it is complete; until "
+            "then the file stays as it is.",
+            "&Replace",
+        )
+        question.setObjectName("replaceExportFile")
+        agreed = _same_file_name(target)
+
+        def replace() -> None:
+            self._replace_agreed = agreed
+            if shiboken6.isValid(self) and self.file_edit.text().strip():
+                self.export_clicked()
+
+        self.replace_question = question
+        question.ask(replace)
+
+    def start_export(self) -> Any:
+        """Write the file named in the form (each dialog writes its own way)."""
+        raise NotImplementedError
 
     def _busy(self) -> None:
         """The export started: Cancel instead of the choices."""
