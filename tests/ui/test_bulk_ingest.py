@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from console.api.feeds import FeedsApi
@@ -501,3 +501,110 @@ def test_a_bulk_upload_pacing_on_the_ingest_burst_is_not_shown_as_an_alarm(
         assert "#8f1d12" not in style
     assert status.pacing_label.styleSheet() == "color: #5c5f66;"
     dialog.reject()
+
+
+def test_enter_in_the_file_field_previews_and_never_starts(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, Enter in the File field started the upload unseen: the typed path's
+    # preview waits for a pause in typing, and Start (the default button) took the Enter.
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 5)
+    other = write_items(tmp_path / "other.ndjson", 7)
+    window.bulk_button.click()
+    dialog = window.bulk.dialog
+    assert isinstance(dialog, BulkIngestDialog)
+    qtbot.waitUntil(lambda: dialog.feed_combo.findData(FEED) >= 0, timeout=15000)
+    dialog.select_feed(FEED)
+    dialog.file_edit.setFocus()
+    dialog.file_edit.setText(str(path))
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    assert dialog.state == "setup"
+    assert dialog.preview is not None
+    assert dialog.preview.path == path
+    assert dialog.start_button.isEnabled()
+    # Enter again, the preview shown: still nothing starts.
+    qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Enter)
+    assert dialog.state == "setup"
+
+    # Another path typed: the preview shown is stale, and Start waits for the new one.
+    dialog.file_edit.selectAll()
+    qtbot.keyClicks(dialog.file_edit, str(other))
+    assert not dialog.start_button.isEnabled()
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    assert dialog.state == "setup"
+    assert dialog.preview is not None
+    assert len(dialog.preview.items) == 7
+    assert dialog.start_button.isEnabled()
+    # An item key being typed makes it stale too.
+    qtbot.keyClicks(dialog.item_key_edit, "sku")
+    assert not dialog.start_button.isEnabled()
+    dialog.reject()
+
+
+def test_a_double_clicked_start_keeps_the_upload_and_closing_it_asks(
+    qtbot: QtBot,
+    window: MainWindow,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    state_home: Path,
+) -> None:
+    # Walking the build, the second click of a double-clicked Start landed on the run page's
+    # Close, which stopped the upload just started and closed the dialog without a word.
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 4000)
+    dialog = open_dialog(qtbot, window, path)
+    dialog.max_items = 50
+    where = dialog.start_button.mapTo(dialog, dialog.start_button.rect().center())
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert dialog.state == "running"
+    under = dialog.childAt(where)
+    assert not isinstance(under, QPushButton), under  # nothing to click where Start was
+    assert not dialog.done_button.isVisible()
+    assert not dialog.done_button.hasFocus()
+    assert not any(b.isDefault() for b in dialog.findChildren(QPushButton) if b.isVisible())
+    uploader = dialog.uploader
+    assert uploader is not None
+    qtbot.waitUntil(lambda: uploader.manifest_path is not None, timeout=15000)
+    # Enter and Esc: nothing stops silently; Esc asks, and "Keep uploading" is its default.
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    assert dialog.state == "running"
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    box = dialog.close_box
+    assert box is not None
+    assert box.isVisible()
+    assert dialog.isVisible()
+    assert dialog.state == "running"
+    assert box.defaultButton().text() == "Keep uploading"  # type: ignore[union-attr]
+    box.button(box.StandardButton.No).click()
+    assert dialog.isVisible()
+    assert dialog.state == "running"
+    dialog.reject()
+    box = dialog.close_box
+    assert box is not None
+    with qtbot.waitSignal(dialog.upload_interrupted, timeout=60000):
+        box.button(box.StandardButton.Yes).click()  # "Pause and close"
+    assert not dialog.isVisible()
+    (kept,) = ManifestStore(state_home).pending(sandbox_url)
+    assert kept.path == path.resolve()
+
+
+def test_the_cancel_question_fits_a_paused_upload(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    dialog = open_dialog(qtbot, window, write_items(tmp_path / "items.ndjson", 3000))
+    dialog.max_items = 100
+    with qtbot.waitSignal(
+        dialog.state_changed, check_params_cb=lambda s: s == "paused", timeout=60000
+    ):
+        dialog.start_button.click()
+        dialog.pause_upload()
+    box = dialog.ask_to_cancel()
+    assert box.button(box.StandardButton.No).text() == "Keep paused"
+    box.button(box.StandardButton.No).click()
+    dialog.reject()  # paused: closes without asking, the progress kept
+    assert not dialog.isVisible()

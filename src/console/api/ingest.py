@@ -13,6 +13,7 @@ streams them from there and never holds them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -315,7 +316,18 @@ class BulkUploader:
         task stops it (in-flight batches are cancelled; the manifest is written first).
         """
         self._started = time.monotonic()
-        manifest = await asyncio.to_thread(self._open_manifest)
+        opening = asyncio.ensure_future(asyncio.to_thread(self._open_manifest))
+        try:
+            manifest = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # Stopped while the file was being hashed (a pause or close at once): the
+            # thread goes on; its manifest is written, so the upload stays resumable
+            # instead of vanishing with nothing kept.
+            with contextlib.suppress(Exception):
+                self._manifest = await opening
+                self._save(force=True)
+                self._rejects.close()
+            raise
         self._manifest = manifest
         try:
             try:

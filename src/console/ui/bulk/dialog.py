@@ -26,8 +26,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QGuiApplication
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -198,6 +198,8 @@ class BulkIngestDialog(QDialog):
         self._plan: tuple[Feed, Path, SourceFormat, str | None] | None = None
         self._bytes_rate = RateMeter()
         self._items_rate = RateMeter()
+        self._preview_feed: str | None = None  # the feed the preview was read for
+        self.close_box: QMessageBox | None = None  # closing while uploading: asked first
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self._build_setup_page())
@@ -234,7 +236,10 @@ class BulkIngestDialog(QDialog):
         self._typed_timer.setSingleShot(True)
         self._typed_timer.setInterval(TYPED_PATH_PAUSE_MS)
         self._typed_timer.timeout.connect(self._file_typed_pause)
-        self.file_edit.textEdited.connect(lambda _text: self._typed_timer.start())
+        self.file_edit.textEdited.connect(self._path_edited)
+        # Enter in the field previews what it names; it never starts the upload (the Start
+        # button is the dialog's default, and a QLineEdit passes Enter on to it).
+        self.file_edit.installEventFilter(self)
         self.browse_button = QPushButton("&Choose file…")
         self.browse_button.setAutoDefault(False)
         self.browse_button.clicked.connect(self.choose_file)
@@ -252,6 +257,8 @@ class BulkIngestDialog(QDialog):
             "The field that identifies each item (sent as X-Item-Key); empty: the feed's id field"
         )
         self.item_key_edit.editingFinished.connect(self._refresh_preview)
+        # A key being typed makes the preview stale: Start waits for the new one.
+        self.item_key_edit.textEdited.connect(lambda _text: self._sync_buttons())
         form = QFormLayout()
         form.addRow("&Feed", self.feed_combo)
         form.addRow("File", file_row)
@@ -454,6 +461,40 @@ class BulkIngestDialog(QDialog):
         chooser.open()
         return chooser
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter in the File field previews the path typed (and is not passed on)."""
+        if (
+            watched is self.file_edit
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
+            self._typed_timer.stop()
+            text = self.file_edit.text().strip()
+            if text and (self.path is None or Path(text) != self.path):
+                self.set_file(Path(text))
+            elif text and self.preview is None:
+                self._refresh_preview()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _path_edited(self, _text: str) -> None:
+        self._typed_timer.start()
+        self._sync_buttons()  # the preview shown is of another path now: Start waits
+
+    def preview_is_current(self) -> bool:
+        """The preview shown is of the path, format, item key and feed chosen now."""
+        preview, feed, path = self.preview, self.feed, self.path
+        if preview is None or feed is None or path is None:
+            return False
+        return (
+            self.file_edit.text().strip() == str(path)
+            and preview.path == path
+            and preview.format == self.file_format
+            and preview.item_key == self.checked_key()
+            and self._preview_feed == feed.id
+        )
+
     def _file_typed_pause(self) -> None:
         text = self.file_edit.text().strip()
         if text and Path(text).is_file():
@@ -524,6 +565,7 @@ class BulkIngestDialog(QDialog):
             return
         kept = await in_file_thread(self._kept_upload, feed.id, path, fmt, item_key)
         self.preview = preview
+        self._preview_feed = feed.id
         self.kept = kept
         self._show_preview(preview)
         self._sync_buttons()
@@ -591,7 +633,7 @@ class BulkIngestDialog(QDialog):
         self.setup_error.show()
 
     def _sync_buttons(self) -> None:
-        ready = self.preview is not None and self.feed is not None and self.state == "setup"
+        ready = self.state == "setup" and self.preview_is_current()
         gate = self.session.protection
         gate_button(gate, self.start_button, ready)
         gate_button(gate, self.resume_button, True)
@@ -599,6 +641,7 @@ class BulkIngestDialog(QDialog):
         running = self.state == "running"
         paused = self.state == "paused"
         self.pause_button.setVisible(running)
+        self.done_button.setVisible(not running)
         self.resume_button.setVisible(paused)
         self.cancel_button.setVisible(running or paused)
         self.cancel_button.setEnabled(self._stop_reason != "cancel")
@@ -661,13 +704,26 @@ class BulkIngestDialog(QDialog):
         self.copy_ids_button.hide()
         self.done_button = QPushButton("Close")
         self.done_button.clicked.connect(self.reject)
+        # The run page's buttons are never the default (Enter is no click), and while the
+        # upload runs nothing sits where Start was: the second click of a double-clicked
+        # Start lands on empty space, not on Close (which stopped the upload it had just
+        # started). Close shows once the upload is no longer running.
+        for button in (
+            self.pause_button,
+            self.resume_button,
+            self.cancel_button,
+            self.save_rejects_button,
+            self.copy_ids_button,
+            self.done_button,
+        ):
+            button.setAutoDefault(False)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.save_rejects_button)
-        buttons.addWidget(self.copy_ids_button)
-        buttons.addStretch(1)
         buttons.addWidget(self.pause_button)
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.save_rejects_button)
+        buttons.addWidget(self.copy_ids_button)
+        buttons.addStretch(1)
         buttons.addWidget(self.done_button)
 
         layout = QVBoxLayout(page)
@@ -731,7 +787,9 @@ class BulkIngestDialog(QDialog):
         self.progress_bar.setValue(0)
         self.progress_label.setText("Reading the file…")
         self.pages.setCurrentIndex(PAGE_RUN)
-        return self._run()
+        task = self._run()
+        self.pause_button.setFocus(Qt.FocusReason.OtherFocusReason)
+        return task
 
     def pause_upload(self) -> None:
         """Stop sending (what the server took is kept in the manifest); Resume goes on."""
@@ -854,7 +912,9 @@ class BulkIngestDialog(QDialog):
             self,
         )
         box.button(QMessageBox.StandardButton.Yes).setText("Cancel upload")
-        box.button(QMessageBox.StandardButton.No).setText("Keep uploading")
+        box.button(QMessageBox.StandardButton.No).setText(
+            "Keep paused" if self.state == "paused" else "Keep uploading"
+        )
         box.setDefaultButton(QMessageBox.StandardButton.No)
         box.accepted.connect(self.cancel_upload)
         box.finished.connect(box.deleteLater)
@@ -1006,6 +1066,44 @@ class BulkIngestDialog(QDialog):
             "connect to it."
         )
         self.reject()
+
+    def reject(self) -> None:
+        """Close (Esc, the title bar's X, Close); while uploading, ask first: keep
+        uploading, or pause and close (the upload stays resumable)."""
+        if self.state == "running" and self._stop_reason is None:
+            self.ask_to_close()
+            return
+        super().reject()
+
+    def ask_to_close(self) -> QMessageBox:
+        """Closing a running upload: keep uploading (the default) or pause and close."""
+        if self.close_box is not None and self.close_box.isVisible():
+            return self.close_box
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Close while uploading?",
+            "The upload is still running. Pause it and close this dialog? Its progress is "
+            "kept: it is offered for resuming when this server is connected, and nothing the "
+            "server took is applied again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.button(QMessageBox.StandardButton.Yes).setText("Pause and close")
+        box.button(QMessageBox.StandardButton.No).setText("Keep uploading")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        box.accepted.connect(self.pause_and_close)
+        box.finished.connect(box.deleteLater)
+        self.close_box = box
+        box.open()
+        return box
+
+    def pause_and_close(self) -> None:
+        """Stop the upload, keeping its progress for resuming, and close the dialog."""
+        if self.state == "running" and self._stop_reason is None:
+            self._stop_reason = "close"
+            self.runner.cancel(UPLOAD_TASK)
+        super().reject()
 
     def _closed(self, _result: int) -> None:
         """Closed while uploading: stop, keeping the manifest (an interrupted upload)."""
