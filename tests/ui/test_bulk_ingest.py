@@ -608,3 +608,34 @@ def test_the_cancel_question_fits_a_paused_upload(
     box.button(box.StandardButton.No).click()
     dialog.reject()  # paused: closes without asking, the progress kept
     assert not dialog.isVisible()
+
+
+def test_items_flagged_in_the_preview_are_left_out_before_sending(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, the dialog flagged the items without the feed's id field but sent
+    # them anyway: the server refused the first batches with 400 ("rejected" in the logs).
+    from console.api.transport import RequestOutcome, RetryWait
+
+    make_feed(sandbox_url, admin_key)
+    bad = frozenset(range(3, 1000, 50))
+    dialog = open_dialog(
+        qtbot, window, write_items(tmp_path / "items.ndjson", 1000, without_id=bad)
+    )
+    dialog.max_items = 100
+    statuses: list[int] = []
+
+    def seen(event: RequestOutcome | RetryWait) -> None:
+        if isinstance(event, RequestOutcome) and event.path == "/api/ingest":
+            statuses.append(event.status)
+
+    dialog.client.add_observer(seen)
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
+        dialog.start_button.click()
+    summary = finished.args[0]  # type: ignore[index]
+    assert statuses == [202] * 10
+    assert summary.rejects.first == [
+        (n, f"[{n}].id is missing: every record carries the feed's id field.") for n in sorted(bad)
+    ]
+    dialog.client.remove_observer(seen)
+    dialog.reject()

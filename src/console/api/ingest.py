@@ -38,6 +38,7 @@ from console.api.ingest_sources import (
     excluded_tag,
     format_for,
     idempotency_key,
+    missing_key_reason,
 )
 from console.api.transport import ApiClient
 from console.api.upload_manifest import Manifest, ManifestStore
@@ -230,10 +231,14 @@ class BulkUploader:
         max_tries: int = MAX_TRIES,
         headroom: bool = True,
         server_id: str | None = None,
+        expected_key: str | None = None,
     ) -> None:
-        """`server_id` names the server in the manifest (default: the client's base URL; a
-        server whose URL changes at each start, like the embedded sandbox, passes a stable
-        name, so its uploads are found again after a restart)."""
+        """`expected_key`: the field the stream keys items by when no `item_key` is given
+        (the feed's id field, when the caller knows it): items without it are left out
+        before sending, as the server would refuse them. `server_id` names the server in
+        the manifest (default: the client's base URL; a server whose URL changes at each
+        start, like the embedded sandbox, passes a stable name, so its uploads are found
+        again after a restart)."""
         if not 1 <= concurrency <= 64:
             raise ValueError("concurrency must be between 1 and 64")
         if item_key is not None and (problem := item_key_problem(item_key)):
@@ -282,7 +287,7 @@ class BulkUploader:
         self._batches_total: int | None = None
         self._failure: BaseException | None = None
         # The item key a 400 named (when none was given), and whether a batch got through.
-        self._learned_key: str | None = None
+        self._learned_key: str | None = expected_key if item_key is None else None
         self._any_accepted = False
 
     @property
@@ -394,6 +399,7 @@ class BulkUploader:
             mtime_ns=stat.st_mtime_ns if stat else None,
             format=self._format,
             item_key=self.item_key,
+            expected_key=self._learned_key,
             max_batch_bytes=self._max_batch_bytes,
             max_items=self._max_items,
         )
@@ -417,8 +423,12 @@ class BulkUploader:
             log.info("the rejected items of an earlier run are missing: starting again")
             self._rejects.keep(0)
             return fresh
-        # Resume: the same cut as before, whatever limits this run was given.
+        # Resume: the same cut as before, whatever limits this run was given, and the items
+        # without the key an earlier run learnt left out before sending again.
         found.size, found.mtime_ns = fresh.size, fresh.mtime_ns
+        if self.item_key is None:
+            self._learned_key = self._learned_key or found.expected_key
+            found.expected_key = self._learned_key
         self._done_keys = {k for k in found.done_keys}
         return found
 
@@ -543,6 +553,7 @@ class BulkUploader:
                     excluded.update(number for number, _ in refused)
                     if self.item_key is None and self._learned_key is None:
                         self._learned_key = _item_key_named(error)
+                        manifest.expected_key = self._learned_key
                     # An error body lists at most 100 problems: the rest of the items
                     # without the key are found here, not 100 per round trip.
                     self._precheck(batch, excluded, rejected)
@@ -575,9 +586,10 @@ class BulkUploader:
         )
 
     def _precheck(self, batch: Batch, excluded: set[int], rejected: list[tuple[int, str]]) -> None:
-        """Leave out, as the server would refuse them, the items without the item key the
-        server named in an earlier 400 (only when no item key was given: a given one was
-        checked as the file was split). Deterministic, so a resumed batch gets its key."""
+        """Leave out, as the server would refuse them, the items without the field the
+        stream keys them by (the expected key given, or the one a 400 named), with the
+        server's own reason (only when no item key was given: a given one was checked as
+        the file was split). Deterministic, so a resumed batch gets its key."""
         key = self._learned_key
         if self.item_key is not None or key is None:
             return
@@ -587,7 +599,7 @@ class BulkUploader:
             item = json.loads(encoded)
             if isinstance(item, dict) and key not in item:
                 excluded.add(number)
-                rejected.append((number, f"[{number}].{key} is missing (the item key)"))
+                rejected.append((number, missing_key_reason(key, number)))
 
     def _accepted(
         self,

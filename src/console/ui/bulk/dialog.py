@@ -828,6 +828,10 @@ class BulkIngestDialog(QDialog):
             max_items=self.max_items,
             on_progress=self._show_progress,
             server_id=self.server_id,
+            # The listed feed's id field: items without it (flagged in the preview) are left
+            # out before sending, not refused by the server batch after batch. A typed
+            # stream's id field is not known here: the server's first 400 names it.
+            expected_key=feed.id_field if any(f.id == feed.id for f in self.feeds) else None,
         )
         self._set_state("running")
         task = self.runner.start(self._upload(self.uploader), name=UPLOAD_TASK)
