@@ -232,10 +232,13 @@ class BulkUploader:
         headroom: bool = True,
         server_id: str | None = None,
         expected_key: str | None = None,
+        on_resume: Callable[[UploadProgress], None] | None = None,
     ) -> None:
         """`expected_key`: the field the stream keys items by when no `item_key` is given
         (the feed's id field, when the caller knows it): items without it are left out
-        before sending, as the server would refuse them. `server_id` names the server in
+        before sending, as the server would refuse them. `on_resume`: called once, with
+        where it stands, when the upload goes on from an earlier run's manifest.
+        `server_id` names the server in
         the manifest (default: the client's base URL; a server whose URL changes at each
         start, like the embedded sandbox, passes a stable name, so its uploads are found
         again after a restart)."""
@@ -288,6 +291,8 @@ class BulkUploader:
         self._failure: BaseException | None = None
         # The item key a 400 named (when none was given), and whether a batch got through.
         self._learned_key: str | None = expected_key if item_key is None else None
+        self._on_resume = on_resume
+        self.resumed = False  # it went on from an earlier run's manifest
         self._any_accepted = False
 
     @property
@@ -334,6 +339,11 @@ class BulkUploader:
                 self._rejects.close()
             raise
         self._manifest = manifest
+        if self.resumed and self._on_resume is not None:
+            try:
+                self._on_resume(self._progress())
+            except Exception:
+                log.exception("upload resume callback failed")
         try:
             try:
                 await self._send_all(manifest)
@@ -429,6 +439,7 @@ class BulkUploader:
         if self.item_key is None:
             self._learned_key = self._learned_key or found.expected_key
             found.expected_key = self._learned_key
+        self.resumed = True
         self._done_keys = {k for k in found.done_keys}
         return found
 
