@@ -639,3 +639,46 @@ def test_items_flagged_in_the_preview_are_left_out_before_sending(
     ]
     dialog.client.remove_observer(seen)
     dialog.reject()
+
+
+def test_the_feed_count_is_said_as_current_only_once_it_has_settled(
+    qtbot: QtBot,
+    window: MainWindow,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Walking the build, the summary said "holds 178,214 records now" while the sandbox was
+    # still applying, and stopped reading after 10 s. Here the file's ids are all in the feed
+    # already: the count cannot reach "listed + sent", and it is said as current only once it
+    # has stopped moving.
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 200)
+
+    async def prefill() -> None:
+        client = ApiClient(sandbox_url, admin_key)
+        try:
+            items = [json.loads(line) for line in path.read_text().splitlines()]
+            receipt = await IngestApi(client).send(FEED, items)
+            assert receipt.correlation_id is not None
+            async with asyncio.timeout(30):
+                await IntentsApi(client).wait(receipt.correlation_id, interval=0.05)
+        finally:
+            await client.aclose()
+
+    run(prefill())
+    dialog = open_dialog(qtbot, window, path)
+    dialog.count_interval = 0.05
+    notes: list[str] = []
+    original = dialog.feed_count_note.setText
+    monkeypatch.setattr(
+        dialog.feed_count_note, "setText", lambda text: (notes.append(text), original(text))
+    )
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
+        dialog.start_button.click()
+    qtbot.waitUntil(lambda: bool(notes) and "now" in notes[-1], timeout=15000)
+    assert "still applying the upload… the feed “Bulk bulkui” holds 200 records so far" in notes[0]
+    assert notes[-1].startswith("The feed “Bulk bulkui” holds 200 records now (unchanged for")
+    assert all("now" not in note for note in notes[:-1])
+    dialog.reject()

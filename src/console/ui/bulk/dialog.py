@@ -86,7 +86,13 @@ FORMAT_TITLES: dict[SourceFormat, str] = {
 FLAGGED = "#fdecea"
 # Tasks on the window's runner (one bulk dialog at a time).
 FEED_COUNT_TASK = "bulk.feed_count"
-FEED_COUNT_READS = 10  # after an upload: reads, a second apart, while the last batches apply
+# After an upload the server goes on applying its last batches: the count is read again,
+# a second apart, until it holds what the upload could add, or has not moved for
+# FEED_COUNT_SETTLED reads (ids already in the feed replace records rather than add), at
+# most FEED_COUNT_READS times (one small GET each; cancelled when the dialog closes).
+FEED_COUNT_READS = 120
+FEED_COUNT_SETTLED = 5
+FEED_COUNT_INTERVAL = 1.0  # seconds
 FEEDS_TASK, PREVIEW_TASK, UPLOAD_TASK, REJECTS_TASK = (
     "bulk.feeds",
     "bulk.preview",
@@ -131,6 +137,11 @@ def typed_stream(text: str) -> Feed | None:
     field overrides it)."""
     name = text.strip()
     return Feed(name, name, "ingest", "id", 0, 0.0) if name else None
+
+
+def fresh_name(feeds: list[Feed], feed_id: str) -> str:
+    """The listed feed's name (its id when it is not listed)."""
+    return next((feed.name for feed in feeds if feed.id == feed_id), feed_id)
 
 
 def format_of(path: Path) -> SourceFormat:
@@ -179,6 +190,7 @@ class BulkIngestDialog(QDialog):
         self.server_id = server_id
         self.store = ManifestStore(manifest_dir or default_manifest_dir())
         self.max_items = MAX_BATCH_ITEMS  # items per request at most (tests cut smaller)
+        self.count_interval = FEED_COUNT_INTERVAL  # between reads after an upload (tests cut)
         self.feeds: list[Feed] = []
         self.path: Path | None = None
         self.preview: BulkPreview | None = None
@@ -424,28 +436,60 @@ class BulkIngestDialog(QDialog):
         return self.runner.start(self._read_feed_count(feed.id, until, reads), name=FEED_COUNT_TASK)
 
     async def _read_feed_count(self, feed_id: str, until: int | None, reads: int) -> None:
+        last: int | None = None
+        still = 0  # reads in a row with the same count
         for attempt in range(reads):
             if attempt:
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(self.count_interval)
             try:
                 fresh = await FeedsApi(self.client).get(feed_id)
             except ApiError as exc:  # the count is a hint: the listed one stays
                 log.info("cannot read the record count of feed %s: %s", feed_id, exc)
+                if until is not None and last is not None:
+                    self._show_count(feed_id, fresh_name(self.feeds, feed_id), last, "unknown")
                 return
-            self._show_feed(fresh)
+            still = still + 1 if fresh.record_count == last else 1
+            last = fresh.record_count
             if until is None or fresh.record_count >= until:
+                self._show_feed(fresh, "now")
                 return
+            if still >= FEED_COUNT_SETTLED:
+                self._show_feed(fresh, "settled")
+                return
+            self._show_feed(fresh, "applying" if attempt + 1 < reads else "unknown")
 
-    def _show_feed(self, fresh: Feed) -> None:
+    def _show_feed(self, fresh: Feed, how: str = "now") -> None:
         self.feeds = [fresh if feed.id == fresh.id else feed for feed in self.feeds]
         index = self.feed_combo.findData(fresh.id)
         if index >= 0:
             self.feed_combo.setItemText(index, feed_title(fresh))
-        if self._plan is not None and self._plan[0].id == fresh.id and self.state == "finished":
-            self.feed_count_note.setText(
-                f"The feed “{fresh.name}” holds {fresh.record_count:,} records now."
+        self._show_count(fresh.id, fresh.name, fresh.record_count, how)
+
+    def _show_count(self, feed_id: str, name: str, count: int, how: str) -> None:
+        """Under the summary: the feed's count, said as current only once it is (`how`:
+        now, settled, applying, unknown)."""
+        if self._plan is None or self._plan[0].id != feed_id or self.state != "finished":
+            return
+        if how == "now":
+            text = f"The feed “{name}” holds {count:,} records now."
+        elif how == "settled":
+            text = (
+                f"The feed “{name}” holds {count:,} records now (unchanged for "
+                f"{FEED_COUNT_SETTLED} reads: items whose ids were already there replaced "
+                "records instead of adding)."
             )
-            self.feed_count_note.show()
+        elif how == "applying":
+            text = (
+                f"The server is still applying the upload… the feed “{name}” holds "
+                f"{count:,} records so far."
+            )
+        else:
+            text = (
+                f"The feed “{name}” held {count:,} records at the last read; the server may "
+                "still be applying the upload."
+            )
+        self.feed_count_note.setText(text)
+        self.feed_count_note.show()
 
     def choose_file(self) -> QFileDialog:
         """Open a file chooser (Qt's own, so it behaves the same everywhere)."""
