@@ -327,8 +327,12 @@ def test_many_rejected_items_take_two_requests_a_batch_and_list_the_first_20(
     listed = [line for line in result.stderr.splitlines() if line.startswith("item ")]
     assert len(listed) == 20
     assert listed[0].startswith("item 0: [0].id")
-    written = [json.loads(line) for line in rejects.read_text().splitlines()]
+    reasons = rejects.with_name("rejects.reasons.ndjson")
+    written = [json.loads(line) for line in reasons.read_text().splitlines()]
     assert sorted(entry["item"] for entry in written) == list(range(0, 3_000, 3))
+    # The items themselves, as the file holds them: fixed, they can be uploaded again.
+    items = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert items == [{"sku": i} for i in range(0, 3_000, 3)]
     # One refused request (its 400 lists 100 problems), then the rest found locally. A
     # refusal's entry is written by the log sink within ~100 ms of the answer, so it may
     # still be on its way when the command exits (it failed once on a busy machine).
@@ -361,9 +365,12 @@ def test_rejects_go_to_the_file_and_the_uploads_directory_is_left_empty(
     args = ["--url", sandbox_url, "--feed", FEED, "--item-key", "id", "--rejects", str(rejects)]
     result = _ingest([*args, str(source)], ingest, tmp_path)
     assert result.returncode == 1, result.stderr
-    written = [json.loads(line)["item"] for line in rejects.read_text().splitlines()]
+    reasons = rejects.with_name("rejects.reasons.ndjson")
+    written = [json.loads(line)["item"] for line in reasons.read_text().splitlines()]
     assert written == list(range(0, 500, 5))
-    assert oct(rejects.stat().st_mode & 0o777) == "0o600"  # the reasons may quote the data
+    assert rejects.read_text() == "".join(json.dumps({"sku": i}) + "\n" for i in range(0, 500, 5))
+    for saved in (rejects, reasons):
+        assert oct(saved.stat().st_mode & 0o777) == "0o600"  # they hold the data
     uploads = tmp_path / "integration-console" / "uploads"
     assert list(uploads.iterdir()) == []  # neither manifest nor rejected items left behind
 

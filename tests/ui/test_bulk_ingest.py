@@ -252,11 +252,21 @@ def test_rejected_items_are_listed_and_saved(
     assert dialog.rejects_table.rowCount() == 2
     assert dialog.rejects_table.item(0, 0).text() == "[4]"  # type: ignore[union-attr]
     assert "id" in dialog.rejects_table.item(0, 1).text()  # type: ignore[union-attr]
+    # Each listed item's content, read from the file (walking the build: only the reason).
+    qtbot.waitUntil(lambda: dialog.rejects_table.item(1, 2) is not None, timeout=15000)
+    assert dialog.rejects_table.item(1, 2).text() == '{"sku": "S-40", "n": 40}'  # type: ignore[union-attr]
     target = tmp_path / "rejected.ndjson"
     with qtbot.waitSignal(dialog.rejects_saved, timeout=15000):
         dialog.save_rejects(target)
-    lines = [json.loads(line) for line in target.read_text().splitlines()]
-    assert [line["item"] for line in lines] == [4, 40]
+    # The items themselves, as the file holds them (to fix and upload again), and their
+    # index and reason next to them.
+    assert target.read_text() == '{"sku": "S-4", "n": 4}\n{"sku": "S-40", "n": 40}\n'
+    reasons = [
+        json.loads(line) for line in (tmp_path / "rejected.reasons.ndjson").read_text().splitlines()
+    ]
+    assert [line["item"] for line in reasons] == [4, 40]
+    assert reasons[0]["reason"] == "[4].id is missing: every record carries the feed's id field."
+
     kept = summary.rejects.path
     assert kept is not None
     assert kept.exists()  # kept while the summary is on screen (Save rejected… again)
@@ -290,8 +300,10 @@ def test_past_the_first_100_rejected_items_save_writes_every_one_from_the_file(
     with qtbot.waitSignal(dialog.rejects_saved, timeout=15000) as saved:
         dialog.save_rejects(target)
     assert saved.args == [str(target), 150]
-    items = [json.loads(line)["item"] for line in target.read_text("utf-8").splitlines()]
+    items = [json.loads(line)["n"] for line in target.read_text("utf-8").splitlines()]
     assert items == sorted(bad)  # every one, by index
+    reasons = tmp_path / "rejected.reasons.ndjson"
+    assert [json.loads(line)["item"] for line in reasons.read_text().splitlines()] == sorted(bad)
     assert [p.name for p in state_home.iterdir()] != []  # kept while the summary is shown
     dialog.reject()
     assert list(state_home.iterdir()) == []

@@ -477,3 +477,49 @@ def _json_array_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
 def _expect_end(skip_space: Any) -> None:
     if skip_space() is not None:
         raise SourceError("the file goes on after the array's closing ']'")
+
+
+def item_spans(path: Path, format: SourceFormat) -> Iterator[tuple[int, int, int]]:
+    """(source index, start, end) of every item's bytes in the file, numbered as the
+    uploader numbers them (a span may begin with the blank lines, comma or bracket before
+    the item: `item_text` trims them). Read as it goes; SourceError as the uploader."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    with path.open("rb") as file:
+        start = csv_header_end(file) if format == "csv" else 0
+        file.seek(0)
+        units = {"ndjson": _ndjson_units, "json": _json_array_units, "csv": _csv_units}[format]
+        for end, number, _encoded, _problem in units(file, None):
+            yield number, start, end
+            start = end
+
+
+def csv_header_end(file: BinaryIO) -> int:
+    """The byte offset just after a CSV file's header record (0: no header)."""
+    consumed = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal consumed
+        for raw, length in _bounded_lines(file):
+            consumed += length
+            yield raw.decode("utf-8", errors="replace")
+
+    try:
+        next(csv.reader(lines()), None)
+    except csv.Error as exc:
+        raise SourceError(f"the file is not valid CSV near byte {consumed:,}: {exc}") from None
+    return consumed
+
+
+def item_text(span: bytes, format: SourceFormat) -> bytes:
+    """An item's own text out of its span: NDJSON and CSV, its line(s) ending with one
+    newline; JSON, the element without the comma or bracket before it."""
+    if format == "csv":
+        text = span.lstrip(b"\r\n")
+        return text if text.endswith(b"\n") else text + b"\n"
+    text = span.strip(b" \t\r\n")
+    if format == "json" and text[:1] in (b",", b"["):
+        text = text[1:].lstrip(b" \t\r\n")
+    elif format == "ndjson" and text.startswith(codecs.BOM_UTF8):
+        text = text[len(codecs.BOM_UTF8) :].strip(b" \t\r\n")
+    return text + b"\n" if format == "ndjson" else text

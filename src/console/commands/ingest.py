@@ -4,7 +4,8 @@
 The ingest key comes from `$INTEGRATION_CONSOLE_INGEST_KEY` (never an argument, so it stays
 out of shell history and process lists). Progress goes to stderr when it is a terminal; one
 summary line goes to stdout at the end, then the first 20 rejected items on stderr (all of
-them in the `--rejects` file, copied from the upload's sidecar file, which then goes). Exit 0
+them in the `--rejects` file: the items themselves, cut from FILE, with their reasons in
+`<stem>.reasons.ndjson` next to it, copied from the upload's sidecar file, which then goes). Exit 0
 done, 1 some items rejected, 2 usage error (arguments, no key, unreadable or malformed file, a key
 or feed the server refuses), 3 could not finish (server unreachable or failing: run again
 to resume), 130 interrupted (run again to resume). Only exits 3 and 130 keep the progress
@@ -73,8 +74,9 @@ def _parser() -> argparse.ArgumentParser:
         "--rejects",
         metavar="PATH",
         type=Path,
-        help="write every rejected item's index and reason to PATH as NDJSON (stderr lists "
-        f"the first {LISTED_REJECTS})",
+        help="write every rejected item to PATH as FILE holds it (fix them and upload PATH "
+        "again), and each one's index and reason to PATH's <stem>.reasons.ndjson (stderr "
+        f"lists the first {LISTED_REJECTS})",
     )
     parser.add_argument(
         "--concurrency",
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     _end(progress)
     print(summary_line(summary), flush=True)
     rejects = summary.rejects
-    if _list_rejects(rejects, args.rejects):
+    if _list_rejects(rejects, args.rejects, path, fmt):
         rejects.discard()
     else:
         rejects.keep()
@@ -151,24 +153,33 @@ def _usage_exit(manifest: Path | None) -> int:
     return EXIT_USAGE
 
 
-def _list_rejects(rejects: RejectedItems, path: Path | None) -> bool:
+def _list_rejects(rejects: RejectedItems, path: Path | None, source: Path, fmt: str) -> bool:
     """The first LISTED_REJECTS rejected items (lowest indexes) on stderr; all of them in
-    `path` if given, streamed from the upload's file. False when `path` could not be
-    written: the upload's file is then kept, and named."""
+    `path` if given (the items cut from `source`, their reasons next to it), streamed from
+    the upload's file. False when `path` could not be written: the upload's file is then
+    kept, and named."""
+    from console.api.ingest_sources import SourceError
+    from console.api.rejected_items import save_rejected
+
     for index, reason in rejects.first[:LISTED_REJECTS]:
         print(f"item {index}: {reason}", file=sys.stderr)
     more = rejects.count - LISTED_REJECTS
     if path is not None and rejects:
         try:
-            rejects.copy_to(path)
-        except OSError as exc:
+            saved = save_rejected(rejects, source, fmt, path)  # type: ignore[arg-type]
+        except (OSError, SourceError) as exc:
+            detail = exc.strerror or exc if isinstance(exc, OSError) else exc
             print(
-                f"{PROG}: cannot write {path} ({exc.strerror or exc}); all {rejects.count:,} "
+                f"{PROG}: cannot write {path} ({detail}); all {rejects.count:,} "
                 f"rejected items are kept in {rejects.path}",
                 file=sys.stderr,
             )
             return False
-        print(f"all {rejects.count:,} rejected items are listed in {path}", file=sys.stderr)
+        print(
+            f"all {rejects.count:,} rejected items are in {saved.items} (their reasons in "
+            f"{saved.reasons})",
+            file=sys.stderr,
+        )
     elif more > 0:
         print(
             f"… and {more:,} more rejected items (--rejects PATH lists them all)", file=sys.stderr

@@ -59,6 +59,12 @@ from console.api.ingest import (
     item_key_problem,
 )
 from console.api.ingest_sources import FORMATS, MAX_BATCH_ITEMS, SourceError, SourceFormat
+from console.api.rejected_items import (
+    SavedRejects,
+    reasons_path_for,
+    rejected_sources,
+    save_rejected,
+)
 from console.api.upload_manifest import ManifestStore, PendingUpload, default_manifest_dir
 from console.api.upload_rejects import RejectedItems, sidecar_for
 from console.ui.bulk.preview import PREVIEW_ITEMS, BulkPreview, read_bulk_preview
@@ -99,6 +105,8 @@ FEEDS_TASK, PREVIEW_TASK, UPLOAD_TASK, REJECTS_TASK = (
     "bulk.upload",
     "bulk.rejects",
 )
+REJECTED_TEXT_TASK = "bulk.rejected_text"  # the listed rejected items' content, from the file
+MAX_REJECTED_TEXT = 300  # characters of a rejected item shown in its row (the tooltip: more)
 PAGE_SETUP, PAGE_RUN = 0, 1
 
 log = logging.getLogger(__name__)
@@ -166,6 +174,7 @@ class BulkIngestDialog(QDialog):
     upload_failed = Signal(object)  # the exception
     upload_interrupted = Signal()  # closed while uploading: the manifest is kept
     rejects_saved = Signal(str, int)  # path, items written
+    rejected_text_shown = Signal(int)  # listed rejected items whose content is shown
 
     def __init__(
         self,
@@ -714,9 +723,9 @@ class BulkIngestDialog(QDialog):
         self.report_label.hide()
         self.feed_count_note = _muted("")
         self.feed_count_note.hide()
-        self.rejects_table = QTableWidget(0, 2)
+        self.rejects_table = QTableWidget(0, 3)
         self.rejects_table.setAccessibleName("Rejected items")
-        self.rejects_table.setHorizontalHeaderLabels(["Item", "Why it was rejected"])
+        self.rejects_table.setHorizontalHeaderLabels(["Item", "Why it was rejected", "Content"])
         self.rejects_table.horizontalHeaderItem(0).setToolTip(  # type: ignore[union-attr]
             "The item's index in the file, from [0] (as the reasons and the CLI count)"
         )
@@ -1048,7 +1057,14 @@ class BulkIngestDialog(QDialog):
             self.rejects_table.setItem(row, 0, QTableWidgetItem(f"[{index}]"))
             self.rejects_table.setItem(row, 1, QTableWidgetItem(reason))
         self.rejects_table.resizeColumnToContents(0)
+        self.rejects_table.setColumnWidth(1, 420)
         self.rejects_table.setVisible(bool(rejects))
+        if shown and self._plan is not None:
+            _feed, path, fmt, _key = self._plan
+            self.runner.start(
+                self._show_rejected_text(path, fmt, [index for index, _ in shown]),
+                name=REJECTED_TEXT_TASK,
+            )
         self.save_rejects_button.setVisible(bool(rejects))
         if rejects.count > LISTED_REJECTS:
             self.rejects_note.setText(
@@ -1059,6 +1075,34 @@ class BulkIngestDialog(QDialog):
         elif rejects:
             self.rejects_note.setText("Items are named by their index in the file, from [0].")
             self.rejects_note.show()
+
+    async def _show_rejected_text(self, path: Path, fmt: SourceFormat, indexes: list[int]) -> None:
+        """Each listed rejected item's own text, read from the file by its byte range."""
+        try:
+            found = await in_file_thread(
+                lambda: [
+                    (index, text[: MAX_REJECTED_TEXT * 4].decode("utf-8", errors="replace"))
+                    for index, text in rejected_sources(path, fmt, indexes)
+                ]
+            )
+        except (OSError, SourceError) as exc:  # the file moved or changed: the reasons stay
+            log.info("cannot read the rejected items of %s: %s", path, exc)
+            return
+        rows = {index: row for row, index in enumerate(indexes)}
+        for index, text in found:
+            row = rows.get(index)
+            if row is None:
+                continue
+            one_line = " ".join(text.split())
+            shown = (
+                one_line
+                if len(one_line) <= MAX_REJECTED_TEXT
+                else one_line[: MAX_REJECTED_TEXT - 1] + "…"
+            )
+            cell = QTableWidgetItem(shown)
+            cell.setToolTip(text)
+            self.rejects_table.setItem(row, 2, cell)
+        self.rejected_text_shown.emit(len(found))
 
     def _show_ids(self, summary: UploadSummary) -> None:
         uploader = self.uploader
@@ -1155,7 +1199,7 @@ class BulkIngestDialog(QDialog):
 
     def _closed(self, _result: int) -> None:
         """Closed while uploading: stop, keeping the manifest (an interrupted upload)."""
-        for name in (FEEDS_TASK, FEED_COUNT_TASK, PREVIEW_TASK, REJECTS_TASK):
+        for name in (FEEDS_TASK, FEED_COUNT_TASK, PREVIEW_TASK, REJECTS_TASK, REJECTED_TEXT_TASK):
             self.runner.cancel(name)
         if self.summary is not None:
             # The summary is dismissed: nothing can save its rejected items any more.
@@ -1169,11 +1213,12 @@ class BulkIngestDialog(QDialog):
     # -- rejected items ----------------------------------------------------------------
 
     def choose_rejects_file(self) -> QFileDialog | None:
-        """Ask where to write the rejected items (NDJSON: item index and reason)."""
+        """Ask where to write the rejected items (as the file holds them; their index and
+        reason go next to them, in `<stem>.reasons.ndjson`)."""
         if self.summary is None or self._plan is None:
             return None
         path = self._plan[1]
-        suggested = path.with_name(f"{path.stem}.rejected.ndjson")
+        suggested = path.with_name(f"{path.stem}.rejected{path.suffix or '.ndjson'}")
         chooser = QFileDialog(self, "Save rejected items", str(suggested))
         chooser.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         chooser.setOption(QFileDialog.Option.DontUseNativeDialog, True)
@@ -1185,22 +1230,33 @@ class BulkIngestDialog(QDialog):
         return chooser
 
     def save_rejects(self, target: Path) -> asyncio.Task[Any] | None:
-        """Write every rejected item's index and reason to `target` (NDJSON, 0600, whole),
-        streamed from the upload's file."""
-        if self.summary is None:
+        """Write every rejected item to `target` as the uploaded file holds it (to be fixed
+        and uploaded again), and each one's index and reason next to it (both 0600, whole),
+        streamed from the file and the upload's rejected items."""
+        if self.summary is None or self._plan is None:
             return None
+        _feed, path, fmt, _key = self._plan
         return self.runner.start(
-            self._write_rejects(target, self.summary.rejects), name=REJECTS_TASK
+            self._write_rejects(target, self.summary.rejects, path, fmt), name=REJECTS_TASK
         )
 
-    async def _write_rejects(self, target: Path, rejects: RejectedItems) -> None:
+    async def _write_rejects(
+        self, target: Path, rejects: RejectedItems, source: Path, fmt: SourceFormat
+    ) -> None:
         try:
-            written = await in_file_thread(rejects.copy_to, target)
+            saved: SavedRejects = await in_file_thread(save_rejected, rejects, source, fmt, target)
         except OSError as exc:
             self.run_error.setText(f"Cannot write {target}: {exc.strerror or exc}")
             self.run_error.show()
             return
+        except SourceError as exc:
+            self.run_error.setText(f"Cannot read the rejected items from {source}: {exc}")
+            self.run_error.show()
+            return
         self.last_rejects_file = target
-        self.rejects_note.setText(f"Saved {written:,} rejected items to {target}.")
+        self.rejects_note.setText(
+            f"Saved {saved.count:,} rejected items to {target} (as the file holds them: fix "
+            f"and upload it), their reasons to {reasons_path_for(target).name}."
+        )
         self.rejects_note.show()
-        self.rejects_saved.emit(str(target), written)
+        self.rejects_saved.emit(str(target), saved.count)
