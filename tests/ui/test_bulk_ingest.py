@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from console.api.feeds import FeedsApi
@@ -22,7 +22,9 @@ from console.api.transport import ApiClient
 from console.api.upload_manifest import ManifestStore
 from console.ui.bulk.dialog import BulkIngestDialog
 from console.ui.main_window import MainWindow
+from console.ui.palette import ID_ROLE
 from tests.conftest import run
+from tests.ui.test_keyboard import _active
 
 FEED = "bulkui"
 
@@ -694,3 +696,70 @@ def test_the_feed_count_is_said_as_current_only_once_it_has_settled(
     assert notes[-1].startswith("The feed “Bulk bulkui” holds 200 records now (unchanged for")
     assert all("now" not in note for note in notes[:-1])
     dialog.reject()
+
+
+def test_the_palette_shows_alt_b_and_ctrl_q_quits_through_the_close_path(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, the palette's Bulk ingest entry showed no key though Alt+B opens it,
+    # and nothing quit the app from the keyboard.
+    palette = window.open_palette()
+    items = [palette.list.topLevelItem(i) for i in range(palette.list.topLevelItemCount())]
+    rows = {item.data(0, ID_ROLE): item.text(2) for item in items if item is not None}
+    assert rows.get("bulk.ingest") == "Alt+B", rows
+    assert rows.get("app.quit") == "Ctrl+Q", rows
+    palette.reject()
+    quit_action = window.action_registry.get("app.quit")
+    assert quit_action.shortcuts == ("Ctrl+Q",)
+
+    # Quitting while an upload runs asks, as closing the dialog does; "Keep uploading" stays.
+    make_feed(sandbox_url, admin_key)
+    dialog = open_dialog(qtbot, window, write_items(tmp_path / "items.ndjson", 6000))
+    dialog.max_items = 50
+    dialog.start_button.click()
+    uploader = dialog.uploader
+    assert uploader is not None
+    qtbot.waitUntil(lambda: uploader.manifest_path is not None, timeout=15000)
+    _active(qtbot, window)
+    qtbot.keyClick(
+        QApplication.focusWidget() or window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier
+    )
+    box = dialog.close_box
+    assert box is not None
+    assert box.isVisible()
+    assert window.isVisible()
+    box.button(box.StandardButton.No).click()  # Keep uploading
+    assert window.isVisible()
+    assert dialog.state in ("running", "finished")
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
+        pass
+    dialog.reject()
+
+
+def test_the_dialog_fits_the_screen_sorts_feeds_by_name_and_reopens_on_the_last_choice(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    make_feed(sandbox_url, admin_key, "zz-first-by-id")  # named "Bulk zz-first-by-id"
+    make_feed(sandbox_url, admin_key, "aa-last")
+    make_feed(sandbox_url, admin_key)  # "Bulk bulkui"
+    path = write_items(tmp_path / "items.ndjson", 5)
+    dialog = open_dialog(qtbot, window, path)
+    available = dialog.screen().availableGeometry()
+    # Walking the build, 960x640 filled a 1024x640 screen (offscreen: 800x600).
+    assert dialog.width() <= available.width() * 9 // 10
+    assert dialog.height() <= available.height() * 85 // 100
+    combo = dialog.feed_combo
+    names = [combo.itemText(i).split(" · ")[0] for i in range(combo.count())]
+    assert names == sorted(names, key=str.casefold)
+    dialog.reject()
+    # Opened again: the same feed and file, previewed (walking the build: both forgotten).
+    window.bulk_button.click()
+    again = window.bulk.dialog
+    assert again is not dialog
+    assert isinstance(again, BulkIngestDialog)
+    qtbot.waitUntil(lambda: again.preview is not None, timeout=15000)
+    assert again.path == path
+    assert again.feed is not None
+    assert again.feed.id == FEED
+    assert again.file_edit.text() == str(path)
+    again.reject()

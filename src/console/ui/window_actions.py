@@ -37,6 +37,9 @@ TAB_KEYS = ("Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4")
 COMPLETION_KEYS = ("Ctrl+Space",)  # console.ui.widgets.definition_editor
 TRACE_CLOSE_KEYS = ("Ctrl+W", "Ctrl+F4")  # console.ui.trace.window.CLOSE_TAB_KEYS
 CANCEL_CONNECT_KEYS = ("Esc",)  # MainWindow.keyPressEvent, when no widget takes Esc
+QUIT_KEYS = ("Ctrl+Q",)
+BULK_INGEST_KEY = "Alt+B"  # the Bulk ingest button's mnemonic (MainWindow.bulk_button)
+BULK_INGEST_SCOPE = "the main window, as the button's Alt key"
 PROFILE_PREFIX = "profile.switch."
 NOT_CONNECTED = "Not connected: choose a connection first."
 
@@ -135,6 +138,7 @@ class WindowActions:
         shortcuts: tuple[str, ...] = (),
         description: str = "",
         writes: bool = False,
+        scope: str = WINDOW,
     ) -> None:
         """An action that presses `button` (after showing `page`), enabled as it is."""
         window = self.window
@@ -160,6 +164,7 @@ class WindowActions:
                 enabled=lambda: button().isEnabled(),
                 disabled_reason=reason,
                 writes=writes,
+                scope=scope,
             )
         )
 
@@ -250,6 +255,17 @@ class WindowActions:
         )
         self.add(
             ConsoleAction(
+                "app.quit",
+                "Quit",
+                "Window",
+                w.close,
+                shortcuts=QUIT_KEYS,
+                description="Close the console (asking first about unapplied edits or a "
+                "running upload)",
+            )
+        )
+        self.add(
+            ConsoleAction(
                 "help.shortcuts",
                 "Keyboard shortcuts",
                 "Window",
@@ -302,6 +318,10 @@ class WindowActions:
             fallback=NOT_CONNECTED,
             description="Upload an NDJSON, JSON or CSV file to a feed (resumable)",
             writes=True,
+            # The button's own mnemonic (&Bulk) answers Alt+B: listed, not bound again (a
+            # second binding of the same key would make both ambiguous).
+            shortcuts=(BULK_INGEST_KEY,),
+            scope=BULK_INGEST_SCOPE,
         )
         self.add(
             ConsoleAction(

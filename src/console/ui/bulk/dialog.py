@@ -108,6 +108,7 @@ FEEDS_TASK, PREVIEW_TASK, UPLOAD_TASK, REJECTS_TASK = (
 REJECTED_TEXT_TASK = "bulk.rejected_text"  # the listed rejected items' content, from the file
 MAX_REJECTED_TEXT = 300  # characters of a rejected item shown in its row (the tooltip: more)
 PAGE_SETUP, PAGE_RUN = 0, 1
+DIALOG_SIZE = (960, 640)  # at most 90% x 85% of the screen's available area
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ class BulkIngestDialog(QDialog):
         a file and a feed to start with (the user still starts the upload)."""
         super().__init__(parent)
         self.setWindowTitle("Bulk ingest")
-        self.resize(960, 640)
+        self._fit_screen()
         self.session = session
         self.client = session.require_client()
         self.runner = runner
@@ -237,6 +238,20 @@ class BulkIngestDialog(QDialog):
             self.set_file(path)
         self._sync_buttons()
         self.runner.start(self._load_feeds(), name=FEEDS_TASK)
+
+    def _fit_screen(self) -> None:
+        """960x640, or less on a smaller screen (on 1024x640 it filled the screen)."""
+        parent = self.parentWidget()
+        screen = parent.screen() if parent is not None else QGuiApplication.primaryScreen()
+        available = screen.availableGeometry()
+        self.resize(
+            min(DIALOG_SIZE[0], available.width() * 9 // 10),
+            min(DIALOG_SIZE[1], available.height() * 85 // 100),
+        )
+
+    def is_uploading(self) -> bool:
+        """An upload is running and nobody has asked it to stop."""
+        return self.state == "running" and self._stop_reason is None
 
     # -- setup page ------------------------------------------------------------------
 
@@ -373,6 +388,8 @@ class BulkIngestDialog(QDialog):
         except ApiError as exc:
             self._show_setup_error(f"Cannot list the feeds: {error_text(exc)}")
             return
+        # By name, as the user looks for them (the server lists them by id).
+        feeds = sorted(feeds, key=lambda feed: (feed.name.casefold(), feed.id))
         self.feeds = feeds
         wanted = self._wanted_feed
         self.feed_combo.blockSignals(True)
@@ -1162,7 +1179,7 @@ class BulkIngestDialog(QDialog):
     def reject(self) -> None:
         """Close (Esc, the title bar's X, Close); while uploading, ask first: keep
         uploading, or pause and close (the upload stays resumable)."""
-        if self.state == "running" and self._stop_reason is None:
+        if self.is_uploading():
             self.ask_to_close()
             return
         super().reject()
