@@ -479,7 +479,7 @@ def _expect_end(skip_space: Any) -> None:
         raise SourceError("the file goes on after the array's closing ']'")
 
 
-def item_spans(path: Path, format: SourceFormat) -> Iterator[tuple[int, int, int]]:
+def item_spans(path: Path, format: SourceFormat) -> Generator[tuple[int, int, int], None, None]:
     """(source index, start, end) of every item's bytes in the file, numbered as the
     uploader numbers them (a span may begin with the blank lines, comma or bracket before
     the item: `item_text` trims them). Read as it goes; SourceError as the uploader."""

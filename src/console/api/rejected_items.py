@@ -40,8 +40,8 @@ def rejected_sources(
     target = next(wanted, None)
     if target is None:
         return
-    with source.open("rb") as reader:
-        for number, start, end in item_spans(source, format):
+    with source.open("rb") as reader, contextlib.closing(item_spans(source, format)) as spans:
+        for number, start, end in spans:
             while target is not None and target < number:
                 target = next(wanted, None)  # not in the file (changed since): skipped
             if target is None:
