@@ -691,10 +691,11 @@ def test_the_feed_count_is_said_as_current_only_once_it_has_settled(
     )
     with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
         dialog.start_button.click()
-    qtbot.waitUntil(lambda: bool(notes) and "now" in notes[-1], timeout=15000)
+    qtbot.waitUntil(lambda: bool(notes) and "so far" not in notes[-1], timeout=15000)
     assert "still applying the upload… the feed “Bulk bulkui” holds 200 records so far" in notes[0]
-    assert notes[-1].startswith("The feed “Bulk bulkui” holds 200 records now (unchanged for")
-    assert all("now" not in note for note in notes[:-1])
+    assert notes[-1].startswith("The feed “Bulk bulkui” holds 200 records (unchanged for")
+    assert "the upload looks applied" in notes[-1]
+    assert all("so far" in note for note in notes[:-1])
     dialog.reject()
 
 

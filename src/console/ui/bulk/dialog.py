@@ -499,10 +499,11 @@ class BulkIngestDialog(QDialog):
         if how == "now":
             text = f"The feed “{name}” holds {count:,} records now."
         elif how == "settled":
+            seconds = round(FEED_COUNT_SETTLED * self.count_interval)
             text = (
-                f"The feed “{name}” holds {count:,} records now (unchanged for "
-                f"{FEED_COUNT_SETTLED} reads: items whose ids were already there replaced "
-                "records instead of adding)."
+                f"The feed “{name}” holds {count:,} records (unchanged for {seconds} s: the "
+                "upload looks applied; items whose ids were already there replace records "
+                "instead of adding)."
             )
         elif how == "applying":
             text = (
