@@ -75,3 +75,15 @@ def test_a_large_file_streams_each_rejected_item_in_order(tmp_path: Path) -> Non
     found = list(rejected_sources(source, "ndjson", iter(sorted(bad))))
     assert [n for n, _ in found] == sorted(bad)
     assert all(json.loads(text) == {"n": n} for n, text in found)
+
+
+def test_ndjson_spans_number_items_as_the_uploader_does(tmp_path: Path) -> None:
+    from console.api.ingest_sources import batches, item_spans
+
+    source = tmp_path / "mixed.ndjson"
+    source.write_bytes(SOURCES["ndjson"] + b"\n\n  \n{}\n")
+    numbers = sorted(
+        [n for b in batches(source, "ndjson", item_key="id") for n in b.numbers]
+        + [n for b in batches(source, "ndjson", item_key="id") for n, _ in b.rejected]
+    )
+    assert [n for n, _start, _end in item_spans(source, "ndjson")] == numbers == list(range(7))

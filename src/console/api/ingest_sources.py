@@ -486,9 +486,22 @@ def item_spans(path: Path, format: SourceFormat) -> Generator[tuple[int, int, in
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     with path.open("rb") as file:
+        if format == "ndjson":
+            # Numbered as _ndjson_units numbers them (each non-blank line), without decoding.
+            start = end = number = 0
+            for line, length in _bounded_lines(file):
+                text = line.strip()
+                if not end and text.startswith(codecs.BOM_UTF8):
+                    text = text[len(codecs.BOM_UTF8) :].strip()
+                end += length
+                if text:
+                    yield number, start, end
+                    number += 1
+                    start = end
+            return
         start = csv_header_end(file) if format == "csv" else 0
         file.seek(0)
-        units = {"ndjson": _ndjson_units, "json": _json_array_units, "csv": _csv_units}[format]
+        units = {"json": _json_array_units, "csv": _csv_units}[format]
         for end, number, _encoded, _problem in units(file, None):
             yield number, start, end
             start = end
