@@ -348,8 +348,11 @@ def test_killed_uploads_with_50000_rejected_items_list_each_once_in_a_small_mani
     assert ", 50000 rejected," in final.stdout
     listed = [line for line in final.stderr.splitlines() if line.startswith("item ")]
     assert [int(line.split()[1].rstrip(":")) for line in listed] == bad[:20]
-    written = [json.loads(line)["item"] for line in rejects.read_text("utf-8").splitlines()]
+    reasons = rejects.with_name("rejects.reasons.ndjson")
+    written = [json.loads(line)["item"] for line in reasons.read_text("utf-8").splitlines()]
     assert written == bad  # each once, by index, over the killed runs and the last one
+    items = [json.loads(line)["sku"] for line in rejects.read_text("utf-8").splitlines()]
+    assert items == [f"s{n:07d}" for n in bad]  # the items themselves
     assert rejects.stat().st_mode & 0o777 == 0o600
     assert list(_uploads(state).iterdir()) == []  # manifest and sidecar gone
     # 50,000 [index, reason] pairs in the manifest would be ~3 MB.

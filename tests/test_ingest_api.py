@@ -48,6 +48,7 @@ class Exchanges:
     def __init__(self, client: ApiClient) -> None:
         self.posts = 0
         self.rate_limited = 0
+        self.refused = 0  # 400 answers
         self.transport_waits = 0
         client.add_observer(self)
 
@@ -57,6 +58,7 @@ class Exchanges:
         elif event.path == "/api/ingest":
             self.posts += 1
             self.rate_limited += event.status == 429
+            self.refused += event.status == 400
 
 
 @pytest.fixture
@@ -635,3 +637,92 @@ def test_loading_a_version_1_manifest_moves_its_list_to_the_sidecar(tmp_path: Pa
     assert sidecar.stat().st_mode & 0o777 == 0o600
     lines = [json.loads(line) for line in sidecar.read_text().splitlines()]
     assert lines == [{"item": 7, "reason": "seven"}, {"item": 2, "reason": "two"}]
+
+
+MISSING_ID = "[{}].id is missing: every record carries the feed's id field."
+
+
+def _every_hundredth_without_id(path: Path, count: int) -> Path:
+    lines = (
+        json.dumps({"name": "no id"} if i % 100 == 7 else {"id": f"r{i}"}) for i in range(count)
+    )
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_the_expected_key_leaves_bad_items_out_before_sending_in_the_servers_words(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    """Walking the build, the dialog knew the feed's id field but let the server refuse the
+    first batches with 400 (red "rejected" log entries), then sent them again."""
+    admin, ingest = keys
+    source = _every_hundredth_without_id(tmp_path / "rows.ndjson", 2000)
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        exchanges = Exchanges(client)
+        try:
+            uploader = BulkUploader(
+                client, FEED, source, max_items=500, concurrency=4, expected_key="id"
+            )
+            summary = await uploader.run()
+        finally:
+            await client.aclose()
+        assert (exchanges.posts, exchanges.refused) == (4, 0)  # one request a batch, no 400
+        assert summary.rejects.first == [(n, MISSING_ID.format(n)) for n in range(7, 2000, 100)]
+        summary.rejects.discard()
+        assert await _records(sandbox_url, admin, 1980) == 1980
+
+    run(main())
+
+
+def test_the_key_a_400_named_is_kept_for_the_resume_and_reasons_read_alike(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    """Walking the build, every resume learnt the id field again from fresh 400s."""
+    admin, ingest = keys
+    source = _every_hundredth_without_id(tmp_path / "rows.ndjson", 2000)
+    manifests = tmp_path / "manifests"
+
+    async def main() -> None:
+        client = ApiClient(sandbox_url, ingest)
+        try:
+            two = asyncio.Event()
+
+            def progress(p: UploadProgress) -> None:
+                if p.batches_done >= 2:
+                    two.set()
+
+            first = Exchanges(client)
+            uploader = BulkUploader(
+                client,
+                FEED,
+                source,
+                manifest_dir=manifests,
+                max_items=100,
+                concurrency=1,
+                on_progress=progress,
+                manifest_every=1,
+            )
+            task = asyncio.create_task(uploader.run())
+            await asyncio.wait_for(two.wait(), 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert first.refused == 1  # the first batch: then the key is known
+            kept = ManifestStore(manifests).load(client.base_url, FEED, uploader_source_id(source))
+            assert kept is not None
+            assert kept.expected_key == "id"
+            done = kept.counters.batches_done
+            again = Exchanges(client)
+            summary = await BulkUploader(client, FEED, source, manifest_dir=manifests).run()
+        finally:
+            await client.aclose()
+        assert again.refused == 0
+        assert again.posts == 20 - done
+        # The item the server refused and those left out here read the same.
+        assert list(summary.rejects) == [(n, MISSING_ID.format(n)) for n in range(7, 2000, 100)]
+        summary.rejects.discard()
+        assert await _records(sandbox_url, admin, 1980) == 1980
+
+    run(main())

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from console.api.ingest import UploadProgress
-from console.commands.ingest import ProgressLine
+from console.commands.ingest import PROG, ProgressLine
 from console.sandbox.process import SandboxProcess
 from console.sandbox.storage.sqlite import mint_key as store_mint_key
 
@@ -180,6 +180,11 @@ def test_unreachable_server_exits_3_and_keeps_the_manifest(tmp_path: Path) -> No
         INTEGRATION_CONSOLE_INGEST_TRIES="2",
     )
     assert result.returncode == 3, result.stderr
+    # Walking the build, stderr (not a terminal) stayed empty through the retries.
+    first, *_ = result.stderr.splitlines()
+    assert first.startswith(f"{PROG}: cannot reach http://127.0.0.1:9"), result.stderr
+    assert "retrying" in first
+    assert result.stderr.count("cannot reach") == 1  # once, not at each try
     assert "run the same command again to resume" in result.stderr
     assert len(_manifests(tmp_path)) == 1
     assert oct(_manifests(tmp_path)[0].stat().st_mode & 0o777) == "0o600"
@@ -195,16 +200,23 @@ def test_ctrl_c_exits_130_and_a_rerun_resumes_without_duplicates(
     admin = store_mint_key(server.data_dir, account="cli", kind="admin")
     environ = {k: v for k, v in os.environ.items() if k != "INTEGRATION_CONSOLE_INGEST_KEY"}
     environ["XDG_STATE_HOME"] = str(tmp_path)
-    interrupt_and_resume([sys.executable, "-m", "console"], environ, url, ingest, admin, tmp_path)
+    said = interrupt_and_resume(
+        [sys.executable, "-m", "console"], environ, url, ingest, admin, tmp_path
+    )
+    # Walking the build, the rerun said nothing of going on from the first run's progress.
+    assert re.search(
+        r"resuming the interrupted upload of items\.ndjson from \d+\.\d% \([\d,]+ items sent", said
+    ), said
 
 
 def interrupt_and_resume(
     command: list[str], environ: dict[str, str], url: str, ingest: str, admin: str, tmp: Path
-) -> None:
+) -> str:
     """Ctrl-C an upload of 60,000 items part-way (exit 130, manifest kept), run the same
     command again: it finishes, sends at most the batch in flight twice, and every item
-    lands once. `command` runs the console (the source install or a frozen build); the
-    server must allow one ingest request a second; `environ` names XDG_STATE_HOME."""
+    lands once; returns what the rerun wrote on stderr. `command` runs the console (the
+    source install or a frozen build); the server must allow one ingest request a second;
+    `environ` names XDG_STATE_HOME."""
     source = tmp / "items.ndjson"
     source.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(60_000)))
     state = Path(environ["XDG_STATE_HOME"])
@@ -240,6 +252,7 @@ def interrupt_and_resume(
     assert int(match.group(3)) <= 1  # at most the batch in flight when interrupted
     assert _manifests(state) == []
     assert _record_count(url, admin, 60_000) == 60_000
+    return again.stderr
 
 
 def test_progress_line_is_throttled_and_shows_eta() -> None:
@@ -314,8 +327,12 @@ def test_many_rejected_items_take_two_requests_a_batch_and_list_the_first_20(
     listed = [line for line in result.stderr.splitlines() if line.startswith("item ")]
     assert len(listed) == 20
     assert listed[0].startswith("item 0: [0].id")
-    written = [json.loads(line) for line in rejects.read_text().splitlines()]
+    reasons = rejects.with_name("rejects.reasons.ndjson")
+    written = [json.loads(line) for line in reasons.read_text().splitlines()]
     assert sorted(entry["item"] for entry in written) == list(range(0, 3_000, 3))
+    # The items themselves, as the file holds them: fixed, they can be uploaded again.
+    items = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert items == [{"sku": i} for i in range(0, 3_000, 3)]
     # One refused request (its 400 lists 100 problems), then the rest found locally. A
     # refusal's entry is written by the log sink within ~100 ms of the answer, so it may
     # still be on its way when the command exits (it failed once on a busy machine).
@@ -348,9 +365,12 @@ def test_rejects_go_to_the_file_and_the_uploads_directory_is_left_empty(
     args = ["--url", sandbox_url, "--feed", FEED, "--item-key", "id", "--rejects", str(rejects)]
     result = _ingest([*args, str(source)], ingest, tmp_path)
     assert result.returncode == 1, result.stderr
-    written = [json.loads(line)["item"] for line in rejects.read_text().splitlines()]
+    reasons = rejects.with_name("rejects.reasons.ndjson")
+    written = [json.loads(line)["item"] for line in reasons.read_text().splitlines()]
     assert written == list(range(0, 500, 5))
-    assert oct(rejects.stat().st_mode & 0o777) == "0o600"  # the reasons may quote the data
+    assert rejects.read_text() == "".join(json.dumps({"sku": i}) + "\n" for i in range(0, 500, 5))
+    for saved in (rejects, reasons):
+        assert oct(saved.stat().st_mode & 0o777) == "0o600"  # they hold the data
     uploads = tmp_path / "integration-console" / "uploads"
     assert list(uploads.iterdir()) == []  # neither manifest nor rejected items left behind
 
@@ -374,3 +394,17 @@ def test_rejects_that_cannot_be_written_are_kept_and_named(
     lines = Path(kept.group(1)).read_text().splitlines()
     assert [json.loads(line)["item"] for line in lines] == list(range(0, 50, 5))
     assert Path(kept.group(1)).parent == tmp_path / "integration-console" / "uploads"
+
+
+def test_a_refused_run_that_exits_2_leaves_no_progress_file(
+    sandbox_url: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    # Walking the build, a wrong feed (404, exit 2) left its progress file in the uploads
+    # directory, though only exits 3 and 130 keep one.
+    _, ingest = keys
+    source = tmp_path / "items.ndjson"
+    source.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(50)))
+    result = _ingest(["--url", sandbox_url, "--feed", "nosuchfeed", str(source)], ingest, tmp_path)
+    assert result.returncode == 2, result.stderr
+    uploads = tmp_path / "integration-console" / "uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []

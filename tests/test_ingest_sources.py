@@ -77,7 +77,8 @@ def test_ndjson_bad_lines_are_rejected_locally_with_their_index(tmp_path: Path) 
     assert sorted(reasons) == [1, 2, 3, 4, 5, 6]
     assert "not a JSON object" in reasons[1]
     assert "not valid JSON" in reasons[2]
-    assert "no 'sku' field" in reasons[3]
+    # In the server's words for the same problem (a 400 names it so).
+    assert reasons[3] == "[3].sku is missing: every record carries the feed's id field."
     assert "non-empty string or an integer" in reasons[4]
     assert "non-empty string or an integer" in reasons[5]
     assert "not valid JSON" in reasons[6]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from console.api.feeds import FeedsApi
@@ -22,7 +22,9 @@ from console.api.transport import ApiClient
 from console.api.upload_manifest import ManifestStore
 from console.ui.bulk.dialog import BulkIngestDialog
 from console.ui.main_window import MainWindow
+from console.ui.palette import ID_ROLE
 from tests.conftest import run
+from tests.ui.test_keyboard import _active
 
 FEED = "bulkui"
 
@@ -252,11 +254,21 @@ def test_rejected_items_are_listed_and_saved(
     assert dialog.rejects_table.rowCount() == 2
     assert dialog.rejects_table.item(0, 0).text() == "[4]"  # type: ignore[union-attr]
     assert "id" in dialog.rejects_table.item(0, 1).text()  # type: ignore[union-attr]
+    # Each listed item's content, read from the file (walking the build: only the reason).
+    qtbot.waitUntil(lambda: dialog.rejects_table.item(1, 2) is not None, timeout=15000)
+    assert dialog.rejects_table.item(1, 2).text() == '{"sku": "S-40", "n": 40}'  # type: ignore[union-attr]
     target = tmp_path / "rejected.ndjson"
     with qtbot.waitSignal(dialog.rejects_saved, timeout=15000):
         dialog.save_rejects(target)
-    lines = [json.loads(line) for line in target.read_text().splitlines()]
-    assert [line["item"] for line in lines] == [4, 40]
+    # The items themselves, as the file holds them (to fix and upload again), and their
+    # index and reason next to them.
+    assert target.read_text() == '{"sku": "S-4", "n": 4}\n{"sku": "S-40", "n": 40}\n'
+    reasons = [
+        json.loads(line) for line in (tmp_path / "rejected.reasons.ndjson").read_text().splitlines()
+    ]
+    assert [line["item"] for line in reasons] == [4, 40]
+    assert reasons[0]["reason"] == "[4].id is missing: every record carries the feed's id field."
+
     kept = summary.rejects.path
     assert kept is not None
     assert kept.exists()  # kept while the summary is on screen (Save rejected… again)
@@ -290,8 +302,10 @@ def test_past_the_first_100_rejected_items_save_writes_every_one_from_the_file(
     with qtbot.waitSignal(dialog.rejects_saved, timeout=15000) as saved:
         dialog.save_rejects(target)
     assert saved.args == [str(target), 150]
-    items = [json.loads(line)["item"] for line in target.read_text("utf-8").splitlines()]
+    items = [json.loads(line)["n"] for line in target.read_text("utf-8").splitlines()]
     assert items == sorted(bad)  # every one, by index
+    reasons = tmp_path / "rejected.reasons.ndjson"
+    assert [json.loads(line)["item"] for line in reasons.read_text().splitlines()] == sorted(bad)
     assert [p.name for p in state_home.iterdir()] != []  # kept while the summary is shown
     dialog.reject()
     assert list(state_home.iterdir()) == []
@@ -501,3 +515,252 @@ def test_a_bulk_upload_pacing_on_the_ingest_burst_is_not_shown_as_an_alarm(
         assert "#8f1d12" not in style
     assert status.pacing_label.styleSheet() == "color: #5c5f66;"
     dialog.reject()
+
+
+def test_enter_in_the_file_field_previews_and_never_starts(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, Enter in the File field started the upload unseen: the typed path's
+    # preview waits for a pause in typing, and Start (the default button) took the Enter.
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 5)
+    other = write_items(tmp_path / "other.ndjson", 7)
+    window.bulk_button.click()
+    dialog = window.bulk.dialog
+    assert isinstance(dialog, BulkIngestDialog)
+    qtbot.waitUntil(lambda: dialog.feed_combo.findData(FEED) >= 0, timeout=15000)
+    dialog.select_feed(FEED)
+    dialog.file_edit.setFocus()
+    dialog.file_edit.setText(str(path))
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    assert dialog.state == "setup"
+    assert dialog.preview is not None
+    assert dialog.preview.path == path
+    assert dialog.start_button.isEnabled()
+    # Enter again, the preview shown: still nothing starts.
+    qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Enter)
+    assert dialog.state == "setup"
+
+    # Another path typed: the preview shown is stale, and Start waits for the new one.
+    dialog.file_edit.selectAll()
+    qtbot.keyClicks(dialog.file_edit, str(other))
+    assert not dialog.start_button.isEnabled()
+    with qtbot.waitSignal(dialog.preview_ready, timeout=15000):
+        qtbot.keyClick(dialog.file_edit, Qt.Key.Key_Return)
+    assert dialog.state == "setup"
+    assert dialog.preview is not None
+    assert len(dialog.preview.items) == 7
+    assert dialog.start_button.isEnabled()
+    # An item key being typed makes it stale too.
+    qtbot.keyClicks(dialog.item_key_edit, "sku")
+    assert not dialog.start_button.isEnabled()
+    dialog.reject()
+
+
+def test_a_double_clicked_start_keeps_the_upload_and_closing_it_asks(
+    qtbot: QtBot,
+    window: MainWindow,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    state_home: Path,
+) -> None:
+    # Walking the build, the second click of a double-clicked Start landed on the run page's
+    # Close, which stopped the upload just started and closed the dialog without a word.
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 4000)
+    dialog = open_dialog(qtbot, window, path)
+    dialog.max_items = 50
+    where = dialog.start_button.mapTo(dialog, dialog.start_button.rect().center())
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    assert dialog.state == "running"
+    under = dialog.childAt(where)
+    assert not isinstance(under, QPushButton), under  # nothing to click where Start was
+    assert not dialog.done_button.isVisible()
+    assert not dialog.done_button.hasFocus()
+    assert not any(b.isDefault() for b in dialog.findChildren(QPushButton) if b.isVisible())
+    uploader = dialog.uploader
+    assert uploader is not None
+    qtbot.waitUntil(lambda: uploader.manifest_path is not None, timeout=15000)
+    # Enter and Esc: nothing stops silently; Esc asks, and "Keep uploading" is its default.
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    assert dialog.state == "running"
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    box = dialog.close_box
+    assert box is not None
+    assert box.isVisible()
+    assert dialog.isVisible()
+    assert dialog.state == "running"
+    assert box.defaultButton().text() == "Keep uploading"  # type: ignore[union-attr]
+    box.button(box.StandardButton.No).click()
+    assert dialog.isVisible()
+    assert dialog.state == "running"
+    dialog.reject()
+    box = dialog.close_box
+    assert box is not None
+    with qtbot.waitSignal(dialog.upload_interrupted, timeout=60000):
+        box.button(box.StandardButton.Yes).click()  # "Pause and close"
+    assert not dialog.isVisible()
+    (kept,) = ManifestStore(state_home).pending(sandbox_url)
+    assert kept.path == path.resolve()
+
+
+def test_the_cancel_question_fits_a_paused_upload(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    dialog = open_dialog(qtbot, window, write_items(tmp_path / "items.ndjson", 3000))
+    dialog.max_items = 100
+    with qtbot.waitSignal(
+        dialog.state_changed, check_params_cb=lambda s: s == "paused", timeout=60000
+    ):
+        dialog.start_button.click()
+        dialog.pause_upload()
+    box = dialog.ask_to_cancel()
+    assert box.button(box.StandardButton.No).text() == "Keep paused"
+    box.button(box.StandardButton.No).click()
+    dialog.reject()  # paused: closes without asking, the progress kept
+    assert not dialog.isVisible()
+
+
+def test_items_flagged_in_the_preview_are_left_out_before_sending(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, the dialog flagged the items without the feed's id field but sent
+    # them anyway: the server refused the first batches with 400 ("rejected" in the logs).
+    from console.api.transport import RequestOutcome, RetryWait
+
+    make_feed(sandbox_url, admin_key)
+    bad = frozenset(range(3, 1000, 50))
+    dialog = open_dialog(
+        qtbot, window, write_items(tmp_path / "items.ndjson", 1000, without_id=bad)
+    )
+    dialog.max_items = 100
+    statuses: list[int] = []
+
+    def seen(event: RequestOutcome | RetryWait) -> None:
+        if isinstance(event, RequestOutcome) and event.path == "/api/ingest":
+            statuses.append(event.status)
+
+    dialog.client.add_observer(seen)
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
+        dialog.start_button.click()
+    summary = finished.args[0]  # type: ignore[index]
+    assert statuses == [202] * 10
+    assert summary.rejects.first == [
+        (n, f"[{n}].id is missing: every record carries the feed's id field.") for n in sorted(bad)
+    ]
+    dialog.client.remove_observer(seen)
+    dialog.reject()
+
+
+def test_the_feed_count_is_said_as_current_only_once_it_has_settled(
+    qtbot: QtBot,
+    window: MainWindow,
+    sandbox_url: str,
+    admin_key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Walking the build, the summary said "holds 178,214 records now" while the sandbox was
+    # still applying, and stopped reading after 10 s. Here the file's ids are all in the feed
+    # already: the count cannot reach "listed + sent", and it is said as current only once it
+    # has stopped moving.
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 200)
+
+    async def prefill() -> None:
+        client = ApiClient(sandbox_url, admin_key)
+        try:
+            items = [json.loads(line) for line in path.read_text().splitlines()]
+            receipt = await IngestApi(client).send(FEED, items)
+            assert receipt.correlation_id is not None
+            async with asyncio.timeout(30):
+                await IntentsApi(client).wait(receipt.correlation_id, interval=0.05)
+        finally:
+            await client.aclose()
+
+    run(prefill())
+    dialog = open_dialog(qtbot, window, path)
+    dialog.count_interval = 0.05
+    notes: list[str] = []
+    original = dialog.feed_count_note.setText
+    monkeypatch.setattr(
+        dialog.feed_count_note, "setText", lambda text: (notes.append(text), original(text))
+    )
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
+        dialog.start_button.click()
+    qtbot.waitUntil(lambda: bool(notes) and "so far" not in notes[-1], timeout=15000)
+    assert "still applying the upload… the feed “Bulk bulkui” holds 200 records so far" in notes[0]
+    assert notes[-1].startswith("The feed “Bulk bulkui” holds 200 records (unchanged for")
+    assert "the upload looks applied" in notes[-1]
+    assert all("so far" in note for note in notes[:-1])
+    dialog.reject()
+
+
+def test_the_palette_shows_alt_b_and_ctrl_q_quits_through_the_close_path(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, the palette's Bulk ingest entry showed no key though Alt+B opens it,
+    # and nothing quit the app from the keyboard.
+    palette = window.open_palette()
+    items = [palette.list.topLevelItem(i) for i in range(palette.list.topLevelItemCount())]
+    rows = {item.data(0, ID_ROLE): item.text(2) for item in items if item is not None}
+    assert rows.get("bulk.ingest") == "Alt+B", rows
+    assert rows.get("app.quit") == "Ctrl+Q", rows
+    palette.reject()
+    quit_action = window.action_registry.get("app.quit")
+    assert quit_action.shortcuts == ("Ctrl+Q",)
+
+    # Quitting while an upload runs asks, as closing the dialog does; "Keep uploading" stays.
+    make_feed(sandbox_url, admin_key)
+    dialog = open_dialog(qtbot, window, write_items(tmp_path / "items.ndjson", 6000))
+    dialog.max_items = 50
+    dialog.start_button.click()
+    uploader = dialog.uploader
+    assert uploader is not None
+    qtbot.waitUntil(lambda: uploader.manifest_path is not None, timeout=15000)
+    _active(qtbot, window)
+    qtbot.keyClick(
+        QApplication.focusWidget() or window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier
+    )
+    box = dialog.close_box
+    assert box is not None
+    assert box.isVisible()
+    assert window.isVisible()
+    box.button(box.StandardButton.No).click()  # Keep uploading
+    assert window.isVisible()
+    assert dialog.state in ("running", "finished")
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
+        pass
+    dialog.reject()
+
+
+def test_the_dialog_fits_the_screen_sorts_feeds_by_name_and_reopens_on_the_last_choice(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    make_feed(sandbox_url, admin_key, "zz-first-by-id")  # named "Bulk zz-first-by-id"
+    make_feed(sandbox_url, admin_key, "aa-last")
+    make_feed(sandbox_url, admin_key)  # "Bulk bulkui"
+    path = write_items(tmp_path / "items.ndjson", 5)
+    dialog = open_dialog(qtbot, window, path)
+    available = dialog.screen().availableGeometry()
+    # Walking the build, 960x640 filled a 1024x640 screen (offscreen: 800x600).
+    assert dialog.width() <= available.width() * 9 // 10
+    assert dialog.height() <= available.height() * 85 // 100
+    combo = dialog.feed_combo
+    names = [combo.itemText(i).split(" · ")[0] for i in range(combo.count())]
+    assert names == sorted(names, key=str.casefold)
+    dialog.reject()
+    # Opened again: the same feed and file, previewed (walking the build: both forgotten).
+    window.bulk_button.click()
+    again = window.bulk.dialog
+    assert again is not dialog
+    assert isinstance(again, BulkIngestDialog)
+    qtbot.waitUntil(lambda: again.preview is not None, timeout=15000)
+    assert again.path == path
+    assert again.feed is not None
+    assert again.feed.id == FEED
+    assert again.file_edit.text() == str(path)
+    again.reject()

@@ -135,8 +135,11 @@ def test_an_upload_closed_halfway_is_offered_at_the_next_start_and_finishes_exac
         assert uploader.manifest_path is not None
         if progress.batches_done == 2 and not snapshot:
             snapshot.append(uploader.manifest_path.read_bytes())
-        if progress.batches_done >= 5 and dialog.isVisible():
-            dialog.reject()
+        if progress.batches_done >= 5 and dialog.isVisible() and dialog.close_box is None:
+            dialog.reject()  # asks first: the user chooses "Pause and close"
+            box = dialog.close_box
+            assert box is not None
+            box.button(box.StandardButton.Yes).click()
 
     dialog.progress_changed.connect(close_halfway)
     with qtbot.waitSignal(dialog.upload_interrupted, timeout=60000):

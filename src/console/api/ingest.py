@@ -13,6 +13,7 @@ streams them from there and never holds them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from console.api.ingest_sources import (
     excluded_tag,
     format_for,
     idempotency_key,
+    missing_key_reason,
 )
 from console.api.transport import ApiClient
 from console.api.upload_manifest import Manifest, ManifestStore
@@ -229,10 +231,17 @@ class BulkUploader:
         max_tries: int = MAX_TRIES,
         headroom: bool = True,
         server_id: str | None = None,
+        expected_key: str | None = None,
+        on_resume: Callable[[UploadProgress], None] | None = None,
     ) -> None:
-        """`server_id` names the server in the manifest (default: the client's base URL; a
-        server whose URL changes at each start, like the embedded sandbox, passes a stable
-        name, so its uploads are found again after a restart)."""
+        """`expected_key`: the field the stream keys items by when no `item_key` is given
+        (the feed's id field, when the caller knows it): items without it are left out
+        before sending, as the server would refuse them. `on_resume`: called once, with
+        where it stands, when the upload goes on from an earlier run's manifest.
+        `server_id` names the server in
+        the manifest (default: the client's base URL; a server whose URL changes at each
+        start, like the embedded sandbox, passes a stable name, so its uploads are found
+        again after a restart)."""
         if not 1 <= concurrency <= 64:
             raise ValueError("concurrency must be between 1 and 64")
         if item_key is not None and (problem := item_key_problem(item_key)):
@@ -281,7 +290,9 @@ class BulkUploader:
         self._batches_total: int | None = None
         self._failure: BaseException | None = None
         # The item key a 400 named (when none was given), and whether a batch got through.
-        self._learned_key: str | None = None
+        self._learned_key: str | None = expected_key if item_key is None else None
+        self._on_resume = on_resume
+        self.resumed = False  # it went on from an earlier run's manifest
         self._any_accepted = False
 
     @property
@@ -315,8 +326,24 @@ class BulkUploader:
         task stops it (in-flight batches are cancelled; the manifest is written first).
         """
         self._started = time.monotonic()
-        manifest = await asyncio.to_thread(self._open_manifest)
+        opening = asyncio.ensure_future(asyncio.to_thread(self._open_manifest))
+        try:
+            manifest = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # Stopped while the file was being hashed (a pause or close at once): the
+            # thread goes on; its manifest is written, so the upload stays resumable
+            # instead of vanishing with nothing kept.
+            with contextlib.suppress(Exception):
+                self._manifest = await opening
+                self._save(force=True)
+                self._rejects.close()
+            raise
         self._manifest = manifest
+        if self.resumed and self._on_resume is not None:
+            try:
+                self._on_resume(self._progress())
+            except Exception:
+                log.exception("upload resume callback failed")
         try:
             try:
                 await self._send_all(manifest)
@@ -382,6 +409,7 @@ class BulkUploader:
             mtime_ns=stat.st_mtime_ns if stat else None,
             format=self._format,
             item_key=self.item_key,
+            expected_key=self._learned_key,
             max_batch_bytes=self._max_batch_bytes,
             max_items=self._max_items,
         )
@@ -405,8 +433,13 @@ class BulkUploader:
             log.info("the rejected items of an earlier run are missing: starting again")
             self._rejects.keep(0)
             return fresh
-        # Resume: the same cut as before, whatever limits this run was given.
+        # Resume: the same cut as before, whatever limits this run was given, and the items
+        # without the key an earlier run learnt left out before sending again.
         found.size, found.mtime_ns = fresh.size, fresh.mtime_ns
+        if self.item_key is None:
+            self._learned_key = self._learned_key or found.expected_key
+            found.expected_key = self._learned_key
+        self.resumed = True
         self._done_keys = {k for k in found.done_keys}
         return found
 
@@ -531,6 +564,7 @@ class BulkUploader:
                     excluded.update(number for number, _ in refused)
                     if self.item_key is None and self._learned_key is None:
                         self._learned_key = _item_key_named(error)
+                        manifest.expected_key = self._learned_key
                     # An error body lists at most 100 problems: the rest of the items
                     # without the key are found here, not 100 per round trip.
                     self._precheck(batch, excluded, rejected)
@@ -563,9 +597,10 @@ class BulkUploader:
         )
 
     def _precheck(self, batch: Batch, excluded: set[int], rejected: list[tuple[int, str]]) -> None:
-        """Leave out, as the server would refuse them, the items without the item key the
-        server named in an earlier 400 (only when no item key was given: a given one was
-        checked as the file was split). Deterministic, so a resumed batch gets its key."""
+        """Leave out, as the server would refuse them, the items without the field the
+        stream keys them by (the expected key given, or the one a 400 named), with the
+        server's own reason (only when no item key was given: a given one was checked as
+        the file was split). Deterministic, so a resumed batch gets its key."""
         key = self._learned_key
         if self.item_key is not None or key is None:
             return
@@ -575,7 +610,7 @@ class BulkUploader:
             item = json.loads(encoded)
             if isinstance(item, dict) and key not in item:
                 excluded.add(number)
-                rejected.append((number, f"[{number}].{key} is missing (the item key)"))
+                rejected.append((number, missing_key_reason(key, number)))
 
     def _accepted(
         self,

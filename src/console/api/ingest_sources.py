@@ -105,8 +105,17 @@ def excluded_tag(numbers: Iterable[int]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def item_problem(item: Any, item_key: str | None) -> str | None:
-    """Why an item cannot be sent (None: it can): not an object, or no valid item key.
+def missing_key_reason(item_key: str, number: int | None = None) -> str:
+    """Why an item without the item key is refused, in the server's own words (`[7].id is
+    missing: …`, with the item's index when given), so a reason reads the same whether the
+    console or the server found it."""
+    field = item_key if number is None else f"[{number}].{item_key}"
+    return f"{field} is missing: every record carries the feed's id field."
+
+
+def item_problem(item: Any, item_key: str | None, number: int | None = None) -> str | None:
+    """Why an item cannot be sent (None: it can): not an object, or no valid item key
+    (`number`: the item's index, named in the reason as the server names it).
 
     The key's value must be what the server takes as a system id: a non-empty string or
     an integer (not a boolean).
@@ -116,13 +125,14 @@ def item_problem(item: Any, item_key: str | None) -> str | None:
     if item_key is None:
         return None
     if item_key not in item:
-        return f"the item has no {item_key!r} field (the item key)"
+        return missing_key_reason(item_key, number)
     value = item[item_key]
     valid = (isinstance(value, str) and value != "") or (
         isinstance(value, int) and not isinstance(value, bool)
     )
     if not valid:
-        return f"{item_key!r} must be a non-empty string or an integer"
+        field = item_key if number is None else f"[{number}].{item_key}"
+        return f"{field} must be a non-empty string or an integer."
     return None
 
 
@@ -187,7 +197,7 @@ def batches_of_items(
     def units() -> Iterator[_Unit]:
         for number, item in enumerate(items):
             value = dict(item) if isinstance(item, Mapping) else item
-            problem = item_problem(value, item_key)
+            problem = item_problem(value, item_key, number)
             encoded = None
             if problem is None:
                 try:
@@ -305,7 +315,7 @@ def _ndjson_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
             # json's C scanner stops deep nesting this way: the item is refused, not the file.
             problem = "the line nests deeper than JSON can be read here"
         else:
-            problem = item_problem(value, item_key)
+            problem = item_problem(value, item_key, number)
         yield offset, number, (text if problem is None else None), problem
         number += 1
 
@@ -366,7 +376,7 @@ def _csv_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
                 item: dict[str, str] = {}
             else:
                 item = dict(zip(header, row, strict=True))
-                problem = item_problem(item, item_key)
+                problem = item_problem(item, item_key, number)
             yield end, number, (_compact(item) if problem is None else None), problem
             number += 1
     except csv.Error as exc:
@@ -448,7 +458,7 @@ def _json_array_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
             break
         element = buf[pos:end].encode("utf-8")
         advance(end)
-        problem = item_problem(value, item_key)
+        problem = item_problem(value, item_key, number)
         yield pos_byte, number, (element if problem is None else None), problem
         number += 1
         after = skip_space()
@@ -467,3 +477,62 @@ def _json_array_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
 def _expect_end(skip_space: Any) -> None:
     if skip_space() is not None:
         raise SourceError("the file goes on after the array's closing ']'")
+
+
+def item_spans(path: Path, format: SourceFormat) -> Generator[tuple[int, int, int], None, None]:
+    """(source index, start, end) of every item's bytes in the file, numbered as the
+    uploader numbers them (a span may begin with the blank lines, comma or bracket before
+    the item: `item_text` trims them). Read as it goes; SourceError as the uploader."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    with path.open("rb") as file:
+        if format == "ndjson":
+            # Numbered as _ndjson_units numbers them (each non-blank line), without decoding.
+            start = end = number = 0
+            for line, length in _bounded_lines(file):
+                text = line.strip()
+                if not end and text.startswith(codecs.BOM_UTF8):
+                    text = text[len(codecs.BOM_UTF8) :].strip()
+                end += length
+                if text:
+                    yield number, start, end
+                    number += 1
+                    start = end
+            return
+        start = csv_header_end(file) if format == "csv" else 0
+        file.seek(0)
+        units = {"json": _json_array_units, "csv": _csv_units}[format]
+        for end, number, _encoded, _problem in units(file, None):
+            yield number, start, end
+            start = end
+
+
+def csv_header_end(file: BinaryIO) -> int:
+    """The byte offset just after a CSV file's header record (0: no header)."""
+    consumed = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal consumed
+        for raw, length in _bounded_lines(file):
+            consumed += length
+            yield raw.decode("utf-8", errors="replace")
+
+    try:
+        next(csv.reader(lines()), None)
+    except csv.Error as exc:
+        raise SourceError(f"the file is not valid CSV near byte {consumed:,}: {exc}") from None
+    return consumed
+
+
+def item_text(span: bytes, format: SourceFormat) -> bytes:
+    """An item's own text out of its span: NDJSON and CSV, its line(s) ending with one
+    newline; JSON, the element without the comma or bracket before it."""
+    if format == "csv":
+        text = span.lstrip(b"\r\n")
+        return text if text.endswith(b"\n") else text + b"\n"
+    text = span.strip(b" \t\r\n")
+    if format == "json" and text[:1] in (b",", b"["):
+        text = text[1:].lstrip(b" \t\r\n")
+    elif format == "ndjson" and text.startswith(codecs.BOM_UTF8):
+        text = text[len(codecs.BOM_UTF8) :].strip(b" \t\r\n")
+    return text + b"\n" if format == "ndjson" else text

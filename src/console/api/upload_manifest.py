@@ -69,6 +69,10 @@ class Manifest:
     mtime_ns: int | None = None
     format: str | None = None
     item_key: str | None = None
+    # The field the stream keys items by, when no item key is given: the feed's id field as
+    # the console knew it or a 400 named it. Kept so a resume leaves out the items without it
+    # before sending, as the first run did, instead of learning it again from refusals.
+    expected_key: str | None = None
     max_batch_bytes: int = 0
     max_items: int = 0
     done: list[list[int]] = field(default_factory=list)  # merged [start, end) ranges
@@ -132,6 +136,7 @@ class Manifest:
             mtime_ns=body.get("mtime_ns"),
             format=body.get("format"),
             item_key=body.get("item_key"),
+            expected_key=_text_or_none(body.get("expected_key")),
             max_batch_bytes=int(body.get("max_batch_bytes") or 0),
             max_items=int(body.get("max_items") or 0),
             done=done,
@@ -143,6 +148,10 @@ class Manifest:
             created_at=float(body.get("created_at") or time.time()),
             updated_at=float(body.get("updated_at") or 0.0),
         )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def legacy_rejected(body: dict[str, Any]) -> list[tuple[int, str]]:

@@ -4,10 +4,13 @@
 The ingest key comes from `$INTEGRATION_CONSOLE_INGEST_KEY` (never an argument, so it stays
 out of shell history and process lists). Progress goes to stderr when it is a terminal; one
 summary line goes to stdout at the end, then the first 20 rejected items on stderr (all of
-them in the `--rejects` file, copied from the upload's sidecar file, which then goes). Exit 0
+them in the `--rejects` file: the items themselves, cut from FILE, with their reasons in
+`<stem>.reasons.ndjson` next to it, copied from the upload's sidecar file, which then goes). Exit 0
 done, 1 some items rejected, 2 usage error (arguments, no key, unreadable or malformed file, a key
 or feed the server refuses), 3 could not finish (server unreachable or failing: run again
-to resume), 130 interrupted (run again to resume).
+to resume), 130 interrupted (run again to resume). Only exits 3 and 130 keep the progress
+file; an exit 2 removes it. A connection failure is said on stderr once, when the retries
+start; a run that goes on from an earlier one's progress says so (and from what share).
 """
 
 from __future__ import annotations
@@ -71,8 +74,9 @@ def _parser() -> argparse.ArgumentParser:
         "--rejects",
         metavar="PATH",
         type=Path,
-        help="write every rejected item's index and reason to PATH as NDJSON (stderr lists "
-        f"the first {LISTED_REJECTS})",
+        help="write every rejected item to PATH as FILE holds it (fix them and upload PATH "
+        "again), and each one's index and reason to PATH's <stem>.reasons.ndjson (stderr "
+        f"lists the first {LISTED_REJECTS})",
     )
     parser.add_argument(
         "--concurrency",
@@ -111,16 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     except SourceError as exc:
         _end(progress)
         print(f"{PROG}: {path}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_exit(manifest[0])
     except OSError as exc:
         _end(progress)
         print(f"{PROG}: {path}: cannot read it ({exc.strerror or exc})", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_exit(manifest[0])
     except UploadIncomplete as exc:
         _end(progress)
         if exc.refused:
             print(f"{PROG}: {exc} (key {shown_key}, feed {args.feed})", file=sys.stderr)
-            return EXIT_USAGE
+            return _usage_exit(exc.manifest_path or manifest[0])
         print(
             f"{PROG}: could not finish: {exc}; {_resume_hint(exc.manifest_path)}", file=sys.stderr
         )
@@ -128,31 +132,54 @@ def main(argv: list[str] | None = None) -> int:
     _end(progress)
     print(summary_line(summary), flush=True)
     rejects = summary.rejects
-    if _list_rejects(rejects, args.rejects):
+    if _list_rejects(rejects, args.rejects, path, fmt):
         rejects.discard()
     else:
         rejects.keep()
     return EXIT_REJECTED if rejects else EXIT_DONE
 
 
-def _list_rejects(rejects: RejectedItems, path: Path | None) -> bool:
+def _usage_exit(manifest: Path | None) -> int:
+    """Exit 2: the run cannot go on as it is (a key, feed or file to fix), so its progress
+    file and rejected items go; only exits 3 and 130 keep them for a rerun."""
+    if manifest is not None:
+        from console.api.upload_rejects import sidecar_for
+
+        for leftover in (manifest, sidecar_for(manifest)):
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError as exc:
+                print(f"{PROG}: cannot remove {leftover} ({exc.strerror or exc})", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _list_rejects(rejects: RejectedItems, path: Path | None, source: Path, fmt: str) -> bool:
     """The first LISTED_REJECTS rejected items (lowest indexes) on stderr; all of them in
-    `path` if given, streamed from the upload's file. False when `path` could not be
-    written: the upload's file is then kept, and named."""
+    `path` if given (the items cut from `source`, their reasons next to it), streamed from
+    the upload's file. False when `path` could not be written: the upload's file is then
+    kept, and named."""
+    from console.api.ingest_sources import SourceError
+    from console.api.rejected_items import save_rejected
+
     for index, reason in rejects.first[:LISTED_REJECTS]:
         print(f"item {index}: {reason}", file=sys.stderr)
     more = rejects.count - LISTED_REJECTS
     if path is not None and rejects:
         try:
-            rejects.copy_to(path)
-        except OSError as exc:
+            saved = save_rejected(rejects, source, fmt, path)  # type: ignore[arg-type]
+        except (OSError, SourceError) as exc:
+            detail = exc.strerror or exc if isinstance(exc, OSError) else exc
             print(
-                f"{PROG}: cannot write {path} ({exc.strerror or exc}); all {rejects.count:,} "
+                f"{PROG}: cannot write {path} ({detail}); all {rejects.count:,} "
                 f"rejected items are kept in {rejects.path}",
                 file=sys.stderr,
             )
             return False
-        print(f"all {rejects.count:,} rejected items are listed in {path}", file=sys.stderr)
+        print(
+            f"all {rejects.count:,} rejected items are in {saved.items} (their reasons in "
+            f"{saved.reasons})",
+            file=sys.stderr,
+        )
     elif more > 0:
         print(
             f"… and {more:,} more rejected items (--rejects PATH lists them all)", file=sys.stderr
@@ -207,6 +234,7 @@ async def _upload(
 
     tries = os.environ.get(TRIES_ENV, "")
     client = ApiClient(args.url, key, max_retries=0, timeout=60.0)
+    client.add_observer(ConnectionNotice(args.url, progress))
     try:
         uploader = BulkUploader(
             client,
@@ -218,6 +246,7 @@ async def _upload(
             manifest_dir=default_manifest_dir(),
             on_progress=progress.update if progress is not None else None,
             max_tries=int(tries) if tries.isdigit() and int(tries) > 0 else MAX_TRIES,
+            on_resume=lambda done: _say_resuming(path, done, progress),
         )
         try:
             return await uploader.run()
@@ -225,6 +254,44 @@ async def _upload(
             manifest[0] = uploader.manifest_path
     finally:
         await client.aclose()
+
+
+def _say_resuming(path: Path, done: UploadProgress, progress: ProgressLine | None) -> None:
+    """One line on stderr: this run goes on from an earlier one's progress."""
+    share = f" from {done.fraction * 100:.1f}%" if done.fraction is not None else ""
+    _end(progress)
+    print(
+        f"{PROG}: resuming the interrupted upload of {path.name}{share} "
+        f"({done.items_sent:,} items sent before; nothing is applied twice)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+class ConnectionNotice:
+    """Says once, on stderr, that the server cannot be reached and the upload is retrying
+    (without it a script saw nothing for the ~50 s of retries before exit 3)."""
+
+    def __init__(self, url: str, progress: ProgressLine | None) -> None:
+        self._url = url
+        self._progress = progress
+        self._said = False
+
+    def __call__(self, event: object) -> None:
+        """An exchange: a connection failure (status 0) is said the first time."""
+        from console.api.transport import RequestOutcome
+
+        if self._said or not isinstance(event, RequestOutcome) or event.status != 0:
+            return
+        self._said = True
+        reason = f": {event.error.message}" if event.error is not None else ""
+        _end(self._progress)
+        print(
+            f"{PROG}: cannot reach {self._url}{reason}; retrying (run again later to resume "
+            "if it gives up)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _resume_hint(manifest: Path | None) -> str:

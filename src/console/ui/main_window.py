@@ -913,6 +913,14 @@ class MainWindow(QMainWindow):
             event.ignore()
             self._ask_before_closing()
             return
+        bulk = self._bulk.dialog if self._bulk is not None else None
+        if bulk is not None and bulk.is_uploading() and not self._close_confirmed:
+            # As closing the dialog itself: keep uploading, or pause (kept for resuming)
+            # and quit.
+            event.ignore()
+            bulk.raise_()
+            bulk.ask_to_close().accepted.connect(lambda: QTimer.singleShot(0, self.close))
+            return
         if panel is not None:
             panel.shutdown()
         try:

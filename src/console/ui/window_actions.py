@@ -40,6 +40,9 @@ TAB_KEYS = ("Ctrl+1", "Ctrl+2", "Ctrl+3", "Ctrl+4")
 COMPLETION_KEYS = ("Ctrl+Space",)  # console.ui.widgets.definition_editor
 TRACE_CLOSE_KEYS = ("Ctrl+W", "Ctrl+F4")  # console.ui.trace.window.CLOSE_TAB_KEYS
 CANCEL_CONNECT_KEYS = ("Esc",)  # MainWindow.keyPressEvent, when no widget takes Esc
+QUIT_KEYS = ("Ctrl+Q",)
+BULK_INGEST_KEY = "Alt+B"  # the Bulk ingest button's mnemonic (MainWindow.bulk_button)
+BULK_INGEST_SCOPE = "the main window, as the button's Alt key"
 PROFILE_PREFIX = "profile.switch."
 NOT_CONNECTED = "Not connected: choose a connection first."
 
@@ -140,6 +143,7 @@ class WindowActions:
         description: str = "",
         writes: bool = False,
         part: str | None = None,
+        scope: str = WINDOW,
     ) -> None:
         """An action that presses `button` (after showing `page`), enabled as it is and
         while `part` (of the contract) can be used here."""
@@ -172,6 +176,7 @@ class WindowActions:
                 enabled=lambda: usable() and button().isEnabled(),
                 disabled_reason=reason,
                 writes=writes,
+                scope=scope,
             )
         )
 
@@ -275,6 +280,17 @@ class WindowActions:
         )
         self.add(
             ConsoleAction(
+                "app.quit",
+                "Quit",
+                "Window",
+                w.close,
+                shortcuts=QUIT_KEYS,
+                description="Close the console (asking first about unapplied edits or a "
+                "running upload)",
+            )
+        )
+        self.add(
+            ConsoleAction(
                 "help.shortcuts",
                 "Keyboard shortcuts",
                 "Window",
@@ -328,6 +344,10 @@ class WindowActions:
             part="ingest",
             description="Upload an NDJSON, JSON or CSV file to a feed (resumable)",
             writes=True,
+            # The button's own mnemonic (&Bulk) answers Alt+B: listed, not bound again (a
+            # second binding of the same key would make both ambiguous).
+            shortcuts=(BULK_INGEST_KEY,),
+            scope=BULK_INGEST_SCOPE,
         )
         self.add(
             ConsoleAction(

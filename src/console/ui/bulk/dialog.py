@@ -26,8 +26,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QGuiApplication
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -59,6 +59,12 @@ from console.api.ingest import (
     item_key_problem,
 )
 from console.api.ingest_sources import FORMATS, MAX_BATCH_ITEMS, SourceError, SourceFormat
+from console.api.rejected_items import (
+    SavedRejects,
+    reasons_path_for,
+    rejected_sources,
+    save_rejected,
+)
 from console.api.upload_manifest import ManifestStore, PendingUpload, default_manifest_dir
 from console.api.upload_rejects import RejectedItems, sidecar_for
 from console.ui.bulk.preview import PREVIEW_ITEMS, BulkPreview, read_bulk_preview
@@ -86,14 +92,23 @@ FORMAT_TITLES: dict[SourceFormat, str] = {
 FLAGGED = "#fdecea"
 # Tasks on the window's runner (one bulk dialog at a time).
 FEED_COUNT_TASK = "bulk.feed_count"
-FEED_COUNT_READS = 10  # after an upload: reads, a second apart, while the last batches apply
+# After an upload the server goes on applying its last batches: the count is read again,
+# a second apart, until it holds what the upload could add, or has not moved for
+# FEED_COUNT_SETTLED reads (ids already in the feed replace records rather than add), at
+# most FEED_COUNT_READS times (one small GET each; cancelled when the dialog closes).
+FEED_COUNT_READS = 120
+FEED_COUNT_SETTLED = 5
+FEED_COUNT_INTERVAL = 1.0  # seconds
 FEEDS_TASK, PREVIEW_TASK, UPLOAD_TASK, REJECTS_TASK = (
     "bulk.feeds",
     "bulk.preview",
     "bulk.upload",
     "bulk.rejects",
 )
+REJECTED_TEXT_TASK = "bulk.rejected_text"  # the listed rejected items' content, from the file
+MAX_REJECTED_TEXT = 300  # characters of a rejected item shown in its row (the tooltip: more)
 PAGE_SETUP, PAGE_RUN = 0, 1
+DIALOG_SIZE = (960, 640)  # at most 90% x 85% of the screen's available area
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +148,11 @@ def typed_stream(text: str) -> Feed | None:
     return Feed(name, name, "ingest", "id", 0, 0.0) if name else None
 
 
+def fresh_name(feeds: list[Feed], feed_id: str) -> str:
+    """The listed feed's name (its id when it is not listed)."""
+    return next((feed.name for feed in feeds if feed.id == feed_id), feed_id)
+
+
 def format_of(path: Path) -> SourceFormat:
     """The format a file's name says (NDJSON when it says none)."""
     suffix = path.suffix.lower()
@@ -155,6 +175,7 @@ class BulkIngestDialog(QDialog):
     upload_failed = Signal(object)  # the exception
     upload_interrupted = Signal()  # closed while uploading: the manifest is kept
     rejects_saved = Signal(str, int)  # path, items written
+    rejected_text_shown = Signal(int)  # listed rejected items whose content is shown
 
     def __init__(
         self,
@@ -172,13 +193,14 @@ class BulkIngestDialog(QDialog):
         a file and a feed to start with (the user still starts the upload)."""
         super().__init__(parent)
         self.setWindowTitle("Bulk ingest")
-        self.resize(960, 640)
+        self._fit_screen()
         self.session = session
         self.client = session.require_client()
         self.runner = runner
         self.server_id = server_id
         self.store = ManifestStore(manifest_dir or default_manifest_dir())
         self.max_items = MAX_BATCH_ITEMS  # items per request at most (tests cut smaller)
+        self.count_interval = FEED_COUNT_INTERVAL  # between reads after an upload (tests cut)
         self.feeds: list[Feed] = []
         self.path: Path | None = None
         self.preview: BulkPreview | None = None
@@ -198,6 +220,8 @@ class BulkIngestDialog(QDialog):
         self._plan: tuple[Feed, Path, SourceFormat, str | None] | None = None
         self._bytes_rate = RateMeter()
         self._items_rate = RateMeter()
+        self._preview_feed: str | None = None  # the feed the preview was read for
+        self.close_box: QMessageBox | None = None  # closing while uploading: asked first
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self._build_setup_page())
@@ -214,6 +238,20 @@ class BulkIngestDialog(QDialog):
             self.set_file(path)
         self._sync_buttons()
         self.runner.start(self._load_feeds(), name=FEEDS_TASK)
+
+    def _fit_screen(self) -> None:
+        """960x640, or less on a smaller screen (on 1024x640 it filled the screen)."""
+        parent = self.parentWidget()
+        screen = parent.screen() if parent is not None else QGuiApplication.primaryScreen()
+        available = screen.availableGeometry()
+        self.resize(
+            min(DIALOG_SIZE[0], available.width() * 9 // 10),
+            min(DIALOG_SIZE[1], available.height() * 85 // 100),
+        )
+
+    def is_uploading(self) -> bool:
+        """An upload is running and nobody has asked it to stop."""
+        return self.state == "running" and self._stop_reason is None
 
     # -- setup page ------------------------------------------------------------------
 
@@ -234,7 +272,10 @@ class BulkIngestDialog(QDialog):
         self._typed_timer.setSingleShot(True)
         self._typed_timer.setInterval(TYPED_PATH_PAUSE_MS)
         self._typed_timer.timeout.connect(self._file_typed_pause)
-        self.file_edit.textEdited.connect(lambda _text: self._typed_timer.start())
+        self.file_edit.textEdited.connect(self._path_edited)
+        # Enter in the field previews what it names; it never starts the upload (the Start
+        # button is the dialog's default, and a QLineEdit passes Enter on to it).
+        self.file_edit.installEventFilter(self)
         self.browse_button = QPushButton("&Choose file…")
         self.browse_button.setAutoDefault(False)
         self.browse_button.clicked.connect(self.choose_file)
@@ -252,6 +293,8 @@ class BulkIngestDialog(QDialog):
             "The field that identifies each item (sent as X-Item-Key); empty: the feed's id field"
         )
         self.item_key_edit.editingFinished.connect(self._refresh_preview)
+        # A key being typed makes the preview stale: Start waits for the new one.
+        self.item_key_edit.textEdited.connect(lambda _text: self._sync_buttons())
         form = QFormLayout()
         form.addRow("&Feed", self.feed_combo)
         form.addRow("File", file_row)
@@ -345,6 +388,8 @@ class BulkIngestDialog(QDialog):
         except ApiError as exc:
             self._show_setup_error(f"Cannot list the feeds: {error_text(exc)}")
             return
+        # By name, as the user looks for them (the server lists them by id).
+        feeds = sorted(feeds, key=lambda feed: (feed.name.casefold(), feed.id))
         self.feeds = feeds
         wanted = self._wanted_feed
         self.feed_combo.blockSignals(True)
@@ -417,28 +462,61 @@ class BulkIngestDialog(QDialog):
         return self.runner.start(self._read_feed_count(feed.id, until, reads), name=FEED_COUNT_TASK)
 
     async def _read_feed_count(self, feed_id: str, until: int | None, reads: int) -> None:
+        last: int | None = None
+        still = 0  # reads in a row with the same count
         for attempt in range(reads):
             if attempt:
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(self.count_interval)
             try:
                 fresh = await FeedsApi(self.client).get(feed_id)
             except ApiError as exc:  # the count is a hint: the listed one stays
                 log.info("cannot read the record count of feed %s: %s", feed_id, exc)
+                if until is not None and last is not None:
+                    self._show_count(feed_id, fresh_name(self.feeds, feed_id), last, "unknown")
                 return
-            self._show_feed(fresh)
+            still = still + 1 if fresh.record_count == last else 1
+            last = fresh.record_count
             if until is None or fresh.record_count >= until:
+                self._show_feed(fresh, "now")
                 return
+            if still >= FEED_COUNT_SETTLED:
+                self._show_feed(fresh, "settled")
+                return
+            self._show_feed(fresh, "applying" if attempt + 1 < reads else "unknown")
 
-    def _show_feed(self, fresh: Feed) -> None:
+    def _show_feed(self, fresh: Feed, how: str = "now") -> None:
         self.feeds = [fresh if feed.id == fresh.id else feed for feed in self.feeds]
         index = self.feed_combo.findData(fresh.id)
         if index >= 0:
             self.feed_combo.setItemText(index, feed_title(fresh))
-        if self._plan is not None and self._plan[0].id == fresh.id and self.state == "finished":
-            self.feed_count_note.setText(
-                f"The feed “{fresh.name}” holds {fresh.record_count:,} records now."
+        self._show_count(fresh.id, fresh.name, fresh.record_count, how)
+
+    def _show_count(self, feed_id: str, name: str, count: int, how: str) -> None:
+        """Under the summary: the feed's count, said as current only once it is (`how`:
+        now, settled, applying, unknown)."""
+        if self._plan is None or self._plan[0].id != feed_id or self.state != "finished":
+            return
+        if how == "now":
+            text = f"The feed “{name}” holds {count:,} records now."
+        elif how == "settled":
+            seconds = round(FEED_COUNT_SETTLED * self.count_interval)
+            text = (
+                f"The feed “{name}” holds {count:,} records (unchanged for {seconds} s: the "
+                "upload looks applied; items whose ids were already there replace records "
+                "instead of adding)."
             )
-            self.feed_count_note.show()
+        elif how == "applying":
+            text = (
+                f"The server is still applying the upload… the feed “{name}” holds "
+                f"{count:,} records so far."
+            )
+        else:
+            text = (
+                f"The feed “{name}” held {count:,} records at the last read; the server may "
+                "still be applying the upload."
+            )
+        self.feed_count_note.setText(text)
+        self.feed_count_note.show()
 
     def choose_file(self) -> QFileDialog:
         """Open a file chooser (Qt's own, so it behaves the same everywhere)."""
@@ -453,6 +531,40 @@ class BulkIngestDialog(QDialog):
         self.file_dialog = chooser
         chooser.open()
         return chooser
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Enter in the File field previews the path typed (and is not passed on)."""
+        if (
+            watched is self.file_edit
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        ):
+            self._typed_timer.stop()
+            text = self.file_edit.text().strip()
+            if text and (self.path is None or Path(text) != self.path):
+                self.set_file(Path(text))
+            elif text and self.preview is None:
+                self._refresh_preview()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _path_edited(self, _text: str) -> None:
+        self._typed_timer.start()
+        self._sync_buttons()  # the preview shown is of another path now: Start waits
+
+    def preview_is_current(self) -> bool:
+        """The preview shown is of the path, format, item key and feed chosen now."""
+        preview, feed, path = self.preview, self.feed, self.path
+        if preview is None or feed is None or path is None:
+            return False
+        return (
+            self.file_edit.text().strip() == str(path)
+            and preview.path == path
+            and preview.format == self.file_format
+            and preview.item_key == self.checked_key()
+            and self._preview_feed == feed.id
+        )
 
     def _file_typed_pause(self) -> None:
         text = self.file_edit.text().strip()
@@ -524,6 +636,7 @@ class BulkIngestDialog(QDialog):
             return
         kept = await in_file_thread(self._kept_upload, feed.id, path, fmt, item_key)
         self.preview = preview
+        self._preview_feed = feed.id
         self.kept = kept
         self._show_preview(preview)
         self._sync_buttons()
@@ -591,7 +704,7 @@ class BulkIngestDialog(QDialog):
         self.setup_error.show()
 
     def _sync_buttons(self) -> None:
-        ready = self.preview is not None and self.feed is not None and self.state == "setup"
+        ready = self.state == "setup" and self.preview_is_current()
         gate = self.session.protection
         gate_button(gate, self.start_button, ready)
         gate_button(gate, self.resume_button, True)
@@ -599,6 +712,7 @@ class BulkIngestDialog(QDialog):
         running = self.state == "running"
         paused = self.state == "paused"
         self.pause_button.setVisible(running)
+        self.done_button.setVisible(not running)
         self.resume_button.setVisible(paused)
         self.cancel_button.setVisible(running or paused)
         self.cancel_button.setEnabled(self._stop_reason != "cancel")
@@ -627,9 +741,9 @@ class BulkIngestDialog(QDialog):
         self.report_label.hide()
         self.feed_count_note = _muted("")
         self.feed_count_note.hide()
-        self.rejects_table = QTableWidget(0, 2)
+        self.rejects_table = QTableWidget(0, 3)
         self.rejects_table.setAccessibleName("Rejected items")
-        self.rejects_table.setHorizontalHeaderLabels(["Item", "Why it was rejected"])
+        self.rejects_table.setHorizontalHeaderLabels(["Item", "Why it was rejected", "Content"])
         self.rejects_table.horizontalHeaderItem(0).setToolTip(  # type: ignore[union-attr]
             "The item's index in the file, from [0] (as the reasons and the CLI count)"
         )
@@ -661,13 +775,26 @@ class BulkIngestDialog(QDialog):
         self.copy_ids_button.hide()
         self.done_button = QPushButton("Close")
         self.done_button.clicked.connect(self.reject)
+        # The run page's buttons are never the default (Enter is no click), and while the
+        # upload runs nothing sits where Start was: the second click of a double-clicked
+        # Start lands on empty space, not on Close (which stopped the upload it had just
+        # started). Close shows once the upload is no longer running.
+        for button in (
+            self.pause_button,
+            self.resume_button,
+            self.cancel_button,
+            self.save_rejects_button,
+            self.copy_ids_button,
+            self.done_button,
+        ):
+            button.setAutoDefault(False)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.save_rejects_button)
-        buttons.addWidget(self.copy_ids_button)
-        buttons.addStretch(1)
         buttons.addWidget(self.pause_button)
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.save_rejects_button)
+        buttons.addWidget(self.copy_ids_button)
+        buttons.addStretch(1)
         buttons.addWidget(self.done_button)
 
         layout = QVBoxLayout(page)
@@ -731,7 +858,9 @@ class BulkIngestDialog(QDialog):
         self.progress_bar.setValue(0)
         self.progress_label.setText("Reading the file…")
         self.pages.setCurrentIndex(PAGE_RUN)
-        return self._run()
+        task = self._run()
+        self.pause_button.setFocus(Qt.FocusReason.OtherFocusReason)
+        return task
 
     def pause_upload(self) -> None:
         """Stop sending (what the server took is kept in the manifest); Resume goes on."""
@@ -770,6 +899,10 @@ class BulkIngestDialog(QDialog):
             max_items=self.max_items,
             on_progress=self._show_progress,
             server_id=self.server_id,
+            # The listed feed's id field: items without it (flagged in the preview) are left
+            # out before sending, not refused by the server batch after batch. A typed
+            # stream's id field is not known here: the server's first 400 names it.
+            expected_key=feed.id_field if any(f.id == feed.id for f in self.feeds) else None,
         )
         self._set_state("running")
         task = self.runner.start(self._upload(self.uploader), name=UPLOAD_TASK)
@@ -854,7 +987,9 @@ class BulkIngestDialog(QDialog):
             self,
         )
         box.button(QMessageBox.StandardButton.Yes).setText("Cancel upload")
-        box.button(QMessageBox.StandardButton.No).setText("Keep uploading")
+        box.button(QMessageBox.StandardButton.No).setText(
+            "Keep paused" if self.state == "paused" else "Keep uploading"
+        )
         box.setDefaultButton(QMessageBox.StandardButton.No)
         box.accepted.connect(self.cancel_upload)
         box.finished.connect(box.deleteLater)
@@ -940,7 +1075,14 @@ class BulkIngestDialog(QDialog):
             self.rejects_table.setItem(row, 0, QTableWidgetItem(f"[{index}]"))
             self.rejects_table.setItem(row, 1, QTableWidgetItem(reason))
         self.rejects_table.resizeColumnToContents(0)
+        self.rejects_table.setColumnWidth(1, 420)
         self.rejects_table.setVisible(bool(rejects))
+        if shown and self._plan is not None:
+            _feed, path, fmt, _key = self._plan
+            self.runner.start(
+                self._show_rejected_text(path, fmt, [index for index, _ in shown]),
+                name=REJECTED_TEXT_TASK,
+            )
         self.save_rejects_button.setVisible(bool(rejects))
         if rejects.count > LISTED_REJECTS:
             self.rejects_note.setText(
@@ -951,6 +1093,34 @@ class BulkIngestDialog(QDialog):
         elif rejects:
             self.rejects_note.setText("Items are named by their index in the file, from [0].")
             self.rejects_note.show()
+
+    async def _show_rejected_text(self, path: Path, fmt: SourceFormat, indexes: list[int]) -> None:
+        """Each listed rejected item's own text, read from the file by its byte range."""
+        try:
+            found = await in_file_thread(
+                lambda: [
+                    (index, text[: MAX_REJECTED_TEXT * 4].decode("utf-8", errors="replace"))
+                    for index, text in rejected_sources(path, fmt, indexes)
+                ]
+            )
+        except (OSError, SourceError) as exc:  # the file moved or changed: the reasons stay
+            log.info("cannot read the rejected items of %s: %s", path, exc)
+            return
+        rows = {index: row for row, index in enumerate(indexes)}
+        for index, text in found:
+            row = rows.get(index)
+            if row is None:
+                continue
+            one_line = " ".join(text.split())
+            shown = (
+                one_line
+                if len(one_line) <= MAX_REJECTED_TEXT
+                else one_line[: MAX_REJECTED_TEXT - 1] + "…"
+            )
+            cell = QTableWidgetItem(shown)
+            cell.setToolTip(text)
+            self.rejects_table.setItem(row, 2, cell)
+        self.rejected_text_shown.emit(len(found))
 
     def _show_ids(self, summary: UploadSummary) -> None:
         uploader = self.uploader
@@ -1007,9 +1177,47 @@ class BulkIngestDialog(QDialog):
         )
         self.reject()
 
+    def reject(self) -> None:
+        """Close (Esc, the title bar's X, Close); while uploading, ask first: keep
+        uploading, or pause and close (the upload stays resumable)."""
+        if self.is_uploading():
+            self.ask_to_close()
+            return
+        super().reject()
+
+    def ask_to_close(self) -> QMessageBox:
+        """Closing a running upload: keep uploading (the default) or pause and close."""
+        if self.close_box is not None and self.close_box.isVisible():
+            return self.close_box
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Close while uploading?",
+            "The upload is still running. Pause it and close this dialog? Its progress is "
+            "kept: it is offered for resuming when this server is connected, and nothing the "
+            "server took is applied again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.button(QMessageBox.StandardButton.Yes).setText("Pause and close")
+        box.button(QMessageBox.StandardButton.No).setText("Keep uploading")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        box.accepted.connect(self.pause_and_close)
+        box.finished.connect(box.deleteLater)
+        self.close_box = box
+        box.open()
+        return box
+
+    def pause_and_close(self) -> None:
+        """Stop the upload, keeping its progress for resuming, and close the dialog."""
+        if self.state == "running" and self._stop_reason is None:
+            self._stop_reason = "close"
+            self.runner.cancel(UPLOAD_TASK)
+        super().reject()
+
     def _closed(self, _result: int) -> None:
         """Closed while uploading: stop, keeping the manifest (an interrupted upload)."""
-        for name in (FEEDS_TASK, FEED_COUNT_TASK, PREVIEW_TASK, REJECTS_TASK):
+        for name in (FEEDS_TASK, FEED_COUNT_TASK, PREVIEW_TASK, REJECTS_TASK, REJECTED_TEXT_TASK):
             self.runner.cancel(name)
         if self.summary is not None:
             # The summary is dismissed: nothing can save its rejected items any more.
@@ -1023,11 +1231,12 @@ class BulkIngestDialog(QDialog):
     # -- rejected items ----------------------------------------------------------------
 
     def choose_rejects_file(self) -> QFileDialog | None:
-        """Ask where to write the rejected items (NDJSON: item index and reason)."""
+        """Ask where to write the rejected items (as the file holds them; their index and
+        reason go next to them, in `<stem>.reasons.ndjson`)."""
         if self.summary is None or self._plan is None:
             return None
         path = self._plan[1]
-        suggested = path.with_name(f"{path.stem}.rejected.ndjson")
+        suggested = path.with_name(f"{path.stem}.rejected{path.suffix or '.ndjson'}")
         chooser = QFileDialog(self, "Save rejected items", str(suggested))
         chooser.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         chooser.setOption(QFileDialog.Option.DontUseNativeDialog, True)
@@ -1039,22 +1248,33 @@ class BulkIngestDialog(QDialog):
         return chooser
 
     def save_rejects(self, target: Path) -> asyncio.Task[Any] | None:
-        """Write every rejected item's index and reason to `target` (NDJSON, 0600, whole),
-        streamed from the upload's file."""
-        if self.summary is None:
+        """Write every rejected item to `target` as the uploaded file holds it (to be fixed
+        and uploaded again), and each one's index and reason next to it (both 0600, whole),
+        streamed from the file and the upload's rejected items."""
+        if self.summary is None or self._plan is None:
             return None
+        _feed, path, fmt, _key = self._plan
         return self.runner.start(
-            self._write_rejects(target, self.summary.rejects), name=REJECTS_TASK
+            self._write_rejects(target, self.summary.rejects, path, fmt), name=REJECTS_TASK
         )
 
-    async def _write_rejects(self, target: Path, rejects: RejectedItems) -> None:
+    async def _write_rejects(
+        self, target: Path, rejects: RejectedItems, source: Path, fmt: SourceFormat
+    ) -> None:
         try:
-            written = await in_file_thread(rejects.copy_to, target)
+            saved: SavedRejects = await in_file_thread(save_rejected, rejects, source, fmt, target)
         except OSError as exc:
             self.run_error.setText(f"Cannot write {target}: {exc.strerror or exc}")
             self.run_error.show()
             return
+        except SourceError as exc:
+            self.run_error.setText(f"Cannot read the rejected items from {source}: {exc}")
+            self.run_error.show()
+            return
         self.last_rejects_file = target
-        self.rejects_note.setText(f"Saved {written:,} rejected items to {target}.")
+        self.rejects_note.setText(
+            f"Saved {saved.count:,} rejected items to {target} (as the file holds them: fix "
+            f"and upload it), their reasons to {reasons_path_for(target).name}."
+        )
         self.rejects_note.show()
-        self.rejects_saved.emit(str(target), written)
+        self.rejects_saved.emit(str(target), saved.count)

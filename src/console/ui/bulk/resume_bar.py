@@ -199,6 +199,9 @@ class BulkIngest(QObject):
         self.bar = bar
         self.store = ManifestStore(manifest_dir or default_manifest_dir())
         self.dialog: Any = None  # the BulkIngestDialog open or last opened
+        # The feed and file last chosen, by server, for this session: the dialog opens on
+        # them again (walking the build, each opening started from nothing).
+        self.last_choice: dict[str, tuple[str | None, Path | None]] = {}
         bar.set_gate(session.protection)
         bar.resume_requested.connect(lambda upload: self.open_dialog(resume=upload))
         bar.anew_requested.connect(self._upload_anew)
@@ -243,6 +246,11 @@ class BulkIngest(QObject):
         path: Path | None = uploader.manifest_path if uploader is not None else None
         return path
 
+    def _remember(self, server_id: str, dialog: Any) -> None:
+        """Keep the dialog's feed and file for its next opening on this server."""
+        feed = dialog.feed
+        self.last_choice[server_id] = (feed.id if feed is not None else None, dialog.path)
+
     def discard(self, upload: PendingUpload) -> None:
         """Forget an interrupted upload's progress."""
         try:
@@ -277,10 +285,15 @@ class BulkIngest(QObject):
             current.reject()
         if current is not None and current.state != "running":
             current.deleteLater()
+        server_id = self.server_id()
+        if resume is None and path is None and feed_id is None:
+            feed_id, path = self.last_choice.get(server_id, (None, None))
+            if path is not None and not path.is_file():
+                path = None  # moved or deleted since: not offered
         dialog = BulkIngestDialog(
             self.session,
             self.runner,
-            server_id=self.server_id(),
+            server_id=server_id,
             manifest_dir=self.store.directory,
             resume=resume,
             path=path,
@@ -289,6 +302,7 @@ class BulkIngest(QObject):
         )
         dialog.upload_interrupted.connect(self.refresh_offers)
         dialog.finished.connect(lambda _result: self.refresh_offers())
+        dialog.finished.connect(lambda _result: self._remember(server_id, dialog))
         self.dialog = dialog
         if resume is not None:
             self.bar.show_offers([o for o in self.bar.offers if o[0] != resume])

@@ -1,0 +1,89 @@
+"""Saving a finished upload's rejected items themselves: each exact item from the source,
+in its format, with the reasons next to it, streamed by index."""
+
+from __future__ import annotations
+
+import csv
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from console.api.ingest_sources import SourceFormat, batches
+from console.api.rejected_items import reasons_path_for, rejected_sources, save_rejected
+from console.api.upload_rejects import RejectedItems, RejectsFile
+
+
+def _rejects(tmp_path: Path, entries: list[tuple[int, str]]) -> RejectedItems:
+    sidecar = RejectsFile(tmp_path / "uploads" / "m.rejects.ndjson")
+    (tmp_path / "uploads").mkdir(exist_ok=True)
+    sidecar.keep(0)
+    # As batches finish out of order: two sorted runs.
+    half = len(entries) // 2
+    sidecar.append(sorted(entries[half:]))
+    sidecar.append(sorted(entries[:half]))
+    sidecar.close()
+    return sidecar.hand_over(len(entries), [list(e) for e in sorted(entries)[:100]])
+
+
+SOURCES: dict[SourceFormat, bytes] = {
+    "ndjson": b'\xef\xbb\xbf{"id": 0}\n\n{"name": "no id", "n": 1}\n  {"id": 2}\r\nnot json\n'
+    b'{"id": 4}\n{"n": 5}',
+    "json": b'[ {"name": "no id", "n": 0} ,\n {"id": 1}, [1, 2],{"id":3},\n {"n": 4}\n]\n',
+    "csv": b'name,id\r\n"a, quoted\nnewline",\r\nb,1\r\n\r\nc,\r\n',
+}
+WANTED: dict[SourceFormat, list[int]] = {"ndjson": [1, 3, 5], "json": [0, 2, 4], "csv": [0, 2]}
+EXPECTED: dict[SourceFormat, bytes] = {
+    "ndjson": b'{"name": "no id", "n": 1}\nnot json\n{"n": 5}\n',
+    "json": b'[\n{"name": "no id", "n": 0},\n[1, 2],\n{"n": 4}\n]\n',
+    "csv": b'name,id\r\n"a, quoted\nnewline",\r\nc,\r\n',
+}
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "csv"])
+def test_the_saved_items_are_the_sources_own_and_upload_again(
+    tmp_path: Path, fmt: SourceFormat
+) -> None:
+    source = tmp_path / f"items.{fmt}"
+    source.write_bytes(SOURCES[fmt])
+    rejects = _rejects(tmp_path, [(i, f"[{i}].id is missing") for i in WANTED[fmt]])
+    target = tmp_path / f"rejected.{fmt}"
+    saved = save_rejected(rejects, source, fmt, target)
+    assert saved.count == len(WANTED[fmt])
+    assert target.read_bytes() == EXPECTED[fmt]
+    assert saved.reasons == reasons_path_for(target) == tmp_path / "rejected.reasons.ndjson"
+    reasons = [json.loads(line) for line in saved.reasons.read_text().splitlines()]
+    assert reasons == [{"item": i, "reason": f"[{i}].id is missing"} for i in WANTED[fmt]]
+    for path in (target, saved.reasons):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # The saved file reads as the uploader reads its format: fixed, it can be sent again.
+    again = list(batches(target, fmt))
+    assert sum(b.item_count for b in again) == len(WANTED[fmt])
+    if fmt == "csv":
+        rows = list(csv.reader(target.read_text().splitlines(keepends=True)))
+        assert rows[1] == ["a, quoted\nnewline", ""]
+    rejects.discard()
+
+
+def test_a_large_file_streams_each_rejected_item_in_order(tmp_path: Path) -> None:
+    source = tmp_path / "big.ndjson"
+    bad = set(range(5, 20_000, 7))
+    with source.open("w") as out:
+        for n in range(20_000):
+            out.write(json.dumps({"n": n} if n in bad else {"id": n, "n": n}) + "\n")
+    found = list(rejected_sources(source, "ndjson", iter(sorted(bad))))
+    assert [n for n, _ in found] == sorted(bad)
+    assert all(json.loads(text) == {"n": n} for n, text in found)
+
+
+def test_ndjson_spans_number_items_as_the_uploader_does(tmp_path: Path) -> None:
+    from console.api.ingest_sources import batches, item_spans
+
+    source = tmp_path / "mixed.ndjson"
+    source.write_bytes(SOURCES["ndjson"] + b"\n\n  \n{}\n")
+    numbers = sorted(
+        [n for b in batches(source, "ndjson", item_key="id") for n in b.numbers]
+        + [n for b in batches(source, "ndjson", item_key="id") for n, _ in b.rejected]
+    )
+    assert [n for n, _start, _end in item_spans(source, "ndjson")] == numbers == list(range(7))
