@@ -80,3 +80,34 @@ def test_a_wait_that_never_ends_fails_loudly(qtbot: QtBot, window: Any) -> None:
     assert not page.isVisible()  # a tab that is not current is never painted
     with pytest.raises(ScreenshotTimeoutError, match=r"did not paint within 0\.2 s"):
         _finish(qtbot, wait_for_paint(page, 0.2))
+
+
+def test_the_production_connection_is_made_while_the_tab_pngs_encode(
+    qtbot: QtBot, window: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from console.ui import screenshots
+
+    connecting = threading.Event()
+    seen_by_writes: list[bool] = []
+    write_png = screenshots._write_png
+
+    def slow_write(image: Any, path: Any) -> bool:
+        # An encoder still busy when the tabs are all grabbed: it goes on only once the
+        # production connection has started (or after 5 s, remembering that it had not).
+        seen_by_writes.append(connecting.wait(5))
+        return write_png(image, path)
+
+    connect_url = window.connect_url
+
+    def noting_connect(*args: Any) -> None:
+        connecting.set()
+        connect_url(*args)
+
+    monkeypatch.setattr(screenshots, "_write_png", slow_write)
+    window.connect_url = noting_connect
+    saved = _finish(qtbot, save_tab_screenshots(window, tmp_path / "shots"))
+    assert [path.name for path in saved][-1] == "05-production-band.png"
+    assert seen_by_writes == [True] * 5  # the four tabs, then the band
+    assert window.session.profile.environment == "production"
