@@ -82,7 +82,7 @@ def test_a_wait_that_never_ends_fails_loudly(qtbot: QtBot, window: Any) -> None:
         _finish(qtbot, wait_for_paint(page, 0.2))
 
 
-def test_the_production_connection_is_made_while_the_tab_pngs_encode(
+def test_the_production_band_is_connected_and_grabbed_while_the_tab_pngs_encode(
     qtbot: QtBot, window: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import threading

@@ -174,7 +174,6 @@ async def save_tab_screenshots(
     # after a failure, so no half-written file is left behind.
     loop = asyncio.get_running_loop()
     writes: list[asyncio.Future[bool]] = []
-    production: asyncio.Future[None] | None = None
     with ThreadPoolExecutor(2, thread_name_prefix="screenshot") as encoder:
         try:
             for index in range(window.tabs.count()):
@@ -199,10 +198,12 @@ async def save_tab_screenshots(
                 image = window.grab().toImage()  # a QImage may be used in another thread
                 writes.append(loop.run_in_executor(encoder, _write_png, image, path))
                 saved.append(path)
-            # Every tab is grabbed: the production connection is made while the PNGs
-            # encode (~70 ms of the other core), from the tab it is pictured on.
-            window.tabs.setCurrentIndex(0)
-            production = connect_as_production(window)
+            # Every tab is grabbed: the production connection is made while their PNGs
+            # encode (~70 ms of the other core), and its own PNG encodes alongside.
+            path = directory / PRODUCTION_BAND_PNG
+            image = await production_band_image(window, load_wait)
+            writes.append(loop.run_in_executor(encoder, _write_png, image, path))
+            saved.append(path)
         finally:
             written = await asyncio.gather(*writes, return_exceptions=True)
     for path, ok in zip(saved, written, strict=True):
@@ -210,53 +211,39 @@ async def save_tab_screenshots(
             raise ok
         if not ok:
             raise OSError(f"could not write {path}")
-    saved.append(
-        await save_production_band_screenshot(window, directory, load_wait, connecting=production)
-    )
     return saved
 
 
 PRODUCTION_BAND_PNG = "05-production-band.png"
 
 
-def connect_as_production(window: MainWindow) -> asyncio.Future[None] | None:
-    """Start connecting again to the same server as `--url` does (production by
-    default); the future resolves when it is ready or has failed. None when the
-    connection is a production one already (or there is none)."""
-    client = window.session.client
-    profile = window.session.profile
-    if client is None or profile is None or profile.environment == "production":
-        return None
-    ready = signal_future(window.connection_ready, window.connection_failed)
-    # The connection's own key, in memory only: never shown, never saved.
-    window.connect_url(client.base_url, client._api_key, "production")
-    return ready
-
-
-async def save_production_band_screenshot(
-    window: MainWindow,
-    directory: Path,
-    load_wait: float = 30.0,
-    *,
-    connecting: asyncio.Future[None] | None = None,
-) -> Path:
+async def production_band_image(window: MainWindow, load_wait: float = 30.0) -> QImage:
     """The window connected as a production profile: its red band (read-only), the
     picker's badge and the write buttons disabled, on the API Keys tab.
 
     A connection that is not production already is made again to the same server as
-    `--url` makes it (`connect_as_production`, unless `connecting` is that connection
-    under way), so the picture is the real thing, not a mock-up; the window stays on
-    that connection.
+    `--url` makes it (production by default), so the picture is the real thing, not a
+    mock-up; the window stays on that connection.
     """
-    window.tabs.setCurrentIndex(0)
-    if connecting is None:
-        connecting = connect_as_production(window)
-    if connecting is not None:
-        await _within(connecting, load_wait, "the production connection did not answer")
+    window.tabs.setCurrentIndex(0)  # before connecting: hidden tabs load when shown
+    client = window.session.client
+    profile = window.session.profile
+    if client is not None and profile is not None and profile.environment != "production":
+        ready = signal_future(window.connection_ready, window.connection_failed)
+        # The connection's own key, in memory only: never shown, never saved.
+        window.connect_url(client.base_url, client._api_key, "production")
+        await _within(ready, load_wait, "the production connection did not answer")
     await wait_for_paint(window.keys_tab, load_wait)
-    path = directory / PRODUCTION_BAND_PNG
     assert_no_secret_on_screen(window)
-    image = window.grab().toImage()
-    if not _write_png(image, path):  # one PNG, ~40 ms: the run ends after it anyway
+    return window.grab().toImage()
+
+
+async def save_production_band_screenshot(
+    window: MainWindow, directory: Path, load_wait: float = 30.0
+) -> Path:
+    """`production_band_image`, saved as PRODUCTION_BAND_PNG in `directory`."""
+    image = await production_band_image(window, load_wait)
+    path = directory / PRODUCTION_BAND_PNG
+    if not _write_png(image, path):  # one PNG, ~40 ms
         raise OSError(f"could not write {path}")
     return path
