@@ -111,3 +111,53 @@ def test_the_production_band_is_connected_and_grabbed_while_the_tab_pngs_encode(
     assert [path.name for path in saved][-1] == "05-production-band.png"
     assert seen_by_writes == [True] * 5  # the four tabs, then the band
     assert window.session.profile.environment == "production"
+
+
+FULL_KEY = "fdk_" + "k" * 36 + "LAST"
+
+
+def _long_table(qtbot: QtBot) -> tuple[Any, Any]:
+    from PySide6.QtGui import QStandardItem, QStandardItemModel
+    from PySide6.QtWidgets import QTableView
+
+    model = QStandardItemModel(1000, 3)
+    for row in range(1000):
+        for column in range(3):
+            model.setItem(row, column, QStandardItem(f"cell {row}.{column}"))
+    view = QTableView()
+    view.setModel(model)
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    return view, model
+
+
+def test_the_secret_check_reads_the_cells_a_grab_shows_not_the_whole_model(
+    qtbot: QtBot,
+) -> None:
+    from PySide6.QtGui import QStandardItem
+
+    from console.ui.screenshots import SecretOnScreenError, assert_no_secret_on_screen
+    from console.ui.screenshots import visible_texts as texts_of
+
+    view, model = _long_table(qtbot)
+    cells = [text for text in texts_of(view) if text.startswith("cell ")]
+    # A page, not 3,000 cells (reading each was most of a secret check on a long table).
+    assert "cell 0.0" in cells
+    assert "cell 0.2" in cells
+    assert 3 * 5 <= len(cells) <= 3 * 40
+    last_shown = view.rowAt(view.viewport().height() - 1)
+    assert f"cell {last_shown}.2" in cells
+    # A key in the last row the viewport shows (even in part) is on screen.
+    model.setItem(last_shown, 1, QStandardItem(FULL_KEY))
+    with pytest.raises(SecretOnScreenError):
+        assert_no_secret_on_screen(view)
+    # Scrolled to the end, the last rows are the ones read; a moved column still counts.
+    model.setItem(last_shown, 1, QStandardItem("cleared"))
+    view.horizontalHeader().moveSection(2, 0)
+    view.scrollToBottom()
+    model.setItem(999, 2, QStandardItem(FULL_KEY))
+    with pytest.raises(SecretOnScreenError):
+        assert_no_secret_on_screen(view)
+    assert "cell 0.0" not in texts_of(view)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QAbstractItemView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from console.common.redaction import redact_secrets
 from console.ui.logs.tab import IngestLogsTab
@@ -38,12 +38,48 @@ def visible_texts(root: QWidget) -> list[str]:
                     texts.append(str(getter()))
                 except TypeError:
                     continue
-        if isinstance(widget, QAbstractItemView) and widget.model() is not None:
+        if isinstance(widget, QHeaderView) and widget.model() is not None:
+            # A header shows its sections' titles, not the cells of the model it shares.
             model = widget.model()
-            for row in range(model.rowCount()):
-                for column in range(model.columnCount()):
+            extent = (
+                widget.viewport().width()
+                if widget.orientation() == Qt.Orientation.Horizontal
+                else widget.viewport().height()
+            )
+            for section in _sections_in_view(widget, extent, widget.count()):
+                texts.append(str(model.headerData(section, widget.orientation())))
+        elif isinstance(widget, QAbstractItemView) and widget.model() is not None:
+            model = widget.model()
+            rows, columns = _cells_in_view(widget)
+            for row in rows:
+                for column in columns:
                     texts.append(str(model.index(row, column).data(Qt.ItemDataRole.DisplayRole)))
     return texts
+
+
+def _cells_in_view(view: QAbstractItemView) -> tuple[list[int], list[int]]:
+    """The rows and columns a grab of `view` can show: a table's, those in its viewport
+    (a page of a 1,000-row log is ~25 rows: reading every cell cost ~20-50 ms a tab);
+    any other view's, all of them."""
+    model = view.model()
+    rows, columns = list(range(model.rowCount())), list(range(model.columnCount()))
+    if not isinstance(view, QTableView):
+        return rows, columns
+    viewport = view.viewport()
+    return (
+        _sections_in_view(view.verticalHeader(), viewport.height(), len(rows)),
+        _sections_in_view(view.horizontalHeader(), viewport.width(), len(columns)),
+    )
+
+
+def _sections_in_view(header: QHeaderView, extent: int, count: int) -> list[int]:
+    """The logical indexes of the sections between 0 and `extent` of the viewport, in
+    their visual order (a moved column is where it shows)."""
+    # -1: no section there (past the last one, or nothing laid out yet): from the first
+    # / up to the last, so an unsure answer reads more cells, never fewer.
+    first, last = header.visualIndexAt(0), header.visualIndexAt(extent - 1)
+    visual = range(max(first, 0), last + 1 if last >= 0 else count)
+    return [header.logicalIndex(index) for index in visual]
 
 
 def assert_no_secret_on_screen(root: QWidget) -> None:
