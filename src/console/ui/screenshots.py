@@ -60,7 +60,8 @@ def visible_texts(root: QWidget) -> list[str]:
 def _cells_in_view(view: QAbstractItemView) -> tuple[list[int], list[int]]:
     """The rows and columns a grab of `view` can show: a table's, those in its viewport
     (a page of a 1,000-row log is ~25 rows: reading every cell cost ~20-50 ms a tab);
-    any other view's, all of them."""
+    any other view's, all of them. The console's tables span no cells (a span anchored
+    above the viewport would show text from a row not read here)."""
     model = view.model()
     rows, columns = list(range(model.rowCount())), list(range(model.columnCount()))
     if not isinstance(view, QTableView):
