@@ -80,3 +80,32 @@ def test_the_document_states_the_rules_a_schema_can_carry() -> None:
     assert set(schema["required"]) >= {"definition_version", "name", "tables"}
     for path in ("/api/public/v1/keys/{key_id}", "/api/public/v1/pipelines/{pipeline_id}"):
         assert "stay" in DOCUMENT["paths"][path]["delete"]["description"]
+
+
+def test_the_document_is_rendered_once_per_app_however_often_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every connect reads it (capability discovery): ~160 KB rendered once, not each time."""
+    import asyncio
+
+    from console.sandbox import openapi
+
+    rendered: list[object] = []
+    document_for = openapi.document_for
+
+    def counting(routes: object) -> object:
+        rendered.append(routes)
+        return document_for(routes)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(openapi, "document_for", counting)
+    app = create_app(tmp_path)
+
+    async def read_thrice() -> list[bytes]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+            return [(await client.get("/openapi.json")).content for _ in range(3)]
+
+    bodies = asyncio.run(read_thrice())
+    assert len(rendered) == 1
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert httpx.Response(200, content=bodies[0]).json() == DOCUMENT

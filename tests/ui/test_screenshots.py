@@ -80,3 +80,84 @@ def test_a_wait_that_never_ends_fails_loudly(qtbot: QtBot, window: Any) -> None:
     assert not page.isVisible()  # a tab that is not current is never painted
     with pytest.raises(ScreenshotTimeoutError, match=r"did not paint within 0\.2 s"):
         _finish(qtbot, wait_for_paint(page, 0.2))
+
+
+def test_the_production_band_is_connected_and_grabbed_while_the_tab_pngs_encode(
+    qtbot: QtBot, window: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from console.ui import screenshots
+
+    connecting = threading.Event()
+    seen_by_writes: list[bool] = []
+    write_png = screenshots._write_png
+
+    def slow_write(image: Any, path: Any) -> bool:
+        # An encoder still busy when the tabs are all grabbed: it goes on only once the
+        # production connection has started (or after 5 s, remembering that it had not).
+        seen_by_writes.append(connecting.wait(5))
+        return write_png(image, path)
+
+    connect_url = window.connect_url
+
+    def noting_connect(*args: Any) -> None:
+        connecting.set()
+        connect_url(*args)
+
+    monkeypatch.setattr(screenshots, "_write_png", slow_write)
+    window.connect_url = noting_connect
+    saved = _finish(qtbot, save_tab_screenshots(window, tmp_path / "shots"))
+    assert [path.name for path in saved][-1] == "05-production-band.png"
+    assert seen_by_writes == [True] * 5  # the four tabs, then the band
+    assert window.session.profile.environment == "production"
+
+
+FULL_KEY = "fdk_" + "k" * 36 + "LAST"
+
+
+def _long_table(qtbot: QtBot) -> tuple[Any, Any]:
+    from PySide6.QtGui import QStandardItem, QStandardItemModel
+    from PySide6.QtWidgets import QTableView
+
+    model = QStandardItemModel(1000, 3)
+    for row in range(1000):
+        for column in range(3):
+            model.setItem(row, column, QStandardItem(f"cell {row}.{column}"))
+    view = QTableView()
+    view.setModel(model)
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    return view, model
+
+
+def test_the_secret_check_reads_the_cells_a_grab_shows_not_the_whole_model(
+    qtbot: QtBot,
+) -> None:
+    from PySide6.QtGui import QStandardItem
+
+    from console.ui.screenshots import SecretOnScreenError, assert_no_secret_on_screen
+    from console.ui.screenshots import visible_texts as texts_of
+
+    view, model = _long_table(qtbot)
+    cells = [text for text in texts_of(view) if text.startswith("cell ")]
+    # A page, not 3,000 cells (reading each was most of a secret check on a long table).
+    assert "cell 0.0" in cells
+    assert "cell 0.2" in cells
+    assert 3 * 5 <= len(cells) <= 3 * 40
+    last_shown = view.rowAt(view.viewport().height() - 1)
+    assert f"cell {last_shown}.2" in cells
+    # A key in the last row the viewport shows (even in part) is on screen.
+    model.setItem(last_shown, 1, QStandardItem(FULL_KEY))
+    with pytest.raises(SecretOnScreenError):
+        assert_no_secret_on_screen(view)
+    # Scrolled to the end, the last rows are the ones read; a moved column still counts.
+    model.setItem(last_shown, 1, QStandardItem("cleared"))
+    view.horizontalHeader().moveSection(2, 0)
+    view.scrollToBottom()
+    model.setItem(999, 2, QStandardItem(FULL_KEY))
+    with pytest.raises(SecretOnScreenError):
+        assert_no_secret_on_screen(view)
+    assert "cell 0.0" not in texts_of(view)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from console.api.shared_pool import SharedPool
+
 log = logging.getLogger(__name__)
 
 AuthMode = Literal["header", "query"]
@@ -58,9 +60,14 @@ def warm_up_http_client(*, tls: bool = True) -> None:
     httpcore with anyio and h11 cost ~40 ms, the verifying SSL context ~35-70 ms: on
     the UI thread they would delay the first request by as much. `tls=False` (the
     embedded sandbox, plain http on loopback) skips the context no request will use.
+    anyio loads its asyncio backend (and ~25 modules of its core) only at the first
+    request on a running loop: ~20 ms on the UI thread (first request 26 -> 4 ms here).
     """
     import_httpx()
+    import anyio._backends._asyncio  # noqa: F401  (what the first request would import)
     import httpcore  # noqa: F401  (imported by the first client's transport)
+
+    import console.api.shared_pool  # noqa: F401  (imported by the first client)
 
     if tls:
         default_ssl_context()
@@ -181,6 +188,7 @@ class ApiClient:
         max_retry_wait: float = 120.0,
         transport: httpx.AsyncBaseTransport | None = None,
         renew_key: Callable[[], Awaitable[str]] | None = None,
+        pool_of: ApiClient | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth_mode: AuthMode = auth_mode
@@ -202,16 +210,28 @@ class ApiClient:
         import_httpx()
         import httpx
 
+        from console.api.shared_pool import SharedPool
+
+        # Idle connections are dropped before common servers' 5 s keep-alive timeout
+        # (uvicorn's, Node's), so a connection is rarely reused as it is being closed.
+        limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+        verify = ssl_context_for(self.base_url)
+        self.pool: SharedPool  # the open connections, shared with clients of this server
+        if pool_of is not None and pool_of.base_url == self.base_url and pool_of.pool.join():
+            # The same server (scheme, host, port, path): its open connections serve us.
+            self.pool = pool_of.pool
+        else:
+            self.pool = SharedPool(
+                transport or httpx.AsyncHTTPTransport(verify=verify, limits=limits)
+            )
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            # Idle connections are dropped before common servers' 5 s keep-alive timeout
-            # (uvicorn's, Node's), so a connection is rarely reused as it is being closed.
-            limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+            limits=limits,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            transport=transport,
+            transport=self.pool,
             follow_redirects=False,
-            verify=ssl_context_for(self.base_url),
+            verify=verify,
         )
 
     @property
@@ -257,7 +277,7 @@ class ApiClient:
             self._observers.remove(observer)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the client (its connection pool with the last client using it)."""
         await self._http.aclose()
 
     async def request(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QAbstractItemView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from console.common.redaction import redact_secrets
 from console.ui.logs.tab import IngestLogsTab
@@ -38,12 +38,49 @@ def visible_texts(root: QWidget) -> list[str]:
                     texts.append(str(getter()))
                 except TypeError:
                     continue
-        if isinstance(widget, QAbstractItemView) and widget.model() is not None:
+        if isinstance(widget, QHeaderView) and widget.model() is not None:
+            # A header shows its sections' titles, not the cells of the model it shares.
             model = widget.model()
-            for row in range(model.rowCount()):
-                for column in range(model.columnCount()):
+            extent = (
+                widget.viewport().width()
+                if widget.orientation() == Qt.Orientation.Horizontal
+                else widget.viewport().height()
+            )
+            for section in _sections_in_view(widget, extent, widget.count()):
+                texts.append(str(model.headerData(section, widget.orientation())))
+        elif isinstance(widget, QAbstractItemView) and widget.model() is not None:
+            model = widget.model()
+            rows, columns = _cells_in_view(widget)
+            for row in rows:
+                for column in columns:
                     texts.append(str(model.index(row, column).data(Qt.ItemDataRole.DisplayRole)))
     return texts
+
+
+def _cells_in_view(view: QAbstractItemView) -> tuple[list[int], list[int]]:
+    """The rows and columns a grab of `view` can show: a table's, those in its viewport
+    (a page of a 1,000-row log is ~25 rows: reading every cell cost ~20-50 ms a tab);
+    any other view's, all of them. The console's tables span no cells (a span anchored
+    above the viewport would show text from a row not read here)."""
+    model = view.model()
+    rows, columns = list(range(model.rowCount())), list(range(model.columnCount()))
+    if not isinstance(view, QTableView):
+        return rows, columns
+    viewport = view.viewport()
+    return (
+        _sections_in_view(view.verticalHeader(), viewport.height(), len(rows)),
+        _sections_in_view(view.horizontalHeader(), viewport.width(), len(columns)),
+    )
+
+
+def _sections_in_view(header: QHeaderView, extent: int, count: int) -> list[int]:
+    """The logical indexes of the sections between 0 and `extent` of the viewport, in
+    their visual order (a moved column is where it shows)."""
+    # -1: no section there (past the last one, or nothing laid out yet): from the first
+    # / up to the last, so an unsure answer reads more cells, never fewer.
+    first, last = header.visualIndexAt(0), header.visualIndexAt(extent - 1)
+    visual = range(max(first, 0), last + 1 if last >= 0 else count)
+    return [header.logicalIndex(index) for index in visual]
 
 
 def assert_no_secret_on_screen(root: QWidget) -> None:
@@ -198,6 +235,12 @@ async def save_tab_screenshots(
                 image = window.grab().toImage()  # a QImage may be used in another thread
                 writes.append(loop.run_in_executor(encoder, _write_png, image, path))
                 saved.append(path)
+            # Every tab is grabbed: the production connection is made while their PNGs
+            # encode (~70 ms of the other core), and its own PNG encodes alongside.
+            path = directory / PRODUCTION_BAND_PNG
+            image = await production_band_image(window, load_wait)
+            writes.append(loop.run_in_executor(encoder, _write_png, image, path))
+            saved.append(path)
         finally:
             written = await asyncio.gather(*writes, return_exceptions=True)
     for path, ok in zip(saved, written, strict=True):
@@ -205,17 +248,13 @@ async def save_tab_screenshots(
             raise ok
         if not ok:
             raise OSError(f"could not write {path}")
-    window.tabs.setCurrentIndex(0)
-    saved.append(await save_production_band_screenshot(window, directory, load_wait))
     return saved
 
 
 PRODUCTION_BAND_PNG = "05-production-band.png"
 
 
-async def save_production_band_screenshot(
-    window: MainWindow, directory: Path, load_wait: float = 30.0
-) -> Path:
+async def production_band_image(window: MainWindow, load_wait: float = 30.0) -> QImage:
     """The window connected as a production profile: its red band (read-only), the
     picker's badge and the write buttons disabled, on the API Keys tab.
 
@@ -223,6 +262,7 @@ async def save_production_band_screenshot(
     `--url` makes it (production by default), so the picture is the real thing, not a
     mock-up; the window stays on that connection.
     """
+    window.tabs.setCurrentIndex(0)  # before connecting: hidden tabs load when shown
     client = window.session.client
     profile = window.session.profile
     if client is not None and profile is not None and profile.environment != "production":
@@ -230,11 +270,17 @@ async def save_production_band_screenshot(
         # The connection's own key, in memory only: never shown, never saved.
         window.connect_url(client.base_url, client._api_key, "production")
         await _within(ready, load_wait, "the production connection did not answer")
-    window.tabs.setCurrentIndex(0)
     await wait_for_paint(window.keys_tab, load_wait)
-    path = directory / PRODUCTION_BAND_PNG
     assert_no_secret_on_screen(window)
-    image = window.grab().toImage()
-    if not _write_png(image, path):  # one PNG, ~40 ms: the run ends after it anyway
+    return window.grab().toImage()
+
+
+async def save_production_band_screenshot(
+    window: MainWindow, directory: Path, load_wait: float = 30.0
+) -> Path:
+    """`production_band_image`, saved as PRODUCTION_BAND_PNG in `directory`."""
+    image = await production_band_image(window, load_wait)
+    path = directory / PRODUCTION_BAND_PNG
+    if not _write_png(image, path):  # one PNG, ~40 ms
         raise OSError(f"could not write {path}")
     return path

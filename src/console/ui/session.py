@@ -56,10 +56,13 @@ class ConsoleSession(QObject):
         `renew_key` (the embedded sandbox) gets a fresh key if the server refuses this
         one before it has accepted it once. Until it is connected, only its retry waits are
         reported (the countdown is worth seeing); its latency and rate-limit figures belong
-        to no connection yet.
+        to no connection yet. To the server of the connection in use, it reuses that
+        connection's open sockets (no new TCP or TLS handshake): only those are shared.
         """
         auth_mode: AuthMode = "query" if profile.auth_mode == "query" else "header"
-        client = ApiClient(base_url, api_key, auth_mode=auth_mode, renew_key=renew_key)
+        client = ApiClient(
+            base_url, api_key, auth_mode=auth_mode, renew_key=renew_key, pool_of=self.client
+        )
         client.add_observer(self._observe_trial)
         return client
 
