@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute
 from console.sandbox.catalogue import routes as catalogue
 from console.sandbox.demo import seed_demo
 from console.sandbox.feeds import routes as feeds
-from console.sandbox.http.auth import LastUsedStamps
+from console.sandbox.http.auth import LastUsedStamps, VerifiedKeys
 from console.sandbox.http.body_limit import BodyLimitMiddleware
 from console.sandbox.http.errors import ApiError
 from console.sandbox.http.log_capture import LogCapture
@@ -164,6 +164,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.settings = settings
     app.state.scheduler = scheduler
     app.state.last_used = last_used
+    # Keys found live lately (http/auth.py); the key routes invalidate it on every change.
+    app.state.verified_keys = VerifiedKeys()
     app.state.checker = checker
     app.state.record_indexer = indexer
     app.state.intent_worker = intent_worker

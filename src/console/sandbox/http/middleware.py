@@ -59,9 +59,13 @@ def _with_headers(
 NARROWER_RATE_LIMIT = "narrower_rate_limit"
 
 
+# The random characters of a correlation id and of a request id.
+_ID_LETTERS = 26
+
+
 def new_correlation_id() -> str:
     """A fresh correlation id: corr_ + 26 characters."""
-    return "corr_" + random_alphanumeric(26)
+    return "corr_" + random_alphanumeric(_ID_LETTERS)
 
 
 class ContractMiddleware:
@@ -76,8 +80,14 @@ class ContractMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        correlation_id = _sent_correlation_id(scope) or new_correlation_id()
-        request_id = new_request_id()
+        sent = _sent_correlation_id(scope)
+        if sent:
+            correlation_id, request_id = sent, new_request_id()
+        else:
+            # Both fresh ids from one read of the CSPRNG (a system call each otherwise).
+            letters = random_alphanumeric(2 * _ID_LETTERS)
+            correlation_id = "corr_" + letters[:_ID_LETTERS]
+            request_id = "req_" + letters[_ID_LETTERS:]
         state = scope.setdefault("state", {})
         state["correlation_id"] = correlation_id
         # What a connector log entry needs of every request (console/sandbox/logs).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -18,6 +19,24 @@ MAX_LISTED_PROBLEMS = 100
 # Built once: json.dumps with any non-default option builds a new encoder on every call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _ASCII_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+# `_ENCODER.encode` also builds its C encoder on every call (and a dict of the containers
+# it is in, to detect cycles, which a response built by the server never has): this one
+# is built once, with the same options. None where the C accelerator is missing.
+_MAKE_C_ENCODER: Callable[..., Any] | None = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER = (
+    None
+    if _MAKE_C_ENCODER is None
+    else _MAKE_C_ENCODER(
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+)
+
+
+def _encode(content: Any) -> str:
+    """`_ENCODER.encode(content)`, with the encoder built once where possible."""
+    if _C_ENCODER is None or isinstance(content, str):
+        return _ENCODER.encode(content)
+    return "".join(_C_ENCODER(content, 0))
 
 
 class ContractJSONResponse(JSONResponse):
@@ -27,7 +46,7 @@ class ContractJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         """Serialise strictly: a non-finite number raises (a 500), never `NaN` on the wire."""
-        text = _ENCODER.encode(content)
+        text = _encode(content)
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:
@@ -36,9 +55,21 @@ class ContractJSONResponse(JSONResponse):
             return _ASCII_ENCODER.encode(content).encode("ascii")
 
 
+_JSON_CONTENT_TYPE = (b"content-type", ContractJSONResponse.media_type.encode("latin-1"))
+
+
 def json_response(content: Any, status: int = 200) -> Response:
     """A success response with a JSON body."""
-    return ContractJSONResponse(content, status_code=status)
+    if status < 200 or status in (204, 304):  # no Content-Length: Starlette's own rules
+        return ContractJSONResponse(content, status_code=status)
+    # What Response.__init__ does for a body with no extra headers, spelt out: every
+    # success response is built here.
+    response = ContractJSONResponse.__new__(ContractJSONResponse)
+    response.status_code = status
+    response.background = None
+    body = response.body = response.render(content)
+    response.raw_headers = [(b"content-length", b"%d" % len(body)), _JSON_CONTENT_TYPE]
+    return response
 
 
 def correlation_id_of(request: Request) -> str:

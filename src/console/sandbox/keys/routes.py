@@ -13,7 +13,13 @@ from console.sandbox.http.errors import Problem, invalid, validation_failed
 from console.sandbox.http.pagination import DEFAULT_LIMIT, parse_page
 from console.sandbox.http.payload import FieldSpec, read_payload
 from console.sandbox.http.responses import json_response
-from console.sandbox.http.routing import as_admin, last_used_of, resource
+from console.sandbox.http.routing import (
+    as_admin,
+    database_of,
+    last_used_of,
+    resource,
+    verified_keys_of,
+)
 from console.sandbox.keys import rules as keys
 from console.sandbox.keys.events import Actor, list_events
 from console.sandbox.storage.sqlite import KEY_KINDS, feed_exists, now
@@ -48,6 +54,13 @@ def _with_last_use(request: Request, metadata: dict[str, Any]) -> dict[str, Any]
     return {**metadata, "last_used_at": stamps.seen(metadata["id"], metadata["last_used_at"])}
 
 
+def _forget_verified_keys(request: Request) -> None:
+    """From a write's work: drop every verified key once this transaction ends, before the
+    writer runs anything else, so a revoked or shortened key is refused from the next
+    request on (http/auth.py, VerifiedKeys)."""
+    database_of(request).after_transaction(verified_keys_of(request).invalidate)
+
+
 def _small_page(request: Request) -> bool:
     """Whether a listing asks for at most the default page (cheap enough for the loop)."""
     limit = request.query_params.get("limit")
@@ -63,7 +76,9 @@ async def list_keys(request: Request) -> Response:
 
     # A page of at most 100 keys by the account index: read on the loop (docs/api.md).
     listing = await as_admin(request, work, inline=_small_page(request))
-    listing["data"] = [_with_last_use(request, item) for item in listing["data"]]
+    stamps = last_used_of(request)
+    for item in listing["data"]:  # fresh dicts of this request: updated in place
+        item["last_used_at"] = stamps.seen(item["id"], item["last_used_at"])
     return json_response(listing)
 
 
@@ -140,6 +155,7 @@ async def rotate_key(request: Request) -> Response:
     payload = await read_payload(request, ROTATE_FIELDS)
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        _forget_verified_keys(request)
         grace = payload.values().get("grace_seconds", 0)
         if not 0 <= grace <= keys.MAX_GRACE_SECONDS:
             raise validation_failed(
@@ -162,6 +178,7 @@ async def revoke_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        _forget_verified_keys(request)
         return keys.revoke_key(
             conn, principal.account_id, key_id, now(), _actor(request, principal)
         )

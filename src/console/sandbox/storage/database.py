@@ -49,6 +49,8 @@ class Database:
         self._reader_lock = threading.Lock()
         # The event loop's own read-only connection (busy_timeout 0), for `read_inline`.
         self._inline: sqlite3.Connection | None = None
+        # Callbacks for the end of the writer's current transaction (writer thread only).
+        self._after: list[Callable[[], None]] = []
 
     async def open(self) -> None:
         """Open and migrate the database (in the writer thread, which then owns it)."""
@@ -92,12 +94,27 @@ class Database:
                     raise
         return await self.read(work)
 
+    def after_transaction(self, callback: Callable[[], None]) -> None:
+        """From inside `run`'s work: call `callback` on the writer thread as soon as this
+        transaction has ended (committed or not), before the writer runs anything else.
+
+        For a cache of rows the work changed: dropped there, no later write can act on
+        what the cache held (readers may still see the old rows until then, as without it).
+        """
+        self._after.append(callback)
+
     def _in_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn
         if conn is None:
             raise RuntimeError("the database is not open")
-        with store.transaction(conn):
-            return work(conn)
+        self._after = []
+        try:
+            with store.transaction(conn):
+                return work(conn)
+        finally:
+            callbacks, self._after = self._after, []
+            for callback in callbacks:
+                callback()
 
     def _open_reader(self) -> None:
         if self._conn is None:
