@@ -4,6 +4,7 @@ every change of a key counts from the next request on, as without it."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -213,3 +214,26 @@ def test_after_transaction_runs_on_the_writer_once_the_change_is_committed(
     assert seen[0][1] == 1
     assert seen[0][0].startswith("sandbox-db")
     assert seen[1:] == [("rolled back", None)]
+
+
+# --- the ids' random characters ----------------------------------------------------------
+
+
+def test_the_id_pool_hands_out_uniform_letters_once_each() -> None:
+    pool = store.AlphanumericPool(read_bytes=64)
+    taken = [pool.take(26) for _ in range(200)]  # many refills of 48 characters
+    assert all(re.fullmatch(r"[A-Za-z0-9]{26}", letters) for letters in taken)
+    assert len(set(taken)) == len(taken)
+    assert len(pool.take(100)) == 100  # more than one read gives
+
+
+def test_every_response_gets_fresh_distinct_ids(api: httpx.Client) -> None:
+    responses = [api.get(KEYS, params={"limit": 1}) for _ in range(30)]
+    ids = [
+        (response.headers["X-Correlation-Id"], response.headers["X-Request-Id"])
+        for response in responses
+    ]
+    assert all(re.fullmatch(r"corr_[A-Za-z0-9]{26}", corr) for corr, _ in ids)
+    assert all(re.fullmatch(r"req_[A-Za-z0-9]{26}", req) for _, req in ids)
+    every = [value[value.index("_") + 1 :] for pair in ids for value in pair]
+    assert len(set(every)) == len(every)

@@ -7,8 +7,9 @@ import dataclasses
 import logging
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from starlette.requests import Request
 
@@ -29,15 +30,22 @@ VERIFIED_KEY_SECONDS = 5.0
 VERIFIED_KEYS_MAX = 4096
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """A presented key secret and how it came (`header` or `query`)."""
+class Credentials(NamedTuple):
+    """A presented key secret and how it came (`header` or `query`).
 
-    secret: str = field(repr=False)
+    A named tuple rather than a frozen dataclass: one is made per request, three times
+    faster.
+    """
+
+    secret: str
     via: str
     # Why these credentials are refused before any lookup (a malformed header, conflicting
     # query parameters); empty when the secret is to be looked up.
     refusal: str = ""
+
+    def __repr__(self) -> str:
+        """Never the secret."""
+        return f"Credentials(via={self.via!r}, refusal={self.refusal!r})"
 
 
 @dataclass(frozen=True)

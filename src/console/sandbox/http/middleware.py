@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from console.sandbox.http.errors import ApiError
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import error_response
-from console.sandbox.logs.model import LogContext, new_request_id
-from console.sandbox.storage.sqlite import random_alphanumeric
+from console.sandbox.logs.model import LogContext
+from console.sandbox.storage.sqlite import AlphanumericPool, random_alphanumeric
 
 logger = logging.getLogger("console.sandbox")
 
@@ -74,6 +74,8 @@ class ContractMiddleware:
     def __init__(self, app: ASGIApp, limiter: FixedWindowLimiter) -> None:
         self.app = app
         self.limiter = limiter
+        # The ids' random characters, read from the CSPRNG a few KiB at a time.
+        self._letters = AlphanumericPool()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
@@ -82,10 +84,9 @@ class ContractMiddleware:
             return
         sent = _sent_correlation_id(scope)
         if sent:
-            correlation_id, request_id = sent, new_request_id()
+            correlation_id, request_id = sent, "req_" + self._letters.take(_ID_LETTERS)
         else:
-            # Both fresh ids from one read of the CSPRNG (a system call each otherwise).
-            letters = random_alphanumeric(2 * _ID_LETTERS)
+            letters = self._letters.take(2 * _ID_LETTERS)
             correlation_id = "corr_" + letters[:_ID_LETTERS]
             request_id = "req_" + letters[_ID_LETTERS:]
         state = scope.setdefault("state", {})

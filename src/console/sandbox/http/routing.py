@@ -215,7 +215,7 @@ class Resource(Route):
         """405 with a sorted `Allow` for a method the path does not take, else the handler."""
         if self.methods and scope["method"] not in self.methods:
             raise HTTPException(405, headers={"Allow": ", ".join(sorted(self.methods))})
-        await super().handle(scope, receive, send)
+        await self.app(scope, receive, send)  # Route.handle's own method check is done
 
 
 def resource(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -10,7 +11,7 @@ from starlette.responses import Response
 
 from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import Problem, invalid, validation_failed
-from console.sandbox.http.pagination import DEFAULT_LIMIT, parse_page
+from console.sandbox.http.pagination import DEFAULT_LIMIT, parse_page, query_of
 from console.sandbox.http.payload import FieldSpec, read_payload
 from console.sandbox.http.responses import json_response
 from console.sandbox.http.routing import (
@@ -61,21 +62,22 @@ def _forget_verified_keys(request: Request) -> None:
     database_of(request).after_transaction(verified_keys_of(request).invalidate)
 
 
-def _small_page(request: Request) -> bool:
+def _small_page(query: Mapping[str, str]) -> bool:
     """Whether a listing asks for at most the default page (cheap enough for the loop)."""
-    limit = request.query_params.get("limit")
+    limit = query.get("limit")
     return limit is None or (limit.isdigit() and len(limit) <= 3 and int(limit) <= DEFAULT_LIMIT)
 
 
 async def list_keys(request: Request) -> Response:
     """GET /keys: one page of the account's keys, newest first."""
+    query = query_of(request)
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
-        page = parse_page(request.query_params)
+        page = parse_page(query)
         return keys.list_keys(conn, principal.account_id, page, now())
 
     # A page of at most 100 keys by the account index: read on the loop (docs/api.md).
-    listing = await as_admin(request, work, inline=_small_page(request))
+    listing = await as_admin(request, work, inline=_small_page(query))
     stamps = last_used_of(request)
     for item in listing["data"]:  # fresh dicts of this request: updated in place
         item["last_used_at"] = stamps.seen(item["id"], item["last_used_at"])
@@ -196,7 +198,7 @@ async def key_events(request: Request) -> Response:
         return list_events(conn, principal.account_id, key_id, page)
 
     # A page of at most 100 events by the key's index: read on the loop, like GET /keys.
-    return json_response(await as_admin(request, work, inline=_small_page(request)))
+    return json_response(await as_admin(request, work, inline=_small_page(request.query_params)))
 
 
 routes = [
