@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from console.sandbox.catalogue import routes as catalogue
 from console.sandbox.demo import seed_demo
@@ -29,7 +30,11 @@ from console.sandbox.http.errors import ApiError
 from console.sandbox.http.log_capture import LogCapture
 from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
-from console.sandbox.http.responses import api_error_handler, http_exception_handler
+from console.sandbox.http.responses import (
+    ContractExceptionMiddleware,
+    api_error_handler,
+    http_exception_handler,
+)
 from console.sandbox.http.routing import resource
 from console.sandbox.imports import routes as imports
 from console.sandbox.imports.runner import ImportRunner
@@ -84,6 +89,28 @@ def api_routes(settings: SandboxSettings | None = None) -> list[BaseRoute]:
         for route in routes
     ]
     return [*offered, resource("/openapi.json", {"GET": openapi_document})]
+
+
+class _SandboxApp(Starlette):
+    """Starlette with a leaner stack around the same middleware.
+
+    No outermost `ServerErrorMiddleware`, which would only wrap every request and every
+    message sent once more: the contract middleware, outermost instead, answers every
+    exception an app raises (500 with the contract's body and headers, the traceback
+    logged) and re-raises one after the response started, as Starlette's did. And the
+    exception handlers run in `ContractExceptionMiddleware`, Starlette's own without its
+    per-request objects.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The user middleware (ours, outermost first), then the exception handlers, then
+        the routes."""
+        if any(key in (500, Exception) for key in self.exception_handlers) or self.debug:
+            return super().build_middleware_stack()  # Starlette's error page or handler
+        app: ASGIApp = ContractExceptionMiddleware(self.router, handlers=self.exception_handlers)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starlette:
@@ -144,7 +171,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
             await last_used.drain()
             await database.close()
 
-    app = Starlette(
+    app = _SandboxApp(
         routes=api_routes(settings),
         middleware=[
             Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit)),

@@ -6,9 +6,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from starlette._utils import is_async_callable
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 
 from console.common.contract import error_code_for
 from console.sandbox.http.errors import ApiError, Problem
@@ -118,3 +122,55 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     code = error_code_for(status)
     error = ApiError(status, [Problem(code, message)], headers=dict(exc.headers or {}))
     return error_response(error, correlation_id_of(request))
+
+
+class ContractExceptionMiddleware(ExceptionMiddleware):
+    """Starlette's `ExceptionMiddleware` (the same handlers, looked up the same way), with
+    the request object its handlers take built only when an exception comes, and no second
+    wrapper layer: on every request it only notes whether the response started."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection scope."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        scope["starlette.exception_handlers"] = (self._exception_handlers, self._status_handlers)
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sender)
+        except Exception as exc:
+            handler = None
+            if isinstance(exc, HTTPException):
+                handler = self._status_handlers.get(exc.status_code)
+            if handler is None:
+                handler = next(
+                    (
+                        self._exception_handlers[cls]
+                        for cls in type(exc).__mro__
+                        if cls in self._exception_handlers
+                    ),
+                    None,
+                )
+            if handler is None:
+                raise
+            if started:
+                raise RuntimeError(
+                    "Caught handled exception, but response already started."
+                ) from exc
+            request = Request(scope, receive, send)
+            if is_async_callable(handler):
+                # A handler of an HTTP exception takes a Request (its type names both kinds).
+                response = await handler(request, exc)  # type: ignore[arg-type]
+            else:
+                response = await run_in_threadpool(handler, request, exc)
+            if response is not None:
+                await response(scope, receive, sender)
+            # Reused exception instances accumulate tracebacks across requests.
+            exc.__traceback__ = None
