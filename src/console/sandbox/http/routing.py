@@ -177,9 +177,9 @@ def _request_response(endpoint: Endpoint) -> ASGIApp:
     """`endpoint` as an ASGI app: Starlette's `request_response` without its own exception
     wrapper (a second one, per request, with two more closures and a wrapped `send`).
 
-    An exception the endpoint raises goes on to the app's `ExceptionMiddleware`, which
-    renders it with the same handlers, for the same scope (the router updates the scope
-    in place), inside the same middleware.
+    An exception the endpoint raises goes on to the app's exception layer
+    (`ContractExceptionMiddleware`), which renders it with the same handlers, for the same
+    scope (the router updates the scope in place), inside the same middleware.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
