@@ -129,3 +129,10 @@ def test_an_app_with_a_500_handler_keeps_starlettes_stack(
         app.add_exception_handler(key, handler)
     stack = app.build_middleware_stack()
     assert type(stack).__name__ == "ServerErrorMiddleware"
+
+
+def test_an_app_with_starlettes_body_limit_keeps_starlettes_stack(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "data")
+    app.max_body_size = 1024
+    stack = app.build_middleware_stack()
+    assert type(stack).__name__ == "ServerErrorMiddleware"

@@ -105,8 +105,13 @@ class _SandboxApp(Starlette):
     def build_middleware_stack(self) -> ASGIApp:
         """The user middleware (ours, outermost first), then the exception handlers, then
         the routes."""
-        if any(key in (500, Exception) for key in self.exception_handlers) or self.debug:
-            return super().build_middleware_stack()  # Starlette's error page or handler
+        if (
+            any(key in (500, Exception) for key in self.exception_handlers)
+            or self.debug
+            or getattr(self, "max_body_size", None) is not None
+        ):
+            # Starlette's error page or 500 handler, or its body limit: its own stack.
+            return super().build_middleware_stack()
         app: ASGIApp = ContractExceptionMiddleware(self.router, handlers=self.exception_handlers)
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
