@@ -12,9 +12,10 @@ with the per-IP rate limit lifted so the load is not refused) and measures:
     flight, and the same account's latency on an idle server for reference. The same
     is measured with four concurrent 0.8 MB creates (`POST /pipelines`), which add the
     write hop. Target: max ≤ 0.5 s under the validations.
-(b) Throughput. `GET /keys?limit=1` with a valid admin key (authentication, rate limit,
-    correlation id, one read transaction (on the event loop: docs/api.md, "Tenancy"), JSON
-    rendering: the user's path) against a bare Starlette app on uvicorn (the sandbox's
+(b) Throughput. `GET /keys?limit=1` with a valid admin key (authentication (after the
+    first request from the verified keys: docs/api.md, "Tenancy"), rate limit, correlation
+    and request ids, one read transaction (on the event loop), JSON rendering: the user's
+    path) against a bare Starlette app on uvicorn (the sandbox's
     uvicorn settings) serving the same response body with no middleware, in a child
     process, measured alternately in the same run. The load comes from a child
     process running a minimal keep-alive HTTP/1.1 client on asyncio streams (4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from starlette.requests import Request
 
 from console.sandbox.http.errors import Problem
 from console.sandbox.http.pagination import (
@@ -11,6 +12,7 @@ from console.sandbox.http.pagination import (
     MAX_PAGE_NUMBER,
     bounded_int,
     parse_limit,
+    query_of,
 )
 
 
@@ -46,3 +48,27 @@ def test_bounded_int_keeps_to_its_bounds() -> None:
     assert bounded_int("5", 0, 5) == 5
     assert bounded_int("6", 0, 5) is None
     assert bounded_int("+1", 0, 5) is None
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        b"",
+        b"limit=1",
+        b"limit=1&cursor=djE6MTI",
+        b"&&limit=5&",
+        b"limit",
+        b"limit=",
+        b"=1",
+        b"a==b&a=c",
+        b"limit=1&limit=2",
+        b"%6Cimit=3",
+        b"name=a+b",
+        b"x=%zz&y=\xe9",
+    ],
+)
+def test_query_of_reads_what_starlette_reads(query_string: bytes) -> None:
+    scope = {"type": "http", "query_string": query_string, "headers": []}
+    ours = query_of(Request(scope))
+    assert ours.multi_items() == Request(scope).query_params.multi_items()
+    assert dict(ours) == dict(Request(scope).query_params)

@@ -19,17 +19,22 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from console.sandbox.catalogue import routes as catalogue
 from console.sandbox.demo import seed_demo
 from console.sandbox.feeds import routes as feeds
-from console.sandbox.http.auth import LastUsedStamps
+from console.sandbox.http.auth import LastUsedStamps, VerifiedKeys
 from console.sandbox.http.body_limit import BodyLimitMiddleware
 from console.sandbox.http.errors import ApiError
 from console.sandbox.http.log_capture import LogCapture
 from console.sandbox.http.middleware import ContractMiddleware
 from console.sandbox.http.ratelimit import FixedWindowLimiter
-from console.sandbox.http.responses import api_error_handler, http_exception_handler
+from console.sandbox.http.responses import (
+    ContractExceptionMiddleware,
+    api_error_handler,
+    http_exception_handler,
+)
 from console.sandbox.http.routing import resource
 from console.sandbox.imports import routes as imports
 from console.sandbox.imports.runner import ImportRunner
@@ -84,6 +89,33 @@ def api_routes(settings: SandboxSettings | None = None) -> list[BaseRoute]:
         for route in routes
     ]
     return [*offered, resource("/openapi.json", {"GET": openapi_document})]
+
+
+class _SandboxApp(Starlette):
+    """Starlette with a leaner stack around the same middleware.
+
+    No outermost `ServerErrorMiddleware`, which would only wrap every request and every
+    message sent once more: the contract middleware, outermost instead, answers every
+    exception an app raises (500 with the contract's body and headers, the traceback
+    logged) and re-raises one after the response started, as Starlette's did. And the
+    exception handlers run in `ContractExceptionMiddleware`, Starlette's own without its
+    per-request objects.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """The user middleware (ours, outermost first), then the exception handlers, then
+        the routes."""
+        if (
+            any(key in (500, Exception) for key in self.exception_handlers)
+            or self.debug
+            or getattr(self, "max_body_size", None) is not None
+        ):
+            # Starlette's error page or 500 handler, or its body limit: its own stack.
+            return super().build_middleware_stack()
+        app: ASGIApp = ContractExceptionMiddleware(self.router, handlers=self.exception_handlers)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starlette:
@@ -144,7 +176,7 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
             await last_used.drain()
             await database.close()
 
-    app = Starlette(
+    app = _SandboxApp(
         routes=api_routes(settings),
         middleware=[
             Middleware(ContractMiddleware, FixedWindowLimiter(settings.rate_limit)),
@@ -164,6 +196,8 @@ def create_app(data_dir: Path, settings: SandboxSettings | None = None) -> Starl
     app.state.settings = settings
     app.state.scheduler = scheduler
     app.state.last_used = last_used
+    # Keys found live lately (http/auth.py); the key routes invalidate it on every change.
+    app.state.verified_keys = VerifiedKeys()
     app.state.checker = checker
     app.state.record_indexer = indexer
     app.state.intent_worker = intent_worker

@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from console.sandbox.http.errors import ApiError
 from console.sandbox.http.ratelimit import FixedWindowLimiter
 from console.sandbox.http.responses import error_response
-from console.sandbox.logs.model import LogContext, new_request_id
-from console.sandbox.storage.sqlite import random_alphanumeric
+from console.sandbox.logs.model import LogContext
+from console.sandbox.storage.sqlite import AlphanumericPool, random_alphanumeric
 
 logger = logging.getLogger("console.sandbox")
 
@@ -59,9 +59,13 @@ def _with_headers(
 NARROWER_RATE_LIMIT = "narrower_rate_limit"
 
 
+# The random characters of a correlation id and of a request id.
+_ID_LETTERS = 26
+
+
 def new_correlation_id() -> str:
     """A fresh correlation id: corr_ + 26 characters."""
-    return "corr_" + random_alphanumeric(26)
+    return "corr_" + random_alphanumeric(_ID_LETTERS)
 
 
 class ContractMiddleware:
@@ -70,14 +74,21 @@ class ContractMiddleware:
     def __init__(self, app: ASGIApp, limiter: FixedWindowLimiter) -> None:
         self.app = app
         self.limiter = limiter
+        # The ids' random characters, read from the CSPRNG a few KiB at a time.
+        self._letters = AlphanumericPool()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        correlation_id = _sent_correlation_id(scope) or new_correlation_id()
-        request_id = new_request_id()
+        sent = _sent_correlation_id(scope)
+        if sent:
+            correlation_id, request_id = sent, "req_" + self._letters.take(_ID_LETTERS)
+        else:
+            letters = self._letters.take(2 * _ID_LETTERS)
+            correlation_id = "corr_" + letters[:_ID_LETTERS]
+            request_id = "req_" + letters[_ID_LETTERS:]
         state = scope.setdefault("state", {})
         state["correlation_id"] = correlation_id
         # What a connector log entry needs of every request (console/sandbox/logs).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from console.sandbox.settings import RateLimit
 
@@ -14,9 +14,12 @@ from console.sandbox.settings import RateLimit
 _SWEEP_PER_HIT = 2
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The outcome of one request against a limit, with what the headers must say."""
+class Decision(NamedTuple):
+    """The outcome of one request against a limit, with what the headers must say.
+
+    A named tuple rather than a frozen dataclass: one is made per request, three times
+    faster.
+    """
 
     allowed: bool
     limit: int

@@ -16,12 +16,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console.sandbox.http.auth import (
     LastUsedStamps,
     Principal,
     Use,
+    VerifiedKeys,
     authenticate,
     credentials_of,
     note_principal,
@@ -65,6 +66,18 @@ def last_used_of(request: Request) -> LastUsedStamps:
     return stamps
 
 
+def verified_keys_of(request: Request) -> VerifiedKeys:
+    """The app's cache of keys found live lately."""
+    verified: VerifiedKeys = request.app.state.verified_keys
+    return verified
+
+
+def _note_use(request: Request, stamps: LastUsedStamps, principal: Principal, at: float) -> None:
+    """Stamp the key's use; its `Use` is built only when a stamp is due (once a second)."""
+    if stamps.due(principal.key_id, at):
+        stamps.note(principal.key_id, at, use_of(request, principal))
+
+
 async def as_admin(
     request: Request,
     work: Callable[[sqlite3.Connection, Principal], T],
@@ -87,9 +100,12 @@ async def as_admin(
     used: list[Principal] = []
     used_at: list[float] = []
 
+    state = request.app.state
+    verified: VerifiedKeys = state.verified_keys
+
     def hop(conn: sqlite3.Connection) -> T | _Refused:
         at = now()
-        principal = authenticate(conn, credentials, at)
+        principal = authenticate(conn, credentials, at, verified)
         used[:] = [principal]  # a retried hop replaces its first try's note
         used_at[:] = [at]
         note_principal(request, principal)
@@ -111,7 +127,7 @@ async def as_admin(
         conn.execute("RELEASE route_work")
         return result
 
-    database = database_of(request)
+    database: Database = state.database
     try:
         if write:
             outcome = await database.run(hop)
@@ -119,7 +135,7 @@ async def as_admin(
             outcome = await (database.read_inline(hop) if inline else database.read(hop))
     finally:
         if used:
-            last_used_of(request).note(used[0].key_id, used_at[0], use_of(request, used[0]))
+            _note_use(request, state.last_used, used[0], used_at[0])
     if isinstance(outcome, _Refused):
         raise outcome.error
     return outcome
@@ -135,11 +151,12 @@ async def as_key_inline(
     credentials = credentials_of(request)
     used: list[Principal] = []
     used_at: list[float] = []
+    verified = verified_keys_of(request)
 
     def hop(conn: sqlite3.Connection) -> T | ApiError:
         at = now()
         try:
-            principal = authenticate(conn, credentials, at)
+            principal = authenticate(conn, credentials, at, verified)
         except ApiError as error:
             return error
         used[:] = [principal]  # a retried hop replaces its first try's note
@@ -150,10 +167,26 @@ async def as_key_inline(
         outcome = await database_of(request).read_inline(hop)
     finally:
         if used:
-            last_used_of(request).note(used[0].key_id, used_at[0], use_of(request, used[0]))
+            _note_use(request, last_used_of(request), used[0], used_at[0])
     if isinstance(outcome, ApiError):
         raise outcome
     return outcome
+
+
+def _request_response(endpoint: Endpoint) -> ASGIApp:
+    """`endpoint` as an ASGI app: Starlette's `request_response` without its own exception
+    wrapper (a second one, per request, with two more closures and a wrapped `send`).
+
+    An exception the endpoint raises goes on to the app's exception layer
+    (`ContractExceptionMiddleware`), which renders it with the same handlers, for the same
+    scope (the router updates the scope in place), inside the same middleware.
+    """
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
 
 
 class Resource(Route):
@@ -171,6 +204,7 @@ class Resource(Route):
     ) -> None:
         super().__init__(path, endpoint, methods=methods)
         self.max_body_bytes = max_body_bytes
+        self.app = _request_response(endpoint)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """FULL whenever the path matches, whatever the method."""
@@ -181,7 +215,7 @@ class Resource(Route):
         """405 with a sorted `Allow` for a method the path does not take, else the handler."""
         if self.methods and scope["method"] not in self.methods:
             raise HTTPException(405, headers={"Allow": ", ".join(sorted(self.methods))})
-        await super().handle(scope, receive, send)
+        await self.app(scope, receive, send)  # Route.handle's own method check is done
 
 
 def resource(

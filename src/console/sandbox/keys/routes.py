@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -10,10 +11,16 @@ from starlette.responses import Response
 
 from console.sandbox.http.auth import Principal
 from console.sandbox.http.errors import Problem, invalid, validation_failed
-from console.sandbox.http.pagination import DEFAULT_LIMIT, parse_page
+from console.sandbox.http.pagination import DEFAULT_LIMIT, parse_page, query_of
 from console.sandbox.http.payload import FieldSpec, read_payload
 from console.sandbox.http.responses import json_response
-from console.sandbox.http.routing import as_admin, last_used_of, resource
+from console.sandbox.http.routing import (
+    as_admin,
+    database_of,
+    last_used_of,
+    resource,
+    verified_keys_of,
+)
 from console.sandbox.keys import rules as keys
 from console.sandbox.keys.events import Actor, list_events
 from console.sandbox.storage.sqlite import KEY_KINDS, feed_exists, now
@@ -48,22 +55,32 @@ def _with_last_use(request: Request, metadata: dict[str, Any]) -> dict[str, Any]
     return {**metadata, "last_used_at": stamps.seen(metadata["id"], metadata["last_used_at"])}
 
 
-def _small_page(request: Request) -> bool:
+def _forget_verified_keys(request: Request) -> None:
+    """From a write's work: drop every verified key once this transaction ends, before the
+    writer runs anything else, so a revoked or shortened key is refused from the next
+    request on (http/auth.py, VerifiedKeys)."""
+    database_of(request).after_transaction(verified_keys_of(request).invalidate)
+
+
+def _small_page(query: Mapping[str, str]) -> bool:
     """Whether a listing asks for at most the default page (cheap enough for the loop)."""
-    limit = request.query_params.get("limit")
+    limit = query.get("limit")
     return limit is None or (limit.isdigit() and len(limit) <= 3 and int(limit) <= DEFAULT_LIMIT)
 
 
 async def list_keys(request: Request) -> Response:
     """GET /keys: one page of the account's keys, newest first."""
+    query = query_of(request)
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
-        page = parse_page(request.query_params)
+        page = parse_page(query)
         return keys.list_keys(conn, principal.account_id, page, now())
 
     # A page of at most 100 keys by the account index: read on the loop (docs/api.md).
-    listing = await as_admin(request, work, inline=_small_page(request))
-    listing["data"] = [_with_last_use(request, item) for item in listing["data"]]
+    listing = await as_admin(request, work, inline=_small_page(query))
+    stamps = last_used_of(request)
+    for item in listing["data"]:  # fresh dicts of this request: updated in place
+        item["last_used_at"] = stamps.seen(item["id"], item["last_used_at"])
     return json_response(listing)
 
 
@@ -140,6 +157,7 @@ async def rotate_key(request: Request) -> Response:
     payload = await read_payload(request, ROTATE_FIELDS)
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        _forget_verified_keys(request)
         grace = payload.values().get("grace_seconds", 0)
         if not 0 <= grace <= keys.MAX_GRACE_SECONDS:
             raise validation_failed(
@@ -162,6 +180,7 @@ async def revoke_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
+        _forget_verified_keys(request)
         return keys.revoke_key(
             conn, principal.account_id, key_id, now(), _actor(request, principal)
         )
@@ -179,7 +198,7 @@ async def key_events(request: Request) -> Response:
         return list_events(conn, principal.account_id, key_id, page)
 
     # A page of at most 100 events by the key's index: read on the loop, like GET /keys.
-    return json_response(await as_admin(request, work, inline=_small_page(request)))
+    return json_response(await as_admin(request, work, inline=_small_page(request.query_params)))
 
 
 routes = [

@@ -49,6 +49,9 @@ class Database:
         self._reader_lock = threading.Lock()
         # The event loop's own read-only connection (busy_timeout 0), for `read_inline`.
         self._inline: sqlite3.Connection | None = None
+        self._inline_cursor: sqlite3.Cursor | None = None
+        # Callbacks for the end of the writer's current transaction (writer thread only).
+        self._after: list[Callable[[], None]] = []
 
     async def open(self) -> None:
         """Open and migrate the database (in the writer thread, which then owns it)."""
@@ -57,6 +60,7 @@ class Database:
         self._inline = await loop.run_in_executor(
             self._executor, partial(store.connect_reader, self.data_dir, busy_timeout_ms=0)
         )
+        self._inline_cursor = self._inline.cursor()
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in one write transaction on the writer thread; return its result."""
@@ -78,26 +82,43 @@ class Database:
         effect before its first statement has run.
         """
         conn = self._inline
-        if conn is not None:
+        cursor = self._inline_cursor
+        if conn is not None and cursor is not None:
             try:
-                # store.read_transaction, spelt out: this runs on every GET /keys.
-                conn.execute("BEGIN DEFERRED")
+                # store.read_transaction, spelt out (with a cursor kept for it): this runs on
+                # every GET /keys.
+                cursor.execute("BEGIN DEFERRED")
                 try:
                     return work(conn)
                 finally:
                     if conn.in_transaction:
-                        conn.execute("COMMIT")
+                        cursor.execute("COMMIT")
             except sqlite3.OperationalError as error:
                 if error.sqlite_errorcode & 0xFF not in _WOULD_WAIT:
                     raise
         return await self.read(work)
 
+    def after_transaction(self, callback: Callable[[], None]) -> None:
+        """From inside `run`'s work: call `callback` on the writer thread as soon as this
+        transaction has ended (committed or not), before the writer runs anything else.
+
+        For a cache of rows the work changed: dropped there, no later write can act on
+        what the cache held (readers may still see the old rows until then, as without it).
+        """
+        self._after.append(callback)
+
     def _in_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn
         if conn is None:
             raise RuntimeError("the database is not open")
-        with store.transaction(conn):
-            return work(conn)
+        self._after = []
+        try:
+            with store.transaction(conn):
+                return work(conn)
+        finally:
+            callbacks, self._after = self._after, []
+            for callback in callbacks:
+                callback()
 
     def _open_reader(self) -> None:
         if self._conn is None:
@@ -116,6 +137,7 @@ class Database:
         """Close every connection and stop the threads."""
         loop = asyncio.get_running_loop()
         if self._inline is not None:
+            self._inline_cursor = None
             self._inline.close()
             self._inline = None
         await loop.run_in_executor(None, self._readers.shutdown, True)
