@@ -20,6 +20,7 @@ from console.api.capabilities import (
     discover_trying_key,
     key_reason,
     parts_from_openapi,
+    try_ingest_key,
     try_key,
     unavailable_text,
 )
@@ -286,24 +287,45 @@ def test_a_probe_answered_403_is_offered_and_recorded_as_forbidden_for_the_key(
     assert "403 FORBIDDEN" in key_reason(found, "logs")
 
 
-def test_switching_to_an_ingest_key_tries_no_admin_read(
+def test_switching_to_an_ingest_key_checks_it_by_an_admin_reads_403_never_a_write(
     sandbox_url: str, mint_key: Callable[..., str], account: str
 ) -> None:
-    """With a connection to keep, the key is tried before switching: never on a part it
-    may not use (that 403 would fail the switch), so an ingest key has nothing to try."""
+    """With a connection to keep, the key is tried before switching. An ingest key's own
+    routes are POSTs (each logged), so it is told apart by an admin read: 403 for a valid
+    key without the privilege, 401 for a mistyped, revoked or expired one, which refuses
+    the switch instead of replacing a working connection."""
     key = mint_key(account, "ingest", feed="orders")
+    mistyped = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
 
-    async def attempt() -> tuple[Capabilities, bool]:
-        client = ApiClient(sandbox_url, key, max_retries=0)
+    async def attempt(secret: str) -> Capabilities:
+        client = ApiClient(sandbox_url, secret, max_retries=0)
         try:
-            capabilities = await discover_trying_key(client)
-            return capabilities, await try_key(client, capabilities)
+            return await discover_trying_key(client)
         finally:
             await client.aclose()
 
-    capabilities, tried = run(attempt())
+    capabilities = run(attempt(key))
     assert capabilities.forbidden == ADMIN_PARTS
-    assert not tried
+    with pytest.raises(ApiError) as refused:
+        run(attempt(mistyped))
+    assert refused.value.status == 401
+
+
+def test_an_ingest_key_on_an_ingest_only_server_is_left_to_its_first_upload(
+    make_sandbox: Callable[..., SandboxProcess],
+) -> None:
+    """No read is offered to tell a valid ingest key from a bad one: nothing is sent."""
+    server = make_sandbox(extra_args=["--only", "ingest"])
+    key = mint_key(server.data_dir, account="acme", kind="ingest", feed="orders")
+
+    async def attempt() -> bool:
+        client = ApiClient(str(server.base_url), key, max_retries=0)
+        try:
+            return await try_ingest_key(client, await discover(client))
+        finally:
+            await client.aclose()
+
+    assert run(attempt()) is False
 
 
 def test_what_a_key_may_not_use_reads_as_sentences() -> None:

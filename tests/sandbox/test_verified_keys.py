@@ -237,3 +237,29 @@ def test_every_response_gets_fresh_distinct_ids(api: httpx.Client) -> None:
     assert all(re.fullmatch(r"req_[A-Za-z0-9]{26}", req) for _, req in ids)
     every = [value[value.index("_") + 1 :] for pair in ids for value in pair]
     assert len(set(every)) == len(every)
+
+
+def test_only_a_key_change_that_happened_drops_the_verified_keys(tmp_path: Path) -> None:
+    """Refused revokes and rotations (an unknown key, a bad grace) change nothing, so they
+    keep every tenant's verified keys: any admin key repeating them must not send every
+    account's requests back to the slower lookup."""
+    from console.sandbox.storage.sqlite import mint_key
+    from tests.sandbox.logs_support import LiveApp
+
+    live = LiveApp(tmp_path / "data").start()
+    try:
+        secret = mint_key(tmp_path / "data", account="acme", kind="admin", feed=None)
+        cache: VerifiedKeys = live.app.state.verified_keys
+        with httpx.Client(base_url=live.url, headers=_bearer(secret), timeout=10) as api:
+            other = _created(api)
+            assert api.get(KEYS).status_code == 200
+            before = cache.generation
+            assert api.delete(f"{KEYS}/key_doesnotexist").status_code == 404
+            assert api.post(f"{KEYS}/key_doesnotexist/rotate", json={}).status_code == 404
+            bad_grace = api.post(f"{KEYS}/{other['id']}/rotate", json={"grace_seconds": -1})
+            assert bad_grace.status_code == 400
+            assert cache.generation == before
+            assert api.delete(f"{KEYS}/{other['id']}").status_code == 200
+            assert cache.generation > before
+    finally:
+        live.stop()

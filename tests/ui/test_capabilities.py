@@ -304,17 +304,24 @@ def test_testing_an_ingest_key_says_what_it_may_use(
     mint_key: Callable[..., str],
     account: str,
 ) -> None:
-    """ "Test connection" with an ingest key on a full server: the key is not tried on a
-    read it may not make (that 403 failed the test); the result says what it may use."""
+    """ "Test connection" with an ingest key on a full server: an admin read's 403 says
+    the key is valid (a 401 that it is not), never a write; the result says what it may
+    use, and a mistyped ingest key fails the test."""
+    key = mint_key(account, "ingest", feed="orders")
     dialog = bare_window.open_profiles_dialog()
     dialog.name_edit.setText("Stream")
     dialog.url_edit.setText(sandbox_url)
-    dialog.key_edit.setText(mint_key(account, "ingest", feed="orders"))
+    dialog.key_edit.setText(key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB"))
+    with qtbot.waitSignal(dialog.tested, timeout=10000) as result:
+        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    ok, text = result.args
+    assert not ok, text
+    dialog.key_edit.setText(key)
     with qtbot.waitSignal(dialog.tested, timeout=10000) as result:
         qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
     ok, text = result.args
     assert ok, text
-    assert "its routes take the key at the first use" in text
+    assert "the key works" in text
     assert "This server offers API keys" in text
     assert text.endswith(
         "This key may use ingest intents (/ingest) and stream ingestion (/api/ingest)."

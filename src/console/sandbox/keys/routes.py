@@ -157,13 +157,12 @@ async def rotate_key(request: Request) -> Response:
     payload = await read_payload(request, ROTATE_FIELDS)
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
-        _forget_verified_keys(request)
         grace = payload.values().get("grace_seconds", 0)
         if not 0 <= grace <= keys.MAX_GRACE_SECONDS:
             raise validation_failed(
                 [invalid("grace_seconds", "grace_seconds must be from 0 to 604800 (7 days).")]
             )
-        return keys.rotate_key(
+        rotated = keys.rotate_key(
             conn,
             principal.account_id,
             key_id,
@@ -171,6 +170,10 @@ async def rotate_key(request: Request) -> Response:
             at=now(),
             actor=_actor(request, principal),
         )
+        # Only a rotation that happened drops the verified keys (a refused one changed
+        # nothing: any admin key repeating refused rotations must not slow every tenant).
+        _forget_verified_keys(request)
+        return rotated
 
     return json_response(await as_admin(request, work), status=201)
 
@@ -180,10 +183,11 @@ async def revoke_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
 
     def work(conn: sqlite3.Connection, principal: Principal) -> dict[str, Any]:
-        _forget_verified_keys(request)
-        return keys.revoke_key(
+        revoked = keys.revoke_key(
             conn, principal.account_id, key_id, now(), _actor(request, principal)
         )
+        _forget_verified_keys(request)  # once it is revoked (a 404 changed nothing)
+        return revoked
 
     return json_response(_with_last_use(request, await as_admin(request, work)))
 
