@@ -289,3 +289,15 @@ def test_a_line_without_end_is_never_read_whole(tmp_path: Path, fmt: str) -> Non
         assert [b.numbers for b in found] == [(0, 2)]
         assert [(n, reason) for n, reason in found[0].rejected] == [(1, "the line is over 8 MiB")]
         assert found[0].end == path.stat().st_size
+
+
+def test_a_json_array_with_a_bom_has_ranges_in_the_files_own_bytes(tmp_path: Path) -> None:
+    # Walking the build, the BOM was decoded away uncounted: every range ended 3 bytes
+    # early, so keys, resumes and saved rejected items named the wrong bytes.
+    data = b"\xef\xbb\xbf" + b'[{"id": 1, "v": "a\xc3\xa9"},\n {"id": 2, "v": "bbbb"}]\n'
+    path = _write(tmp_path, "bom.json", data)
+    cut = list(batches(path, "json", max_items=1))
+    _check_ranges(cut, data)
+    assert [data[b.end - 1 : b.end] for b in cut] == [b"}", b"}"]
+    assert data[cut[1].start : cut[1].end] == b',\n {"id": 2, "v": "bbbb"}'
+    assert [_items(b) for b in cut] == [[{"id": 1, "v": "aé"}], [{"id": 2, "v": "bbbb"}]]

@@ -87,3 +87,47 @@ def test_ndjson_spans_number_items_as_the_uploader_does(tmp_path: Path) -> None:
         + [n for b in batches(source, "ndjson", item_key="id") for n, _ in b.rejected]
     )
     assert [n for n, _start, _end in item_spans(source, "ndjson")] == numbers == list(range(7))
+
+
+BOM = b"\xef\xbb\xbf"
+# Each source with a BOM, CRLF line ends and (CSV) a quoted newline: (bytes, the items by index).
+BOM_SOURCES: dict[SourceFormat, tuple[bytes, list[bytes]]] = {
+    "json": (
+        BOM + b'[{"id": 1, "v": "aaaa"},\n {"id": 2, "v": "bbbb"}]',
+        [b'{"id": 1, "v": "aaaa"}', b'{"id": 2, "v": "bbbb"}'],
+    ),
+    "ndjson": (
+        BOM + b'{"id": 1, "v": "aaaa"}\r\n{"id": 2, "v": "bbbb"}\r\n',
+        [b'{"id": 1, "v": "aaaa"}\n', b'{"id": 2, "v": "bbbb"}\n'],
+    ),
+    "csv": (
+        BOM + b'id,v\r\n1,"aa\r\naa"\r\n2,bbbb\r\n',
+        [b'1,"aa\r\naa"\r\n', b"2,bbbb\r\n"],
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+def test_items_of_a_file_with_a_bom_read_back_byte_exact(tmp_path: Path, fmt: SourceFormat) -> None:
+    from console.api.ingest_sources import item_spans
+
+    data, items = BOM_SOURCES[fmt]
+    source = tmp_path / f"bom.{fmt}"
+    source.write_bytes(data)
+    assert list(rejected_sources(source, fmt, [0, 1])) == list(enumerate(items))
+    # The batches' ranges (their Idempotency-Keys, and a resume's "done") are the file's own
+    # bytes: the last one ends where the last item's span does, within the file.
+    spans = list(item_spans(source, fmt))
+    cut = list(batches(source, fmt, max_items=1))
+    assert [b.end for b in cut] == [end for _n, _start, end in spans]
+    assert cut[-1].end <= len(data)
+    if fmt == "json":
+        assert data[cut[0].end - 1 : cut[0].end] == b"}"
+    target = tmp_path / f"rejected.{fmt}"
+    rejects = _rejects(tmp_path, [(0, "bad"), (1, "bad")])
+    save_rejected(rejects, source, fmt, target)
+    again = list(batches(target, fmt))
+    assert [json.loads(e) for b in again for e in b.encoded] == [
+        json.loads(e) for b in batches(source, fmt) for e in b.encoded
+    ]
+    rejects.discard()

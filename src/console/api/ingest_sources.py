@@ -386,7 +386,9 @@ def _csv_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
 def _json_array_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
     """One unit per element of a top-level JSON array, decoded incrementally (the file is
     read 1 MiB at a time); each element is sent as its own text from the file."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    # Plain utf-8, not utf-8-sig: a BOM is skipped below with its 3 bytes counted, so every
+    # offset (item spans, batch ranges and their keys) is the file's own.
+    decoder = codecs.getincrementaldecoder("utf-8")()
     buf = ""
     pos = 0  # index in buf
     pos_byte = 0  # byte offset in the file of buf[pos]
@@ -424,6 +426,10 @@ def _json_array_units(file: BinaryIO, item_key: str | None) -> Iterator[_Unit]:
             if not more():
                 return None
 
+    while not buf and more():
+        pass
+    if buf.startswith("\ufeff"):
+        advance(pos + 1)
     first = skip_space()
     if first != "[":
         raise SourceError("a JSON-array file must start with '['")
@@ -531,6 +537,8 @@ def item_text(span: bytes, format: SourceFormat) -> bytes:
         text = span.lstrip(b"\r\n")
         return text if text.endswith(b"\n") else text + b"\n"
     text = span.strip(b" \t\r\n")
+    if format == "json" and text.startswith(codecs.BOM_UTF8):  # the first item's span
+        text = text[len(codecs.BOM_UTF8) :].lstrip(b" \t\r\n")
     if format == "json" and text[:1] in (b",", b"["):
         text = text[1:].lstrip(b" \t\r\n")
     elif format == "ndjson" and text.startswith(codecs.BOM_UTF8):
