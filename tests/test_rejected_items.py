@@ -131,3 +131,33 @@ def test_items_of_a_file_with_a_bom_read_back_byte_exact(tmp_path: Path, fmt: So
         json.loads(e) for b in batches(source, fmt) for e in b.encoded
     ]
     rejects.discard()
+
+
+def test_a_rejected_line_of_many_mib_is_read_bounded_and_saved_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    huge = b'{"id": 1, "v": "' + b"x" * (9 << 20) + b'"}'
+    source = tmp_path / "huge.ndjson"
+    source.write_bytes(b'{"id": 0}\n' + huge + b'\r\n{"id": 2}\n')
+    limit = 1200
+    tracemalloc.start()
+    try:
+        shown = list(rejected_sources(source, "ndjson", [1], limit=limit))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert shown == [(1, huge[:limit])]
+    assert peak < 4 << 20  # the walk and the read hold chunks, never the 9 MiB line
+
+    rejects = _rejects(tmp_path, [(1, "the line is over 8 MiB")])
+    target = tmp_path / "rejected.ndjson"
+    tracemalloc.start()
+    try:
+        saved = save_rejected(rejects, source, "ndjson", target)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert saved.count == 1
+    assert target.read_bytes() == huge + b"\n"
+    assert peak < 4 << 20
+    rejects.discard()

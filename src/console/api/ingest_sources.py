@@ -488,22 +488,29 @@ def _expect_end(skip_space: Any) -> None:
 def item_spans(path: Path, format: SourceFormat) -> Generator[tuple[int, int, int], None, None]:
     """(source index, start, end) of every item's bytes in the file, numbered as the
     uploader numbers them (a span may begin with the blank lines, comma or bracket before
-    the item: `item_text` trims them). Read as it goes; SourceError as the uploader."""
+    the item: `rejected_items` trims them). Read as it goes; SourceError as the uploader."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     with path.open("rb") as file:
         if format == "ndjson":
-            # Numbered as _ndjson_units numbers them (each non-blank line), without decoding.
+            # Numbered as _ndjson_units numbers them (each non-blank line), without decoding,
+            # a chunk of a line at a time: a rejected line of many MiB is never held whole.
             start = end = number = 0
-            for line, length in _bounded_lines(file):
-                text = line.strip()
-                if not end and text.startswith(codecs.BOM_UTF8):
-                    text = text[len(codecs.BOM_UTF8) :].strip()
-                end += length
-                if text:
-                    yield number, start, end
-                    number += 1
-                    start = end
+            blank = True
+            while piece := file.readline(_CHUNK):
+                content = piece.lstrip() if not end else piece
+                if not end and content.startswith(codecs.BOM_UTF8):
+                    content = content[len(codecs.BOM_UTF8) :]
+                blank = blank and (not content or content.isspace())  # no copy of the piece
+                end += len(piece)
+                if piece.endswith(b"\n"):
+                    if not blank:
+                        yield number, start, end
+                        number += 1
+                        start = end
+                    blank = True
+            if not blank:
+                yield number, start, end
             return
         start = csv_header_end(file) if format == "csv" else 0
         file.seek(0)
@@ -528,19 +535,3 @@ def csv_header_end(file: BinaryIO) -> int:
     except csv.Error as exc:
         raise SourceError(f"the file is not valid CSV near byte {consumed:,}: {exc}") from None
     return consumed
-
-
-def item_text(span: bytes, format: SourceFormat) -> bytes:
-    """An item's own text out of its span: NDJSON and CSV, its line(s) ending with one
-    newline; JSON, the element without the comma or bracket before it."""
-    if format == "csv":
-        text = span.lstrip(b"\r\n")
-        return text if text.endswith(b"\n") else text + b"\n"
-    text = span.strip(b" \t\r\n")
-    if format == "json" and text.startswith(codecs.BOM_UTF8):  # the first item's span
-        text = text[len(codecs.BOM_UTF8) :].lstrip(b" \t\r\n")
-    if format == "json" and text[:1] in (b",", b"["):
-        text = text[1:].lstrip(b" \t\r\n")
-    elif format == "ndjson" and text.startswith(codecs.BOM_UTF8):
-        text = text[len(codecs.BOM_UTF8) :].strip(b" \t\r\n")
-    return text + b"\n" if format == "ndjson" else text

@@ -14,14 +14,16 @@ read once as it goes, and each item is read by its byte range when the walk reac
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from console.api.ingest_sources import SourceFormat, csv_header_end, item_spans, item_text
+from console.api.ingest_sources import SourceFormat, csv_header_end, item_spans
 from console.api.upload_rejects import RejectedItems
 
 REASONS_SUFFIX = ".reasons.ndjson"
@@ -32,10 +34,32 @@ def reasons_path_for(target: Path) -> Path:
     return target.with_name(target.stem + REASONS_SUFFIX)
 
 
+_COPY_CHUNK = 1 << 16  # bytes of an item read at a time (an NDJSON line may be many MiB)
+_SPACE = b" \t\r\n"
+# What is trimmed before an item's own text, in order: (bytes skipped any number of times, or
+# one of a few prefixes skipped once).
+_LEADING: dict[SourceFormat, tuple[bytes | tuple[bytes, ...], ...]] = {
+    "ndjson": (_SPACE, (codecs.BOM_UTF8,), _SPACE),
+    "json": ((codecs.BOM_UTF8,), _SPACE, (b",", b"["), _SPACE),
+    "csv": (b"\r\n",),
+}
+
+
 def rejected_sources(
-    source: Path, format: SourceFormat, indexes: Iterable[int]
+    source: Path, format: SourceFormat, indexes: Iterable[int], *, limit: int | None = None
 ) -> Iterator[tuple[int, bytes]]:
-    """(index, the item's own text) of each of `indexes` (ascending) in `source`. Blocking."""
+    """(index, the item's own text) of each of `indexes` (ascending) in `source`, at most
+    its first `limit` bytes when given (for display: a long item is never read whole).
+    Blocking."""
+    for number, chunks in _rejected_items(source, format, indexes, limit):
+        yield number, b"".join(chunks)
+
+
+def _rejected_items(
+    source: Path, format: SourceFormat, indexes: Iterable[int], limit: int | None = None
+) -> Iterator[tuple[int, Iterator[bytes]]]:
+    """(index, the item's own text a bounded chunk at a time) of each of `indexes`; each
+    item's chunks are read before the next item is."""
     wanted = iter(indexes)
     target = next(wanted, None)
     if target is None:
@@ -47,9 +71,63 @@ def rejected_sources(
             if target is None:
                 return
             if number == target:
-                reader.seek(start)
-                yield number, item_text(reader.read(end - start), format)
+                yield number, _item_chunks(reader, start, end, format, limit)
                 target = next(wanted, None)
+
+
+def _item_chunks(
+    reader: BinaryIO, start: int, end: int, format: SourceFormat, limit: int | None
+) -> Iterator[bytes]:
+    """The item's own text in the span [start, end), read a chunk at a time: NDJSON and CSV,
+    its line(s) ending with one newline; JSON, the element without the comma or bracket
+    before it (at most `limit` bytes, without the added newline, when given)."""
+    for step in _LEADING[format]:
+        start = _skip(reader, start, end, step)
+    if format != "csv":
+        end = _rstrip(reader, start, end)
+    whole = limit is None or end - start <= limit
+    stop = end if limit is None else min(end, start + limit)
+    last = b""
+    while start < stop:
+        reader.seek(start)
+        chunk = reader.read(min(_COPY_CHUNK, stop - start))
+        if not chunk:
+            break
+        start += len(chunk)
+        last = chunk
+        yield chunk
+    if whole and (format == "ndjson" or not last.endswith(b"\n")) and format != "json":
+        yield b"\n"
+
+
+def _skip(reader: BinaryIO, start: int, end: int, step: bytes | tuple[bytes, ...]) -> int:
+    """Where the span goes on after `step` at `start` (see _LEADING)."""
+    if isinstance(step, tuple):
+        reader.seek(start)
+        head = reader.read(min(end - start, max(len(p) for p in step)))
+        return start + next((len(p) for p in step if head.startswith(p)), 0)
+    while start < end:
+        reader.seek(start)
+        chunk = reader.read(min(_COPY_CHUNK, end - start))
+        if not chunk:
+            return end
+        kept = chunk.lstrip(step)
+        start += len(chunk) - len(kept)
+        if kept:
+            return start
+    return start
+
+
+def _rstrip(reader: BinaryIO, start: int, end: int) -> int:
+    """Where the span [start, end) ends without its trailing white space."""
+    while end > start:
+        size = min(_COPY_CHUNK, end - start)
+        reader.seek(end - size)
+        kept = reader.read(size).rstrip(_SPACE)
+        if kept:
+            return end - size + len(kept)
+        end -= size
+    return end
 
 
 @dataclass(frozen=True)
@@ -81,11 +159,10 @@ def save_rejected(
             yield header if header.endswith(b"\n") else header + b"\n"
         elif format == "json":
             yield b"["
-        for _index, text in rejected_sources(source, format, indexes):
+        for _index, pieces in _rejected_items(source, format, indexes):
             if format == "json":
-                yield (b"\n" if not written else b",\n") + text
-            else:
-                yield text
+                yield b"\n" if not written else b",\n"
+            yield from pieces
             written += 1
         if format == "json":
             yield b"\n]\n"

@@ -1099,8 +1099,10 @@ class BulkIngestDialog(QDialog):
         try:
             found = await in_file_thread(
                 lambda: [
-                    (index, text[: MAX_REJECTED_TEXT * 4].decode("utf-8", errors="replace"))
-                    for index, text in rejected_sources(path, fmt, indexes)
+                    (index, text.decode("utf-8", errors="replace"))
+                    for index, text in rejected_sources(
+                        path, fmt, indexes, limit=MAX_REJECTED_TEXT * 4
+                    )
                 ]
             )
         except (OSError, SourceError) as exc:  # the file moved or changed: the reasons stay
