@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -160,4 +161,59 @@ def test_a_rejected_line_of_many_mib_is_read_bounded_and_saved_whole(tmp_path: P
     assert saved.count == 1
     assert target.read_bytes() == huge + b"\n"
     assert peak < 4 << 20
+    rejects.discard()
+
+
+def test_a_source_changed_since_the_upload_is_refused_with_nothing_written(
+    tmp_path: Path,
+) -> None:
+    from console.api.rejected_items import SourceChanged
+
+    source = tmp_path / "items.ndjson"
+    source.write_bytes(SOURCES["ndjson"])
+    uploaded = source.stat()
+    source.write_bytes(b'{"id": "new"}\n' + SOURCES["ndjson"])  # a line prepended
+    rejects = _rejects(tmp_path, [(1, "bad"), (3, "bad")])
+    target = tmp_path / "rejected.ndjson"
+    with pytest.raises(SourceChanged, match="changed since the upload"):
+        save_rejected(
+            rejects,
+            source,
+            "ndjson",
+            target,
+            size=uploaded.st_size,
+            mtime_ns=uploaded.st_mtime_ns,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["items.ndjson", "uploads"]
+    rejects.discard()
+
+
+def test_a_source_changed_during_the_save_leaves_neither_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import console.api.rejected_items as rejected_items
+    from console.api.rejected_items import SourceChanged
+
+    source = tmp_path / "items.ndjson"
+    source.write_bytes(SOURCES["ndjson"])
+    uploaded = source.stat()
+    rejects = _rejects(tmp_path, [(1, "one"), (5, "five")])  # 5: the last item
+    real_spans = rejected_items.item_spans
+
+    def spans_then_changed(path: Path, fmt: SourceFormat) -> Iterator[tuple[int, int, int]]:
+        yield from real_spans(path, fmt)
+        with source.open("ab") as out:
+            out.write(b'{"id": 9}\n')
+
+    monkeypatch.setattr(rejected_items, "item_spans", spans_then_changed)
+    with pytest.raises(SourceChanged):
+        save_rejected(
+            rejects,
+            source,
+            "ndjson",
+            tmp_path / "rejected.ndjson",
+            size=uploaded.st_size,
+            mtime_ns=uploaded.st_mtime_ns,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["items.ndjson", "uploads"]
     rejects.discard()

@@ -764,3 +764,28 @@ def test_the_dialog_fits_the_screen_sorts_feeds_by_name_and_reopens_on_the_last_
     assert again.feed.id == FEED
     assert again.file_edit.text() == str(path)
     again.reject()
+
+
+def test_save_rejected_refuses_a_file_changed_since_the_upload(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, a line prepended after the upload shifted every item: the saved
+    # "rejected items" were their neighbours, next to the reasons of the ones rejected.
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 50, without_id=frozenset({4, 40}))
+    dialog = open_dialog(qtbot, window, path)
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
+        dialog.start_button.click()
+    path.write_bytes(b'{"id": "new", "n": -1}\n' + path.read_bytes())
+    target = tmp_path / "rejected.ndjson"
+    with qtbot.waitSignal(dialog.rejects_save_refused, timeout=15000):
+        dialog.save_rejects(target)
+    assert not target.exists()  # no item that does not match its reason
+    message = dialog.run_error.text()
+    assert "items.ndjson changed since the upload" in message
+    assert "can no longer be cut from it" in message
+    reasons = tmp_path / "rejected.reasons.ndjson"
+    assert str(reasons) in message
+    assert [json.loads(line)["item"] for line in reasons.read_text().splitlines()] == [4, 40]
+    assert "Saved" not in dialog.rejects_note.text()
+    dialog.reject()

@@ -169,11 +169,15 @@ class UploadSummary(UploadProgress):
     """The finished upload: its rejected items (`rejects`: the count, the first few, and
     every one streamed from a file the caller discards once handed on), and the request
     and correlation ids of the batches this run sent, in the order they were accepted
-    (earlier runs' batches are found in the logs by `BulkUploader.key_prefix`)."""
+    (earlier runs' batches are found in the logs by `BulkUploader.key_prefix`).
+    `source_size` and `source_mtime_ns`: the uploaded file's, for checking it is still that
+    version before its rejected items are cut from it (None for an iterable)."""
 
     rejects: RejectedItems = field(default_factory=lambda: RejectedItems(0, [], None))
     request_ids: list[str] = field(default_factory=list)
     correlation_ids: list[str] = field(default_factory=list)
+    source_size: int | None = None
+    source_mtime_ns: int | None = None
 
 
 class UploadIncomplete(Exception):
@@ -380,6 +384,8 @@ class BulkUploader:
             rejects=rejects,
             request_ids=list(self._request_ids),
             correlation_ids=list(self._correlation_ids),
+            source_size=manifest.size,
+            source_mtime_ns=manifest.mtime_ns,
         )
         return summary
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from console.api.ingest_sources import SourceFormat, csv_header_end, item_spans
+from console.api.ingest_sources import SourceError, SourceFormat, csv_header_end, item_spans
 from console.api.upload_rejects import RejectedItems
 
 REASONS_SUFFIX = ".reasons.ndjson"
@@ -130,6 +130,24 @@ def _rstrip(reader: BinaryIO, start: int, end: int) -> int:
     return end
 
 
+class SourceChanged(SourceError):
+    """The source is no longer the uploaded version: its rejected items cannot be cut from
+    it (their indexes and byte ranges name other bytes now)."""
+
+
+def check_unchanged(source: Path, size: int | None, mtime_ns: int | None) -> None:
+    """SourceChanged unless `source` still has the uploaded `size` and `mtime_ns` (None:
+    not known, not checked). Blocking."""
+    if size is None or mtime_ns is None:
+        return
+    stat = source.stat()
+    if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns):
+        raise SourceChanged(
+            f"{source.name} changed since the upload: its rejected items can no longer be cut "
+            "from it"
+        )
+
+
 @dataclass(frozen=True)
 class SavedRejects:
     """What `save_rejected` wrote: the items' file, the reasons' file, how many items."""
@@ -140,16 +158,24 @@ class SavedRejects:
 
 
 def save_rejected(
-    rejects: RejectedItems, source: Path, format: SourceFormat, target: Path
+    rejects: RejectedItems,
+    source: Path,
+    format: SourceFormat,
+    target: Path,
+    *,
+    size: int | None = None,
+    mtime_ns: int | None = None,
 ) -> SavedRejects:
     """Write the rejected items to `target` in the source's format and their reasons next
-    to it (see the module's docstring). Blocking."""
+    to it (see the module's docstring); SourceChanged, with nothing written, when `source`
+    no longer has the uploaded `size` and `mtime_ns` (checked before and after the items are
+    read). Blocking."""
     target = Path(target)
     reasons = reasons_path_for(target)
-    indexes = (index for index, _reason in rejects)
+    check_unchanged(source, size, mtime_ns)
     written = 0
 
-    def chunks() -> Iterator[bytes]:
+    def chunks(items: RejectedItems) -> Iterator[bytes]:
         nonlocal written
         if format == "csv":
             with source.open("rb") as file:
@@ -159,6 +185,7 @@ def save_rejected(
             yield header if header.endswith(b"\n") else header + b"\n"
         elif format == "json":
             yield b"["
+        indexes = (index for index, _reason in items)
         for _index, pieces in _rejected_items(source, format, indexes):
             if format == "json":
                 yield b"\n" if not written else b",\n"
@@ -167,20 +194,28 @@ def save_rejected(
         if format == "json":
             yield b"\n]\n"
 
-    _write_whole(target, chunks())
+    temporary = _write_temporary(target, chunks(rejects))
+    try:
+        check_unchanged(source, size, mtime_ns)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     rejects.copy_to(reasons)
     return SavedRejects(target, reasons, written)
 
 
-def _write_whole(target: Path, chunks: Iterable[bytes]) -> None:
+def _write_temporary(target: Path, chunks: Iterable[bytes]) -> str:
+    """Write `chunks` to a private temporary file next to `target` (synced); its path."""
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as out:
             out.writelines(chunks)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    return temporary

@@ -15,7 +15,8 @@ writing its manifest.
 
 A finished upload's rejected items stay in the uploader's private file (the summary lists
 the first 100; Save rejected… copies all of them from it) until the dialog is closed: then
-the file is removed.
+the file is removed. A save is refused when the uploaded file changed since (size or
+mtime): its items would no longer match their reasons; the reasons alone are saved then.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from console.api.ingest import (
 from console.api.ingest_sources import FORMATS, MAX_BATCH_ITEMS, SourceError, SourceFormat
 from console.api.rejected_items import (
     SavedRejects,
+    SourceChanged,
     reasons_path_for,
     rejected_sources,
     save_rejected,
@@ -175,6 +177,7 @@ class BulkIngestDialog(QDialog):
     upload_failed = Signal(object)  # the exception
     upload_interrupted = Signal()  # closed while uploading: the manifest is kept
     rejects_saved = Signal(str, int)  # path, items written
+    rejects_save_refused = Signal(str)  # why (the file changed since the upload)
     rejected_text_shown = Signal(int)  # listed rejected items whose content is shown
 
     def __init__(
@@ -1257,14 +1260,41 @@ class BulkIngestDialog(QDialog):
             return None
         _feed, path, fmt, _key = self._plan
         return self.runner.start(
-            self._write_rejects(target, self.summary.rejects, path, fmt), name=REJECTS_TASK
+            self._write_rejects(target, self.summary, path, fmt), name=REJECTS_TASK
         )
 
     async def _write_rejects(
-        self, target: Path, rejects: RejectedItems, source: Path, fmt: SourceFormat
+        self, target: Path, summary: UploadSummary, source: Path, fmt: SourceFormat
     ) -> None:
+        rejects = summary.rejects
+        reasons = reasons_path_for(target)
         try:
-            saved: SavedRejects = await in_file_thread(save_rejected, rejects, source, fmt, target)
+            saved: SavedRejects = await in_file_thread(
+                lambda: save_rejected(
+                    rejects,
+                    source,
+                    fmt,
+                    target,
+                    size=summary.source_size,
+                    mtime_ns=summary.source_mtime_ns,
+                )
+            )
+        except SourceChanged as exc:
+            # The reasons are the upload's own and still right: they alone are saved.
+            try:
+                await in_file_thread(rejects.copy_to, reasons)
+            except OSError as error:
+                self.run_error.setText(
+                    f"{exc}; the reasons cannot be saved either: cannot write {reasons}: "
+                    f"{error.strerror or error}"
+                )
+            else:
+                self.run_error.setText(
+                    f"{exc}. Only their indexes and reasons were saved, to {reasons}."
+                )
+            self.run_error.show()
+            self.rejects_save_refused.emit(str(exc))
+            return
         except OSError as exc:
             self.run_error.setText(f"Cannot write {target}: {exc.strerror or exc}")
             self.run_error.show()
@@ -1274,9 +1304,16 @@ class BulkIngestDialog(QDialog):
             self.run_error.show()
             return
         self.last_rejects_file = target
-        self.rejects_note.setText(
-            f"Saved {saved.count:,} rejected items to {target} (as the file holds them: fix "
-            f"and upload it), their reasons to {reasons_path_for(target).name}."
-        )
+        if saved.count == rejects.count:
+            self.rejects_note.setText(
+                f"Saved {saved.count:,} rejected items to {target} (as the file holds them: fix "
+                f"and upload it), their reasons to {reasons.name}."
+            )
+        else:
+            self.rejects_note.setText(
+                f"Saved only {saved.count:,} of {rejects.count:,} rejected items to {target}: "
+                f"the others were not found in {source.name}. All {rejects.count:,} reasons "
+                f"are in {reasons.name}."
+            )
         self.rejects_note.show()
         self.rejects_saved.emit(str(target), saved.count)
