@@ -188,6 +188,32 @@ def test_a_source_changed_since_the_upload_is_refused_with_nothing_written(
     rejects.discard()
 
 
+def test_a_discard_during_the_save_still_writes_both_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The dialog closed while its save ran in a thread: `discard` removed the upload's
+    # rejected-items file after the items were cut, before the reasons were copied.
+    import console.api.rejected_items as rejected_items
+
+    source = tmp_path / "items.ndjson"
+    source.write_bytes(SOURCES["ndjson"])
+    rejects = _rejects(tmp_path, [(1, "one"), (3, "three"), (5, "five")])
+    real_spans = rejected_items.item_spans
+
+    def spans_then_closed(path: Path, fmt: SourceFormat) -> Iterator[tuple[int, int, int]]:
+        yield from real_spans(path, fmt)
+        rejects.discard()
+
+    monkeypatch.setattr(rejected_items, "item_spans", spans_then_closed)
+    target = tmp_path / "rejected.ndjson"
+    saved = save_rejected(rejects, source, "ndjson", target)
+    assert rejects.path is not None
+    assert not rejects.path.exists()
+    assert target.read_bytes() == EXPECTED["ndjson"]
+    reasons = [json.loads(line) for line in saved.reasons.read_text().splitlines()]
+    assert [(r["item"], r["reason"]) for r in reasons] == [(1, "one"), (3, "three"), (5, "five")]
+
+
 def test_a_source_changed_during_the_save_leaves_neither_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -652,7 +652,7 @@ def test_items_flagged_in_the_preview_are_left_out_before_sending(
         (n, f"[{n}].id is missing: every record carries the feed's id field.") for n in sorted(bad)
     ]
     dialog.client.remove_observer(seen)
-    dialog.reject()
+    dialog.dismiss()  # the rejected items are not wanted: no question
 
 
 def test_the_feed_count_is_said_as_current_only_once_it_has_settled(
@@ -788,4 +788,68 @@ def test_save_rejected_refuses_a_file_changed_since_the_upload(
     assert str(reasons) in message
     assert [json.loads(line)["item"] for line in reasons.read_text().splitlines()] == [4, 40]
     assert "Saved" not in dialog.rejects_note.text()
+    dialog.reject()  # all that can be saved is: closes without asking
+    assert not dialog.isVisible()
+
+
+def test_closing_a_summary_with_unsaved_rejected_items_asks_first(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Walking the build, one Esc on the summary removed every rejected item unasked, while
+    # only the first 100 were on screen.
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 50, without_id=frozenset({4, 40}))
+    dialog = open_dialog(qtbot, window, path)
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
+        dialog.start_button.click()
+    kept = finished.args[0].rejects.path  # type: ignore[index]
+    assert kept is not None
+
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    box = dialog.save_box
+    assert isinstance(box, QMessageBox)
+    qtbot.waitUntil(box.isVisible)
+    assert box.windowTitle() == "Save rejected items?"
+    assert box.defaultButton() is box.escapeButton()  # Cancel: Enter or Esc keeps them
+    box.escapeButton().click()
+    assert dialog.isVisible()
+    assert kept.exists()
+
     dialog.reject()
+    box = dialog.save_box
+    assert isinstance(box, QMessageBox)
+    qtbot.waitUntil(box.isVisible)
+    save = box.findChild(QPushButton, "save_button")
+    assert save is not None
+    save.click()
+    chooser = dialog.file_dialog
+    assert isinstance(chooser, QFileDialog)
+    target = tmp_path / "rejected.ndjson"
+    with qtbot.waitSignal(dialog.rejects_saved, timeout=15000):
+        chooser.fileSelected.emit(str(target))  # as its Save button does
+        chooser.done(QFileDialog.DialogCode.Accepted)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)  # closed once saved
+    assert target.read_text() == '{"sku": "S-4", "n": 4}\n{"sku": "S-40", "n": 40}\n'
+    assert not kept.exists()
+
+
+def test_discard_on_closing_removes_the_rejected_items(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 20, without_id=frozenset({7}))
+    dialog = open_dialog(qtbot, window, path)
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
+        dialog.start_button.click()
+    kept = finished.args[0].rejects.path  # type: ignore[index]
+    assert kept is not None
+    dialog.reject()
+    box = dialog.save_box
+    assert box is not None
+    discard = box.findChild(QPushButton, "discard_button")
+    assert discard is not None
+    discard.click()
+    assert not dialog.isVisible()
+    assert not kept.exists()

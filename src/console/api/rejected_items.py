@@ -2,7 +2,7 @@
 so the user can fix them and upload them again (the Records import's "Save rejected rows"
 does the same for imports).
 
-`save_rejected` writes two private (0600) files, each whole or not at all:
+`save_rejected` writes two private (0600) files, both whole or neither:
 - TARGET: the rejected items as the source holds them, by index: NDJSON, the exact lines;
   CSV, the header record then the exact records; JSON, an array of the exact elements.
 - TARGET's sibling `<stem>.reasons.ndjson`: one `{"item": INDEX, "reason": TEXT}` line per
@@ -194,15 +194,27 @@ def save_rejected(
         if format == "json":
             yield b"\n]\n"
 
-    temporary = _write_temporary(target, chunks(rejects))
+    # Both files are written under temporary names and renamed at the end: never one
+    # without the other. The upload's file is held open throughout (`pinned`), so a
+    # `discard` meanwhile (the dialog closed) cannot break the save half way.
+    temporaries: list[str] = []
     try:
+        with rejects.pinned() as items:
+            temporaries.append(_write_temporary(target, chunks(items)))
+            temporaries.append(_write_temporary(reasons, items.lines()))
         check_unchanged(source, size, mtime_ns)
-        os.replace(temporary, target)
+        os.replace(temporaries[0], target)
+        try:
+            os.replace(temporaries[1], reasons)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(target)
+            raise
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+        for temporary in temporaries:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
         raise
-    rejects.copy_to(reasons)
     return SavedRejects(target, reasons, written)
 
 

@@ -35,7 +35,7 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 FIRST_REJECTS = 100  # rejected items the manifest keeps for display (the lowest indexes)
 MAX_REASON_CHARS = 1000  # a longer reason is cut (the server's messages may quote the item)
@@ -293,6 +293,7 @@ class RejectedItems:
         self.count = count
         self.first = first
         self.path = path
+        self._file: BinaryIO | None = None  # set on the view `pinned` gives
         self._finalizer = weakref.finalize(self, _remove, path, temporary)
 
     def __len__(self) -> int:
@@ -307,11 +308,31 @@ class RejectedItems:
             entry = json.loads(line)
             yield int(entry["item"]), str(entry["reason"])
 
+    def lines(self) -> Iterator[bytes]:
+        """Every rejected item's NDJSON line `{"item": index, "reason": text}`, by index."""
+        return self._lines()
+
     def _lines(self) -> Iterator[bytes]:
+        if self._file is not None:
+            yield from _in_order(self._file.fileno())
+            return
         if self.path is None:
             return
         with self.path.open("rb") as file:
             yield from _in_order(file.fileno())
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[RejectedItems]:
+        """These items read through one file held open while the block runs: a `discard`
+        meanwhile (the dialog closed during a save) removes the name, not what is being
+        read. Blocking (opens the file)."""
+        if self._file is not None or self.path is None:
+            yield self
+            return
+        with self.path.open("rb") as file:
+            view = RejectedItems(self.count, self.first, None)
+            view._file = file
+            yield view
 
     def copy_to(self, target: Path) -> int:
         """Write every rejected item to `target` as NDJSON `{"item": index, "reason": text}`,

@@ -15,8 +15,9 @@ writing its manifest.
 
 A finished upload's rejected items stay in the uploader's private file (the summary lists
 the first 100; Save rejected… copies all of them from it) until the dialog is closed: then
-the file is removed. A save is refused when the uploaded file changed since (size or
-mtime): its items would no longer match their reasons; the reasons alone are saved then.
+the file is removed. Closing before any save asks first (Save… / Discard / Cancel). A save
+is refused when the uploaded file changed since (size or mtime): its items would no longer
+match their reasons; the reasons alone are saved then.
 """
 
 from __future__ import annotations
@@ -81,7 +82,12 @@ from console.ui.records.io_files import (
 )
 from console.ui.session import ConsoleSession
 from console.ui.tasks import TaskRunner
-from console.ui.widgets.confirm import ConfirmBox, confirm_destructive, destructive_confirmation
+from console.ui.widgets.confirm import (
+    ConfirmBox,
+    ask_save_or_discard,
+    confirm_destructive,
+    destructive_confirmation,
+)
 from console.ui.widgets.error_banner import error_text
 
 LISTED_REJECTS = 100  # rejected items listed in the summary ("Save rejected…" writes all)
@@ -225,6 +231,9 @@ class BulkIngestDialog(QDialog):
         self._items_rate = RateMeter()
         self._preview_feed: str | None = None  # the feed the preview was read for
         self.close_box: QMessageBox | None = None  # closing while uploading: asked first
+        self.save_box: QMessageBox | None = None  # closing with unsaved rejected items
+        self._saved_rejects = False  # a save of the summary's rejected items succeeded
+        self._close_after_save = False  # Save… chosen on closing: close once saved
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self._build_setup_page())
@@ -1184,11 +1193,60 @@ class BulkIngestDialog(QDialog):
 
     def reject(self) -> None:
         """Close (Esc, the title bar's X, Close); while uploading, ask first: keep
-        uploading, or pause and close (the upload stays resumable)."""
+        uploading, or pause and close (the upload stays resumable). A finished upload
+        whose rejected items are not saved asks too: closing removes them."""
         if self.is_uploading():
             self.ask_to_close()
             return
+        if self.has_unsaved_rejects():
+            self.ask_to_save_rejects()
+            return
         super().reject()
+
+    def dismiss(self) -> None:
+        """Close without asking (another upload replaces this dialog's)."""
+        if self.is_uploading():
+            self.pause_and_close()
+            return
+        super().reject()
+
+    def has_unsaved_rejects(self) -> bool:
+        """A finished upload's rejected items that no save has written yet."""
+        return self.summary is not None and bool(self.summary.rejects) and not self._saved_rejects
+
+    def ask_to_save_rejects(self) -> QMessageBox:
+        """Closing a summary with unsaved rejected items: Save… (then close), Discard
+        (close: they are removed), or Cancel (the default: stay)."""
+        if self.save_box is not None and self.save_box.isVisible():
+            return self.save_box
+        count = self.summary.rejects.count if self.summary is not None else 0
+        listed = min(count, LISTED_REJECTS)
+        shown = "all listed" if listed == count else f"only the first {listed:,} are listed"
+        box = ask_save_or_discard(
+            self,
+            "Save rejected items?",
+            f"Save the {count:,} rejected {'item' if count == 1 else 'items'} before closing?",
+            f"The uploader keeps them ({shown}) only while this summary is open: closing "
+            "removes them. Save… writes them as the file holds them, to fix and upload again, "
+            "with their reasons next to them.",
+            on_save=self._save_then_close,
+            on_discard=super().reject,
+        )
+        box.finished.connect(self._save_box_closed)
+        self.save_box = box
+        return box
+
+    def _save_box_closed(self, _result: int) -> None:
+        self.save_box = None  # answered: deleted next
+
+    def _save_then_close(self) -> None:
+        chooser = self.choose_rejects_file()
+        if chooser is not None:
+            self._close_after_save = True
+            chooser.rejected.connect(self._keep_open)
+
+    def _keep_open(self) -> None:
+        self._close_after_save = False  # no file chosen: the summary stays
 
     def ask_to_close(self) -> QMessageBox:
         """Closing a running upload: keep uploading (the default) or pause and close."""
@@ -1289,6 +1347,7 @@ class BulkIngestDialog(QDialog):
                     f"{error.strerror or error}"
                 )
             else:
+                self._saved_rejects = True  # all that can still be saved is
                 self.run_error.setText(
                     f"{exc}. Only their indexes and reasons were saved, to {reasons}."
                 )
@@ -1304,6 +1363,7 @@ class BulkIngestDialog(QDialog):
             self.run_error.show()
             return
         self.last_rejects_file = target
+        self._saved_rejects = True
         if saved.count == rejects.count:
             self.rejects_note.setText(
                 f"Saved {saved.count:,} rejected items to {target} (as the file holds them: fix "
@@ -1317,3 +1377,5 @@ class BulkIngestDialog(QDialog):
             )
         self.rejects_note.show()
         self.rejects_saved.emit(str(target), saved.count)
+        if self._close_after_save:
+            self.reject()

@@ -282,7 +282,7 @@ class BulkIngest(QObject):
                 current.raise_()
                 current.activateWindow()
                 return current
-            current.reject()
+            current.dismiss()
         if current is not None and current.state != "running":
             current.deleteLater()
         server_id = self.server_id()

@@ -193,6 +193,43 @@ def confirm_destructive(
     return box
 
 
+def ask_save_or_discard(
+    parent: QWidget,
+    title: str,
+    text: str,
+    info: str,
+    on_save: Callable[[], object],
+    on_discard: Callable[[], object],
+) -> QMessageBox:
+    """Leaving something not yet saved: Save… runs `on_save`, Discard runs `on_discard`,
+    Cancel (the default, and Esc) runs nothing. The first two are named `save_button` and
+    `discard_button` (objectName), for tests."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle(title)
+    box.setText(text)
+    box.setInformativeText(info)
+    _widen_for(box, info)
+    save = box.addButton("Save…", QMessageBox.ButtonRole.AcceptRole)
+    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(cancel)
+    box.setEscapeButton(cancel)
+    for button, name in ((save, "save_button"), (discard, "discard_button")):
+        button.setObjectName(name)
+
+    def chosen(button: QAbstractButton) -> None:
+        if button is save:
+            on_save()
+        elif button is discard:
+            on_discard()
+
+    box.buttonClicked.connect(chosen)
+    box.finished.connect(box.deleteLater)
+    box.open()
+    return box
+
+
 def _widen_for(box: QMessageBox, info: str) -> None:
     """QMessageBox wraps at a narrow width, breaking a path inside: give the text room."""
     label = box.findChild(QLabel, "qt_msgbox_informativelabel")
