@@ -835,6 +835,42 @@ def test_closing_a_summary_with_unsaved_rejected_items_asks_first(
     assert not kept.exists()
 
 
+def test_quitting_with_unsaved_rejected_items_asks_and_discard_quits(
+    qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
+) -> None:
+    # Ctrl+Q (or the window's X) removed a finished upload's rejected items unasked, as
+    # one Esc on the summary did before it asked.
+    from PySide6.QtWidgets import QMessageBox
+
+    make_feed(sandbox_url, admin_key)
+    path = write_items(tmp_path / "items.ndjson", 30, without_id=frozenset({3}))
+    dialog = open_dialog(qtbot, window, path)
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
+        dialog.start_button.click()
+    kept = finished.args[0].rejects.path  # type: ignore[index]
+    assert kept is not None
+
+    window.close()
+    box = dialog.save_box
+    assert isinstance(box, QMessageBox)
+    qtbot.waitUntil(box.isVisible)
+    assert box.windowTitle() == "Save rejected items?"
+    box.escapeButton().click()  # Cancel: nothing closes, nothing is removed
+    assert window.isVisible()
+    assert dialog.isVisible()
+    assert kept.exists()
+
+    window.close()
+    box = dialog.save_box
+    assert isinstance(box, QMessageBox)
+    qtbot.waitUntil(box.isVisible)
+    discard = box.findChild(QPushButton, "discard_button")
+    assert discard is not None
+    discard.click()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)  # Discard quits
+    assert not kept.exists()
+
+
 def test_discard_on_closing_removes_the_rejected_items(
     qtbot: QtBot, window: MainWindow, sandbox_url: str, admin_key: str, tmp_path: Path
 ) -> None:

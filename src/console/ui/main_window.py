@@ -906,6 +906,11 @@ class MainWindow(QMainWindow):
         self.sandboxes.clear()
         self._sandbox_worker.shutdown(wait=False)
 
+    def _close_unless_shown(self, dialog: QWidget) -> None:
+        """Quit once the question about `dialog` left it closed (Cancel keeps it open)."""
+        if not dialog.isVisible():
+            self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         """Ask about unapplied definition edits, then persist the active profile."""
         panel = self._pipelines_tab.panel if self._pipelines_tab is not None else None
@@ -920,6 +925,21 @@ class MainWindow(QMainWindow):
             event.ignore()
             bulk.raise_()
             bulk.ask_to_close().accepted.connect(lambda: QTimer.singleShot(0, self.close))
+            return
+        if (
+            bulk is not None
+            and bulk.isVisible()  # a closed summary's items are gone already
+            and bulk.has_unsaved_rejects()
+            and not self._close_confirmed
+        ):
+            # Quitting removes a finished upload's rejected items as closing its summary
+            # does: ask the same question. Discard quits; Save… saves (the summary then
+            # closes, the window stays); Cancel stays.
+            event.ignore()
+            bulk.raise_()
+            bulk.ask_to_save_rejects().finished.connect(
+                lambda _result: QTimer.singleShot(0, partial(self._close_unless_shown, bulk))
+            )
             return
         if panel is not None:
             panel.shutdown()
