@@ -274,3 +274,24 @@ def test_renew_is_in_the_action_registry_and_acts_on_the_selected_key(
     assert isinstance(dialog, RenewDialog)
     assert dialog.key.id == old["id"]
     dialog.reject()
+
+
+def test_switching_connections_ends_the_panels_live_watch_of_the_old_key(
+    qtbot: QtBot, window: Any, api: httpx.Client, admin_key: str
+) -> None:
+    """The panel's live watch streams the logs with the connection's key: a switch (which
+    keeps the sockets, to the same server) must end it, never leave it running on them."""
+    old = _create(api, name="Watched relay")
+    _reload(qtbot, window)
+    _rotate_in_ui(qtbot, window, old["id"], grace_index=1)
+    panel = window.keys_tab.rotation_panel
+    assert window.keys_tab.select_key(old["id"])
+    qtbot.waitUntil(lambda: panel.watching, timeout=10000)
+    watch = panel.runner._named["rotation.watch"]
+    client = window.session.client
+    with qtbot.waitSignal(window.connection_ready, timeout=15000):
+        window.connect_url(client.base_url, admin_key, "production")
+    assert window.session.client.pool is client.pool  # the sockets are kept
+    qtbot.waitUntil(watch.done, timeout=10000)
+    # The same key may be shown again on the new connection: watched by a new task.
+    assert panel.runner._named.get("rotation.watch") is not watch
