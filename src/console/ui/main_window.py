@@ -919,28 +919,19 @@ class MainWindow(QMainWindow):
             self._ask_before_closing()
             return
         bulk = self._bulk.dialog if self._bulk is not None else None
-        if bulk is not None and bulk.is_uploading() and not self._close_confirmed:
-            # As closing the dialog itself: keep uploading, or pause (kept for resuming)
-            # and quit.
-            event.ignore()
-            bulk.raise_()
-            bulk.ask_to_close().accepted.connect(lambda: QTimer.singleShot(0, self.close))
-            return
-        if (
-            bulk is not None
-            and bulk.isVisible()  # a closed summary's items are gone already
-            and bulk.has_unsaved_rejects()
-            and not self._close_confirmed
-        ):
-            # Quitting removes a finished upload's rejected items as closing its summary
-            # does: ask the same question. Discard quits; Save… saves (the summary then
-            # closes, the window stays); Cancel stays.
-            event.ignore()
-            bulk.raise_()
-            bulk.ask_to_save_rejects().finished.connect(
-                lambda _result: QTimer.singleShot(0, partial(self._close_unless_shown, bulk))
-            )
-            return
+        # The bulk dialog's own question, as closing it asks: a running upload (keep
+        # uploading, or pause, kept for resuming) or a summary's unsaved rejected items
+        # (Save…, Discard, Cancel). Quitting follows once the answer has closed the dialog
+        # (pause and close, discard); Save… closes the summary only, the window stays.
+        if bulk is not None and not self._close_confirmed:
+            box = bulk.ask_before_closing()
+            if box is not None:
+                event.ignore()
+                bulk.raise_()
+                box.finished.connect(
+                    lambda _result: QTimer.singleShot(0, partial(self._close_unless_shown, bulk))
+                )
+                return
         if panel is not None:
             panel.shutdown()
         try:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -989,23 +990,35 @@ class BulkIngestDialog(QDialog):
 
     def ask_to_cancel(self) -> QMessageBox:
         """Ask once whether to stop the upload and forget its progress."""
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self.confirm_box = self._question(
             "Cancel the upload?",
             "Stop the upload and forget how far it got? What the server has taken stays "
             "there; uploading the file again later starts from its beginning (the server "
             "answers the batches it has already seen as replays).",
+            "Cancel upload",
+            "Keep paused" if self.state == "paused" else "Keep uploading",
+            self.cancel_upload,
+        )
+        return self.confirm_box
+
+    def _question(
+        self, title: str, text: str, yes: str, no: str, on_yes: Callable[[], object]
+    ) -> QMessageBox:
+        """An open Yes/No question about the upload: `no` is the default and Esc, `yes`
+        runs `on_yes`."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            title,
+            text,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             self,
         )
-        box.button(QMessageBox.StandardButton.Yes).setText("Cancel upload")
-        box.button(QMessageBox.StandardButton.No).setText(
-            "Keep paused" if self.state == "paused" else "Keep uploading"
-        )
+        box.button(QMessageBox.StandardButton.Yes).setText(yes)
+        box.button(QMessageBox.StandardButton.No).setText(no)
         box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.accepted.connect(self.cancel_upload)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        box.accepted.connect(on_yes)
         box.finished.connect(box.deleteLater)
-        self.confirm_box = box
         box.open()
         return box
 
@@ -1195,13 +1208,17 @@ class BulkIngestDialog(QDialog):
         """Close (Esc, the title bar's X, Close); while uploading, ask first: keep
         uploading, or pause and close (the upload stays resumable). A finished upload
         whose rejected items are not saved asks too: closing removes them."""
+        if self.ask_before_closing() is None:
+            super().reject()
+
+    def ask_before_closing(self) -> QMessageBox | None:
+        """The question closing this dialog asks, opened (None: it closes unasked). Quitting
+        the window asks the same one."""
         if self.is_uploading():
-            self.ask_to_close()
-            return
+            return self.ask_to_close()
         if self.has_unsaved_rejects():
-            self.ask_to_save_rejects()
-            return
-        super().reject()
+            return self.ask_to_save_rejects()
+        return None
 
     def dismiss(self) -> None:
         """Close without asking (another upload replaces this dialog's)."""
@@ -1211,8 +1228,14 @@ class BulkIngestDialog(QDialog):
         super().reject()
 
     def has_unsaved_rejects(self) -> bool:
-        """A finished upload's rejected items that no save has written yet."""
-        return self.summary is not None and bool(self.summary.rejects) and not self._saved_rejects
+        """A finished upload's rejected items, in this open summary, that no save has
+        written yet (closing the summary removes them)."""
+        return (
+            self.isVisible()
+            and self.summary is not None
+            and bool(self.summary.rejects)
+            and not self._saved_rejects
+        )
 
     def ask_to_save_rejects(self) -> QMessageBox:
         """Closing a summary with unsaved rejected items: Save… (then close), Discard
@@ -1252,24 +1275,16 @@ class BulkIngestDialog(QDialog):
         """Closing a running upload: keep uploading (the default) or pause and close."""
         if self.close_box is not None and self.close_box.isVisible():
             return self.close_box
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self.close_box = self._question(
             "Close while uploading?",
             "The upload is still running. Pause it and close this dialog? Its progress is "
             "kept: it is offered for resuming when this server is connected, and nothing the "
             "server took is applied again.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            self,
+            "Pause and close",
+            "Keep uploading",
+            self.pause_and_close,
         )
-        box.button(QMessageBox.StandardButton.Yes).setText("Pause and close")
-        box.button(QMessageBox.StandardButton.No).setText("Keep uploading")
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.setEscapeButton(QMessageBox.StandardButton.No)
-        box.accepted.connect(self.pause_and_close)
-        box.finished.connect(box.deleteLater)
-        self.close_box = box
-        box.open()
-        return box
+        return self.close_box
 
     def pause_and_close(self) -> None:
         """Stop the upload, keeping its progress for resuming, and close the dialog."""
