@@ -20,7 +20,6 @@ from console.api.capabilities import (
     discover_trying_key,
     key_reason,
     parts_from_openapi,
-    try_ingest_key,
     try_key,
     unavailable_text,
 )
@@ -321,7 +320,7 @@ def test_an_ingest_key_on_an_ingest_only_server_is_left_to_its_first_upload(
     async def attempt() -> bool:
         client = ApiClient(str(server.base_url), key, max_retries=0)
         try:
-            return await try_ingest_key(client, await discover(client))
+            return await try_key(client, await discover(client))
         finally:
             await client.aclose()
 

@@ -216,36 +216,23 @@ async def discover(client: ApiClient) -> Capabilities:
 async def try_key(client: ApiClient, capabilities: Capabilities) -> bool:
     """Try the key with one authenticated read of a part the server offers (raises the
     server's refusal, or ValueError for an answer that is not JSON); False when no offered
-    part has such a read (intents, ingest). An ingest key is tried as `try_ingest_key`
-    says."""
-    if capabilities.key_kind == "ingest":
-        return await try_ingest_key(client, capabilities)
-    for part, path, params in TRIAL_READS:
-        if capabilities.allows(part):
-            # Its JSON too: a web page at that address answers 200 to anything.
-            (await client.request("GET", path, params=params)).json()
-            return True
-    return False
+    part has such a read (intents, ingest): the key is then first tried by its first use.
 
-
-async def try_ingest_key(client: ApiClient, capabilities: Capabilities) -> bool:
-    """Tell a valid ingest key from a mistyped, revoked or expired one without sending
-    anything it would write (its own routes are POSTs, each logged).
-
-    The contract answers a valid key without the privilege 403 and any other key 401, so
-    one admin read of a part the server offers tells them apart; reads are never logged.
-    Raises the server's refusal (401, or anything but 403); False when the server offers
-    no such read (an ingest-only host): the key is then first tried by an upload.
+    An ingest key may read none of them, and its own routes are POSTs (each logged), so it
+    is tried on an admin read all the same: the contract answers a valid key without the
+    privilege 403 and a mistyped, revoked or expired one 401; reads are never logged.
     """
+    ingest = capabilities.key_kind == "ingest"
     for part, path, params in TRIAL_READS:
-        if capabilities.offers(part):
+        if capabilities.allows(part) or (ingest and capabilities.offers(part)):
             try:
+                # Its JSON too: a web page at that address answers 200 to anything.
                 (await client.request("GET", path, params=params)).json()
             except ApiError as error:
-                if error.status == 403:
+                if ingest and error.status == 403:
                     return True
                 raise
-            return True  # a server that lets an ingest key read this knows the key too
+            return True
     return False
 
 
