@@ -76,6 +76,13 @@ def open_dialog(qtbot: QtBot, window: MainWindow, path: Path, feed: str = FEED) 
     return dialog
 
 
+def upload(qtbot: QtBot, dialog: BulkIngestDialog) -> Any:
+    """Start the previewed upload and wait until it finishes: its summary."""
+    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
+        dialog.start_button.click()
+    return finished.args[0]  # type: ignore[index]
+
+
 def exactly_once(url: str, key: str, feed: str, count: int, key_prefix: str) -> None:
     """The feed holds `count` records, each id once, and the server applied `count` items
     (the batches it answered as replays carried nothing new)."""
@@ -247,9 +254,7 @@ def test_rejected_items_are_listed_and_saved(
     make_feed(sandbox_url, admin_key)
     path = write_items(tmp_path / "items.ndjson", 50, without_id=frozenset({4, 40}))
     dialog = open_dialog(qtbot, window, path)
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
-        dialog.start_button.click()
-    summary = finished.args[0]  # type: ignore[index]
+    summary = upload(qtbot, dialog)
     assert [index for index, _ in summary.rejects.first] == [4, 40]
     assert dialog.rejects_table.rowCount() == 2
     assert dialog.rejects_table.item(0, 0).text() == "[4]"  # type: ignore[union-attr]
@@ -289,9 +294,7 @@ def test_past_the_first_100_rejected_items_save_writes_every_one_from_the_file(
     path = write_items(tmp_path / "items.ndjson", 600, without_id=bad)
     dialog = open_dialog(qtbot, window, path)
     dialog.max_items = 100
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
-        dialog.start_button.click()
-    summary = finished.args[0]  # type: ignore[index]
+    summary = upload(qtbot, dialog)
     assert summary.rejected_count == len(bad) == 150
     assert len(summary.rejects.first) == 100  # what the summary holds: no list of all
     assert dialog.rejects_table.rowCount() == 100
@@ -317,8 +320,7 @@ def test_a_one_batch_upload_says_1_batch(
     # Walking the build, 3,000 items in one request read "1 batches" twice.
     make_feed(sandbox_url, admin_key)
     dialog = open_dialog(qtbot, window, write_items(tmp_path / "items.ndjson", 40))
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
-        dialog.start_button.click()
+    upload(qtbot, dialog)
     assert "1 batch · 0 replays" in dialog.progress_label.text()
     assert "40 items accepted in 1 batch;" in dialog.report_label.text()
     assert "0 batches retried" in dialog.report_label.text()
@@ -447,8 +449,7 @@ def test_the_feeds_record_count_is_read_again_when_chosen_and_after_an_upload(
     assert dialog.feed is not None
     assert dialog.feed.record_count == 3
     qtbot.waitUntil(dialog.start_button.isEnabled, timeout=15000)
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
-        dialog.start_button.click()
+    upload(qtbot, dialog)
     qtbot.waitUntil(lambda: "· 303 records" in combo.itemText(other), timeout=15000)
     assert dialog.feed_count_note.text() == "The feed “Bulk bulkother” holds 303 records now."
     dialog.reject()
@@ -644,9 +645,7 @@ def test_items_flagged_in_the_preview_are_left_out_before_sending(
             statuses.append(event.status)
 
     dialog.client.add_observer(seen)
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
-        dialog.start_button.click()
-    summary = finished.args[0]  # type: ignore[index]
+    summary = upload(qtbot, dialog)
     assert statuses == [202] * 10
     assert summary.rejects.first == [
         (n, f"[{n}].id is missing: every record carries the feed's id field.") for n in sorted(bad)
@@ -689,8 +688,7 @@ def test_the_feed_count_is_said_as_current_only_once_it_has_settled(
     monkeypatch.setattr(
         dialog.feed_count_note, "setText", lambda text: (notes.append(text), original(text))
     )
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
-        dialog.start_button.click()
+    upload(qtbot, dialog)
     qtbot.waitUntil(lambda: bool(notes) and "so far" not in notes[-1], timeout=15000)
     assert "still applying the upload… the feed “Bulk bulkui” holds 200 records so far" in notes[0]
     assert notes[-1].startswith("The feed “Bulk bulkui” holds 200 records (unchanged for")
@@ -774,8 +772,7 @@ def test_save_rejected_refuses_a_file_changed_since_the_upload(
     make_feed(sandbox_url, admin_key)
     path = write_items(tmp_path / "items.ndjson", 50, without_id=frozenset({4, 40}))
     dialog = open_dialog(qtbot, window, path)
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000):
-        dialog.start_button.click()
+    upload(qtbot, dialog)
     path.write_bytes(b'{"id": "new", "n": -1}\n' + path.read_bytes())
     target = tmp_path / "rejected.ndjson"
     with qtbot.waitSignal(dialog.rejects_save_refused, timeout=15000):
@@ -802,9 +799,7 @@ def test_closing_a_summary_with_unsaved_rejected_items_asks_first(
     make_feed(sandbox_url, admin_key)
     path = write_items(tmp_path / "items.ndjson", 50, without_id=frozenset({4, 40}))
     dialog = open_dialog(qtbot, window, path)
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
-        dialog.start_button.click()
-    kept = finished.args[0].rejects.path  # type: ignore[index]
+    kept = upload(qtbot, dialog).rejects.path
     assert kept is not None
 
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
@@ -845,9 +840,7 @@ def test_quitting_with_unsaved_rejected_items_asks_and_discard_quits(
     make_feed(sandbox_url, admin_key)
     path = write_items(tmp_path / "items.ndjson", 30, without_id=frozenset({3}))
     dialog = open_dialog(qtbot, window, path)
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
-        dialog.start_button.click()
-    kept = finished.args[0].rejects.path  # type: ignore[index]
+    kept = upload(qtbot, dialog).rejects.path
     assert kept is not None
 
     window.close()
@@ -877,9 +870,7 @@ def test_discard_on_closing_removes_the_rejected_items(
     make_feed(sandbox_url, admin_key)
     path = write_items(tmp_path / "items.ndjson", 20, without_id=frozenset({7}))
     dialog = open_dialog(qtbot, window, path)
-    with qtbot.waitSignal(dialog.upload_finished, timeout=60000) as finished:
-        dialog.start_button.click()
-    kept = finished.args[0].rejects.path  # type: ignore[index]
+    kept = upload(qtbot, dialog).rejects.path
     assert kept is not None
     dialog.reject()
     box = dialog.save_box
